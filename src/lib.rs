@@ -1,0 +1,16 @@
+//! berth: a container engine with Docker's architecture (client, daemon, supervisor, shim,
+//! OCI runtime) in one multicall binary. See DESIGN.md in the shared folder and README.md.
+
+pub mod api;
+pub mod client;
+pub mod daemon;
+pub mod image;
+pub mod logging;
+pub mod logs;
+pub mod proto;
+pub mod roles;
+pub mod runtime;
+pub mod shim;
+pub mod storage;
+pub mod supervisor;
+pub mod util;
