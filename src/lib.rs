@@ -1,6 +1,8 @@
 //! berth: a container engine with Docker's architecture (client, daemon, supervisor, shim,
 //! OCI runtime) in one multicall binary. See DESIGN.md in the shared folder and README.md.
 
+#![recursion_limit = "256"]
+
 pub mod api;
 pub mod client;
 pub mod daemon;

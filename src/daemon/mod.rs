@@ -1,1 +1,435 @@
-//! daemon (in progress)
+//! The daemon (dockerd's part): containers, images, the Engine API, and the backend that
+//! runs containers — a supervisor in modular mode, itself in monolithic mode.
+
+pub mod backend;
+pub mod container;
+pub mod http;
+pub mod logstream;
+pub mod monolithic;
+pub mod names;
+pub mod spec;
+pub mod store;
+pub mod supervisor_client;
+pub mod supervisor_process;
+
+use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse};
+use crate::image::{ImageError, ImageStore};
+use crate::storage::overlay::{Overlay, StorageError};
+use backend::{Backend, BackendError, ExitEvent, TaskStatus};
+use container::{Container, Status};
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+use store::{ContainerStore, StoreError};
+use tokio::sync::broadcast;
+
+/// How the daemon was started.
+#[derive(Debug, Clone)]
+pub struct DaemonConfig {
+    pub root: PathBuf,
+    pub exec_root: PathBuf,
+    /// The Engine API socket.
+    pub socket: PathBuf,
+    pub monolithic: bool,
+    /// A supervisor to use instead of starting our own.
+    pub containerd: Option<PathBuf>,
+    pub cgroup_parent: String,
+}
+
+/// What happened to a container, for waiters and attach/log followers.
+#[derive(Debug, Clone)]
+pub enum ContainerEvent {
+    Exited { id: String, exit_code: i64 },
+    Removed { id: String, exit_code: i64 },
+}
+
+/// Errors of daemon operations; the HTTP layer maps each kind to a status code.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("{0}")]
+    NotFound(String),
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    BadRequest(String),
+    /// Nothing to do (e.g. stopping a stopped container): HTTP 304.
+    #[error("{0}")]
+    NotModified(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<StoreError> for DaemonError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::NotFound(_) => DaemonError::NotFound(e.to_string()),
+            StoreError::Ambiguous(_) => DaemonError::BadRequest(e.to_string()),
+            StoreError::NameInUse { .. } => DaemonError::Conflict(e.to_string()),
+            StoreError::Io { .. } => DaemonError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<ImageError> for DaemonError {
+    fn from(e: ImageError) -> Self {
+        match e {
+            ImageError::NotFound(_) => DaemonError::NotFound(e.to_string()),
+            ImageError::InvalidReference(_) | ImageError::BadArchive(_) => DaemonError::BadRequest(e.to_string()),
+            ImageError::Io { .. } => DaemonError::Internal(e.to_string()),
+        }
+    }
+}
+
+impl From<StorageError> for DaemonError {
+    fn from(e: StorageError) -> Self {
+        DaemonError::Internal(e.to_string())
+    }
+}
+
+impl From<BackendError> for DaemonError {
+    fn from(e: BackendError) -> Self {
+        match e {
+            BackendError::NotFound(_) => DaemonError::Conflict(e.to_string()),
+            BackendError::Start(_) => DaemonError::BadRequest(e.to_string()),
+            _ => DaemonError::Internal(e.to_string()),
+        }
+    }
+}
+
+/// The daemon's state, shared by every API handler.
+pub struct Daemon {
+    pub config: DaemonConfig,
+    pub images: ImageStore,
+    pub containers: ContainerStore,
+    overlay: Overlay,
+    backend: Backend,
+    events: broadcast::Sender<ContainerEvent>,
+    /// Serializes start/stop/remove of containers so that two calls don't interleave.
+    ops: tokio::sync::Mutex<()>,
+}
+
+impl Daemon {
+    /// Opens the stores, connects the backend (starting a supervisor if needed) and
+    /// reconciles the persisted containers with what is really running.
+    pub async fn start(config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
+        for d in [&config.root, &config.exec_root] {
+            std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?;
+        }
+        let images = ImageStore::open(&config.root)?;
+        let containers = ContainerStore::open(&config.root)?;
+        let overlay = Overlay::new(&config.root)?;
+        let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<ExitEvent>();
+        let (resync_tx, mut resync_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
+        let backend = if config.monolithic {
+            Backend::Monolithic(monolithic::Monolithic::new(&config.exec_root, exit_tx)?)
+        } else {
+            let socket = match &config.containerd {
+                Some(s) => s.clone(),
+                None => supervisor_process::ensure_running(&config.root, &config.exec_root).await?,
+            };
+            Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx)?)
+        };
+        let (events, _) = broadcast::channel(1024);
+        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, ops: Default::default() });
+        daemon.reconcile().await;
+        let d = daemon.clone();
+        tokio::spawn(async move {
+            while let Some(ev) = exit_rx.recv().await {
+                d.handle_exit(ev).await;
+            }
+        });
+        let d = daemon.clone();
+        tokio::spawn(async move {
+            while resync_rx.recv().await.is_some() {
+                d.reconcile().await;
+            }
+        });
+        Ok(daemon)
+    }
+
+    /// Subscribes to container events (subscribe before acting, so nothing is missed).
+    pub fn subscribe(&self) -> broadcast::Receiver<ContainerEvent> {
+        self.events.subscribe()
+    }
+
+    /// The backend, for `/version` and `/info`.
+    pub fn backend(&self) -> &Backend {
+        &self.backend
+    }
+
+    /// Brings each container's recorded state in line with the backend: containers that
+    /// ran on and exited while we were away get their true exit code.
+    pub async fn reconcile(&self) {
+        for c in self.containers.list() {
+            if c.state.status != Status::Running {
+                continue;
+            }
+            match self.backend.status(&c.id).await {
+                Ok(TaskStatus::Running { pid }) => {
+                    if pid != c.state.pid && pid != 0 {
+                        let _ = self.containers.update(&c.id, |c| c.state.pid = pid);
+                    }
+                }
+                Ok(TaskStatus::Stopped { exit_code }) => {
+                    self.handle_exit(ExitEvent { id: c.id.clone(), exit_code, exited_at: chrono::Utc::now() }).await
+                }
+                Ok(TaskStatus::Missing) => {
+                    self.handle_exit(ExitEvent { id: c.id.clone(), exit_code: 255, exited_at: chrono::Utc::now() }).await
+                }
+                Err(e) => tracing::warn!("reconcile {}: {e}", c.id),
+            }
+        }
+    }
+
+    async fn handle_exit(&self, ev: ExitEvent) {
+        let Ok(c) = self.containers.get(&ev.id) else { return };
+        if c.state.status != Status::Running {
+            return;
+        }
+        tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
+        let _ = self.containers.update(&ev.id, |c| {
+            c.state.status = Status::Exited;
+            c.state.exit_code = ev.exit_code;
+            c.state.pid = 0;
+            c.state.finished_at = Some(ev.exited_at);
+        });
+        if let Err(e) = self.backend.delete(&ev.id).await {
+            tracing::warn!("release task of {}: {e}", ev.id);
+        }
+        if let Err(e) = self.overlay.unmount(&ev.id) {
+            tracing::warn!("{e}");
+        }
+        let _ = self.events.send(ContainerEvent::Exited { id: ev.id.clone(), exit_code: ev.exit_code });
+        if c.host_config.auto_remove {
+            if let Err(e) = self.remove(&ev.id, true).await {
+                tracing::warn!("auto-remove {}: {e}", ev.id);
+            }
+        }
+    }
+
+    /// `POST /containers/create`.
+    pub fn create(&self, req: ContainerCreateRequest, name: Option<&str>) -> Result<ContainerCreateResponse, DaemonError> {
+        if req.config.image.is_empty() {
+            return Err(DaemonError::BadRequest("config error: no image specified".into()));
+        }
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.trim_start_matches('/');
+                if !names::valid(n) {
+                    return Err(DaemonError::BadRequest(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                format!("/{n}")
+            }
+            None => format!("/{}", names::generate()),
+        };
+        let image = self.images.get(&req.config.image)?;
+        let img = &image.config.config;
+        let entrypoint = req.config.entrypoint.clone().filter(|e| !e.is_empty()).or_else(|| img.entrypoint.clone()).unwrap_or_default();
+        let cmd = match &req.config.cmd {
+            Some(c) if !c.is_empty() => c.clone(),
+            // An explicit entrypoint resets the image's cmd, as in Docker.
+            _ if req.config.entrypoint.as_ref().is_some_and(|e| !e.is_empty()) => Vec::new(),
+            _ => img.cmd.clone().unwrap_or_default(),
+        };
+        let mut argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+        if argv.is_empty() {
+            return Err(DaemonError::BadRequest("No command specified".into()));
+        }
+        let path = argv.remove(0);
+        let mut env = img.env.clone().unwrap_or_default();
+        for kv in req.config.env.clone().unwrap_or_default() {
+            let key = kv.split('=').next().unwrap_or("").to_owned();
+            env.retain(|e| e.split('=').next() != Some(key.as_str()));
+            env.push(kv);
+        }
+        if req.host_config.memory < 0 || (req.host_config.memory > 0 && req.host_config.memory < 6 * 1024 * 1024) {
+            return Err(DaemonError::BadRequest("Minimum memory limit allowed is 6MB".into()));
+        }
+        let id = crate::util::random_id();
+        let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
+        let mut config = req.config;
+        if config.working_dir.is_empty() {
+            config.working_dir = img.working_dir.clone();
+        }
+        let c = Container {
+            id: id.clone(),
+            name,
+            created: chrono::Utc::now(),
+            image_id: image.id.clone(),
+            image_name: config.image.clone(),
+            config,
+            host_config: req.host_config,
+            path,
+            args: argv,
+            env,
+            state: Default::default(),
+            log_path: log_path.to_string_lossy().into_owned(),
+        };
+        self.containers.insert(c)?;
+        Ok(ContainerCreateResponse { id, warnings: Vec::new() })
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start_container(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let result = {
+            let _g = self.ops.lock().await;
+            self.start_locked(&id).await
+        };
+        if let Err(e) = &result {
+            let code = if e.to_string().contains("executable file not found") || e.to_string().contains("no such file or directory") {
+                127
+            } else if e.to_string().contains("permission denied") {
+                126
+            } else {
+                128
+            };
+            let msg = e.to_string();
+            if let Ok(c) = self.containers.update(&id, |c| {
+                if c.state.status != Status::Running {
+                    c.state.error = msg.clone();
+                    c.state.exit_code = code;
+                }
+            }) {
+                // A container that cannot start is removed when the user asked for --rm.
+                if c.host_config.auto_remove && c.state.status != Status::Running {
+                    let _ = self.remove(&id, true).await;
+                }
+            }
+        }
+        result
+    }
+
+    async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
+        let c = self.containers.get(id)?;
+        match c.state.status {
+            Status::Running => return Err(DaemonError::NotModified("container already started".into())),
+            Status::Removing => return Err(DaemonError::Conflict("container is marked for removal and cannot be started".into())),
+            _ => {}
+        }
+        let image = self.images.get(&c.image_id)?;
+        let lowers: Vec<PathBuf> = image.config.rootfs.diff_ids.iter().rev().map(|d| self.images.layer_dir(d)).collect();
+        let rootfs = self.overlay.mount(id, &lowers)?;
+        let spec = spec::build(&c, &rootfs, &self.config.cgroup_parent);
+        match self.backend.start(id, &spec, std::path::Path::new(&c.log_path)).await {
+            Ok(pid) => {
+                self.containers.update(id, |c| {
+                    c.state = container::State {
+                        status: Status::Running,
+                        pid,
+                        exit_code: 0,
+                        error: String::new(),
+                        started_at: Some(chrono::Utc::now()),
+                        finished_at: None,
+                    };
+                })?;
+                Ok(())
+            }
+            Err(e) => {
+                let _ = self.overlay.unmount(id);
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Waits until container `id` is no longer running or `timeout` passes; true if it stopped.
+    async fn wait_stopped(&self, id: &str, mut rx: broadcast::Receiver<ContainerEvent>, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.containers.get(id) {
+                Ok(c) if c.state.status == Status::Running => {}
+                _ => return true,
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return false,
+                Ok(Ok(ContainerEvent::Exited { id: eid, .. })) if eid == id => return true,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout`.
+    pub async fn stop(&self, name_or_id: &str, timeout: Option<Duration>) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::NotModified("container already stopped".into()));
+        }
+        let timeout = timeout
+            .or(c.config.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64)))
+            .unwrap_or(monolithic::DEFAULT_STOP_TIMEOUT);
+        let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
+        let rx = self.subscribe();
+        if let Err(e) = self.backend.kill(&id, sig).await {
+            tracing::debug!("stop signal to {id}: {e}");
+        }
+        if self.wait_stopped(&id, rx, timeout).await {
+            return Ok(());
+        }
+        let rx = self.subscribe();
+        let _ = self.backend.kill(&id, libc::SIGKILL).await;
+        if self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
+            Ok(())
+        } else {
+            Err(DaemonError::Internal(format!("container {id} did not stop after SIGKILL")))
+        }
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, name_or_id: &str, signal: Option<&str>) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s).ok_or_else(|| DaemonError::BadRequest(format!("Invalid signal: {s}")))?,
+            None => libc::SIGKILL,
+        };
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        let rx = self.subscribe();
+        self.backend.kill(&id, sig).await?;
+        if sig == libc::SIGKILL {
+            self.wait_stopped(&id, rx, Duration::from_secs(30)).await;
+        }
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        if c.state.status == Status::Running {
+            if !force {
+                return Err(DaemonError::Conflict(format!(
+                    "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
+                )));
+            }
+            let rx = self.subscribe();
+            let _ = self.backend.kill(&id, libc::SIGKILL).await;
+            if !self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
+                return Err(DaemonError::Internal(format!("could not kill running container {id}, cannot remove")));
+            }
+        }
+        let _g = self.ops.lock().await;
+        let Ok(c) = self.containers.get(&id) else { return Ok(()) };
+        let _ = self.backend.delete(&id).await;
+        self.overlay.remove(&id)?;
+        self.containers.remove(&id)?;
+        let _ = self.events.send(ContainerEvent::Removed { id, exit_code: c.state.exit_code });
+        Ok(())
+    }
+}
+
+/// Parses "SIGTERM", "TERM", "15".
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (n > 0 && n < 65).then_some(n);
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
+    Some(sig as i32)
+}

@@ -1,10 +1,112 @@
-//! The daemon role (in progress).
+//! The daemon role (`berthd`, dockerd's part): flags, the Engine API socket, signals.
 
+use crate::daemon::{http, Daemon, DaemonConfig};
+use axum::ServiceExt;
+use clap::Parser;
 use std::ffi::OsString;
+use std::path::PathBuf;
 use std::process::ExitCode;
+use tower::Layer;
+
+/// berthd: the berth daemon, serving the Docker Engine API.
+#[derive(Parser, Debug)]
+#[command(name = "berthd", version)]
+struct Args {
+    /// Socket to listen on (unix://PATH); default unix://<exec-root>/berth.sock.
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
+    /// Root of persistent state.
+    #[arg(long, default_value = "/var/lib/berth")]
+    root: PathBuf,
+    /// Root of runtime state (sockets, bundles).
+    #[arg(long = "exec-root", default_value = "/run/berth")]
+    exec_root: PathBuf,
+    /// Run every role in this process, as Docker did before 1.11.
+    #[arg(long)]
+    monolithic: bool,
+    /// Supervisor (containerd API) socket to use instead of starting berth-supervisor.
+    #[arg(long)]
+    containerd: Option<PathBuf>,
+    /// Parent cgroup of every container.
+    #[arg(long = "cgroup-parent", default_value = "berth")]
+    cgroup_parent: String,
+    /// Log level (error, warn, info, debug, trace); RUST_LOG wins.
+    #[arg(long = "log-level", short = 'l', default_value = "info")]
+    log_level: String,
+    /// Write logs to this file instead of stderr.
+    #[arg(long = "log-file")]
+    log_file: Option<PathBuf>,
+}
 
 /// Entry point of the daemon role.
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    eprintln!("daemon: not built yet");
-    ExitCode::FAILURE
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let args = match Args::try_parse_from(args) {
+        Ok(a) => a,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { 2 } else { 0 });
+        }
+    };
+    if let Err(e) = crate::logging::init(&args.log_level, args.log_file.as_deref()) {
+        eprintln!("berthd: {e}");
+        return ExitCode::FAILURE;
+    }
+    let rt = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berthd: tokio: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match rt.block_on(run(args)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("berthd: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(args: Args) -> anyhow::Result<()> {
+    let socket = match &args.host {
+        Some(h) => PathBuf::from(
+            h.strip_prefix("unix://").ok_or_else(|| anyhow::anyhow!("-H {h}: only unix:// sockets are supported"))?,
+        ),
+        None => args.exec_root.join("berth.sock"),
+    };
+    let config = DaemonConfig {
+        root: args.root,
+        exec_root: args.exec_root,
+        socket: socket.clone(),
+        monolithic: args.monolithic,
+        containerd: args.containerd,
+        cgroup_parent: args.cgroup_parent,
+    };
+    let daemon = Daemon::start(config).await?;
+    if let Some(dir) = socket.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let _ = std::fs::remove_file(&socket);
+    let listener = tokio::net::UnixListener::bind(&socket)
+        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", socket.display()))?;
+    tracing::info!(socket = %socket.display(), monolithic = daemon.config.monolithic, "API listening");
+    let app = tower::util::MapRequestLayer::new(http::strip_version).layer(http::router(daemon));
+    axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
+        .with_graceful_shutdown(shutdown_signal())
+        .await?;
+    let _ = std::fs::remove_file(&socket);
+    tracing::info!("daemon shut down");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {},
+        _ = int.recv() => {},
+    }
 }

@@ -1,1 +1,3 @@
-//! storage (in progress)
+//! Container root filesystems built from image layers.
+
+pub mod overlay;

@@ -1,0 +1,88 @@
+//! Where containers actually run. Modular mode hands them to a supervisor over containerd's
+//! gRPC API; monolithic mode runs them as the daemon's own children. The daemon calls
+//! both the same way.
+
+use super::{monolithic::Monolithic, supervisor_client::SupervisorClient};
+use serde_json::Value;
+use std::path::Path;
+
+/// A container's process ended.
+#[derive(Debug, Clone)]
+pub struct ExitEvent {
+    pub id: String,
+    pub exit_code: i64,
+    pub exited_at: chrono::DateTime<chrono::Utc>,
+}
+
+/// What the backend knows of a container's task, for reconciliation after a restart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskStatus {
+    Running { pid: i32 },
+    Stopped { exit_code: i64 },
+    Missing,
+}
+
+/// Errors of a backend.
+#[derive(Debug, thiserror::Error)]
+pub enum BackendError {
+    /// The runtime refused to create or start the container (message from the runtime).
+    #[error("failed to create task for container: {0}")]
+    Start(String),
+    /// The backend has no task for this container.
+    #[error("no task for container {0}")]
+    NotFound(String),
+    /// The supervisor could not be reached.
+    #[error("supervisor unavailable: {0}")]
+    Unavailable(String),
+    /// Anything else, with its context.
+    #[error("{0}")]
+    Other(String),
+}
+
+/// The backend of a running daemon.
+pub enum Backend {
+    Modular(SupervisorClient),
+    Monolithic(Monolithic),
+}
+
+impl Backend {
+    /// Creates and starts container `id` from `spec`, its output going to the json-file log.
+    pub async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+        match self {
+            Backend::Modular(s) => s.start(id, spec, log_path).await,
+            Backend::Monolithic(m) => m.start(id, spec, log_path).await,
+        }
+    }
+
+    /// Sends `signal` to the container's init.
+    pub async fn kill(&self, id: &str, signal: i32) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.kill(id, signal).await,
+            Backend::Monolithic(m) => m.kill(id, signal).await,
+        }
+    }
+
+    /// Releases what the backend holds for an exited container.
+    pub async fn delete(&self, id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.delete(id).await,
+            Backend::Monolithic(m) => m.delete(id).await,
+        }
+    }
+
+    /// The task's status as the backend sees it now.
+    pub async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
+        match self {
+            Backend::Modular(s) => s.status(id).await,
+            Backend::Monolithic(m) => m.status(id).await,
+        }
+    }
+
+    /// Name and version of the component below the daemon, for `/version`.
+    pub fn component(&self) -> (&'static str, &'static str) {
+        match self {
+            Backend::Modular(_) => ("berth-supervisor", env!("CARGO_PKG_VERSION")),
+            Backend::Monolithic(_) => ("berth-runtime (in-process, monolithic)", env!("CARGO_PKG_VERSION")),
+        }
+    }
+}

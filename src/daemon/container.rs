@@ -1,0 +1,127 @@
+//! A container as the daemon keeps it: its settings, its state, persisted as
+//! `<root>/containers/<id>/config.v2.json` (crash-safe).
+
+use crate::api::types::{ContainerConfig, HostConfig};
+use serde::{Deserialize, Serialize};
+
+/// Lifecycle states, with Docker's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    #[default]
+    Created,
+    Running,
+    Exited,
+    Removing,
+}
+
+impl Status {
+    /// Docker's word for the state.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Exited => "exited",
+            Status::Removing => "removing",
+        }
+    }
+}
+
+/// The mutable part of a container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct State {
+    pub status: Status,
+    pub pid: i32,
+    pub exit_code: i64,
+    pub error: String,
+    pub started_at: Option<chrono::DateTime<chrono::Utc>>,
+    pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// One container.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Container {
+    pub id: String,
+    /// With Docker's leading slash.
+    pub name: String,
+    pub created: chrono::DateTime<chrono::Utc>,
+    /// The image id ("sha256:...").
+    pub image_id: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    /// The command that runs: entrypoint + cmd, image defaults applied.
+    pub path: String,
+    pub args: Vec<String>,
+    /// Final environment (image env, then user env).
+    pub env: Vec<String>,
+    pub state: State,
+    pub log_path: String,
+}
+
+impl Container {
+    /// `Status` column of `docker ps`: "Up 5 seconds", "Exited (0) 3 seconds ago", "Created".
+    pub fn status_text(&self, now: chrono::DateTime<chrono::Utc>) -> String {
+        match self.state.status {
+            Status::Running => {
+                let since = self.state.started_at.unwrap_or(self.created);
+                format!("Up {}", human_duration(now - since))
+            }
+            Status::Exited => {
+                let since = self.state.finished_at.unwrap_or(self.created);
+                format!("Exited ({}) {} ago", self.state.exit_code, human_duration(now - since))
+            }
+            Status::Created => "Created".into(),
+            Status::Removing => "Removal In Progress".into(),
+        }
+    }
+
+    /// The command line as `docker ps` shows it.
+    pub fn command_line(&self) -> String {
+        std::iter::once(self.path.as_str())
+            .chain(self.args.iter().map(String::as_str))
+            .collect::<Vec<_>>()
+            .join(" ")
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds();
+    if secs < 1 {
+        return "Less than a second".into();
+    }
+    if secs == 1 {
+        return "1 second".into();
+    }
+    if secs < 60 {
+        return format!("{secs} seconds");
+    }
+    let mins = d.num_minutes();
+    if mins == 1 {
+        return "About a minute".into();
+    }
+    if mins < 60 {
+        return format!("{mins} minutes");
+    }
+    let hours = (d.num_seconds() as f64 / 3600.0).round() as i64;
+    if hours == 1 {
+        return "About an hour".into();
+    }
+    if hours < 48 {
+        return format!("{hours} hours");
+    }
+    if hours < 24 * 7 * 2 {
+        return format!("{} days", hours / 24);
+    }
+    if hours < 24 * 30 * 2 {
+        return format!("{} weeks", hours / 24 / 7);
+    }
+    if hours < 24 * 365 * 2 {
+        return format!("{} months", hours / 24 / 30);
+    }
+    format!("{} years", hours / 24 / 365)
+}

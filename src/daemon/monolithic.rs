@@ -1,0 +1,176 @@
+//! Monolithic backend (Docker before 1.11): no supervisor, no shim. Containers are the
+//! daemon's own children, created by the runtime library in-process, and the daemon holds
+//! their stdio. Their init gets SIGKILL when the daemon dies (parent-death signal), which is
+//! exactly the weakness the modular design removes.
+
+use super::backend::{BackendError, ExitEvent, TaskStatus};
+use crate::logs::jsonfile;
+use crate::runtime::{CreateOptions, Runtime};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::Pid;
+use serde_json::Value;
+use std::fs::File;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::sync::{mpsc, Arc, Mutex};
+use std::time::Duration;
+use tokio::sync::{mpsc::UnboundedSender, oneshot};
+
+/// Work for the launcher thread.
+enum Job {
+    Start { id: String, bundle: PathBuf, log: PathBuf, reply: oneshot::Sender<Result<i32, BackendError>> },
+    Kill { id: String, signal: i32, reply: oneshot::Sender<Result<(), BackendError>> },
+    Delete { id: String, reply: oneshot::Sender<Result<(), BackendError>> },
+}
+
+/// The in-process backend.
+pub struct Monolithic {
+    jobs: Mutex<mpsc::Sender<Job>>,
+    runtime_root: PathBuf,
+    bundles: PathBuf,
+}
+
+impl Monolithic {
+    /// Starts the launcher thread. Containers are created from that one long-lived thread
+    /// because the kernel sends the parent-death signal when the creating *thread* exits:
+    /// a pooled thread would take containers down with it when it is retired.
+    pub fn new(exec_root: &Path, exits: UnboundedSender<ExitEvent>) -> Result<Self, BackendError> {
+        let runtime_root = exec_root.join("runtime");
+        let bundles = exec_root.join("bundles");
+        for d in [&runtime_root, &bundles] {
+            std::fs::create_dir_all(d).map_err(|e| BackendError::Other(format!("{}: {e}", d.display())))?;
+        }
+        let (tx, rx) = mpsc::channel::<Job>();
+        let runtime = Runtime::new(&runtime_root);
+        std::thread::Builder::new()
+            .name("berth-launcher".into())
+            .spawn(move || launcher(runtime, rx, exits))
+            .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
+        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles })
+    }
+
+    async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
+        let (tx, rx) = oneshot::channel();
+        self.jobs
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .send(make(tx))
+            .map_err(|_| BackendError::Other("launcher thread is gone".into()))?;
+        rx.await.map_err(|_| BackendError::Other("launcher thread dropped the request".into()))?
+    }
+
+    pub(super) async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+        let bundle = self.bundles.join(id);
+        std::fs::create_dir_all(&bundle).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
+        let cfg = bundle.join("config.json");
+        crate::util::write_json(&cfg, spec).map_err(|e| BackendError::Other(format!("{}: {e}", cfg.display())))?;
+        let (id, log) = (id.to_owned(), log_path.to_path_buf());
+        self.call(|reply| Job::Start { id, bundle, log, reply }).await
+    }
+
+    pub(super) async fn kill(&self, id: &str, signal: i32) -> Result<(), BackendError> {
+        let id = id.to_owned();
+        self.call(|reply| Job::Kill { id, signal, reply }).await
+    }
+
+    pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {
+        let idc = id.to_owned();
+        let r = self.call(|reply| Job::Delete { id: idc, reply }).await;
+        let _ = std::fs::remove_dir_all(self.bundles.join(id));
+        r
+    }
+
+    pub(super) async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
+        // Only containers started by this daemon process can be running: any container a
+        // previous daemon started died with it.
+        match Runtime::new(&self.runtime_root).state(id) {
+            Ok(s) if s.status == "running" || s.status == "created" => Ok(TaskStatus::Running { pid: s.pid.unwrap_or(0) }),
+            Ok(_) => Ok(TaskStatus::Stopped { exit_code: 137 }),
+            Err(_) => Ok(TaskStatus::Missing),
+        }
+    }
+}
+
+fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<ExitEvent>) {
+    for job in jobs {
+        match job {
+            Job::Start { id, bundle, log, reply } => {
+                let _ = reply.send(start_one(&runtime, &id, &bundle, &log, exits.clone()));
+            }
+            Job::Kill { id, signal, reply } => {
+                let _ = reply.send(runtime.kill(&id, signal, false).map_err(|e| BackendError::Other(e.to_string())));
+            }
+            Job::Delete { id, reply } => {
+                let _ = reply.send(runtime.delete(&id, true).map_err(|e| BackendError::Other(e.to_string())));
+            }
+        }
+    }
+}
+
+fn pipe() -> Result<(OwnedFd, OwnedFd), BackendError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| BackendError::Other(format!("pipe2: {e}")))
+}
+
+fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &Path, exits: UnboundedSender<ExitEvent>) -> Result<i32, BackendError> {
+    let writer = Arc::new(Mutex::new(jsonfile::Writer::open(log).map_err(|e| BackendError::Other(e.to_string()))?));
+    let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
+    let (out_r, out_w) = pipe()?;
+    let (err_r, err_w) = pipe()?;
+    let opts = CreateOptions {
+        pid_file: None,
+        stdio: Some([devnull.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
+        parent_death_signal: Some(libc::SIGKILL),
+    };
+    let state = runtime.create(id, bundle, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
+    // Our copies of the write ends must go, or the readers never see EOF.
+    drop((out_w, err_w, devnull));
+    let pid = state.pid.unwrap_or(0);
+    let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, name)| {
+        let w = writer.clone();
+        std::thread::spawn(move || copy_stream(File::from(fd), name, &w))
+    });
+    if let Err(e) = runtime.start(id) {
+        let _ = runtime.delete(id, true);
+        return Err(BackendError::Start(e.to_string()));
+    }
+    let id = id.to_owned();
+    std::thread::spawn(move || {
+        let exit_code = match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, c)) => c as i64,
+            Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i64,
+            _ => 255,
+        };
+        let exited_at = chrono::Utc::now();
+        // The log must hold everything the container wrote before its exit is announced.
+        for c in copiers {
+            let _ = c.join();
+        }
+        if let Ok(mut w) = writer.lock() {
+            let _ = w.flush_partial();
+        }
+        let _ = exits.send(ExitEvent { id, exit_code, exited_at });
+    });
+    Ok(pid)
+}
+
+fn copy_stream(mut src: File, stream: &str, writer: &Mutex<jsonfile::Writer>) {
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        match src.read(&mut buf) {
+            Ok(0) => return,
+            Ok(n) => {
+                if let Ok(mut w) = writer.lock() {
+                    if let Err(e) = w.write(stream, &buf[..n]) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(_) => return,
+        }
+    }
+}
+
+/// How long `stop` waits between SIGTERM and SIGKILL when the caller gives no timeout.
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);

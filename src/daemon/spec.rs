@@ -1,0 +1,71 @@
+//! The OCI runtime spec (config.json) the daemon generates for a container, with Docker's
+//! defaults: the usual namespaces and mounts, the resources asked for, masked paths.
+
+use super::container::Container;
+use serde_json::{json, Value};
+use std::path::Path;
+
+/// Capabilities Docker grants by default.
+const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FSETID", "CAP_FOWNER", "CAP_MKNOD", "CAP_NET_RAW",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETFCAP", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
+];
+
+/// The cgroup a container's processes go to: `<parent>/<id>`.
+pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {
+    format!("/{}/{}", cgroup_parent.trim_matches('/'), id)
+}
+
+/// Builds config.json for container `c` whose rootfs is mounted at `rootfs`.
+pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
+    let mut args = vec![c.path.clone()];
+    args.extend(c.args.iter().cloned());
+    let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
+    let hostname = if c.config.hostname.is_empty() { c.id.chars().take(12).collect() } else { c.config.hostname.clone() };
+    let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
+    if c.host_config.memory > 0 {
+        resources["memory"] = json!({ "limit": c.host_config.memory });
+    }
+    if let Some(p) = c.host_config.pids_limit.filter(|p| *p != 0) {
+        resources["pids"] = json!({ "limit": p });
+    }
+    let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
+    json!({
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": c.config.tty,
+            "user": { "uid": 0, "gid": 0 },
+            "args": args,
+            "env": c.env,
+            "cwd": cwd,
+            "capabilities": {
+                "bounding": DEFAULT_CAPS, "effective": DEFAULT_CAPS, "permitted": DEFAULT_CAPS,
+            },
+            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64 }],
+            "noNewPrivileges": false
+        },
+        "root": { "path": rootfs, "readonly": false },
+        "hostname": hostname,
+        "mounts": [
+            { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
+            { "destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
+            { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
+            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
+            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }
+        ],
+        "linux": {
+            "namespaces": [
+                { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "network" }
+            ],
+            "cgroupsPath": cgroups_path(parent, &c.id),
+            "resources": resources,
+            "maskedPaths": [
+                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"
+            ],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}

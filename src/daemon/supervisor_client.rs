@@ -1,0 +1,214 @@
+//! Modular backend: the daemon drives a supervisor (berth-supervisor, or a real containerd)
+//! over containerd's gRPC API, as dockerd does since 1.11.
+
+use super::backend::{BackendError, ExitEvent, TaskStatus};
+use crate::proto::containerd::events::TaskExit;
+use crate::proto::containerd::services::containers::v1::{
+    container::Runtime, containers_client::ContainersClient, Container, CreateContainerRequest,
+    DeleteContainerRequest,
+};
+use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
+use crate::proto::containerd::services::tasks::v1::{
+    tasks_client::TasksClient, CreateTaskRequest, DeleteTaskRequest, GetRequest, KillRequest, StartRequest,
+};
+use crate::proto::containerd::v1::types::Status;
+use prost::Message;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio::sync::mpsc::UnboundedSender;
+use tonic::transport::{Channel, Endpoint};
+use tonic::{Code, Request};
+
+/// containerd namespace berthd keeps its containers in (dockerd uses "moby").
+pub const NAMESPACE: &str = "berth";
+/// Runtime name the supervisor maps to berth's shim.
+pub const RUNTIME_NAME: &str = "io.containerd.berth.v2";
+const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+
+/// A gRPC connection to the supervisor.
+#[derive(Clone)]
+pub struct SupervisorClient {
+    channel: Channel,
+    socket: PathBuf,
+}
+
+/// A lazy channel over a unix socket: it (re)connects on use, so a supervisor that was
+/// killed and restarted is picked up again without the daemon noticing more than errors.
+pub fn unix_channel(socket: &Path) -> Result<Channel, BackendError> {
+    let path = socket.to_path_buf();
+    let endpoint = Endpoint::try_from("http://[::]:50051")
+        .map_err(|e| BackendError::Other(e.to_string()))?
+        .connect_timeout(Duration::from_secs(2));
+    Ok(endpoint.connect_with_connector_lazy(tower::service_fn(move |_: tonic::transport::Uri| {
+        let path = path.clone();
+        async move {
+            let stream = tokio::net::UnixStream::connect(path).await?;
+            Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
+        }
+    })))
+}
+
+fn req<T>(msg: T) -> Request<T> {
+    let mut r = Request::new(msg);
+    r.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(NAMESPACE));
+    r
+}
+
+fn status_err(id: &str, s: tonic::Status) -> BackendError {
+    match s.code() {
+        Code::NotFound => BackendError::NotFound(id.to_owned()),
+        Code::Unavailable | Code::Cancelled | Code::Unknown if s.message().contains("transport") => {
+            BackendError::Unavailable(s.message().to_owned())
+        }
+        Code::Unavailable => BackendError::Unavailable(s.message().to_owned()),
+        _ => BackendError::Other(s.message().to_owned()),
+    }
+}
+
+impl SupervisorClient {
+    /// A client for the supervisor at `socket`; exits are sent to `exits` by a background
+    /// task that stays subscribed to the supervisor's events across its restarts.
+    pub fn new(socket: &Path, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>) -> Result<Self, BackendError> {
+        let channel = unix_channel(socket)?;
+        let client = SupervisorClient { channel, socket: socket.to_path_buf() };
+        tokio::spawn(client.clone().watch_exits(exits, resync));
+        Ok(client)
+    }
+
+    /// The supervisor's socket.
+    pub fn socket(&self) -> &Path {
+        &self.socket
+    }
+
+    async fn watch_exits(self, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>) {
+        loop {
+            let mut client = EventsClient::new(self.channel.clone());
+            let sub = SubscribeRequest { filters: vec!["topic==\"/tasks/exit\"".into()] };
+            match client.subscribe(req(sub)).await {
+                Ok(resp) => {
+                    // Exits that happened while we were not subscribed are found by a resync.
+                    let _ = resync.send(());
+                    let mut stream = resp.into_inner();
+                    while let Ok(Some(env)) = stream.message().await {
+                        if env.topic != "/tasks/exit" {
+                            continue;
+                        }
+                        let Some(any) = env.event else { continue };
+                        let Ok(ev) = TaskExit::decode(any.value.as_slice()) else { continue };
+                        // Only the init process's exit ends the container.
+                        if !ev.id.is_empty() && ev.id != ev.container_id {
+                            continue;
+                        }
+                        let exited_at = ev
+                            .exited_at
+                            .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
+                            .unwrap_or_else(chrono::Utc::now);
+                        if exits.send(ExitEvent { id: ev.container_id, exit_code: ev.exit_status as i64, exited_at }).is_err() {
+                            return;
+                        }
+                    }
+                    tracing::warn!("event stream from supervisor ended; resubscribing");
+                }
+                Err(e) => tracing::debug!("subscribe to supervisor events: {e}"),
+            }
+            if exits.is_closed() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    }
+
+    /// Whether the supervisor answers.
+    pub async fn ping(&self) -> bool {
+        let mut c = TasksClient::new(self.channel.clone());
+        c.get(req(GetRequest { container_id: String::new(), exec_id: String::new() })).await.is_ok()
+            || matches!(
+                c.get(req(GetRequest::default())).await,
+                Err(s) if s.code() == Code::NotFound || s.code() == Code::InvalidArgument
+            )
+    }
+
+    pub(super) async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+        let spec_bytes = serde_json::to_vec(spec).map_err(|e| BackendError::Other(e.to_string()))?;
+        let container = Container {
+            id: id.to_owned(),
+            runtime: Some(Runtime { name: RUNTIME_NAME.into(), options: None }),
+            spec: Some(prost_types::Any { type_url: SPEC_TYPE_URL.into(), value: spec_bytes }),
+            ..Default::default()
+        };
+        let mut containers = ContainersClient::new(self.channel.clone());
+        if let Err(s) = containers.create(req(CreateContainerRequest { container: Some(container.clone()) })).await {
+            if s.code() != Code::AlreadyExists {
+                return Err(status_err(id, s));
+            }
+            // Left over from an earlier run of this container: replace it.
+            let _ = self.delete(id).await;
+            containers
+                .create(req(CreateContainerRequest { container: Some(container) }))
+                .await
+                .map_err(|s| status_err(id, s))?;
+        }
+        let log = format!("jsonfile://{}", log_path.display());
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let create = CreateTaskRequest {
+            container_id: id.to_owned(),
+            stdout: log.clone(),
+            stderr: log,
+            ..Default::default()
+        };
+        if let Err(s) = tasks.create(req(create)).await {
+            let _ = containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await;
+            return Err(match s.code() {
+                Code::Unavailable => BackendError::Unavailable(s.message().to_owned()),
+                _ => BackendError::Start(s.message().to_owned()),
+            });
+        }
+        match tasks.start(req(StartRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
+            Ok(r) => Ok(r.into_inner().pid as i32),
+            Err(s) => {
+                let _ = self.delete(id).await;
+                Err(BackendError::Start(s.message().to_owned()))
+            }
+        }
+    }
+
+    pub(super) async fn kill(&self, id: &str, signal: i32) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let k = KillRequest { container_id: id.to_owned(), exec_id: String::new(), signal: signal as u32, all: false };
+        tasks.kill(req(k)).await.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
+    pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        match tasks.delete(req(DeleteTaskRequest { container_id: id.to_owned() })).await {
+            Ok(_) => {}
+            Err(s) if s.code() == Code::NotFound => {}
+            Err(s) => return Err(status_err(id, s)),
+        }
+        let mut containers = ContainersClient::new(self.channel.clone());
+        match containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::NotFound => Ok(()),
+            Err(s) => Err(status_err(id, s)),
+        }
+    }
+
+    pub(super) async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        match tasks.get(req(GetRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
+            Ok(r) => {
+                let Some(p) = r.into_inner().process else { return Ok(TaskStatus::Missing) };
+                Ok(match Status::try_from(p.status).unwrap_or(Status::Unknown) {
+                    Status::Running | Status::Paused | Status::Pausing | Status::Created => {
+                        TaskStatus::Running { pid: p.pid as i32 }
+                    }
+                    Status::Stopped => TaskStatus::Stopped { exit_code: p.exit_status as i64 },
+                    Status::Unknown => TaskStatus::Missing,
+                })
+            }
+            Err(s) if s.code() == Code::NotFound => Ok(TaskStatus::Missing),
+            Err(s) => Err(status_err(id, s)),
+        }
+    }
+}
