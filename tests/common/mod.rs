@@ -140,3 +140,226 @@ pub fn wait_until(secs: u64, mut cond: impl FnMut() -> bool) -> bool {
     }
     cond()
 }
+
+/// A berthd started on its own temp root, exec-root, socket and cgroup parent. Dropping it
+/// kills the daemon, the supervisor and shims it started, every container process in its
+/// cgroup parent, and removes the cgroups, mounts and files.
+pub struct TestDaemon {
+    pub dir: TempDir,
+    pub monolithic: bool,
+    pub cgroup_parent: String,
+    pub daemon: Option<std::process::Child>,
+}
+
+impl TestDaemon {
+    /// Starts a modular daemon (with its own berth-supervisor).
+    pub fn modular(tag: &str) -> Self {
+        Self::start_new(tag, false)
+    }
+
+    /// Starts a monolithic daemon.
+    pub fn monolithic(tag: &str) -> Self {
+        Self::start_new(tag, true)
+    }
+
+    fn start_new(tag: &str, monolithic: bool) -> Self {
+        let dir = TempDir::new(tag);
+        let n: u32 = rand::random();
+        let mut d = TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None };
+        d.start();
+        d
+    }
+
+    pub fn root(&self) -> PathBuf {
+        self.dir.path().join("root")
+    }
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("berth.sock")
+    }
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+
+    /// (Re)starts berthd on the same dirs and waits until `/_ping` answers.
+    pub fn start(&mut self) {
+        let _ = std::fs::remove_file(self.socket());
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("berthd.log"))
+            .expect("daemon log");
+        let mut cmd = Command::new(role("berthd"));
+        cmd.arg("-H")
+            .arg(self.host())
+            .arg("--root")
+            .arg(self.root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--cgroup-parent")
+            .arg(&self.cgroup_parent)
+            .arg("--log-level")
+            .arg("debug")
+            .stdin(std::process::Stdio::null())
+            .stdout(log.try_clone().expect("log fd"))
+            .stderr(log);
+        if self.monolithic {
+            cmd.arg("--monolithic");
+        }
+        self.daemon = Some(cmd.spawn().expect("spawn berthd"));
+        let sock = self.socket();
+        let up = wait_until(20, || std::os::unix::net::UnixStream::connect(&sock).is_ok());
+        assert!(up, "berthd did not come up; log:\n{}", self.log());
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("berthd.log")).unwrap_or_default()
+    }
+
+    /// Pid of the daemon process.
+    pub fn pid(&self) -> i32 {
+        self.daemon.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    /// Pid of the berth-supervisor berthd started (modular mode).
+    pub fn supervisor_pid(&self) -> Option<i32> {
+        std::fs::read_to_string(self.exec_root().join("supervisor/supervisor.pid")).ok()?.trim().parse().ok()
+    }
+
+    /// SIGKILLs berthd and reaps it.
+    pub fn kill_daemon(&mut self) {
+        if let Some(mut c) = self.daemon.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    /// SIGKILLs the supervisor and waits until it is gone.
+    pub fn kill_supervisor(&self) {
+        if let Some(pid) = self.supervisor_pid() {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+            assert!(wait_until(10, || !pid_alive(pid)), "supervisor {pid} did not die");
+        }
+    }
+
+    /// Runs the berth client against this daemon.
+    pub fn berth(&self, args: &[&str]) -> std::process::Output {
+        Command::new(berth_bin()).arg("-H").arg(self.host()).args(args).output().expect("run berth")
+    }
+
+    /// Runs the berth client and returns stdout, failing the test on a non-zero exit.
+    pub fn berth_ok(&self, args: &[&str]) -> String {
+        let out = self.berth(args);
+        assert!(
+            out.status.success(),
+            "berth {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log:\n{}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr),
+            self.log()
+        );
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    }
+
+    /// Imports the busybox rootfs as image `busybox`.
+    pub fn import_busybox(&self) {
+        let tar = busybox_tar();
+        self.berth_ok(&["import", &tar.to_string_lossy(), "busybox"]);
+    }
+
+    /// Pids of every process in this daemon's cgroup parent (all containers).
+    pub fn container_pids(&self) -> Vec<i32> {
+        let mut pids = Vec::new();
+        for ctrl in ["pids", "memory", "unified", ""] {
+            let base = PathBuf::from("/sys/fs/cgroup").join(ctrl).join(&self.cgroup_parent);
+            let Ok(rd) = std::fs::read_dir(&base) else { continue };
+            for e in rd.flatten() {
+                if let Ok(s) = std::fs::read_to_string(e.path().join("cgroup.procs")) {
+                    pids.extend(s.lines().filter_map(|l| l.trim().parse::<i32>().ok()));
+                }
+            }
+        }
+        pids.sort();
+        pids.dedup();
+        pids
+    }
+
+    /// Pids of processes whose command line mentions this daemon's temp dir (shims).
+    pub fn helper_pids(&self) -> Vec<i32> {
+        let needle = self.dir.path().to_string_lossy().into_owned();
+        let mut out = Vec::new();
+        let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+        for e in rd.flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
+                if String::from_utf8_lossy(&cmd).contains(&needle) {
+                    out.push(pid);
+                }
+            }
+        }
+        out
+    }
+
+    /// Cgroup directories of this daemon still present.
+    pub fn cgroup_dirs(&self) -> Vec<PathBuf> {
+        let mut out = Vec::new();
+        if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+            for e in rd.flatten() {
+                let p = e.path().join(&self.cgroup_parent);
+                if p.exists() {
+                    out.push(p);
+                }
+            }
+        }
+        let p = PathBuf::from("/sys/fs/cgroup").join(&self.cgroup_parent);
+        if p.exists() {
+            out.push(p);
+        }
+        out
+    }
+
+    /// Mounts below this daemon's temp dir.
+    pub fn mounts(&self) -> Vec<String> {
+        let prefix = self.dir.path().to_string_lossy().into_owned();
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap_or_default()
+            .lines()
+            .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
+            .filter(|p| p.starts_with(&prefix))
+            .collect()
+    }
+}
+
+impl Drop for TestDaemon {
+    fn drop(&mut self) {
+        self.kill_daemon();
+        let kill = |pid: i32| {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+        };
+        if let Some(pid) = self.supervisor_pid() {
+            if self.helper_pids().contains(&pid) {
+                kill(pid);
+            }
+        }
+        for pid in self.helper_pids() {
+            kill(pid);
+        }
+        for pid in self.container_pids() {
+            kill(pid);
+        }
+        wait_until(5, || self.container_pids().is_empty() && self.helper_pids().is_empty());
+        // Remove the container cgroups (children first), then the parent.
+        for dir in self.cgroup_dirs() {
+            if let Ok(rd) = std::fs::read_dir(&dir) {
+                for e in rd.flatten() {
+                    if e.path().is_dir() {
+                        wait_until(2, || std::fs::remove_dir(e.path()).is_ok() || !e.path().exists());
+                    }
+                }
+            }
+            wait_until(2, || std::fs::remove_dir(&dir).is_ok() || !dir.exists());
+        }
+    }
+}

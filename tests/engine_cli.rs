@@ -1,0 +1,124 @@
+//! The `docker run` flow end to end through every role, driven by berth's own client
+//! (issue 2, items 2 and 6), in both modes.
+
+mod common;
+
+use common::TestDaemon;
+use std::io::{Read, Write};
+
+fn stdout_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn run_echo_prints_hi(d: &TestDaemon) {
+    d.import_busybox();
+    let out = d.berth_ok(&["run", "--rm", "busybox", "echo", "hi"]);
+    assert_eq!(out, "hi\n");
+    // --rm removed it.
+    assert_eq!(d.berth_ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+#[test]
+fn modular_run_rm_echo_prints_hi_and_leaves_no_container() {
+    run_echo_prints_hi(&TestDaemon::modular("echo"));
+}
+
+#[test]
+fn monolithic_run_rm_echo_prints_hi_and_leaves_no_container() {
+    run_echo_prints_hi(&TestDaemon::monolithic("mecho"));
+}
+
+#[test]
+fn container_exit_code_becomes_berths_exit_code() {
+    let d = TestDaemon::modular("exit");
+    d.import_busybox();
+    let out = d.berth(&["run", "--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(stdout_of(&out), "out\n");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("err\n"));
+}
+
+fn detached_lifecycle(d: &TestDaemon) {
+    d.import_busybox();
+    let id = d.berth_ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.1; done"]);
+    assert_eq!(id.trim().len(), 64, "run -d prints the full id: {id:?}");
+    let ps = d.berth_ok(&["ps"]);
+    assert!(ps.lines().any(|l| l.ends_with("web") && l.contains("Up")), "ps lists web as up:\n{ps}");
+    assert!(common::wait_until(10, || d.berth_ok(&["logs", "web"]).matches("tick").count() >= 3));
+    d.berth_ok(&["stop", "-t", "1", "web"]);
+    let ps = d.berth_ok(&["ps", "-a"]);
+    assert!(ps.lines().any(|l| l.ends_with("web") && l.contains("Exited (137)")), "web exited after stop:\n{ps}");
+    assert_eq!(d.berth_ok(&["rm", "web"]).trim(), "web");
+    assert!(!d.berth_ok(&["ps", "-a"]).contains("web"));
+    assert!(d.container_pids().is_empty(), "no container process is left");
+}
+
+#[test]
+fn modular_detached_container_is_listed_logs_stops_and_is_removed() {
+    detached_lifecycle(&TestDaemon::modular("web"));
+}
+
+#[test]
+fn monolithic_detached_container_is_listed_logs_stops_and_is_removed() {
+    detached_lifecycle(&TestDaemon::monolithic("mweb"));
+}
+
+#[test]
+fn unknown_command_in_the_container_exits_127_and_leaves_nothing_running() {
+    let d = TestDaemon::modular("e127");
+    d.import_busybox();
+    let out = d.berth(&["run", "--rm", "busybox", "nosuchcmd"]);
+    assert_eq!(out.status.code(), Some(127));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("executable file not found"), "stderr names the problem: {err}");
+    assert!(common::wait_until(5, || d.berth_ok(&["ps", "-a", "-q"]).trim().is_empty()));
+    assert!(d.container_pids().is_empty());
+}
+
+#[test]
+fn unknown_image_is_a_clear_error_and_creates_nothing() {
+    let d = TestDaemon::modular("noimg");
+    let out = d.berth(&["run", "--rm", "nosuchimage", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("No such image") || err.contains("nosuchimage"), "stderr: {err}");
+    assert_eq!(d.berth_ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+#[test]
+fn malformed_json_to_the_api_gets_400_with_a_message() {
+    let d = TestDaemon::modular("badjson");
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect");
+    let body = "{\"Image\": ";
+    write!(
+        s,
+        "POST /v1.41/containers/create HTTP/1.1\r\nHost: docker\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    )
+    .expect("write request");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read response");
+    assert!(resp.starts_with("HTTP/1.1 400"), "status line: {resp}");
+    assert!(resp.contains("\"message\":\"invalid JSON"), "body names the problem: {resp}");
+    assert_eq!(d.berth_ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+#[test]
+fn unknown_role_name_is_refused_with_the_list_of_roles() {
+    let dir = common::TempDir::new("role");
+    let link = dir.path().join("berth-nosuchrole");
+    std::os::unix::fs::symlink(common::berth_bin(), &link).expect("symlink");
+    let out = std::process::Command::new(&link).output().expect("run");
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("unknown role") && err.contains("berthd") && err.contains("berth-runtime"), "{err}");
+}
+
+#[test]
+fn version_and_info_answer() {
+    let d = TestDaemon::modular("ver");
+    let v = d.berth_ok(&["version"]);
+    assert!(v.contains("1.41"), "{v}");
+    let i = d.berth_ok(&["info"]);
+    assert!(i.contains("overlay2"), "{i}");
+}
