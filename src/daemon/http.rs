@@ -143,6 +143,10 @@ async fn version(State(d): D) -> Json<Version> {
             ("Os".into(), "linux".into()),
             ("Arch".into(), "amd64".into()),
             ("KernelVersion".into(), kernel_version()),
+            ("GitCommit".into(), "berth".into()),
+            ("GoVersion".into(), "rust".into()),
+            ("BuildTime".into(), String::new()),
+            ("Experimental".into(), "false".into()),
         ]),
     };
     Json(Version {

@@ -182,17 +182,23 @@ impl Daemon {
     }
 
     async fn handle_exit(&self, ev: ExitEvent) {
-        let Ok(c) = self.containers.get(&ev.id) else { return };
-        if c.state.status != Status::Running {
-            return;
-        }
-        tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
-        let _ = self.containers.update(&ev.id, |c| {
-            c.state.status = Status::Exited;
-            c.state.exit_code = ev.exit_code;
-            c.state.pid = 0;
-            c.state.finished_at = Some(ev.exited_at);
-        });
+        let c = {
+            // A quick container can exit before its start is recorded: taking the ops lock
+            // waits for that record, so the exit is never mistaken for a stale one.
+            let _g = self.ops.lock().await;
+            let Ok(c) = self.containers.get(&ev.id) else { return };
+            if c.state.status != Status::Running {
+                return;
+            }
+            tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
+            let _ = self.containers.update(&ev.id, |c| {
+                c.state.status = Status::Exited;
+                c.state.exit_code = ev.exit_code;
+                c.state.pid = 0;
+                c.state.finished_at = Some(ev.exited_at);
+            });
+            c
+        };
         if let Err(e) = self.backend.delete(&ev.id).await {
             tracing::warn!("release task of {}: {e}", ev.id);
         }
