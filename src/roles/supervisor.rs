@@ -54,11 +54,10 @@ enum Cmd {
 fn publish_binary(argv0: &OsString) -> PathBuf {
     let p = Path::new(argv0);
     if p.components().count() > 1 {
-        if let (Some(dir), Some(name)) = (p.parent(), p.file_name()) {
-            if let Ok(dir) = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
+        if let (Some(dir), Some(name)) = (p.parent(), p.file_name())
+            && let Ok(dir) = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
                 return dir.join(name);
             }
-        }
     } else if let Some(path) = std::env::var_os("PATH") {
         for dir in std::env::split_paths(&path) {
             let cand = dir.join(p);

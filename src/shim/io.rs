@@ -172,22 +172,20 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink) {
                 }
             }
             Sink::Path(p) => {
-                if let Some(f) = out.as_mut() {
-                    if let Err(e) = f.write_all(&buf[..n]) {
+                if let Some(f) = out.as_mut()
+                    && let Err(e) = f.write_all(&buf[..n]) {
                         tracing::warn!(container = id, "{name}: write {}: {e}", p.display());
                         out = None;
                     }
-                }
             }
             Sink::Null => {}
         }
     }
-    if let Sink::Log(l) = &sink {
-        if l.open_streams.fetch_sub(1, Ordering::SeqCst) == 1 {
+    if let Sink::Log(l) = &sink
+        && l.open_streams.fetch_sub(1, Ordering::SeqCst) == 1 {
             let mut w = l.writer.lock().unwrap_or_else(|p| p.into_inner());
             if let Err(e) = w.flush_partial() {
                 tracing::warn!(container = id, "{name}: {e}");
             }
         }
-    }
 }

@@ -142,13 +142,11 @@ pub fn last_error(log: &Path, offset: u64) -> Option<String> {
     let tail = data.get(offset as usize..)?;
     let mut last = None;
     for line in tail.split(|&b| b == b'\n') {
-        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line) {
-            if v.get("level").and_then(|l| l.as_str()) == Some("error") {
-                if let Some(m) = v.get("msg").and_then(|m| m.as_str()) {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line)
+            && v.get("level").and_then(|l| l.as_str()) == Some("error")
+                && let Some(m) = v.get("msg").and_then(|m| m.as_str()) {
                     last = Some(m.to_owned());
                 }
-            }
-        }
     }
     last
 }

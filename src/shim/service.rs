@@ -78,11 +78,10 @@ impl Shared {
             exited_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         };
         let bundle = self.lock().get(id).map(|c| c.bundle.clone());
-        if let Some(bundle) = &bundle {
-            if let Err(e) = crate::util::write_json(&bundle.join(super::EXIT_FILE), &rec) {
+        if let Some(bundle) = &bundle
+            && let Err(e) = crate::util::write_json(&bundle.join(super::EXIT_FILE), &rec) {
                 tracing::error!(container = id, "write exit record in {}: {e}", bundle.display());
             }
-        }
         tracing::info!(container = id, pid, status, "container exited");
         {
             let mut map = self.lock();
