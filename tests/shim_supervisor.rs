@@ -419,3 +419,58 @@ async fn run_with_berth_runtime() {
     assert!(entries.iter().any(|e| e.stream == "stdout" && e.log == "hi\n"), "{entries:?}");
     env.delete("own").await;
 }
+
+/// Kills a pid on drop (by pid only).
+struct PidGuard(i32);
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        kill9(self.0);
+    }
+}
+
+/// The shim alone, as containerd runs it: `start` prints the address, the resident shim is
+/// re-parented away from its starter, answers under both task API names, and Shutdown ends it.
+#[test]
+fn shim_start_speaks_v2_and_v3_and_shuts_down() {
+    use containerd_shim_protos::api;
+    let tmp = TempDir::new("ss7");
+    let bundle = tmp.path().join("b");
+    std::fs::create_dir_all(&bundle).expect("bundle");
+    let address = tmp.path().join("fake.sock");
+    let out = Command::new(role("containerd-shim-berth-v2"))
+        .args(["-namespace", NS, "-address"])
+        .arg(&address)
+        .args(["-publish-binary", "", "-id", "solo", "start"])
+        .current_dir(&bundle)
+        .output()
+        .expect("run shim start");
+    assert!(out.status.success(), "start failed: {}", String::from_utf8_lossy(&out.stderr));
+    let addr = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(addr.starts_with(&format!("unix://{}/s/", tmp.path().display())), "address {addr}");
+    assert_eq!(std::fs::read_to_string(bundle.join("address")).expect("address file"), addr);
+
+    let client = ttrpc::Client::connect(&addr).expect("connect");
+    let mut r = ttrpc::Request::new();
+    r.service = "containerd.task.v2.Task".into();
+    r.method = "Connect".into();
+    r.timeout_nano = 5_000_000_000;
+    r.payload = api::ConnectRequest::new().write_to_bytes().expect("encode");
+    let resp = client.request(r).expect("v2 Connect");
+    let c = api::ConnectResponse::parse_from_bytes(&resp.payload).expect("decode");
+    let shim = c.shim_pid as i32;
+    let _guard = PidGuard(shim);
+    assert!(pid_alive(shim));
+    assert!(argv0_of(shim).unwrap_or_default().ends_with("containerd-shim-berth-v2"));
+    assert_ne!(ppid_of(shim), Some(std::process::id() as i32), "resident shim is not our child");
+
+    let tc = containerd_shim_protos::TaskClient::new(client);
+    let mut st = api::StateRequest::new();
+    st.id = "nope".into();
+    match tc.state(ttrpc::context::with_duration(Duration::from_secs(5)), &st) {
+        Err(ttrpc::Error::RpcStatus(s)) => assert_eq!(s.code(), ttrpc::Code::NOT_FOUND),
+        other => panic!("State of unknown id: {other:?}"),
+    }
+    tc.shutdown(ttrpc::context::with_duration(Duration::from_secs(5)), &api::ShutdownRequest::new()).expect("Shutdown");
+    assert!(wait_until(5, || !pid_alive(shim)), "shim exits on Shutdown");
+    assert!(!Path::new(addr.trim_start_matches("unix://")).exists(), "socket removed");
+}

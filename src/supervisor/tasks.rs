@@ -416,6 +416,11 @@ impl Tasks {
                     _ => Status::Unknown,
                 } as i32;
                 p.pid = s.pid;
+                if p.stdout.is_empty() {
+                    // A recovered task: the shim remembers its io.
+                    p.stdout = s.stdout.clone();
+                    p.stderr = s.stderr.clone();
+                }
                 p.exit_status = s.exit_status;
                 p.exited_at = s.exited_at.as_ref().map(pb_ts);
             }
