@@ -147,6 +147,10 @@ fn not_found(id: &str) -> ttrpc::Error {
     ShimError::NotFound(id.to_owned()).to_ttrpc()
 }
 
+fn unimplemented(method: &str) -> ttrpc::Error {
+    ttrpc::Error::RpcStatus(ttrpc::get_status(ttrpc::Code::UNIMPLEMENTED, format!("{method} is not implemented by berth-shim")))
+}
+
 fn status_of(s: State) -> api::Status {
     match s {
         State::Created => api::Status::CREATED,
@@ -437,6 +441,32 @@ impl containerd_shim_protos::Task for TaskService {
             r.task_pid = c.pid as u32;
         }
         Ok(r)
+    }
+
+    fn pause(&self, _ctx: &TtrpcContext, _req: api::PauseRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("Pause"))
+    }
+    fn resume(&self, _ctx: &TtrpcContext, _req: api::ResumeRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("Resume"))
+    }
+    fn checkpoint(&self, _ctx: &TtrpcContext, _req: api::CheckpointTaskRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("Checkpoint"))
+    }
+    fn exec(&self, _ctx: &TtrpcContext, _req: api::ExecProcessRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("Exec"))
+    }
+    fn resize_pty(&self, _ctx: &TtrpcContext, _req: api::ResizePtyRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("ResizePty"))
+    }
+    fn close_io(&self, _ctx: &TtrpcContext, _req: api::CloseIORequest) -> ttrpc::Result<Empty> {
+        // stdin is never connected: nothing to close.
+        Ok(Empty::new())
+    }
+    fn update(&self, _ctx: &TtrpcContext, _req: api::UpdateTaskRequest) -> ttrpc::Result<Empty> {
+        Err(unimplemented("Update"))
+    }
+    fn stats(&self, _ctx: &TtrpcContext, _req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
+        Err(unimplemented("Stats"))
     }
 
     fn shutdown(&self, _ctx: &TtrpcContext, req: api::ShutdownRequest) -> ttrpc::Result<Empty> {
