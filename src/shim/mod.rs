@@ -1,1 +1,132 @@
-//! shim (in progress)
+//! The shim: plays containerd-shim-runc-v2. One resident process per container (started by
+//! `start`), a child subreaper that holds the container's stdio, writes its logs, reaps it,
+//! records its exit status on disk and serves containerd's shim v2 Task API over ttrpc.
+//!
+//! Nothing here depends on the supervisor being alive once `start` has returned.
+
+pub mod io;
+pub mod reaper;
+pub mod runtime;
+pub mod service;
+pub mod start;
+
+use std::path::{Path, PathBuf};
+
+pub use service::serve;
+pub use start::{delete_action, socket_path, start};
+
+/// Options of the shim command line (containerd's flags).
+#[derive(Debug, Clone, Default)]
+pub struct ShimArgs {
+    /// argv[0] the shim was started under (re-used for the resident re-exec).
+    pub argv0: String,
+    /// containerd namespace (`-namespace`).
+    pub namespace: String,
+    /// Container id (`-id`).
+    pub id: String,
+    /// Supervisor (containerd) socket (`-address`).
+    pub address: String,
+    /// Binary used to publish events (`-publish-binary`); empty = do not publish.
+    pub publish_binary: String,
+    /// Bundle directory (`-bundle`, else the working directory).
+    pub bundle: Option<PathBuf>,
+    /// Socket the resident shim serves on (`-socket`, set by `start` for the resident).
+    pub socket: Option<PathBuf>,
+    /// `-debug`.
+    pub debug: bool,
+}
+
+/// Errors of the shim library.
+#[derive(Debug, thiserror::Error)]
+pub enum ShimError {
+    /// A filesystem or process call failed.
+    #[error("{what} {path}: {source}")]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    /// The OCI runtime failed; `msg` is the runtime's own message.
+    #[error("container {id}: runtime {call} failed: {msg}")]
+    Runtime { id: String, call: String, msg: String },
+    /// No container with that id in this shim.
+    #[error("container {0}: not found")]
+    NotFound(String),
+    /// The container id is already used in this shim.
+    #[error("container {0}: already exists")]
+    AlreadyExists(String),
+    /// The request is not valid in the container's current state.
+    #[error("container {id}: {msg}")]
+    Precondition { id: String, msg: String },
+    /// The request is malformed or asks for something unsupported.
+    #[error("invalid request: {0}")]
+    Invalid(String),
+    /// The ttrpc server could not be set up.
+    #[error("ttrpc on {socket}: {source}")]
+    Ttrpc { socket: String, source: ttrpc::Error },
+    /// The resident shim did not come up.
+    #[error("shim for {id} did not start on {socket}: {reason}")]
+    StartFailed { id: String, socket: String, reason: String },
+}
+
+impl ShimError {
+    pub(crate) fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
+        ShimError::Io { what, path: path.to_path_buf(), source }
+    }
+
+    /// The ttrpc status this error is reported as (containerd maps codes to errdefs).
+    pub fn to_ttrpc(&self) -> ttrpc::Error {
+        let code = match self {
+            ShimError::NotFound(_) => ttrpc::Code::NOT_FOUND,
+            ShimError::AlreadyExists(_) => ttrpc::Code::ALREADY_EXISTS,
+            ShimError::Precondition { .. } => ttrpc::Code::FAILED_PRECONDITION,
+            ShimError::Invalid(_) => ttrpc::Code::INVALID_ARGUMENT,
+            _ => ttrpc::Code::UNKNOWN,
+        };
+        ttrpc::Error::RpcStatus(ttrpc::get_status(code, self.to_string()))
+    }
+}
+
+/// Exit status as containers report it: the code, or 128 + signal number.
+pub fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<i32> {
+    use nix::sys::wait::WaitStatus;
+    match status {
+        WaitStatus::Exited(_, code) => Some(code),
+        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
+        _ => None,
+    }
+}
+
+/// `<bundle>/exit.json`: the init's exit, written the moment it is known.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ExitRecord {
+    pub pid: i32,
+    pub exit_status: i32,
+    /// RFC 3339.
+    pub exited_at: String,
+}
+
+/// Name of the exit record in a bundle.
+pub const EXIT_FILE: &str = "exit.json";
+/// Name of the file holding the shim's ttrpc address in a bundle.
+pub const ADDRESS_FILE: &str = "address";
+/// Runtime options the shim was created with (used by `delete` when the shim is gone).
+pub const OPTIONS_FILE: &str = "options.json";
+/// The init pid file the runtime writes.
+pub const PID_FILE: &str = "init.pid";
+
+/// Reads `<bundle>/exit.json`, if present and valid.
+pub fn read_exit(bundle: &Path) -> Option<ExitRecord> {
+    crate::util::read_json(&bundle.join(EXIT_FILE)).ok()
+}
+
+/// Reads `<bundle>/init.pid`.
+pub fn read_pid(bundle: &Path) -> Option<i32> {
+    std::fs::read_to_string(bundle.join(PID_FILE)).ok()?.trim().parse().ok()
+}
+
+/// Converts an RFC 3339 time to a protobuf (rust-protobuf) timestamp.
+pub fn pb_timestamp(rfc3339: &str) -> containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp {
+    let mut ts = containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp::new();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        ts.seconds = t.timestamp();
+        ts.nanos = t.timestamp_subsec_nanos() as i32;
+    }
+    ts
+}

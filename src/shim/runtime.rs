@@ -1,0 +1,152 @@
+//! Running the OCI runtime binary (runc's command line): `create`, `start`, `kill`, `delete`.
+
+use std::io::Read;
+use std::os::fd::OwnedFd;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use super::ShimError;
+use super::reaper::Reaper;
+
+/// Which runtime binary and state root a container uses (persisted as `options.json`).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct RuntimeConfig {
+    /// Runtime binary; empty = this executable as `berth-runtime`.
+    #[serde(default)]
+    pub binary_name: String,
+    /// The runtime's `--root`.
+    pub root: PathBuf,
+}
+
+/// How the exit of a runtime invocation is collected.
+#[derive(Clone)]
+pub enum Waiter {
+    /// In the resident shim: the reaper thread owns all exits.
+    Reaper(Arc<Reaper>),
+    /// Outside it (the `delete` action): plain `wait`.
+    Direct,
+}
+
+/// One container's runtime.
+pub struct Runtime {
+    pub config: RuntimeConfig,
+    /// `<bundle>/log.json`.
+    pub log: PathBuf,
+    pub waiter: Waiter,
+}
+
+impl Runtime {
+    pub fn new(config: RuntimeConfig, bundle: &Path, waiter: Waiter) -> Self {
+        Runtime { config, log: bundle.join("log.json"), waiter }
+    }
+
+    fn command(&self) -> Result<Command, ShimError> {
+        let mut cmd = if self.config.binary_name.is_empty() {
+            let exe = std::env::current_exe()
+                .map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;
+            let mut c = Command::new(exe);
+            c.arg0("berth-runtime");
+            c
+        } else {
+            Command::new(&self.config.binary_name)
+        };
+        cmd.arg("--root").arg(&self.config.root).arg("--log").arg(&self.log).arg("--log-format").arg("json");
+        Ok(cmd)
+    }
+
+    /// `create --bundle B --pid-file B/init.pid ID` with the container's stdio.
+    pub fn create(&self, id: &str, bundle: &Path, stdout: OwnedFd, stderr: OwnedFd) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("create")
+            .arg("--bundle")
+            .arg(bundle)
+            .arg("--pid-file")
+            .arg(bundle.join(super::PID_FILE))
+            .arg(id)
+            .current_dir(bundle)
+            .stdin(Stdio::null())
+            .stdout(Stdio::from(stdout))
+            .stderr(Stdio::from(stderr));
+        // The runtime's stdio is the container's: errors come from log.json only.
+        self.run(cmd, id, "create", false)
+    }
+
+    /// `start ID`.
+    pub fn start(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("start").arg(id);
+        self.run(cmd, id, "start", true)
+    }
+
+    /// `kill [--all] ID SIGNAL`.
+    pub fn kill(&self, id: &str, signal: u32, all: bool) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("kill");
+        if all {
+            cmd.arg("--all");
+        }
+        cmd.arg(id).arg(signal.to_string());
+        self.run(cmd, id, "kill", true)
+    }
+
+    /// `delete -f ID`.
+    pub fn delete(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("delete").arg("-f").arg(id);
+        self.run(cmd, id, "delete", true)
+    }
+
+    fn run(&self, mut cmd: Command, id: &str, call: &str, capture: bool) -> Result<(), ShimError> {
+        let log_offset = std::fs::metadata(&self.log).map(|m| m.len()).unwrap_or(0);
+        if capture {
+            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::piped());
+        }
+        let runtime_err = |msg: String| ShimError::Runtime { id: id.into(), call: call.into(), msg };
+        let bin = if self.config.binary_name.is_empty() { "berth-runtime" } else { &self.config.binary_name };
+        let mut child = cmd.spawn().map_err(|e| runtime_err(format!("cannot run {bin}: {e}")))?;
+        drop(cmd); // closes our copies of fds handed to the child
+        let pid = child.id() as i32;
+        let rx = match &self.waiter {
+            Waiter::Reaper(r) => Some(r.watch(pid)),
+            Waiter::Direct => None,
+        };
+        let mut stderr = String::new();
+        if let Some(mut s) = child.stderr.take() {
+            let _ = s.read_to_string(&mut stderr);
+        }
+        let code = match rx {
+            Some(rx) => rx.recv().map_err(|_| runtime_err("reaper gone".into()))?,
+            None => {
+                let st = child.wait().map_err(|e| runtime_err(format!("wait: {e}")))?;
+                st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+            }
+        };
+        if code == 0 {
+            return Ok(());
+        }
+        let msg = last_error(&self.log, log_offset)
+            .or_else(|| {
+                let s = stderr.trim();
+                (!s.is_empty()).then(|| s.to_owned())
+            })
+            .unwrap_or_else(|| format!("{bin} exited with status {code}"));
+        Err(runtime_err(msg))
+    }
+}
+
+/// The last `"level":"error"` message in a runtime json log from byte `offset` on.
+pub fn last_error(log: &Path, offset: u64) -> Option<String> {
+    let data = std::fs::read(log).ok()?;
+    let tail = data.get(offset as usize..)?;
+    let mut last = None;
+    for line in tail.split(|&b| b == b'\n') {
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line)
+            && v.get("level").and_then(|l| l.as_str()) == Some("error")
+                && let Some(m) = v.get("msg").and_then(|m| m.as_str()) {
+                    last = Some(m.to_owned());
+                }
+    }
+    last
+}

@@ -1,0 +1,372 @@
+//! The gRPC services (tonic) and the unix-socket server.
+
+use std::path::{Path, PathBuf};
+use std::pin::Pin;
+use std::sync::Arc;
+
+use futures::Stream;
+use tonic::{Request, Response, Status};
+
+use crate::proto::containerd::services::containers::v1 as capi;
+use crate::proto::containerd::services::events::v1 as eapi;
+use crate::proto::containerd::services::namespaces::v1 as napi;
+use crate::proto::containerd::services::tasks::v1 as tapi;
+use crate::proto::containerd::services::version::v1 as vapi;
+use crate::proto::containerd::types::Envelope;
+use crate::proto::containerd::v1::types::ProcessInfo;
+
+use super::events::{Exchange, matches};
+use super::store::{ContainerRecord, Store};
+use super::tasks::Tasks;
+use super::{Config, NAMESPACE_HEADER, SupervisorError, check_name};
+
+type R<T> = Result<Response<T>, Status>;
+
+fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
+    let ns = req
+        .metadata()
+        .get(NAMESPACE_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .filter(|s| !s.is_empty())
+        .unwrap_or("default")
+        .to_owned();
+    check_name("namespace", &ns)?;
+    Ok(ns)
+}
+
+/// State shared by the services.
+#[derive(Clone)]
+pub struct Services {
+    store: Store,
+    tasks: Arc<Tasks>,
+    events: Exchange,
+}
+
+#[tonic::async_trait]
+impl capi::containers_server::Containers for Services {
+    async fn get(&self, req: Request<capi::GetContainerRequest>) -> R<capi::GetContainerResponse> {
+        let ns = namespace(&req)?;
+        let rec = self.store.get(&ns, &req.get_ref().id)?;
+        Ok(Response::new(capi::GetContainerResponse { container: Some(rec.to_proto()) }))
+    }
+
+    async fn list(&self, req: Request<capi::ListContainersRequest>) -> R<capi::ListContainersResponse> {
+        let ns = namespace(&req)?;
+        let containers = self.store.list(&ns)?.iter().map(ContainerRecord::to_proto).collect();
+        Ok(Response::new(capi::ListContainersResponse { containers }))
+    }
+
+    type ListStreamStream = Pin<Box<dyn Stream<Item = Result<capi::ListContainerMessage, Status>> + Send>>;
+
+    async fn list_stream(&self, req: Request<capi::ListContainersRequest>) -> R<Self::ListStreamStream> {
+        let ns = namespace(&req)?;
+        let items: Vec<Result<capi::ListContainerMessage, Status>> = self
+            .store
+            .list(&ns)?
+            .iter()
+            .map(|r| Ok(capi::ListContainerMessage { container: Some(r.to_proto()) }))
+            .collect();
+        Ok(Response::new(Box::pin(futures::stream::iter(items))))
+    }
+
+    async fn create(&self, req: Request<capi::CreateContainerRequest>) -> R<capi::CreateContainerResponse> {
+        let ns = namespace(&req)?;
+        let c = req.into_inner().container.ok_or_else(|| Status::invalid_argument("container is required"))?;
+        check_name("container id", &c.id)?;
+        let rec = ContainerRecord::from_proto(&c);
+        self.store.create(&ns, &rec)?;
+        Ok(Response::new(capi::CreateContainerResponse { container: Some(rec.to_proto()) }))
+    }
+
+    async fn update(&self, req: Request<capi::UpdateContainerRequest>) -> R<capi::UpdateContainerResponse> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let c = r.container.ok_or_else(|| Status::invalid_argument("container is required"))?;
+        let mut rec = self.store.get(&ns, &c.id)?;
+        let new = ContainerRecord::from_proto(&c);
+        let paths: Vec<String> = r.update_mask.map(|m| m.paths).unwrap_or_default();
+        let all = paths.is_empty();
+        let has = |p: &str| all || paths.iter().any(|x| x == p || x.starts_with(&format!("{p}.")));
+        if has("labels") {
+            rec.labels = new.labels;
+        }
+        if has("image") {
+            rec.image = new.image;
+        }
+        if has("spec") {
+            rec.spec = new.spec;
+        }
+        if has("snapshotkey") || has("snapshot_key") {
+            rec.snapshot_key = new.snapshot_key;
+        }
+        if has("extensions") {
+            rec.extensions = new.extensions;
+        }
+        rec.updated_at = new.updated_at;
+        self.store.update(&ns, &rec)?;
+        Ok(Response::new(capi::UpdateContainerResponse { container: Some(rec.to_proto()) }))
+    }
+
+    async fn delete(&self, req: Request<capi::DeleteContainerRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        let id = &req.get_ref().id;
+        if self.tasks.get(&ns, id).is_ok() {
+            return Err(Status::failed_precondition(format!("container {id} still has a task; delete it first")));
+        }
+        self.store.delete(&ns, id)?;
+        Ok(Response::new(()))
+    }
+}
+
+fn unimplemented(what: &str) -> Status {
+    Status::unimplemented(format!("{what} is not implemented by berth-supervisor"))
+}
+
+#[tonic::async_trait]
+impl tapi::tasks_server::Tasks for Services {
+    async fn create(&self, req: Request<tapi::CreateTaskRequest>) -> R<tapi::CreateTaskResponse> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let id = r.container_id.clone();
+        let pid = self.tasks.create(&ns, r).await?;
+        Ok(Response::new(tapi::CreateTaskResponse { container_id: id, pid }))
+    }
+
+    async fn start(&self, req: Request<tapi::StartRequest>) -> R<tapi::StartResponse> {
+        let ns = namespace(&req)?;
+        if !req.get_ref().exec_id.is_empty() {
+            return Err(unimplemented("exec"));
+        }
+        let pid = self.tasks.start(&ns, &req.get_ref().container_id).await?;
+        Ok(Response::new(tapi::StartResponse { pid }))
+    }
+
+    async fn delete(&self, req: Request<tapi::DeleteTaskRequest>) -> R<tapi::DeleteResponse> {
+        let ns = namespace(&req)?;
+        let id = req.get_ref().container_id.clone();
+        let e = self.tasks.delete(&ns, &id).await?;
+        Ok(Response::new(tapi::DeleteResponse { id, pid: e.pid, exit_status: e.status, exited_at: Some(e.at) }))
+    }
+
+    async fn delete_process(&self, _req: Request<tapi::DeleteProcessRequest>) -> R<tapi::DeleteResponse> {
+        Err(unimplemented("exec processes"))
+    }
+
+    async fn get(&self, req: Request<tapi::GetRequest>) -> R<tapi::GetResponse> {
+        let ns = namespace(&req)?;
+        if !req.get_ref().exec_id.is_empty() {
+            return Err(unimplemented("exec"));
+        }
+        let task = self.tasks.get(&ns, &req.get_ref().container_id)?;
+        Ok(Response::new(tapi::GetResponse { process: Some(self.tasks.process(&task).await) }))
+    }
+
+    async fn list(&self, req: Request<tapi::ListTasksRequest>) -> R<tapi::ListTasksResponse> {
+        let ns = namespace(&req)?;
+        let mut tasks = Vec::new();
+        for t in self.tasks.list(&ns) {
+            tasks.push(self.tasks.process(&t).await);
+        }
+        Ok(Response::new(tapi::ListTasksResponse { tasks }))
+    }
+
+    async fn kill(&self, req: Request<tapi::KillRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        let r = req.get_ref();
+        if !r.exec_id.is_empty() {
+            return Err(unimplemented("exec"));
+        }
+        self.tasks.kill(&ns, &r.container_id, r.signal, r.all).await?;
+        Ok(Response::new(()))
+    }
+
+    async fn exec(&self, _req: Request<tapi::ExecProcessRequest>) -> R<()> {
+        Err(unimplemented("exec"))
+    }
+    async fn resize_pty(&self, _req: Request<tapi::ResizePtyRequest>) -> R<()> {
+        Err(unimplemented("resize_pty"))
+    }
+    async fn close_io(&self, _req: Request<tapi::CloseIoRequest>) -> R<()> {
+        // stdin is never connected, so there is nothing to close.
+        Ok(Response::new(()))
+    }
+    async fn pause(&self, _req: Request<tapi::PauseTaskRequest>) -> R<()> {
+        Err(unimplemented("pause"))
+    }
+    async fn resume(&self, _req: Request<tapi::ResumeTaskRequest>) -> R<()> {
+        Err(unimplemented("resume"))
+    }
+
+    async fn list_pids(&self, req: Request<tapi::ListPidsRequest>) -> R<tapi::ListPidsResponse> {
+        let ns = namespace(&req)?;
+        let pids = self.tasks.pids(&ns, &req.get_ref().container_id).await?;
+        Ok(Response::new(tapi::ListPidsResponse { processes: pids.into_iter().map(|pid| ProcessInfo { pid, info: None }).collect() }))
+    }
+
+    async fn checkpoint(&self, _req: Request<tapi::CheckpointTaskRequest>) -> R<tapi::CheckpointTaskResponse> {
+        Err(unimplemented("checkpoint"))
+    }
+    async fn update(&self, _req: Request<tapi::UpdateTaskRequest>) -> R<()> {
+        Err(unimplemented("update"))
+    }
+    async fn metrics(&self, _req: Request<tapi::MetricsRequest>) -> R<tapi::MetricsResponse> {
+        Err(unimplemented("metrics"))
+    }
+
+    async fn wait(&self, req: Request<tapi::WaitRequest>) -> R<tapi::WaitResponse> {
+        let ns = namespace(&req)?;
+        if !req.get_ref().exec_id.is_empty() {
+            return Err(unimplemented("exec"));
+        }
+        let task = self.tasks.get(&ns, &req.get_ref().container_id)?;
+        let e = task.wait().await;
+        Ok(Response::new(tapi::WaitResponse { exit_status: e.status, exited_at: Some(e.at) }))
+    }
+}
+
+/// Topics the supervisor generates itself from shim calls; copies published by shims
+/// (`publish` via the publish binary) are dropped so subscribers see each event once.
+const OWN_TOPICS: &[&str] = &["/tasks/exit", "/tasks/create", "/tasks/start", "/tasks/delete"];
+
+#[tonic::async_trait]
+impl eapi::events_server::Events for Services {
+    async fn publish(&self, req: Request<eapi::PublishRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        if !OWN_TOPICS.contains(&r.topic.as_str()) {
+            self.events.forward(Envelope { timestamp: Some(super::events::now()), namespace: ns, topic: r.topic, event: r.event });
+        }
+        Ok(Response::new(()))
+    }
+
+    async fn forward(&self, req: Request<eapi::ForwardRequest>) -> R<()> {
+        if let Some(env) = req.into_inner().envelope {
+            self.events.forward(env);
+        }
+        Ok(Response::new(()))
+    }
+
+    type SubscribeStream = Pin<Box<dyn Stream<Item = Result<Envelope, Status>> + Send>>;
+
+    async fn subscribe(&self, req: Request<eapi::SubscribeRequest>) -> R<Self::SubscribeStream> {
+        let filters = req.into_inner().filters;
+        let rx = self.events.subscribe();
+        let stream = futures::stream::unfold((rx, filters), |(mut rx, filters)| async move {
+            loop {
+                match rx.recv().await {
+                    Ok(env) if matches(&filters, &env) => return Some((Ok(env), (rx, filters))),
+                    Ok(_) => {}
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!("event subscriber lagged, {n} events dropped");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => return None,
+                }
+            }
+        });
+        Ok(Response::new(Box::pin(stream)))
+    }
+}
+
+#[tonic::async_trait]
+impl vapi::version_server::Version for Services {
+    async fn version(&self, _req: Request<()>) -> R<vapi::VersionResponse> {
+        Ok(Response::new(vapi::VersionResponse { version: env!("CARGO_PKG_VERSION").into(), revision: "berth".into() }))
+    }
+}
+
+#[tonic::async_trait]
+impl napi::namespaces_server::Namespaces for Services {
+    async fn get(&self, req: Request<napi::GetNamespaceRequest>) -> R<napi::GetNamespaceResponse> {
+        let name = req.into_inner().name;
+        check_name("namespace", &name)?;
+        if !self.store.namespaces().contains(&name) {
+            return Err(SupervisorError::NotFound { what: "namespace", ns: name.clone(), id: name }.into());
+        }
+        Ok(Response::new(napi::GetNamespaceResponse { namespace: Some(napi::Namespace { name, labels: Default::default() }) }))
+    }
+
+    async fn list(&self, _req: Request<napi::ListNamespacesRequest>) -> R<napi::ListNamespacesResponse> {
+        let namespaces =
+            self.store.namespaces().into_iter().map(|name| napi::Namespace { name, labels: Default::default() }).collect();
+        Ok(Response::new(napi::ListNamespacesResponse { namespaces }))
+    }
+
+    async fn create(&self, req: Request<napi::CreateNamespaceRequest>) -> R<napi::CreateNamespaceResponse> {
+        let ns = req.into_inner().namespace.ok_or_else(|| Status::invalid_argument("namespace is required"))?;
+        self.store.create_namespace(&ns.name)?;
+        Ok(Response::new(napi::CreateNamespaceResponse { namespace: Some(ns) }))
+    }
+
+    async fn update(&self, req: Request<napi::UpdateNamespaceRequest>) -> R<napi::UpdateNamespaceResponse> {
+        Ok(Response::new(napi::UpdateNamespaceResponse { namespace: req.into_inner().namespace }))
+    }
+
+    async fn delete(&self, req: Request<napi::DeleteNamespaceRequest>) -> R<()> {
+        let name = req.into_inner().name;
+        if !self.store.list(&name)?.is_empty() {
+            return Err(Status::failed_precondition(format!("namespace {name} is not empty")));
+        }
+        Ok(Response::new(()))
+    }
+}
+
+/// Serves until SIGTERM/SIGINT. Re-attaches to surviving shims first.
+pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
+    for dir in [&cfg.root, &cfg.state] {
+        std::fs::create_dir_all(dir).map_err(|e| SupervisorError::io("create", dir, e))?;
+    }
+    let sock = cfg.address.clone();
+    if let Some(dir) = sock.parent() {
+        std::fs::create_dir_all(dir).map_err(|e| SupervisorError::io("create", dir, e))?;
+    }
+    if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
+        return Err(SupervisorError::InUse(sock));
+    }
+    let _ = std::fs::remove_file(&sock);
+    let listener = tokio::net::UnixListener::bind(&sock).map_err(|e| SupervisorError::io("listen on", &sock, e))?;
+
+    let store = Store::new(&cfg.root);
+    let events = Exchange::default();
+    let tasks = Arc::new(Tasks::new(cfg.clone(), store.clone(), events.clone()));
+    tasks.recover().await;
+    let svc = Services { store, tasks, events };
+
+    let incoming = futures::stream::unfold(listener, |l| async move {
+        let r = l.accept().await.map(|(s, _)| s);
+        Some((r, l))
+    });
+    let shutdown = async {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(s) => s,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = tokio::signal::ctrl_c() => {}
+        }
+        tracing::info!("supervisor stopping (shims and containers keep running)");
+    };
+    tracing::info!("supervisor listening on {}", sock.display());
+    let result = tonic::transport::Server::builder()
+        .add_service(capi::containers_server::ContainersServer::new(svc.clone()))
+        .add_service(tapi::tasks_server::TasksServer::new(svc.clone()))
+        .add_service(eapi::events_server::EventsServer::new(svc.clone()))
+        .add_service(vapi::version_server::VersionServer::new(svc.clone()))
+        .add_service(napi::namespaces_server::NamespacesServer::new(svc))
+        .serve_with_incoming_shutdown(incoming, shutdown)
+        .await;
+    let _ = std::fs::remove_file(&sock);
+    result.map_err(|source| SupervisorError::Serve { path: sock, source })
+}
+
+/// A gRPC channel to a supervisor (or containerd) listening on the unix socket `path`.
+pub async fn connect(path: &Path) -> Result<tonic::transport::Channel, tonic::transport::Error> {
+    let path: PathBuf = path.to_path_buf();
+    // The URI is required by tonic but unused: the connector dials the socket.
+    tonic::transport::Endpoint::from_static("http://[::1]:50051")
+        .connect_with_connector(tower::service_fn(move |_: tonic::transport::Uri| {
+            let p = path.clone();
+            async move { Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(tokio::net::UnixStream::connect(p).await?)) }
+        }))
+        .await
+}

@@ -1,0 +1,589 @@
+//! Tasks: one shim per container. Starts shims, keeps a ttrpc client per task, holds a Wait
+//! on every shim to learn exits, and re-attaches to surviving shims from disk on start.
+
+use std::collections::HashMap;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use containerd_shim_protos::api as shimapi;
+use containerd_shim_protos::protobuf::well_known_types::any::Any as PbAny;
+use containerd_shim_protos::protobuf::{Message as _, MessageField};
+use containerd_shim_protos::shim::oci::Options;
+use containerd_shim_protos::TaskClient;
+use tokio::sync::watch;
+
+use crate::proto::containerd::events::{TaskCreate, TaskDelete, TaskExit, TaskIo, TaskStart};
+use crate::proto::containerd::services::tasks::v1 as tapi;
+use crate::proto::containerd::v1::types::{Process, Status};
+
+use super::events::Exchange;
+use super::store::{ContainerRecord, Store};
+use super::{BERTH_RUNTIME, Config, SupervisorError, check_name};
+
+/// Timeout of ordinary shim calls (Wait has none).
+const SHIM_CALL_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A task's exit.
+#[derive(Debug, Clone)]
+pub struct Exit {
+    pub pid: u32,
+    pub status: u32,
+    pub at: prost_types::Timestamp,
+}
+
+/// One task (a container's init process under its shim).
+pub struct Task {
+    pub ns: String,
+    pub id: String,
+    pub bundle: PathBuf,
+    pub pid: u32,
+    pub stdout: String,
+    pub stderr: String,
+    /// None when the shim is gone (found dead at start-up).
+    pub client: Option<TaskClient>,
+    pub runtime_name: String,
+    exit: watch::Sender<Option<Exit>>,
+}
+
+impl Task {
+    /// The exit, if known.
+    pub fn exit(&self) -> Option<Exit> {
+        self.exit.borrow().clone()
+    }
+
+    /// Waits for the exit.
+    pub async fn wait(&self) -> Exit {
+        let mut rx = self.exit.subscribe();
+        loop {
+            if let Some(e) = rx.borrow_and_update().clone() {
+                return e;
+            }
+            if rx.changed().await.is_err() {
+                // Sender lives in self: cannot happen while self is borrowed.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    }
+}
+
+/// All tasks, by (namespace, id).
+pub struct Tasks {
+    cfg: Config,
+    store: Store,
+    events: Exchange,
+    map: Mutex<HashMap<(String, String), Arc<Task>>>,
+}
+
+fn ctx(timeout: Option<Duration>) -> ttrpc::context::Context {
+    match timeout {
+        Some(d) => ttrpc::context::with_duration(d),
+        None => ttrpc::context::Context::default(),
+    }
+}
+
+fn pb_ts(ts: &containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp) -> prost_types::Timestamp {
+    prost_types::Timestamp { seconds: ts.seconds, nanos: ts.nanos }
+}
+
+fn rfc_ts(s: &str) -> prost_types::Timestamp {
+    match chrono::DateTime::parse_from_rfc3339(s) {
+        Ok(t) => prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 },
+        Err(_) => super::events::now(),
+    }
+}
+
+/// Runs a blocking shim call off the async runtime.
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SupervisorError> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
+}
+
+/// The shim binary for a runtime name: berth's own, or containerd's `containerd-shim-X-vY`.
+fn shim_command(runtime: &str) -> Result<std::process::Command, SupervisorError> {
+    if runtime.is_empty() || runtime == BERTH_RUNTIME {
+        let exe = std::env::current_exe()
+            .map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))?;
+        let mut c = std::process::Command::new(exe);
+        c.arg0("containerd-shim-berth-v2");
+        return Ok(c);
+    }
+    let parts: Vec<&str> = runtime.split('.').collect();
+    match parts.as_slice() {
+        ["io", "containerd", name, version] => Ok(std::process::Command::new(format!("containerd-shim-{name}-{version}"))),
+        _ => Err(SupervisorError::Invalid(format!("unknown runtime {runtime:?}"))),
+    }
+}
+
+/// Parses what a shim's `start` prints: `unix://...` or the v2 bootstrap JSON.
+fn parse_shim_address(out: &str) -> Option<String> {
+    let out = out.trim();
+    if out.starts_with('{') {
+        let v: serde_json::Value = serde_json::from_str(out).ok()?;
+        return v.get("address").and_then(|a| a.as_str()).map(str::to_owned);
+    }
+    (!out.is_empty()).then(|| out.to_owned())
+}
+
+impl Tasks {
+    pub fn new(cfg: Config, store: Store, events: Exchange) -> Self {
+        Tasks { cfg, store, events, map: Mutex::new(HashMap::new()) }
+    }
+
+    fn bundle(&self, ns: &str, id: &str) -> PathBuf {
+        self.cfg.state.join(ns).join(id)
+    }
+
+    pub fn get(&self, ns: &str, id: &str) -> Result<Arc<Task>, SupervisorError> {
+        self.map
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(&(ns.to_owned(), id.to_owned()))
+            .cloned()
+            .ok_or_else(|| SupervisorError::NotFound { what: "task", ns: ns.into(), id: id.into() })
+    }
+
+    pub fn list(&self, ns: &str) -> Vec<Arc<Task>> {
+        let map = self.map.lock().unwrap_or_else(|p| p.into_inner());
+        let mut v: Vec<_> = map.values().filter(|t| t.ns == ns).cloned().collect();
+        v.sort_by(|a, b| a.id.cmp(&b.id));
+        v
+    }
+
+    fn insert(&self, task: Arc<Task>) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).insert((task.ns.clone(), task.id.clone()), task);
+    }
+
+    fn remove(&self, ns: &str, id: &str) {
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&(ns.to_owned(), id.to_owned()));
+    }
+
+    /// Starts the shim in `bundle` and connects to it.
+    async fn start_shim(&self, ns: &str, id: &str, runtime: &str, bundle: &Path) -> Result<(String, TaskClient), SupervisorError> {
+        let mut cmd = shim_command(runtime)?;
+        let address = self.cfg.address.to_string_lossy().into_owned();
+        cmd.arg("-namespace")
+            .arg(ns)
+            .arg("-address")
+            .arg(&address)
+            .arg("-publish-binary")
+            .arg(&self.cfg.publish_binary)
+            .arg("-id")
+            .arg(id)
+            .arg("start")
+            .current_dir(bundle)
+            .env("GRPC_ADDRESS", &address)
+            .env("TTRPC_ADDRESS", format!("{address}.ttrpc"))
+            .env("NAMESPACE", ns);
+        let id2 = id.to_owned();
+        let out = blocking(move || cmd.output())
+            .await?
+            .map_err(|e| SupervisorError::Shim { id: id2, call: "start", code: tonic::Code::Internal as i32, msg: e.to_string() })?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !out.status.success() {
+            return Err(SupervisorError::Shim {
+                id: id.into(),
+                call: "start",
+                code: tonic::Code::Internal as i32,
+                msg: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
+            });
+        }
+        let addr = parse_shim_address(&stdout).ok_or_else(|| SupervisorError::Shim {
+            id: id.into(),
+            call: "start",
+            code: tonic::Code::Internal as i32,
+            msg: format!("no address in shim output {stdout:?}"),
+        })?;
+        let id2 = id.to_owned();
+        let addr2 = addr.clone();
+        let client = blocking(move || ttrpc::Client::connect(&addr2)).await?.map_err(|e| SupervisorError::shim(&id2, "connect", e))?;
+        Ok((addr, TaskClient::new(client)))
+    }
+
+    /// tasks.Create.
+    pub async fn create(self: &Arc<Self>, ns: &str, req: tapi::CreateTaskRequest) -> Result<u32, SupervisorError> {
+        let id = req.container_id.clone();
+        check_name("container id", &id)?;
+        let rec: ContainerRecord = self.store.get(ns, &id)?;
+        if self.get(ns, &id).is_ok() {
+            return Err(SupervisorError::AlreadyExists { what: "task", ns: ns.into(), id });
+        }
+        if req.terminal {
+            return Err(SupervisorError::Invalid(format!("container {id}: terminal is not supported yet")));
+        }
+        let spec = rec.spec.as_ref().ok_or_else(|| SupervisorError::Invalid(format!("container {id} has no spec")))?;
+        let bundle = self.bundle(ns, &id);
+        if bundle.exists() {
+            crate::shim::service::unmount_rootfs(&bundle);
+            let _ = std::fs::remove_dir_all(&bundle);
+        }
+        std::fs::create_dir_all(&bundle).map_err(|e| SupervisorError::io("create bundle", &bundle, e))?;
+        let config = bundle.join("config.json");
+        crate::util::atomic_write(&config, &spec.value).map_err(|e| SupervisorError::io("write", &config, e))?;
+
+        let result = self.create_in_bundle(ns, &id, &rec, &bundle, &req).await;
+        match result {
+            Ok(task) => {
+                let pid = task.pid;
+                self.insert(task.clone());
+                self.arm_wait(task);
+                self.events.publish(
+                    ns,
+                    "/tasks/create",
+                    "containerd.events.TaskCreate",
+                    &TaskCreate {
+                        container_id: id.clone(),
+                        bundle: bundle.to_string_lossy().into_owned(),
+                        rootfs: req.rootfs.clone(),
+                        io: Some(TaskIo { stdin: req.stdin, stdout: req.stdout, stderr: req.stderr, terminal: req.terminal }),
+                        checkpoint: String::new(),
+                        pid,
+                    },
+                );
+                Ok(pid)
+            }
+            Err(e) => {
+                crate::shim::service::unmount_rootfs(&bundle);
+                let _ = std::fs::remove_dir_all(&bundle);
+                Err(e)
+            }
+        }
+    }
+
+    async fn create_in_bundle(
+        &self,
+        ns: &str,
+        id: &str,
+        rec: &ContainerRecord,
+        bundle: &Path,
+        req: &tapi::CreateTaskRequest,
+    ) -> Result<Arc<Task>, SupervisorError> {
+        let (_addr, client) = self.start_shim(ns, id, &rec.runtime_name, bundle).await?;
+        let mut sreq = shimapi::CreateTaskRequest::new();
+        sreq.id = id.to_owned();
+        sreq.bundle = bundle.to_string_lossy().into_owned();
+        sreq.stdin = req.stdin.clone();
+        sreq.stdout = req.stdout.clone();
+        sreq.stderr = req.stderr.clone();
+        sreq.terminal = req.terminal;
+        sreq.rootfs = req
+            .rootfs
+            .iter()
+            .map(|m| {
+                let mut sm = shimapi::Mount::new();
+                sm.type_ = m.r#type.clone();
+                sm.source = m.source.clone();
+                sm.target = m.target.clone();
+                sm.options = m.options.clone();
+                sm
+            })
+            .collect();
+        let options = req.options.clone().or_else(|| rec.runtime_options.as_ref().map(prost_types::Any::from));
+        let mut any = PbAny::new();
+        match options {
+            Some(o) => {
+                any.type_url = o.type_url;
+                any.value = o.value;
+            }
+            None => {
+                let mut o = Options::new();
+                o.root = self.cfg.state.join("runtime").to_string_lossy().into_owned();
+                any.type_url = "containerd.runc.v1.Options".into();
+                any.value = o.write_to_bytes().map_err(|e| SupervisorError::Invalid(format!("encode options: {e}")))?;
+            }
+        }
+        sreq.options = MessageField::some(any);
+        let c = client.clone();
+        let created = blocking(move || c.create(ctx(Some(SHIM_CALL_TIMEOUT)), &sreq)).await?;
+        let resp = match created {
+            Ok(r) => r,
+            Err(e) => {
+                let c = client.clone();
+                let mut sd = shimapi::ShutdownRequest::new();
+                sd.id = id.to_owned();
+                sd.now = true;
+                let _ = blocking(move || c.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
+                return Err(SupervisorError::shim(id, "create", e));
+            }
+        };
+        Ok(Arc::new(Task {
+            ns: ns.into(),
+            id: id.into(),
+            bundle: bundle.to_path_buf(),
+            pid: resp.pid,
+            stdout: req.stdout.clone(),
+            stderr: req.stderr.clone(),
+            client: Some(client),
+            runtime_name: rec.runtime_name.clone(),
+            exit: watch::channel(None).0,
+        }))
+    }
+
+    /// Holds a shim Wait for `task` in the background; records and publishes the exit.
+    fn arm_wait(self: &Arc<Self>, task: Arc<Task>) {
+        let Some(client) = task.client.clone() else { return };
+        let me = self.clone();
+        tokio::spawn(async move {
+            let id = task.id.clone();
+            let r = blocking(move || {
+                let mut w = shimapi::WaitRequest::new();
+                w.id = id;
+                client.wait(ctx(None), &w)
+            })
+            .await;
+            let exit = match r {
+                Ok(Ok(w)) => Exit { pid: task.pid, status: w.exit_status, at: pb_ts(&w.exited_at) },
+                Ok(Err(ttrpc::Error::RpcStatus(s))) if s.code == ttrpc::Code::NOT_FOUND.into() => {
+                    // Deleted through us meanwhile: nothing to report.
+                    return;
+                }
+                _ => {
+                    // The shim is gone: trust what it wrote on disk.
+                    match crate::shim::read_exit(&task.bundle) {
+                        Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
+                        None => Exit { pid: task.pid, status: 255, at: super::events::now() },
+                    }
+                }
+            };
+            me.record_exit(&task, exit);
+        });
+    }
+
+    fn record_exit(&self, task: &Task, exit: Exit) {
+        if task.exit().is_some() {
+            return;
+        }
+        tracing::info!(ns = task.ns, id = task.id, status = exit.status, "task exited");
+        task.exit.send_replace(Some(exit.clone()));
+        self.events.publish(
+            &task.ns,
+            "/tasks/exit",
+            "containerd.events.TaskExit",
+            &TaskExit {
+                container_id: task.id.clone(),
+                id: task.id.clone(),
+                pid: exit.pid,
+                exit_status: exit.status,
+                exited_at: Some(exit.at),
+            },
+        );
+    }
+
+    fn client(task: &Task) -> Result<TaskClient, SupervisorError> {
+        task.client.clone().ok_or_else(|| SupervisorError::NotFound { what: "running task", ns: task.ns.clone(), id: task.id.clone() })
+    }
+
+    /// tasks.Start.
+    pub async fn start(&self, ns: &str, id: &str) -> Result<u32, SupervisorError> {
+        let task = self.get(ns, id)?;
+        let client = Self::client(&task)?;
+        let mut req = shimapi::StartRequest::new();
+        req.id = id.to_owned();
+        let r = blocking(move || client.start(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?.map_err(|e| SupervisorError::shim(id, "start", e))?;
+        self.events.publish(ns, "/tasks/start", "containerd.events.TaskStart", &TaskStart { container_id: id.into(), pid: r.pid });
+        Ok(r.pid)
+    }
+
+    /// The task as a containerd Process.
+    pub async fn process(&self, task: &Arc<Task>) -> Process {
+        let mut p = Process {
+            container_id: task.id.clone(),
+            id: task.id.clone(),
+            pid: task.pid,
+            status: Status::Unknown as i32,
+            stdout: task.stdout.clone(),
+            stderr: task.stderr.clone(),
+            ..Default::default()
+        };
+        if let Some(e) = task.exit() {
+            p.status = Status::Stopped as i32;
+            p.exit_status = e.status;
+            p.exited_at = Some(e.at);
+            return p;
+        }
+        if let Some(client) = task.client.clone() {
+            let mut req = shimapi::StateRequest::new();
+            req.id = task.id.clone();
+            if let Ok(Ok(s)) = blocking(move || client.state(ctx(Some(Duration::from_secs(5))), &req)).await {
+                p.status = match s.status.enum_value_or_default() {
+                    shimapi::Status::CREATED => Status::Created,
+                    shimapi::Status::RUNNING => Status::Running,
+                    shimapi::Status::STOPPED => Status::Stopped,
+                    shimapi::Status::PAUSED => Status::Paused,
+                    shimapi::Status::PAUSING => Status::Pausing,
+                    _ => Status::Unknown,
+                } as i32;
+                p.pid = s.pid;
+                if p.stdout.is_empty() {
+                    // A recovered task: the shim remembers its io.
+                    p.stdout = s.stdout.clone();
+                    p.stderr = s.stderr.clone();
+                }
+                p.exit_status = s.exit_status;
+                p.exited_at = s.exited_at.as_ref().map(pb_ts);
+            }
+        }
+        p
+    }
+
+    /// tasks.Kill.
+    pub async fn kill(&self, ns: &str, id: &str, signal: u32, all: bool) -> Result<(), SupervisorError> {
+        let task = self.get(ns, id)?;
+        let client = Self::client(&task)?;
+        let mut req = shimapi::KillRequest::new();
+        req.id = id.to_owned();
+        req.signal = signal;
+        req.all = all;
+        blocking(move || client.kill(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?.map_err(|e| SupervisorError::shim(id, "kill", e))?;
+        Ok(())
+    }
+
+    /// tasks.ListPids.
+    pub async fn pids(&self, ns: &str, id: &str) -> Result<Vec<u32>, SupervisorError> {
+        let task = self.get(ns, id)?;
+        let client = Self::client(&task)?;
+        let mut req = shimapi::PidsRequest::new();
+        req.id = id.to_owned();
+        let r = blocking(move || client.pids(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?.map_err(|e| SupervisorError::shim(id, "pids", e))?;
+        Ok(r.processes.iter().map(|p| p.pid).collect())
+    }
+
+    /// tasks.Delete: shim Delete + Shutdown (or the shim's `delete` action if it is dead),
+    /// then the bundle goes.
+    pub async fn delete(&self, ns: &str, id: &str) -> Result<Exit, SupervisorError> {
+        let task = self.get(ns, id)?;
+        let exit = match task.client.clone() {
+            Some(client) => {
+                let mut req = shimapi::DeleteRequest::new();
+                req.id = id.to_owned();
+                let c = client.clone();
+                let r = blocking(move || c.delete(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+                let exit = match r {
+                    Ok(r) => Exit { pid: r.pid, status: r.exit_status, at: pb_ts(&r.exited_at) },
+                    Err(e @ ttrpc::Error::RpcStatus(_)) => return Err(SupervisorError::shim(id, "delete", e)),
+                    // The shim died under us: clean up as for a dead shim.
+                    Err(_) => self.delete_dead(&task).await,
+                };
+                let mut sd = shimapi::ShutdownRequest::new();
+                sd.id = id.to_owned();
+                let _ = blocking(move || client.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
+                exit
+            }
+            None => self.delete_dead(&task).await,
+        };
+        // The Wait holder may not have seen the exit yet.
+        if task.exit().is_none() {
+            self.record_exit(&task, exit.clone());
+        }
+        crate::shim::service::unmount_rootfs(&task.bundle);
+        if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
+            tracing::warn!("remove bundle {}: {e}", task.bundle.display());
+        }
+        self.remove(ns, id);
+        self.events.publish(
+            ns,
+            "/tasks/delete",
+            "containerd.events.TaskDelete",
+            &TaskDelete { container_id: id.into(), pid: exit.pid, exit_status: exit.status, exited_at: Some(exit.at), id: id.into() },
+        );
+        Ok(exit)
+    }
+
+    /// Runs `<shim> ... delete` for a task whose shim is gone; the exit comes from disk.
+    async fn delete_dead(&self, task: &Task) -> Exit {
+        if let Ok(mut cmd) = shim_command(&task.runtime_name) {
+            cmd.arg("-namespace")
+                .arg(&task.ns)
+                .arg("-address")
+                .arg(&self.cfg.address)
+                .arg("-publish-binary")
+                .arg(&self.cfg.publish_binary)
+                .arg("-id")
+                .arg(&task.id)
+                .arg("-bundle")
+                .arg(&task.bundle)
+                .arg("delete")
+                .current_dir(&task.bundle);
+            match blocking(move || cmd.output()).await {
+                Ok(Ok(out)) if !out.status.success() => {
+                    tracing::warn!(id = task.id, "shim delete: {}", String::from_utf8_lossy(&out.stderr).trim())
+                }
+                Ok(Err(e)) => tracing::warn!(id = task.id, "shim delete: {e}"),
+                _ => {}
+            }
+        }
+        if let Some(e) = task.exit() {
+            return e;
+        }
+        match crate::shim::read_exit(&task.bundle) {
+            Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
+            None => Exit { pid: task.pid, status: 255, at: super::events::now() },
+        }
+    }
+
+    /// Re-attaches to every task found under `--state` (after a restart).
+    pub async fn recover(self: &Arc<Self>) {
+        let Ok(namespaces) = std::fs::read_dir(&self.cfg.state) else { return };
+        for ns_entry in namespaces.flatten() {
+            let ns = ns_entry.file_name().to_string_lossy().into_owned();
+            if check_name("namespace", &ns).is_err() || ns == "runtime" || ns == "s" {
+                continue;
+            }
+            let Ok(entries) = std::fs::read_dir(ns_entry.path()) else { continue };
+            for entry in entries.flatten() {
+                let id = entry.file_name().to_string_lossy().into_owned();
+                let bundle = entry.path();
+                let Ok(addr) = std::fs::read_to_string(bundle.join(crate::shim::ADDRESS_FILE)) else { continue };
+                self.recover_one(&ns, &id, &bundle, addr.trim().to_owned()).await;
+            }
+        }
+    }
+
+    async fn recover_one(self: &Arc<Self>, ns: &str, id: &str, bundle: &Path, addr: String) {
+        let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
+        let id2 = id.to_owned();
+        let connected = blocking(move || -> Result<(TaskClient, u32), ttrpc::Error> {
+            let client = TaskClient::new(ttrpc::Client::connect(&addr)?);
+            let mut req = shimapi::ConnectRequest::new();
+            req.id = id2;
+            let r = client.connect(ctx(Some(Duration::from_secs(3))), &req)?;
+            Ok((client, r.task_pid))
+        })
+        .await;
+        let pid_on_disk = crate::shim::read_pid(bundle).unwrap_or(0) as u32;
+        let (client, pid) = match connected {
+            Ok(Ok((c, pid))) => (Some(c), if pid != 0 { pid } else { pid_on_disk }),
+            Ok(Err(e)) => {
+                tracing::info!(ns, id, "shim not answering ({e}); task reported stopped");
+                (None, pid_on_disk)
+            }
+            Err(e) => {
+                tracing::warn!(ns, id, "{e}");
+                (None, pid_on_disk)
+            }
+        };
+        let task = Arc::new(Task {
+            ns: ns.into(),
+            id: id.into(),
+            bundle: bundle.to_path_buf(),
+            pid,
+            stdout: String::new(),
+            stderr: String::new(),
+            client: client.clone(),
+            runtime_name,
+            exit: watch::channel(None).0,
+        });
+        if client.is_none() {
+            let exit = match crate::shim::read_exit(bundle) {
+                Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
+                None => Exit { pid, status: 255, at: super::events::now() },
+            };
+            task.exit.send_replace(Some(exit));
+        }
+        tracing::info!(ns, id, pid, alive = client.is_some(), "recovered task");
+        self.insert(task.clone());
+        self.arm_wait(task);
+    }
+}

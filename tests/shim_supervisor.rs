@@ -1,0 +1,476 @@
+//! berth-supervisor + berth-shim driven through containerd's gRPC API, with Debian's runc as
+//! the OCI runtime (binary_name in the runc options), so these do not need berth-runtime.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use berth::proto::containerd::services::containers::v1 as capi;
+use berth::proto::containerd::services::events::v1 as eapi;
+use berth::proto::containerd::services::tasks::v1 as tapi;
+use berth::proto::containerd::v1::types::Status;
+use common::{TempDir, argv0_of, pid_alive, ppid_of, role, wait_until};
+use containerd_shim_protos::protobuf::Message as _;
+use tonic::transport::Channel;
+
+const NS: &str = "berth-test";
+const RUNC: &str = "/usr/sbin/runc";
+
+fn req<T>(msg: T) -> tonic::Request<T> {
+    let mut r = tonic::Request::new(msg);
+    r.metadata_mut().insert("containerd-namespace", NS.parse().expect("ascii"));
+    r
+}
+
+fn kill9(pid: i32) {
+    if pid > 0 {
+        let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
+    }
+}
+
+/// Everything a test creates; cleaned up on drop even when the test fails.
+struct Env {
+    supervisor: Option<Child>,
+    pids: Vec<i32>,
+    ids: Vec<String>,
+    cgroups: Vec<String>,
+    tmp: TempDir,
+}
+
+impl Env {
+    fn new(tag: &str) -> Self {
+        let tmp = TempDir::new(tag);
+        common::make_busybox_rootfs(&tmp.path().join("rootfs"));
+        Env { supervisor: None, pids: Vec::new(), ids: Vec::new(), cgroups: Vec::new(), tmp }
+    }
+    fn p(&self, name: &str) -> PathBuf {
+        self.tmp.path().join(name)
+    }
+    fn socket(&self) -> PathBuf {
+        self.p("sup.sock")
+    }
+
+    /// Starts berth-supervisor on this test's dirs and waits for its socket.
+    fn start_supervisor(&mut self) {
+        let _ = std::fs::remove_file(self.socket());
+        let child = Command::new(role("berth-supervisor"))
+            .arg("--address")
+            .arg(self.socket())
+            .arg("--root")
+            .arg(self.p("root"))
+            .arg("--state")
+            .arg(self.p("state"))
+            .arg("--log-level")
+            .arg("debug")
+            .arg("--log-file")
+            .arg(self.p("supervisor.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn supervisor");
+        self.supervisor = Some(child);
+        let sock = self.socket();
+        assert!(wait_until(10, || std::os::unix::net::UnixStream::connect(&sock).is_ok()), "supervisor socket");
+    }
+
+    fn supervisor_pid(&self) -> i32 {
+        self.supervisor.as_ref().map(|c| c.id() as i32).unwrap_or(0)
+    }
+
+    fn kill_supervisor(&mut self) {
+        if let Some(mut c) = self.supervisor.take() {
+            kill9(c.id() as i32);
+            let _ = c.wait();
+        }
+    }
+
+    async fn channel(&self) -> Channel {
+        berth::supervisor::connect(&self.socket()).await.expect("connect to supervisor")
+    }
+
+    fn spec(&mut self, id: &str, script: &str) -> prost_types::Any {
+        let n: u32 = rand::random();
+        let cg = format!("/berth-ss-{n:08x}");
+        self.cgroups.push(cg.clone());
+        self.ids.push(id.to_owned());
+        let spec = serde_json::json!({
+            "ociVersion": "1.0.2",
+            "process": {
+                "terminal": false,
+                "user": {"uid": 0, "gid": 0},
+                "args": ["sh", "-c", script],
+                "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"],
+                "cwd": "/",
+                "noNewPrivileges": true
+            },
+            "root": {"path": self.p("rootfs").to_string_lossy(), "readonly": false},
+            "hostname": id,
+            "mounts": [
+                {"destination": "/proc", "type": "proc", "source": "proc"},
+                {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+                {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]},
+                {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+            ],
+            "linux": {
+                "cgroupsPath": cg,
+                "namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}, {"type": "ipc"}, {"type": "network"}]
+            }
+        });
+        prost_types::Any {
+            type_url: "types.containerd.io/opencontainers/runtime-spec/1/Spec".into(),
+            value: serde_json::to_vec(&spec).expect("spec json"),
+        }
+    }
+
+    fn runc_options(&self) -> prost_types::Any {
+        let mut o = containerd_shim_protos::shim::oci::Options::new();
+        o.binary_name = RUNC.into();
+        o.root = self.p("runtime").to_string_lossy().into_owned();
+        prost_types::Any { type_url: "containerd.runc.v1.Options".into(), value: o.write_to_bytes().expect("encode") }
+    }
+
+    /// containers.Create + tasks.Create (+ Start): returns the container pid.
+    async fn run(&mut self, id: &str, script: &str, log: &Path) -> u32 {
+        let spec = self.spec(id, script);
+        let mut containers = capi::containers_client::ContainersClient::new(self.channel().await);
+        containers
+            .create(req(capi::CreateContainerRequest {
+                container: Some(capi::Container {
+                    id: id.into(),
+                    runtime: Some(capi::container::Runtime { name: "io.containerd.berth.v2".into(), options: None }),
+                    spec: Some(spec),
+                    ..Default::default()
+                }),
+            }))
+            .await
+            .expect("containers.Create");
+        let mut tasks = tapi::tasks_client::TasksClient::new(self.channel().await);
+        let uri = format!("jsonfile://{}", log.display());
+        let created = tasks
+            .create(req(tapi::CreateTaskRequest {
+                container_id: id.into(),
+                stdout: uri.clone(),
+                stderr: uri,
+                options: Some(self.runc_options()),
+                ..Default::default()
+            }))
+            .await
+            .expect("tasks.Create")
+            .into_inner();
+        self.pids.push(created.pid as i32);
+        if let Some(shim) = ppid_of(created.pid as i32) {
+            self.pids.push(shim);
+        }
+        let started = tasks
+            .start(req(tapi::StartRequest { container_id: id.into(), exec_id: String::new() }))
+            .await
+            .expect("tasks.Start")
+            .into_inner();
+        assert_eq!(started.pid, created.pid);
+        created.pid
+    }
+
+    async fn tasks(&self) -> tapi::tasks_client::TasksClient<Channel> {
+        tapi::tasks_client::TasksClient::new(self.channel().await)
+    }
+
+    async fn get(&self, id: &str) -> berth::proto::containerd::v1::types::Process {
+        self.tasks()
+            .await
+            .get(req(tapi::GetRequest { container_id: id.into(), exec_id: String::new() }))
+            .await
+            .expect("tasks.Get")
+            .into_inner()
+            .process
+            .expect("process")
+    }
+
+    async fn wait(&self, id: &str) -> u32 {
+        let fut = async {
+            self.tasks()
+                .await
+                .wait(req(tapi::WaitRequest { container_id: id.into(), exec_id: String::new() }))
+                .await
+                .expect("tasks.Wait")
+                .into_inner()
+                .exit_status
+        };
+        tokio::time::timeout(Duration::from_secs(20), fut).await.expect("Wait timed out")
+    }
+
+    async fn delete(&self, id: &str) -> tapi::DeleteResponse {
+        let r = self
+            .tasks()
+            .await
+            .delete(req(tapi::DeleteTaskRequest { container_id: id.into() }))
+            .await
+            .expect("tasks.Delete")
+            .into_inner();
+        let mut containers = capi::containers_client::ContainersClient::new(self.channel().await);
+        containers.delete(req(capi::DeleteContainerRequest { id: id.into() })).await.expect("containers.Delete");
+        r
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        for &pid in &self.pids {
+            kill9(pid);
+        }
+        self.kill_supervisor();
+        for id in &self.ids {
+            let _ = Command::new(RUNC)
+                .arg("--root")
+                .arg(self.p("runtime"))
+                .args(["delete", "-f", id])
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .status();
+        }
+        std::thread::sleep(Duration::from_millis(100));
+        for cg in &self.cgroups {
+            if let Ok(rd) = std::fs::read_dir("/sys/fs/cgroup") {
+                for ctl in rd.flatten() {
+                    let dir = ctl.path().join(cg.trim_start_matches('/'));
+                    if dir.exists() {
+                        for _ in 0..20 {
+                            if std::fs::remove_dir(&dir).is_ok() {
+                                break;
+                            }
+                            std::thread::sleep(Duration::from_millis(50));
+                        }
+                    }
+                }
+            }
+        }
+        // TempDir (a field) unmounts and removes the rest after this.
+    }
+}
+
+fn log_entries(path: &Path) -> Vec<berth::logs::jsonfile::Entry> {
+    berth::logs::jsonfile::read_from(path, 0).map(|(e, _)| e).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn run_to_completion_with_json_log_and_events() {
+    let mut env = Env::new("ss1");
+    env.start_supervisor();
+    let mut events = eapi::events_client::EventsClient::new(env.channel().await)
+        .subscribe(req(eapi::SubscribeRequest { filters: vec![r#"topic=="/tasks/exit""#.into()] }))
+        .await
+        .expect("subscribe")
+        .into_inner();
+    let log = env.p("c.log");
+    let pid = env.run("c1", "echo hi; echo err >&2", &log).await;
+    assert!(pid > 0);
+    assert_eq!(env.wait("c1").await, 0);
+    let ev = tokio::time::timeout(Duration::from_secs(10), events.message())
+        .await
+        .expect("exit event in time")
+        .expect("event stream")
+        .expect("an event");
+    assert_eq!(ev.topic, "/tasks/exit");
+    assert_eq!(ev.namespace, NS);
+    let any = ev.event.expect("payload");
+    assert_eq!(any.type_url, "containerd.events.TaskExit");
+    let exit = <berth::proto::containerd::events::TaskExit as prost::Message>::decode(any.value.as_slice()).expect("TaskExit");
+    assert_eq!((exit.container_id.as_str(), exit.pid, exit.exit_status), ("c1", pid, 0));
+
+    let entries = log_entries(&log);
+    assert!(entries.iter().any(|e| e.stream == "stdout" && e.log == "hi\n"), "stdout in log: {entries:?}");
+    assert!(entries.iter().any(|e| e.stream == "stderr" && e.log == "err\n"), "stderr in log: {entries:?}");
+    let p = env.get("c1").await;
+    assert_eq!(p.status, Status::Stopped as i32);
+    let d = env.delete("c1").await;
+    assert_eq!((d.pid, d.exit_status), (pid, 0));
+    assert!(!env.p("state").join(NS).join("c1").exists(), "bundle removed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runtime_error_reaches_the_client() {
+    let mut env = Env::new("ss2");
+    env.start_supervisor();
+    let spec = env.spec("bad", "true");
+    let mut v: serde_json::Value = serde_json::from_slice(&spec.value).expect("json");
+    v["process"]["args"] = serde_json::json!(["nosuchcmd"]);
+    let spec = prost_types::Any { type_url: spec.type_url, value: serde_json::to_vec(&v).expect("json") };
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container { id: "bad".into(), spec: Some(spec), ..Default::default() }),
+        }))
+        .await
+        .expect("containers.Create");
+    let err = env
+        .tasks()
+        .await
+        .create(req(tapi::CreateTaskRequest {
+            container_id: "bad".into(),
+            options: Some(env.runc_options()),
+            ..Default::default()
+        }))
+        .await
+        .expect_err("create must fail");
+    assert!(err.message().contains("executable file not found in $PATH"), "message: {}", err.message());
+    let nf = env.tasks().await.get(req(tapi::GetRequest { container_id: "bad".into(), exec_id: String::new() })).await;
+    assert_eq!(nf.expect_err("no task").code(), tonic::Code::NotFound);
+    containers.delete(req(capi::DeleteContainerRequest { id: "bad".into() })).await.expect("containers.Delete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn container_survives_supervisor_sigkill() {
+    let mut env = Env::new("ss3");
+    env.start_supervisor();
+    let log = env.p("c.log");
+    let pid = env.run("tick", "while true; do echo tick; sleep 0.1; done", &log).await as i32;
+    let shim = ppid_of(pid).expect("container parent");
+    assert_ne!(shim, env.supervisor_pid());
+    let argv0 = argv0_of(shim).unwrap_or_default();
+    assert!(argv0.ends_with("containerd-shim-berth-v2") || argv0.ends_with("berth-shim"), "parent is the shim: {argv0}");
+    assert_ne!(ppid_of(shim), Some(env.supervisor_pid()), "shim is not the supervisor's child");
+
+    env.kill_supervisor();
+    let before = log_entries(&log).len();
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(pid_alive(pid), "container survives the supervisor");
+    assert!(pid_alive(shim), "shim survives the supervisor");
+    let after = log_entries(&log).len();
+    assert!(after > before, "log keeps growing ({before} -> {after})");
+
+    env.start_supervisor();
+    let p = env.get("tick").await;
+    assert_eq!(p.status, Status::Running as i32);
+    assert_eq!(p.pid, pid as u32);
+    env.tasks()
+        .await
+        .kill(req(tapi::KillRequest { container_id: "tick".into(), exec_id: String::new(), signal: 9, all: false }))
+        .await
+        .expect("tasks.Kill");
+    assert_eq!(env.wait("tick").await, 137);
+    env.delete("tick").await;
+    assert!(wait_until(10, || !pid_alive(shim)), "shim exits after delete");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_while_supervisor_down_is_reported() {
+    let mut env = Env::new("ss4");
+    env.start_supervisor();
+    let log = env.p("c.log");
+    let pid = env.run("seven", "sleep 0.5; exit 7", &log).await as i32;
+    env.kill_supervisor();
+    assert!(wait_until(10, || !pid_alive(pid)), "container exits");
+    assert!(wait_until(5, || env.p("state").join(NS).join("seven/exit.json").exists()), "exit.json written");
+    env.start_supervisor();
+    assert_eq!(env.wait("seven").await, 7);
+    let p = env.get("seven").await;
+    assert_eq!((p.status, p.exit_status), (Status::Stopped as i32, 7));
+    let d = env.delete("seven").await;
+    assert_eq!(d.exit_status, 7);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_with_dead_shim_comes_from_disk() {
+    let mut env = Env::new("ss5");
+    env.start_supervisor();
+    let log = env.p("c.log");
+    let pid = env.run("five", "sleep 0.3; exit 5", &log).await as i32;
+    let shim = ppid_of(pid).expect("shim");
+    env.kill_supervisor();
+    assert!(wait_until(10, || env.p("state").join(NS).join("five/exit.json").exists()), "exit.json written");
+    kill9(shim);
+    assert!(wait_until(5, || !pid_alive(shim)));
+    env.start_supervisor();
+    let p = env.get("five").await;
+    assert_eq!((p.status, p.exit_status), (Status::Stopped as i32, 5));
+    assert_eq!(env.wait("five").await, 5);
+    let d = env.delete("five").await;
+    assert_eq!(d.exit_status, 5);
+}
+
+/// Same as the first test with berth's own runtime (the shim runs itself as `berth-runtime`);
+/// ignored until the runtime role is merged.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs berth-runtime"]
+async fn run_with_berth_runtime() {
+    let mut env = Env::new("ss6");
+    env.start_supervisor();
+    let spec = env.spec("own", "echo hi; echo err >&2");
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container { id: "own".into(), spec: Some(spec), ..Default::default() }),
+        }))
+        .await
+        .expect("containers.Create");
+    let log = env.p("c.log");
+    let uri = format!("jsonfile://{}", log.display());
+    // No options: the supervisor sends runc options with root=<state>/runtime and no binary.
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest { container_id: "own".into(), stdout: uri.clone(), stderr: uri, ..Default::default() }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    env.pids.push(created.pid as i32);
+    tasks.start(req(tapi::StartRequest { container_id: "own".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    assert_eq!(env.wait("own").await, 0);
+    let entries = log_entries(&log);
+    assert!(entries.iter().any(|e| e.stream == "stdout" && e.log == "hi\n"), "{entries:?}");
+    env.delete("own").await;
+}
+
+/// Kills a pid on drop (by pid only).
+struct PidGuard(i32);
+impl Drop for PidGuard {
+    fn drop(&mut self) {
+        kill9(self.0);
+    }
+}
+
+/// The shim alone, as containerd runs it: `start` prints the address, the resident shim is
+/// re-parented away from its starter, answers under both task API names, and Shutdown ends it.
+#[test]
+fn shim_start_speaks_v2_and_v3_and_shuts_down() {
+    use containerd_shim_protos::api;
+    let tmp = TempDir::new("ss7");
+    let bundle = tmp.path().join("b");
+    std::fs::create_dir_all(&bundle).expect("bundle");
+    let address = tmp.path().join("fake.sock");
+    let out = Command::new(role("containerd-shim-berth-v2"))
+        .args(["-namespace", NS, "-address"])
+        .arg(&address)
+        .args(["-publish-binary", "", "-id", "solo", "start"])
+        .current_dir(&bundle)
+        .output()
+        .expect("run shim start");
+    assert!(out.status.success(), "start failed: {}", String::from_utf8_lossy(&out.stderr));
+    let addr = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    assert!(addr.starts_with(&format!("unix://{}/s/", tmp.path().display())), "address {addr}");
+    assert_eq!(std::fs::read_to_string(bundle.join("address")).expect("address file"), addr);
+
+    let client = ttrpc::Client::connect(&addr).expect("connect");
+    let mut r = ttrpc::Request::new();
+    r.service = "containerd.task.v2.Task".into();
+    r.method = "Connect".into();
+    r.timeout_nano = 5_000_000_000;
+    r.payload = api::ConnectRequest::new().write_to_bytes().expect("encode");
+    let resp = client.request(r).expect("v2 Connect");
+    let c = api::ConnectResponse::parse_from_bytes(&resp.payload).expect("decode");
+    let shim = c.shim_pid as i32;
+    let _guard = PidGuard(shim);
+    assert!(pid_alive(shim));
+    assert!(argv0_of(shim).unwrap_or_default().ends_with("containerd-shim-berth-v2"));
+    assert_ne!(ppid_of(shim), Some(std::process::id() as i32), "resident shim is not our child");
+
+    let tc = containerd_shim_protos::TaskClient::new(client);
+    let mut st = api::StateRequest::new();
+    st.id = "nope".into();
+    match tc.state(ttrpc::context::with_duration(Duration::from_secs(5)), &st) {
+        Err(ttrpc::Error::RpcStatus(s)) => assert_eq!(s.code(), ttrpc::Code::NOT_FOUND),
+        other => panic!("State of unknown id: {other:?}"),
+    }
+    tc.shutdown(ttrpc::context::with_duration(Duration::from_secs(5)), &api::ShutdownRequest::new()).expect("Shutdown");
+    assert!(wait_until(5, || !pid_alive(shim)), "shim exits on Shutdown");
+    assert!(!Path::new(addr.trim_start_matches("unix://")).exists(), "socket removed");
+}
