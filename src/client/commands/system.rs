@@ -1,0 +1,141 @@
+//! System commands: version, info.
+
+use crate::api::types::Version;
+use crate::client::error::Result;
+use crate::client::format::bytes_size;
+use crate::client::http::EngineClient;
+use serde_json::Value;
+
+/// Go's name for our architecture, as docker prints it in OS/Arch.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// The `Client:` section of `berth version`.
+pub fn client_section() -> String {
+    let mut s = String::from("Client:\n");
+    s += &format!(" Version:           {}\n", env!("CARGO_PKG_VERSION"));
+    s += &format!(" API version:       {}\n", crate::api::API_VERSION);
+    s += &format!(" OS/Arch:           {}/{}\n", std::env::consts::OS, go_arch());
+    s += " Context:           default\n";
+    s
+}
+
+/// The `Server:` section of `berth version` from `GET /version`.
+pub fn server_section(v: &Version) -> String {
+    let mut s = String::from("Server:\n");
+    let engine_name = v.platform.get("Name").cloned().unwrap_or_default();
+    if !engine_name.is_empty() {
+        s = format!("Server: {engine_name}\n");
+    }
+    s += " Engine:\n";
+    s += &format!("  Version:          {}\n", v.version);
+    if v.min_api_version.is_empty() {
+        s += &format!("  API version:      {}\n", v.api_version);
+    } else {
+        s += &format!("  API version:      {} (minimum version {})\n", v.api_version, v.min_api_version);
+    }
+    if !v.git_commit.is_empty() {
+        s += &format!("  Git commit:       {}\n", v.git_commit);
+    }
+    if !v.build_time.is_empty() {
+        s += &format!("  Built:            {}\n", v.build_time);
+    }
+    s += &format!("  OS/Arch:          {}/{}\n", v.os, v.arch);
+    if !v.kernel_version.is_empty() {
+        s += &format!("  Kernel Version:   {}\n", v.kernel_version);
+    }
+    for c in v.components.iter().filter(|c| c.name != "Engine") {
+        s += &format!(" {}:\n", c.name);
+        s += &format!("  Version:          {}\n", c.version);
+        let mut details: Vec<_> = c.details.iter().collect();
+        details.sort();
+        for (k, val) in details {
+            s += &format!("  {:<17} {}\n", format!("{k}:"), val);
+        }
+    }
+    s
+}
+
+/// `berth version`: the client section always; the server's when the daemon answers.
+pub async fn version(client: &EngineClient) -> Result<u8> {
+    println!("{}", client_section());
+    let v: Version = client.get_json("/version").await?;
+    print!("{}", server_section(&v));
+    Ok(0)
+}
+
+/// The `info` report from `GET /info` (tolerant of missing fields).
+pub fn render_info(info: &Value) -> String {
+    let get = |k: &str| -> String {
+        match info.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        }
+    };
+    let num = |k: &str| info.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut s = String::from("Client:\n Context:    default\n Debug Mode: false\n\nServer:\n");
+    s += &format!(" Containers: {}\n", num("Containers"));
+    s += &format!("  Running: {}\n", num("ContainersRunning"));
+    s += &format!("  Paused: {}\n", num("ContainersPaused"));
+    s += &format!("  Stopped: {}\n", num("ContainersStopped"));
+    s += &format!(" Images: {}\n", num("Images"));
+    let lines = [
+        ("Server Version", "ServerVersion"),
+        ("Storage Driver", "Driver"),
+        ("Logging Driver", "LoggingDriver"),
+        ("Cgroup Driver", "CgroupDriver"),
+        ("Cgroup Version", "CgroupVersion"),
+        ("Default Runtime", "DefaultRuntime"),
+        ("Kernel Version", "KernelVersion"),
+        ("Operating System", "OperatingSystem"),
+        ("OSType", "OSType"),
+        ("Architecture", "Architecture"),
+        ("CPUs", "NCPU"),
+    ];
+    for (label, key) in lines {
+        let v = get(key);
+        if !v.is_empty() {
+            s += &format!(" {label}: {v}\n");
+        }
+    }
+    if let Some(mem) = info.get("MemTotal").and_then(Value::as_i64) {
+        s += &format!(" Total Memory: {}\n", bytes_size(mem));
+    }
+    for (label, key) in [("Name", "Name"), ("ID", "ID"), ("Docker Root Dir", "DockerRootDir")] {
+        let v = get(key);
+        if !v.is_empty() {
+            s += &format!(" {label}: {v}\n");
+        }
+    }
+    s += &format!(" Debug Mode: {}\n", info.get("Debug").and_then(Value::as_bool).unwrap_or(false));
+    s
+}
+
+/// `berth info`.
+pub async fn info(client: &EngineClient) -> Result<u8> {
+    let info: Value = client.get_json("/info").await?;
+    print!("{}", render_info(&info));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_is_tolerant_of_missing_fields() {
+        let out = render_info(&serde_json::json!({"Containers": 3, "ContainersRunning": 1, "Driver": "overlay2", "MemTotal": 8_192_000_000i64}));
+        assert!(out.contains(" Containers: 3\n  Running: 1\n"));
+        assert!(out.contains(" Storage Driver: overlay2\n"));
+        assert!(out.contains(" Total Memory: 7.63GiB\n"));
+        assert!(!out.contains("Kernel Version"));
+    }
+}
