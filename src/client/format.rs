@@ -201,7 +201,7 @@ mod tests {
         assert_eq!(human_size(4_860_000), "4.86MB");
         assert_eq!(human_size(999_999), "1e+03kB");
         assert_eq!(human_size(2_000_000_000), "2GB");
-        assert_eq!(bytes_size(8_192_000_000), "7.63GiB");
+        assert_eq!(bytes_size(8_192_000_000), "7.629GiB");
         assert_eq!(bytes_size(1024), "1KiB");
     }
 

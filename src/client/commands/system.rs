@@ -135,7 +135,7 @@ mod tests {
         let out = render_info(&serde_json::json!({"Containers": 3, "ContainersRunning": 1, "Driver": "overlay2", "MemTotal": 8_192_000_000i64}));
         assert!(out.contains(" Containers: 3\n  Running: 1\n"));
         assert!(out.contains(" Storage Driver: overlay2\n"));
-        assert!(out.contains(" Total Memory: 7.63GiB\n"));
+        assert!(out.contains(" Total Memory: 7.629GiB\n"));
         assert!(!out.contains("Kernel Version"));
     }
 }
