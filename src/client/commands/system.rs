@@ -63,11 +63,22 @@ pub fn server_section(v: &Version) -> String {
     s
 }
 
+/// Decodes `GET /version`. Docker spells the minimum version `MinAPIVersion`, which the
+/// shared `Version` type (PascalCase: `MinApiVersion`) does not read; both are accepted.
+pub fn parse_version(raw: Value) -> Result<Version> {
+    let min = raw.get("MinAPIVersion").and_then(Value::as_str).map(str::to_owned);
+    let mut v: Version = serde_json::from_value(raw)?;
+    if let Some(min) = min.filter(|_| v.min_api_version.is_empty()) {
+        v.min_api_version = min;
+    }
+    Ok(v)
+}
+
 /// `berth version`: the client section always; the server's when the daemon answers.
 pub async fn version(client: &EngineClient) -> Result<u8> {
     println!("{}", client_section());
-    let v: Version = client.get_json("/version").await?;
-    print!("{}", server_section(&v));
+    let raw: Value = client.get_json("/version").await?;
+    print!("{}", server_section(&parse_version(raw)?));
     Ok(0)
 }
 
