@@ -47,6 +47,8 @@ enum Reply {
     Upgrade(Vec<u8>),
     /// 200 with headers at once and this JSON body once the container was started.
     AfterStart(Value),
+    /// 200 with headers at once and this JSON body once the container was killed.
+    AfterKill(Value),
 }
 
 type Router = dyn Fn(&Rec) -> Reply + Send + Sync;
@@ -54,6 +56,7 @@ type Router = dyn Fn(&Rec) -> Reply + Send + Sync;
 struct State {
     requests: Mutex<Vec<Rec>>,
     started: tokio::sync::watch::Sender<bool>,
+    killed: tokio::sync::watch::Sender<bool>,
     router: Box<Router>,
 }
 
@@ -102,6 +105,9 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Respons
             if path.ends_with("/start") && st < 300 {
                 let _ = state.started.send(true);
             }
+            if path.ends_with("/kill") && st < 300 {
+                let _ = state.killed.send(true);
+            }
             mk(st, None, body(Bytes::new()))
         }
         Reply::Raw(st, ct, data) => mk(st, Some(ct), body(data)),
@@ -122,17 +128,24 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Respons
                 .body(body(Bytes::new()))
                 .unwrap()
         }
-        Reply::AfterStart(v) => {
-            let started = state.started.subscribe();
-            let stream = futures::stream::unfold(Some((started, v)), |st| async move {
-                let (mut started, v) = st?;
-                let _ = started.wait_for(|s| *s).await;
-                Some((Ok::<_, Infallible>(Frame::data(Bytes::from(v.to_string()))), None))
-            });
-            mk(200, Some("application/json"), StreamBody::new(stream).boxed())
-        }
+        Reply::AfterStart(v) => gated(state.started.subscribe(), v),
+        Reply::AfterKill(v) => gated(state.killed.subscribe(), v),
     };
     Ok(resp)
+}
+
+/// A 200 JSON response whose body is sent once `gate` turns true.
+fn gated(gate: tokio::sync::watch::Receiver<bool>, v: Value) -> Response<RespBody> {
+    let stream = futures::stream::unfold(Some((gate, v)), |st| async move {
+        let (mut gate, v) = st?;
+        let _ = gate.wait_for(|s| *s).await;
+        Some((Ok::<_, Infallible>(Frame::data(Bytes::from(v.to_string()))), None))
+    });
+    Response::builder()
+        .status(200)
+        .header("content-type", "application/json")
+        .body(StreamBody::new(stream).boxed())
+        .unwrap()
 }
 
 impl FakeDaemon {
@@ -140,7 +153,8 @@ impl FakeDaemon {
         let dir = common::TempDir::new("cli");
         let sock = dir.path().join("d.sock");
         let (started, _) = tokio::sync::watch::channel(false);
-        let state = Arc::new(State { requests: Mutex::new(Vec::new()), started, router: Box::new(router) });
+        let (killed, _) = tokio::sync::watch::channel(false);
+        let state = Arc::new(State { requests: Mutex::new(Vec::new()), started, killed, router: Box::new(router) });
         let (ready_tx, ready_rx) = std::sync::mpsc::channel();
         let st = state.clone();
         let sock2 = sock.clone();
@@ -587,4 +601,60 @@ fn version_and_info_print_server_sections() {
     let text = stdout(&out);
     assert!(text.contains(" Containers: 2\n  Running: 1\n  Paused: 0\n  Stopped: 1\n Images: 1\n"), "{text}");
     assert!(text.contains(" Storage Driver: overlay2\n") && text.contains(" Docker Root Dir: /var/lib/berth\n"), "{text}");
+}
+
+#[test]
+fn run_attached_accepts_a_200_hijacked_stream() {
+    let d = FakeDaemon::start(|r: &Rec| {
+        let path = r.uri.split('?').next().unwrap_or("");
+        match path {
+            "/v1.41/containers/create" => Reply::Json(201, json!({"Id": ID})),
+            p if p.ends_with("/attach") => {
+                let mut data = frame(StdStream::Stdout, b"old style\n");
+                data.extend(frame(StdStream::Stderr, b"err\n"));
+                Reply::Raw(200, "application/vnd.docker.multiplexed-stream", data)
+            }
+            p if p.ends_with("/wait") => Reply::AfterStart(json!({"StatusCode": 0})),
+            _ => Reply::Status(204),
+        }
+    });
+    let out = d.berth(&["run", "busybox", "echo", "old style"]);
+    assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "old style\n");
+    assert_eq!(stderr(&out), "err\n");
+}
+
+#[test]
+fn run_attached_forwards_signals_to_the_container() {
+    let d = FakeDaemon::start(|r: &Rec| {
+        let path = r.uri.split('?').next().unwrap_or("");
+        match path {
+            "/v1.41/containers/create" => Reply::Json(201, json!({"Id": ID})),
+            p if p.ends_with("/attach") => Reply::Upgrade(frame(StdStream::Stdout, b"up\n")),
+            p if p.ends_with("/wait") => Reply::AfterKill(json!({"StatusCode": 143})),
+            _ => Reply::Status(204),
+        }
+    });
+    let mut child = Command::new(common::berth_bin())
+        .args(["-H", &d.host(), "run", "busybox", "sleep", "100"])
+        .env_remove("DOCKER_HOST")
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn berth");
+    let pid = nix::unistd::Pid::from_raw(child.id() as i32);
+    let started = common::wait_until(10, || d.requests().iter().any(|r| r.uri.ends_with("/start")));
+    assert!(started, "berth never started the container");
+    // berth catches signals before it sends start.
+    let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+    let killed = common::wait_until(10, || d.requests().iter().any(|r| r.uri.contains("/kill")));
+    if !killed {
+        let _ = child.kill();
+    }
+    let out = child.wait_with_output().expect("wait for berth");
+    assert!(killed, "no kill forwarded: {:#?}", d.requests());
+    d.find("POST", &format!("/v1.41/containers/{ID}/kill?signal=TERM"));
+    assert_eq!(out.status.code(), Some(143), "stderr: {}", stderr(&out));
+    assert_eq!(stdout(&out), "up\n");
 }

@@ -228,7 +228,7 @@ mod tests {
             status: "Up 3 seconds".into(),
             ..Default::default()
         };
-        let out = render_ps(&[c.clone()], &PsOptions::default(), 105);
+        let out = render_ps(std::slice::from_ref(&c), &PsOptions::default(), 105);
         let mut lines = out.lines();
         let header = lines.next().unwrap_or_default();
         assert!(header.starts_with("CONTAINER ID   IMAGE     COMMAND"), "{header}");

@@ -93,6 +93,56 @@ async fn start(client: &EngineClient, id: &str) -> Result<()> {
     client.post_empty(&container_path(id, "/start")).await.map(|_| ())
 }
 
+/// Signals forwarded to an attached container, with the names docker's CLI sends.
+const PROXIED: &[(i32, &str)] = &[
+    (libc::SIGINT, "INT"),
+    (libc::SIGTERM, "TERM"),
+    (libc::SIGHUP, "HUP"),
+    (libc::SIGQUIT, "QUIT"),
+    (libc::SIGUSR1, "USR1"),
+    (libc::SIGUSR2, "USR2"),
+];
+
+/// Starts catching the signals in [`PROXIED`] (before the container starts, so none is
+/// missed); they queue up until [`proxy_signals`] forwards them.
+fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
+    for &(num, name) in PROXIED {
+        match signal(SignalKind::from_raw(num)) {
+            Ok(mut s) => {
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    while s.recv().await.is_some() {
+                        if tx.send(name).is_err() {
+                            break;
+                        }
+                    }
+                });
+            }
+            Err(e) => tracing::warn!("cannot proxy SIG{name}: {e}"),
+        }
+    }
+    rx
+}
+
+/// Forwards caught signals to the container with `POST /containers/{id}/kill?signal=NAME`
+/// until forwarding fails (then the error is returned, so the user is never stuck).
+async fn proxy_signals(
+    client: &EngineClient,
+    id: &str,
+    mut rx: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
+) -> ClientError {
+    while let Some(name) = rx.recv().await {
+        let path = container_path(id, &format!("/kill{}", Query::new().set("signal", name).encode()));
+        tracing::debug!("forwarding SIG{name} to {id}");
+        if let Err(e) = client.post_empty(&path).await {
+            return e;
+        }
+    }
+    std::future::pending::<ClientError>().await
+}
+
 /// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
 pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     if opts.tty {
@@ -161,20 +211,28 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
         Ok::<WaitResponse, ClientError>(serde_json::from_slice(&body)?)
     });
 
+    let signals = catch_signals();
     if let Err(e) = start(client, &id).await {
         attach.abort();
         wait.abort();
         return Ok(report_start_error(&e));
     }
 
-    match attach.await {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!("attach stream: {e}"),
-        Err(e) => tracing::warn!("attach task: {e}"),
-    }
-    let status = match wait.await {
-        Ok(r) => r?,
-        Err(e) => return Err(ClientError::Invalid(format!("waiting for the container: {e}"))),
+    let finished = async {
+        match attach.await {
+            Ok(Ok(())) => {}
+            Ok(Err(e)) => tracing::warn!("attach stream: {e}"),
+            Err(e) => tracing::warn!("attach task: {e}"),
+        }
+        match wait.await {
+            Ok(r) => r,
+            Err(e) => Err(ClientError::Invalid(format!("waiting for the container: {e}"))),
+        }
+    };
+    // Like docker's default --sig-proxy: signals we receive go to the container.
+    let status = tokio::select! {
+        r = finished => r?,
+        e = proxy_signals(client, &id, signals) => return Err(e),
     };
     if let Some(err) = status.error.as_ref().filter(|e| !e.message.is_empty()) {
         eprintln!("Error waiting for container: {}", err.message);
