@@ -166,6 +166,78 @@ pub fn split_repo_tag(reference: &str) -> (String, String) {
     }
 }
 
+/// Go's `json.Indent(dst, src, "", "    ")` on raw JSON text: keeps the daemon's member
+/// order and escapes, puts every member on its own line, writes empty `{}`/`[]` compactly.
+/// `depth` indents everything as if nested that deep (for elements of an outer array).
+pub fn indent_json(raw: &str, depth: usize) -> String {
+    let mut out = String::with_capacity(raw.len() * 2);
+    let mut level = depth;
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut chars = raw.chars().peekable();
+    let newline = |out: &mut String, level: usize| {
+        out.push('\n');
+        for _ in 0..level {
+            out.push_str("    ");
+        }
+    };
+    while let Some(c) = chars.next() {
+        if in_string {
+            out.push(c);
+            if escaped {
+                escaped = false;
+            } else if c == '\\' {
+                escaped = true;
+            } else if c == '"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match c {
+            ' ' | '\t' | '\n' | '\r' => {}
+            '"' => {
+                in_string = true;
+                out.push(c);
+            }
+            '{' | '[' => {
+                out.push(c);
+                while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+                    chars.next();
+                }
+                let close = if c == '{' { '}' } else { ']' };
+                if chars.peek() == Some(&close) {
+                    chars.next();
+                    out.push(close);
+                } else {
+                    level += 1;
+                    newline(&mut out, level);
+                }
+            }
+            '}' | ']' => {
+                level = level.saturating_sub(1);
+                newline(&mut out, level);
+                out.push(c);
+            }
+            ',' => {
+                out.push(c);
+                newline(&mut out, level);
+            }
+            ':' => out.push_str(": "),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// Docker's inspect output: a JSON array of the raw objects, indented with four spaces.
+pub fn inspect_array(raws: &[String]) -> String {
+    if raws.is_empty() {
+        return "[]".into();
+    }
+    let items: Vec<String> = raws.iter().map(|r| format!("    {}", indent_json(r.trim(), 1))).collect();
+    format!("[\n{}\n]", items.join(",\n"))
+}
+
 /// Current time as unix seconds.
 pub fn now_unix() -> i64 {
     chrono::Utc::now().timestamp()
@@ -220,6 +292,15 @@ mod tests {
         assert_eq!(split_repo_tag("busybox:latest"), ("busybox".into(), "latest".into()));
         assert_eq!(split_repo_tag("localhost:5000/app"), ("localhost:5000/app".into(), "".into()));
         assert_eq!(split_repo_tag("localhost:5000/app:v1"), ("localhost:5000/app".into(), "v1".into()));
+    }
+
+    #[test]
+    fn json_is_indented_like_go_json_indent() {
+        let raw = r#"{"Id":"x","Args":[],"State":{"Running":true,"Error":"a, b: {c}\"q"},"Env":["A=1","B=2"],"L":{}}"#;
+        let want = "{\n    \"Id\": \"x\",\n    \"Args\": [],\n    \"State\": {\n        \"Running\": true,\n        \"Error\": \"a, b: {c}\\\"q\"\n    },\n    \"Env\": [\n        \"A=1\",\n        \"B=2\"\n    ],\n    \"L\": {}\n}";
+        assert_eq!(indent_json(raw, 0), want);
+        assert_eq!(inspect_array(&[]), "[]");
+        assert_eq!(inspect_array(&["{\"a\":1}".into()]), "[\n    {\n        \"a\": 1\n    }\n]");
     }
 
     #[test]

@@ -151,17 +151,33 @@ impl EngineClient {
         }
     }
 
-    /// GET `path` and decode the JSON answer.
+    /// GET `path` and decode the JSON answer (null members are treated as absent, so the
+    /// shared API types' defaults apply: dockerd sends e.g. `"Labels": null`).
     pub async fn get_json<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         let resp = self.call(Method::GET, path, &[], empty()).await?;
+        decode(&read_body(resp).await?)
+    }
+
+    /// GET `path` and return the JSON answer untouched (nulls kept, for `inspect`).
+    pub async fn get_value(&self, path: &str) -> Result<serde_json::Value> {
+        let resp = self.call(Method::GET, path, &[], empty()).await?;
         Ok(serde_json::from_slice(&read_body(resp).await?)?)
+    }
+
+    /// GET `path` and return the raw JSON text (for `inspect`, which keeps member order).
+    pub async fn get_text(&self, path: &str) -> Result<String> {
+        let resp = self.call(Method::GET, path, &[], empty()).await?;
+        let body = read_body(resp).await?;
+        // Validate, so garbage is reported rather than printed.
+        serde_json::from_slice::<serde::de::IgnoredAny>(&body)?;
+        Ok(String::from_utf8_lossy(&body).into_owned())
     }
 
     /// POST `body` as JSON to `path` and decode the JSON answer.
     pub async fn post_json<B: Serialize, T: DeserializeOwned>(&self, path: &str, body: &B) -> Result<T> {
         let data = serde_json::to_vec(body)?;
         let resp = self.call(Method::POST, path, &[("content-type", "application/json")], full(data)).await?;
-        Ok(serde_json::from_slice(&read_body(resp).await?)?)
+        decode(&read_body(resp).await?)
     }
 
     /// POST with no body; the answer's body is read and dropped. Returns the status.
@@ -178,6 +194,25 @@ impl EngineClient {
         read_body(resp).await?;
         Ok(())
     }
+}
+
+/// Removes object members whose value is null, at every depth.
+pub fn drop_nulls(v: &mut serde_json::Value) {
+    match v {
+        serde_json::Value::Object(map) => {
+            map.retain(|_, v| !v.is_null());
+            map.values_mut().for_each(drop_nulls);
+        }
+        serde_json::Value::Array(items) => items.iter_mut().for_each(drop_nulls),
+        _ => {}
+    }
+}
+
+/// Decodes a JSON answer into `T`, treating null members as absent.
+pub fn decode<T: DeserializeOwned>(data: &[u8]) -> Result<T> {
+    let mut v: serde_json::Value = serde_json::from_slice(data)?;
+    drop_nulls(&mut v);
+    Ok(serde_json::from_value(v)?)
 }
 
 /// Reads a whole response body.
@@ -212,5 +247,13 @@ mod tests {
         assert_eq!(q.encode(), "?repo=my%20img&all=1");
         assert_eq!(Query::new().encode(), "");
         assert_eq!(escape("library/busybox:latest", true), "library/busybox:latest");
+    }
+
+    #[test]
+    fn nulls_from_dockerd_fall_back_to_defaults() {
+        let data = br#"[{"Id":"sha256:ab","Labels":null,"RepoTags":null,"Size":5}]"#;
+        let list: Vec<crate::api::types::ImageSummary> = decode(data).unwrap_or_default();
+        assert_eq!(list.len(), 1);
+        assert!(list[0].repo_tags.is_empty());
     }
 }

@@ -3,7 +3,7 @@
 use super::container_path;
 use crate::api::types::{ContainerSummary, WaitResponse};
 use crate::client::error::{ClientError, Result};
-use crate::client::format::{ago, ellipsis, go_quote, now_unix, short_id, table};
+use crate::client::format::{ago, ellipsis, go_quote, inspect_array, now_unix, short_id, table};
 use crate::client::http::{EngineClient, Query, empty, escape};
 use crate::client::stdio::{StdioSink, copy_body};
 use hyper::Method;
@@ -170,7 +170,7 @@ pub async fn wait(client: &EngineClient, names: &[String]) -> u8 {
         async move {
             let resp = client.call(Method::POST, &path, &[], empty()).await?;
             let body = crate::client::http::read_body(resp).await?;
-            let w: WaitResponse = serde_json::from_slice(&body)?;
+            let w: WaitResponse = crate::client::http::decode(&body)?;
             Ok(Some(w.status_code.to_string()))
         }
     })
@@ -182,11 +182,11 @@ pub async fn inspect(client: &EngineClient, names: &[String]) -> Result<u8> {
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        let container: Result<serde_json::Value> = client.get_json(&container_path(name, "/json")).await;
+        let container = client.get_text(&container_path(name, "/json")).await;
         match container {
             Ok(v) => found.push(v),
             Err(e) if e.status() == Some(404) => {
-                match client.get_json::<serde_json::Value>(&format!("/images/{}/json", escape(name, true))).await {
+                match client.get_text(&format!("/images/{}/json", escape(name, true))).await {
                     Ok(v) => found.push(v),
                     Err(e) if e.status() == Some(404) => errors.push(ClientError::NoSuchObject(name.clone())),
                     Err(e) => errors.push(e),
@@ -196,21 +196,11 @@ pub async fn inspect(client: &EngineClient, names: &[String]) -> Result<u8> {
             Err(e) => errors.push(e),
         }
     }
-    println!("{}", pretty_json(&serde_json::Value::Array(found))?);
+    println!("{}", inspect_array(&found));
     for e in &errors {
         eprintln!("{e}");
     }
     Ok(if errors.is_empty() { 0 } else { 1 })
-}
-
-/// JSON indented with four spaces, as docker prints it.
-pub fn pretty_json(v: &serde_json::Value) -> Result<String> {
-    use serde::Serialize;
-    let mut out = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut out, fmt);
-    v.serialize(&mut ser)?;
-    Ok(String::from_utf8_lossy(&out).into_owned())
 }
 
 #[cfg(test)]

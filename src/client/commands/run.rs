@@ -208,7 +208,7 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     };
     let wait = tokio::spawn(async move {
         let body = read_body(wait_resp).await?;
-        Ok::<WaitResponse, ClientError>(serde_json::from_slice(&body)?)
+        crate::client::http::decode::<WaitResponse>(&body)
     });
 
     let signals = catch_signals();

@@ -65,7 +65,8 @@ pub fn server_section(v: &Version) -> String {
 
 /// Decodes `GET /version`. Docker spells the minimum version `MinAPIVersion`, which the
 /// shared `Version` type (PascalCase: `MinApiVersion`) does not read; both are accepted.
-pub fn parse_version(raw: Value) -> Result<Version> {
+pub fn parse_version(mut raw: Value) -> Result<Version> {
+    crate::client::http::drop_nulls(&mut raw);
     let min = raw.get("MinAPIVersion").and_then(Value::as_str).map(str::to_owned);
     let mut v: Version = serde_json::from_value(raw)?;
     if let Some(min) = min.filter(|_| v.min_api_version.is_empty()) {
@@ -77,7 +78,7 @@ pub fn parse_version(raw: Value) -> Result<Version> {
 /// `berth version`: the client section always; the server's when the daemon answers.
 pub async fn version(client: &EngineClient) -> Result<u8> {
     println!("{}", client_section());
-    let raw: Value = client.get_json("/version").await?;
+    let raw = client.get_value("/version").await?;
     print!("{}", server_section(&parse_version(raw)?));
     Ok(0)
 }
@@ -132,7 +133,7 @@ pub fn render_info(info: &Value) -> String {
 
 /// `berth info`.
 pub async fn info(client: &EngineClient) -> Result<u8> {
-    let info: Value = client.get_json("/info").await?;
+    let info = client.get_value("/info").await?;
     print!("{}", render_info(&info));
     Ok(0)
 }
