@@ -174,10 +174,15 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     };
     let client = EngineClient::new(endpoint);
+    let is_run = matches!(cli.cmd, Cmd::Run(_));
     match rt.block_on(dispatch(&client, cli.cmd)) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("{e}");
+            if is_run {
+                run::print_run_error(&e);
+            } else {
+                eprintln!("{e}");
+            }
             ExitCode::from(failure_code)
         }
     }

@@ -156,11 +156,22 @@ pub async fn rm(client: &EngineClient, force: bool, names: &[String]) -> u8 {
 
 /// `berth start`.
 pub async fn start(client: &EngineClient, names: &[String]) -> u8 {
-    for_each(names, true, |n| {
-        let path = container_path(&n, "/start");
-        async move { client.post_empty(&path).await.map(|_| None) }
-    })
-    .await
+    let mut failed = Vec::new();
+    for name in names {
+        match client.post_empty(&container_path(name, "/start")).await {
+            Ok(_) => println!("{name}"),
+            Err(e) => {
+                eprintln!("{e}");
+                failed.push(name.as_str());
+            }
+        }
+    }
+    if failed.is_empty() {
+        0
+    } else {
+        eprintln!("Error: failed to start containers: {}", failed.join(", "));
+        1
+    }
 }
 
 /// `berth wait`: prints each container's exit code.

@@ -84,8 +84,13 @@ pub fn start_error_code(message: &str) -> u8 {
     }
 }
 
+/// Prints a failure of `run` the way docker does (prefixed, with a hint).
+pub fn print_run_error(err: &ClientError) {
+    eprintln!("berth: {err}\n\nRun 'berth run --help' for more information");
+}
+
 fn report_start_error(err: &ClientError) -> u8 {
-    eprintln!("{err}");
+    print_run_error(err);
     start_error_code(&err.to_string())
 }
 
@@ -168,10 +173,11 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     let id = created.id;
 
     if opts.detach {
+        // docker prints the id as soon as the container exists, before starting it.
+        println!("{id}");
         if let Err(e) = start(client, &id).await {
             return Ok(report_start_error(&e));
         }
-        println!("{id}");
         return Ok(0);
     }
 
