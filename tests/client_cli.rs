@@ -658,3 +658,106 @@ fn run_attached_forwards_signals_to_the_container() {
     assert_eq!(out.status.code(), Some(143), "stderr: {}", stderr(&out));
     assert_eq!(stdout(&out), "up\n");
 }
+
+/// A private dockerd (Debian's docker.io) with its own roots and socket, to check the client
+/// against the real Engine API. Stopped (SIGTERM, then SIGKILL) on drop.
+struct RealDockerd {
+    dir: common::TempDir,
+    child: std::process::Child,
+}
+
+impl RealDockerd {
+    /// None (the test is skipped) without dockerd or root.
+    fn start() -> Option<Self> {
+        if !std::path::Path::new("/usr/sbin/dockerd").exists() || !nix::unistd::geteuid().is_root() {
+            eprintln!("skipping: needs root and /usr/sbin/dockerd (Debian's docker.io)");
+            return None;
+        }
+        let dir = common::TempDir::new("dkd");
+        let p = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
+        let log = std::fs::File::create(dir.path().join("log")).expect("log file");
+        let child = Command::new("/usr/sbin/dockerd")
+            .args(["--data-root", &p("root"), "--exec-root", &p("exec"), "--pidfile", &p("d.pid")])
+            .args(["-H", &format!("unix://{}", p("d.sock"))])
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs"])
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().expect("log file"))
+            .stderr(log)
+            .spawn()
+            .expect("spawn dockerd");
+        let d = RealDockerd { dir, child };
+        let ok = common::wait_until(30, || berth_with(&["-H".into(), d.host(), "version".into()], &[], None).status.success());
+        assert!(ok, "dockerd did not come up: {}", std::fs::read_to_string(d.dir.path().join("log")).unwrap_or_default());
+        Some(d)
+    }
+
+    fn host(&self) -> String {
+        format!("unix://{}", self.dir.path().join("d.sock").display())
+    }
+
+    fn berth(&self, args: &[&str]) -> Output {
+        let mut all = vec!["-H".to_owned(), self.host()];
+        all.extend(args.iter().map(|s| s.to_string()));
+        berth_with(&all, &[], None)
+    }
+}
+
+impl Drop for RealDockerd {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.child.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let exited = common::wait_until(20, || matches!(self.child.try_wait(), Ok(Some(_))));
+        if !exited {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+#[test]
+fn works_against_the_real_dockerd() {
+    let Some(d) = RealDockerd::start() else { return };
+    let tar = common::busybox_tar().to_string_lossy().into_owned();
+    let out = d.berth(&["import", &tar, "bbtest:latest"]);
+    assert_eq!(out.status.code(), Some(0), "import: {}", stderr(&out));
+    assert!(stdout(&out).starts_with("sha256:"), "{}", stdout(&out));
+    let out = d.berth(&["images"]);
+    assert!(stdout(&out).lines().any(|l| l.starts_with("bbtest ") && l.contains(" latest ")), "{}", stdout(&out));
+
+    let out = d.berth(&["run", "--rm", "bbtest", "sh", "-c", "echo out; echo err >&2; exit 3"]);
+    assert_eq!((stdout(&out).as_str(), stderr(&out).as_str(), out.status.code()), ("out\n", "err\n", Some(3)));
+
+    let out = d.berth(&["run", "bbtest", "nosuch"]);
+    assert_eq!(out.status.code(), Some(127), "{}", stderr(&out));
+    let out = d.berth(&["run", "nosuchimage"]);
+    assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
+    assert!(stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"));
+
+    let out = d.berth(&["run", "-d", "--name", "web", "-e", "A=hello", "-m", "64m", "--pids-limit", "50", "bbtest", "sh", "-c", "echo $A; sleep 100"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let id = stdout(&out).trim().to_owned();
+    assert_eq!(id.len(), 64);
+    let out = d.berth(&["inspect", "web"]);
+    let v: Value = serde_json::from_slice(&out.stdout).expect("inspect JSON");
+    assert_eq!(v[0]["Id"], id.as_str());
+    assert_eq!(v[0]["HostConfig"]["Memory"], 67108864);
+    assert_eq!(v[0]["HostConfig"]["PidsLimit"], 50);
+    let out = d.berth(&["ps"]);
+    let text = stdout(&out);
+    assert!(text.lines().any(|l| l.starts_with(&id[..12]) && l.contains("Up ") && l.ends_with(" web")), "{text}");
+    assert!(common::wait_until(10, || stdout(&d.berth(&["logs", "web"])) == "hello\n"));
+    let out = d.berth(&["stop", "-t", "1", "web"]);
+    assert_eq!(stdout(&out), "web\n", "{}", stderr(&out));
+    let out = d.berth(&["wait", "web"]);
+    assert!(["137\n", "143\n"].contains(&stdout(&out).as_str()), "{}", stdout(&out));
+    let out = d.berth(&["rm", "web"]);
+    assert_eq!(stdout(&out), "web\n", "{}", stderr(&out));
+    // What is left: the container whose start failed ("nosuch").
+    let left = stdout(&d.berth(&["ps", "-aq"]));
+    assert_eq!(left.lines().count(), 1, "{left}");
+    let mut args = vec!["rm", "-f"];
+    args.extend(left.lines());
+    let out = d.berth(&args);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert_eq!(stdout(&d.berth(&["ps", "-aq"])), "");
+}
