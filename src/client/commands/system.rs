@@ -27,8 +27,17 @@ pub fn client_section() -> String {
     s
 }
 
-/// The `Server:` section of `berth version` from `GET /version`.
-pub fn server_section(v: &Version) -> String {
+/// Go's `time.ANSIC` rendering ("Thu May  7 21:09:36 2026") of an RFC 3339 build time;
+/// anything else is shown as sent.
+fn ansic(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.format("%a %b %e %H:%M:%S %Y").to_string())
+        .unwrap_or_else(|_| t.to_owned())
+}
+
+/// The `Server:` section of `berth version` from `GET /version` (`experimental` is the
+/// answer's `Experimental` member, which the shared type does not carry).
+pub fn server_section(v: &Version, experimental: bool) -> String {
     let mut s = String::from("Server:\n");
     let engine_name = v.platform.get("Name").cloned().unwrap_or_default();
     if !engine_name.is_empty() {
@@ -41,16 +50,13 @@ pub fn server_section(v: &Version) -> String {
     } else {
         s += &format!("  API version:      {} (minimum version {})\n", v.api_version, v.min_api_version);
     }
-    if !v.git_commit.is_empty() {
-        s += &format!("  Git commit:       {}\n", v.git_commit);
+    if !v.go_version.is_empty() {
+        s += &format!("  Go version:       {}\n", v.go_version);
     }
-    if !v.build_time.is_empty() {
-        s += &format!("  Built:            {}\n", v.build_time);
-    }
+    s += &format!("  Git commit:       {}\n", v.git_commit);
+    s += &format!("  Built:            {}\n", ansic(&v.build_time));
     s += &format!("  OS/Arch:          {}/{}\n", v.os, v.arch);
-    if !v.kernel_version.is_empty() {
-        s += &format!("  Kernel Version:   {}\n", v.kernel_version);
-    }
+    s += &format!("  Experimental:     {experimental}\n");
     for c in v.components.iter().filter(|c| c.name != "Engine") {
         s += &format!(" {}:\n", c.name);
         s += &format!("  Version:          {}\n", c.version);
@@ -79,7 +85,8 @@ pub fn parse_version(mut raw: Value) -> Result<Version> {
 pub async fn version(client: &EngineClient) -> Result<u8> {
     println!("{}", client_section());
     let raw = client.get_value("/version").await?;
-    print!("{}", server_section(&parse_version(raw)?));
+    let experimental = raw.get("Experimental").and_then(Value::as_bool).unwrap_or(false);
+    print!("{}", server_section(&parse_version(raw)?, experimental));
     Ok(0)
 }
 
@@ -105,6 +112,8 @@ pub fn render_info(info: &Value) -> String {
         ("Logging Driver", "LoggingDriver"),
         ("Cgroup Driver", "CgroupDriver"),
         ("Cgroup Version", "CgroupVersion"),
+    ];
+    let more = [
         ("Default Runtime", "DefaultRuntime"),
         ("Kernel Version", "KernelVersion"),
         ("Operating System", "OperatingSystem"),
@@ -112,11 +121,22 @@ pub fn render_info(info: &Value) -> String {
         ("Architecture", "Architecture"),
         ("CPUs", "NCPU"),
     ];
-    for (label, key) in lines {
+    let line = |s: &mut String, label: &str, key: &str| {
         let v = get(key);
         if !v.is_empty() {
-            s += &format!(" {label}: {v}\n");
+            *s += &format!(" {label}: {v}\n");
         }
+    };
+    for (label, key) in lines {
+        line(&mut s, label, key);
+    }
+    if let Some(runtimes) = info.get("Runtimes").and_then(Value::as_object) {
+        let mut names: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+        names.sort();
+        s += &format!(" Runtimes: {}\n", names.join(" "));
+    }
+    for (label, key) in more {
+        line(&mut s, label, key);
     }
     if let Some(mem) = info.get("MemTotal").and_then(Value::as_i64) {
         s += &format!(" Total Memory: {}\n", bytes_size(mem));
@@ -127,7 +147,10 @@ pub fn render_info(info: &Value) -> String {
             s += &format!(" {label}: {v}\n");
         }
     }
-    s += &format!(" Debug Mode: {}\n", info.get("Debug").and_then(Value::as_bool).unwrap_or(false));
+    let flag = |k: &str| info.get(k).and_then(Value::as_bool).unwrap_or(false);
+    s += &format!(" Debug Mode: {}\n", flag("Debug"));
+    s += &format!(" Experimental: {}\n", flag("ExperimentalBuild"));
+    s += &format!(" Live Restore Enabled: {}\n", flag("LiveRestoreEnabled"));
     s
 }
 
