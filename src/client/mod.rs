@@ -1,1 +1,14 @@
-//! client (in progress)
+//! The docker-like CLI library behind the `berth` role: an Engine API client over the
+//! daemon's unix socket, one module per command group, docker's output formats.
+
+pub mod commands;
+pub mod endpoint;
+pub mod error;
+pub mod format;
+pub mod http;
+pub mod stdio;
+pub mod units;
+
+pub use endpoint::Endpoint;
+pub use error::{ClientError, Result};
+pub use http::EngineClient;

@@ -1,10 +1,264 @@
-//! The client role (in progress).
+//! The client role (`berth`, like the docker CLI): clap arguments, then one call into
+//! `crate::client`, then the exit code docker would use.
 
+use crate::client::commands::{container, image, run, system};
+use crate::client::{ClientError, EngineClient, Endpoint};
+use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+#[derive(Parser, Debug)]
+#[command(name = "berth", about = "A self-sufficient runtime for containers", version, arg_required_else_help = true)]
+struct Cli {
+    /// Daemon socket to connect to (unix:///path)
+    #[arg(short = 'H', long = "host", global = true, value_name = "HOST")]
+    host: Option<String>,
+    /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
+    #[arg(short = 'l', long = "log-level", global = true, default_value = "warn")]
+    log_level: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand, Debug)]
+enum Cmd {
+    /// Run a command in a new container
+    Run(RunArgs),
+    /// List containers
+    Ps {
+        /// Show all containers (default shows just running)
+        #[arg(short, long)]
+        all: bool,
+        /// Only display container IDs
+        #[arg(short, long)]
+        quiet: bool,
+        /// Don't truncate output
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Fetch the logs of a container
+    Logs {
+        /// Follow log output
+        #[arg(short, long)]
+        follow: bool,
+        /// Number of lines to show from the end of the logs
+        #[arg(short = 'n', long)]
+        tail: Option<String>,
+        /// Show timestamps
+        #[arg(short, long)]
+        timestamps: bool,
+        container: String,
+    },
+    /// Stop one or more running containers
+    Stop {
+        /// Seconds to wait for stop before killing it
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers
+    Kill {
+        /// Signal to send to the container
+        #[arg(short, long)]
+        signal: Option<String>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL)
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Start one or more stopped containers
+    Start {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Block until one or more containers stop, then print their exit codes
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Return low-level information on containers or images
+    Inspect {
+        #[arg(required = true)]
+        names: Vec<String>,
+    },
+    /// List images
+    Images {
+        /// Only show image IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Import the contents from a tarball to create a filesystem image
+    Import {
+        /// A tar file, or "-" for stdin
+        file: String,
+        /// REPOSITORY[:TAG]
+        reference: Option<String>,
+    },
+    /// Show the berth version information
+    Version,
+    /// Display system-wide information
+    Info,
+}
+
+#[derive(clap::Args, Debug)]
+struct RunArgs {
+    /// Run container in background and print container ID
+    #[arg(short, long)]
+    detach: bool,
+    /// Automatically remove the container when it exits
+    #[arg(long)]
+    rm: bool,
+    /// Assign a name to the container
+    #[arg(long)]
+    name: Option<String>,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Memory limit (e.g. 64m, 1g, bytes)
+    #[arg(short, long, value_parser = parse_memory)]
+    memory: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long, allow_negative_numbers = true)]
+    pids_limit: Option<i64>,
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    tty: bool,
+    /// Keep STDIN open (not supported yet)
+    #[arg(short, long)]
+    interactive: bool,
+    /// IMAGE [COMMAND] [ARG...]
+    #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
+    image_and_cmd: Vec<String>,
+}
+
+fn parse_memory(s: &str) -> Result<i64, String> {
+    crate::client::units::parse_ram_bytes(s).map_err(|e| e.to_string())
+}
+
 /// Entry point of the client role.
-pub fn main(_args: Vec<OsString>) -> ExitCode {
-    eprintln!("client: not built yet");
-    ExitCode::FAILURE
+pub fn main(args: Vec<OsString>) -> ExitCode {
+    let cli = match Cli::try_parse_from(args) {
+        Ok(c) => c,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(e.exit_code().clamp(0, 255) as u8);
+        }
+    };
+    let level = if cli.log_level == "fatal" { "error" } else { cli.log_level.as_str() };
+    if let Err(e) = crate::logging::init(level, None) {
+        eprintln!("berth: {e}");
+        return ExitCode::from(2);
+    }
+    // `run` reports its own failures with docker's 125; everything else with 1.
+    let failure_code = if matches!(cli.cmd, Cmd::Run(_)) { 125 } else { 1 };
+    let docker_host = std::env::var("DOCKER_HOST").ok();
+    let endpoint = match Endpoint::resolve(cli.host.as_deref(), docker_host.as_deref()) {
+        Ok(e) => e,
+        Err(e) => {
+            eprintln!("{e}");
+            return ExitCode::from(failure_code);
+        }
+    };
+    let rt = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("berth: cannot start the async runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let client = EngineClient::new(endpoint);
+    let is_run = matches!(cli.cmd, Cmd::Run(_));
+    match rt.block_on(dispatch(&client, cli.cmd)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            if is_run {
+                run::print_run_error(&e);
+            } else {
+                eprintln!("{e}");
+            }
+            ExitCode::from(failure_code)
+        }
+    }
+}
+
+async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
+    match cmd {
+        Cmd::Run(a) => {
+            let mut it = a.image_and_cmd.into_iter();
+            let image = it.next().unwrap_or_default();
+            let opts = run::RunOptions {
+                detach: a.detach,
+                rm: a.rm,
+                name: a.name,
+                env: a.env,
+                memory: a.memory,
+                pids_limit: a.pids_limit,
+                tty: a.tty,
+                interactive: a.interactive,
+                image,
+                cmd: it.collect(),
+            };
+            run::run(client, opts).await
+        }
+        Cmd::Ps { all, quiet, no_trunc } => container::ps(client, container::PsOptions { all, quiet, no_trunc }).await,
+        Cmd::Logs { follow, tail, timestamps, container } => {
+            container::logs(client, container::LogsOptions { follow, tail, timestamps, container }).await
+        }
+        Cmd::Stop { time, containers } => Ok(container::stop(client, time, &containers).await),
+        Cmd::Kill { signal, containers } => Ok(container::kill(client, signal, &containers).await),
+        Cmd::Rm { force, containers } => Ok(container::rm(client, force, &containers).await),
+        Cmd::Start { containers } => Ok(container::start(client, &containers).await),
+        Cmd::Wait { containers } => Ok(container::wait(client, &containers).await),
+        Cmd::Inspect { names } => container::inspect(client, &names).await,
+        Cmd::Images { quiet } => image::images(client, quiet).await,
+        Cmd::Import { file, reference } => image::import(client, &file, reference.as_deref()).await,
+        Cmd::Version => system::version(client).await,
+        Cmd::Info => system::info(client).await,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Cli, clap::Error> {
+        Cli::try_parse_from(args.iter().map(OsString::from))
+    }
+
+    #[test]
+    fn run_takes_command_flags_after_the_image() {
+        let cli = parse(&["berth", "run", "--rm", "-e", "A=1", "busybox", "sh", "-c", "echo hi"]).ok();
+        let Some(Cli { cmd: Cmd::Run(a), .. }) = cli else { panic!("run did not parse") };
+        assert!(a.rm);
+        assert_eq!(a.image_and_cmd, ["busybox", "sh", "-c", "echo hi"]);
+        let cli = parse(&["berth", "run", "busybox", "ls", "--rm"]).ok();
+        let Some(Cli { cmd: Cmd::Run(a), .. }) = cli else { panic!("run did not parse") };
+        assert!(!a.rm);
+        assert_eq!(a.image_and_cmd, ["busybox", "ls", "--rm"]);
+    }
+
+    #[test]
+    fn unknown_flags_are_usage_errors() {
+        let e = parse(&["berth", "ps", "--bogus"]).err().map(|e| e.exit_code());
+        assert_eq!(e, Some(2));
+        let e = parse(&["berth", "run", "--bogus", "busybox"]).err().map(|e| e.exit_code());
+        assert_eq!(e, Some(2));
+        let e = parse(&["berth", "frobnicate"]).err().map(|e| e.exit_code());
+        assert_eq!(e, Some(2));
+    }
+
+    #[test]
+    fn memory_is_parsed_at_the_edge() {
+        let cli = parse(&["berth", "run", "-m", "64m", "busybox"]).ok();
+        let Some(Cli { cmd: Cmd::Run(a), .. }) = cli else { panic!("run did not parse") };
+        assert_eq!(a.memory, Some(67108864));
+        assert!(parse(&["berth", "run", "--memory", "lots", "busybox"]).is_err());
+    }
 }

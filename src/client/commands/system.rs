@@ -1,0 +1,176 @@
+//! System commands: version, info.
+
+use crate::api::types::Version;
+use crate::client::error::Result;
+use crate::client::format::bytes_size;
+use crate::client::http::EngineClient;
+use serde_json::Value;
+
+/// Go's name for our architecture, as docker prints it in OS/Arch.
+pub fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        "powerpc64" => "ppc64le",
+        other => other,
+    }
+}
+
+/// The `Client:` section of `berth version`.
+pub fn client_section() -> String {
+    let mut s = String::from("Client:\n");
+    s += &format!(" Version:           {}\n", env!("CARGO_PKG_VERSION"));
+    s += &format!(" API version:       {}\n", crate::api::API_VERSION);
+    s += &format!(" OS/Arch:           {}/{}\n", std::env::consts::OS, go_arch());
+    s += " Context:           default\n";
+    s
+}
+
+/// Go's `time.ANSIC` rendering ("Thu May  7 21:09:36 2026") of an RFC 3339 build time;
+/// anything else is shown as sent.
+fn ansic(t: &str) -> String {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .map(|d| d.format("%a %b %e %H:%M:%S %Y").to_string())
+        .unwrap_or_else(|_| t.to_owned())
+}
+
+/// The `Server:` section of `berth version` from `GET /version` (`experimental` is the
+/// answer's `Experimental` member, which the shared type does not carry).
+pub fn server_section(v: &Version, experimental: bool) -> String {
+    let mut s = String::from("Server:\n");
+    let engine_name = v.platform.get("Name").cloned().unwrap_or_default();
+    if !engine_name.is_empty() {
+        s = format!("Server: {engine_name}\n");
+    }
+    s += " Engine:\n";
+    s += &format!("  Version:          {}\n", v.version);
+    if v.min_api_version.is_empty() {
+        s += &format!("  API version:      {}\n", v.api_version);
+    } else {
+        s += &format!("  API version:      {} (minimum version {})\n", v.api_version, v.min_api_version);
+    }
+    if !v.go_version.is_empty() {
+        s += &format!("  Go version:       {}\n", v.go_version);
+    }
+    s += &format!("  Git commit:       {}\n", v.git_commit);
+    s += &format!("  Built:            {}\n", ansic(&v.build_time));
+    s += &format!("  OS/Arch:          {}/{}\n", v.os, v.arch);
+    s += &format!("  Experimental:     {experimental}\n");
+    for c in v.components.iter().filter(|c| c.name != "Engine") {
+        s += &format!(" {}:\n", c.name);
+        s += &format!("  Version:          {}\n", c.version);
+        let mut details: Vec<_> = c.details.iter().collect();
+        details.sort();
+        for (k, val) in details {
+            s += &format!("  {:<17} {}\n", format!("{k}:"), val);
+        }
+    }
+    s
+}
+
+/// Decodes `GET /version`. Docker spells the minimum version `MinAPIVersion`, which the
+/// shared `Version` type (PascalCase: `MinApiVersion`) does not read; both are accepted.
+pub fn parse_version(mut raw: Value) -> Result<Version> {
+    crate::client::http::drop_nulls(&mut raw);
+    let min = raw.get("MinAPIVersion").and_then(Value::as_str).map(str::to_owned);
+    let mut v: Version = serde_json::from_value(raw)?;
+    if let Some(min) = min.filter(|_| v.min_api_version.is_empty()) {
+        v.min_api_version = min;
+    }
+    Ok(v)
+}
+
+/// `berth version`: the client section always; the server's when the daemon answers.
+pub async fn version(client: &EngineClient) -> Result<u8> {
+    println!("{}", client_section());
+    let raw = client.get_value("/version").await?;
+    let experimental = raw.get("Experimental").and_then(Value::as_bool).unwrap_or(false);
+    print!("{}", server_section(&parse_version(raw)?, experimental));
+    Ok(0)
+}
+
+/// The `info` report from `GET /info` (tolerant of missing fields).
+pub fn render_info(info: &Value) -> String {
+    let get = |k: &str| -> String {
+        match info.get(k) {
+            Some(Value::String(s)) => s.clone(),
+            Some(Value::Null) | None => String::new(),
+            Some(v) => v.to_string(),
+        }
+    };
+    let num = |k: &str| info.get(k).and_then(Value::as_i64).unwrap_or(0);
+    let mut s = String::from("Client:\n Context:    default\n Debug Mode: false\n\nServer:\n");
+    s += &format!(" Containers: {}\n", num("Containers"));
+    s += &format!("  Running: {}\n", num("ContainersRunning"));
+    s += &format!("  Paused: {}\n", num("ContainersPaused"));
+    s += &format!("  Stopped: {}\n", num("ContainersStopped"));
+    s += &format!(" Images: {}\n", num("Images"));
+    let lines = [
+        ("Server Version", "ServerVersion"),
+        ("Storage Driver", "Driver"),
+        ("Logging Driver", "LoggingDriver"),
+        ("Cgroup Driver", "CgroupDriver"),
+        ("Cgroup Version", "CgroupVersion"),
+    ];
+    let more = [
+        ("Default Runtime", "DefaultRuntime"),
+        ("Kernel Version", "KernelVersion"),
+        ("Operating System", "OperatingSystem"),
+        ("OSType", "OSType"),
+        ("Architecture", "Architecture"),
+        ("CPUs", "NCPU"),
+    ];
+    let line = |s: &mut String, label: &str, key: &str| {
+        let v = get(key);
+        if !v.is_empty() {
+            *s += &format!(" {label}: {v}\n");
+        }
+    };
+    for (label, key) in lines {
+        line(&mut s, label, key);
+    }
+    if let Some(runtimes) = info.get("Runtimes").and_then(Value::as_object) {
+        let mut names: Vec<&str> = runtimes.keys().map(String::as_str).collect();
+        names.sort();
+        s += &format!(" Runtimes: {}\n", names.join(" "));
+    }
+    for (label, key) in more {
+        line(&mut s, label, key);
+    }
+    if let Some(mem) = info.get("MemTotal").and_then(Value::as_i64) {
+        s += &format!(" Total Memory: {}\n", bytes_size(mem));
+    }
+    for (label, key) in [("Name", "Name"), ("ID", "ID"), ("Docker Root Dir", "DockerRootDir")] {
+        let v = get(key);
+        if !v.is_empty() {
+            s += &format!(" {label}: {v}\n");
+        }
+    }
+    let flag = |k: &str| info.get(k).and_then(Value::as_bool).unwrap_or(false);
+    s += &format!(" Debug Mode: {}\n", flag("Debug"));
+    s += &format!(" Experimental: {}\n", flag("ExperimentalBuild"));
+    s += &format!(" Live Restore Enabled: {}\n", flag("LiveRestoreEnabled"));
+    s
+}
+
+/// `berth info`.
+pub async fn info(client: &EngineClient) -> Result<u8> {
+    let info = client.get_value("/info").await?;
+    print!("{}", render_info(&info));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn info_is_tolerant_of_missing_fields() {
+        let out = render_info(&serde_json::json!({"Containers": 3, "ContainersRunning": 1, "Driver": "overlay2", "MemTotal": 8_192_000_000i64}));
+        assert!(out.contains(" Containers: 3\n  Running: 1\n"));
+        assert!(out.contains(" Storage Driver: overlay2\n"));
+        assert!(out.contains(" Total Memory: 7.629GiB\n"));
+        assert!(!out.contains("Kernel Version"));
+    }
+}
