@@ -210,7 +210,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             } else if format == "json" {
                 println!("{}", serde_json::to_string(&list).map_err(|e| e.to_string())?);
             } else {
-                println!("{:<20} {:<8} {:<10} {:<40} {}", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+                println!("{:<20} {:<8} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE");
                 for s in &list {
                     println!("{:<20} {:<8} {:<10} {:<40} {}", s.id, s.pid, s.status, s.bundle.display(), s.created);
                 }

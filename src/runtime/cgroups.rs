@@ -40,7 +40,7 @@ pub fn resolve_path(id: &str, spec: &Spec) -> Result<String, RuntimeError> {
         return Err(RuntimeError::Unsupported(format!("systemd cgroup path {raw:?} (use a cgroupfs path like /berth/{id})")));
     }
     let parts: Vec<&str> = raw.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
-    if parts.iter().any(|c| *c == "..") {
+    if parts.contains(&"..") {
         return Err(bad("must not contain .."));
     }
     if parts.is_empty() {
@@ -77,11 +77,9 @@ impl ContainerCgroup {
     pub fn create(id: &str, path: &str, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
         let this = Self::load(id, path);
         this.cg.create().map_err(|e| this.err(format!("create: {e}")))?;
-        if let Some(res) = resources {
-            if let Err(e) = this.apply(res) {
-                let _ = this.remove();
-                return Err(e);
-            }
+        if let Some(Err(e)) = resources.map(|res| this.apply(res)) {
+            let _ = this.remove();
+            return Err(e);
         }
         Ok(this)
     }

@@ -42,10 +42,8 @@ impl Drop for Undo<'_> {
             // init is our child: reap it so it leaves no zombie.
             let _ = nix::sys::wait::waitpid(pid, None);
         }
-        if let Some(cg) = &self.cgroup {
-            if let Err(e) = cg.remove() {
-                tracing::warn!(container = self.id, "cleanup: {e}");
-            }
+        if let Some(Err(e)) = self.cgroup.as_ref().map(|cg| cg.remove()) {
+            tracing::warn!(container = self.id, "cleanup: {e}");
         }
         let _ = fs::remove_dir_all(&self.dir);
     }

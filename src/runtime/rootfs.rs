@@ -99,38 +99,35 @@ fn mnt(id: &str, src: Option<&Path>, dst: &Path, fstype: Option<&str>, flags: Ms
 /// Joins `unsafe_path` onto `root` resolving symlinks as if `root` were `/`, so that a
 /// symlink inside the image can never point a mount outside the rootfs.
 pub fn secure_join(root: &Path, unsafe_path: &Path) -> PathBuf {
-    let mut out = PathBuf::new();
-    let mut pending: Vec<PathBuf> = vec![unsafe_path.to_path_buf()];
-    let mut links = 0;
-    // Work list of path remainders, processed front to back.
-    let mut queue: std::collections::VecDeque<std::ffi::OsString> = std::collections::VecDeque::new();
-    if let Some(p) = pending.pop() {
-        for c in p.components() {
-            if let Component::Normal(n) = c { queue.push_back(n.to_owned()) } else if c == Component::ParentDir { queue.push_back("..".into()) }
-        }
+    use std::collections::VecDeque;
+    use std::ffi::OsString;
+    // Components still to resolve, front first; ".." kept as a component.
+    fn parts(p: &Path) -> Vec<OsString> {
+        p.components()
+            .filter_map(|c| match c {
+                Component::Normal(n) => Some(n.to_owned()),
+                Component::ParentDir => Some(OsString::from("..")),
+                _ => None,
+            })
+            .collect()
     }
+    let mut queue: VecDeque<OsString> = parts(unsafe_path).into();
+    let mut out = PathBuf::new();
+    let mut links = 0;
     while let Some(name) = queue.pop_front() {
         if name == ".." {
+            // Popping at the root stays at the root: ".." cannot climb out.
             out.pop();
             continue;
         }
         let candidate = out.join(&name);
-        let full = root.join(&candidate);
-        match fs::read_link(&full) {
+        match fs::read_link(root.join(&candidate)) {
             Ok(target) if links < 255 => {
                 links += 1;
                 if target.is_absolute() {
                     out = PathBuf::new();
                 }
-                let mut front: Vec<std::ffi::OsString> = Vec::new();
-                for c in target.components() {
-                    match c {
-                        Component::Normal(n) => front.push(n.to_owned()),
-                        Component::ParentDir => front.push("..".into()),
-                        _ => {}
-                    }
-                }
-                for n in front.into_iter().rev() {
+                for n in parts(&target).into_iter().rev() {
                     queue.push_front(n);
                 }
             }
@@ -153,10 +150,8 @@ pub fn prepare(id: &str, spec: &Spec, rootfs: &Path) -> R {
     mnt(id, None, Path::new("/"), None, prop, None)?;
     mnt(id, Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
     // pivot_root refuses a new root whose parent mount is shared.
-    if prop.contains(MsFlags::MS_SHARED) {
-        if let Some(parent) = rootfs.parent() {
-            let _ = mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>);
-        }
+    if let Some(parent) = rootfs.parent().filter(|_| prop.contains(MsFlags::MS_SHARED)) {
+        let _ = mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>);
     }
     Ok(())
 }
@@ -335,17 +330,12 @@ fn make_dev(id: &str, path: &Path, kind: SFlag, major: u64, minor: u64, mode: u3
         }
         Err(_) if kind == SFlag::S_IFCHR || kind == SFlag::S_IFBLK => {
             // mknod refused (e.g. nodev or no CAP_MKNOD): bind the host's node instead.
-            let host = host_dev_path(major, minor, path);
+            let host = Path::new("/dev").join(path.file_name().unwrap_or_default());
             make_target(id, path, false)?;
             mnt(id, Some(&host), path, None, MsFlags::MS_BIND, None)
         }
         Err(e) => Err(RuntimeError::sys(id, format!("mknod {}", path.display()), e)),
     }
-}
-
-fn host_dev_path(_major: u64, _minor: u64, container_path: &Path) -> PathBuf {
-    let name = container_path.file_name().map(PathBuf::from).unwrap_or_default();
-    Path::new("/dev").join(name)
 }
 
 /// Step 4: pivot_root into the rootfs and drop the old root (the runc way: pivot_root(".", ".")

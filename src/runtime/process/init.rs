@@ -90,11 +90,9 @@ fn exec_after_start(p: Prepared) -> ExitCode {
     }
     drop(w);
     drop(p.fifo);
-    if p.no_new_privs {
-        if let Err(e) = nix::sys::prctl::set_no_new_privs() {
-            eprintln!("berth-runtime init: no_new_privs: {e}");
-            return ExitCode::from(126);
-        }
+    if let Err(e) = p.no_new_privs.then(nix::sys::prctl::set_no_new_privs).unwrap_or(Ok(())) {
+        eprintln!("berth-runtime init: no_new_privs: {e}");
+        return ExitCode::from(126);
     }
     close_fds_on_exec();
     let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).err();

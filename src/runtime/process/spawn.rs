@@ -131,10 +131,10 @@ unsafe fn child(
     // SAFETY (whole block): raw system calls on plain integers and pointers the caller
     // guarantees valid; none allocates.
     unsafe {
-        if let Some(sig) = pdeathsig {
-            if libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0 {
-                libc::_exit(125);
-            }
+        if let Some(sig) = pdeathsig
+            && libc::prctl(libc::PR_SET_PDEATHSIG, sig as libc::c_ulong, 0, 0, 0) != 0
+        {
+            libc::_exit(125);
         }
         for (target, fd) in stdio.iter().enumerate() {
             // dup2 clears close-on-exec on the new descriptor.
