@@ -381,3 +381,27 @@ fn a_container_created_with_parent_death_signal_dies_with_its_multithreaded_crea
     let _ = helper.wait();
     assert!(wait_until(5, || !pid_alive(pid)), "container {pid} survived its creator");
 }
+
+#[test]
+fn the_process_gets_exactly_the_configured_capabilities_uid_gid_and_cwd() {
+    let c = Ctr::new(&["sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id; pwd"]);
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    // The default spec keeps CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+    assert!(text.contains("CapEff:\t0000000020000420"), "{text}");
+    assert!(text.contains("CapBnd:\t0000000020000420"), "{text}");
+    assert!(text.contains("uid=0 gid=0"), "{text}");
+
+    let c = Ctr::new(&["sh", "-c", "grep -E '^CapEff' /proc/self/status; id; pwd"]);
+    c.edit(|v| {
+        v["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
+        v["process"]["cwd"] = json!("/work/dir");
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(text.contains("uid=1000 gid=1000 groups=5"), "{text}");
+    assert!(text.contains("/work/dir\n"), "cwd is created and used: {text}");
+}

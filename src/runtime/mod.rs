@@ -2,6 +2,7 @@
 //! containers from OCI bundles. The `berth-runtime` role is a thin command line over
 //! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread.
 
+pub mod capabilities;
 pub mod cgroups;
 mod create;
 pub mod error;

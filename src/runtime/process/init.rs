@@ -18,7 +18,7 @@ use nix::unistd::{Gid, Uid};
 use super::spawn::{ENV_CONFIG_FD, ENV_STATUS_FD};
 use super::{InitConfig, InitStatus};
 use crate::runtime::error::RuntimeError;
-use crate::runtime::{namespaces, rootfs};
+use crate::runtime::{capabilities, namespaces, rootfs};
 
 /// Everything needed after the fifo opens; prepared while errors can still be reported.
 struct Prepared {
@@ -175,6 +175,10 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         set_rlimit(rl).map_err(|e| fail(RuntimeError::sys(id, format!("setrlimit {:?}", rl.typ()), e)))?;
     }
 
+    let caps = process.capabilities().as_ref();
+    if let Some(caps) = caps {
+        capabilities::drop_bounding(id, caps).map_err(fail)?;
+    }
     let user = process.user();
     if let Some(mask) = user.umask() {
         nix::sys::stat::umask(Mode::from_bits_truncate(mask));
@@ -200,6 +204,9 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     let path = c(&path.to_string_lossy())?;
     let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>, _>>()?;
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(caps) = caps {
+        capabilities::apply(id, caps).map_err(fail)?;
+    }
     Ok(Prepared { fifo, path, argv, envp, no_new_privs: process.no_new_privileges().unwrap_or(false) })
 }
 
