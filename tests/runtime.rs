@@ -391,7 +391,7 @@ fn the_process_gets_exactly_the_configured_capabilities_uid_gid_and_cwd() {
     // The default spec keeps CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
     assert!(text.contains("CapEff:\t0000000020000420"), "{text}");
     assert!(text.contains("CapBnd:\t0000000020000420"), "{text}");
-    assert!(text.contains("uid=0 gid=0"), "{text}");
+    assert!(text.contains("uid=0(root) gid=0(root)"), "{text}");
 
     let c = Ctr::new(&["sh", "-c", "grep -E '^CapEff' /proc/self/status; id; pwd"]);
     c.edit(|v| {
