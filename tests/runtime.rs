@@ -405,3 +405,29 @@ fn the_process_gets_exactly_the_configured_capabilities_uid_gid_and_cwd() {
     assert!(text.contains("uid=1000 gid=1000 groups=5"), "{text}");
     assert!(text.contains("/work/dir\n"), "cwd is created and used: {text}");
 }
+
+#[test]
+fn pause_freezes_resume_thaws_ps_lists_pids_and_kill_all_reaches_every_process() {
+    let c = Ctr::new(&["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let pids = || -> Vec<i64> {
+        let out = c.rt(&["ps", "--format", "json", &c.id]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    assert!(wait_until(5, || pids().len() == 2), "expected init and its child: {:?}", pids());
+    assert!(pids().contains(&pid));
+
+    assert!(c.rt(&["pause", &c.id]).status.success());
+    assert_eq!(c.state()["status"], "paused");
+    assert!(c.rt(&["resume", &c.id]).status.success());
+    assert_eq!(c.state()["status"], "running");
+
+    let all = pids();
+    let out = c.rt(&["kill", "--all", &c.id, "9"]);
+    assert!(out.status.success(), "kill --all failed: {}", stderr(&out));
+    assert!(wait_until(5, || all.iter().all(|p| !pid_alive(*p as i32))), "processes survived kill --all");
+    assert!(wait_until(5, || c.state()["status"] == "stopped"));
+    assert!(!c.rt(&["kill", &c.id, "TERM"]).status.success(), "kill of a stopped container must fail");
+}

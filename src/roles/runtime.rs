@@ -65,6 +65,16 @@ enum Cmd {
         #[arg(short, long)]
         detach: bool,
     },
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List the host pids of a container's processes.
+    Ps {
+        #[arg(short, long, default_value = "table")]
+        format: String,
+        id: String,
+    },
     /// List containers.
     List {
         #[arg(short, long)]
@@ -199,6 +209,19 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             } else {
                 let code = rt.run(&c.id, &bundle, &opts).map_err(err)?;
                 return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
+            }
+        }
+        Cmd::Pause { id } => rt.pause(id).map_err(err)?,
+        Cmd::Resume { id } => rt.resume(id).map_err(err)?,
+        Cmd::Ps { format, id } => {
+            let pids = rt.pids(id).map_err(err)?;
+            if format == "json" {
+                println!("{}", serde_json::to_string(&pids).map_err(|e| e.to_string())?);
+            } else {
+                println!("PID");
+                for p in pids {
+                    println!("{p}");
+                }
             }
         }
         Cmd::List { quiet, format } => {

@@ -86,7 +86,7 @@ impl Runtime {
         let (dir, p) = self.load(id)?;
         match p.status(&dir) {
             Status::Created => {}
-            Status::Running => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start an already running container".into() }),
+            Status::Running | Status::Paused => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start an already running container".into() }),
             Status::Stopped => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start a container that has stopped".into() }),
         }
         let fifo = dir.join(FIFO_FILE);
@@ -142,7 +142,7 @@ impl Runtime {
         };
         let cg = cgroups::ContainerCgroup::load(id, &p.cgroup_path);
         match p.status(&dir) {
-            Status::Running if !force => {
+            Status::Running | Status::Paused if !force => {
                 return Err(RuntimeError::BadState { id: id.into(), msg: "cannot delete container that is not stopped: running (use --force)".into() });
             }
             _ => kill_all_and_wait(id, &p, &cg)?,
@@ -151,6 +151,32 @@ impl Runtime {
             cg.remove()?;
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
+    }
+
+    /// Freezes every process of a running container (`runc pause`).
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        match p.status(&dir) {
+            Status::Running => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(true),
+            s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not running (status {s})") }),
+        }
+    }
+
+    /// Thaws a paused container (`runc resume`).
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        match p.status(&dir) {
+            Status::Paused => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(false),
+            s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not paused (status {s})") }),
+        }
+    }
+
+    /// Host pids of every process in the container's cgroup (`runc ps`).
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>, RuntimeError> {
+        let (_, p) = self.load(id)?;
+        let mut pids = cgroups::ContainerCgroup::load(id, &p.cgroup_path).procs();
+        pids.sort_unstable();
+        Ok(pids)
     }
 
     /// States of every container under the root.
@@ -219,6 +245,10 @@ fn kill_all_and_wait(id: &str, p: &Persisted, cg: &cgroups::ContainerCgroup) -> 
         }
         for pid in procs {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // Frozen processes only die once thawed.
+        if cg.is_frozen() {
+            let _ = cg.set_frozen(false);
         }
         std::thread::sleep(Duration::from_millis(20));
     }

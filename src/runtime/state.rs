@@ -21,6 +21,8 @@ pub enum Status {
     Created,
     /// The user process runs.
     Running,
+    /// The container's cgroup is frozen (runc's extra status).
+    Paused,
     /// The init process is gone.
     Stopped,
 }
@@ -30,6 +32,7 @@ impl std::fmt::Display for Status {
         f.pad(match self {
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -81,7 +84,13 @@ impl Persisted {
         if !self.alive() {
             return Status::Stopped;
         }
-        if dir.join(FIFO_FILE).exists() { Status::Created } else { Status::Running }
+        if dir.join(FIFO_FILE).exists() {
+            Status::Created
+        } else if super::cgroups::ContainerCgroup::load(&self.id, &self.cgroup_path).is_frozen() {
+            Status::Paused
+        } else {
+            Status::Running
+        }
     }
 
     /// Whether the recorded init still exists (not a zombie, and not a reused pid).
