@@ -431,3 +431,33 @@ fn pause_freezes_resume_thaws_ps_lists_pids_and_kill_all_reaches_every_process()
     assert!(wait_until(5, || c.state()["status"] == "stopped"));
     assert!(!c.rt(&["kill", &c.id, "TERM"]).status.success(), "kill of a stopped container must fail");
 }
+
+#[test]
+fn hooks_get_the_state_on_stdin_at_prestart_poststart_and_poststop() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let b = c.bundle.path().display().to_string();
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {b}/{name}.json")]});
+    c.edit(|v| v["hooks"] = json!({"prestart": [hook("prestart")], "poststart": [hook("poststart")], "poststop": [hook("poststop")]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pre: Value = serde_json::from_slice(&std::fs::read(c.bundle.path().join("prestart.json")).expect("prestart ran")).expect("state JSON");
+    assert_eq!(pre["id"], c.id.as_str());
+    assert_eq!(pre["pid"], c.state()["pid"]);
+    assert!(!c.bundle.path().join("poststart.json").exists());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(c.bundle.path().join("poststart.json").exists(), "poststart ran");
+    assert!(c.rt(&["delete", "-f", &c.id]).status.success());
+    assert!(c.bundle.path().join("poststop.json").exists(), "poststop ran");
+}
+
+#[test]
+fn a_failing_prestart_hook_fails_create_and_leaves_nothing_behind() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["hooks"] = json!({"prestart": [{"path": "/bin/false"}]}));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("prestart hook"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+    for d in cgroup_dirs(&c.cgroup) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}

@@ -117,8 +117,14 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         cgroup_path: cg_path,
         annotations: spec.annotations().clone().unwrap_or_default(),
         oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
     };
     persisted.save(&dir)?;
+    if let Some(h) = spec.hooks() {
+        let st = persisted.to_state(&dir);
+        super::hooks::run(id, "createRuntime", h.create_runtime().as_ref(), &st)?;
+        super::hooks::run(id, "prestart", h.prestart().as_ref(), &st)?;
+    }
     if let Some(pf) = &opts.pid_file {
         crate::util::atomic_write(pf, sp.pid.as_raw().to_string().as_bytes()).map_err(|e| RuntimeError::io(id, "write pid file", pf, e))?;
     }

@@ -6,6 +6,7 @@ pub mod capabilities;
 pub mod cgroups;
 mod create;
 pub mod error;
+pub mod hooks;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
@@ -91,7 +92,14 @@ impl Runtime {
         }
         let fifo = dir.join(FIFO_FILE);
         process_fifo_read(id, &fifo, &p)?;
-        fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))
+        fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))?;
+        if let Some(h) = &p.hooks {
+            // The spec says a failing poststart hook only warrants a warning.
+            if let Err(e) = hooks::run(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir)) {
+                tracing::warn!(container = id, "{e}");
+            }
+        }
+        Ok(())
     }
 
     /// The container's OCI state.
@@ -149,6 +157,11 @@ impl Runtime {
         }
         if cg.exists() {
             cg.remove()?;
+        }
+        if let Some(h) = &p.hooks {
+            if let Err(e) = hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir)) {
+                tracing::warn!(container = id, "{e}");
+            }
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
     }

@@ -76,6 +76,9 @@ pub(crate) struct Persisted {
     #[serde(default)]
     pub annotations: HashMap<String, String>,
     pub oci_version: String,
+    /// Hooks from config.json (poststart/poststop run long after the bundle may change).
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 impl Persisted {
