@@ -461,3 +461,17 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing_behind() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
 }
+
+#[test]
+fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
+    let c = Ctr::new(&["sh", "-c", "echo x > /dev/null && head -c 1 /dev/zero >/dev/null && echo devices=usable; exec sleep 1000"]);
+    c.edit(|v| v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("devices=usable")), "standard devices unusable: {}", c.output_text());
+    if !is_v2() {
+        let list = std::fs::read_to_string(cgroup_file(&c.cgroup, "devices", "devices.list", "")).expect("devices.list");
+        assert!(!list.contains("a *:* rwm"), "deny-all rule not applied: {list}");
+        assert!(list.contains("c 1:3 rwm"), "/dev/null not allowed: {list}");
+    }
+}

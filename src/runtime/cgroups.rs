@@ -13,7 +13,9 @@ use cgroups_rs::fs::memory::MemController;
 use cgroups_rs::fs::pid::PidController;
 use cgroups_rs::fs::{Cgroup, MaxValue, hierarchies};
 use cgroups_rs::CgroupPid;
-use oci_spec::runtime::{LinuxResources, Spec};
+use cgroups_rs::fs::devices::DevicesController;
+use cgroups_rs::fs::Controller;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
 
 use super::error::RuntimeError;
 
@@ -75,11 +77,12 @@ impl ContainerCgroup {
         ContainerCgroup { id: id.to_owned(), path: path.to_owned(), cg }
     }
 
-    /// Creates the cgroup and applies linux.resources (memory, pids, cpu, cpuset).
-    pub fn create(id: &str, path: &str, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
+    /// Creates the cgroup and applies linux.resources (memory, pids, cpu, cpuset, and on v1
+    /// the device rules; `devices` are linux.devices, which get allowed like runc does).
+    pub fn create(id: &str, path: &str, resources: Option<&LinuxResources>, devices: &[LinuxDevice]) -> Result<Self, RuntimeError> {
         let this = Self::load(id, path);
         this.cg.create().map_err(|e| this.err(format!("create: {e}")))?;
-        if let Some(Err(e)) = resources.map(|res| this.apply(res)) {
+        if let Some(Err(e)) = resources.map(|res| this.apply(res).and_then(|()| this.apply_devices(res, devices))) {
             let _ = this.remove();
             return Err(e);
         }
@@ -126,6 +129,41 @@ impl ContainerCgroup {
                     c.set_mems(mems).map_err(|e| self.err(format!("cpuset.mems {mems}: {e}")))?;
                 }
             }
+        }
+        Ok(())
+    }
+
+    /// v1 device rules: linux.resources.devices in order, then runc's always-allowed devices
+    /// and linux.devices. (v2 needs an eBPF program: not done yet, rules are ignored there.)
+    fn apply_devices(&self, res: &LinuxResources, devices: &[LinuxDevice]) -> Result<(), RuntimeError> {
+        let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) else { return Ok(()) };
+        if is_v2() {
+            tracing::warn!(container = %self.id, "device cgroup rules are not enforced on cgroup v2 yet");
+            return Ok(());
+        }
+        let Some(c) = self.cg.controller_of::<DevicesController>() else { return Ok(()) };
+        let dir = c.path().to_path_buf();
+        let write = |allow: bool, rule: &str| {
+            let f = dir.join(if allow { "devices.allow" } else { "devices.deny" });
+            std::fs::write(&f, rule).map_err(|e| self.err(format!("{} {rule:?}: {e}", f.display())))
+        };
+        for r in rules {
+            write(r.allow(), &device_rule(r))?;
+        }
+        const ALWAYS: &[&str] = &[
+            "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+            "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+        ];
+        for rule in ALWAYS {
+            write(true, rule)?;
+        }
+        for d in devices {
+            let t = match d.typ() {
+                LinuxDeviceType::B => 'b',
+                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+                _ => continue,
+            };
+            write(true, &format!("{t} {}:{} rwm", d.major(), d.minor()))?;
         }
         Ok(())
     }
@@ -189,4 +227,20 @@ impl ContainerCgroup {
             std::thread::sleep(Duration::from_millis(20));
         }
     }
+}
+
+/// A device rule in the v1 devices.allow/deny syntax ("c 1:3 rwm", "a").
+fn device_rule(r: &LinuxDeviceCgroup) -> String {
+    let t = match r.typ() {
+        Some(LinuxDeviceType::B) => 'b',
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
+        _ => 'a',
+    };
+    let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+    if t == 'a' && r.major().is_none() && r.minor().is_none() {
+        // "a" alone means every device with every access.
+        return "a".into();
+    }
+    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+    format!("{t} {}:{} {access}", num(r.major()), num(r.minor()))
 }

@@ -75,7 +75,8 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
 
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources)?);
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
 
     let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal)?;
     undo.pid = Some(sp.pid);

@@ -158,10 +158,8 @@ impl Runtime {
         if cg.exists() {
             cg.remove()?;
         }
-        if let Some(h) = &p.hooks {
-            if let Err(e) = hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir)) {
-                tracing::warn!(container = id, "{e}");
-            }
+        if let Some(Err(e)) = p.hooks.as_ref().map(|h| hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir))) {
+            tracing::warn!(container = id, "{e}");
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
     }
