@@ -475,3 +475,26 @@ fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
         assert!(list.contains("c 1:3 rwm"), "/dev/null not allowed: {list}");
     }
 }
+
+#[test]
+fn the_container_process_starts_with_no_ignored_or_blocked_signals() {
+    let c = Ctr::new(&["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
+    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
+}
+
+#[test]
+fn run_in_the_foreground_forwards_sigterm_to_the_container() {
+    let c = Ctr::new(&["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done"]);
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let mut child = c.cmd(&["run", &c.id]).stdin(Stdio::null()).stdout(out).stderr(Stdio::null()).spawn().expect("run");
+    assert!(wait_until(10, || c.output_text().contains("ready")), "container did not start: {}", c.output_text());
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let mut status = None;
+    assert!(wait_until(10, || { status = child.try_wait().ok().flatten(); status.is_some() }), "run did not exit");
+    assert_eq!(status.and_then(|s| s.code()), Some(7));
+    assert!(c.output_text().contains("got-term"));
+}

@@ -207,7 +207,7 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                     return Err(err(e));
                 }
             } else {
-                let code = rt.run(&c.id, &bundle, &opts).map_err(err)?;
+                let code = run_foreground(&rt, &c.id, &bundle, &opts)?;
                 return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
             }
         }
@@ -253,6 +253,36 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         Cmd::Init => return Err("init is internal: run by `create` only".into()),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// `run` without -d: like [`Runtime::run`], but signals sent to this process (Ctrl-C,
+/// SIGTERM, ...) are forwarded to the container's init, as runc does.
+fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<i32, String> {
+    use nix::sys::signal::{SigSet, SigmaskHow, Signal, kill, pthread_sigmask};
+    let mut set = SigSet::empty();
+    for s in [
+        Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM, Signal::SIGUSR1, Signal::SIGUSR2,
+        Signal::SIGWINCH, Signal::SIGCONT, Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU,
+    ] {
+        set.add(s);
+    }
+    // Blocked before any thread exists, so the forwarding thread's sigwait gets them all.
+    // The container init unblocks them for the user process.
+    pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&set), None).map_err(|e| format!("sigprocmask: {e}"))?;
+    let st = rt.create(id, bundle, opts).map_err(err)?;
+    if let Err(e) = rt.start(id) {
+        let _ = rt.delete(id, true);
+        return Err(err(e));
+    }
+    let pid = nix::unistd::Pid::from_raw(st.pid);
+    std::thread::spawn(move || {
+        while let Ok(sig) = set.wait() {
+            let _ = kill(pid, sig);
+        }
+    });
+    let code = crate::runtime::wait_exit(id, st.pid).map_err(err)?;
+    rt.delete(id, true).map_err(err)?;
+    Ok(code)
 }
 
 /// Parses `KILL`, `SIGKILL`, `kill` or `9`.

@@ -95,9 +95,37 @@ fn exec_after_start(p: Prepared) -> ExitCode {
         return ExitCode::from(126);
     }
     close_fds_on_exec();
+    reset_signals();
     let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).err();
     eprintln!("berth-runtime init: exec {:?}: {}", p.path, e.map(|e| e.to_string()).unwrap_or_default());
     ExitCode::from(127)
+}
+
+/// Gives the user process a clean signal state, as runc's Go init effectively does: an
+/// ignored disposition survives execve, and the Rust runtime ignores SIGPIPE while callers
+/// may ignore others (even glibc-internal 32/33) or block some. SIGHUP/SIGINT stay ignored if
+/// they were (nohup semantics, like Go).
+fn reset_signals() {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    /// The kernel's struct sigaction; all-zero means SIG_DFL, no flags, empty mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
+        if matches!(sig, libc::SIGKILL | libc::SIGSTOP | libc::SIGHUP | libc::SIGINT) {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid, live struct and no old-action pointer; the raw
+        // syscall (not glibc's wrapper) also reaches glibc's reserved signals 32 and 33.
+        // Setting SIG_DFL runs no code; we are single-threaded and about to execve.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, std::ptr::null::<KernelSigaction>(), 8usize) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
 /// Marks every descriptor above stderr close-on-exec: whatever the caller of `create` leaked
