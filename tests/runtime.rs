@@ -498,3 +498,71 @@ fn run_in_the_foreground_forwards_sigterm_to_the_container() {
     assert_eq!(status.and_then(|s| s.code()), Some(7));
     assert!(c.output_text().contains("got-term"));
 }
+
+#[test]
+fn terminal_containers_send_the_pty_master_over_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    use std::os::unix::net::UnixListener;
+    let c = Ctr::new(&["sh", "-c", "tty; echo hi-from-tty; exec sleep 1000"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let sock = c.bundle.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).expect("bind console socket");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let err = std::fs::File::create(c.out_path()).expect("err file");
+    let mut create = c
+        .cmd(&["create", "--console-socket", &sock.to_string_lossy(), &c.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("create");
+    let mut conn = None;
+    assert!(wait_until(10, || { conn = listener.accept().ok(); conn.is_some() }), "init never connected: {}", c.output_text());
+    let (conn, _) = conn.expect("connection");
+    conn.set_nonblocking(false).expect("blocking");
+    let mut buf = [0u8; 256];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(std::os::fd::AsRawFd::as_raw_fd(&conn), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty())
+        .expect("recvmsg");
+    let mut master = None;
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
+            master = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    let master = master.expect("a pty master fd");
+    assert!(create.wait().expect("create exit").success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let mut f = std::fs::File::from(master);
+    let mut seen = String::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 1024];
+        while let Ok(n) = f.read(&mut chunk) {
+            if n == 0 || tx.send(String::from_utf8_lossy(&chunk[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("hi-from-tty") && std::time::Instant::now() < deadline {
+        if let Ok(s) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            seen.push_str(&s);
+        }
+    }
+    assert!(seen.contains("/dev/pts/0"), "tty output: {seen:?}");
+    assert!(seen.contains("hi-from-tty"), "tty output: {seen:?}");
+}
+
+#[test]
+fn a_terminal_container_without_console_socket_is_refused() {
+    let c = Ctr::new(&["sh"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("console socket"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists());
+}

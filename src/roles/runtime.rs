@@ -100,7 +100,7 @@ struct CreateArgs {
     /// File to write the init's pid to.
     #[arg(long = "pid-file")]
     pid_file: Option<PathBuf>,
-    /// Console socket (unsupported yet).
+    /// Unix socket that receives the pty master (process.terminal).
     #[arg(long = "console-socket")]
     console_socket: Option<PathBuf>,
     /// Accepted for runc compatibility; pivot_root is always used.
@@ -167,9 +167,6 @@ fn err(e: RuntimeError) -> String {
 }
 
 fn create_opts(c: &CreateArgs) -> Result<(PathBuf, CreateOptions), String> {
-    if c.console_socket.is_some() {
-        return Err("--console-socket is not supported yet (use terminal: false)".into());
-    }
     if c.preserve_fds > 0 {
         return Err("--preserve-fds is not supported yet".into());
     }
@@ -188,7 +185,10 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
     match &cli.cmd {
         Cmd::Create { c } => {
             let (bundle, opts) = create_opts(c)?;
-            rt.create(&c.id, &bundle, &opts).map_err(err)?;
+            match &c.console_socket {
+                Some(sock) => rt.create_with_console(&c.id, &bundle, &opts, sock).map_err(err)?,
+                None => rt.create(&c.id, &bundle, &opts).map_err(err)?,
+            };
         }
         Cmd::Start { id } => rt.start(id).map_err(err)?,
         Cmd::State { id } => {
@@ -201,12 +201,18 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         Cmd::Run { c, detach } => {
             let (bundle, opts) = create_opts(c)?;
             if *detach {
-                rt.create(&c.id, &bundle, &opts).map_err(err)?;
+                match &c.console_socket {
+                    Some(sock) => rt.create_with_console(&c.id, &bundle, &opts, sock).map_err(err)?,
+                    None => rt.create(&c.id, &bundle, &opts).map_err(err)?,
+                };
                 if let Err(e) = rt.start(&c.id) {
                     let _ = rt.delete(&c.id, true);
                     return Err(err(e));
                 }
             } else {
+                if c.console_socket.is_some() {
+                    return Err("--console-socket needs --detach (run in the foreground proxies no terminal yet)".into());
+                }
                 let code = run_foreground(&rt, &c.id, &bundle, &opts)?;
                 return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
             }

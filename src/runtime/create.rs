@@ -49,7 +49,7 @@ impl Drop for Undo<'_> {
     }
 }
 
-pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State, RuntimeError> {
+pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: Option<&Path>) -> Result<State, RuntimeError> {
     let dir = rt.dir(id)?;
     fs::create_dir_all(rt.root()).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
     if let Err(e) = fs::create_dir(&dir) {
@@ -66,6 +66,20 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     let spec = spec::load(id, &bundle)?;
     let rootfs = spec::rootfs(id, &bundle, &spec)?;
     let plan = NsPlan::from_spec(id, &spec)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    match (terminal, console_socket) {
+        (true, None) => {
+            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "process.terminal is true but no console socket was given (--console-socket)".into() });
+        }
+        (false, Some(_)) => {
+            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "a console socket was given but process.terminal is false".into() });
+        }
+        _ => {}
+    }
+    let console_socket = match console_socket {
+        Some(p) => Some(fs::canonicalize(p).map_err(|e| RuntimeError::io(id, "console socket", p, e))?),
+        None => None,
+    };
     let cg_path = cgroups::resolve_path(id, &spec)?;
 
     let fifo = dir.join(FIFO_FILE);
@@ -96,6 +110,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         new_mount_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNS),
         new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
         new_uts_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS),
+        console_socket,
     };
     let data = serde_json::to_vec(&init_cfg).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
     let mut cfg_pipe = sp.config;

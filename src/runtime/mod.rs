@@ -12,6 +12,7 @@ pub mod process;
 pub mod rootfs;
 pub mod spec;
 pub mod state;
+pub mod tty;
 
 use std::fs;
 use std::os::fd::RawFd;
@@ -79,7 +80,13 @@ impl Runtime {
 
     /// Creates container `id` from the bundle: spawns its init, blocked until `start`.
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State, RuntimeError> {
-        create::create(self, id, bundle, opts)
+        create::create(self, id, bundle, opts, None)
+    }
+
+    /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
+    /// socket at `console_socket` (runc's `--console-socket`).
+    pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
+        create::create(self, id, bundle, opts, Some(console_socket))
     }
 
     /// Lets a created container's init exec the user process (reads the exec fifo).

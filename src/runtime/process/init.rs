@@ -18,7 +18,7 @@ use nix::unistd::{Gid, Uid};
 use super::spawn::{ENV_CONFIG_FD, ENV_STATUS_FD};
 use super::{InitConfig, InitStatus};
 use crate::runtime::error::RuntimeError;
-use crate::runtime::{capabilities, namespaces, rootfs};
+use crate::runtime::{capabilities, namespaces, rootfs, tty};
 
 /// Everything needed after the fifo opens; prepared while errors can still be reported.
 struct Prepared {
@@ -166,6 +166,10 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     let fifo = open(&cfg.fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
         .map_err(|e| fail(RuntimeError::sys(id, format!("open {}", cfg.fifo.display()), e)))?;
 
+    let console = match &cfg.console_socket {
+        Some(p) => Some(tty::connect(id, p).map_err(fail)?),
+        None => None,
+    };
     if cfg.new_mount_ns {
         rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
         rootfs::mount_all(id, spec, &cfg.rootfs).map_err(fail)?;
@@ -203,6 +207,10 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         set_rlimit(rl).map_err(|e| fail(RuntimeError::sys(id, format!("setrlimit {:?}", rl.typ()), e)))?;
     }
 
+    if let Some(sock) = console {
+        let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
+        tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+    }
     let caps = process.capabilities().as_ref();
     if let Some(caps) = caps {
         capabilities::drop_bounding(id, caps).map_err(fail)?;

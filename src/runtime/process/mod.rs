@@ -31,6 +31,8 @@ pub struct InitConfig {
     pub new_mount_ns: bool,
     /// Whether init is in a new network namespace (then it brings lo up).
     pub new_net_ns: bool,
+    /// process.terminal: connect here and send the pty master.
+    pub console_socket: Option<PathBuf>,
     /// Whether init is in a new UTS namespace (then it sets the hostname).
     pub new_uts_ns: bool,
 }
