@@ -1,6 +1,11 @@
-//! The OCI runtime library (runc's role): create, start, state, kill, delete and list
-//! containers from OCI bundles. The `berth-runtime` role is a thin command line over
-//! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread.
+//! The OCI runtime library (runc's role): create, start, state, kill, pause/resume, delete
+//! and list containers from OCI bundles. The `berth-runtime` role is a thin command line over
+//! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread (init is
+//! then its child: reap it with waitpid, or use [`wait_exit`]).
+//!
+//! Modules: `create` (the verb that does most), `process` (clone → `berth-runtime init` →
+//! exec fifo → execve), `rootfs`, `namespaces`, `cgroups`, `capabilities`, `hooks`, `tty`,
+//! `state`, `spec`, `error`.
 
 pub mod capabilities;
 pub mod cgroups;
