@@ -5,7 +5,7 @@
 
 use super::backend::{BackendError, ExitEvent, TaskStatus};
 use crate::logs::jsonfile;
-use crate::runtime::{CreateOptions, Runtime};
+use crate::runtime::{CreateOptions, Runtime, Status};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
 use serde_json::Value;
@@ -85,7 +85,7 @@ impl Monolithic {
         // Only containers started by this daemon process can be running: any container a
         // previous daemon started died with it.
         match Runtime::new(&self.runtime_root).state(id) {
-            Ok(s) if s.status == "running" || s.status == "created" => Ok(TaskStatus::Running { pid: s.pid.unwrap_or(0) }),
+            Ok(s) if matches!(s.status, Status::Running | Status::Created | Status::Paused) => Ok(TaskStatus::Running { pid: s.pid }),
             Ok(_) => Ok(TaskStatus::Stopped { exit_code: 137 }),
             Err(_) => Ok(TaskStatus::Missing),
         }
@@ -125,7 +125,7 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &Path, exits: Unbo
     let state = runtime.create(id, bundle, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
     // Our copies of the write ends must go, or the readers never see EOF.
     drop((out_w, err_w, devnull));
-    let pid = state.pid.unwrap_or(0);
+    let pid = state.pid;
     let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, name)| {
         let w = writer.clone();
         std::thread::spawn(move || copy_stream(File::from(fd), name, &w))

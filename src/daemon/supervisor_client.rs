@@ -119,16 +119,6 @@ impl SupervisorClient {
         }
     }
 
-    /// Whether the supervisor answers.
-    pub async fn ping(&self) -> bool {
-        let mut c = TasksClient::new(self.channel.clone());
-        c.get(req(GetRequest { container_id: String::new(), exec_id: String::new() })).await.is_ok()
-            || matches!(
-                c.get(req(GetRequest::default())).await,
-                Err(s) if s.code() == Code::NotFound || s.code() == Code::InvalidArgument
-            )
-    }
-
     pub(super) async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
         let spec_bytes = serde_json::to_vec(spec).map_err(|e| BackendError::Other(e.to_string()))?;
         let container = Container {

@@ -1,17 +1,334 @@
-//! runtime (placeholder until the runtime branch lands)
+//! The OCI runtime library (runc's role): create, start, state, kill, pause/resume, delete
+//! and list containers from OCI bundles. The `berth-runtime` role is a thin command line over
+//! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread (init is
+//! then its child: reap it with waitpid, or use [`wait_exit`]).
+//!
+//! Modules: `create` (the verb that does most), `process` (clone → `berth-runtime init` →
+//! exec fifo → execve), `rootfs`, `namespaces`, `cgroups`, `capabilities`, `hooks`, `tty`,
+//! `state`, `spec`, `error`.
+
+pub mod capabilities;
+pub mod cgroups;
+mod create;
+pub mod error;
+pub mod hooks;
+pub mod namespaces;
+pub mod process;
+pub mod rootfs;
+pub mod spec;
+pub mod state;
+pub mod tty;
+
+use std::fs;
+use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
-pub struct Runtime;
-#[derive(Default)]
-pub struct CreateOptions { pub pid_file: Option<PathBuf>, pub stdio: Option<[std::os::fd::RawFd; 3]>, pub parent_death_signal: Option<i32> }
-pub struct State { pub status: String, pub pid: Option<i32> }
-#[derive(Debug, thiserror::Error)]
-#[error("x")]
-pub struct RuntimeError;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+pub use error::RuntimeError;
+pub use state::{State, Status};
+
+use state::{FIFO_FILE, Persisted};
+
+/// Default state directory of the `berth-runtime` command (like runc's /run/runc).
+pub const DEFAULT_ROOT: &str = "/run/berth-runtime";
+
+/// An OCI runtime keeping container state under `root` (like `runc --root`).
+#[derive(Debug, Clone)]
+pub struct Runtime {
+    root: PathBuf,
+    init_exe: PathBuf,
+}
+
+/// Options of [`Runtime::create`].
+#[derive(Debug, Default, Clone)]
+pub struct CreateOptions {
+    /// Where to write the init's host pid.
+    pub pid_file: Option<PathBuf>,
+    /// fds to become the init's stdin/stdout/stderr; None = inherit the caller's 0,1,2.
+    pub stdio: Option<[RawFd; 3]>,
+    /// Signal the init gets when the creating *thread* dies (monolithic daemon: its
+    /// containers die with it).
+    pub parent_death_signal: Option<i32>,
+}
+
 impl Runtime {
-    pub fn new(_root: impl Into<PathBuf>) -> Self { Runtime }
-    pub fn create(&self, _id: &str, _b: &Path, _o: &CreateOptions) -> Result<State, RuntimeError> { Err(RuntimeError) }
-    pub fn start(&self, _id: &str) -> Result<(), RuntimeError> { Err(RuntimeError) }
-    pub fn state(&self, _id: &str) -> Result<State, RuntimeError> { Err(RuntimeError) }
-    pub fn kill(&self, _id: &str, _s: i32, _a: bool) -> Result<(), RuntimeError> { Err(RuntimeError) }
-    pub fn delete(&self, _id: &str, _f: bool) -> Result<(), RuntimeError> { Err(RuntimeError) }
+    /// A runtime whose state lives under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Runtime { root: root.into(), init_exe: PathBuf::from("/proc/self/exe") }
+    }
+
+    /// Uses `exe` (the berth binary; argv[0] is set to `berth-runtime`) as the container init
+    /// instead of /proc/self/exe: for callers that are not the berth binary, e.g. tests.
+    pub fn with_init_exe(mut self, exe: impl Into<PathBuf>) -> Self {
+        self.init_exe = exe.into();
+        self
+    }
+
+    /// The state directory.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    fn dir(&self, id: &str) -> Result<PathBuf, RuntimeError> {
+        validate_id(id)?;
+        Ok(self.root.join(id))
+    }
+
+    fn load(&self, id: &str) -> Result<(PathBuf, Persisted), RuntimeError> {
+        let dir = self.dir(id)?;
+        let p = Persisted::load(id, &dir)?;
+        Ok((dir, p))
+    }
+
+    /// Creates container `id` from the bundle: spawns its init, blocked until `start`.
+    pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State, RuntimeError> {
+        create::create(self, id, bundle, opts, None)
+    }
+
+    /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
+    /// socket at `console_socket` (runc's `--console-socket`).
+    pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
+        create::create(self, id, bundle, opts, Some(console_socket))
+    }
+
+    /// Lets a created container's init exec the user process (reads the exec fifo).
+    pub fn start(&self, id: &str) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        match p.status(&dir) {
+            Status::Created => {}
+            Status::Running | Status::Paused => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start an already running container".into() }),
+            Status::Stopped => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start a container that has stopped".into() }),
+        }
+        let fifo = dir.join(FIFO_FILE);
+        process_fifo_read(id, &fifo, &p)?;
+        fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))?;
+        if let Some(h) = &p.hooks {
+            // The spec says a failing poststart hook only warrants a warning.
+            if let Err(e) = hooks::run(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir)) {
+                tracing::warn!(container = id, "{e}");
+            }
+        }
+        Ok(())
+    }
+
+    /// The container's OCI state.
+    pub fn state(&self, id: &str) -> Result<State, RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        Ok(p.to_state(&dir))
+    }
+
+    /// Sends `signal` to the init, or with `all` to every process in the container's cgroup.
+    pub fn kill(&self, id: &str, signal: i32, all: bool) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        let sig = Signal::try_from(signal).map_err(|e| RuntimeError::sys(id, format!("signal {signal}"), e))?;
+        let status = p.status(&dir);
+        if all {
+            let cg = cgroups::ContainerCgroup::load(id, &p.cgroup_path);
+            let mut pids = cg.procs();
+            if status != Status::Stopped && !pids.contains(&p.pid) {
+                pids.push(p.pid);
+            }
+            if pids.is_empty() {
+                return Err(RuntimeError::NotRunning { id: id.into(), status: status.to_string() });
+            }
+            for pid in pids {
+                match kill(Pid::from_raw(pid), sig) {
+                    Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                    Err(e) => return Err(RuntimeError::sys(id, format!("kill({pid}, {sig})"), e)),
+                }
+            }
+            return Ok(());
+        }
+        if status == Status::Stopped {
+            return Err(RuntimeError::NotRunning { id: id.into(), status: status.to_string() });
+        }
+        kill(Pid::from_raw(p.pid), sig).map_err(|e| RuntimeError::sys(id, format!("kill({}, {sig})", p.pid), e))
+    }
+
+    /// Removes the container's cgroup and state. A created container is killed first (like
+    /// runc); a running one only with `force`, which kills every process and waits for death.
+    pub fn delete(&self, id: &str, force: bool) -> Result<(), RuntimeError> {
+        let dir = self.dir(id)?;
+        let p = match Persisted::load(id, &dir) {
+            Ok(p) => p,
+            Err(RuntimeError::NotFound { .. }) if dir.is_dir() => {
+                // A create that was itself killed midway: nothing but the directory is ours.
+                return fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e));
+            }
+            Err(e) => return Err(e),
+        };
+        let cg = cgroups::ContainerCgroup::load(id, &p.cgroup_path);
+        match p.status(&dir) {
+            Status::Running | Status::Paused if !force => {
+                return Err(RuntimeError::BadState { id: id.into(), msg: "cannot delete container that is not stopped: running (use --force)".into() });
+            }
+            _ => kill_all_and_wait(id, &p, &cg)?,
+        }
+        if cg.exists() {
+            cg.remove()?;
+        }
+        if let Some(Err(e)) = p.hooks.as_ref().map(|h| hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir))) {
+            tracing::warn!(container = id, "{e}");
+        }
+        fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
+    }
+
+    /// Freezes every process of a running container (`runc pause`).
+    pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        match p.status(&dir) {
+            Status::Running => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(true),
+            s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not running (status {s})") }),
+        }
+    }
+
+    /// Thaws a paused container (`runc resume`).
+    pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        match p.status(&dir) {
+            Status::Paused => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(false),
+            s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not paused (status {s})") }),
+        }
+    }
+
+    /// Host pids of every process in the container's cgroup (`runc ps`).
+    pub fn pids(&self, id: &str) -> Result<Vec<i32>, RuntimeError> {
+        let (_, p) = self.load(id)?;
+        let mut pids = cgroups::ContainerCgroup::load(id, &p.cgroup_path).procs();
+        pids.sort_unstable();
+        Ok(pids)
+    }
+
+    /// States of every container under the root.
+    pub fn list(&self) -> Result<Vec<State>, RuntimeError> {
+        let entries = match fs::read_dir(&self.root) {
+            Ok(e) => e,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+            Err(e) => return Err(RuntimeError::io("-", "read", &self.root, e)),
+        };
+        let mut out = Vec::new();
+        for e in entries.flatten() {
+            let Some(id) = e.file_name().to_str().map(str::to_owned) else { continue };
+            if validate_id(&id).is_err() {
+                continue;
+            }
+            if let Ok(p) = Persisted::load(&id, &e.path()) {
+                out.push(p.to_state(&e.path()));
+            }
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    /// `runc run`: create, start, wait for the init (our child) and delete; returns its exit
+    /// code (128+signal when killed).
+    pub fn run(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<i32, RuntimeError> {
+        let st = self.create(id, bundle, opts)?;
+        if let Err(e) = self.start(id) {
+            let _ = self.delete(id, true);
+            return Err(e);
+        }
+        let code = wait_exit(id, st.pid)?;
+        self.delete(id, true)?;
+        Ok(code)
+    }
+}
+
+/// Waits for child `pid` and maps its end to a shell-style exit code.
+pub fn wait_exit(id: &str, pid: i32) -> Result<i32, RuntimeError> {
+    use nix::sys::wait::{WaitStatus, waitpid};
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) => continue,
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(RuntimeError::sys(id, format!("waitpid({pid})"), e)),
+        }
+    }
+}
+
+/// SIGKILLs the init and everything in the cgroup until all are gone (10 s at most).
+fn kill_all_and_wait(id: &str, p: &Persisted, cg: &cgroups::ContainerCgroup) -> Result<(), RuntimeError> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let alive = p.alive();
+        let procs = cg.procs();
+        if !alive && procs.is_empty() {
+            return Ok(());
+        }
+        if Instant::now() >= deadline {
+            return Err(RuntimeError::BadState { id: id.into(), msg: format!("processes still alive after SIGKILL: {procs:?}") });
+        }
+        if alive {
+            let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
+        }
+        for pid in procs {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        // Frozen processes only die once thawed.
+        if cg.is_frozen() {
+            let _ = cg.set_frozen(false);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Opens the exec fifo for reading and takes init's byte, watching that init stays alive
+/// (a blocking open would hang forever on a dead init).
+fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), RuntimeError> {
+    use nix::fcntl::{OFlag, open};
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let fd = open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| RuntimeError::sys(id, format!("open {}", fifo.display()), e))?;
+    let mut f = fs::File::from(fd);
+    loop {
+        let ready = {
+            let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(100u8)) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => false,
+                Err(e) => return Err(RuntimeError::sys(id, "poll exec fifo", e)),
+            }
+        };
+        if ready {
+            let mut b = [0u8; 1];
+            match f.read(&mut b) {
+                Ok(1) => return Ok(()),
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => return Err(RuntimeError::io(id, "read", fifo, e)),
+            }
+        }
+        if !p.alive() {
+            return Err(RuntimeError::BadState { id: id.into(), msg: "container init exited before start".into() });
+        }
+        if ready {
+            // POLLHUP without data: avoid spinning.
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// Accepts ids usable as one directory name: letters, digits, `_`, `-`, `.`; not `.`/`..`.
+pub fn validate_id(id: &str) -> Result<(), RuntimeError> {
+    let bad = |reason| Err(RuntimeError::InvalidId { id: id.into(), reason });
+    if id.is_empty() {
+        return bad("empty");
+    }
+    if id == "." || id == ".." {
+        return bad("reserved name");
+    }
+    if id.len() > 1024 {
+        return bad("too long");
+    }
+    if !id.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.' | '+')) {
+        return bad("only letters, digits, '_', '-', '+' and '.' are allowed");
+    }
+    Ok(())
 }

@@ -1,0 +1,246 @@
+//! The container's cgroup, through cgroups-rs. Works on cgroup v1, pure v2, and hybrid hosts
+//! (v1 controllers plus a cgroup2 mount at /sys/fs/cgroup/unified): cgroups-rs picks v2 only
+//! when /sys/fs/cgroup itself is cgroup2, and we name the controllers we use so that e.g.
+//! hugetlb or net_cls hierarchies (or their absence) never matter.
+
+use std::time::{Duration, Instant};
+
+use cgroups_rs::fs::cpu::CpuController;
+use cgroups_rs::fs::cpuset::CpuSetController;
+use cgroups_rs::fs::freezer::FreezerController;
+use cgroups_rs::FreezerState;
+use cgroups_rs::fs::memory::MemController;
+use cgroups_rs::fs::pid::PidController;
+use cgroups_rs::fs::{Cgroup, MaxValue, hierarchies};
+use cgroups_rs::CgroupPid;
+use cgroups_rs::fs::devices::DevicesController;
+use cgroups_rs::fs::Controller;
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources, Spec};
+
+use super::error::RuntimeError;
+
+/// v1 controllers a container joins.
+const V1_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer"];
+/// v2 controllers a container uses (when the host offers them).
+const V2_CONTROLLERS: &[&str] = &["memory", "pids", "cpu", "cpuset"];
+
+/// Whether /sys/fs/cgroup is a pure cgroup v2 mount.
+pub fn is_v2() -> bool {
+    hierarchies::is_cgroup2_unified_mode()
+}
+
+/// The cgroup path of container `id` from linux.cgroupsPath (default `/berth/<id>`), relative
+/// to each hierarchy root and without a leading slash. Relative paths are taken from the root
+/// too (runc would nest them under its own cgroup; engines pass absolute paths).
+pub fn resolve_path(id: &str, spec: &Spec) -> Result<String, RuntimeError> {
+    let raw = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .map(|p| p.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("/berth/{id}"));
+    let bad = |reason: &str| RuntimeError::InvalidSpec { id: id.to_owned(), reason: format!("cgroupsPath {raw:?}: {reason}") };
+    if raw.contains(':') {
+        return Err(RuntimeError::Unsupported(format!("systemd cgroup path {raw:?} (use a cgroupfs path like /berth/{id})")));
+    }
+    let parts: Vec<&str> = raw.split('/').filter(|c| !c.is_empty() && *c != ".").collect();
+    if parts.contains(&"..") {
+        return Err(bad("must not contain .."));
+    }
+    if parts.is_empty() {
+        return Err(bad("must not be the root cgroup"));
+    }
+    Ok(parts.join("/"))
+}
+
+/// A container's cgroup (all controllers).
+pub struct ContainerCgroup {
+    id: String,
+    path: String,
+    cg: Cgroup,
+}
+
+fn controllers() -> Vec<String> {
+    if is_v2() {
+        let avail = std::fs::read_to_string("/sys/fs/cgroup/cgroup.controllers").unwrap_or_default();
+        let avail: Vec<&str> = avail.split_whitespace().collect();
+        V2_CONTROLLERS.iter().filter(|c| avail.contains(c)).map(|c| c.to_string()).collect()
+    } else {
+        V1_CONTROLLERS.iter().map(|c| c.to_string()).collect()
+    }
+}
+
+impl ContainerCgroup {
+    /// A handle on the cgroup at `path` (as returned by [`resolve_path`]); creates nothing.
+    pub fn load(id: &str, path: &str) -> Self {
+        let cg = Cgroup::load_with_specified_controllers(hierarchies::auto(), path, controllers());
+        ContainerCgroup { id: id.to_owned(), path: path.to_owned(), cg }
+    }
+
+    /// Creates the cgroup and applies linux.resources (memory, pids, cpu, cpuset, and on v1
+    /// the device rules; `devices` are linux.devices, which get allowed like runc does).
+    pub fn create(id: &str, path: &str, resources: Option<&LinuxResources>, devices: &[LinuxDevice]) -> Result<Self, RuntimeError> {
+        let this = Self::load(id, path);
+        this.cg.create().map_err(|e| this.err(format!("create: {e}")))?;
+        if let Some(Err(e)) = resources.map(|res| this.apply(res).and_then(|()| this.apply_devices(res, devices))) {
+            let _ = this.remove();
+            return Err(e);
+        }
+        Ok(this)
+    }
+
+    fn err(&self, msg: String) -> RuntimeError {
+        RuntimeError::Cgroup { id: self.id.clone(), path: format!("/{}", self.path), msg }
+    }
+
+    fn apply(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
+        if let Some(mem) = res.memory() {
+            let c: &MemController = self.cg.controller_of().ok_or_else(|| self.err("no memory controller".into()))?;
+            if let Some(limit) = mem.limit() {
+                c.set_limit(limit).map_err(|e| self.err(format!("memory limit {limit}: {e}")))?;
+            }
+            if let Some(swap) = mem.swap() {
+                // Swap accounting is often disabled on v1; a missing file is not fatal.
+                if let Err(e) = c.set_memswap_limit(swap) {
+                    tracing::warn!(container = %self.id, "memory+swap limit {swap}: {e}");
+                }
+            }
+        }
+        if let Some(pids) = res.pids() {
+            let c: &PidController = self.cg.controller_of().ok_or_else(|| self.err("no pids controller".into()))?;
+            let v = if pids.limit() > 0 { MaxValue::Value(pids.limit()) } else { MaxValue::Max };
+            c.set_pid_max(v).map_err(|e| self.err(format!("pids limit {}: {e}", pids.limit())))?;
+        }
+        if let Some(cpu) = res.cpu() {
+            if let Some(c) = self.cg.controller_of::<CpuController>() {
+                if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
+                    c.set_shares(shares).map_err(|e| self.err(format!("cpu shares {shares}: {e}")))?;
+                }
+                if cpu.quota().is_some() || cpu.period().is_some() {
+                    c.set_cfs_quota_and_period(cpu.quota(), cpu.period())
+                        .map_err(|e| self.err(format!("cpu quota/period: {e}")))?;
+                }
+            }
+            if let Some(c) = self.cg.controller_of::<CpuSetController>() {
+                if let Some(cpus) = cpu.cpus().as_deref().filter(|s| !s.is_empty()) {
+                    c.set_cpus(cpus).map_err(|e| self.err(format!("cpuset.cpus {cpus}: {e}")))?;
+                }
+                if let Some(mems) = cpu.mems().as_deref().filter(|s| !s.is_empty()) {
+                    c.set_mems(mems).map_err(|e| self.err(format!("cpuset.mems {mems}: {e}")))?;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// v1 device rules: linux.resources.devices in order, then runc's always-allowed devices
+    /// and linux.devices. (v2 needs an eBPF program: not done yet, rules are ignored there.)
+    fn apply_devices(&self, res: &LinuxResources, devices: &[LinuxDevice]) -> Result<(), RuntimeError> {
+        let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) else { return Ok(()) };
+        if is_v2() {
+            tracing::warn!(container = %self.id, "device cgroup rules are not enforced on cgroup v2 yet");
+            return Ok(());
+        }
+        let Some(c) = self.cg.controller_of::<DevicesController>() else { return Ok(()) };
+        let dir = c.path().to_path_buf();
+        let write = |allow: bool, rule: &str| {
+            let f = dir.join(if allow { "devices.allow" } else { "devices.deny" });
+            std::fs::write(&f, rule).map_err(|e| self.err(format!("{} {rule:?}: {e}", f.display())))
+        };
+        for r in rules {
+            write(r.allow(), &device_rule(r))?;
+        }
+        const ALWAYS: &[&str] = &[
+            "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm",
+            "c 5:1 rwm", "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+        ];
+        for rule in ALWAYS {
+            write(true, rule)?;
+        }
+        for d in devices {
+            let t = match d.typ() {
+                LinuxDeviceType::B => 'b',
+                LinuxDeviceType::C | LinuxDeviceType::U => 'c',
+                _ => continue,
+            };
+            write(true, &format!("{t} {}:{} rwm", d.major(), d.minor()))?;
+        }
+        Ok(())
+    }
+
+    /// Moves process `pid` (all its threads) into the cgroup.
+    pub fn add(&self, pid: i32) -> Result<(), RuntimeError> {
+        self.cg
+            .add_task_by_tgid(CgroupPid::from(pid as u64))
+            .map_err(|e| self.err(format!("add pid {pid}: {e}")))
+    }
+
+    /// Pids of every process in the cgroup.
+    pub fn procs(&self) -> Vec<i32> {
+        self.cg.procs().into_iter().filter_map(|p| i32::try_from(p.pid).ok()).collect()
+    }
+
+    /// Freezes (`true`) or thaws every process of the cgroup.
+    pub fn set_frozen(&self, frozen: bool) -> Result<(), RuntimeError> {
+        let what = if frozen { "freeze" } else { "thaw" };
+        if is_v2() {
+            // cgroups-rs only offers the v2 freezer as a faked controller we do not enable.
+            let f = std::path::Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&self.path).join("cgroup.freeze");
+            return std::fs::write(&f, if frozen { "1" } else { "0" }).map_err(|e| self.err(format!("{what}: {e}")));
+        }
+        let c: &FreezerController = self.cg.controller_of().ok_or_else(|| self.err("no freezer controller".into()))?;
+        let r = if frozen { c.freeze() } else { c.thaw() };
+        r.map_err(|e| self.err(format!("{what}: {e}")))
+    }
+
+    /// Whether the cgroup is frozen (or freezing).
+    pub fn is_frozen(&self) -> bool {
+        if is_v2() {
+            let f = std::path::Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&self.path).join("cgroup.freeze");
+            return std::fs::read_to_string(f).map(|s| s.trim() == "1").unwrap_or(false);
+        }
+        self.cg
+            .controller_of::<FreezerController>()
+            .and_then(|c| c.state().ok())
+            .is_some_and(|s| matches!(s, FreezerState::Frozen | FreezerState::Freezing))
+    }
+
+    /// Whether any of the cgroup's directories still exists.
+    pub fn exists(&self) -> bool {
+        self.cg.exists()
+    }
+
+    /// Removes the cgroup directories, retrying briefly while the kernel still reports them
+    /// busy (processes that were just killed leave the cgroup asynchronously).
+    pub fn remove(&self) -> Result<(), RuntimeError> {
+        let deadline = Instant::now() + Duration::from_secs(3);
+        loop {
+            match self.cg.delete() {
+                Ok(()) if !self.cg.exists() => return Ok(()),
+                Ok(()) => {}
+                Err(e) if Instant::now() >= deadline => return Err(self.err(format!("remove: {e}"))),
+                Err(_) => {}
+            }
+            if Instant::now() >= deadline {
+                return Err(self.err("remove: directories still exist".into()));
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// A device rule in the v1 devices.allow/deny syntax ("c 1:3 rwm", "a").
+fn device_rule(r: &LinuxDeviceCgroup) -> String {
+    let t = match r.typ() {
+        Some(LinuxDeviceType::B) => 'b',
+        Some(LinuxDeviceType::C) | Some(LinuxDeviceType::U) => 'c',
+        _ => 'a',
+    };
+    let access = r.access().clone().unwrap_or_else(|| "rwm".into());
+    if t == 'a' && r.major().is_none() && r.minor().is_none() {
+        // "a" alone means every device with every access.
+        return "a".into();
+    }
+    let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
+    format!("{t} {}:{} {access}", num(r.major()), num(r.minor()))
+}

@@ -1,0 +1,182 @@
+//! `create`: everything from a bundle to an init blocked on the exec fifo, undone completely
+//! on any failure.
+
+use std::fs;
+use std::io::{Read, Write};
+use std::os::fd::AsFd;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sched::CloneFlags;
+use nix::sys::signal::{Signal, kill};
+use nix::unistd::Pid;
+
+use super::cgroups::{self, ContainerCgroup};
+use super::error::RuntimeError;
+use super::namespaces::NsPlan;
+use super::process::{InitConfig, InitStatus, spawn};
+use super::state::{FIFO_FILE, Persisted, State, proc_stat};
+use super::{CreateOptions, Runtime, spec};
+
+/// How long init may take to set up before `create` gives up.
+const INIT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Undoes a partial create when dropped un-disarmed: kills and reaps init, removes the
+/// cgroup and the state directory.
+struct Undo<'a> {
+    id: &'a str,
+    dir: PathBuf,
+    cgroup: Option<ContainerCgroup>,
+    pid: Option<Pid>,
+    armed: bool,
+}
+
+impl Drop for Undo<'_> {
+    fn drop(&mut self) {
+        if !self.armed {
+            return;
+        }
+        if let Some(pid) = self.pid {
+            let _ = kill(pid, Signal::SIGKILL);
+            // init is our child: reap it so it leaves no zombie.
+            let _ = nix::sys::wait::waitpid(pid, None);
+        }
+        if let Some(Err(e)) = self.cgroup.as_ref().map(|cg| cg.remove()) {
+            tracing::warn!(container = self.id, "cleanup: {e}");
+        }
+        let _ = fs::remove_dir_all(&self.dir);
+    }
+}
+
+pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: Option<&Path>) -> Result<State, RuntimeError> {
+    let dir = rt.dir(id)?;
+    fs::create_dir_all(rt.root()).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
+    if let Err(e) = fs::create_dir(&dir) {
+        return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
+            RuntimeError::Exists { id: id.into() }
+        } else {
+            RuntimeError::io(id, "mkdir", &dir, e)
+        });
+    }
+    let _ = fs::set_permissions(&dir, fs::Permissions::from_mode(0o711));
+    let mut undo = Undo { id, dir: dir.clone(), cgroup: None, pid: None, armed: true };
+
+    let bundle = fs::canonicalize(bundle).map_err(|e| RuntimeError::io(id, "bundle", bundle, e))?;
+    let spec = spec::load(id, &bundle)?;
+    let rootfs = spec::rootfs(id, &bundle, &spec)?;
+    let plan = NsPlan::from_spec(id, &spec)?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    match (terminal, console_socket) {
+        (true, None) => {
+            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "process.terminal is true but no console socket was given (--console-socket)".into() });
+        }
+        (false, Some(_)) => {
+            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "a console socket was given but process.terminal is false".into() });
+        }
+        _ => {}
+    }
+    let console_socket = match console_socket {
+        Some(p) => Some(fs::canonicalize(p).map_err(|e| RuntimeError::io(id, "console socket", p, e))?),
+        None => None,
+    };
+    let cg_path = cgroups::resolve_path(id, &spec)?;
+
+    let fifo = dir.join(FIFO_FILE);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .map_err(|e| RuntimeError::sys(id, format!("mkfifo {}", fifo.display()), e))?;
+    // 0622 regardless of umask: init may write it after switching to a non-root user.
+    fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
+
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
+
+    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal)?;
+    undo.pid = Some(sp.pid);
+    if let Some(cg) = &undo.cgroup {
+        // Before init reads its config: the user process must start inside the limits.
+        cg.add(sp.pid.as_raw())?;
+    }
+
+    let init_cfg = InitConfig {
+        id: id.into(),
+        spec: spec.clone(),
+        rootfs: rootfs.clone(),
+        fifo: fifo.clone(),
+        pdeathsig: opts.parent_death_signal,
+        join: plan.join.iter().map(|(f, p)| (f.bits(), p.clone())).collect(),
+        new_cgroup_ns: plan.new_cgroup,
+        new_mount_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNS),
+        new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
+        new_uts_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS),
+        console_socket,
+    };
+    let data = serde_json::to_vec(&init_cfg).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
+    let mut cfg_pipe = sp.config;
+    // init may die before reading (e.g. exec failed): EPIPE then, and the status read
+    // below reports it.
+    let _ = cfg_pipe.write_all(&data);
+    drop(cfg_pipe);
+
+    wait_ready(id, sp.status, sp.pid)?;
+
+    let (start_time, _) = proc_stat(sp.pid.as_raw())
+        .ok_or_else(|| RuntimeError::Init { id: id.into(), msg: "container init exited right after setup".into() })?;
+    let persisted = Persisted {
+        id: id.into(),
+        pid: sp.pid.as_raw(),
+        start_time,
+        bundle: bundle.clone(),
+        rootfs,
+        created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        cgroup_path: cg_path,
+        annotations: spec.annotations().clone().unwrap_or_default(),
+        oci_version: spec.version().clone(),
+        hooks: spec.hooks().clone(),
+    };
+    persisted.save(&dir)?;
+    if let Some(h) = spec.hooks() {
+        let st = persisted.to_state(&dir);
+        super::hooks::run(id, "createRuntime", h.create_runtime().as_ref(), &st)?;
+        super::hooks::run(id, "prestart", h.prestart().as_ref(), &st)?;
+    }
+    if let Some(pf) = &opts.pid_file {
+        crate::util::atomic_write(pf, sp.pid.as_raw().to_string().as_bytes()).map_err(|e| RuntimeError::io(id, "write pid file", pf, e))?;
+    }
+    undo.armed = false;
+    Ok(persisted.to_state(&dir))
+}
+
+/// Reads init's report until it closes the status pipe; errors carry init's message.
+fn wait_ready(id: &str, mut status: fs::File, pid: Pid) -> Result<(), RuntimeError> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    let deadline = Instant::now() + INIT_TIMEOUT;
+    let mut buf = Vec::new();
+    loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(RuntimeError::Init { id: id.into(), msg: format!("container init (pid {pid}) did not report within {INIT_TIMEOUT:?}") });
+        }
+        let ms = u16::try_from(left.as_millis()).unwrap_or(u16::MAX);
+        let mut fds = [PollFd::new(status.as_fd(), PollFlags::POLLIN)];
+        match poll(&mut fds, PollTimeout::from(ms)) {
+            Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+            Ok(_) => {}
+            Err(e) => return Err(RuntimeError::sys(id, "poll init status", e)),
+        }
+        let mut chunk = [0u8; 4096];
+        match status.read(&mut chunk) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(RuntimeError::io(id, "read init status", "pipe", e)),
+        }
+    }
+    let line = buf.split(|b| *b == b'\n').next().unwrap_or_default();
+    match serde_json::from_slice::<InitStatus>(line) {
+        Ok(InitStatus::Ready) => Ok(()),
+        Ok(InitStatus::Error(msg)) => Err(RuntimeError::Init { id: id.into(), msg }),
+        Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
+    }
+}

@@ -1,0 +1,98 @@
+//! Namespaces: which ones `clone` creates, which ones init joins by path, and bringing the
+//! loopback interface up in a new network namespace.
+
+use std::os::fd::AsRawFd;
+use std::path::PathBuf;
+
+use nix::sched::CloneFlags;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use super::error::RuntimeError;
+
+/// The namespace plan for a container, derived from linux.namespaces.
+#[derive(Debug, Clone)]
+pub struct NsPlan {
+    /// Flags for `clone` (new pid/mnt/uts/ipc/net namespaces).
+    pub clone_flags: CloneFlags,
+    /// Namespaces init joins with setns (type flag, path).
+    pub join: Vec<(CloneFlags, PathBuf)>,
+    /// init unshares a cgroup namespace after the parent moved it into its cgroup.
+    pub new_cgroup: bool,
+}
+
+impl NsPlan {
+    /// Reads linux.namespaces; refuses what this runtime cannot do yet.
+    pub fn from_spec(id: &str, spec: &Spec) -> Result<Self, RuntimeError> {
+        let mut plan = NsPlan { clone_flags: CloneFlags::empty(), join: Vec::new(), new_cgroup: false };
+        let Some(nss) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) else {
+            return Ok(plan);
+        };
+        for ns in nss {
+            let typ = ns.typ();
+            let flag = match typ {
+                LinuxNamespaceType::Pid => CloneFlags::CLONE_NEWPID,
+                LinuxNamespaceType::Mount => CloneFlags::CLONE_NEWNS,
+                LinuxNamespaceType::Uts => CloneFlags::CLONE_NEWUTS,
+                LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
+                LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
+                LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
+                LinuxNamespaceType::User => {
+                    return Err(RuntimeError::Unsupported(format!("container {id}: user namespaces")));
+                }
+                LinuxNamespaceType::Time => {
+                    return Err(RuntimeError::Unsupported(format!("container {id}: time namespaces")));
+                }
+            };
+            match ns.path() {
+                Some(p) if !p.as_os_str().is_empty() => {
+                    // Joining a pid namespace would have to happen before clone, in the
+                    // caller's thread; not done yet.
+                    if typ == LinuxNamespaceType::Pid {
+                        return Err(RuntimeError::Unsupported(format!("container {id}: joining a pid namespace by path")));
+                    }
+                    plan.join.push((flag, p.clone()));
+                }
+                _ if typ == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
+                _ => plan.clone_flags |= flag,
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Whether the container gets a mount namespace (new or joined).
+    pub fn has_mount_ns(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWNS)
+    }
+}
+
+/// Joins the namespace at `path` (called by init, which is single-threaded).
+pub fn join(id: &str, flag: CloneFlags, path: &std::path::Path) -> Result<(), RuntimeError> {
+    let f = std::fs::File::open(path).map_err(|e| RuntimeError::io(id, "open namespace", path, e))?;
+    nix::sched::setns(f, flag).map_err(|e| RuntimeError::sys(id, format!("setns {}", path.display()), e))
+}
+
+/// Brings `lo` up in the current network namespace (SIOCGIFFLAGS then SIOCSIFFLAGS).
+pub fn loopback_up(id: &str) -> Result<(), RuntimeError> {
+    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
+    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| RuntimeError::sys(id, "socket(AF_INET)", e))?;
+    // SAFETY: ifreq is a plain C struct for which all-zero bytes are a valid value.
+    let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
+        *dst = *src as libc::c_char;
+    }
+    // SAFETY: the socket fd is open for the duration of the call and `ifr` is a valid,
+    // NUL-terminated ifreq the kernel reads and writes in place.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCGIFFLAGS, &mut ifr) };
+    if r < 0 {
+        return Err(RuntimeError::sys(id, "ioctl(SIOCGIFFLAGS, lo)", nix::errno::Errno::last()));
+    }
+    // SAFETY: SIOCGIFFLAGS filled the ifru_flags member of the union.
+    unsafe { ifr.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short };
+    // SAFETY: as above; the kernel only reads `ifr`.
+    let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) };
+    if r < 0 {
+        return Err(RuntimeError::sys(id, "ioctl(SIOCSIFFLAGS, lo)", nix::errno::Errno::last()));
+    }
+    Ok(())
+}

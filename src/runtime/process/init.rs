@@ -1,0 +1,277 @@
+//! `berth-runtime init`: the container's pid 1 before it becomes the user's process. It is a
+//! fresh single-threaded exec of this binary inside the new namespaces, so it may allocate and
+//! use any library. It reads its [`InitConfig`], sets the container up, reports ready (or the
+//! error) to `create`, blocks on the exec fifo until `start`, then execve's process.args.
+
+use std::ffi::CString;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use nix::fcntl::{OFlag, open};
+use nix::sched::CloneFlags;
+use nix::sys::stat::Mode;
+use nix::unistd::{Gid, Uid};
+
+use super::spawn::{ENV_CONFIG_FD, ENV_STATUS_FD};
+use super::{InitConfig, InitStatus};
+use crate::runtime::error::RuntimeError;
+use crate::runtime::{capabilities, namespaces, rootfs, tty};
+
+/// Everything needed after the fifo opens; prepared while errors can still be reported.
+struct Prepared {
+    fifo: OwnedFd,
+    path: CString,
+    argv: Vec<CString>,
+    envp: Vec<CString>,
+    no_new_privs: bool,
+}
+
+fn env_fd(name: &str) -> Option<RawFd> {
+    std::env::var(name).ok()?.parse().ok().filter(|fd| *fd > 2)
+}
+
+/// Entry point of `berth-runtime init`; returns only on failure.
+pub fn main() -> ExitCode {
+    let (Some(cfg_fd), Some(st_fd)) = (env_fd(ENV_CONFIG_FD), env_fd(ENV_STATUS_FD)) else {
+        eprintln!("berth-runtime init: internal command, run by `create` only");
+        return ExitCode::FAILURE;
+    };
+    // SAFETY: `spawn` passed us these two pipe ends (named in our environment) and nothing
+    // else in this fresh process owns them.
+    let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
+    let mut buf = Vec::new();
+    let cfg: InitConfig = match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
+        Ok(c) => c,
+        Err(e) => {
+            report(&mut status, InitStatus::Error(format!("init: reading config: {e}")));
+            return ExitCode::FAILURE;
+        }
+    };
+    drop(cfg_file);
+    let prepared = match setup(&cfg) {
+        Ok(p) => p,
+        Err(msg) => {
+            report(&mut status, InitStatus::Error(msg));
+            return ExitCode::FAILURE;
+        }
+    };
+    report(&mut status, InitStatus::Ready);
+    // Closing the status pipe is what tells `create` we are done.
+    drop(status);
+    exec_after_start(prepared)
+}
+
+fn report(status: &mut File, msg: InitStatus) {
+    if let Ok(mut line) = serde_json::to_vec(&msg) {
+        line.push(b'\n');
+        let _ = status.write_all(&line);
+    }
+}
+
+/// Blocks until `start` opens the fifo, then becomes the user's process.
+fn exec_after_start(p: Prepared) -> ExitCode {
+    // Re-opening through /proc turns our O_PATH handle into a write end; this blocks until
+    // `start` opens the fifo for reading.
+    let path = format!("/proc/self/fd/{}", p.fifo.as_raw_fd());
+    let w = match open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+        Ok(fd) => fd,
+        Err(e) => {
+            eprintln!("berth-runtime init: open exec fifo: {e}");
+            return ExitCode::from(126);
+        }
+    };
+    let mut w = File::from(w);
+    if let Err(e) = w.write_all(b"0") {
+        eprintln!("berth-runtime init: write exec fifo: {e}");
+        return ExitCode::from(126);
+    }
+    drop(w);
+    drop(p.fifo);
+    if let Err(e) = p.no_new_privs.then(nix::sys::prctl::set_no_new_privs).unwrap_or(Ok(())) {
+        eprintln!("berth-runtime init: no_new_privs: {e}");
+        return ExitCode::from(126);
+    }
+    close_fds_on_exec();
+    reset_signals();
+    let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).err();
+    eprintln!("berth-runtime init: exec {:?}: {}", p.path, e.map(|e| e.to_string()).unwrap_or_default());
+    ExitCode::from(127)
+}
+
+/// Gives the user process a clean signal state, as runc's Go init effectively does: an
+/// ignored disposition survives execve, and the Rust runtime ignores SIGPIPE while callers
+/// may ignore others (even glibc-internal 32/33) or block some. SIGHUP/SIGINT stay ignored if
+/// they were (nohup semantics, like Go).
+fn reset_signals() {
+    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    /// The kernel's struct sigaction; all-zero means SIG_DFL, no flags, empty mask.
+    #[repr(C)]
+    struct KernelSigaction {
+        handler: usize,
+        flags: libc::c_ulong,
+        restorer: usize,
+        mask: u64,
+    }
+    let dfl = KernelSigaction { handler: 0, flags: 0, restorer: 0, mask: 0 };
+    for sig in 1..=64 {
+        if matches!(sig, libc::SIGKILL | libc::SIGSTOP | libc::SIGHUP | libc::SIGINT) {
+            continue;
+        }
+        // SAFETY: rt_sigaction with a valid, live struct and no old-action pointer; the raw
+        // syscall (not glibc's wrapper) also reaches glibc's reserved signals 32 and 33.
+        // Setting SIG_DFL runs no code; we are single-threaded and about to execve.
+        unsafe { libc::syscall(libc::SYS_rt_sigaction, sig, &dfl as *const KernelSigaction, std::ptr::null::<KernelSigaction>(), 8usize) };
+    }
+    let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
+}
+
+/// Marks every descriptor above stderr close-on-exec: whatever the caller of `create` leaked
+/// must not reach the container.
+fn close_fds_on_exec() {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<RawFd> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+        // SAFETY: F_SETFD on a number that may or may not be open only sets a flag or fails
+        // with EBADF; no memory is involved.
+        unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
+    }
+}
+
+fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
+    let id = cfg.id.as_str();
+    let fail = |e: RuntimeError| format!("unable to start container process: {e}");
+    let spec = &cfg.spec;
+    let process = spec.process().as_ref().ok_or_else(|| fail(RuntimeError::InvalidSpec { id: id.into(), reason: "no process".into() }))?;
+
+    // Our own session, like runc: the container is not part of the caller's job control.
+    let _ = nix::unistd::setsid();
+
+    for (flag, path) in &cfg.join {
+        namespaces::join(id, CloneFlags::from_bits_truncate(*flag), path).map_err(fail)?;
+    }
+    if cfg.new_cgroup_ns {
+        // The parent moved us into the container's cgroup before sending the config, so the
+        // new namespace is rooted there.
+        nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| fail(RuntimeError::sys(id, "unshare(CLONE_NEWCGROUP)", e)))?;
+    }
+    if let Some(adj) = process.oom_score_adj() {
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| fail(RuntimeError::io(id, "write", "/proc/self/oom_score_adj", e)))?;
+    }
+
+    // The fifo lives outside the rootfs: hold it (O_PATH, opens without blocking) across
+    // pivot_root.
+    let fifo = open(&cfg.fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| fail(RuntimeError::sys(id, format!("open {}", cfg.fifo.display()), e)))?;
+
+    let console = match &cfg.console_socket {
+        Some(p) => Some(tty::connect(id, p).map_err(fail)?),
+        None => None,
+    };
+    if cfg.new_mount_ns {
+        rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
+        rootfs::mount_all(id, spec, &cfg.rootfs).map_err(fail)?;
+        if rootfs::needs_dev(spec) {
+            rootfs::setup_dev(id, spec, &cfg.rootfs).map_err(fail)?;
+        }
+        rootfs::pivot(id, &cfg.rootfs).map_err(fail)?;
+    } else {
+        nix::unistd::chroot(&cfg.rootfs).map_err(|e| fail(RuntimeError::sys(id, format!("chroot {}", cfg.rootfs.display()), e)))?;
+        nix::unistd::chdir("/").map_err(|e| fail(RuntimeError::sys(id, "chdir /", e)))?;
+    }
+
+    if cfg.new_uts_ns {
+        if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+            nix::unistd::sethostname(h).map_err(|e| fail(RuntimeError::sys(id, format!("sethostname {h:?}"), e)))?;
+        }
+        if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+            set_domainname(d).map_err(|e| fail(RuntimeError::sys(id, format!("setdomainname {d:?}"), e)))?;
+        }
+    }
+    if cfg.new_net_ns {
+        namespaces::loopback_up(id).map_err(fail)?;
+    }
+
+    let cwd = PathBuf::from(process.cwd());
+    if !cwd.is_absolute() {
+        return Err(fail(RuntimeError::InvalidSpec { id: id.into(), reason: format!("process.cwd {} is not absolute", cwd.display()) }));
+    }
+    rootfs::ensure_dir(id, &cwd).map_err(fail)?;
+    if cfg.new_mount_ns {
+        rootfs::finalize(id, spec).map_err(fail)?;
+    }
+
+    for rl in process.rlimits().iter().flatten() {
+        set_rlimit(rl).map_err(|e| fail(RuntimeError::sys(id, format!("setrlimit {:?}", rl.typ()), e)))?;
+    }
+
+    if let Some(sock) = console {
+        let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
+        tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+    }
+    let caps = process.capabilities().as_ref();
+    if let Some(caps) = caps {
+        capabilities::drop_bounding(id, caps).map_err(fail)?;
+    }
+    let user = process.user();
+    if let Some(mask) = user.umask() {
+        nix::sys::stat::umask(Mode::from_bits_truncate(mask));
+    }
+    let groups: Vec<Gid> = user.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    nix::unistd::setgroups(&groups).map_err(|e| fail(RuntimeError::sys(id, "setgroups", e)))?;
+    nix::unistd::setgid(Gid::from_raw(user.gid())).map_err(|e| fail(RuntimeError::sys(id, format!("setgid {}", user.gid()), e)))?;
+    nix::unistd::setuid(Uid::from_raw(user.uid())).map_err(|e| fail(RuntimeError::sys(id, format!("setuid {}", user.uid()), e)))?;
+    if let Some(sig) = cfg.pdeathsig {
+        // Changing credentials cleared it.
+        let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| fail(RuntimeError::sys(id, "parent death signal", e)))?;
+        nix::sys::prctl::set_pdeathsig(sig).map_err(|e| fail(RuntimeError::sys(id, "prctl(PR_SET_PDEATHSIG)", e)))?;
+    }
+    nix::unistd::chdir(&cwd).map_err(|e| fail(RuntimeError::sys(id, format!("chdir {}", cwd.display()), e)))?;
+
+    let args = process.args().clone().unwrap_or_default();
+    let Some(cmd) = args.first() else {
+        return Err(fail(RuntimeError::InvalidSpec { id: id.into(), reason: "process.args must not be empty".into() }));
+    };
+    let env: Vec<String> = process.env().clone().unwrap_or_default();
+    let path = super::exec::look_path(cmd, &env).map_err(|e| format!("unable to start container process: {e}"))?;
+    let c = |s: &str| CString::new(s).map_err(|_| fail(RuntimeError::InvalidSpec { id: id.into(), reason: format!("{s:?} contains a NUL byte") }));
+    let path = c(&path.to_string_lossy())?;
+    let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>, _>>()?;
+    let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>, _>>()?;
+    if let Some(caps) = caps {
+        capabilities::apply(id, caps).map_err(fail)?;
+    }
+    Ok(Prepared { fifo, path, argv, envp, no_new_privs: process.no_new_privileges().unwrap_or(false) })
+}
+
+fn set_domainname(d: &str) -> Result<(), nix::errno::Errno> {
+    // SAFETY: pointer and length describe a live byte slice.
+    let r = unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) };
+    if r != 0 { Err(nix::errno::Errno::last()) } else { Ok(()) }
+}
+
+fn set_rlimit(rl: &oci_spec::runtime::PosixRlimit) -> Result<(), nix::errno::Errno> {
+    use nix::sys::resource::Resource as X;
+    use oci_spec::runtime::PosixRlimitType as T;
+    let res = match rl.typ() {
+        T::RlimitCpu => X::RLIMIT_CPU,
+        T::RlimitFsize => X::RLIMIT_FSIZE,
+        T::RlimitData => X::RLIMIT_DATA,
+        T::RlimitStack => X::RLIMIT_STACK,
+        T::RlimitCore => X::RLIMIT_CORE,
+        T::RlimitRss => X::RLIMIT_RSS,
+        T::RlimitNproc => X::RLIMIT_NPROC,
+        T::RlimitNofile => X::RLIMIT_NOFILE,
+        T::RlimitMemlock => X::RLIMIT_MEMLOCK,
+        T::RlimitAs => X::RLIMIT_AS,
+        T::RlimitLocks => X::RLIMIT_LOCKS,
+        T::RlimitSigpending => X::RLIMIT_SIGPENDING,
+        T::RlimitMsgqueue => X::RLIMIT_MSGQUEUE,
+        T::RlimitNice => X::RLIMIT_NICE,
+        T::RlimitRtprio => X::RLIMIT_RTPRIO,
+        T::RlimitRttime => X::RLIMIT_RTTIME,
+    };
+    nix::sys::resource::setrlimit(res, rl.soft(), rl.hard())
+}

@@ -1,0 +1,152 @@
+//! Container state: what `create` persists under `<root>/<id>/state.json`, and the OCI state
+//! JSON (`{ociVersion,id,status,pid,bundle,annotations}`) that `state` prints.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use super::error::RuntimeError;
+
+/// File name of the persisted state inside the container directory.
+pub(crate) const STATE_FILE: &str = "state.json";
+/// File name of the exec fifo inside the container directory (runc's name).
+pub(crate) const FIFO_FILE: &str = "exec.fifo";
+
+/// Lifecycle status, as the OCI runtime spec names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Init is set up and blocked on the exec fifo.
+    Created,
+    /// The user process runs.
+    Running,
+    /// The container's cgroup is frozen (runc's extra status).
+    Paused,
+    /// The init process is gone.
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.pad(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The OCI state of a container (serializes to the OCI state JSON plus runc's extra fields).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct State {
+    /// OCI runtime spec version this state follows.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Current status.
+    pub status: Status,
+    /// Host pid of the container init (0 once stopped, as runc prints it).
+    pub pid: i32,
+    /// Absolute path of the bundle.
+    pub bundle: PathBuf,
+    /// Absolute path of the root filesystem.
+    pub rootfs: PathBuf,
+    /// Creation time, RFC 3339.
+    pub created: String,
+    /// Annotations from config.json.
+    #[serde(default, skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+}
+
+/// What `create` records on disk; `status` is derived on every read, never stored.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Persisted {
+    pub id: String,
+    pub pid: i32,
+    /// starttime (field 22 of /proc/<pid>/stat) of the init: guards against pid reuse.
+    pub start_time: u64,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub created: String,
+    /// cgroup path relative to each hierarchy root, without a leading slash.
+    pub cgroup_path: String,
+    #[serde(default)]
+    pub annotations: HashMap<String, String>,
+    pub oci_version: String,
+    /// Hooks from config.json (poststart/poststop run long after the bundle may change).
+    #[serde(default)]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
+}
+
+impl Persisted {
+    /// Derives the live status from /proc and the exec fifo.
+    pub fn status(&self, dir: &Path) -> Status {
+        if !self.alive() {
+            return Status::Stopped;
+        }
+        if dir.join(FIFO_FILE).exists() {
+            Status::Created
+        } else if super::cgroups::ContainerCgroup::load(&self.id, &self.cgroup_path).is_frozen() {
+            Status::Paused
+        } else {
+            Status::Running
+        }
+    }
+
+    /// Whether the recorded init still exists (not a zombie, and not a reused pid).
+    pub fn alive(&self) -> bool {
+        matches!(proc_stat(self.pid), Some((st, zombie)) if st == self.start_time && !zombie)
+    }
+
+    /// The public OCI view.
+    pub fn to_state(&self, dir: &Path) -> State {
+        let status = self.status(dir);
+        State {
+            oci_version: self.oci_version.clone(),
+            id: self.id.clone(),
+            status,
+            pid: if status == Status::Stopped { 0 } else { self.pid },
+            bundle: self.bundle.clone(),
+            rootfs: self.rootfs.clone(),
+            created: self.created.clone(),
+            annotations: self.annotations.clone(),
+        }
+    }
+
+    /// Loads `<dir>/state.json`.
+    pub fn load(id: &str, dir: &Path) -> Result<Self, RuntimeError> {
+        let path = dir.join(STATE_FILE);
+        crate::util::read_json(&path).map_err(|e| {
+            if e.kind() == std::io::ErrorKind::NotFound {
+                RuntimeError::NotFound { id: id.to_owned() }
+            } else {
+                RuntimeError::State { id: id.to_owned(), path, source: e }
+            }
+        })
+    }
+
+    /// Writes `<dir>/state.json` crash-safely.
+    pub fn save(&self, dir: &Path) -> Result<(), RuntimeError> {
+        let path = dir.join(STATE_FILE);
+        crate::util::write_json(&path, self)
+            .map_err(|e| RuntimeError::State { id: self.id.clone(), path, source: e })
+    }
+}
+
+/// (starttime, is_zombie) of `pid` from /proc/<pid>/stat, or None if it does not exist.
+pub(crate) fn proc_stat(pid: i32) -> Option<(u64, bool)> {
+    if pid <= 0 {
+        return None;
+    }
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // comm may contain spaces and parentheses: the fields start after the last ')'.
+    let rest = s.rsplit_once(')')?.1;
+    let mut fields = rest.split_whitespace();
+    let state = fields.next()?;
+    // After the state (field 3), starttime is field 22: 18 more fields on.
+    let start: u64 = fields.nth(18)?.parse().ok()?;
+    Some((start, state == "Z" || state == "X"))
+}

@@ -1,0 +1,568 @@
+//! berth-runtime (runc's role): lifecycle, isolation, cgroups and error texts, driven through
+//! the command line like engines do, plus the library from a multi-threaded caller.
+//! Needs root. Every test uses its own state root, bundle, container id and cgroup, and its
+//! guard deletes the container and its cgroup even when the test fails.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{TempDir, make_busybox_rootfs, pid_alive, role, wait_until};
+use serde_json::{Value, json};
+
+/// v1 controllers the runtime uses (cgroups to clean up in the guard).
+const V1: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer"];
+
+fn is_v2() -> bool {
+    Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+}
+
+/// Host path of a cgroup file for cgroup `cg` (with leading slash).
+fn cgroup_file(cg: &str, v1_ctrl: &str, v1_file: &str, v2_file: &str) -> PathBuf {
+    let cg = cg.trim_start_matches('/');
+    if is_v2() {
+        Path::new("/sys/fs/cgroup").join(cg).join(v2_file)
+    } else {
+        Path::new("/sys/fs/cgroup").join(v1_ctrl).join(cg).join(v1_file)
+    }
+}
+
+fn cgroup_dirs(cg: &str) -> Vec<PathBuf> {
+    let cg = cg.trim_start_matches('/');
+    if is_v2() {
+        vec![Path::new("/sys/fs/cgroup").join(cg)]
+    } else {
+        V1.iter().map(|c| Path::new("/sys/fs/cgroup").join(c).join(cg)).collect()
+    }
+}
+
+/// A container under test: state root, bundle (busybox rootfs + config.json), id, cgroup.
+/// Drop force-deletes it and removes its cgroup directories.
+struct Ctr {
+    id: String,
+    cgroup: String,
+    root: TempDir,
+    bundle: TempDir,
+}
+
+impl Ctr {
+    fn new(args: &[&str]) -> Self {
+        let n: u32 = rand::random();
+        let root = TempDir::new("rtroot");
+        let bundle = TempDir::new("rtb");
+        make_busybox_rootfs(&bundle.path().join("rootfs"));
+        let c = Ctr { id: format!("ctr-{n:08x}"), cgroup: format!("/berth-rt-test-{n:08x}"), root, bundle };
+        let out = c.rt(&["spec", "--bundle", &c.bundle.path().to_string_lossy()]);
+        assert!(out.status.success(), "spec failed: {}", String::from_utf8_lossy(&out.stderr));
+        let cg = c.cgroup.clone();
+        c.edit(|v| {
+            v["process"]["args"] = json!(args);
+            v["root"]["readonly"] = json!(false);
+            v["linux"]["cgroupsPath"] = json!(cg);
+        });
+        c
+    }
+
+    fn edit(&self, f: impl FnOnce(&mut Value)) {
+        let p = self.bundle.path().join("config.json");
+        let mut v: Value = serde_json::from_slice(&std::fs::read(&p).expect("read config")).expect("parse config");
+        f(&mut v);
+        std::fs::write(&p, serde_json::to_vec_pretty(&v).expect("encode")).expect("write config");
+    }
+
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(role("berth-runtime"));
+        c.arg("--root").arg(self.root.path()).args(args).current_dir(self.bundle.path());
+        c
+    }
+
+    /// Runs a subcommand that does not leave a process holding its stdout.
+    fn rt(&self, args: &[&str]) -> Output {
+        self.cmd(args).stdin(Stdio::null()).output().expect("run berth-runtime")
+    }
+
+    /// `create` with the container's stdout/stderr going to `<bundle>/out`.
+    fn create(&self, extra: &[&str]) -> Output {
+        let out = std::fs::File::create(self.out_path()).expect("out file");
+        let err = out.try_clone().expect("clone");
+        let mut c = self.cmd(&["create"]);
+        c.args(extra).arg(&self.id).stdin(Stdio::null()).stdout(out).stderr(err);
+        let status = c.status().expect("run create");
+        let text = std::fs::read(self.out_path()).unwrap_or_default();
+        Output { status, stdout: Vec::new(), stderr: text }
+    }
+
+    fn out_path(&self) -> PathBuf {
+        self.bundle.path().join("out")
+    }
+
+    fn output_text(&self) -> String {
+        std::fs::read_to_string(self.out_path()).unwrap_or_default()
+    }
+
+    fn state(&self) -> Value {
+        let out = self.rt(&["state", &self.id]);
+        assert!(out.status.success(), "state failed: {}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice(&out.stdout).expect("state JSON")
+    }
+}
+
+impl Drop for Ctr {
+    fn drop(&mut self) {
+        let _ = self.rt(&["delete", "-f", &self.id]);
+        for d in cgroup_dirs(&self.cgroup) {
+            let _ = std::fs::remove_dir(d);
+        }
+    }
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn run_prints_the_output_of_echo_hi() {
+    let c = Ctr::new(&["echo", "hi"]);
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
+    assert!(!c.root.path().join(&c.id).exists(), "run must delete the container afterwards");
+}
+
+#[test]
+fn run_exits_with_the_exit_code_of_the_container_process() {
+    let c = Ctr::new(&["sh", "-c", "exit 3"]);
+    let out = c.rt(&["run", &c.id]);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn create_leaves_a_live_init_in_created_state_and_start_runs_the_process() {
+    let c = Ctr::new(&["sh", "-c", "echo started; exec sleep 1000"]);
+    let pidfile = c.bundle.path().join("pid");
+    let out = c.create(&["--pid-file", &pidfile.to_string_lossy()]);
+    assert!(out.status.success(), "create failed: {}", stderr(&out));
+    let st = c.state();
+    assert_eq!(st["status"], "created");
+    assert_eq!(st["id"], c.id.as_str());
+    assert_eq!(st["ociVersion"], "1.0.2-dev");
+    let pid = st["pid"].as_i64().expect("pid") as i32;
+    assert!(pid > 0 && pid_alive(pid), "init {pid} must be alive");
+    assert_eq!(std::fs::read_to_string(&pidfile).expect("pid file").trim(), pid.to_string());
+    assert!(!c.output_text().contains("started"), "process must not run before start");
+
+    let out = c.rt(&["start", &c.id]);
+    assert!(out.status.success(), "start failed: {}", stderr(&out));
+    assert!(wait_until(5, || c.output_text().contains("started")), "process did not run: {:?}", c.output_text());
+    let st = c.state();
+    assert_eq!(st["status"], "running");
+    assert_eq!(st["pid"].as_i64(), Some(pid as i64));
+    let list = c.rt(&["list", "--format", "json"]);
+    let list: Value = serde_json::from_slice(&list.stdout).expect("list JSON");
+    assert_eq!(list[0]["id"], c.id.as_str());
+}
+
+#[test]
+fn kill_then_delete_force_leaves_no_process_no_cgroup_and_no_state() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(cgroup_dirs(&c.cgroup).iter().any(|d| d.exists()), "cgroup must exist while running");
+
+    let out = c.rt(&["kill", &c.id, "KILL"]);
+    assert!(out.status.success(), "kill failed: {}", stderr(&out));
+    assert!(wait_until(5, || c.state()["status"] == "stopped"), "container did not stop");
+    let out = c.rt(&["delete", "-f", &c.id]);
+    assert!(out.status.success(), "delete failed: {}", stderr(&out));
+    assert!(!pid_alive(pid));
+    for d in cgroup_dirs(&c.cgroup) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+    assert!(stderr(&c.rt(&["state", &c.id])).contains("container does not exist"));
+}
+
+#[test]
+fn delete_force_kills_a_running_container_and_plain_delete_refuses() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    let out = c.rt(&["delete", &c.id]);
+    assert!(!out.status.success(), "delete without -f must refuse a running container");
+    assert!(pid_alive(pid));
+    let out = c.rt(&["delete", "--force", &c.id]);
+    assert!(out.status.success(), "delete -f failed: {}", stderr(&out));
+    assert!(!pid_alive(pid));
+    for d in cgroup_dirs(&c.cgroup) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn container_sees_pid_1_its_hostname_loopback_up_proc_and_readonly_sys() {
+    let script = "echo pid=$$; echo host=$(hostname); ip link show lo; \
+                  test -r /proc/self/status && echo proc=ok; \
+                  grep ' /sys ' /proc/mounts | grep -q ' ro,' && echo sys=ro; \
+                  test -c /dev/null && echo devnull=ok; ls /proc/sys >/dev/null && touch /proc/sys/x 2>/dev/null || echo procsys=ro";
+    let c = Ctr::new(&["sh", "-c", script]);
+    c.edit(|v| v["hostname"] = json!("box-under-test"));
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    assert!(text.contains("pid=1\n"), "{text}");
+    assert!(text.contains("host=box-under-test\n"), "{text}");
+    assert!(text.contains("<LOOPBACK,UP,LOWER_UP>"), "lo must be up: {text}");
+    assert!(text.contains("proc=ok"), "{text}");
+    assert!(text.contains("sys=ro"), "{text}");
+    assert!(text.contains("devnull=ok"), "{text}");
+    assert!(text.contains("procsys=ro"), "{text}");
+}
+
+#[test]
+fn memory_and_pids_limits_appear_in_the_container_cgroup() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["linux"]["resources"] = json!({"memory": {"limit": 67108864}, "pids": {"limit": 42}}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let mem = cgroup_file(&c.cgroup, "memory", "memory.limit_in_bytes", "memory.max");
+    let pids = cgroup_file(&c.cgroup, "pids", "pids.max", "pids.max");
+    assert_eq!(std::fs::read_to_string(&mem).expect("memory file").trim(), "67108864");
+    assert_eq!(std::fs::read_to_string(&pids).expect("pids file").trim(), "42");
+    let pid = c.state()["pid"].as_i64().expect("pid").to_string();
+    let procs = cgroup_file(&c.cgroup, "pids", "cgroup.procs", "cgroup.procs");
+    let procs = std::fs::read_to_string(procs).expect("procs");
+    assert!(procs.lines().any(|l| l == pid), "init {pid} must be in the cgroup: {procs:?}");
+}
+
+#[test]
+fn a_missing_executable_fails_create_with_runc_text_and_leaves_nothing_behind() {
+    let c = Ctr::new(&["nosuchcmd"]);
+    let log = c.bundle.path().join("log.json");
+    let mut cmd = c.cmd(&["--log", &log.to_string_lossy(), "--log-format", "json", "create", &c.id]);
+    let out = cmd.stdin(Stdio::null()).output().expect("create");
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains(r#"exec: "nosuchcmd": executable file not found in $PATH"#), "stderr: {err}");
+    let line = std::fs::read_to_string(&log).expect("json log");
+    let v: Value = serde_json::from_str(line.lines().last().expect("a log line")).expect("json line");
+    assert_eq!(v["level"], "error");
+    assert!(v["msg"].as_str().unwrap_or("").contains("executable file not found in $PATH"));
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+    for d in cgroup_dirs(&c.cgroup) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn a_non_executable_file_fails_create_with_permission_denied() {
+    let c = Ctr::new(&["/etc/passwd"]);
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("permission denied"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists());
+}
+
+#[test]
+fn state_of_an_unknown_container_says_it_does_not_exist() {
+    let root = TempDir::new("rtroot");
+    let out = Command::new(role("berth-runtime"))
+        .arg("--root")
+        .arg(root.path())
+        .args(["state", "no-such-container"])
+        .output()
+        .expect("state");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn creating_an_existing_id_is_refused() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container with id exists"), "stderr: {}", stderr(&out));
+    assert_eq!(c.state()["status"], "created", "the existing container must be untouched");
+}
+
+#[test]
+fn run_detach_returns_while_the_container_keeps_running() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let st = c.cmd(&["run", "-d", &c.id]).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null()).status().expect("run -d");
+    assert!(st.success());
+    assert_eq!(c.state()["status"], "running");
+}
+
+/// Env var that turns [`helper_multithreaded_creator`] into the helper process.
+const HELPER_ENV: &str = "BERTH_RT_TEST_HELPER";
+
+/// Not a test on its own: when re-executed with HELPER_ENV, this test binary acts as a
+/// multi-threaded daemon creating a container with parent_death_signal from a dedicated
+/// thread, prints the container pid, and sleeps until killed.
+#[test]
+fn helper_multithreaded_creator() {
+    let Ok(spec) = std::env::var(HELPER_ENV) else { return };
+    let mut parts = spec.splitn(3, '|');
+    let (Some(root), Some(bundle), Some(id)) = (parts.next(), parts.next(), parts.next()) else { return };
+    // Busy threads, so the clone really happens in a multi-threaded process.
+    for _ in 0..4 {
+        std::thread::spawn(|| loop {
+            let v: Vec<u8> = vec![0; 4096];
+            std::hint::black_box(v);
+            std::thread::yield_now();
+        });
+    }
+    let (root, bundle, id) = (root.to_owned(), PathBuf::from(bundle), id.to_owned());
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let rt = berth::runtime::Runtime::new(root).with_init_exe(common::berth_bin());
+        let null = std::fs::File::options().read(true).write(true).open("/dev/null").expect("null");
+        use std::os::fd::AsRawFd;
+        let fd = null.as_raw_fd();
+        let opts = berth::runtime::CreateOptions { pid_file: None, stdio: Some([fd, fd, fd]), parent_death_signal: Some(libc::SIGKILL) };
+        let r = rt.create(&id, &bundle, &opts).and_then(|st| rt.start(&id).map(|_| st.pid));
+        let _ = tx.send(r.map_err(|e| e.to_string()));
+        // The creating thread stays alive, like the daemon's runtime thread.
+        loop {
+            std::thread::sleep(std::time::Duration::from_secs(1));
+        }
+    });
+    match rx.recv() {
+        Ok(Ok(pid)) => println!("CONTAINER_PID={pid}"),
+        other => println!("CONTAINER_ERROR={other:?}"),
+    }
+    loop {
+        std::thread::sleep(std::time::Duration::from_secs(1));
+    }
+}
+
+#[test]
+fn a_container_created_with_parent_death_signal_dies_with_its_multithreaded_creator() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let spec = format!("{}|{}|{}", c.root.path().display(), c.bundle.path().display(), c.id);
+    let mut helper = Command::new(std::env::current_exe().expect("test exe"))
+        .args(["--exact", "helper_multithreaded_creator", "--nocapture", "--test-threads=1"])
+        .env(HELPER_ENV, spec)
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn helper");
+    // Kill the helper (by its pid, which we started) whatever happens below.
+    struct KillOnDrop(u32);
+    impl Drop for KillOnDrop {
+        fn drop(&mut self) {
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(self.0 as i32), nix::sys::signal::Signal::SIGKILL);
+        }
+    }
+    let _guard = KillOnDrop(helper.id());
+    let stdout = helper.stdout.take().expect("stdout");
+    // The harness prints "test name ... " before our marker on the same line; read in a
+    // thread so a silent helper cannot hang the test.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines() {
+            let Ok(line) = line else { break };
+            if let Some(i) = line.find("CONTAINER_") {
+                let _ = tx.send(line[i..].to_owned());
+                break;
+            }
+        }
+    });
+    let msg = rx.recv_timeout(std::time::Duration::from_secs(30)).expect("helper printed no container pid");
+    let pid = msg.strip_prefix("CONTAINER_PID=").and_then(|p| p.trim().parse::<i32>().ok());
+    let pid = pid.unwrap_or_else(|| panic!("helper failed: {msg}"));
+    assert!(pid_alive(pid));
+    assert_eq!(c.state()["status"], "running");
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(helper.id() as i32), nix::sys::signal::Signal::SIGKILL);
+    let _ = helper.wait();
+    assert!(wait_until(5, || !pid_alive(pid)), "container {pid} survived its creator");
+}
+
+#[test]
+fn the_process_gets_exactly_the_configured_capabilities_uid_gid_and_cwd() {
+    let c = Ctr::new(&["sh", "-c", "grep -E '^Cap(Eff|Bnd)' /proc/self/status; id; pwd"]);
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    // The default spec keeps CAP_KILL (5), CAP_NET_BIND_SERVICE (10), CAP_AUDIT_WRITE (29).
+    assert!(text.contains("CapEff:\t0000000020000420"), "{text}");
+    assert!(text.contains("CapBnd:\t0000000020000420"), "{text}");
+    assert!(text.contains("uid=0(root) gid=0(root)"), "{text}");
+
+    let c = Ctr::new(&["sh", "-c", "grep -E '^CapEff' /proc/self/status; id; pwd"]);
+    c.edit(|v| {
+        v["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [5]});
+        v["process"]["cwd"] = json!("/work/dir");
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert!(text.contains("CapEff:\t0000000000000000"), "{text}");
+    assert!(text.contains("uid=1000 gid=1000 groups=5"), "{text}");
+    assert!(text.contains("/work/dir\n"), "cwd is created and used: {text}");
+}
+
+#[test]
+fn pause_freezes_resume_thaws_ps_lists_pids_and_kill_all_reaches_every_process() {
+    let c = Ctr::new(&["sh", "-c", "sleep 1000 & exec sleep 1001"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let pids = || -> Vec<i64> {
+        let out = c.rt(&["ps", "--format", "json", &c.id]);
+        serde_json::from_slice(&out.stdout).unwrap_or_default()
+    };
+    assert!(wait_until(5, || pids().len() == 2), "expected init and its child: {:?}", pids());
+    assert!(pids().contains(&pid));
+
+    assert!(c.rt(&["pause", &c.id]).status.success());
+    assert_eq!(c.state()["status"], "paused");
+    assert!(c.rt(&["resume", &c.id]).status.success());
+    assert_eq!(c.state()["status"], "running");
+
+    let all = pids();
+    let out = c.rt(&["kill", "--all", &c.id, "9"]);
+    assert!(out.status.success(), "kill --all failed: {}", stderr(&out));
+    assert!(wait_until(5, || all.iter().all(|p| !pid_alive(*p as i32))), "processes survived kill --all");
+    assert!(wait_until(5, || c.state()["status"] == "stopped"));
+    assert!(!c.rt(&["kill", &c.id, "TERM"]).status.success(), "kill of a stopped container must fail");
+}
+
+#[test]
+fn hooks_get_the_state_on_stdin_at_prestart_poststart_and_poststop() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let b = c.bundle.path().display().to_string();
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {b}/{name}.json")]});
+    c.edit(|v| v["hooks"] = json!({"prestart": [hook("prestart")], "poststart": [hook("poststart")], "poststop": [hook("poststop")]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pre: Value = serde_json::from_slice(&std::fs::read(c.bundle.path().join("prestart.json")).expect("prestart ran")).expect("state JSON");
+    assert_eq!(pre["id"], c.id.as_str());
+    assert_eq!(pre["pid"], c.state()["pid"]);
+    assert!(!c.bundle.path().join("poststart.json").exists());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(c.bundle.path().join("poststart.json").exists(), "poststart ran");
+    assert!(c.rt(&["delete", "-f", &c.id]).status.success());
+    assert!(c.bundle.path().join("poststop.json").exists(), "poststop ran");
+}
+
+#[test]
+fn a_failing_prestart_hook_fails_create_and_leaves_nothing_behind() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["hooks"] = json!({"prestart": [{"path": "/bin/false"}]}));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("prestart hook"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+    for d in cgroup_dirs(&c.cgroup) {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
+    let c = Ctr::new(&["sh", "-c", "echo x > /dev/null && head -c 1 /dev/zero >/dev/null && echo devices=usable; exec sleep 1000"]);
+    c.edit(|v| v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("devices=usable")), "standard devices unusable: {}", c.output_text());
+    if !is_v2() {
+        let list = std::fs::read_to_string(cgroup_file(&c.cgroup, "devices", "devices.list", "")).expect("devices.list");
+        assert!(!list.contains("a *:* rwm"), "deny-all rule not applied: {list}");
+        assert!(list.contains("c 1:3 rwm"), "/dev/null not allowed: {list}");
+    }
+}
+
+#[test]
+fn the_container_process_starts_with_no_ignored_or_blocked_signals() {
+    let c = Ctr::new(&["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+    let out = c.rt(&["run", &c.id]);
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
+    assert!(text.contains("SigBlk:\t0000000000000000"), "{text}");
+}
+
+#[test]
+fn run_in_the_foreground_forwards_sigterm_to_the_container() {
+    let c = Ctr::new(&["sh", "-c", "trap 'echo got-term; exit 7' TERM; echo ready; while true; do sleep 0.1; done"]);
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let mut child = c.cmd(&["run", &c.id]).stdin(Stdio::null()).stdout(out).stderr(Stdio::null()).spawn().expect("run");
+    assert!(wait_until(10, || c.output_text().contains("ready")), "container did not start: {}", c.output_text());
+    let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
+    let mut status = None;
+    assert!(wait_until(10, || { status = child.try_wait().ok().flatten(); status.is_some() }), "run did not exit");
+    assert_eq!(status.and_then(|s| s.code()), Some(7));
+    assert!(c.output_text().contains("got-term"));
+}
+
+#[test]
+fn terminal_containers_send_the_pty_master_over_the_console_socket() {
+    use std::io::Read;
+    use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+    use std::os::unix::net::UnixListener;
+    let c = Ctr::new(&["sh", "-c", "tty; echo hi-from-tty; exec sleep 1000"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let sock = c.bundle.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).expect("bind console socket");
+    listener.set_nonblocking(true).expect("nonblocking");
+    let err = std::fs::File::create(c.out_path()).expect("err file");
+    let mut create = c
+        .cmd(&["create", "--console-socket", &sock.to_string_lossy(), &c.id])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(err)
+        .spawn()
+        .expect("create");
+    let mut conn = None;
+    assert!(wait_until(10, || { conn = listener.accept().ok(); conn.is_some() }), "init never connected: {}", c.output_text());
+    let (conn, _) = conn.expect("connection");
+    conn.set_nonblocking(false).expect("blocking");
+    let mut buf = [0u8; 256];
+    let mut cmsg = nix::cmsg_space!([RawFd; 1]);
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let msg = nix::sys::socket::recvmsg::<()>(std::os::fd::AsRawFd::as_raw_fd(&conn), &mut iov, Some(&mut cmsg), nix::sys::socket::MsgFlags::empty())
+        .expect("recvmsg");
+    let mut master = None;
+    for c in msg.cmsgs().expect("cmsgs") {
+        if let nix::sys::socket::ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed this descriptor for us; nothing else owns it.
+            master = fds.first().map(|fd| unsafe { OwnedFd::from_raw_fd(*fd) });
+        }
+    }
+    let master = master.expect("a pty master fd");
+    assert!(create.wait().expect("create exit").success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let mut f = std::fs::File::from(master);
+    let mut seen = String::new();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut chunk = [0u8; 1024];
+        while let Ok(n) = f.read(&mut chunk) {
+            if n == 0 || tx.send(String::from_utf8_lossy(&chunk[..n]).into_owned()).is_err() {
+                break;
+            }
+        }
+    });
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    while !seen.contains("hi-from-tty") && std::time::Instant::now() < deadline {
+        if let Ok(s) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
+            seen.push_str(&s);
+        }
+    }
+    assert!(seen.contains("/dev/pts/0"), "tty output: {seen:?}");
+    assert!(seen.contains("hi-from-tty"), "tty output: {seen:?}");
+}
+
+#[test]
+fn a_terminal_container_without_console_socket_is_refused() {
+    let c = Ctr::new(&["sh"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("console socket"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists());
+}
