@@ -42,7 +42,6 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
             "capabilities": {
                 "bounding": DEFAULT_CAPS, "effective": DEFAULT_CAPS, "permitted": DEFAULT_CAPS,
             },
-            "rlimits": [{ "type": "RLIMIT_NOFILE", "hard": 1048576u64, "soft": 1048576u64 }],
             "noNewPrivileges": false
         },
         "root": { "path": rootfs, "readonly": false },

@@ -201,7 +201,7 @@ impl TestDaemon {
             .arg("--cgroup-parent")
             .arg(&self.cgroup_parent)
             .arg("--log-level")
-            .arg("debug")
+            .arg("info,berth=debug")
             .stdin(std::process::Stdio::null())
             .stdout(log.try_clone().expect("log fd"))
             .stderr(log);
