@@ -504,11 +504,15 @@ fn wait_prints_the_status_code() {
 
 #[test]
 fn logs_are_demuxed_to_stdout_and_stderr() {
-    let d = FakeDaemon::start(|_r: &Rec| {
+    let d = FakeDaemon::start(|r: &Rec| {
+        if r.uri.ends_with("/json") {
+            return Reply::Json(200, json!({"Id": "web", "Config": {"Tty": false}}));
+        }
+        // API 1.41 daemons call the multiplexed framing "raw-stream" too.
         let mut data = frame(StdStream::Stdout, b"line 1\n");
         data.extend(frame(StdStream::Stderr, b"warn 1\n"));
         data.extend(frame(StdStream::Stdout, b"line 2\n"));
-        Reply::Raw(200, "application/vnd.docker.multiplexed-stream", data)
+        Reply::Raw(200, "application/vnd.docker.raw-stream", data)
     });
     let out = d.berth(&["logs", "-f", "--tail", "10", "-t", "web"]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));

@@ -58,7 +58,7 @@ fn modular_containers_survive_sigkill_of_daemon_and_supervisor_without_losing_lo
         d.berth_ok(&["ps", "-a"])
     );
     let seq = ticks(&d, "counter");
-    assert!(seq.len() > 20);
+    assert!(seq.len() > 20, "counter log: {seq:?}\n{}", d.log());
     for w in seq.windows(2) {
         assert_eq!(w[1], w[0] + 1, "no log line lost around the outage");
     }

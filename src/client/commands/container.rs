@@ -91,9 +91,12 @@ pub async fn logs(client: &EngineClient, opts: LogsOptions) -> Result<u8> {
         .set_opt("tail", opts.tail.as_deref())
         .flag("timestamps", opts.timestamps)
         .encode();
+    // Like docker: the framing follows the container's TTY setting (API 1.41 daemons label
+    // both framings "raw-stream"), so ask the container first.
+    let info = client.get_value(&container_path(&opts.container, "/json")).await?;
+    let tty = info["Config"]["Tty"].as_bool().unwrap_or(false);
     let resp = client.call(Method::GET, &container_path(&opts.container, &format!("/logs{q}")), &[], empty()).await?;
-    let ct = resp.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-    let mut sink = StdioSink::for_content_type(ct.as_deref());
+    let mut sink = if tty { StdioSink::raw() } else { StdioSink::multiplexed() };
     copy_body(resp.into_body(), &mut sink).await?;
     Ok(0)
 }
