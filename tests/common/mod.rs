@@ -11,16 +11,36 @@ pub fn berth_bin() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_berth"))
 }
 
-/// A directory with every role name linked to the test binary (made once per test binary).
+/// A directory with every role name linked to the test binary, under cargo's target tmp
+/// dir (made once, atomically, and shared by every test binary).
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-test-bin-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("create bin dir");
-        let st = Command::new(berth_bin()).arg("install-links").arg(&dir).status().expect("install-links");
-        assert!(st.success(), "berth install-links failed");
-        dir
+        shared_artifact("bin", |tmp| {
+            std::fs::create_dir_all(tmp).expect("create bin dir");
+            let st = Command::new(berth_bin()).arg("install-links").arg(tmp).status().expect("install-links");
+            assert!(st.success(), "berth install-links failed");
+        })
     })
+}
+
+/// `<target tmp>/<name>`, built by `make` into a temp path and renamed into place, so that
+/// concurrent test binaries never see a half-made artifact.
+fn shared_artifact(name: &str, make: impl FnOnce(&Path)) -> PathBuf {
+    let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
+    let dest = base.join(name);
+    if dest.exists() {
+        return dest;
+    }
+    let tmp = base.join(format!(".{name}.{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&tmp);
+    let _ = std::fs::remove_file(&tmp);
+    make(&tmp);
+    if std::fs::rename(&tmp, &dest).is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+        let _ = std::fs::remove_file(&tmp);
+    }
+    dest
 }
 
 /// Path of one role's link, e.g. `role("berth-runtime")`.
@@ -94,17 +114,16 @@ pub fn make_busybox_rootfs(rootfs: &Path) {
     std::fs::write(rootfs.join("etc/group"), "root:x:0:\n").expect("group");
 }
 
-/// A tar of the busybox rootfs (for `berth import`), made once per test binary.
+/// A tar of the busybox rootfs (for `berth import`), made once and shared.
 pub fn busybox_tar() -> &'static Path {
     static TAR: OnceLock<PathBuf> = OnceLock::new();
     TAR.get_or_init(|| {
-        let dir = std::env::temp_dir().join(format!("berth-test-busybox-{}", std::process::id()));
-        let rootfs = dir.join("rootfs");
-        make_busybox_rootfs(&rootfs);
-        let tar = dir.join("busybox.tar");
-        let st = Command::new("tar").arg("-C").arg(&rootfs).arg("-cf").arg(&tar).arg(".").status().expect("tar");
-        assert!(st.success(), "tar of busybox rootfs failed");
-        tar
+        shared_artifact("busybox.tar", |tar| {
+            let rootfs = TempDir::new("bbroot");
+            make_busybox_rootfs(rootfs.path());
+            let st = Command::new("tar").arg("-C").arg(rootfs.path()).arg("-cf").arg(tar).arg(".").status().expect("tar");
+            assert!(st.success(), "tar of busybox rootfs failed");
+        })
     })
 }
 
