@@ -389,9 +389,7 @@ async fn exit_with_dead_shim_comes_from_disk() {
 }
 
 /// Same as the first test with berth's own runtime (the shim runs itself as `berth-runtime`);
-/// ignored until the runtime role is merged.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-#[ignore = "needs berth-runtime"]
 async fn run_with_berth_runtime() {
     let mut env = Env::new("ss6");
     env.start_supervisor();
