@@ -15,4 +15,5 @@ pub mod runtime;
 pub mod shim;
 pub mod storage;
 pub mod supervisor;
+pub mod units;
 pub mod util;

@@ -68,11 +68,11 @@ impl Container {
         match self.state.status {
             Status::Running => {
                 let since = self.state.started_at.unwrap_or(self.created);
-                format!("Up {}", human_duration(now - since))
+                format!("Up {}", crate::units::human_duration((now - since).num_seconds()))
             }
             Status::Exited => {
                 let since = self.state.finished_at.unwrap_or(self.created);
-                format!("Exited ({}) {} ago", self.state.exit_code, human_duration(now - since))
+                format!("Exited ({}) {} ago", self.state.exit_code, crate::units::human_duration((now - since).num_seconds()))
             }
             Status::Created => "Created".into(),
             Status::Removing => "Removal In Progress".into(),
@@ -86,42 +86,4 @@ impl Container {
             .collect::<Vec<_>>()
             .join(" ")
     }
-}
-
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(d: chrono::TimeDelta) -> String {
-    let secs = d.num_seconds();
-    if secs < 1 {
-        return "Less than a second".into();
-    }
-    if secs == 1 {
-        return "1 second".into();
-    }
-    if secs < 60 {
-        return format!("{secs} seconds");
-    }
-    let mins = d.num_minutes();
-    if mins == 1 {
-        return "About a minute".into();
-    }
-    if mins < 60 {
-        return format!("{mins} minutes");
-    }
-    let hours = (d.num_seconds() as f64 / 3600.0).round() as i64;
-    if hours == 1 {
-        return "About an hour".into();
-    }
-    if hours < 48 {
-        return format!("{hours} hours");
-    }
-    if hours < 24 * 7 * 2 {
-        return format!("{} days", hours / 24);
-    }
-    if hours < 24 * 30 * 2 {
-        return format!("{} weeks", hours / 24 / 7);
-    }
-    if hours < 24 * 365 * 2 {
-        return format!("{} months", hours / 24 / 30);
-    }
-    format!("{} years", hours / 24 / 365)
 }
