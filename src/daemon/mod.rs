@@ -23,6 +23,9 @@ use std::time::Duration;
 use store::{ContainerStore, StoreError};
 use tokio::sync::broadcast;
 
+/// How long `stop` waits between the stop signal and SIGKILL when nobody says (Docker's 10 s).
+pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How the daemon was started.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -366,7 +369,7 @@ impl Daemon {
         }
         let timeout = timeout
             .or(c.config.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64)))
-            .unwrap_or(monolithic::DEFAULT_STOP_TIMEOUT);
+            .unwrap_or(DEFAULT_STOP_TIMEOUT);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
         if let Err(e) = self.backend.kill(&id, sig).await {

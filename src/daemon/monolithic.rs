@@ -14,7 +14,6 @@ use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
-use std::time::Duration;
 use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 /// Work for the launcher thread.
@@ -171,6 +170,3 @@ fn copy_stream(mut src: File, stream: &str, writer: &Mutex<jsonfile::Writer>) {
         }
     }
 }
-
-/// How long `stop` waits between SIGTERM and SIGKILL when the caller gives no timeout.
-pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);

@@ -58,9 +58,6 @@ fn req<T>(msg: T) -> Request<T> {
 fn status_err(id: &str, s: tonic::Status) -> BackendError {
     match s.code() {
         Code::NotFound => BackendError::NotFound(id.to_owned()),
-        Code::Unavailable | Code::Cancelled | Code::Unknown if s.message().contains("transport") => {
-            BackendError::Unavailable(s.message().to_owned())
-        }
         Code::Unavailable => BackendError::Unavailable(s.message().to_owned()),
         _ => BackendError::Other(s.message().to_owned()),
     }
