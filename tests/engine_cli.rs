@@ -122,3 +122,17 @@ fn version_and_info_answer() {
     let i = d.berth_ok(&["info"]);
     assert!(i.contains("overlay2"), "{i}");
 }
+
+#[test]
+fn install_links_beside_the_binary_keeps_the_binary_and_links_every_role() {
+    let dir = common::TempDir::new("links");
+    let bin = dir.path().join("berth");
+    std::fs::copy(common::berth_bin(), &bin).expect("copy binary");
+    let st = std::process::Command::new(&bin).arg("install-links").arg(dir.path()).status().expect("install-links");
+    assert!(st.success());
+    assert!(std::fs::symlink_metadata(&bin).expect("binary").file_type().is_file(), "the binary itself stays");
+    for role in ["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime"] {
+        let out = std::process::Command::new(dir.path().join(role)).arg("--help").output().expect("run role");
+        assert!(out.status.success(), "{role} --help works through its link");
+    }
+}

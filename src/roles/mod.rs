@@ -73,15 +73,20 @@ fn install_links(dir: Option<&Path>) -> ExitCode {
         eprintln!("usage: berth install-links DIR");
         return ExitCode::from(2);
     };
-    let exe = match std::env::current_exe() {
-        Ok(e) => e,
-        Err(e) => {
+    let (exe, dir) = match (std::env::current_exe().and_then(|e| e.canonicalize()), dir.canonicalize()) {
+        (Ok(e), Ok(d)) => (e, d),
+        (Err(e), _) => {
             eprintln!("berth install-links: cannot find own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+        (_, Err(e)) => {
+            eprintln!("berth install-links: {}: {e}", dir.display());
             return ExitCode::FAILURE;
         }
     };
     for name in LINK_NAMES.iter().chain(std::iter::once(&"berth")) {
         let link = dir.join(name);
+        // Never replace the binary itself when it already lives in DIR under a role's name.
         if link == exe {
             continue;
         }
