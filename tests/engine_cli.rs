@@ -131,8 +131,9 @@ fn install_links_beside_the_binary_keeps_the_binary_and_links_every_role() {
     let st = std::process::Command::new(&bin).arg("install-links").arg(dir.path()).status().expect("install-links");
     assert!(st.success());
     assert!(std::fs::symlink_metadata(&bin).expect("binary").file_type().is_file(), "the binary itself stays");
-    for role in ["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime"] {
-        let out = std::process::Command::new(dir.path().join(role)).arg("--help").output().expect("run role");
-        assert!(out.status.success(), "{role} --help works through its link");
+    // Shims take containerd's single-dash flags (`-v` prints the version), the rest --help.
+    for (role, flag) in [("berthd", "--help"), ("berth-supervisor", "--help"), ("berth-runtime", "--help"), ("berth-shim", "-v"), ("containerd-shim-berth-v2", "-v")] {
+        let out = std::process::Command::new(dir.path().join(role)).arg(flag).output().expect("run role");
+        assert!(out.status.success(), "{role} {flag} works through its link");
     }
 }
