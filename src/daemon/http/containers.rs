@@ -1,0 +1,221 @@
+//! Container endpoints: create, start, stop, kill, wait, attach, logs, inspect, list, remove.
+
+use super::{flag, ApiError, ApiResult, D, Q};
+use crate::api::stream::{frame, StdStream};
+use crate::api::types::*;
+use crate::daemon::container::Status;
+use crate::daemon::logstream::{self, ReadFrom};
+use crate::daemon::{ContainerEvent, DaemonError};
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use futures::StreamExt;
+use hyper_util::rt::TokioIo;
+use std::collections::HashMap;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono::Utc>) -> ContainerSummary {
+    ContainerSummary {
+        id: c.id.clone(),
+        names: vec![c.name.clone()],
+        image: c.image_name.clone(),
+        image_id: c.image_id.clone(),
+        command: c.command_line(),
+        created: c.created.timestamp(),
+        state: c.state.status.as_str().into(),
+        status: c.status_text(now),
+        ports: vec![],
+        labels: c.config.labels.clone().unwrap_or_default(),
+        host_config: serde_json::json!({ "NetworkMode": "default" }),
+        network_settings: serde_json::json!({ "Networks": {} }),
+        mounts: vec![],
+    }
+}
+
+pub(super) async fn containers_list(State(d): D, Query(q): Q) -> Json<Vec<ContainerSummary>> {
+    let all = flag(&q, "all");
+    let now = chrono::Utc::now();
+    let mut cs: Vec<_> = d.containers.list().into_iter().filter(|c| all || c.state.status == Status::Running).collect();
+    cs.sort_by(|a, b| b.created.cmp(&a.created));
+    Json(cs.iter().map(|c| summary(c, now)).collect())
+}
+
+pub(super) async fn container_create(State(d): D, Query(q): Q, body: Bytes) -> ApiResult<(StatusCode, Json<ContainerCreateResponse>)> {
+    let req: ContainerCreateRequest = serde_json::from_slice(&body)
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
+    let resp = d.create(req, q.get("name").map(String::as_str))?;
+    Ok((StatusCode::CREATED, Json(resp)))
+}
+
+fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
+    t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)).unwrap_or_else(|| "0001-01-01T00:00:00Z".into())
+}
+
+pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
+    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
+    let c = d.containers.get(&id).map_err(DaemonError::from)?;
+    let s = &c.state;
+    let mut config = c.config.clone();
+    config.env = Some(c.env.clone());
+    config.cmd = Some(std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect());
+    Ok(Json(ContainerInspect {
+        id: c.id.clone(),
+        created: rfc3339(Some(c.created)),
+        path: c.path.clone(),
+        args: c.args.clone(),
+        state: ContainerState {
+            status: s.status.as_str().into(),
+            running: s.status == Status::Running,
+            pid: s.pid as i64,
+            exit_code: s.exit_code,
+            error: s.error.clone(),
+            started_at: rfc3339(s.started_at),
+            finished_at: rfc3339(s.finished_at),
+            ..Default::default()
+        },
+        image: c.image_id.clone(),
+        name: c.name.clone(),
+        driver: "overlay2".into(),
+        platform: "linux".into(),
+        log_path: c.log_path.clone(),
+        config,
+        host_config: c.host_config.clone(),
+        network_settings: serde_json::json!({ "Networks": {} }),
+        ..Default::default()
+    }))
+}
+
+pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.start_container(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    let t = q.get("t").and_then(|t| t.parse::<i64>().ok()).map(|t| Duration::from_secs(t.max(0) as u64));
+    d.stop(&id, t).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_kill(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    d.kill(&id, q.get("signal").map(String::as_str)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_remove(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    d.remove(&id, flag(&q, "force")).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/wait`: headers go out at once (clients wait for them before
+/// starting the container); the body follows when the condition is met.
+pub(super) async fn container_wait(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Response> {
+    let condition = q.get("condition").cloned().unwrap_or_else(|| "not-running".into());
+    if !["not-running", "next-exit", "removed"].contains(&condition.as_str()) {
+        return Err(ApiError(StatusCode::BAD_REQUEST, format!("invalid condition: {condition:?}")));
+    }
+    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
+    let mut events = d.subscribe();
+    let c = d.containers.get(&id).map_err(DaemonError::from)?;
+    let immediate = condition == "not-running" && c.state.status != Status::Running;
+    let initial_code = c.state.exit_code;
+    let fut = async move {
+        let code = if immediate {
+            initial_code
+        } else {
+            loop {
+                match events.recv().await {
+                    Ok(ContainerEvent::Exited { id: e, exit_code }) if e == id && condition != "removed" => break exit_code,
+                    Ok(ContainerEvent::Removed { id: e, exit_code }) if e == id => break exit_code,
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break -1,
+                    _ => {}
+                }
+            }
+        };
+        let mut body = serde_json::to_vec(&WaitResponse { status_code: code, error: None }).unwrap_or_default();
+        body.push(b'\n');
+        Ok::<_, std::io::Error>(Bytes::from(body))
+    };
+    let stream = futures::stream::once(fut);
+    Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
+}
+
+fn entry_frame(e: &crate::logs::jsonfile::Entry, timestamps: bool) -> Vec<u8> {
+    let payload = if timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+    frame(StdStream::from_name(&e.stream), payload.as_bytes())
+}
+
+fn wants(q: &HashMap<String, String>, e: &crate::logs::jsonfile::Entry) -> bool {
+    let (out, err) = (flag(q, "stdout"), flag(q, "stderr"));
+    (e.stream == "stdout" && out) || (e.stream == "stderr" && err)
+}
+
+/// `POST /containers/{id}/attach`: upgrades the connection to a raw stream and sends the
+/// container's output in Docker's multiplexed framing until it exits.
+pub(super) async fn container_attach(State(d): D, Path(id): Path<String>, Query(q): Q, mut req: Request) -> ApiResult<Response> {
+    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
+    let c = d.containers.get(&id).map_err(DaemonError::from)?;
+    if c.config.tty {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "attach to a TTY container is not supported yet".into()));
+    }
+    let from = if flag(&q, "logs") { ReadFrom::Start } else { ReadFrom::End };
+    let stream = flag(&q, "stream");
+    let mut rx = logstream::follow(d.clone(), id, from, stream);
+    let upgrade = hyper::upgrade::on(&mut req);
+    tokio::spawn(async move {
+        let Ok(upgraded) = upgrade.await else { return };
+        let mut io = TokioIo::new(upgraded);
+        while let Some(e) = rx.recv().await {
+            if wants(&q, &e) && io.write_all(&entry_frame(&e, false)).await.is_err() {
+                return;
+            }
+        }
+        let _ = io.shutdown().await;
+    });
+    Ok(Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .body(Body::empty())
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+}
+
+/// `GET /containers/{id}/logs`.
+pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Response> {
+    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
+    if !flag(&q, "stdout") && !flag(&q, "stderr") {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "Bad parameters: you must choose at least one stream".into()));
+    }
+    let follow = flag(&q, "follow");
+    let timestamps = flag(&q, "timestamps");
+    let tail = q.get("tail").and_then(|t| t.parse::<usize>().ok());
+    let c = d.containers.get(&id).map_err(DaemonError::from)?;
+    // The tail is cut from what is on disk now; following continues from there.
+    let (existing, offset) = crate::logs::jsonfile::read_from(std::path::Path::new(&c.log_path), 0)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let mut existing: Vec<_> = existing.into_iter().filter(|e| wants(&q, e)).collect();
+    if let Some(n) = tail {
+        let skip = existing.len().saturating_sub(n);
+        existing.drain(..skip);
+    }
+    let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, timestamps)))));
+    let body = if follow && c.state.status == Status::Running {
+        let rx = logstream::follow(d.clone(), id, ReadFrom::At(offset), true);
+        let q2 = q.clone();
+        let rest = tokio_stream_from(rx)
+            .filter(move |e| futures::future::ready(wants(&q2, e)))
+            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
+        Body::from_stream(head.chain(rest))
+    } else {
+        Body::from_stream(head)
+    };
+    Ok(([(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")], body).into_response())
+}
+
+fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
+    futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
+}
+

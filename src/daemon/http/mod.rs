@@ -1,0 +1,130 @@
+//! The Engine API (v1.41) over HTTP: axum routes that parse requests, call the daemon and
+//! encode answers the way the docker CLI and docker-py expect.
+
+use super::{Daemon, DaemonError};
+use crate::api::types::*;
+use crate::api::API_VERSION;
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post};
+use axum::{Json, Router};
+use std::collections::HashMap;
+use std::sync::Arc;
+
+mod containers;
+mod images;
+mod system;
+
+use containers::*;
+use images::*;
+use system::*;
+
+type D = State<Arc<Daemon>>;
+type Q = Query<HashMap<String, String>>;
+
+/// An Engine API error: a status code and Docker's `{"message": ...}` body.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.0 == StatusCode::NOT_MODIFIED {
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+        (self.0, Json(ErrorResponse { message: self.1 })).into_response()
+    }
+}
+
+impl From<DaemonError> for ApiError {
+    fn from(e: DaemonError) -> Self {
+        let code = match &e {
+            DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
+            DaemonError::Conflict(_) => StatusCode::CONFLICT,
+            DaemonError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DaemonError::NotModified(_) => StatusCode::NOT_MODIFIED,
+            DaemonError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+impl From<crate::image::ImageError> for ApiError {
+    fn from(e: crate::image::ImageError) -> Self {
+        DaemonError::from(e).into()
+    }
+}
+
+type ApiResult<T> = Result<T, ApiError>;
+
+fn flag(q: &HashMap<String, String>, key: &str) -> bool {
+    q.get(key).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+}
+
+/// The router, with the `/vX.Y` prefix stripped from paths before routing.
+pub fn router(daemon: Arc<Daemon>) -> Router {
+    Router::new()
+        .route("/_ping", get(ping).head(ping))
+        .route("/version", get(version))
+        .route("/info", get(info))
+        .route("/images/json", get(images_list))
+        .route("/images/create", post(images_create))
+        .route("/images/{name}/json", get(image_inspect))
+        .route("/containers/json", get(containers_list))
+        .route("/containers/create", post(container_create))
+        .route("/containers/{id}/json", get(container_inspect))
+        .route("/containers/{id}/start", post(container_start))
+        .route("/containers/{id}/stop", post(container_stop))
+        .route("/containers/{id}/kill", post(container_kill))
+        .route("/containers/{id}/wait", post(container_wait))
+        .route("/containers/{id}/attach", post(container_attach))
+        .route("/containers/{id}/logs", get(container_logs))
+        .route("/containers/{id}", delete(container_remove))
+        .fallback(not_found)
+        .layer(axum::middleware::map_response(server_headers))
+        .with_state(daemon)
+}
+
+/// Strips the API version prefix (`/v1.41/containers/json` → `/containers/json`) and
+/// refuses versions older than we speak.
+pub fn strip_version(mut req: Request) -> Request {
+    let path = req.uri().path();
+    if let Some(rest) = path.strip_prefix("/v") {
+        if let Some(slash) = rest.find('/') {
+            let ver = &rest[..slash];
+            if !ver.is_empty() && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
+                let new_path = rest[slash..].to_owned();
+                let pq = match req.uri().query() {
+                    Some(q) => format!("{new_path}?{q}"),
+                    None => new_path,
+                };
+                if let Ok(uri) = pq.parse::<Uri>() {
+                    *req.uri_mut() = uri;
+                }
+            }
+        }
+    }
+    req
+}
+
+async fn server_headers(mut resp: Response) -> Response {
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert(header::SERVER, HeaderValue::from_static(concat!("Docker/berth-", env!("CARGO_PKG_VERSION"), " (linux)")));
+    resp
+}
+
+async fn not_found(method: Method, uri: Uri) -> ApiError {
+    ApiError(StatusCode::NOT_FOUND, format!("page not found: {method} {}", uri.path()))
+}
+
+async fn ping(method: Method) -> Response {
+    let mut r = if method == Method::HEAD { StatusCode::OK.into_response() } else { "OK".into_response() };
+    let h = r.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store, must-revalidate"));
+    h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+    h.insert("Builder-Version", HeaderValue::from_static("1"));
+    r
+}
+

@@ -1,0 +1,115 @@
+//! `/version` and `/info`.
+
+use super::D;
+use crate::api::types::*;
+use crate::api::{API_VERSION, MIN_API_VERSION};
+use crate::daemon::container::Status;
+use axum::extract::State;
+use axum::Json;
+use std::collections::HashMap;
+
+fn kernel_version() -> String {
+    nix::sys::utsname::uname().map(|u| u.release().to_string_lossy().into_owned()).unwrap_or_default()
+}
+
+pub(super) async fn version(State(d): D) -> Json<Version> {
+    let (comp, comp_ver) = d.backend().component();
+    let engine = ComponentVersion {
+        name: "Engine".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        details: HashMap::from([
+            ("ApiVersion".into(), API_VERSION.into()),
+            ("MinAPIVersion".into(), MIN_API_VERSION.into()),
+            ("Os".into(), "linux".into()),
+            ("Arch".into(), "amd64".into()),
+            ("KernelVersion".into(), kernel_version()),
+            ("GitCommit".into(), "berth".into()),
+            ("GoVersion".into(), "rust".into()),
+            ("BuildTime".into(), String::new()),
+            ("Experimental".into(), "false".into()),
+        ]),
+    };
+    Json(Version {
+        platform: HashMap::from([("Name".into(), "berth".into())]),
+        components: vec![
+            engine,
+            ComponentVersion { name: comp.into(), version: comp_ver.into(), details: HashMap::new() },
+        ],
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_version: API_VERSION.into(),
+        min_api_version: MIN_API_VERSION.into(),
+        git_commit: "berth".into(),
+        go_version: "rust".into(),
+        os: "linux".into(),
+        arch: "amd64".into(),
+        kernel_version: kernel_version(),
+        build_time: String::new(),
+    })
+}
+
+fn cgroup_version() -> &'static str {
+    match nix::sys::statfs::statfs("/sys/fs/cgroup") {
+        Ok(s) if s.filesystem_type() == nix::sys::statfs::CGROUP2_SUPER_MAGIC => "2",
+        _ => "1",
+    }
+}
+
+pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
+    let cs = d.containers.list();
+    let running = cs.iter().filter(|c| c.state.status == Status::Running).count();
+    let images = d.images.list().map(|l| l.len()).unwrap_or(0);
+    let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    let mem = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|m| m.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|k| k.parse::<u64>().ok()))
+        .unwrap_or(0)
+        * 1024;
+    let mode = if d.config.monolithic { "monolithic" } else { "modular" };
+    Json(serde_json::json!({
+        "ID": "berth",
+        "Containers": cs.len(),
+        "ContainersRunning": running,
+        "ContainersPaused": 0,
+        "ContainersStopped": cs.len() - running,
+        "Images": images,
+        "Driver": "overlay2",
+        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "Plugins": { "Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"] },
+        "MemoryLimit": true, "SwapLimit": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
+        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": false,
+        "Debug": false, "NFd": 0, "NGoroutines": 0, "OomKillDisable": false,
+        "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": cgroup_version(),
+        "NEventsListener": 0,
+        "KernelVersion": kernel_version(),
+        "OperatingSystem": "berth",
+        "OSVersion": "",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "IndexServerAddress": "https://index.docker.io/v1/",
+        "RegistryConfig": { "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [], "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": [] },
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "MemTotal": mem,
+        "GenericResources": null,
+        "DockerRootDir": d.config.root,
+        "HttpProxy": "", "HttpsProxy": "", "NoProxy": "",
+        "Name": hostname,
+        "Labels": [format!("berth.mode={mode}")],
+        "ExperimentalBuild": false,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "Runtimes": { "berth": { "path": "berth-runtime" } },
+        "DefaultRuntime": "berth",
+        "Swarm": { "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null },
+        "LiveRestoreEnabled": !d.config.monolithic,
+        "Isolation": "",
+        "InitBinary": "",
+        "ContainerdCommit": { "ID": "berth", "Expected": "berth" },
+        "RuncCommit": { "ID": "berth", "Expected": "berth" },
+        "InitCommit": { "ID": "", "Expected": "" },
+        "SecurityOptions": [],
+        "Warnings": null
+    }))
+}
+
