@@ -137,3 +137,42 @@ fn install_links_beside_the_binary_keeps_the_binary_and_links_every_role() {
         assert!(out.status.success(), "{role} {flag} works through its link");
     }
 }
+
+#[test]
+fn unknown_log_driver_or_log_option_is_refused_at_create() {
+    let d = TestDaemon::modular("logopt");
+    d.import_busybox();
+    let out = d.berth(&["run", "--rm", "--log-opt", "max-sise=1k", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown log opt 'max-sise'"), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = d.berth(&["run", "--rm", "--log-driver", "syslog", "busybox", "true"]);
+    assert_eq!(out.status.code(), Some(125));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no log driver named 'syslog'"));
+    assert_eq!(d.berth_ok(&["ps", "-a", "-q"]).trim(), "");
+}
+
+fn rotating_logs_keep_max_file_generations(d: &TestDaemon) {
+    d.import_busybox();
+    d.berth_ok(&[
+        "run", "-d", "--name", "chatty", "--log-opt", "max-size=4k", "--log-opt", "max-file=3", "busybox", "sh", "-c",
+        "i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done",
+    ]);
+    assert!(common::wait_until(20, || d.berth_ok(&["ps", "-a"]).contains("Exited (0)")));
+    let dir = std::fs::read_dir(d.root().join("containers")).expect("containers").flatten().next().expect("one container").path();
+    let logs: Vec<_> = std::fs::read_dir(&dir).expect("dir").flatten().filter(|e| e.file_name().to_string_lossy().contains("-json.log")).collect();
+    assert!(!logs.is_empty() && logs.len() <= 3, "at most max-file generations: {:?}", logs.iter().map(|e| e.file_name()).collect::<Vec<_>>());
+    for e in &logs {
+        assert!(e.metadata().expect("meta").len() <= 4096 + 200, "{:?} stays near max-size", e.file_name());
+    }
+    let out = d.berth_ok(&["logs", "chatty"]);
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines.last(), Some(&"line-999"), "the newest lines are intact");
+    let first: usize = lines[0].trim_start_matches("line-").parse().expect("numbered");
+    assert_eq!(lines.len(), 1000 - first, "no gap inside what was kept");
+    d.berth_ok(&["rm", "chatty"]);
+}
+
+#[test]
+fn modular_logs_rotate_by_max_size_and_max_file() {
+    rotating_logs_keep_max_file_generations(&TestDaemon::modular("rotate"));
+}

@@ -35,6 +35,17 @@ pub struct HostConfig {
     pub auto_remove: bool,
     pub network_mode: String,
     pub cgroup_parent: String,
+    pub log_config: LogConfig,
+}
+
+/// `HostConfig.LogConfig`: the log driver and its options (`--log-opt`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(default)]
+pub struct LogConfig {
+    #[serde(rename = "Type")]
+    pub kind: String,
+    #[serde(rename = "Config")]
+    pub config: HashMap<String, String>,
 }
 
 /// Body of `POST /containers/create`: `Config` fields at the top level plus `HostConfig`.

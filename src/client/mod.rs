@@ -7,7 +7,6 @@ pub mod error;
 pub mod format;
 pub mod http;
 pub mod stdio;
-pub mod units;
 
 pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};

@@ -4,7 +4,7 @@
 
 use super::{monolithic::Monolithic, supervisor_client::SupervisorClient};
 use serde_json::Value;
-use std::path::Path;
+use crate::logs::LogTarget;
 
 /// A container's process ended.
 #[derive(Debug, Clone)]
@@ -47,10 +47,10 @@ pub enum Backend {
 
 impl Backend {
     /// Creates and starts container `id` from `spec`, its output going to the json-file log.
-    pub async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+    pub async fn start(&self, id: &str, spec: &Value, log: &LogTarget) -> Result<i32, BackendError> {
         match self {
-            Backend::Modular(s) => s.start(id, spec, log_path).await,
-            Backend::Monolithic(m) => m.start(id, spec, log_path).await,
+            Backend::Modular(s) => s.start(id, spec, log).await,
+            Backend::Monolithic(m) => m.start(id, spec, log).await,
         }
     }
 

@@ -35,6 +35,20 @@ pub fn follow(daemon: Arc<Daemon>, id: String, from: ReadFrom, follow: bool) -> 
         };
         let mut done = !follow;
         loop {
+            // The writer rotated the file under us: finish the old generation first.
+            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+            if len < offset {
+                let mut old = path.clone().into_os_string();
+                old.push(".1");
+                if let Ok((entries, _)) = jsonfile::read_from(std::path::Path::new(&old), offset) {
+                    for e in entries {
+                        if tx.send(e).await.is_err() {
+                            return;
+                        }
+                    }
+                }
+                offset = 0;
+            }
             let (entries, next) = match jsonfile::read_from(&path, offset) {
                 Ok(r) => r,
                 Err(e) => {

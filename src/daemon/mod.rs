@@ -12,7 +12,8 @@ pub mod store;
 pub mod supervisor_client;
 pub mod supervisor_process;
 
-use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse};
+use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConfig};
+use crate::logs::LogTarget;
 use crate::image::{ImageError, ImageStore};
 use crate::storage::overlay::{Overlay, StorageError};
 use backend::{Backend, BackendError, ExitEvent, TaskStatus};
@@ -37,6 +38,8 @@ pub struct DaemonConfig {
     /// A supervisor to use instead of starting our own.
     pub containerd: Option<PathBuf>,
     pub cgroup_parent: String,
+    /// Default json-file options for every container (`--log-opt`).
+    pub log_opts: std::collections::HashMap<String, String>,
 }
 
 /// What happened to a container, for waiters and attach/log followers.
@@ -258,6 +261,8 @@ impl Daemon {
         }
         let id = crate::util::random_id();
         let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
+        let mut host_config = req.host_config;
+        host_config.log_config = self.effective_log_config(host_config.log_config)?;
         let mut config = req.config;
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
@@ -269,7 +274,7 @@ impl Daemon {
             image_id: image.id.clone(),
             image_name: config.image.clone(),
             config,
-            host_config: req.host_config,
+            host_config,
             path,
             args: argv,
             env,
@@ -278,6 +283,21 @@ impl Daemon {
         };
         self.containers.insert(c)?;
         Ok(ContainerCreateResponse { id, warnings: Vec::new() })
+    }
+
+    /// The container's log config: daemon defaults overlaid by its own options, checked now
+    /// so that a bad option fails `create`, not `start`.
+    fn effective_log_config(&self, asked: LogConfig) -> Result<LogConfig, DaemonError> {
+        if !asked.kind.is_empty() && asked.kind != "json-file" {
+            return Err(DaemonError::BadRequest(format!(
+                "logger: no log driver named '{}' is registered (berth has json-file)",
+                asked.kind
+            )));
+        }
+        let mut config = self.config.log_opts.clone();
+        config.extend(asked.config);
+        LogTarget::from_options(PathBuf::new(), &config).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        Ok(LogConfig { kind: "json-file".into(), config })
     }
 
     /// `POST /containers/{id}/start`.
@@ -322,7 +342,9 @@ impl Daemon {
         let lowers: Vec<PathBuf> = image.config.rootfs.diff_ids.iter().rev().map(|d| self.images.layer_dir(d)).collect();
         let rootfs = self.overlay.mount(id, &lowers)?;
         let spec = spec::build(&c, &rootfs, &self.config.cgroup_parent);
-        match self.backend.start(id, &spec, std::path::Path::new(&c.log_path)).await {
+        let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        match self.backend.start(id, &spec, &log).await {
             Ok(pid) => {
                 self.containers.update(id, |c| {
                     c.state = container::State {

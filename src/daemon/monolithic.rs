@@ -59,12 +59,13 @@ impl Monolithic {
         rx.await.map_err(|_| BackendError::Other("launcher thread dropped the request".into()))?
     }
 
-    pub(super) async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
         let bundle = self.bundles.join(id);
         std::fs::create_dir_all(&bundle).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
         let cfg = bundle.join("config.json");
         crate::util::write_json(&cfg, spec).map_err(|e| BackendError::Other(format!("{}: {e}", cfg.display())))?;
-        let (id, log) = (id.to_owned(), log_path.to_path_buf());
+        // TODO(issue 4): rotate in monolithic mode too once the rotating writer lands.
+        let (id, log) = (id.to_owned(), log.path.clone());
         self.call(|reply| Job::Start { id, bundle, log, reply }).await
     }
 

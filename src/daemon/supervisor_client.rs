@@ -116,7 +116,7 @@ impl SupervisorClient {
         }
     }
 
-    pub(super) async fn start(&self, id: &str, spec: &Value, log_path: &Path) -> Result<i32, BackendError> {
+    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
         let spec_bytes = serde_json::to_vec(spec).map_err(|e| BackendError::Other(e.to_string()))?;
         let container = Container {
             id: id.to_owned(),
@@ -136,7 +136,7 @@ impl SupervisorClient {
                 .await
                 .map_err(|s| status_err(id, s))?;
         }
-        let log = format!("jsonfile://{}", log_path.display());
+        let log = log.uri();
         let mut tasks = TasksClient::new(self.channel.clone());
         let create = CreateTaskRequest {
             container_id: id.to_owned(),

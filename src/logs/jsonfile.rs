@@ -126,6 +126,36 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64), LogError
     Ok((entries, offset + consumed as u64))
 }
 
+/// Rotated generations of the log at `path`, oldest first (`path.N` … `path.1`), as the
+/// writer leaves them when `max-file` > 1.
+pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
+    let mut gens: Vec<(u32, PathBuf)> = Vec::new();
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return Vec::new() };
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let fname = e.file_name();
+            let Some(n) = fname.to_str().and_then(|f| f.strip_prefix(name)).and_then(|r| r.strip_prefix('.')) else { continue };
+            if let Ok(k) = n.parse::<u32>() {
+                gens.push((k, e.path()));
+            }
+        }
+    }
+    gens.sort_by(|a, b| b.0.cmp(&a.0));
+    gens.into_iter().map(|(_, p)| p).collect()
+}
+
+/// Every complete record of the log, rotated generations first; returns them and the
+/// offset reached in the current file.
+pub fn read_all(path: &Path) -> Result<(Vec<Entry>, u64), LogError> {
+    let mut all = Vec::new();
+    for old in rotated_files(path) {
+        all.extend(read_from(&old, 0)?.0);
+    }
+    let (cur, off) = read_from(path, 0)?;
+    all.extend(cur);
+    Ok((all, off))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

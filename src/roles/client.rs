@@ -127,6 +127,12 @@ struct RunArgs {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, allow_negative_numbers = true)]
     pids_limit: Option<i64>,
+    /// Logging driver for the container (json-file)
+    #[arg(long = "log-driver")]
+    log_driver: Option<String>,
+    /// Log driver options (max-size=SIZE, max-file=N)
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    log_opt: Vec<String>,
     /// Allocate a pseudo-TTY (not supported yet)
     #[arg(short, long)]
     tty: bool,
@@ -139,7 +145,7 @@ struct RunArgs {
 }
 
 fn parse_memory(s: &str) -> Result<i64, String> {
-    crate::client::units::parse_ram_bytes(s).map_err(|e| e.to_string())
+    crate::units::parse_ram_bytes(s).map_err(|e| e.to_string())
 }
 
 /// Entry point of the client role.
@@ -200,6 +206,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
                 env: a.env,
                 memory: a.memory,
                 pids_limit: a.pids_limit,
+                log_driver: a.log_driver,
+                log_opts: a.log_opt,
                 tty: a.tty,
                 interactive: a.interactive,
                 image,

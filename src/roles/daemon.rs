@@ -30,6 +30,9 @@ struct Args {
     /// Parent cgroup of every container.
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
+    /// Default json-file log option for every container (max-size=SIZE, max-file=N).
+    #[arg(long = "log-opt", value_name = "KEY=VALUE")]
+    log_opts: Vec<String>,
     /// Log level (error, warn, info, debug, trace); RUST_LOG wins.
     #[arg(long = "log-level", short = 'l', default_value = "info")]
     log_level: String,
@@ -75,6 +78,12 @@ async fn run(args: Args) -> anyhow::Result<()> {
         ),
         None => args.exec_root.join("berth.sock"),
     };
+    let mut log_opts = std::collections::HashMap::new();
+    for kv in &args.log_opts {
+        let (k, v) = kv.split_once('=').ok_or_else(|| anyhow::anyhow!("--log-opt {kv}: expected KEY=VALUE"))?;
+        log_opts.insert(k.to_owned(), v.to_owned());
+    }
+    crate::logs::LogTarget::from_options(PathBuf::new(), &log_opts).map_err(|e| anyhow::anyhow!("--log-opt: {e}"))?;
     let config = DaemonConfig {
         root: args.root,
         exec_root: args.exec_root,
@@ -82,6 +91,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         monolithic: args.monolithic,
         containerd: args.containerd,
         cgroup_parent: args.cgroup_parent,
+        log_opts,
     };
     let daemon = Daemon::start(config).await?;
     if let Some(dir) = socket.parent() {

@@ -2,7 +2,7 @@
 //! code, exactly the order the docker CLI uses.
 
 use super::container_path;
-use crate::api::types::{
+use crate::api::types::{LogConfig, 
     ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, WaitResponse,
 };
 use crate::client::error::{ClientError, Result};
@@ -20,6 +20,9 @@ pub struct RunOptions {
     pub env: Vec<String>,
     pub memory: Option<i64>,
     pub pids_limit: Option<i64>,
+    pub log_driver: Option<String>,
+    /// `--log-opt KEY=VALUE` entries (a bare KEY is sent with an empty value).
+    pub log_opts: Vec<String>,
     pub tty: bool,
     pub interactive: bool,
     pub image: String,
@@ -61,6 +64,17 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             memory: opts.memory.unwrap_or(0),
             pids_limit: opts.pids_limit,
             auto_remove: opts.rm,
+            log_config: LogConfig {
+                kind: opts.log_driver.clone().unwrap_or_default(),
+                config: opts
+                    .log_opts
+                    .iter()
+                    .map(|kv| match kv.split_once('=') {
+                        Some((k, v)) => (k.to_owned(), v.to_owned()),
+                        None => (kv.clone(), String::new()),
+                    })
+                    .collect(),
+            },
             ..Default::default()
         },
     }

@@ -194,7 +194,7 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     let tail = q.get("tail").and_then(|t| t.parse::<usize>().ok());
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     // The tail is cut from what is on disk now; following continues from there.
-    let (existing, offset) = crate::logs::jsonfile::read_from(std::path::Path::new(&c.log_path), 0)
+    let (existing, offset) = crate::logs::jsonfile::read_all(std::path::Path::new(&c.log_path))
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut existing: Vec<_> = existing.into_iter().filter(|e| wants(&q, e)).collect();
     if let Some(n) = tail {
