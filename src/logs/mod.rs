@@ -2,3 +2,4 @@
 //! stdio (the shim in modular mode, the daemon in monolithic mode), read by the daemon.
 
 pub mod jsonfile;
+pub mod rotate;
