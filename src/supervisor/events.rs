@@ -76,3 +76,22 @@ pub fn matches(filters: &[String], env: &Envelope) -> bool {
         })
     })
 }
+
+/// Topics the supervisor generates itself from shim calls (init processes only); copies
+/// that shims publish are dropped so subscribers see each event once. Exec exits are not
+/// generated here: they come from the shim.
+const OWN_TOPICS: &[&str] = &["/tasks/exit", "/tasks/create", "/tasks/start", "/tasks/delete"];
+
+/// Whether `env` (published by a shim) duplicates an event the supervisor sends itself.
+pub fn generated_here(env: &Envelope) -> bool {
+    if !OWN_TOPICS.contains(&env.topic.as_str()) {
+        return false;
+    }
+    if env.topic == "/tasks/exit"
+        && let Some(any) = &env.event
+        && let Ok(e) = crate::proto::containerd::events::TaskExit::decode(any.value.as_slice())
+    {
+        return e.id.is_empty() || e.id == e.container_id;
+    }
+    true
+}
