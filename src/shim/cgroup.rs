@@ -47,6 +47,17 @@ fn read_u64(path: &Path) -> u64 {
     std::fs::read_to_string(path).ok().and_then(|s| s.trim().parse().ok()).unwrap_or(0)
 }
 
+fn key_values(path: &Path) -> Vec<(String, u64)> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_owned(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
 /// Every pid in the cgroup of `pid` (falls back to `pid` alone).
 pub fn pids(pid: i32) -> Vec<u32> {
     let candidates = ["pids", "memory", "cpu", "devices"].iter().filter_map(|c| dir_of(pid, c)).chain(unified_dir(pid));
@@ -91,13 +102,46 @@ pub fn metrics(pid: i32) -> v1::Metrics {
             }
         }
     }
+    let mut throttle = v1::Throttle::new();
+    let mut mem_stat = v1::MemoryStat::new();
+    if let Some(d) = dir_of(pid, "cpu") {
+        for (k, v) in key_values(&d.join("cpu.stat")) {
+            match k.as_str() {
+                "nr_periods" => throttle.periods = v,
+                "nr_throttled" => throttle.throttled_periods = v,
+                "throttled_time" => throttle.throttled_time = v,
+                _ => {}
+            }
+        }
+    }
+    if let Some(d) = dir_of(pid, "memory") {
+        for (k, v) in key_values(&d.join("memory.stat")) {
+            match k.as_str() {
+                "cache" => mem_stat.cache = v,
+                "rss" => mem_stat.rss = v,
+                "mapped_file" => mem_stat.mapped_file = v,
+                "total_cache" => mem_stat.total_cache = v,
+                "total_rss" => mem_stat.total_rss = v,
+                "total_inactive_file" => mem_stat.total_inactive_file = v,
+                "inactive_file" => mem_stat.inactive_file = v,
+                "active_file" => mem_stat.active_file = v,
+                "hierarchical_memory_limit" => mem_stat.hierarchical_memory_limit = v,
+                _ => {}
+            }
+        }
+    }
     let mut cpu_stat = v1::CPUStat::new();
     cpu_stat.usage = MessageField::some(cpu);
-    let mut mem_stat = v1::MemoryStat::new();
+    // Clients (dockerd 20.10's stats) dereference every sub-message: never leave one unset.
+    cpu_stat.throttling = MessageField::some(throttle);
     mem_stat.usage = MessageField::some(mem);
+    mem_stat.swap = MessageField::some(v1::MemoryEntry::new());
+    mem_stat.kernel = MessageField::some(v1::MemoryEntry::new());
+    mem_stat.kernel_tcp = MessageField::some(v1::MemoryEntry::new());
     m.pids = MessageField::some(pids);
     m.cpu = MessageField::some(cpu_stat);
     m.memory = MessageField::some(mem_stat);
+    m.blkio = MessageField::some(v1::BlkIOStat::new());
     m
 }
 

@@ -320,9 +320,8 @@ impl napi::namespaces_server::Namespaces for Services {
     async fn get(&self, req: Request<napi::GetNamespaceRequest>) -> R<napi::GetNamespaceResponse> {
         let name = req.into_inner().name;
         check_name("namespace", &name)?;
-        if !self.store.namespaces().contains(&name) {
-            return Err(SupervisorError::NotFound { what: "namespace", ns: name.clone(), id: name }.into());
-        }
+        // As containerd: a namespace nobody created yet simply has no labels (dockerd reads
+        // the labels of its namespace at start-up, before creating anything in it).
         Ok(Response::new(napi::GetNamespaceResponse { namespace: Some(napi::Namespace { name, labels: Default::default() }) }))
     }
 
@@ -380,6 +379,8 @@ pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
         }
     };
     let svc = Services { store, tasks, events };
+    let sock_ino = inode(&sock);
+    let ttrpc_ino = inode(&ttrpc_sock);
 
     let incoming = futures::stream::unfold(listener, |l| async move {
         let r = l.accept().await.map(|(s, _)| s);
@@ -407,9 +408,22 @@ pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
         .add_service(iapi::introspection_server::IntrospectionServer::new(super::leases::Introspection))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    let _ = std::fs::remove_file(&sock);
-    let _ = std::fs::remove_file(&ttrpc_sock);
+    // A successor may already listen on the same path (it removed and re-created the
+    // socket while this one was draining): only remove the socket if it is still ours.
+    remove_if_same(&sock, sock_ino);
+    remove_if_same(&ttrpc_sock, ttrpc_ino);
     result.map_err(|source| SupervisorError::Serve { path: sock, source })
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| m.ino())
+}
+
+fn remove_if_same(path: &Path, ino: Option<u64>) {
+    if ino.is_some() && inode(path) == ino {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// A gRPC channel to a supervisor (or containerd) listening on the unix socket `path`.
