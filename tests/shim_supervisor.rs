@@ -651,3 +651,61 @@ async fn supervisor_drives_containerd_shim_runc_v2() {
     assert_eq!(d.exit_status, 6);
     assert!(wait_until(10, || !pid_alive(shim)), "containerd's shim exits after delete");
 }
+
+/// `jsonfile://PATH?max-size=4k&max-file=3`: the shim rotates like Docker's json-file driver,
+/// and keeps logging (and rotating) while the supervisor is dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_rotates_by_size_even_with_the_supervisor_dead() {
+    let mut env = Env::new("ssb");
+    env.start_supervisor();
+    let dir = env.p("logs");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let log = dir.join("c-json.log");
+    let spec = env.spec("rot", "sleep 0.5; i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done");
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container {
+                id: "rot".into(),
+                runtime: Some(capi::container::Runtime { name: "io.containerd.berth.v2".into(), options: None }),
+                spec: Some(spec),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("containers.Create");
+    let uri = format!("jsonfile://{}?max-size=4k&max-file=3", log.display());
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest {
+            container_id: "rot".into(),
+            stdout: uri.clone(),
+            stderr: uri,
+            options: Some(env.runc_options()),
+            ..Default::default()
+        }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    env.pids.push(created.pid as i32);
+    tasks.start(req(tapi::StartRequest { container_id: "rot".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    // The container does all its writing while nobody supervises it.
+    env.kill_supervisor();
+    assert!(wait_until(20, || !pid_alive(created.pid as i32)), "container runs to completion");
+    assert!(wait_until(5, || env.p("state").join(NS).join("rot/exit.json").exists()), "exit recorded");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("ls").flatten().map(|e| e.path()).collect();
+    assert!(files.len() <= 3 && files.len() >= 2, "rotated into at most 3 files: {files:?}");
+    for f in &files {
+        let len = std::fs::metadata(f).expect("stat").len();
+        assert!(len <= 4096 + 128, "{} is {len} bytes", f.display());
+    }
+    let entries = log_entries(&log);
+    assert_eq!(entries.last().map(|e| e.log.as_str()), Some("line-999\n"), "newest line intact");
+    // Lines in the current file and its predecessor are consecutive: nothing lost at rotation.
+    let older = log_entries(&dir.join("c-json.log.1"));
+    let all: Vec<u32> = older.iter().chain(&entries).filter_map(|e| e.log.trim().strip_prefix("line-")?.parse().ok()).collect();
+    assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "no gap across rotation");
+    env.start_supervisor();
+    assert_eq!(env.wait("rot").await, 0);
+    env.delete("rot").await;
+}
