@@ -709,3 +709,45 @@ async fn json_log_rotates_by_size_even_with_the_supervisor_dead() {
     assert_eq!(env.wait("rot").await, 0);
     env.delete("rot").await;
 }
+
+/// A container killed by the kernel's OOM killer: the shim reports TaskOOM (cgroup v1
+/// memory.oom_control eventfd), then the exit (137).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_kill_is_reported() {
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        eprintln!("no cgroup v1 memory controller; skipping");
+        return;
+    }
+    let mut env = Env::new("ssc");
+    env.start_supervisor();
+    let mut events = subscribe(&env).await;
+    let spec = env.spec("hog", "sleep 0.3; tail /dev/zero");
+    let mut v: serde_json::Value = serde_json::from_slice(&spec.value).expect("json");
+    v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024}});
+    let spec = prost_types::Any { type_url: spec.type_url, value: serde_json::to_vec(&v).expect("json") };
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container {
+                id: "hog".into(),
+                runtime: Some(capi::container::Runtime { name: "io.containerd.berth.v2".into(), options: None }),
+                spec: Some(spec),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("containers.Create");
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest { container_id: "hog".into(), options: Some(env.runc_options()), ..Default::default() }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    env.pids.push(created.pid as i32);
+    tasks.start(req(tapi::StartRequest { container_id: "hog".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    let oom: berth::proto::containerd::events::TaskOom =
+        next_event(&mut events, "/tasks/oom", |_: &berth::proto::containerd::events::TaskOom| true).await;
+    assert_eq!(oom.container_id, "hog");
+    assert_eq!(env.wait("hog").await, 137);
+    env.delete("hog").await;
+}
