@@ -9,6 +9,8 @@ const PROTOS: &[&str] = &[
     "github.com/containerd/containerd/api/services/namespaces/v1/namespace.proto",
     "github.com/containerd/containerd/api/events/task.proto",
     "github.com/containerd/containerd/api/events/container.proto",
+    "github.com/containerd/containerd/api/services/leases/v1/leases.proto",
+    "github.com/containerd/containerd/api/services/introspection/v1/introspection.proto",
 ];
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -472,3 +472,282 @@ fn shim_start_speaks_v2_and_v3_and_shuts_down() {
     assert!(wait_until(5, || !pid_alive(shim)), "shim exits on Shutdown");
     assert!(!Path::new(addr.trim_start_matches("unix://")).exists(), "socket removed");
 }
+
+/// Waits for the next event on `topic` whose payload decodes as `M`.
+async fn next_event<M: prost::Message + Default>(
+    events: &mut tonic::Streaming<berth::proto::containerd::types::Envelope>,
+    topic: &str,
+    mut accept: impl FnMut(&M) -> bool,
+) -> M {
+    let fut = async {
+        loop {
+            let ev = events.message().await.expect("event stream").expect("an event");
+            if ev.topic != topic {
+                continue;
+            }
+            let any = ev.event.expect("payload");
+            let m = M::decode(any.value.as_slice()).expect("decode event");
+            if accept(&m) {
+                return m;
+            }
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(15), fut).await.unwrap_or_else(|_| panic!("no {topic} event in time"))
+}
+
+async fn subscribe(env: &Env) -> tonic::Streaming<berth::proto::containerd::types::Envelope> {
+    eapi::events_client::EventsClient::new(env.channel().await)
+        .subscribe(req(eapi::SubscribeRequest { filters: vec![] }))
+        .await
+        .expect("subscribe")
+        .into_inner()
+}
+
+/// SIGKILL of the shim itself: the supervisor notices the closed connection, runs the shim's
+/// `delete` action (runtime `delete -f` kills the container), reports exit 137 and cleans up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shim_sigkill_is_reported_as_137_and_leaves_nothing() {
+    let mut env = Env::new("ss8");
+    env.start_supervisor();
+    let mut events = subscribe(&env).await;
+    let log = env.p("c.log");
+    let pid = env.run("victim", "while true; do echo tick; sleep 0.1; done", &log).await as i32;
+    let shim = ppid_of(pid).expect("shim");
+    kill9(shim);
+    let exit: berth::proto::containerd::events::TaskExit = next_event(&mut events, "/tasks/exit", |e: &berth::proto::containerd::events::TaskExit| e.container_id == "victim").await;
+    assert_eq!(exit.exit_status, 137);
+    assert!(wait_until(5, || !pid_alive(pid)), "container killed with its shim");
+    assert!(!env.p("state").join(NS).join("victim").exists(), "bundle cleaned");
+    let runc_list = Command::new(RUNC).arg("--root").arg(env.p("runtime")).args(["list", "-q"]).output().expect("runc list");
+    assert!(String::from_utf8_lossy(&runc_list.stdout).trim().is_empty(), "runtime state removed");
+    let p = env.get("victim").await;
+    assert_eq!((p.status, p.exit_status), (Status::Stopped as i32, 137));
+    let d = env.delete("victim").await;
+    assert_eq!(d.exit_status, 137);
+}
+
+fn exec_spec(args: &[&str]) -> prost_types::Any {
+    let process = serde_json::json!({
+        "terminal": false, "user": {"uid": 0, "gid": 0}, "args": args,
+        "env": ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], "cwd": "/"
+    });
+    prost_types::Any {
+        type_url: "types.containerd.io/opencontainers/runtime-spec/1/Process".into(),
+        value: serde_json::to_vec(&process).expect("json"),
+    }
+}
+
+/// Exec, pause/resume, pids, stats, update and CloseIO through the supervisor's tasks API.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exec_pause_stats_through_the_supervisor() {
+    let mut env = Env::new("ss9");
+    env.start_supervisor();
+    let mut events = subscribe(&env).await;
+    let log = env.p("c.log");
+    env.run("box", "while true; do sleep 0.2; done", &log).await;
+    let mut tasks = env.tasks().await;
+    let out = env.p("exec.out");
+    tasks
+        .exec(req(tapi::ExecProcessRequest {
+            container_id: "box".into(),
+            exec_id: "e1".into(),
+            stdout: format!("file://{}", out.display()),
+            spec: Some(exec_spec(&["sh", "-c", "echo from exec; exit 4"])),
+            ..Default::default()
+        }))
+        .await
+        .expect("tasks.Exec");
+    let started = tasks
+        .start(req(tapi::StartRequest { container_id: "box".into(), exec_id: "e1".into() }))
+        .await
+        .expect("start exec")
+        .into_inner();
+    assert!(started.pid > 0);
+    let w = tasks.wait(req(tapi::WaitRequest { container_id: "box".into(), exec_id: "e1".into() })).await.expect("wait exec").into_inner();
+    assert_eq!(w.exit_status, 4);
+    let exit: berth::proto::containerd::events::TaskExit =
+        next_event(&mut events, "/tasks/exit", |e: &berth::proto::containerd::events::TaskExit| e.id == "e1").await;
+    assert_eq!((exit.container_id.as_str(), exit.exit_status), ("box", 4), "exec exit is forwarded from the shim");
+    assert_eq!(std::fs::read_to_string(&out).expect("exec output"), "from exec\n");
+    let d = tasks
+        .delete_process(req(tapi::DeleteProcessRequest { container_id: "box".into(), exec_id: "e1".into() }))
+        .await
+        .expect("delete exec")
+        .into_inner();
+    assert_eq!(d.exit_status, 4);
+
+    tasks.pause(req(tapi::PauseTaskRequest { container_id: "box".into() })).await.expect("pause");
+    assert_eq!(env.get("box").await.status, Status::Paused as i32);
+    tasks.resume(req(tapi::ResumeTaskRequest { container_id: "box".into() })).await.expect("resume");
+    assert_eq!(env.get("box").await.status, Status::Running as i32);
+
+    let pids = tasks.list_pids(req(tapi::ListPidsRequest { container_id: "box".into() })).await.expect("pids").into_inner();
+    assert!(!pids.processes.is_empty());
+    let m = tasks.metrics(req(tapi::MetricsRequest { filters: vec!["id==box".into()] })).await.expect("metrics").into_inner();
+    assert_eq!(m.metrics.len(), 1);
+    assert_eq!(m.metrics[0].data.as_ref().map(|d| d.type_url.as_str()), Some("io.containerd.cgroups.v1.Metrics"));
+    let resources = serde_json::json!({"pids": {"limit": 100}});
+    tasks
+        .update(req(tapi::UpdateTaskRequest {
+            container_id: "box".into(),
+            resources: Some(prost_types::Any { type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(), value: serde_json::to_vec(&resources).expect("json") }),
+            ..Default::default()
+        }))
+        .await
+        .expect("update");
+    tasks.close_io(req(tapi::CloseIoRequest { container_id: "box".into(), exec_id: String::new(), stdin: true })).await.expect("close io");
+    tasks.kill(req(tapi::KillRequest { container_id: "box".into(), exec_id: String::new(), signal: 9, all: false })).await.expect("kill");
+    assert_eq!(env.wait("box").await, 137);
+    env.delete("box").await;
+}
+
+/// berth-supervisor drives containerd's own shim (containerd-shim-runc-v2 with runc) for
+/// runtime io.containerd.runc.v2 and reports its exit as an event.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn supervisor_drives_containerd_shim_runc_v2() {
+    if !Path::new("/usr/bin/containerd-shim-runc-v2").exists() {
+        eprintln!("containerd-shim-runc-v2 not installed; skipping");
+        return;
+    }
+    let mut env = Env::new("ssa");
+    env.start_supervisor();
+    let mut events = subscribe(&env).await;
+    let spec = env.spec("rc", "echo via runc shim; exit 6");
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container {
+                id: "rc".into(),
+                runtime: Some(capi::container::Runtime { name: "io.containerd.runc.v2".into(), options: None }),
+                spec: Some(spec),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("containers.Create");
+    let out = env.p("rc.out");
+    let uri = format!("file://{}", out.display());
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest {
+            container_id: "rc".into(),
+            stdout: uri.clone(),
+            stderr: uri,
+            options: Some(env.runc_options()),
+            ..Default::default()
+        }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    let shim = ppid_of(created.pid as i32).expect("shim pid");
+    env.pids.push(shim);
+    assert!(argv0_of(shim).unwrap_or_default().contains("containerd-shim-runc-v2"), "containerd's shim serves it");
+    tasks.start(req(tapi::StartRequest { container_id: "rc".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    let exit: berth::proto::containerd::events::TaskExit =
+        next_event(&mut events, "/tasks/exit", |e: &berth::proto::containerd::events::TaskExit| e.container_id == "rc").await;
+    assert_eq!(exit.exit_status, 6);
+    assert!(wait_until(5, || std::fs::read_to_string(&out).unwrap_or_default().contains("via runc shim")));
+    let d = env.delete("rc").await;
+    assert_eq!(d.exit_status, 6);
+    assert!(wait_until(10, || !pid_alive(shim)), "containerd's shim exits after delete");
+}
+
+/// `jsonfile://PATH?max-size=4k&max-file=3`: the shim rotates like Docker's json-file driver,
+/// and keeps logging (and rotating) while the supervisor is dead.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_log_rotates_by_size_even_with_the_supervisor_dead() {
+    let mut env = Env::new("ssb");
+    env.start_supervisor();
+    let dir = env.p("logs");
+    std::fs::create_dir_all(&dir).expect("log dir");
+    let log = dir.join("c-json.log");
+    let spec = env.spec("rot", "sleep 0.5; i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done");
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container {
+                id: "rot".into(),
+                runtime: Some(capi::container::Runtime { name: "io.containerd.berth.v2".into(), options: None }),
+                spec: Some(spec),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("containers.Create");
+    let uri = format!("jsonfile://{}?max-size=4k&max-file=3", log.display());
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest {
+            container_id: "rot".into(),
+            stdout: uri.clone(),
+            stderr: uri,
+            options: Some(env.runc_options()),
+            ..Default::default()
+        }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    env.pids.push(created.pid as i32);
+    tasks.start(req(tapi::StartRequest { container_id: "rot".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    // The container does all its writing while nobody supervises it.
+    env.kill_supervisor();
+    assert!(wait_until(20, || !pid_alive(created.pid as i32)), "container runs to completion");
+    assert!(wait_until(5, || env.p("state").join(NS).join("rot/exit.json").exists()), "exit recorded");
+    let files: Vec<PathBuf> = std::fs::read_dir(&dir).expect("ls").flatten().map(|e| e.path()).collect();
+    assert!(files.len() <= 3 && files.len() >= 2, "rotated into at most 3 files: {files:?}");
+    for f in &files {
+        let len = std::fs::metadata(f).expect("stat").len();
+        assert!(len <= 4096 + 128, "{} is {len} bytes", f.display());
+    }
+    let entries = log_entries(&log);
+    assert_eq!(entries.last().map(|e| e.log.as_str()), Some("line-999\n"), "newest line intact");
+    // Lines in the current file and its predecessor are consecutive: nothing lost at rotation.
+    let older = log_entries(&dir.join("c-json.log.1"));
+    let all: Vec<u32> = older.iter().chain(&entries).filter_map(|e| e.log.trim().strip_prefix("line-")?.parse().ok()).collect();
+    assert!(all.windows(2).all(|w| w[1] == w[0] + 1), "no gap across rotation");
+    env.start_supervisor();
+    assert_eq!(env.wait("rot").await, 0);
+    env.delete("rot").await;
+}
+
+/// A container killed by the kernel's OOM killer: the shim reports TaskOOM (cgroup v1
+/// memory.oom_control eventfd), then the exit (137).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oom_kill_is_reported() {
+    if !Path::new("/sys/fs/cgroup/memory/memory.oom_control").exists() {
+        eprintln!("no cgroup v1 memory controller; skipping");
+        return;
+    }
+    let mut env = Env::new("ssc");
+    env.start_supervisor();
+    let mut events = subscribe(&env).await;
+    let spec = env.spec("hog", "sleep 0.3; tail /dev/zero");
+    let mut v: serde_json::Value = serde_json::from_slice(&spec.value).expect("json");
+    v["linux"]["resources"] = serde_json::json!({"memory": {"limit": 16 * 1024 * 1024, "swap": 16 * 1024 * 1024}});
+    let spec = prost_types::Any { type_url: spec.type_url, value: serde_json::to_vec(&v).expect("json") };
+    let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
+    containers
+        .create(req(capi::CreateContainerRequest {
+            container: Some(capi::Container {
+                id: "hog".into(),
+                runtime: Some(capi::container::Runtime { name: "io.containerd.berth.v2".into(), options: None }),
+                spec: Some(spec),
+                ..Default::default()
+            }),
+        }))
+        .await
+        .expect("containers.Create");
+    let mut tasks = env.tasks().await;
+    let created = tasks
+        .create(req(tapi::CreateTaskRequest { container_id: "hog".into(), options: Some(env.runc_options()), ..Default::default() }))
+        .await
+        .expect("tasks.Create")
+        .into_inner();
+    env.pids.push(created.pid as i32);
+    tasks.start(req(tapi::StartRequest { container_id: "hog".into(), exec_id: String::new() })).await.expect("tasks.Start");
+    let oom: berth::proto::containerd::events::TaskOom =
+        next_event(&mut events, "/tasks/oom", |_: &berth::proto::containerd::events::TaskOom| true).await;
+    assert_eq!(oom.container_id, "hog");
+    assert_eq!(env.wait("hog").await, 137);
+    env.delete("hog").await;
+}

@@ -2,18 +2,15 @@
 //! stdio (the shim in modular mode, the daemon in monolithic mode), read by the daemon.
 
 pub mod jsonfile;
+pub mod rotate;
 
-use std::collections::HashMap;
 use std::path::PathBuf;
 
 /// Where a container's json-file log goes and when it rotates (Docker's `--log-opt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogTarget {
     pub path: PathBuf,
-    /// Rotate when the file would grow past this many bytes (`max-size`); None: never.
-    pub max_size: Option<u64>,
-    /// Files kept, the current one included (`max-file`, default 1).
-    pub max_file: u32,
+    pub limits: rotate::Limits,
 }
 
 /// A log option Docker's json-file driver would refuse.
@@ -27,30 +24,45 @@ pub enum LogOptError {
 
 impl LogTarget {
     /// Applies json-file options (`max-size`, `max-file`) to a log at `path`.
-    pub fn from_options(path: PathBuf, opts: &HashMap<String, String>) -> Result<Self, LogOptError> {
+    pub fn from_options<'a>(
+        path: PathBuf,
+        opts: impl IntoIterator<Item = (&'a String, &'a String)>,
+    ) -> Result<Self, LogOptError> {
         let invalid = |k: &str, v: &str| LogOptError::Invalid { key: k.into(), value: v.into() };
-        let mut t = LogTarget { path, max_size: None, max_file: 1 };
+        let mut limits = rotate::Limits::default();
         for (k, v) in opts {
             match k.as_str() {
                 "max-size" => {
                     let n = crate::units::parse_ram_bytes(v).map_err(|_| invalid(k, v))?;
-                    t.max_size = if n > 0 { Some(n as u64) } else { None };
+                    limits.max_size = if n > 0 { Some(n as u64) } else { None };
                 }
-                "max-file" => t.max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| invalid(k, v))?,
+                "max-file" => limits.max_file = v.parse().ok().filter(|n| *n >= 1).ok_or_else(|| invalid(k, v))?,
                 _ => return Err(LogOptError::Unknown(k.clone())),
             }
         }
-        if t.max_file > 1 && t.max_size.is_none() {
+        if limits.max_file > 1 && limits.max_size.is_none() {
             return Err(invalid("max-file", "max-file can only be used with max-size"));
         }
-        Ok(t)
+        Ok(LogTarget { path, limits })
+    }
+
+    /// Parses what follows `jsonfile://` in a stdio URI: `/path[?max-size=N&max-file=M]`.
+    pub fn from_uri(rest: &str) -> Result<Self, LogOptError> {
+        let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+        let opts: Vec<(String, String)> = query
+            .split('&')
+            .filter(|s| !s.is_empty())
+            .map(|kv| kv.split_once('=').unwrap_or((kv, "")))
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect();
+        Self::from_options(PathBuf::from(path), opts.iter().map(|(k, v)| (k, v)))
     }
 
     /// The stdout/stderr URI the shim understands: `jsonfile:///path[?max-size=N&max-file=M]`.
     pub fn uri(&self) -> String {
         let mut uri = format!("jsonfile://{}", self.path.display());
-        if let Some(size) = self.max_size {
-            uri.push_str(&format!("?max-size={size}&max-file={}", self.max_file));
+        if let Some(size) = self.limits.max_size {
+            uri.push_str(&format!("?max-size={size}&max-file={}", self.limits.max_file));
         }
         uri
     }
@@ -65,6 +77,7 @@ mod tests {
         let opts = HashMap::from([("max-size".to_owned(), "10k".to_owned()), ("max-file".to_owned(), "3".to_owned())]);
         let t = LogTarget::from_options("/l/c-json.log".into(), &opts).unwrap();
         assert_eq!(t.uri(), "jsonfile:///l/c-json.log?max-size=10240&max-file=3");
+        assert_eq!(LogTarget::from_uri("/l/c-json.log?max-size=10240&max-file=3").unwrap(), t);
         assert_eq!(LogTarget::from_options("/l".into(), &HashMap::new()).unwrap().uri(), "jsonfile:///l");
         let bad = HashMap::from([("max-sise".to_owned(), "1".to_owned())]);
         assert!(LogTarget::from_options("/l".into(), &bad).is_err());

@@ -1,7 +1,7 @@
 //! The supervisor role (`berth-supervisor`): containerd's command line, reduced.
 //!
-//! `berth-supervisor [--address SOCK] [--root DIR] [--state DIR] [--log-level L] [--log-file F]`
-//! serves; `berth-supervisor --address SOCK publish --topic T --namespace NS` (what shims run
+//! `berth-supervisor [-a|--address SOCK] [--root DIR] [--state DIR] [--config FILE]
+//! [--log-level L] [--log-file F] [--runc-shim auto|berth|containerd]` serves; `berth-supervisor --address SOCK publish --topic T --namespace NS` (what shims run
 //! as their `-publish-binary`) sends one event read from stdin (a protobuf Any).
 
 use std::ffi::OsString;
@@ -12,29 +12,33 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use prost::Message;
 
-use crate::supervisor::{self, Config, NAMESPACE_HEADER};
+use crate::supervisor::tasks::RuncShim;
+use crate::supervisor::{self, Config, NAMESPACE_HEADER, config};
 
 #[derive(Parser, Debug)]
 #[command(name = "berth-supervisor", about = "berth's containerd: containers, tasks and events over gRPC")]
 struct Args {
-    /// gRPC unix socket.
-    #[arg(long, short = 'a', default_value = "/run/berth/supervisor/supervisor.sock")]
-    address: PathBuf,
-    /// Persistent metadata directory.
-    #[arg(long, default_value = "/var/lib/berth/supervisor")]
-    root: PathBuf,
-    /// Volatile state directory (bundles, shim sockets).
-    #[arg(long, default_value = "/run/berth/supervisor")]
-    state: PathBuf,
-    /// Log level (error, warn, info, debug, trace).
-    #[arg(long, short = 'l', default_value = "info")]
-    log_level: String,
+    /// gRPC unix socket [default: /run/berth/supervisor/supervisor.sock].
+    #[arg(long, short = 'a')]
+    address: Option<PathBuf>,
+    /// Persistent metadata directory [default: /var/lib/berth/supervisor].
+    #[arg(long)]
+    root: Option<PathBuf>,
+    /// Volatile state directory (bundles, shim sockets) [default: /run/berth/supervisor].
+    #[arg(long)]
+    state: Option<PathBuf>,
+    /// Log level (error, warn, info, debug, trace) [default: info].
+    #[arg(long, short = 'l')]
+    log_level: Option<String>,
     /// Append logs to this file instead of stderr.
     #[arg(long)]
     log_file: Option<PathBuf>,
-    /// Accepted for containerd compatibility; ignored.
+    /// containerd-style config.toml (root, state, grpc.address, debug.level, berth.runc_shim).
     #[arg(long, short = 'c')]
     config: Option<PathBuf>,
+    /// Who serves runtime io.containerd.runc.v2: auto (containerd-shim-runc-v2 if on PATH), berth, containerd.
+    #[arg(long)]
+    runc_shim: Option<String>,
     #[command(subcommand)]
     cmd: Option<Cmd>,
 }
@@ -50,23 +54,30 @@ enum Cmd {
     },
 }
 
-/// The path shims should run to publish events: this role's own link when started through one.
-fn publish_binary(argv0: &OsString) -> PathBuf {
-    let p = Path::new(argv0);
-    if p.components().count() > 1 {
-        if let (Some(dir), Some(name)) = (p.parent(), p.file_name())
-            && let Ok(dir) = std::fs::canonicalize(if dir.as_os_str().is_empty() { Path::new(".") } else { dir }) {
-                return dir.join(name);
-            }
-    } else if let Some(path) = std::env::var_os("PATH") {
-        for dir in std::env::split_paths(&path) {
-            let cand = dir.join(p);
-            if cand.is_file() {
-                return cand;
-            }
-        }
+/// The path shims run to publish events: a `berth-supervisor` link, in the state dir, to this
+/// very executable (so neither argv[0] nor PATH matters; the link name picks the role).
+fn publish_binary(state: &Path) -> Result<PathBuf, std::io::Error> {
+    let exe = std::env::current_exe()?;
+    let dir = state.join("bin");
+    std::fs::create_dir_all(&dir)?;
+    let link = dir.join("berth-supervisor");
+    if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) {
+        return Ok(link);
     }
-    std::env::current_exe().unwrap_or_else(|_| PathBuf::from("berth-supervisor"))
+    let tmp = dir.join(format!(".berth-supervisor.{}", std::process::id()));
+    let _ = std::fs::remove_file(&tmp);
+    std::os::unix::fs::symlink(&exe, &tmp)?;
+    std::fs::rename(&tmp, &link)?;
+    Ok(link)
+}
+
+fn runc_shim(name: &str) -> Result<RuncShim, String> {
+    match name {
+        "auto" => Ok(RuncShim::Auto),
+        "berth" => Ok(RuncShim::Berth),
+        "containerd" | "containerd-shim-runc-v2" => Ok(RuncShim::Containerd),
+        other => Err(format!("--runc-shim {other:?}: expected auto, berth or containerd")),
+    }
 }
 
 async fn publish(address: &Path, topic: String, namespace: String) -> anyhow::Result<()> {
@@ -83,7 +94,6 @@ async fn publish(address: &Path, topic: String, namespace: String) -> anyhow::Re
 
 /// Entry point of the supervisor role.
 pub fn main(args: Vec<OsString>) -> ExitCode {
-    let argv0 = args.first().cloned().unwrap_or_default();
     let a = match Args::try_parse_from(&args) {
         Ok(a) => a,
         Err(e) => {
@@ -91,7 +101,26 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
         }
     };
-    if let Err(e) = crate::logging::init(&a.log_level, a.log_file.as_deref()) {
+    let file = match a.config.as_deref().map(config::load).transpose() {
+        Ok(f) => f.unwrap_or_default(),
+        Err(e) => {
+            eprintln!("berth-supervisor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    // Command line over config file over defaults, as containerd does.
+    let address = a.address.or(file.address).unwrap_or_else(|| PathBuf::from("/run/berth/supervisor/supervisor.sock"));
+    let root = a.root.or(file.root).unwrap_or_else(|| PathBuf::from("/var/lib/berth/supervisor"));
+    let state = a.state.or(file.state).unwrap_or_else(|| PathBuf::from("/run/berth/supervisor"));
+    let level = a.log_level.or(file.level).unwrap_or_else(|| "info".into());
+    let runc_shim = match runc_shim(a.runc_shim.or(file.runc_shim).as_deref().unwrap_or("auto")) {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("berth-supervisor: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    if let Err(e) = crate::logging::init(&level, a.log_file.as_deref()) {
         eprintln!("berth-supervisor: {e}");
         return ExitCode::FAILURE;
     }
@@ -103,7 +132,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     };
     match a.cmd {
-        Some(Cmd::Publish { topic, namespace }) => match rt.block_on(publish(&a.address, topic, namespace)) {
+        Some(Cmd::Publish { topic, namespace }) => match rt.block_on(publish(&address, topic, namespace)) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("berth-supervisor publish: {e:#}");
@@ -111,7 +140,14 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
             }
         },
         None => {
-            let cfg = Config { address: a.address, root: a.root, state: a.state, publish_binary: publish_binary(&argv0) };
+            let publish_binary = match publish_binary(&state) {
+                Ok(p) => p,
+                Err(e) => {
+                    eprintln!("berth-supervisor: link publish binary under {}: {e}", state.display());
+                    return ExitCode::FAILURE;
+                }
+            };
+            let cfg = Config { address, root, state, publish_binary, runc_shim };
             match rt.block_on(supervisor::run(cfg)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {

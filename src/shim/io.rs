@@ -1,6 +1,8 @@
-//! The container's stdout/stderr: pipes the shim creates, and copier threads that drain them
-//! into a json-file log (`jsonfile://PATH`), a containerd fifo / plain file (`PATH`), or
-//! nowhere (empty). Copiers never depend on the supervisor or the daemon.
+//! A process's stdio: pipes (or a pty master) the shim holds, and copier threads that drain
+//! output into a json-file log (`jsonfile://PATH[?max-size=10m&max-file=3]`, rotated like
+//! Docker's json-file driver), a containerd fifo / plain file (`PATH`, `fifo://`, `file://`),
+//! or nowhere (empty), and feed stdin from a fifo. Copiers never depend on the supervisor or
+//! the daemon, so logging never blocks while those are down.
 
 use std::fs::{File, OpenOptions};
 use std::io::{Read, Write};
@@ -11,9 +13,11 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::logs::jsonfile::Writer;
+use crate::logs::rotate::{Limits, RotatingWriter};
+use crate::logs::LogTarget;
 
 use super::ShimError;
+use super::runtime::ProcessStdio;
 
 /// Counts copier threads still running, so the exit can wait for output to drain.
 #[derive(Default)]
@@ -51,7 +55,7 @@ impl Drain {
 
 /// A json-file writer shared by the streams that go to it; the last one to finish flushes.
 struct SharedLog {
-    writer: Mutex<Writer>,
+    writer: Mutex<RotatingWriter>,
     open_streams: AtomicUsize,
 }
 
@@ -61,10 +65,25 @@ enum Sink {
     Path(PathBuf),
 }
 
-/// The write ends to hand to the runtime (they become the container's fds 1 and 2).
-pub struct ContainerStdio {
-    pub stdout: OwnedFd,
-    pub stderr: OwnedFd,
+/// Where a process's stdin goes; CloseIO (or EOF on the stdin fifo) closes it.
+#[derive(Default)]
+pub struct Stdin {
+    target: Mutex<Option<File>>,
+}
+
+impl Stdin {
+    /// Closes the process's stdin (a pipe: the process reads EOF).
+    pub fn close(&self) {
+        self.target.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    fn write(&self, data: &[u8]) -> bool {
+        let mut t = self.target.lock().unwrap_or_else(|p| p.into_inner());
+        match t.as_mut() {
+            Some(f) => f.write_all(data).is_ok(),
+            None => false,
+        }
+    }
 }
 
 fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), ShimError> {
@@ -72,64 +91,127 @@ fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), ShimError> {
         .map_err(|e| ShimError::io("pipe for container", Path::new(id), e.into()))
 }
 
-fn null_fd() -> Result<OwnedFd, ShimError> {
-    let f = OpenOptions::new()
-        .write(true)
-        .open("/dev/null")
-        .map_err(|e| ShimError::io("open", Path::new("/dev/null"), e))?;
-    Ok(f.into())
+/// Splits `jsonfile:///p?max-size=4k&max-file=3` into the path and rotation limits.
+fn parse_jsonfile(id: &str, rest: &str) -> Result<(PathBuf, Limits), ShimError> {
+    let t = LogTarget::from_uri(rest).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
+    Ok((t.path, t.limits))
 }
 
-/// Sets up stdout/stderr of container `id` as the CreateTaskRequest asks and starts copiers.
-pub fn setup(id: &str, stdout: &str, stderr: &str, drain: &Arc<Drain>) -> Result<ContainerStdio, ShimError> {
-    let mut logs: Vec<(String, Arc<SharedLog>)> = Vec::new();
+/// Opens the sinks of stdout and stderr (a shared writer when both name the same log).
+fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), ShimError> {
+    let mut logs: Vec<(PathBuf, Arc<SharedLog>)> = Vec::new();
     let mut sink_for = |uri: &str| -> Result<Sink, ShimError> {
         if uri.is_empty() {
             return Ok(Sink::Null);
         }
-        if let Some(path) = uri.strip_prefix("jsonfile://") {
-            if let Some((_, l)) = logs.iter().find(|(p, _)| p == path) {
+        if let Some(rest) = uri.strip_prefix("jsonfile://") {
+            let (path, limits) = parse_jsonfile(id, rest)?;
+            if let Some((_, l)) = logs.iter().find(|(p, _)| p == &path) {
                 l.open_streams.fetch_add(1, Ordering::SeqCst);
                 return Ok(Sink::Log(l.clone()));
             }
-            let path_buf = PathBuf::from(path);
-            if let Some(dir) = path_buf.parent() {
+            if let Some(dir) = path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| ShimError::io("create log directory", dir, e))?;
             }
-            let writer = Writer::open(&path_buf).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
+            let writer = RotatingWriter::open(&path, limits).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
             let l = Arc::new(SharedLog { writer: Mutex::new(writer), open_streams: AtomicUsize::new(1) });
-            logs.push((path.to_owned(), l.clone()));
+            logs.push((path, l.clone()));
             return Ok(Sink::Log(l));
         }
         let path = uri.strip_prefix("file://").or_else(|| uri.strip_prefix("fifo://")).unwrap_or(uri);
         Ok(Sink::Path(PathBuf::from(path)))
     };
-    let out_sink = sink_for(stdout)?;
-    let err_sink = sink_for(stderr)?;
-    let stdout_fd = stream(id, "stdout", out_sink, drain)?;
-    let stderr_fd = stream(id, "stderr", err_sink, drain)?;
-    Ok(ContainerStdio { stdout: stdout_fd, stderr: stderr_fd })
+    let out = sink_for(stdout)?;
+    let err = sink_for(stderr)?;
+    Ok((out, err))
 }
 
-fn stream(id: &str, name: &'static str, sink: Sink, drain: &Arc<Drain>) -> Result<OwnedFd, ShimError> {
-    if let Sink::Null = sink {
-        return null_fd();
+/// Pipes for a process without a terminal: the fds for the runtime, and the stdin handle.
+pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drain>) -> Result<(ProcessStdio, Arc<Stdin>), ShimError> {
+    let (out_sink, err_sink) = sinks(id, stdout, stderr)?;
+    let mut stdio = ProcessStdio::default();
+    if !matches!(out_sink, Sink::Null) {
+        let (r, w) = pipe(id)?;
+        spawn_copy(id, "stdout", File::from(r), out_sink, drain)?;
+        stdio.stdout = Some(w);
     }
-    let (r, w) = pipe(id)?;
+    if !matches!(err_sink, Sink::Null) {
+        let (r, w) = pipe(id)?;
+        spawn_copy(id, "stderr", File::from(r), err_sink, drain)?;
+        stdio.stderr = Some(w);
+    }
+    let input = Arc::new(Stdin::default());
+    if !stdin.is_empty() {
+        let (r, w) = pipe(id)?;
+        *input.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(File::from(w));
+        spawn_stdin(id, stdin, input.clone())?;
+        stdio.stdin = Some(r);
+    }
+    Ok((stdio, input))
+}
+
+/// Copies for a process with a terminal: master → stdout sink, stdin fifo → master.
+pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<Drain>) -> Result<Arc<Stdin>, ShimError> {
+    let (out_sink, _) = sinks(id, stdout, "")?;
+    let dup = |m: &File| m.try_clone().map_err(|e| ShimError::io("dup pty master of", Path::new(id), e));
+    if !matches!(out_sink, Sink::Null) {
+        spawn_copy(id, "stdout", dup(master)?, out_sink, drain)?;
+    }
+    let input = Arc::new(Stdin::default());
+    if !stdin.is_empty() {
+        *input.target.lock().unwrap_or_else(|p| p.into_inner()) = Some(dup(master)?);
+        spawn_stdin(id, stdin, input.clone())?;
+    }
+    Ok(input)
+}
+
+fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), ShimError> {
+    let path = PathBuf::from(uri.strip_prefix("fifo://").or_else(|| uri.strip_prefix("file://")).unwrap_or(uri));
+    let id2 = id.to_owned();
+    std::thread::Builder::new()
+        .name("io-stdin".into())
+        .spawn(move || {
+            // Blocks until the client opens its end; that is why it runs in its own thread.
+            let mut src = match File::open(&path) {
+                Ok(f) => f,
+                Err(e) => {
+                    tracing::warn!(container = id2, "stdin: open {}: {e}", path.display());
+                    input.close();
+                    return;
+                }
+            };
+            let mut buf = vec![0u8; 32 * 1024];
+            loop {
+                match src.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        if !input.write(&buf[..n]) {
+                            break;
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+            input.close();
+        })
+        .map(|_| ())
+        .map_err(|e| ShimError::io("spawn stdin copier for", Path::new(id), e))
+}
+
+fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), ShimError> {
     let drain2 = drain.clone();
     let id2 = id.to_owned();
     drain.add();
-    let spawned = std::thread::Builder::new()
-        .name(format!("io-{name}"))
-        .spawn(move || {
-            copy(&id2, name, File::from(r), sink);
-            drain2.done();
-        });
+    let spawned = std::thread::Builder::new().name(format!("io-{name}")).spawn(move || {
+        copy(&id2, name, src, sink);
+        drain2.done();
+    });
     if let Err(e) = spawned {
         drain.done();
         return Err(ShimError::io("spawn copier thread for", Path::new(id), e));
     }
-    Ok(w)
+    Ok(())
 }
 
 fn open_path(path: &Path) -> std::io::Result<File> {
@@ -159,6 +241,8 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink) {
             Ok(0) => break,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A pty master reads EIO once every slave fd is closed: that is its EOF.
+            Err(e) if e.raw_os_error() == Some(libc::EIO) => break,
             Err(e) => {
                 tracing::warn!(container = id, "{name}: read: {e}");
                 break;
@@ -173,19 +257,21 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink) {
             }
             Sink::Path(p) => {
                 if let Some(f) = out.as_mut()
-                    && let Err(e) = f.write_all(&buf[..n]) {
-                        tracing::warn!(container = id, "{name}: write {}: {e}", p.display());
-                        out = None;
-                    }
+                    && let Err(e) = f.write_all(&buf[..n])
+                {
+                    tracing::warn!(container = id, "{name}: write {}: {e}", p.display());
+                    out = None;
+                }
             }
             Sink::Null => {}
         }
     }
     if let Sink::Log(l) = &sink
-        && l.open_streams.fetch_sub(1, Ordering::SeqCst) == 1 {
-            let mut w = l.writer.lock().unwrap_or_else(|p| p.into_inner());
-            if let Err(e) = w.flush_partial() {
-                tracing::warn!(container = id, "{name}: {e}");
-            }
+        && l.open_streams.fetch_sub(1, Ordering::SeqCst) == 1
+    {
+        let mut w = l.writer.lock().unwrap_or_else(|p| p.into_inner());
+        if let Err(e) = w.flush_partial() {
+            tracing::warn!(container = id, "{name}: {e}");
         }
+    }
 }

@@ -4,6 +4,9 @@
 //!
 //! Nothing here depends on the supervisor being alive once `start` has returned.
 
+pub mod cgroup;
+pub mod console;
+pub mod events;
 pub mod io;
 pub mod reaper;
 pub mod runtime;

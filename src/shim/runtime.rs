@@ -1,4 +1,5 @@
-//! Running the OCI runtime binary (runc's command line): `create`, `start`, `kill`, `delete`.
+//! Running the OCI runtime binary (runc's command line): `create`, `start`, `exec`, `kill`,
+//! `pause`, `resume`, `update`, `delete`.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -18,6 +19,21 @@ pub struct RuntimeConfig {
     pub binary_name: String,
     /// The runtime's `--root`.
     pub root: PathBuf,
+}
+
+/// The fds a runtime invocation hands to the container process (None = /dev/null).
+#[derive(Default)]
+pub struct ProcessStdio {
+    pub stdin: Option<OwnedFd>,
+    pub stdout: Option<OwnedFd>,
+    pub stderr: Option<OwnedFd>,
+}
+
+impl ProcessStdio {
+    fn apply(self, cmd: &mut Command) {
+        let f = |fd: Option<OwnedFd>| fd.map(Stdio::from).unwrap_or_else(Stdio::null);
+        cmd.stdin(f(self.stdin)).stdout(f(self.stdout)).stderr(f(self.stderr));
+    }
 }
 
 /// How the exit of a runtime invocation is collected.
@@ -56,21 +72,60 @@ impl Runtime {
         Ok(cmd)
     }
 
-    /// `create --bundle B --pid-file B/init.pid ID` with the container's stdio.
-    pub fn create(&self, id: &str, bundle: &Path, stdout: OwnedFd, stderr: OwnedFd) -> Result<(), ShimError> {
+    /// `create --bundle B --pid-file B/init.pid [--console-socket S] ID` with the container's stdio.
+    pub fn create(&self, id: &str, bundle: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
         let mut cmd = self.command()?;
-        cmd.arg("create")
-            .arg("--bundle")
-            .arg(bundle)
-            .arg("--pid-file")
-            .arg(bundle.join(super::PID_FILE))
-            .arg(id)
-            .current_dir(bundle)
-            .stdin(Stdio::null())
-            .stdout(Stdio::from(stdout))
-            .stderr(Stdio::from(stderr));
+        cmd.arg("create").arg("--bundle").arg(bundle).arg("--pid-file").arg(bundle.join(super::PID_FILE));
+        if let Some(s) = console_socket {
+            cmd.arg("--console-socket").arg(s);
+        }
+        cmd.arg(id).current_dir(bundle);
+        stdio.apply(&mut cmd);
         // The runtime's stdio is the container's: errors come from log.json only.
         self.run(cmd, id, "create", false)
+    }
+
+    /// `exec --process P --detach --pid-file F [--console-socket S] ID` with the process's stdio.
+    pub fn exec(
+        &self,
+        id: &str,
+        process_json: &Path,
+        pid_file: &Path,
+        stdio: ProcessStdio,
+        console_socket: Option<&Path>,
+    ) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("exec").arg("--process").arg(process_json).arg("--detach").arg("--pid-file").arg(pid_file);
+        if let Some(s) = console_socket {
+            cmd.arg("--console-socket").arg(s);
+        }
+        cmd.arg(id);
+        if let Some(dir) = process_json.parent() {
+            cmd.current_dir(dir);
+        }
+        stdio.apply(&mut cmd);
+        self.run(cmd, id, "exec", false)
+    }
+
+    /// `pause ID`.
+    pub fn pause(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("pause").arg(id);
+        self.run(cmd, id, "pause", true)
+    }
+
+    /// `resume ID`.
+    pub fn resume(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("resume").arg(id);
+        self.run(cmd, id, "resume", true)
+    }
+
+    /// `update --resources FILE ID` (FILE: an OCI LinuxResources JSON).
+    pub fn update(&self, id: &str, resources: &Path) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("update").arg("--resources").arg(resources).arg(id);
+        self.run(cmd, id, "update", true)
     }
 
     /// `start ID`.

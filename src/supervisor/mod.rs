@@ -3,7 +3,11 @@
 //! per task and talks to it over ttrpc. Everything needed to find a task again is on disk,
 //! so a restarted supervisor re-attaches to the shims that survived it.
 
+pub mod config;
 pub mod events;
+pub mod leases;
+pub mod shim_client;
+pub mod ttrpc_events;
 pub mod server;
 pub mod store;
 pub mod tasks;
@@ -23,6 +27,8 @@ pub struct Config {
     pub state: PathBuf,
     /// Binary the shims run as `<bin> --address A publish --topic T --namespace NS`.
     pub publish_binary: PathBuf,
+    /// Which shim serves `io.containerd.runc.v2`.
+    pub runc_shim: tasks::RuncShim,
 }
 
 /// gRPC metadata header carrying the namespace, as in containerd.

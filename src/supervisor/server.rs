@@ -9,6 +9,8 @@ use tonic::{Request, Response, Status};
 
 use crate::proto::containerd::services::containers::v1 as capi;
 use crate::proto::containerd::services::events::v1 as eapi;
+use crate::proto::containerd::services::introspection::v1 as iapi;
+use crate::proto::containerd::services::leases::v1 as lapi;
 use crate::proto::containerd::services::namespaces::v1 as napi;
 use crate::proto::containerd::services::tasks::v1 as tapi;
 use crate::proto::containerd::services::version::v1 as vapi;
@@ -134,10 +136,12 @@ impl tapi::tasks_server::Tasks for Services {
 
     async fn start(&self, req: Request<tapi::StartRequest>) -> R<tapi::StartResponse> {
         let ns = namespace(&req)?;
-        if !req.get_ref().exec_id.is_empty() {
-            return Err(unimplemented("exec"));
+        let r = req.get_ref();
+        if !r.exec_id.is_empty() {
+            let pid = self.tasks.start_exec(&ns, &r.container_id, &r.exec_id).await?;
+            return Ok(Response::new(tapi::StartResponse { pid }));
         }
-        let pid = self.tasks.start(&ns, &req.get_ref().container_id).await?;
+        let pid = self.tasks.start(&ns, &r.container_id).await?;
         Ok(Response::new(tapi::StartResponse { pid }))
     }
 
@@ -148,16 +152,21 @@ impl tapi::tasks_server::Tasks for Services {
         Ok(Response::new(tapi::DeleteResponse { id, pid: e.pid, exit_status: e.status, exited_at: Some(e.at) }))
     }
 
-    async fn delete_process(&self, _req: Request<tapi::DeleteProcessRequest>) -> R<tapi::DeleteResponse> {
-        Err(unimplemented("exec processes"))
+    async fn delete_process(&self, req: Request<tapi::DeleteProcessRequest>) -> R<tapi::DeleteResponse> {
+        let ns = namespace(&req)?;
+        let r = req.into_inner();
+        let e = self.tasks.delete_exec(&ns, &r.container_id, &r.exec_id).await?;
+        Ok(Response::new(tapi::DeleteResponse { id: r.exec_id, pid: e.pid, exit_status: e.status, exited_at: Some(e.at) }))
     }
 
     async fn get(&self, req: Request<tapi::GetRequest>) -> R<tapi::GetResponse> {
         let ns = namespace(&req)?;
-        if !req.get_ref().exec_id.is_empty() {
-            return Err(unimplemented("exec"));
+        let r = req.get_ref();
+        if !r.exec_id.is_empty() {
+            let p = self.tasks.exec_process(&ns, &r.container_id, &r.exec_id).await?;
+            return Ok(Response::new(tapi::GetResponse { process: Some(p) }));
         }
-        let task = self.tasks.get(&ns, &req.get_ref().container_id)?;
+        let task = self.tasks.get(&ns, &r.container_id)?;
         Ok(Response::new(tapi::GetResponse { process: Some(self.tasks.process(&task).await) }))
     }
 
@@ -174,27 +183,37 @@ impl tapi::tasks_server::Tasks for Services {
         let ns = namespace(&req)?;
         let r = req.get_ref();
         if !r.exec_id.is_empty() {
-            return Err(unimplemented("exec"));
+            self.tasks.kill_exec(&ns, &r.container_id, &r.exec_id, r.signal).await?;
+            return Ok(Response::new(()));
         }
         self.tasks.kill(&ns, &r.container_id, r.signal, r.all).await?;
         Ok(Response::new(()))
     }
 
-    async fn exec(&self, _req: Request<tapi::ExecProcessRequest>) -> R<()> {
-        Err(unimplemented("exec"))
-    }
-    async fn resize_pty(&self, _req: Request<tapi::ResizePtyRequest>) -> R<()> {
-        Err(unimplemented("resize_pty"))
-    }
-    async fn close_io(&self, _req: Request<tapi::CloseIoRequest>) -> R<()> {
-        // stdin is never connected, so there is nothing to close.
+    async fn exec(&self, req: Request<tapi::ExecProcessRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.exec(&ns, req.into_inner()).await?;
         Ok(Response::new(()))
     }
-    async fn pause(&self, _req: Request<tapi::PauseTaskRequest>) -> R<()> {
-        Err(unimplemented("pause"))
+    async fn resize_pty(&self, req: Request<tapi::ResizePtyRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.resize_pty(&ns, req.into_inner()).await?;
+        Ok(Response::new(()))
     }
-    async fn resume(&self, _req: Request<tapi::ResumeTaskRequest>) -> R<()> {
-        Err(unimplemented("resume"))
+    async fn close_io(&self, req: Request<tapi::CloseIoRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.close_io(&ns, req.into_inner()).await?;
+        Ok(Response::new(()))
+    }
+    async fn pause(&self, req: Request<tapi::PauseTaskRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.pause(&ns, &req.get_ref().container_id, true).await?;
+        Ok(Response::new(()))
+    }
+    async fn resume(&self, req: Request<tapi::ResumeTaskRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.pause(&ns, &req.get_ref().container_id, false).await?;
+        Ok(Response::new(()))
     }
 
     async fn list_pids(&self, req: Request<tapi::ListPidsRequest>) -> R<tapi::ListPidsResponse> {
@@ -206,41 +225,63 @@ impl tapi::tasks_server::Tasks for Services {
     async fn checkpoint(&self, _req: Request<tapi::CheckpointTaskRequest>) -> R<tapi::CheckpointTaskResponse> {
         Err(unimplemented("checkpoint"))
     }
-    async fn update(&self, _req: Request<tapi::UpdateTaskRequest>) -> R<()> {
-        Err(unimplemented("update"))
+    async fn update(&self, req: Request<tapi::UpdateTaskRequest>) -> R<()> {
+        let ns = namespace(&req)?;
+        self.tasks.update(&ns, req.into_inner()).await?;
+        Ok(Response::new(()))
     }
-    async fn metrics(&self, _req: Request<tapi::MetricsRequest>) -> R<tapi::MetricsResponse> {
-        Err(unimplemented("metrics"))
+    async fn metrics(&self, req: Request<tapi::MetricsRequest>) -> R<tapi::MetricsResponse> {
+        let ns = namespace(&req)?;
+        // Filters are understood as `id==X` clauses (what dockerd and ctr send); none = all.
+        let ids: Vec<String> = req
+            .get_ref()
+            .filters
+            .iter()
+            .flat_map(|f| f.split(','))
+            .filter_map(|c| c.trim().strip_prefix("id==").map(|v| v.trim_matches('"').to_owned()))
+            .collect();
+        let mut metrics = Vec::new();
+        for t in self.tasks.list(&ns) {
+            if (ids.is_empty() || ids.contains(&t.id)) && t.exit().is_none() {
+                match self.tasks.metric(&ns, &t.id).await {
+                    Ok(m) => metrics.push(m),
+                    Err(e) => tracing::debug!("metrics of {}: {e}", t.id),
+                }
+            }
+        }
+        Ok(Response::new(tapi::MetricsResponse { metrics }))
     }
 
     async fn wait(&self, req: Request<tapi::WaitRequest>) -> R<tapi::WaitResponse> {
         let ns = namespace(&req)?;
-        if !req.get_ref().exec_id.is_empty() {
-            return Err(unimplemented("exec"));
+        let r = req.get_ref();
+        if !r.exec_id.is_empty() {
+            let e = self.tasks.wait_exec(&ns, &r.container_id, &r.exec_id).await?;
+            return Ok(Response::new(tapi::WaitResponse { exit_status: e.status, exited_at: Some(e.at) }));
         }
-        let task = self.tasks.get(&ns, &req.get_ref().container_id)?;
+        let task = self.tasks.get(&ns, &r.container_id)?;
         let e = task.wait().await;
         Ok(Response::new(tapi::WaitResponse { exit_status: e.status, exited_at: Some(e.at) }))
     }
 }
 
-/// Topics the supervisor generates itself from shim calls; copies published by shims
-/// (`publish` via the publish binary) are dropped so subscribers see each event once.
-const OWN_TOPICS: &[&str] = &["/tasks/exit", "/tasks/create", "/tasks/start", "/tasks/delete"];
 
 #[tonic::async_trait]
 impl eapi::events_server::Events for Services {
     async fn publish(&self, req: Request<eapi::PublishRequest>) -> R<()> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        if !OWN_TOPICS.contains(&r.topic.as_str()) {
-            self.events.forward(Envelope { timestamp: Some(super::events::now()), namespace: ns, topic: r.topic, event: r.event });
+        let env = Envelope { timestamp: Some(super::events::now()), namespace: ns, topic: r.topic, event: r.event };
+        if !super::events::generated_here(&env) {
+            self.events.forward(env);
         }
         Ok(Response::new(()))
     }
 
     async fn forward(&self, req: Request<eapi::ForwardRequest>) -> R<()> {
-        if let Some(env) = req.into_inner().envelope {
+        if let Some(env) = req.into_inner().envelope
+            && !super::events::generated_here(&env)
+        {
             self.events.forward(env);
         }
         Ok(Response::new(()))
@@ -279,9 +320,8 @@ impl napi::namespaces_server::Namespaces for Services {
     async fn get(&self, req: Request<napi::GetNamespaceRequest>) -> R<napi::GetNamespaceResponse> {
         let name = req.into_inner().name;
         check_name("namespace", &name)?;
-        if !self.store.namespaces().contains(&name) {
-            return Err(SupervisorError::NotFound { what: "namespace", ns: name.clone(), id: name }.into());
-        }
+        // As containerd: a namespace nobody created yet simply has no labels (dockerd reads
+        // the labels of its namespace at start-up, before creating anything in it).
         Ok(Response::new(napi::GetNamespaceResponse { namespace: Some(napi::Namespace { name, labels: Default::default() }) }))
     }
 
@@ -329,7 +369,18 @@ pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
     let events = Exchange::default();
     let tasks = Arc::new(Tasks::new(cfg.clone(), store.clone(), events.clone()));
     tasks.recover().await;
+    let ttrpc_sock = PathBuf::from(format!("{}.ttrpc", sock.display()));
+    // Kept alive while serving: containerd-shim-runc-v2 forwards its events here.
+    let _ttrpc = match super::ttrpc_events::serve(&ttrpc_sock, events.clone()) {
+        Ok(s) => Some(s),
+        Err(e) => {
+            tracing::warn!("{e}; events of containerd's shims will be missed");
+            None
+        }
+    };
     let svc = Services { store, tasks, events };
+    let sock_ino = inode(&sock);
+    let ttrpc_ino = inode(&ttrpc_sock);
 
     let incoming = futures::stream::unfold(listener, |l| async move {
         let r = l.accept().await.map(|(s, _)| s);
@@ -353,10 +404,26 @@ pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
         .add_service(eapi::events_server::EventsServer::new(svc.clone()))
         .add_service(vapi::version_server::VersionServer::new(svc.clone()))
         .add_service(napi::namespaces_server::NamespacesServer::new(svc))
+        .add_service(lapi::leases_server::LeasesServer::new(super::leases::Leases::default()))
+        .add_service(iapi::introspection_server::IntrospectionServer::new(super::leases::Introspection))
         .serve_with_incoming_shutdown(incoming, shutdown)
         .await;
-    let _ = std::fs::remove_file(&sock);
+    // A successor may already listen on the same path (it removed and re-created the
+    // socket while this one was draining): only remove the socket if it is still ours.
+    remove_if_same(&sock, sock_ino);
+    remove_if_same(&ttrpc_sock, ttrpc_ino);
     result.map_err(|source| SupervisorError::Serve { path: sock, source })
+}
+
+fn inode(path: &Path) -> Option<u64> {
+    use std::os::unix::fs::MetadataExt;
+    std::fs::symlink_metadata(path).ok().map(|m| m.ino())
+}
+
+fn remove_if_same(path: &Path, ino: Option<u64>) {
+    if ino.is_some() && inode(path) == ino {
+        let _ = std::fs::remove_file(path);
+    }
 }
 
 /// A gRPC channel to a supervisor (or containerd) listening on the unix socket `path`.

@@ -11,7 +11,7 @@ use containerd_shim_protos::api as shimapi;
 use containerd_shim_protos::protobuf::well_known_types::any::Any as PbAny;
 use containerd_shim_protos::protobuf::{Message as _, MessageField};
 use containerd_shim_protos::shim::oci::Options;
-use containerd_shim_protos::TaskClient;
+use super::shim_client::TaskClient;
 use tokio::sync::watch;
 
 use crate::proto::containerd::events::{TaskCreate, TaskDelete, TaskExit, TaskIo, TaskStart};
@@ -101,20 +101,95 @@ async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> 
         .map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
 }
 
-/// The shim binary for a runtime name: berth's own, or containerd's `containerd-shim-X-vY`.
-fn shim_command(runtime: &str) -> Result<std::process::Command, SupervisorError> {
+/// Which shim serves `io.containerd.runc.v2` (dockerd's default runtime).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum RuncShim {
+    /// containerd-shim-runc-v2 when it is on PATH, else berth's own shim.
+    #[default]
+    Auto,
+    /// Always berth's shim (with the runtime named in the task's options, runc by default).
+    Berth,
+    /// Always containerd-shim-runc-v2 from PATH.
+    Containerd,
+}
+
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+        .unwrap_or(false)
+}
+
+fn berth_shim() -> Result<std::process::Command, SupervisorError> {
+    let exe = std::env::current_exe().map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))?;
+    let mut c = std::process::Command::new(exe);
+    c.arg0("containerd-shim-berth-v2");
+    Ok(c)
+}
+
+/// The shim binary for a runtime name: berth's own for `io.containerd.berth.v2` (and for
+/// runc.v2 when so configured), else containerd's `containerd-shim-<name>-<version>` from PATH.
+fn shim_command(runtime: &str, runc_shim: RuncShim) -> Result<std::process::Command, SupervisorError> {
     if runtime.is_empty() || runtime == BERTH_RUNTIME {
-        let exe = std::env::current_exe()
-            .map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))?;
-        let mut c = std::process::Command::new(exe);
-        c.arg0("containerd-shim-berth-v2");
-        return Ok(c);
+        return berth_shim();
     }
     let parts: Vec<&str> = runtime.split('.').collect();
     match parts.as_slice() {
-        ["io", "containerd", name, version] => Ok(std::process::Command::new(format!("containerd-shim-{name}-{version}"))),
+        ["io", "containerd", name, version] => {
+            let bin = format!("containerd-shim-{name}-{version}");
+            let berth = *name == "runc"
+                && (runc_shim == RuncShim::Berth || (runc_shim == RuncShim::Auto && !on_path(&bin)));
+            if berth { berth_shim() } else { Ok(std::process::Command::new(bin)) }
+        }
         _ => Err(SupervisorError::Invalid(format!("unknown runtime {runtime:?}"))),
     }
+}
+
+/// containerd's shims log to a fifo `log` in their bundle (and fail to start without it):
+/// create it and relay what they write to the supervisor's log, as containerd does.
+fn relay_shim_log(id: &str, bundle: &Path) -> Result<(), SupervisorError> {
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::OpenOptionsExt;
+    let path = bundle.join("log");
+    let _ = std::fs::remove_file(&path);
+    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o700))
+        .map_err(|e| SupervisorError::io("create shim log fifo", &path, e.into()))?;
+    // Non-blocking so the open does not wait for the shim; poll() below waits for data.
+    let mut fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&path)
+        .map_err(|e| SupervisorError::io("open shim log fifo", &path, e))?;
+    let id = id.to_owned();
+    std::thread::Builder::new()
+        .name("shim-log".into())
+        .spawn(move || {
+            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            let mut buf = [0u8; 8192];
+            loop {
+                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+                // Linux reports POLLHUP only after a writer came and went: the shim exited.
+                if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
+                    break;
+                }
+                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+                if revents.is_empty() {
+                    continue;
+                }
+                match fifo.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        for line in String::from_utf8_lossy(&buf[..n]).lines() {
+                            tracing::info!(container = id, "shim: {line}");
+                        }
+                    }
+                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                    Err(_) => break,
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| SupervisorError::io("spawn shim log relay for", bundle, e))
 }
 
 /// Parses what a shim's `start` prints: `unix://...` or the v2 bootstrap JSON.
@@ -125,6 +200,17 @@ fn parse_shim_address(out: &str) -> Option<String> {
         return v.get("address").and_then(|a| a.as_str()).map(str::to_owned);
     }
     (!out.is_empty()).then(|| out.to_owned())
+}
+
+fn shim_status(s: shimapi::Status) -> Status {
+    match s {
+        shimapi::Status::CREATED => Status::Created,
+        shimapi::Status::RUNNING => Status::Running,
+        shimapi::Status::STOPPED => Status::Stopped,
+        shimapi::Status::PAUSED => Status::Paused,
+        shimapi::Status::PAUSING => Status::Pausing,
+        _ => Status::Unknown,
+    }
 }
 
 impl Tasks {
@@ -162,7 +248,11 @@ impl Tasks {
 
     /// Starts the shim in `bundle` and connects to it.
     async fn start_shim(&self, ns: &str, id: &str, runtime: &str, bundle: &Path) -> Result<(String, TaskClient), SupervisorError> {
-        let mut cmd = shim_command(runtime)?;
+        let mut cmd = shim_command(runtime, self.cfg.runc_shim)?;
+        // berth's own shim (this executable, argv0 aside) logs to <bundle>/shim.log itself.
+        if std::path::Path::new(cmd.get_program()).file_name().is_some_and(|n| n.to_string_lossy().starts_with("containerd-shim-")) {
+            relay_shim_log(id, bundle)?;
+        }
         let address = self.cfg.address.to_string_lossy().into_owned();
         cmd.arg("-namespace")
             .arg(ns)
@@ -340,15 +430,28 @@ impl Tasks {
                     return;
                 }
                 _ => {
-                    // The shim is gone: trust what it wrote on disk.
-                    match crate::shim::read_exit(&task.bundle) {
-                        Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
-                        None => Exit { pid: task.pid, status: 255, at: super::events::now() },
+                    if me.get(&task.ns, &task.id).is_err() {
+                        return; // deleted meanwhile
                     }
+                    me.shim_died(&task).await
                 }
             };
             me.record_exit(&task, exit);
         });
+    }
+
+    /// The shim's connection closed without an exit: like containerd, run the shim binary's
+    /// `delete` action (the runtime's `delete -f` kills the container), report the exit (137
+    /// unless the container had already exited) and clean the bundle.
+    async fn shim_died(&self, task: &Task) -> Exit {
+        tracing::warn!(ns = task.ns, id = task.id, "shim connection lost; cleaning up after it");
+        let exit = self.delete_dead(task).await;
+        let exit = if crate::shim::read_exit(&task.bundle).is_some() { exit } else { Exit { status: 137, ..exit } };
+        crate::shim::service::unmount_rootfs(&task.bundle);
+        if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
+            tracing::warn!("remove bundle {}: {e}", task.bundle.display());
+        }
+        exit
     }
 
     fn record_exit(&self, task: &Task, exit: Exit) {
@@ -407,14 +510,7 @@ impl Tasks {
             let mut req = shimapi::StateRequest::new();
             req.id = task.id.clone();
             if let Ok(Ok(s)) = blocking(move || client.state(ctx(Some(Duration::from_secs(5))), &req)).await {
-                p.status = match s.status.enum_value_or_default() {
-                    shimapi::Status::CREATED => Status::Created,
-                    shimapi::Status::RUNNING => Status::Running,
-                    shimapi::Status::STOPPED => Status::Stopped,
-                    shimapi::Status::PAUSED => Status::Paused,
-                    shimapi::Status::PAUSING => Status::Pausing,
-                    _ => Status::Unknown,
-                } as i32;
+                p.status = shim_status(s.status.enum_value_or_default()) as i32;
                 p.pid = s.pid;
                 if p.stdout.is_empty() {
                     // A recovered task: the shim remembers its io.
@@ -477,9 +573,11 @@ impl Tasks {
         if task.exit().is_none() {
             self.record_exit(&task, exit.clone());
         }
-        crate::shim::service::unmount_rootfs(&task.bundle);
-        if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
-            tracing::warn!("remove bundle {}: {e}", task.bundle.display());
+        if task.bundle.exists() {
+            crate::shim::service::unmount_rootfs(&task.bundle);
+            if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
+                tracing::warn!("remove bundle {}: {e}", task.bundle.display());
+            }
         }
         self.remove(ns, id);
         self.events.publish(
@@ -493,7 +591,11 @@ impl Tasks {
 
     /// Runs `<shim> ... delete` for a task whose shim is gone; the exit comes from disk.
     async fn delete_dead(&self, task: &Task) -> Exit {
-        if let Ok(mut cmd) = shim_command(&task.runtime_name) {
+        if !task.bundle.exists() {
+            // Already cleaned up when the shim's death was noticed.
+            return task.exit().unwrap_or(Exit { pid: task.pid, status: 137, at: super::events::now() });
+        }
+        if let Ok(mut cmd) = shim_command(&task.runtime_name, self.cfg.runc_shim) {
             cmd.arg("-namespace")
                 .arg(&task.ns)
                 .arg("-address")
@@ -519,8 +621,166 @@ impl Tasks {
         }
         match crate::shim::read_exit(&task.bundle) {
             Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
-            None => Exit { pid: task.pid, status: 255, at: super::events::now() },
+            None => Exit { pid: task.pid, status: 137, at: super::events::now() },
         }
+    }
+
+    /// Runs `f` on the task's shim client off the async runtime.
+    async fn call<T: Send + 'static>(
+        &self,
+        ns: &str,
+        id: &str,
+        what: &'static str,
+        f: impl FnOnce(TaskClient) -> ttrpc::Result<T> + Send + 'static,
+    ) -> Result<T, SupervisorError> {
+        let task = self.get(ns, id)?;
+        let client = Self::client(&task)?;
+        blocking(move || f(client)).await?.map_err(|e| SupervisorError::shim(id, what, e))
+    }
+
+    /// tasks.Exec: registers an exec process (started by tasks.Start with its exec id).
+    pub async fn exec(&self, ns: &str, r: tapi::ExecProcessRequest) -> Result<(), SupervisorError> {
+        let mut req = shimapi::ExecProcessRequest::new();
+        req.id = r.container_id.clone();
+        req.exec_id = r.exec_id;
+        req.terminal = r.terminal;
+        req.stdin = r.stdin;
+        req.stdout = r.stdout;
+        req.stderr = r.stderr;
+        if let Some(spec) = r.spec {
+            let mut any = PbAny::new();
+            any.type_url = spec.type_url;
+            any.value = spec.value;
+            req.spec = MessageField::some(any);
+        }
+        self.call(ns, &r.container_id, "exec", move |c| c.exec(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(())
+    }
+
+    /// tasks.Start of an exec process.
+    pub async fn start_exec(&self, ns: &str, id: &str, exec_id: &str) -> Result<u32, SupervisorError> {
+        let mut req = shimapi::StartRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        let r = self.call(ns, id, "start", move |c| c.start(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(r.pid)
+    }
+
+    /// tasks.DeleteProcess.
+    pub async fn delete_exec(&self, ns: &str, id: &str, exec_id: &str) -> Result<Exit, SupervisorError> {
+        let mut req = shimapi::DeleteRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        let r = self.call(ns, id, "delete", move |c| c.delete(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(Exit { pid: r.pid, status: r.exit_status, at: pb_ts(&r.exited_at) })
+    }
+
+    /// An exec process as a containerd Process.
+    pub async fn exec_process(&self, ns: &str, id: &str, exec_id: &str) -> Result<Process, SupervisorError> {
+        let mut req = shimapi::StateRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        let s = self.call(ns, id, "state", move |c| c.state(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(Process {
+            container_id: id.to_owned(),
+            id: exec_id.to_owned(),
+            pid: s.pid,
+            status: shim_status(s.status.enum_value_or_default()) as i32,
+            stdin: s.stdin.clone(),
+            stdout: s.stdout.clone(),
+            stderr: s.stderr.clone(),
+            terminal: s.terminal,
+            exit_status: s.exit_status,
+            exited_at: s.exited_at.as_ref().map(pb_ts),
+            ..Default::default()
+        })
+    }
+
+    /// tasks.Wait of an exec process (blocks in the shim).
+    pub async fn wait_exec(&self, ns: &str, id: &str, exec_id: &str) -> Result<Exit, SupervisorError> {
+        let mut req = shimapi::WaitRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        let r = self.call(ns, id, "wait", move |c| c.wait(ctx(None), &req)).await?;
+        Ok(Exit { pid: 0, status: r.exit_status, at: pb_ts(&r.exited_at) })
+    }
+
+    /// tasks.Kill of an exec process.
+    pub async fn kill_exec(&self, ns: &str, id: &str, exec_id: &str, signal: u32) -> Result<(), SupervisorError> {
+        let mut req = shimapi::KillRequest::new();
+        req.id = id.to_owned();
+        req.exec_id = exec_id.to_owned();
+        req.signal = signal;
+        self.call(ns, id, "kill", move |c| c.kill(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(())
+    }
+
+    /// tasks.Pause / tasks.Resume.
+    pub async fn pause(&self, ns: &str, id: &str, pause: bool) -> Result<(), SupervisorError> {
+        let cid = id.to_owned();
+        if pause {
+            self.call(ns, id, "pause", move |c| {
+                let mut req = shimapi::PauseRequest::new();
+                req.id = cid;
+                c.pause(ctx(Some(SHIM_CALL_TIMEOUT)), &req)
+            })
+            .await?;
+        } else {
+            self.call(ns, id, "resume", move |c| {
+                let mut req = shimapi::ResumeRequest::new();
+                req.id = cid;
+                c.resume(ctx(Some(SHIM_CALL_TIMEOUT)), &req)
+            })
+            .await?;
+        }
+        Ok(())
+    }
+
+    /// tasks.ResizePty.
+    pub async fn resize_pty(&self, ns: &str, r: tapi::ResizePtyRequest) -> Result<(), SupervisorError> {
+        let mut req = shimapi::ResizePtyRequest::new();
+        req.id = r.container_id.clone();
+        req.exec_id = r.exec_id;
+        req.width = r.width;
+        req.height = r.height;
+        self.call(ns, &r.container_id, "resize_pty", move |c| c.resize_pty(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(())
+    }
+
+    /// tasks.CloseIO.
+    pub async fn close_io(&self, ns: &str, r: tapi::CloseIoRequest) -> Result<(), SupervisorError> {
+        let mut req = shimapi::CloseIORequest::new();
+        req.id = r.container_id.clone();
+        req.exec_id = r.exec_id;
+        req.stdin = r.stdin;
+        self.call(ns, &r.container_id, "close_io", move |c| c.close_io(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(())
+    }
+
+    /// tasks.Update.
+    pub async fn update(&self, ns: &str, r: tapi::UpdateTaskRequest) -> Result<(), SupervisorError> {
+        let mut req = shimapi::UpdateTaskRequest::new();
+        req.id = r.container_id.clone();
+        if let Some(res) = r.resources {
+            let mut any = PbAny::new();
+            any.type_url = res.type_url;
+            any.value = res.value;
+            req.resources = MessageField::some(any);
+        }
+        self.call(ns, &r.container_id, "update", move |c| c.update(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(())
+    }
+
+    /// The shim's Stats of one task, as a containerd Metric.
+    pub async fn metric(&self, ns: &str, id: &str) -> Result<crate::proto::containerd::types::Metric, SupervisorError> {
+        let mut req = shimapi::StatsRequest::new();
+        req.id = id.to_owned();
+        let r = self.call(ns, id, "stats", move |c| c.stats(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
+        Ok(crate::proto::containerd::types::Metric {
+            timestamp: Some(super::events::now()),
+            id: id.to_owned(),
+            data: r.stats.as_ref().map(|a| prost_types::Any { type_url: a.type_url.clone(), value: a.value.clone() }),
+        })
     }
 
     /// Re-attaches to every task found under `--state` (after a restart).

@@ -16,7 +16,10 @@ pub fn berth_bin() -> PathBuf {
 pub fn bin_dir() -> &'static Path {
     static DIR: OnceLock<PathBuf> = OnceLock::new();
     DIR.get_or_init(|| {
-        shared_artifact("bin", |tmp| {
+        // Keyed by the binary's path: a target dir copied from another checkout must not
+        // reuse links that point into that checkout.
+        let key: u64 = berth_bin().to_string_lossy().bytes().fold(0xcbf29ce484222325, |h, b| (h ^ b as u64).wrapping_mul(0x100000001b3));
+        shared_artifact(&format!("bin-{key:016x}"), |tmp| {
             std::fs::create_dir_all(tmp).expect("create bin dir");
             let st = Command::new(berth_bin()).arg("install-links").arg(tmp).status().expect("install-links");
             assert!(st.success(), "berth install-links failed");

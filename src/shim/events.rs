@@ -1,0 +1,92 @@
+//! Events the shim publishes (TaskCreate, TaskStart, TaskExit, TaskDelete, exec and pause
+//! events, TaskOOM) through containerd's publish binary:
+//! `<publish-binary> --address A publish --topic T --namespace NS`, the event Any on stdin.
+//! One thread publishes them in order; publishing never blocks the caller, and a dead
+//! supervisor only costs dropped events (the exit is also recorded on disk).
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+use std::time::Duration;
+
+use containerd_shim_protos::protobuf::Message;
+use containerd_shim_protos::protobuf::well_known_types::any::Any;
+
+use super::reaper::Reaper;
+
+/// How long one publish may take before the next one goes ahead.
+const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Sends events to the supervisor (or containerd) that started this shim.
+#[derive(Clone)]
+pub struct Publisher {
+    tx: Option<Sender<(String, Vec<u8>)>>,
+}
+
+impl Publisher {
+    /// A publisher running `binary`; one that drops everything when `binary` or `address` is empty.
+    pub fn new(binary: &str, address: &str, namespace: &str, reaper: Arc<Reaper>) -> Self {
+        if binary.is_empty() || address.is_empty() {
+            return Publisher { tx: None };
+        }
+        let (tx, rx) = channel();
+        let (binary, address, namespace) = (binary.to_owned(), address.to_owned(), namespace.to_owned());
+        let spawned = std::thread::Builder::new()
+            .name("publisher".into())
+            .spawn(move || run(rx, &binary, &address, &namespace, &reaper));
+        match spawned {
+            Ok(_) => Publisher { tx: Some(tx) },
+            Err(e) => {
+                tracing::warn!("cannot start event publisher: {e}");
+                Publisher { tx: None }
+            }
+        }
+    }
+
+    /// Queues `event` (e.g. `containerd.events.TaskExit`) on `topic` (e.g. `/tasks/exit`).
+    pub fn publish(&self, topic: &str, type_url: &str, event: &impl Message) {
+        let Some(tx) = &self.tx else { return };
+        let mut any = Any::new();
+        any.type_url = type_url.to_owned();
+        let Ok(value) = event.write_to_bytes() else { return };
+        any.value = value;
+        if let Ok(payload) = any.write_to_bytes() {
+            let _ = tx.send((topic.to_owned(), payload));
+        }
+    }
+}
+
+fn run(rx: Receiver<(String, Vec<u8>)>, binary: &str, address: &str, namespace: &str, reaper: &Reaper) {
+    for (topic, payload) in rx {
+        let child = Command::new(binary)
+            .arg("--address")
+            .arg(address)
+            .arg("publish")
+            .arg("--topic")
+            .arg(&topic)
+            .arg("--namespace")
+            .arg(namespace)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn();
+        let mut child = match child {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("publish {topic} via {binary}: {e}");
+                continue;
+            }
+        };
+        // The reaper owns every exit in this process: wait through it, never with wait().
+        let done = reaper.watch(child.id() as i32);
+        if let Some(mut stdin) = child.stdin.take() {
+            let _ = stdin.write_all(&payload);
+        }
+        match done.recv_timeout(PUBLISH_TIMEOUT) {
+            Ok(0) => tracing::debug!(topic, "published"),
+            Ok(code) => tracing::debug!(topic, code, "publish failed"),
+            Err(_) => tracing::debug!(topic, "publish still running after {PUBLISH_TIMEOUT:?}"),
+        }
+    }
+}

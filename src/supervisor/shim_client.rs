@@ -1,0 +1,68 @@
+//! A ttrpc client of a shim's Task service under the name containerd 1.6 uses,
+//! `containerd.task.v2.Task` (berth's shim and containerd's shims of 1.x serve it; the
+//! messages are the same as v3's). Same calls as the generated `TaskClient`.
+
+use containerd_shim_protos::api;
+use containerd_shim_protos::protobuf::Message;
+use containerd_shim_protos::protobuf::well_known_types::empty::Empty;
+use ttrpc::context::Context;
+
+/// The Task service name spoken to shims.
+const SERVICE: &str = "containerd.task.v2.Task";
+
+/// A shim's Task service.
+#[derive(Clone)]
+pub struct TaskClient {
+    client: ttrpc::Client,
+}
+
+impl TaskClient {
+    pub fn new(client: ttrpc::Client) -> Self {
+        TaskClient { client }
+    }
+
+    fn call<Req: Message, Resp: Message>(&self, ctx: Context, method: &str, req: &Req) -> ttrpc::Result<Resp> {
+        let payload = req.write_to_bytes().map_err(|e| ttrpc::Error::Others(format!("encode {method} request: {e}")))?;
+        let mut r = ttrpc::Request::new();
+        r.service = SERVICE.into();
+        r.method = method.into();
+        r.timeout_nano = ctx.timeout_nano;
+        r.metadata = ttrpc::context::to_pb(ctx.metadata);
+        r.payload = payload;
+        // request() turns a non-OK status into Error::RpcStatus.
+        let resp = self.client.request(r)?;
+        Resp::parse_from_bytes(&resp.payload).map_err(|e| ttrpc::Error::Others(format!("decode {method} response: {e}")))
+    }
+}
+
+macro_rules! calls {
+    ($($name:ident($method:literal, $req:ty) -> $resp:ty;)*) => {
+        impl TaskClient {
+            $(
+                #[doc = concat!("Task.", $method, ".")]
+                pub fn $name(&self, ctx: Context, req: &$req) -> ttrpc::Result<$resp> {
+                    self.call(ctx, $method, req)
+                }
+            )*
+        }
+    };
+}
+
+calls! {
+    create("Create", api::CreateTaskRequest) -> api::CreateTaskResponse;
+    start("Start", api::StartRequest) -> api::StartResponse;
+    delete("Delete", api::DeleteRequest) -> api::DeleteResponse;
+    pids("Pids", api::PidsRequest) -> api::PidsResponse;
+    pause("Pause", api::PauseRequest) -> Empty;
+    resume("Resume", api::ResumeRequest) -> Empty;
+    kill("Kill", api::KillRequest) -> Empty;
+    exec("Exec", api::ExecProcessRequest) -> Empty;
+    resize_pty("ResizePty", api::ResizePtyRequest) -> Empty;
+    close_io("CloseIO", api::CloseIORequest) -> Empty;
+    update("Update", api::UpdateTaskRequest) -> Empty;
+    wait("Wait", api::WaitRequest) -> api::WaitResponse;
+    stats("Stats", api::StatsRequest) -> api::StatsResponse;
+    connect("Connect", api::ConnectRequest) -> api::ConnectResponse;
+    shutdown("Shutdown", api::ShutdownRequest) -> Empty;
+    state("State", api::StateRequest) -> api::StateResponse;
+}
