@@ -71,6 +71,7 @@ impl LogTarget {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::collections::HashMap;
 
     #[test]
     fn log_options_become_a_rotating_uri_and_bad_ones_are_refused() {
