@@ -30,6 +30,9 @@ struct Args {
     /// Parent cgroup of every container.
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
+    /// Storage driver for container root filesystems (overlay2, vfs).
+    #[arg(long = "storage-driver", short = 's', default_value = "overlay2")]
+    storage_driver: String,
     /// Log level (error, warn, info, debug, trace); RUST_LOG wins.
     #[arg(long = "log-level", short = 'l', default_value = "info")]
     log_level: String,
@@ -82,6 +85,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         monolithic: args.monolithic,
         containerd: args.containerd,
         cgroup_parent: args.cgroup_parent,
+        storage_driver: args.storage_driver,
     };
     let daemon = Daemon::start(config).await?;
     if let Some(dir) = socket.parent() {
