@@ -71,6 +71,20 @@ fn an_oci_layout_blob_that_does_not_match_its_digest_is_rejected_and_not_stored(
 }
 
 #[test]
+fn an_oci_layout_archive_loads_and_runs() {
+    let d = TestDaemon::modular("ociload");
+    let tmp = TempDir::new("ociload");
+    let bb = busybox_layer();
+    let l = layer(&[E::File("oci", b"layout\n")]);
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (zstd(&l), l.clone(), "application/vnd.oci.image.layer.v1.tar+zstd")], None);
+    let archive = write_file(tmp.path(), "oci.tar", &tar_dir(&layout));
+    let out = d.berth_ok(&["load", "-i", &archive]);
+    let id = out.trim().strip_prefix("Loaded image ID: ").unwrap_or_else(|| panic!("an unnamed image is loaded by id: {out}")).to_owned();
+    assert_eq!(d.berth_ok(&["run", "--rm", &id, "cat", "/oci"]), "layout\n");
+}
+
+#[test]
 fn rmi_refuses_an_image_a_container_uses_untags_extra_names_and_deletes_the_last() {
     let d = TestDaemon::modular("rmi");
     d.import_busybox();

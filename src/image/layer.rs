@@ -208,3 +208,62 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
     }
     Ok(hashing.finish().0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
+        let mut b = tar::Builder::new(Vec::new());
+        build(&mut b);
+        b.into_inner().unwrap_or_default()
+    }
+
+    #[test]
+    fn owners_modes_mtimes_xattrs_and_whiteouts_are_kept_and_the_diff_id_is_the_plain_tar_digest() {
+        let plain = tar_with(|b| {
+            let mut h = tar::Header::new_gnu();
+            h.set_entry_type(tar::EntryType::Directory);
+            h.set_mode(0o750);
+            h.set_uid(1234);
+            h.set_gid(5678);
+            h.set_mtime(1_500_000_000);
+            h.set_size(0);
+            let _ = b.append_data(&mut h, "d/", &b""[..]);
+            let mut h = tar::Header::new_ustar();
+            h.set_entry_type(tar::EntryType::Regular);
+            h.set_mode(0o4755);
+            h.set_uid(42);
+            h.set_gid(43);
+            h.set_mtime(1_600_000_000);
+            h.set_size(2);
+            let _ = b.append_pax_extensions([("SCHILY.xattr.user.berth", &b"yes"[..])]);
+            let _ = b.append_data(&mut h, "d/f", &b"hi"[..]);
+            for name in ["d/.wh.gone", "d/.wh..wh..opq"] {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(0);
+                h.set_mode(0o644);
+                let _ = b.append_data(&mut h, name, &b""[..]);
+            }
+        });
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        let _ = io::Write::write_all(&mut gz, &plain);
+        let gz = gz.finish().unwrap_or_default();
+        for blob in [plain.clone(), gz, zstd::stream::encode_all(&plain[..], 1).unwrap_or_default()] {
+            let dir = std::env::temp_dir().join(format!("berth-layer-{}", crate::util::random_id()));
+            std::fs::create_dir_all(&dir).expect("temp dir");
+            let diff = apply(&blob[..], &dir).expect("apply");
+            assert_eq!(diff, super::super::digest::of_bytes(&plain));
+            let f = std::fs::symlink_metadata(dir.join("d/f")).expect("d/f");
+            assert_eq!((f.uid(), f.gid(), f.mode() & 0o7777, f.mtime()), (42, 43, 0o4755, 1_600_000_000));
+            assert_eq!(xattr::get(dir.join("d/f"), "user.berth").ok().flatten().as_deref(), Some(&b"yes"[..]));
+            let d = std::fs::symlink_metadata(dir.join("d")).expect("d");
+            assert_eq!((d.uid(), d.gid(), d.mode() & 0o7777, d.mtime()), (1234, 5678, 0o750, 1_500_000_000));
+            let w = std::fs::symlink_metadata(dir.join("d/gone")).expect("whiteout");
+            assert!(w.file_type().is_char_device() && w.rdev() == 0, "whiteout is a 0:0 char device");
+            assert_eq!(xattr::get(dir.join("d"), "trusted.overlay.opaque").ok().flatten().as_deref(), Some(&b"y"[..]));
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+    }
+}
