@@ -5,6 +5,7 @@ pub mod commands;
 pub mod endpoint;
 pub mod error;
 pub mod format;
+pub mod progress;
 pub mod http;
 pub mod stdio;
 

@@ -15,7 +15,7 @@ pub mod supervisor_process;
 use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConfig};
 use crate::logs::LogTarget;
 use crate::image::{ImageError, ImageStore};
-use crate::storage::overlay::{Overlay, StorageError};
+use crate::storage::{Driver, StorageError};
 use backend::{Backend, BackendError, ExitEvent, TaskStatus};
 use container::{Container, Status};
 use std::path::PathBuf;
@@ -40,6 +40,8 @@ pub struct DaemonConfig {
     pub cgroup_parent: String,
     /// Default json-file options for every container (`--log-opt`).
     pub log_opts: std::collections::HashMap<String, String>,
+    /// Storage driver for container root filesystems: "overlay2" or "vfs".
+    pub storage_driver: String,
 }
 
 /// What happened to a container, for waiters and attach/log followers.
@@ -81,6 +83,10 @@ impl From<ImageError> for DaemonError {
         match e {
             ImageError::NotFound(_) => DaemonError::NotFound(e.to_string()),
             ImageError::InvalidReference(_) | ImageError::BadArchive(_) => DaemonError::BadRequest(e.to_string()),
+            ImageError::InUse(_) => DaemonError::Conflict(e.to_string()),
+            ImageError::Content(_) | ImageError::Layer { .. } | ImageError::Manifest(_) | ImageError::Registry { .. } => {
+                DaemonError::BadRequest(e.to_string())
+            }
             ImageError::Io { .. } => DaemonError::Internal(e.to_string()),
         }
     }
@@ -107,7 +113,7 @@ pub struct Daemon {
     pub config: DaemonConfig,
     pub images: ImageStore,
     pub containers: ContainerStore,
-    overlay: Overlay,
+    overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
     /// Serializes start/stop/remove of containers so that two calls don't interleave.
@@ -115,6 +121,11 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// The storage driver's name ("overlay2", "vfs"), for info and inspect.
+    pub fn storage_driver_name(&self) -> &'static str {
+        self.overlay.name()
+    }
+
     /// Opens the stores, connects the backend (starting a supervisor if needed) and
     /// reconciles the persisted containers with what is really running.
     pub async fn start(config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
@@ -123,7 +134,7 @@ impl Daemon {
         }
         let images = ImageStore::open(&config.root)?;
         let containers = ContainerStore::open(&config.root)?;
-        let overlay = Overlay::new(&config.root)?;
+        let overlay = Driver::open(&config.root, &config.storage_driver)?;
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<ExitEvent>();
         let (resync_tx, mut resync_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let backend = if config.monolithic {

@@ -1,15 +1,19 @@
-//! The image store: layers extracted once under `<root>/image/layers/<diff-id hex>`, image
-//! configs under `<root>/image/configs/<image-id hex>.json`, names in
-//! `<root>/image/repositories.json`. Every file is written crash-safely.
+//! The image store: blobs in the content store (`<root>/image/blobs/sha256/<hex>`), layers
+//! extracted once under `<root>/image/layers/<diff-id hex>` and shared by every image that
+//! has them, which blobs hold which layer in `<root>/image/layerdb/<diff-id hex>.json`, image
+//! configs verbatim under `<root>/image/configs/<image-id hex>.json`, names in
+//! `<root>/image/repositories.json` and `repodigests.json`. Every file is written crash-safely.
 
-use super::reference;
+use super::content::{ContentError, ContentStore};
+use super::layer::{self, Compression, LayerError};
+use super::manifest::ManifestError;
+use super::{digest, reference};
 use crate::util::{atomic_write, read_json, write_json};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
 /// Errors of the image store.
 #[derive(Debug, thiserror::Error)]
@@ -26,6 +30,21 @@ pub enum ImageError {
     /// A file of the store could not be read or written.
     #[error("image store {path}: {source}")]
     Io { path: PathBuf, source: io::Error },
+    /// A blob could not be stored or found (digest mismatch, missing blob).
+    #[error(transparent)]
+    Content(#[from] ContentError),
+    /// A layer could not be extracted (unsafe entry, corrupt tar, wrong diff id).
+    #[error("layer {layer}: {source}")]
+    Layer { layer: String, source: LayerError },
+    /// A manifest could not be used.
+    #[error(transparent)]
+    Manifest(#[from] ManifestError),
+    /// The registry refused or failed a request.
+    #[error("{reference}: {message}")]
+    Registry { reference: String, message: String },
+    /// The image is in use (by a container, or under several names) and `force` was not given.
+    #[error("{0}")]
+    InUse(String),
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
@@ -76,11 +95,25 @@ pub struct Image {
     pub size: u64,
 }
 
-/// The image store of one daemon root.
+/// The image store of one daemon root. Cheap to clone: clones share the same state.
+#[derive(Clone)]
 pub struct ImageStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     dir: PathBuf,
-    /// Serializes changes to repositories.json.
+    content: ContentStore,
+    /// Serializes changes to repositories.json and repodigests.json.
     refs_lock: Mutex<()>,
+}
+
+/// A stored blob known to hold one layer (compressed or not).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LayerBlob {
+    pub digest: String,
+    pub size: u64,
+    pub media_type: String,
 }
 
 const DEFAULT_PATH: &str = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -89,94 +122,156 @@ impl ImageStore {
     /// Opens (creating) the store under `<root>/image`.
     pub fn open(root: &Path) -> Result<Self, ImageError> {
         let dir = root.join("image");
-        for sub in ["layers", "configs", "tmp"] {
+        for sub in ["layers", "layerdb", "configs", "tmp"] {
             let p = dir.join(sub);
             std::fs::create_dir_all(&p).map_err(io_err(&p))?;
         }
-        Ok(ImageStore { dir, refs_lock: Mutex::new(()) })
+        // Leftovers of a crash mid-write are never referenced: clear them.
+        if let Ok(rd) = std::fs::read_dir(dir.join("tmp")) {
+            for e in rd.flatten() {
+                let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
+            }
+        }
+        let content = ContentStore::open(&dir)?;
+        Ok(ImageStore { inner: Arc::new(Inner { dir, content, refs_lock: Mutex::new(()) }) })
+    }
+
+    /// The content store holding this store's blobs.
+    pub fn content(&self) -> &ContentStore {
+        &self.inner.content
+    }
+
+    fn dir(&self) -> &Path {
+        &self.inner.dir
     }
 
     fn refs_path(&self) -> PathBuf {
-        self.dir.join("repositories.json")
+        self.dir().join("repositories.json")
     }
 
     fn refs(&self) -> Result<BTreeMap<String, String>, ImageError> {
-        let p = self.refs_path();
-        match read_json(&p) {
-            Ok(r) => Ok(r),
-            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
-            Err(e) => Err(ImageError::Io { path: p, source: e }),
-        }
+        read_map(&self.refs_path())
+    }
+
+    fn digests_path(&self) -> PathBuf {
+        self.dir().join("repodigests.json")
+    }
+
+    /// "repo@sha256:..." names of image `id` (manifests it was pulled or pushed as).
+    pub fn repo_digests(&self, id: &str) -> Vec<String> {
+        read_map::<Vec<String>>(&self.digests_path()).ok().and_then(|mut m| m.remove(id)).unwrap_or_default()
+    }
+
+    /// Records that image `id` is the manifest `digest` in repository `repo`.
+    pub fn add_repo_digest(&self, id: &str, repo: &str, digest: &str) -> Result<(), ImageError> {
+        let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let p = self.digests_path();
+        let mut m: BTreeMap<String, Vec<String>> = read_map(&p)?;
+        let entry = format!("{repo}@{digest}");
+        let list = m.entry(id.to_owned()).or_default();
+        list.retain(|e| !e.starts_with(&format!("{repo}@")));
+        list.push(entry);
+        write_json(&p, &m).map_err(io_err(&p))
     }
 
     /// Directory holding the extracted layer with this diff id ("sha256:<hex>").
     pub fn layer_dir(&self, diff_id: &str) -> PathBuf {
-        self.dir.join("layers").join(diff_id.trim_start_matches("sha256:"))
+        self.dir().join("layers").join(diff_id.trim_start_matches("sha256:"))
     }
 
-    /// Imports a rootfs tarball (plain or gzip) as a one-layer image, tagged `name` if given.
+    fn layerdb_path(&self, diff_id: &str) -> PathBuf {
+        self.dir().join("layerdb").join(format!("{}.json", diff_id.trim_start_matches("sha256:")))
+    }
+
+    /// Stored blobs known to hold the layer `diff_id`.
+    pub fn layer_blobs(&self, diff_id: &str) -> Vec<LayerBlob> {
+        let list: Vec<LayerBlob> = read_json(&self.layerdb_path(diff_id)).unwrap_or_default();
+        list.into_iter().filter(|b| self.content().has(&b.digest)).collect()
+    }
+
+    /// Records that blob `blob` holds layer `diff_id`.
+    pub fn add_layer_blob(&self, diff_id: &str, blob: LayerBlob) -> Result<(), ImageError> {
+        let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let p = self.layerdb_path(diff_id);
+        let mut list: Vec<LayerBlob> = read_json(&p).unwrap_or_default();
+        if !list.iter().any(|b| b.digest == blob.digest) {
+            list.push(blob);
+            write_json(&p, &list).map_err(io_err(&p))?;
+        }
+        Ok(())
+    }
+
+    /// Extracts the stored blob `digest` as a layer (once: an existing layer is reused) and
+    /// returns its diff id, which must equal `expected` when given.
+    pub fn extract_blob(&self, digest: &str, expected: Option<&str>) -> Result<String, ImageError> {
+        let blob = self.content().open_blob(digest)?;
+        let size = blob.metadata().map(|m| m.len()).unwrap_or(0);
+        let media_type = {
+            let mut head = [0u8; 4];
+            let n = std::fs::File::open(self.content().path(digest)?).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
+            Compression::detect(&head[..n]).media_type(false).to_owned()
+        };
+        let record = |diff: &str| self.add_layer_blob(diff, LayerBlob { digest: digest.to_owned(), size, media_type: media_type.clone() });
+        if let Some(want) = expected {
+            digest::hex_of(want).map_err(ContentError::from)?;
+            if self.layer_dir(want).is_dir() {
+                record(want)?;
+                return Ok(want.to_owned());
+            }
+        }
+        let staging = self.dir().join("tmp").join(format!("layer-{}", crate::util::random_id()));
+        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
+        let result = layer::apply(blob, &staging).map_err(|source| ImageError::Layer { layer: digest.to_owned(), source });
+        let diff = match result {
+            Ok(diff) => diff,
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+        };
+        if let Some(want) = expected.filter(|w| *w != diff) {
+            let _ = std::fs::remove_dir_all(&staging);
+            let source = LayerError::DiffIdMismatch { expected: want.to_owned(), actual: diff };
+            return Err(ImageError::Layer { layer: digest.to_owned(), source });
+        }
+        let dest = self.layer_dir(&diff);
+        match std::fs::rename(&staging, &dest) {
+            Ok(()) => {}
+            // Another extraction of the same layer won the race: theirs is as good as ours.
+            Err(_) if dest.is_dir() => {
+                let _ = std::fs::remove_dir_all(&staging);
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(ImageError::Io { path: dest, source: e });
+            }
+        }
+        record(&diff)?;
+        Ok(diff)
+    }
+
+    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image, tagged `name` if given.
     pub fn import(&self, body: impl Read, name: Option<&str>, comment: &str) -> Result<Image, ImageError> {
         if let Some(n) = name {
-            let (repo, _) = reference::parse(n);
-            if !reference::valid_repository(&repo) {
-                return Err(ImageError::InvalidReference(repo));
-            }
+            check_name(n)?;
         }
-        let tmp = self.dir.join("tmp").join(crate::util::random_id());
-        let result = self.import_into(&tmp, body, name, comment);
-        let _ = std::fs::remove_dir_all(&tmp);
-        result
-    }
-
-    fn import_into(&self, tmp: &Path, body: impl Read, name: Option<&str>, comment: &str) -> Result<Image, ImageError> {
-        std::fs::create_dir_all(tmp).map_err(io_err(tmp))?;
-        // Spool the (possibly compressed) upload, hashing the uncompressed tar on the way:
-        // its digest is the layer's diff id.
-        let mut reader = io::BufReader::new(body);
-        let gz = {
-            let buf = io::BufRead::fill_buf(&mut reader).map_err(io_err(tmp))?;
-            buf.starts_with(&[0x1f, 0x8b])
+        let (blob, _) = self.content().put_reader(body).map_err(|e| match e {
+            ContentError::Io { source, .. } if source.kind() != io::ErrorKind::StorageFull => ImageError::BadArchive(source.to_string()),
+            e => e.into(),
+        })?;
+        let diff_id = match self.extract_blob(&blob, None) {
+            Ok(d) => d,
+            Err(e) => {
+                let _ = self.content().remove(&blob);
+                return Err(match e {
+                    ImageError::Layer { source: LayerError::Corrupt(m), .. } => ImageError::BadArchive(m),
+                    e => e,
+                });
+            }
         };
-        let mut src: Box<dyn Read> =
-            if gz { Box::new(flate2::read::GzDecoder::new(reader)) } else { Box::new(reader) };
-        let tar_path = tmp.join("layer.tar");
-        let mut hasher = Sha256::new();
-        {
-            let mut out = std::fs::File::create(&tar_path).map_err(io_err(&tar_path))?;
-            let mut buf = vec![0u8; 256 * 1024];
-            loop {
-                let n = src.read(&mut buf).map_err(|e| ImageError::BadArchive(e.to_string()))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                io::Write::write_all(&mut out, &buf[..n]).map_err(io_err(&tar_path))?;
-            }
-        }
-        let diff_id = format!("sha256:{}", hex::encode(hasher.finalize()));
-        let layer = self.layer_dir(&diff_id);
-        if !layer.exists() {
-            let staging = tmp.join("rootfs");
-            std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-            let file = std::fs::File::open(&tar_path).map_err(io_err(&tar_path))?;
-            let mut archive = tar::Archive::new(file);
-            archive.set_preserve_permissions(true);
-            archive.set_preserve_ownerships(true);
-            archive.set_unpack_xattrs(true);
-            archive.set_overwrite(true);
-            // tar's unpack refuses entries that would land outside `staging` ("..", absolute
-            // paths, writes through symlinks pointing out).
-            archive.unpack(&staging).map_err(|e| ImageError::BadArchive(e.to_string()))?;
-            match std::fs::rename(&staging, &layer) {
-                Ok(()) => {}
-                // Another import of the same layer won the race: theirs is as good as ours.
-                Err(_) if layer.exists() => {}
-                Err(e) => return Err(ImageError::Io { path: layer, source: e }),
-            }
-        }
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
         let config = ImageConfigFile {
-            architecture: "amd64".into(),
+            architecture: super::manifest::host_arch().into(),
             os: "linux".into(),
             created: now.clone(),
             config: RunConfig { env: Some(vec![DEFAULT_PATH.into()]), ..Default::default() },
@@ -184,23 +279,101 @@ impl ImageStore {
             history: vec![serde_json::json!({"created": now, "comment": comment})],
         };
         let bytes = serde_json::to_vec(&config).map_err(|e| ImageError::BadArchive(e.to_string()))?;
-        let hexid = hex::encode(Sha256::digest(&bytes));
-        let cfg_path = self.dir.join("configs").join(format!("{hexid}.json"));
-        atomic_write(&cfg_path, &bytes).map_err(io_err(&cfg_path))?;
-        let id = format!("sha256:{hexid}");
+        let id = self.add_config(&bytes)?;
         if let Some(n) = name {
             self.tag(&id, n)?;
         }
         self.get(&id)
     }
 
+    /// Stores an image config verbatim (its sha256 is the image id) after checking that it
+    /// parses and that every layer it names is extracted; returns the id.
+    pub fn add_config(&self, bytes: &[u8]) -> Result<String, ImageError> {
+        let id = digest::of_bytes(bytes);
+        let config: ImageConfigFile =
+            serde_json::from_slice(bytes).map_err(|e| ImageError::BadArchive(format!("image config {id}: {e}")))?;
+        for d in &config.rootfs.diff_ids {
+            if !self.layer_dir(d).is_dir() {
+                return Err(ImageError::BadArchive(format!("image config {id}: layer {d} is not in the store")));
+            }
+        }
+        self.content().put(bytes)?;
+        let cfg_path = self.config_path(&id);
+        atomic_write(&cfg_path, bytes).map_err(io_err(&cfg_path))?;
+        Ok(id)
+    }
+
+    fn config_path(&self, id: &str) -> PathBuf {
+        self.dir().join("configs").join(format!("{}.json", id.trim_start_matches("sha256:")))
+    }
+
+    /// The config of image `id`, byte for byte as stored (its digest is the id).
+    pub fn config_bytes(&self, id: &str) -> Result<Vec<u8>, ImageError> {
+        let p = self.config_path(id);
+        std::fs::read(&p).map_err(|e| match e.kind() {
+            io::ErrorKind::NotFound => ImageError::NotFound(id.to_owned()),
+            _ => ImageError::Io { path: p.clone(), source: e },
+        })
+    }
+
     /// Points the name `reference` at image `id`.
     pub fn tag(&self, id: &str, name: &str) -> Result<(), ImageError> {
-        let _guard = self.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+        check_name(name)?;
+        let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut refs = self.refs()?;
         refs.insert(reference::normalize(name), id.to_owned());
         let p = self.refs_path();
         write_json(&p, &refs).map_err(io_err(&p))
+    }
+
+    /// Removes the name `name`; returns the normalized name if it existed.
+    pub fn untag(&self, name: &str) -> Result<Option<String>, ImageError> {
+        let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+        let mut refs = self.refs()?;
+        let key = reference::normalize(name);
+        if refs.remove(&key).is_none() {
+            return Ok(None);
+        }
+        let p = self.refs_path();
+        write_json(&p, &refs).map_err(io_err(&p))?;
+        Ok(Some(key))
+    }
+
+    /// Whether `name` is one of the store's names (rather than an id).
+    pub fn is_tag(&self, name: &str) -> bool {
+        self.refs().map(|r| r.contains_key(&reference::normalize(name))).unwrap_or(false)
+    }
+
+    /// Deletes image `id` (which must have no names left): its config, and every layer and
+    /// blob no other image uses.
+    pub fn delete(&self, id: &str) -> Result<(), ImageError> {
+        let img = self.get(id)?;
+        let _ = self.content().remove(&img.id);
+        let p = self.config_path(&img.id);
+        std::fs::remove_file(&p).map_err(io_err(&p))?;
+        {
+            let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+            let dp = self.digests_path();
+            let mut m: BTreeMap<String, Vec<String>> = read_map(&dp)?;
+            if m.remove(&img.id).is_some() {
+                write_json(&dp, &m).map_err(io_err(&dp))?;
+            }
+        }
+        let still_used: std::collections::HashSet<String> =
+            self.list()?.into_iter().flat_map(|i| i.config.rootfs.diff_ids).collect();
+        for diff in img.config.rootfs.diff_ids.iter().filter(|d| !still_used.contains(*d)) {
+            for b in self.layer_blobs(diff) {
+                let _ = self.content().remove(&b.digest);
+            }
+            let _ = std::fs::remove_file(self.layerdb_path(diff));
+            let dir = self.layer_dir(diff);
+            // Rename first so a half-deleted layer is never mistaken for an extracted one.
+            let trash = self.dir().join("tmp").join(format!("rm-{}", crate::util::random_id()));
+            if std::fs::rename(&dir, &trash).is_ok() {
+                let _ = std::fs::remove_dir_all(&trash);
+            }
+        }
+        Ok(())
     }
 
     /// Resolves a name, full id, or unique id prefix to an image.
@@ -219,8 +392,7 @@ impl ImageStore {
                 _ => return Err(ImageError::NotFound(name_or_id.to_owned())),
             }
         };
-        let hexid = id.trim_start_matches("sha256:");
-        let cfg_path = self.dir.join("configs").join(format!("{hexid}.json"));
+        let cfg_path = self.config_path(&id);
         let config: ImageConfigFile = read_json(&cfg_path).map_err(|e| match e.kind() {
             io::ErrorKind::NotFound => ImageError::NotFound(name_or_id.to_owned()),
             _ => ImageError::Io { path: cfg_path.clone(), source: e },
@@ -231,11 +403,12 @@ impl ImageStore {
     }
 
     fn config_ids(&self) -> Result<Vec<String>, ImageError> {
-        let dir = self.dir.join("configs");
+        let dir = self.dir().join("configs");
         let rd = std::fs::read_dir(&dir).map_err(io_err(&dir))?;
         Ok(rd
             .filter_map(|e| e.ok())
             .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".json")).map(str::to_owned))
+            .filter(|n| !n.starts_with('.'))
             .collect())
     }
 
@@ -247,10 +420,39 @@ impl ImageStore {
         }
         Ok(out)
     }
+
+    /// A directory for temporary work inside the store (same filesystem as the layers).
+    pub fn temp_dir(&self) -> Result<TempDir, ImageError> {
+        let p = self.dir().join("tmp").join(format!("work-{}", crate::util::random_id()));
+        std::fs::create_dir_all(&p).map_err(io_err(&p))?;
+        Ok(TempDir(p))
+    }
+}
+
+/// A directory removed (with everything in it) when dropped.
+pub struct TempDir(pub PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn check_name(name: &str) -> Result<(), ImageError> {
+    let (repo, _) = reference::parse(name);
+    if reference::valid_repository(&repo) { Ok(()) } else { Err(ImageError::InvalidReference(repo)) }
+}
+
+fn read_map<V: serde::de::DeserializeOwned>(p: &Path) -> Result<BTreeMap<String, V>, ImageError> {
+    match read_json(p) {
+        Ok(r) => Ok(r),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
+        Err(e) => Err(ImageError::Io { path: p.to_path_buf(), source: e }),
+    }
 }
 
 /// Apparent size in bytes of the files below `dir` (symlinks not followed).
-fn dir_size(dir: &Path) -> u64 {
+pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
@@ -265,4 +467,11 @@ fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
+}
+
+impl ImageConfigFile {
+    /// The layers' diff ids, bottom first.
+    pub fn config_diff_ids(&self) -> Vec<String> {
+        self.rootfs.diff_ids.clone()
+    }
 }

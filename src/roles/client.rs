@@ -101,10 +101,77 @@ enum Cmd {
         /// REPOSITORY[:TAG]
         reference: Option<String>,
     },
+    /// Download an image from a registry
+    Pull {
+        /// NAME[:TAG|@DIGEST]
+        name: String,
+    },
+    /// Upload an image to a registry
+    Push {
+        /// NAME[:TAG]
+        name: String,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
+    Tag { source: String, target: String },
+    /// Remove one or more images
+    Rmi {
+        /// Force removal of the image
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Save one or more images to a tar archive (streamed to STDOUT by default)
+    Save {
+        /// Write to a file, instead of STDOUT
+        #[arg(short, long)]
+        output: Option<String>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Load an image from a tar archive or STDIN
+    Load {
+        /// Read from tar archive file, instead of STDIN
+        #[arg(short, long)]
+        input: Option<String>,
+    },
+    /// Show the history of an image
+    History {
+        /// Don't truncate output
+        #[arg(long)]
+        no_trunc: bool,
+        image: String,
+    },
+    /// Manage images
+    #[command(subcommand)]
+    Image(ImageCmd),
     /// Show the berth version information
     Version,
     /// Display system-wide information
     Info,
+}
+
+#[derive(Subcommand, Debug)]
+enum ImageCmd {
+    /// Display detailed information on one or more images
+    Inspect {
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// List images
+    Ls {
+        /// Only show image IDs
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Remove one or more images
+    Rm {
+        /// Force removal of the image
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
 }
 
 #[derive(clap::Args, Debug)]
@@ -227,6 +294,16 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
         Cmd::Inspect { names } => container::inspect(client, &names).await,
         Cmd::Images { quiet } => image::images(client, quiet).await,
         Cmd::Import { file, reference } => image::import(client, &file, reference.as_deref()).await,
+        Cmd::Pull { name } => image::pull(client, &name).await,
+        Cmd::Push { name } => image::push(client, &name).await,
+        Cmd::Tag { source, target } => image::tag(client, &source, &target).await,
+        Cmd::Rmi { force, images } => image::rmi(client, force, &images).await,
+        Cmd::Save { output, images } => image::save(client, output.as_deref(), &images).await,
+        Cmd::Load { input } => image::load(client, input.as_deref()).await,
+        Cmd::History { no_trunc, image } => image::history(client, &image, no_trunc).await,
+        Cmd::Image(ImageCmd::Inspect { images }) => image::inspect(client, &images).await,
+        Cmd::Image(ImageCmd::Ls { quiet }) => image::images(client, quiet).await,
+        Cmd::Image(ImageCmd::Rm { force, images }) => image::rmi(client, force, &images).await,
         Cmd::Version => system::version(client).await,
         Cmd::Info => system::info(client).await,
     }

@@ -33,6 +33,9 @@ struct Args {
     /// Default json-file log option for every container (max-size=SIZE, max-file=N).
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     log_opts: Vec<String>,
+    /// Storage driver for container root filesystems (overlay2, vfs).
+    #[arg(long = "storage-driver", short = 's', default_value = "overlay2")]
+    storage_driver: String,
     /// Log level (error, warn, info, debug, trace); RUST_LOG wins.
     #[arg(long = "log-level", short = 'l', default_value = "info")]
     log_level: String,
@@ -92,6 +95,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
         containerd: args.containerd,
         cgroup_parent: args.cgroup_parent,
         log_opts,
+        storage_driver: args.storage_driver,
     };
     let daemon = Daemon::start(config).await?;
     if let Some(dir) = socket.parent() {

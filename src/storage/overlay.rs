@@ -1,5 +1,8 @@
 //! overlay2-style container rootfs: the image's extracted layers as read-only lower dirs,
 //! a private upper and work dir per container, mounted at `<root>/overlay2/<id>/merged`.
+//! When the absolute lowerdir list would not fit the page the kernel takes for mount options,
+//! the layers are named by short symlinks in `<root>/overlay2/l/` (like Docker's) and the
+//! mount is made with relative paths from a thread whose cwd is `<root>/overlay2`.
 
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use std::path::{Path, PathBuf};
@@ -13,7 +16,16 @@ pub enum StorageError {
     /// mount(2)/umount2(2) failed.
     #[error("{call} {path}: {errno}")]
     Mount { call: &'static str, path: PathBuf, errno: nix::Error },
+    /// `--storage-driver` named a driver berth does not have.
+    #[error("unknown storage driver {0:?} (berth has overlay2 and vfs)")]
+    UnknownDriver(String),
+    /// Copying a layer into a vfs rootfs failed.
+    #[error("vfs copy {path}: {source}")]
+    Copy { path: PathBuf, source: std::io::Error },
 }
+
+/// The kernel takes at most a page of mount options.
+const PAGE: usize = 4096;
 
 /// The overlay driver rooted at `<root>/overlay2`.
 pub struct Overlay {
@@ -57,9 +69,45 @@ impl Overlay {
             base.join("upper").display(),
             base.join("work").display()
         );
-        mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-            .map_err(|errno| StorageError::Mount { call: "mount overlay", path: merged.clone(), errno })?;
+        if data.len() < PAGE {
+            mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+                .map_err(|errno| StorageError::Mount { call: "mount overlay", path: merged.clone(), errno })?;
+            return Ok(merged);
+        }
+        let mut short = Vec::new();
+        for l in lowers {
+            short.push(self.short_link(l)?);
+        }
+        let data = format!("lowerdir={},upperdir={id}/upper,workdir={id}/work", short.join(":"));
+        if data.len() >= PAGE {
+            return Err(StorageError::Mount { call: "mount overlay (too many layers)", path: merged, errno: nix::Error::E2BIG });
+        }
+        let dir = self.dir.clone();
+        let target = merged.clone();
+        // cwd is per process; a thread that unshares its fs context may chdir alone.
+        std::thread::spawn(move || -> Result<(), nix::Error> {
+            nix::sched::unshare(nix::sched::CloneFlags::CLONE_FS)?;
+            nix::unistd::chdir(&dir)?;
+            mount(Some("overlay"), &target, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
+        })
+        .join()
+        .unwrap_or(Err(nix::Error::EIO))
+        .map_err(|errno| StorageError::Mount { call: "mount overlay (short lowerdirs)", path: merged.clone(), errno })?;
         Ok(merged)
+    }
+
+    /// `l/<name>`: a short symlink to layer dir `layer`, named by a hash of its path.
+    fn short_link(&self, layer: &Path) -> Result<String, StorageError> {
+        use sha2::Digest;
+        let name: String = hex::encode(sha2::Sha256::digest(layer.as_os_str().as_encoded_bytes())).chars().take(20).collect();
+        let l = self.dir.join("l");
+        std::fs::create_dir_all(&l).map_err(|source| StorageError::Io { path: l.clone(), source })?;
+        let link = l.join(&name);
+        if std::fs::read_link(&link).ok().as_deref() != Some(layer) {
+            let _ = std::fs::remove_file(&link);
+            std::os::unix::fs::symlink(layer, &link).map_err(|source| StorageError::Io { path: link.clone(), source })?;
+        }
+        Ok(format!("l/{name}"))
     }
 
     /// Unmounts the rootfs of container `id` if mounted.

@@ -1,9 +1,9 @@
-//! Image commands: images, import.
+//! Image commands: images, import, pull, push, tag, rmi, save, load, history, image inspect.
 
 use crate::api::types::{ImageSummary, ProgressMessage};
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, human_size, now_unix, short_id, split_repo_tag, table};
-use crate::client::http::{EngineClient, Query, ReqBody};
+use crate::client::http::{empty, escape, read_body, EngineClient, Query, ReqBody};
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::Method;
@@ -119,6 +119,174 @@ fn show_progress(line: &[u8]) -> Result<bool> {
         }
     }
     Ok(false)
+}
+
+/// `/images/{name}{rest}`, with the name escaped but its '/' and ':' kept (Docker's routes
+/// take the name with slashes).
+fn image_path(name: &str, rest: &str) -> String {
+    format!("/images/{}{rest}", escape(name, true))
+}
+
+/// `X-Registry-Auth` from BERTH_REGISTRY_AUTH="user:password", if set.
+fn auth_header() -> Option<String> {
+    use base64::Engine;
+    let creds = std::env::var("BERTH_REGISTRY_AUTH").ok()?;
+    let (user, pass) = creds.split_once(':')?;
+    let json = serde_json::json!({ "username": user, "password": pass }).to_string();
+    Some(base64::engine::general_purpose::URL_SAFE.encode(json))
+}
+
+/// `berth pull NAME[:TAG]`.
+pub async fn pull(client: &EngineClient, reference: &str) -> Result<u8> {
+    let (repo, tag) = split_repo_tag(reference);
+    let (repo, tag) = match reference.split_once('@') {
+        Some((r, d)) => (r.to_owned(), d.to_owned()),
+        None => (repo, if tag.is_empty() { "latest".to_owned() } else { tag }),
+    };
+    let q = Query::new().set("fromImage", &repo).set("tag", &tag).encode();
+    let auth = auth_header();
+    let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("x-registry-auth", a)]).unwrap_or_default();
+    let resp = client.call(Method::POST, &format!("/images/create{q}"), &headers, empty()).await?;
+    crate::client::progress::render(resp).await
+}
+
+/// `berth push NAME[:TAG]`.
+pub async fn push(client: &EngineClient, reference: &str) -> Result<u8> {
+    let (repo, tag) = split_repo_tag(reference);
+    let q = Query::new().set_opt("tag", Some(tag).filter(|t| !t.is_empty())).encode();
+    // The daemon insists on a header, as dockerd does; "{}" is anonymous.
+    let auth = auth_header().unwrap_or_else(|| "e30=".to_owned());
+    let resp = client.call(Method::POST, &image_path(&repo, &format!("/push{q}")), &[("x-registry-auth", &auth)], empty()).await?;
+    crate::client::progress::render(resp).await
+}
+
+/// `berth tag SOURCE TARGET`.
+pub async fn tag(client: &EngineClient, source: &str, target: &str) -> Result<u8> {
+    let (repo, tag) = split_repo_tag(target);
+    let q = Query::new().set("repo", &repo).set_opt("tag", Some(tag).filter(|t| !t.is_empty())).encode();
+    client.post_empty(&image_path(source, &format!("/tag{q}"))).await?;
+    Ok(0)
+}
+
+/// `berth rmi [-f] IMAGE...`: prints Docker's "Untagged:"/"Deleted:" lines.
+pub async fn rmi(client: &EngineClient, force: bool, images: &[String]) -> Result<u8> {
+    let mut code = 0;
+    for name in images {
+        let q = Query::new().flag("force", force).encode();
+        match client.call(Method::DELETE, &image_path(name, &q), &[], empty()).await {
+            Ok(resp) => {
+                let items: Vec<serde_json::Value> = serde_json::from_slice(&read_body(resp).await?)?;
+                for it in items {
+                    for key in ["Untagged", "Deleted"] {
+                        if let Some(v) = it.get(key).and_then(|v| v.as_str()) {
+                            println!("{key}: {v}");
+                        }
+                    }
+                }
+            }
+            Err(e @ ClientError::Connect { .. }) => return Err(e),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    Ok(code)
+}
+
+/// `berth save -o FILE IMAGE...` (stdout without -o).
+pub async fn save(client: &EngineClient, output: Option<&str>, images: &[String]) -> Result<u8> {
+    let mut q = Query::new();
+    for i in images {
+        q = q.set("names", i);
+    }
+    let resp = client.call(Method::GET, &format!("/images/get{}", q.encode()), &[], empty()).await?;
+    let mut body = resp.into_body();
+    use tokio::io::AsyncWriteExt;
+    let (mut out, tmp): (Box<dyn tokio::io::AsyncWrite + Unpin>, Option<(String, String)>) = match output {
+        Some(path) => {
+            // Written beside the target and renamed at the end: a failed save leaves no torn file.
+            let tmp = format!("{path}.berth-tmp");
+            let f = tokio::fs::File::create(&tmp).await.map_err(|e| ClientError::io(format!("create {tmp}"), e))?;
+            (Box::new(f), Some((tmp, path.to_owned())))
+        }
+        None => (Box::new(tokio::io::stdout()), None),
+    };
+    let result: Result<()> = async {
+        while let Some(frame) = body.frame().await {
+            if let Ok(data) = frame?.into_data() {
+                out.write_all(&data).await.map_err(|e| ClientError::io("write the archive", e))?;
+            }
+        }
+        out.flush().await.map_err(|e| ClientError::io("write the archive", e))?;
+        Ok(())
+    }
+    .await;
+    match (result, tmp) {
+        (Ok(()), Some((tmp, path))) => {
+            tokio::fs::rename(&tmp, &path).await.map_err(|e| ClientError::io(format!("rename to {path}"), e))?;
+            Ok(0)
+        }
+        (Ok(()), None) => Ok(0),
+        (Err(e), tmp) => {
+            if let Some((tmp, _)) = tmp {
+                let _ = tokio::fs::remove_file(&tmp).await;
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `berth load -i FILE` (stdin without -i).
+pub async fn load(client: &EngineClient, input: Option<&str>) -> Result<u8> {
+    let body = match input {
+        None | Some("-") => stream_body(tokio::io::stdin()),
+        Some(path) => {
+            let f = tokio::fs::File::open(path).await.map_err(|e| ClientError::io(format!("open {path}"), e))?;
+            stream_body(f)
+        }
+    };
+    let resp = client.call(Method::POST, "/images/load", &[("content-type", "application/x-tar")], body).await?;
+    crate::client::progress::render(resp).await
+}
+
+/// `berth history IMAGE`.
+pub async fn history(client: &EngineClient, image: &str, no_trunc: bool) -> Result<u8> {
+    let items: Vec<serde_json::Value> = client.get_value(&image_path(image, "/history")).await?.as_array().cloned().unwrap_or_default();
+    let now = now_unix();
+    let mut rows = Vec::new();
+    for it in items {
+        let id = it.get("Id").and_then(|v| v.as_str()).unwrap_or("<missing>");
+        let id = if id.starts_with("sha256:") && !no_trunc { short_id(id) } else { id.to_owned() };
+        let created = it.get("Created").and_then(|v| v.as_i64()).unwrap_or(0);
+        let mut by = it.get("CreatedBy").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        if !no_trunc && by.chars().count() > 45 {
+            by = by.chars().take(44).collect::<String>() + "…";
+        }
+        let size = it.get("Size").and_then(|v| v.as_i64()).unwrap_or(0);
+        let comment = it.get("Comment").and_then(|v| v.as_str()).unwrap_or("").to_owned();
+        rows.push(vec![id, ago(created, now), by, human_size(size), comment]);
+    }
+    print!("{}", table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &rows));
+    Ok(0)
+}
+
+/// `berth image inspect IMAGE...`.
+pub async fn inspect(client: &EngineClient, images: &[String]) -> Result<u8> {
+    let mut found = Vec::new();
+    let mut code = 0;
+    for name in images {
+        match client.get_text(&image_path(name, "/json")).await {
+            Ok(v) => found.push(v),
+            Err(e @ ClientError::Connect { .. }) => return Err(e),
+            Err(e) => {
+                eprintln!("{e}");
+                code = 1;
+            }
+        }
+    }
+    println!("{}", crate::client::format::inspect_array(&found));
+    Ok(code)
 }
 
 #[cfg(test)]

@@ -1,10 +1,11 @@
-//! Image endpoints: list, inspect, import.
+//! Image endpoints: list, inspect, history, import, pull, push, tag, remove, save, load.
 
 use super::{ApiError, ApiResult, D, Q};
 use crate::api::types::*;
 use axum::body::Body;
+use crate::image::registry::{self, Progress};
 use axum::extract::{Path, Query, State};
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
@@ -36,34 +37,292 @@ pub(super) async fn images_list(State(d): D) -> ApiResult<Json<Vec<ImageSummary>
     Ok(Json(out))
 }
 
-pub(super) async fn image_inspect(State(d): D, Path(name): Path<String>) -> ApiResult<Json<serde_json::Value>> {
-    let img = d.images.get(&name)?;
+/// `/images/{name}/json|history|get` (GET), `/images/{name}/push|tag` (POST),
+/// `/images/{name}` (DELETE): image names contain slashes, so one catch-all route
+/// dispatches on the last segment, as Docker's `{name:.*}` routes do.
+pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<String>, Query(q): Q, headers: HeaderMap) -> ApiResult<Response> {
+    let split = |suffix: &str| rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_owned);
+    match method {
+        Method::GET => {
+            if let Some(n) = split("/json") {
+                return Ok(image_inspect(&d, &n)?.into_response());
+            }
+            if let Some(n) = split("/history") {
+                return Ok(image_history(&d, &n)?.into_response());
+            }
+            if let Some(n) = split("/get") {
+                return images_save(d, vec![n]).await;
+            }
+        }
+        Method::POST => {
+            if let Some(n) = split("/push") {
+                return image_push(d, n, q, &headers);
+            }
+            if let Some(n) = split("/tag") {
+                return image_tag(&d, &n, &q);
+            }
+        }
+        Method::DELETE => return Ok(image_delete(&d, &rest, &q).await?.into_response()),
+        _ => {}
+    }
+    Err(ApiError(StatusCode::NOT_FOUND, format!("page not found: {method} /images/{rest}")))
+}
+
+fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_json::Value>> {
+    let img = d.images.get(name)?;
+    let history = &img.config.history;
+    let comment = history.last().and_then(|h| h.get("comment")).cloned().unwrap_or_else(|| "".into());
     Ok(Json(serde_json::json!({
         "Id": img.id,
         "RepoTags": img.tags,
-        "RepoDigests": [],
+        "RepoDigests": d.images.repo_digests(&img.id),
         "Parent": "",
-        "Comment": "",
+        "Comment": comment,
         "Created": img.config.created,
         "Config": img.config.config,
         "Architecture": img.config.architecture,
         "Os": img.config.os,
         "Size": img.size,
         "VirtualSize": img.size,
-        "GraphDriver": { "Name": "overlay2", "Data": null },
+        "GraphDriver": { "Name": d.storage_driver_name(), "Data": null },
         "RootFS": { "Type": "layers", "Layers": img.config.rootfs.diff_ids },
         "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" }
     })))
 }
 
-/// `POST /images/create`: only `fromSrc=-` (import of the request body) for now.
-pub(super) async fn images_create(State(d): D, Query(q): Q, body: Body) -> ApiResult<Response> {
+/// `GET /images/{name}/history`: the config's history, newest first, with layer sizes.
+fn image_history(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    let img = d.images.get(name)?;
+    let sizes: Vec<u64> = img.config.rootfs.diff_ids.iter().map(|l| crate::image::store::dir_size(&d.images.layer_dir(l))).collect();
+    let mut layer = 0;
+    let mut out = Vec::new();
+    let history: Vec<serde_json::Value> = if img.config.history.is_empty() {
+        sizes.iter().map(|_| serde_json::json!({})).collect()
+    } else {
+        img.config.history.clone()
+    };
+    for h in &history {
+        let empty = h.get("empty_layer").and_then(|e| e.as_bool()).unwrap_or(false);
+        let size = if empty { 0 } else { sizes.get(layer).copied().unwrap_or(0) };
+        if !empty {
+            layer += 1;
+        }
+        let created = h
+            .get("created")
+            .and_then(|c| c.as_str())
+            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+            .map(|t| t.timestamp())
+            .unwrap_or(0);
+        out.push(serde_json::json!({
+            "Id": "<missing>",
+            "Created": created,
+            "CreatedBy": h.get("created_by").and_then(|c| c.as_str()).unwrap_or(""),
+            "Tags": null,
+            "Size": size,
+            "Comment": h.get("comment").and_then(|c| c.as_str()).unwrap_or(""),
+        }));
+    }
+    out.reverse();
+    if let Some(top) = out.first_mut() {
+        top["Id"] = serde_json::json!(img.id);
+        top["Tags"] = serde_json::json!(img.tags);
+    }
+    Ok(Json(out))
+}
+
+/// `POST /images/{name}/tag?repo=R&tag=T`.
+fn image_tag(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMap<String, String>) -> ApiResult<Response> {
+    let img = d.images.get(name)?;
+    let repo = q.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "repository name must be given".into()))?;
+    let target = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{repo}:{t}"),
+        None => repo.clone(),
+    };
+    d.images.tag(&img.id, &target)?;
+    Ok(StatusCode::CREATED.into_response())
+}
+
+/// `DELETE /images/{name}[?force=1]`: untags, and deletes the image once no name is left,
+/// refusing (409) an image a container uses unless forced (then it is only untagged).
+async fn image_delete(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMap<String, String>) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    let force = super::flag(q, "force");
+    let img = d.images.get(name)?;
+    let shortid: String = img.id.trim_start_matches("sha256:").chars().take(12).collect();
+    let by_tag = d.images.is_tag(name);
+    let mut out = Vec::new();
+    if by_tag && img.tags.len() > 1 {
+        if let Some(t) = d.images.untag(name)? {
+            out.push(serde_json::json!({ "Untagged": t }));
+        }
+        return Ok(Json(out));
+    }
+    if !by_tag && img.tags.len() > 1 && !force {
+        return Err(ApiError(StatusCode::CONFLICT, format!("conflict: unable to delete {shortid} (must be forced) - image is referenced in multiple repositories")));
+    }
+    let users: Vec<_> = d.containers.list().into_iter().filter(|c| c.image_id == img.id).collect();
+    if let Some(c) = users.iter().find(|c| c.state.status == crate::daemon::container::Status::Running) {
+        let cid: String = c.id.chars().take(12).collect();
+        return Err(ApiError(StatusCode::CONFLICT, format!("conflict: unable to delete {shortid} (cannot be forced) - image is being used by running container {cid}")));
+    }
+    if let Some(c) = users.first() {
+        let cid: String = c.id.chars().take(12).collect();
+        if !force {
+            let msg = if by_tag {
+                format!("conflict: unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {shortid}")
+            } else {
+                format!("conflict: unable to delete {shortid} (must be forced) - image is being used by stopped container {cid}")
+            };
+            return Err(ApiError(StatusCode::CONFLICT, msg));
+        }
+    }
+    for t in &img.tags {
+        if let Some(t) = d.images.untag(t)? {
+            out.push(serde_json::json!({ "Untagged": t }));
+        }
+    }
+    for rd in d.images.repo_digests(&img.id) {
+        out.push(serde_json::json!({ "Untagged": rd }));
+    }
+    if users.is_empty() {
+        let images = d.images.clone();
+        let id = img.id.clone();
+        tokio::task::spawn_blocking(move || images.delete(&id))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        out.push(serde_json::json!({ "Deleted": img.id }));
+    }
+    Ok(Json(out))
+}
+
+fn error_line(msg: String) -> serde_json::Value {
+    serde_json::json!({ "errorDetail": { "message": msg }, "error": msg })
+}
+
+/// A response streaming JSON messages, one per line, until every sender is gone.
+fn json_lines(rx: tokio::sync::mpsc::UnboundedReceiver<serde_json::Value>) -> Response {
+    let stream = futures::stream::unfold(rx, |mut rx| async move {
+        let v = rx.recv().await?;
+        let mut line = serde_json::to_vec(&v).unwrap_or_default();
+        line.extend_from_slice(b"\r\n");
+        Some((Ok::<_, std::convert::Infallible>(bytes::Bytes::from(line)), rx))
+    });
+    ([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response()
+}
+
+/// Runs a pull/push in the background, streaming its progress and final error if any.
+fn progress_stream<F>(work: impl FnOnce(Progress) -> F + Send + 'static) -> Response
+where
+    F: std::future::Future<Output = Result<String, crate::image::ImageError>> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        let fut = work(tx.clone());
+        if let Err(e) = fut.await {
+            let _ = tx.send(error_line(e.to_string()));
+        }
+    });
+    json_lines(rx)
+}
+
+fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+    let image = q.get("fromImage").filter(|i| !i.is_empty()).cloned().ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "fromImage or fromSrc must be given".into()))?;
+    let name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
+        Some(t) => format!("{image}:{t}"),
+        None if image.contains('@') || image.rsplit('/').next().is_some_and(|l| l.contains(':')) => image,
+        None => format!("{image}:latest"),
+    };
+    let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
+    Ok(progress_stream(move |tx| async move { registry::pull(&d.images, &name, auth, &tx).await }))
+}
+
+fn image_push(d: std::sync::Arc<crate::daemon::Daemon>, name: String, q: std::collections::HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+    let name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) => format!("{}:{t}", crate::image::reference::parse(&name).0),
+        None => name,
+    };
+    d.images.get(&name)?;
+    let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
+    Ok(progress_stream(move |tx| async move { registry::push(&d.images, &name, auth, &tx).await }))
+}
+
+/// A blocking writer feeding an HTTP response body.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.blocking_send(Ok(bytes::Bytes::copy_from_slice(buf))).map_err(|_| std::io::Error::other("client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// `GET /images/get?names=A&names=B`: a docker-archive tar of the images.
+pub(super) async fn images_get(State(d): D, Query(q): Query<Vec<(String, String)>>) -> ApiResult<Response> {
+    let names: Vec<String> = q.into_iter().filter(|(k, _)| k == "names").map(|(_, v)| v).collect();
+    images_save(d, names).await
+}
+
+async fn images_save(d: std::sync::Arc<crate::daemon::Daemon>, names: Vec<String>) -> ApiResult<Response> {
+    if names.is_empty() {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "no image names given".into()));
+    }
+    for n in &names {
+        d.images.get(n)?;
+    }
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    let images = d.images.clone();
+    tokio::task::spawn_blocking(move || {
+        let err_tx = tx.clone();
+        if let Err(e) = crate::image::archive::save(&images, &names, std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx))) {
+            tracing::warn!("save {names:?}: {e}");
+            // Breaking the body tells the client the archive is incomplete.
+            let _ = err_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    Ok(([(header::CONTENT_TYPE, "application/x-tar")], Body::from_stream(stream)).into_response())
+}
+
+/// `POST /images/load`: a docker-archive or OCI-layout tar in the body.
+pub(super) async fn images_load(State(d): D, body: Body) -> ApiResult<Response> {
+    let reader = feed_body(body);
+    let images = d.images.clone();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let handle = tokio::runtime::Handle::current();
+    tokio::task::spawn_blocking(move || {
+        let sync_reader = SyncRead(reader, handle);
+        let mut say = |line: String| {
+            let _ = tx.send(serde_json::json!({ "stream": format!("{line}\n") }));
+        };
+        if let Err(e) = crate::image::archive::load(&images, sync_reader, &mut say) {
+            let _ = tx.send(error_line(e.to_string()));
+        }
+    });
+    Ok(json_lines(rx))
+}
+
+/// Pipes a request body into an async reader without holding it whole.
+fn feed_body(body: Body) -> tokio::io::DuplexStream {
+    let (reader, mut writer) = tokio::io::duplex(256 * 1024);
+    let mut stream = body.into_data_stream();
+    tokio::spawn(async move {
+        while let Some(Ok(chunk)) = stream.next().await {
+            if writer.write_all(&chunk).await.is_err() {
+                return;
+            }
+        }
+        let _ = writer.shutdown().await;
+    });
+    reader
+}
+
+/// `POST /images/create`: `fromImage` (pull from a registry) or `fromSrc=-` (import of the body).
+pub(super) async fn images_create(State(d): D, Query(q): Q, headers: HeaderMap, body: Body) -> ApiResult<Response> {
     if q.get("fromSrc").map(String::as_str) != Some("-") {
-        let what = q.get("fromImage").cloned().unwrap_or_default();
-        return Err(ApiError(
-            StatusCode::NOT_FOUND,
-            format!("pull access denied for {what}: berth cannot pull from registries yet; import a rootfs tar with `berth import`"),
-        ));
+        return pull(d, &q, &headers);
     }
     let name = q.get("repo").filter(|r| !r.is_empty()).map(|r| match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{r}:{t}"),
@@ -105,13 +364,15 @@ pub(super) async fn images_create(State(d): D, Query(q): Q, body: Body) -> ApiRe
 
 /// Adapts an async reader to a blocking `Read` for use inside `spawn_blocking`.
 fn tokio_util_sync_reader(r: tokio::io::DuplexStream) -> impl std::io::Read {
-    struct SyncRead(tokio::io::DuplexStream, tokio::runtime::Handle);
-    impl std::io::Read for SyncRead {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            use tokio::io::AsyncReadExt;
-            self.1.block_on(self.0.read(buf))
-        }
-    }
     SyncRead(r, tokio::runtime::Handle::current())
+}
+
+struct SyncRead(tokio::io::DuplexStream, tokio::runtime::Handle);
+
+impl std::io::Read for SyncRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        use tokio::io::AsyncReadExt;
+        self.1.block_on(self.0.read(buf))
+    }
 }
 

@@ -72,7 +72,7 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "ContainersPaused": 0,
         "ContainersStopped": cs.len() - running,
         "Images": images,
-        "Driver": "overlay2",
+        "Driver": d.storage_driver_name(),
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
         "Plugins": { "Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"] },
         "MemoryLimit": true, "SwapLimit": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,

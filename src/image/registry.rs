@@ -1,0 +1,271 @@
+//! Registry pull and push over the OCI distribution API (oci-client), reporting progress as
+//! Docker's JSON message stream (`status`, `id`, `progressDetail`). Registries on loopback
+//! (127.0.0.0/8, ::1, localhost) are spoken to in plain HTTP, like Docker's default
+//! insecure-registry CIDR.
+
+use super::layer::Compression;
+use super::manifest::{self, Parsed};
+use super::store::{ImageError, ImageStore, LayerBlob};
+use super::{digest, reference};
+use futures::StreamExt;
+use oci_client::client::{ClientConfig, ClientProtocol};
+use oci_client::secrets::RegistryAuth;
+use oci_client::{Client, Reference, RegistryOperation};
+use serde_json::json;
+use std::io::Write;
+
+/// Where progress messages go (one JSON object per message).
+pub type Progress = tokio::sync::mpsc::UnboundedSender<serde_json::Value>;
+
+/// Parallel layer transfers per image, as Docker's default.
+const PARALLEL: usize = 3;
+
+fn say(tx: &Progress, id: Option<&str>, status: &str) {
+    let mut v = json!({ "status": status });
+    if let Some(id) = id {
+        v["id"] = json!(id);
+    }
+    let _ = tx.send(v);
+}
+
+fn say_bytes(tx: &Progress, id: &str, status: &str, current: u64, total: Option<u64>) {
+    let mut detail = json!({ "current": current });
+    if let Some(t) = total {
+        detail["total"] = json!(t);
+    }
+    let _ = tx.send(json!({ "status": status, "id": id, "progressDetail": detail }));
+}
+
+/// The credentials of an `X-Registry-Auth` header (base64url JSON), anonymous if absent.
+pub fn auth_from_header(header: Option<&str>) -> RegistryAuth {
+    use base64::Engine;
+    let Some(h) = header.filter(|h| !h.is_empty()) else { return RegistryAuth::Anonymous };
+    let engines = [base64::engine::general_purpose::URL_SAFE, base64::engine::general_purpose::STANDARD];
+    let Some(bytes) = engines.iter().find_map(|e| e.decode(h.trim_end_matches('=').to_owned() + &"=".repeat((4 - h.trim_end_matches('=').len() % 4) % 4)).ok()) else {
+        return RegistryAuth::Anonymous;
+    };
+    let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
+    let s = |k: &str| v.get(k).and_then(|x| x.as_str()).filter(|x| !x.is_empty()).map(str::to_owned);
+    if let Some(t) = s("registrytoken") {
+        RegistryAuth::Bearer(t)
+    } else if let (Some(u), Some(p)) = (s("username"), s("password")) {
+        RegistryAuth::Basic(u, p)
+    } else {
+        RegistryAuth::Anonymous
+    }
+}
+
+/// Whether `registry` ("host[:port]") is on loopback, where plain HTTP is used.
+pub fn is_loopback(registry: &str) -> bool {
+    let host = if let Some(rest) = registry.strip_prefix('[') {
+        rest.split(']').next().unwrap_or("")
+    } else {
+        registry.rsplit_once(':').map_or(registry, |(h, _)| h)
+    };
+    host == "localhost" || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+fn client_for(r: &Reference) -> Client {
+    let reg = r.resolve_registry().to_owned();
+    let protocol = if is_loopback(&reg) { ClientProtocol::HttpsExcept(vec![reg]) } else { ClientProtocol::Https };
+    Client::new(ClientConfig { protocol, ..Default::default() })
+}
+
+fn parse_ref(name: &str) -> Result<Reference, ImageError> {
+    name.parse::<Reference>().map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("invalid reference: {e}") })
+}
+
+fn reg_err(name: &str) -> impl Fn(oci_client::errors::OciDistributionError) -> ImageError + '_ {
+    move |e| ImageError::Registry { reference: name.to_owned(), message: e.to_string() }
+}
+
+fn short(d: &str) -> String {
+    d.trim_start_matches("sha256:").chars().take(12).collect()
+}
+
+/// Downloads blob `digest` into the content store (verified; partial downloads vanish).
+async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageStore, blob: &str, tx: Option<&Progress>) -> Result<(), ImageError> {
+    if store.content().has(blob) {
+        return Ok(());
+    }
+    let mut sized = client.pull_blob_stream(r, blob).await.map_err(reg_err(name))?;
+    let mut w = store.content().writer(blob)?;
+    let id = short(blob);
+    let mut last = 0u64;
+    while let Some(chunk) = sized.stream.next().await {
+        let chunk = chunk.map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("download {blob}: {e}") })?;
+        w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
+        if let Some(tx) = tx {
+            if w.written() - last >= 512 * 1024 {
+                last = w.written();
+                say_bytes(tx, &id, "Downloading", last, sized.content_length);
+            }
+        }
+    }
+    w.commit()?;
+    Ok(())
+}
+
+/// Pulls `name` from its registry into `store`, reporting on `tx`; returns the image id.
+pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
+    let r = parse_ref(name)?;
+    let client = client_for(&r);
+    let tag = r.tag().map(str::to_owned);
+    if let Some(t) = &tag {
+        say(tx, Some(t), &format!("Pulling from {}", r.repository()));
+    }
+    client.auth(&r, &auth, RegistryOperation::Pull).await.map_err(reg_err(name))?;
+    let (top, top_digest) = client.pull_manifest_raw(&r, &auth, manifest::ACCEPT).await.map_err(reg_err(name))?;
+    if digest::of_bytes(&top) != top_digest {
+        return Err(super::content::ContentError::Mismatch { expected: top_digest, actual: digest::of_bytes(&top) }.into());
+    }
+    store.content().put(&top)?;
+    let m = match manifest::parse(&top, None, &top_digest)? {
+        Parsed::Image(m) => m,
+        Parsed::Index(index) => {
+            let d = manifest::choose_platform(&index, &top_digest)?;
+            let r2 = Reference::with_digest(r.registry().to_owned(), r.repository().to_owned(), d.clone());
+            let (bytes, got) = client.pull_manifest_raw(&r2, &auth, manifest::ACCEPT).await.map_err(reg_err(name))?;
+            if digest::of_bytes(&bytes) != d || got != d {
+                return Err(super::content::ContentError::Mismatch { expected: d, actual: digest::of_bytes(&bytes) }.into());
+            }
+            store.content().put(&bytes)?;
+            match manifest::parse(&bytes, None, &d)? {
+                Parsed::Image(m) => m,
+                Parsed::Index(_) => return Err(ImageError::BadArchive(format!("{d}: an index inside an index"))),
+            }
+        }
+    };
+    let cdigest = m.config().digest().to_string();
+    fetch_blob(&client, &r, name, store, &cdigest, None).await?;
+    let config = store.content().read(&cdigest)?;
+    let cfg: super::store::ImageConfigFile =
+        serde_json::from_slice(&config).map_err(|e| ImageError::BadArchive(format!("image config {cdigest}: {e}")))?;
+    let diff_ids = cfg.config_diff_ids();
+    if diff_ids.len() != m.layers().len() {
+        return Err(ImageError::BadArchive(format!("{name}: manifest has {} layers, config {}", m.layers().len(), diff_ids.len())));
+    }
+    let existed = store.get(name).ok().map(|i| i.id);
+    let pairs: Vec<(String, String)> = m.layers().iter().map(|l| l.digest().to_string()).zip(diff_ids.iter().cloned()).collect();
+    let mut jobs = Vec::new();
+    for (ld, diff) in pairs {
+        let (client, r, store) = (&client, &r, store.clone());
+        jobs.push(async move {
+            let id = short(&ld);
+            if store.layer_dir(&diff).is_dir() {
+                say(tx, Some(&id), "Already exists");
+                return Ok(());
+            }
+            say(tx, Some(&id), "Pulling fs layer");
+            fetch_blob(client, r, name, &store, &ld, Some(tx)).await?;
+            say(tx, Some(&id), "Download complete");
+            say(tx, Some(&id), "Extracting");
+            let (s2, ld2) = (store.clone(), ld.clone());
+            tokio::task::spawn_blocking(move || s2.extract_blob(&ld2, Some(&diff)))
+                .await
+                .map_err(|e| ImageError::BadArchive(format!("extract {ld}: {e}")))??;
+            say(tx, Some(&id), "Pull complete");
+            Ok::<(), ImageError>(())
+        });
+    }
+    let results: Vec<Result<(), ImageError>> = futures::stream::iter(jobs).buffer_unordered(PARALLEL).collect().await;
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    let id = store.add_config(&config)?;
+    let (repo, _) = reference::parse(name);
+    if let Some(t) = &tag {
+        store.tag(&id, &format!("{repo}:{t}"))?;
+    }
+    store.add_repo_digest(&id, &repo, &top_digest)?;
+    say(tx, None, &format!("Digest: {top_digest}"));
+    let shown = tag.as_ref().map_or_else(|| format!("{repo}@{top_digest}"), |t| format!("{repo}:{t}"));
+    if existed.as_deref() == Some(id.as_str()) {
+        say(tx, None, &format!("Status: Image is up to date for {shown}"));
+    } else {
+        say(tx, None, &format!("Status: Downloaded newer image for {shown}"));
+    }
+    Ok(id)
+}
+
+/// The gzip blob of layer `diff`, compressing the stored one if need be.
+fn gzip_blob(store: &ImageStore, diff: &str) -> Result<LayerBlob, ImageError> {
+    let blobs = store.layer_blobs(diff);
+    let gz = Compression::Gzip.media_type(false);
+    if let Some(b) = blobs.iter().find(|b| b.media_type == gz) {
+        return Ok(b.clone());
+    }
+    let src = blobs.first().ok_or_else(|| ImageError::BadArchive(format!("no stored blob holds layer {diff}")))?;
+    let plain = super::layer::decompressed(store.content().open_blob(&src.digest)?)
+        .map_err(|e| ImageError::BadArchive(format!("layer {diff}: {e}")))?;
+    let enc = flate2::read::GzEncoder::new(plain, flate2::Compression::fast());
+    let (d, size) = store.content().put_reader(enc)?;
+    let b = LayerBlob { digest: d, size, media_type: gz.to_owned() };
+    store.add_layer_blob(diff, b.clone())?;
+    Ok(b)
+}
+
+/// Pushes image `name` to its registry (as a Docker schema2 manifest with gzip layers),
+/// skipping blobs the registry has; returns the manifest digest.
+pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
+    let img = store.get(name)?;
+    let normalized = reference::normalize(name);
+    let r = parse_ref(&normalized)?;
+    let client = client_for(&r);
+    say(tx, None, &format!("The push refers to repository [{}/{}]", r.registry(), r.repository()));
+    client.auth(&r, &auth, RegistryOperation::Push).await.map_err(reg_err(name))?;
+    let mut layers = Vec::new();
+    for diff in &img.config.rootfs.diff_ids {
+        let (s2, d2) = (store.clone(), diff.clone());
+        let b = tokio::task::spawn_blocking(move || gzip_blob(&s2, &d2))
+            .await
+            .map_err(|e| ImageError::BadArchive(format!("compress {diff}: {e}")))??;
+        say(tx, Some(&short(&b.digest)), "Preparing");
+        layers.push(b);
+    }
+    let mut jobs = Vec::new();
+    for b in layers.iter().cloned() {
+        let (client, r) = (&client, &r);
+        jobs.push(async move {
+            let id = short(&b.digest);
+            if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
+                say(tx, Some(&id), "Layer already exists");
+                return Ok(());
+            }
+            say(tx, Some(&id), "Pushing");
+            let path = store.content().path(&b.digest)?;
+            let data = tokio::fs::read(&path).await.map_err(|source| ImageError::Io { path, source })?;
+            client.push_blob(r, data, &b.digest).await.map_err(reg_err(name))?;
+            say(tx, Some(&id), "Pushed");
+            Ok::<(), ImageError>(())
+        });
+    }
+    let results: Vec<Result<(), ImageError>> = futures::stream::iter(jobs).buffer_unordered(PARALLEL).collect().await;
+    results.into_iter().collect::<Result<Vec<()>, _>>()?;
+    let config = store.config_bytes(&img.id)?;
+    if !client.blob_exists(&r, &img.id).await.map_err(reg_err(name))? {
+        client.push_blob(&r, config.clone(), &img.id).await.map_err(reg_err(name))?;
+    }
+    let descs: Vec<(String, u64, &str)> = layers.iter().map(|b| (b.digest.clone(), b.size, b.media_type.as_str())).collect();
+    let body = manifest::docker_manifest((&img.id, config.len() as u64), &descs);
+    let mdigest = store.content().put(&body)?;
+    let ct = axum::http::HeaderValue::from_static(manifest::DOCKER_MANIFEST);
+    client.push_manifest_raw(&r, body.clone(), ct).await.map_err(reg_err(name))?;
+    let (repo, tag) = reference::parse(&normalized);
+    store.add_repo_digest(&img.id, &repo, &mdigest)?;
+    say(tx, None, &format!("{tag}: digest: {mdigest} size: {}", body.len()));
+    Ok(mdigest)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_are_plain_http_like_dockers_default_insecure_cidr() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry-1.docker.io"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+    }
+}

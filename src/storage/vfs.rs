@@ -1,0 +1,149 @@
+//! The vfs driver: each container gets a full copy of its image's layers under
+//! `<root>/vfs/<id>/rootfs`, applied bottom-up with overlay whiteouts honoured (a 0:0 char
+//! device deletes, `trusted.overlay.opaque=y` empties the directory first). Slow and big,
+//! but needs no overlayfs.
+
+use super::overlay::StorageError;
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// The vfs driver rooted at `<root>/vfs`.
+pub struct Vfs {
+    dir: PathBuf,
+}
+
+fn copy_err(path: &Path) -> impl FnOnce(std::io::Error) -> StorageError + '_ {
+    move |source| StorageError::Copy { path: path.to_path_buf(), source }
+}
+
+impl Vfs {
+    /// Opens the driver's directory under the daemon root.
+    pub fn new(root: &Path) -> Result<Self, StorageError> {
+        let dir = root.join("vfs");
+        std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
+        Ok(Vfs { dir })
+    }
+
+    /// Copies `lowers` (topmost first) into container `id`'s rootfs once; returns its path.
+    pub fn mount(&self, id: &str, lowers: &[PathBuf]) -> Result<PathBuf, StorageError> {
+        let base = self.dir.join(id);
+        let rootfs = base.join("rootfs");
+        // The marker makes a copy interrupted by a crash start over rather than run half-made.
+        let done = base.join(".complete");
+        if done.exists() {
+            return Ok(rootfs);
+        }
+        let _ = std::fs::remove_dir_all(&rootfs);
+        std::fs::create_dir_all(&rootfs).map_err(copy_err(&rootfs))?;
+        for layer in lowers.iter().rev() {
+            apply_dir(layer, &rootfs)?;
+        }
+        std::fs::write(&done, b"").map_err(copy_err(&done))?;
+        Ok(rootfs)
+    }
+
+    /// Deletes everything of container `id`.
+    pub fn remove(&self, id: &str) -> Result<(), StorageError> {
+        let p = self.dir.join(id);
+        match std::fs::remove_dir_all(&p) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(StorageError::Io { path: p, source: e }),
+            _ => Ok(()),
+        }
+    }
+}
+
+fn is_whiteout(md: &std::fs::Metadata) -> bool {
+    md.file_type().is_char_device() && md.rdev() == 0
+}
+
+fn remove_any(p: &Path) {
+    match std::fs::symlink_metadata(p) {
+        Ok(md) if md.is_dir() => {
+            let _ = std::fs::remove_dir_all(p);
+        }
+        Ok(_) => {
+            let _ = std::fs::remove_file(p);
+        }
+        Err(_) => {}
+    }
+}
+
+fn copy_meta(src: &Path, dst: &Path, md: &std::fs::Metadata) -> Result<(), StorageError> {
+    let link = md.file_type().is_symlink();
+    std::os::unix::fs::lchown(dst, Some(md.uid()), Some(md.gid())).map_err(copy_err(dst))?;
+    if !link {
+        std::fs::set_permissions(dst, std::fs::Permissions::from_mode(md.mode() & 0o7777)).map_err(copy_err(dst))?;
+    }
+    if let Ok(names) = xattr::list(src) {
+        for n in names {
+            if n.to_string_lossy().starts_with("trusted.overlay.") {
+                continue;
+            }
+            if let Ok(Some(v)) = xattr::get(src, &n) {
+                let _ = xattr::set(dst, &n, &v);
+            }
+        }
+    }
+    let t = filetime::FileTime::from_last_modification_time(md);
+    let _ = filetime::set_symlink_file_times(dst, t, t);
+    Ok(())
+}
+
+/// Applies the extracted layer `src` on top of `dst`.
+fn apply_dir(src: &Path, dst: &Path) -> Result<(), StorageError> {
+    let opaque = xattr::get(src, "trusted.overlay.opaque").ok().flatten().is_some_and(|v| v == b"y");
+    if opaque {
+        if let Ok(rd) = std::fs::read_dir(dst) {
+            for e in rd.flatten() {
+                remove_any(&e.path());
+            }
+        }
+    }
+    let rd = std::fs::read_dir(src).map_err(copy_err(src))?;
+    let mut dirs = Vec::new();
+    for e in rd {
+        let e = e.map_err(copy_err(src))?;
+        let s = e.path();
+        let d = dst.join(e.file_name());
+        let md = std::fs::symlink_metadata(&s).map_err(copy_err(&s))?;
+        if is_whiteout(&md) {
+            remove_any(&d);
+            continue;
+        }
+        let ft = md.file_type();
+        if ft.is_dir() {
+            if !std::fs::symlink_metadata(&d).is_ok_and(|m| m.is_dir()) {
+                remove_any(&d);
+                std::fs::create_dir(&d).map_err(copy_err(&d))?;
+            }
+            apply_dir(&s, &d)?;
+            dirs.push((s, d, md));
+            continue;
+        }
+        remove_any(&d);
+        if ft.is_symlink() {
+            let target = std::fs::read_link(&s).map_err(copy_err(&s))?;
+            std::os::unix::fs::symlink(&target, &d).map_err(copy_err(&d))?;
+        } else if ft.is_file() {
+            std::fs::copy(&s, &d).map_err(copy_err(&d))?;
+        } else {
+            let kind = if ft.is_char_device() {
+                nix::sys::stat::SFlag::S_IFCHR
+            } else if ft.is_block_device() {
+                nix::sys::stat::SFlag::S_IFBLK
+            } else if ft.is_fifo() {
+                nix::sys::stat::SFlag::S_IFIFO
+            } else {
+                continue; // sockets are not image content
+            };
+            nix::sys::stat::mknod(&d, kind, nix::sys::stat::Mode::from_bits_truncate(md.mode() & 0o7777), md.rdev())
+                .map_err(|e| StorageError::Copy { path: d.clone(), source: e.into() })?;
+        }
+        copy_meta(&s, &d, &md)?;
+    }
+    // Directory metadata last: copying into them changed their mtimes.
+    for (s, d, md) in dirs {
+        copy_meta(&s, &d, &md)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,168 @@
+//! The image store and storage drivers (issue 5): hostile layers are refused, blobs are
+//! verified, images in use are protected, save/load round-trips, and overlay2 (many layers)
+//! and vfs both run multi-layer images.
+
+mod common;
+mod images_support;
+
+use common::{TempDir, TestDaemon};
+use images_support::*;
+
+fn stderr_of(out: &std::process::Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// Loads a one-layer archive made of `entries` and expects refusal naming the entry.
+fn refused(d: &TestDaemon, tmp: &TempDir, what: &str, entries: &[E]) -> String {
+    let archive = write_file(tmp.path(), &format!("{what}.tar"), &docker_archive(&format!("evil-{what}"), &[layer(entries)]));
+    let out = d.berth(&["load", "-i", &archive]);
+    assert!(!out.status.success(), "{what}: a hostile layer must be refused");
+    let err = stderr_of(&out);
+    assert!(err.contains("refusing layer entry"), "{what}: clear error expected, got: {err}");
+    err
+}
+
+#[test]
+fn hostile_layer_tars_are_refused_with_a_clear_error_and_write_nothing_outside_the_layer() {
+    let d = TestDaemon::modular("evil");
+    let tmp = TempDir::new("evil");
+    let outside = tmp.path().join("outside");
+    std::fs::create_dir_all(&outside).expect("outside dir");
+    let target = outside.join("evil");
+    let target_s = target.to_string_lossy().into_owned();
+    let dotdots = format!("{}{}", "../".repeat(12), target_s.trim_start_matches('/'));
+
+    let e = refused(&d, &tmp, "dotdot", &[E::File(&dotdots, b"pwned")]);
+    assert!(e.contains("'..'"), "{e}");
+    let e = refused(&d, &tmp, "absolute", &[E::File(&target_s, b"pwned")]);
+    assert!(e.contains("absolute"), "{e}");
+    let outside_s = outside.to_string_lossy().into_owned();
+    let e = refused(&d, &tmp, "symlink", &[E::Symlink("escape", &outside_s), E::File("escape/evil", b"pwned")]);
+    assert!(e.contains("symlink"), "{e}");
+    refused(&d, &tmp, "hardlink-abs", &[E::HardLink("passwd", "/etc/passwd")]);
+    refused(&d, &tmp, "hardlink-dotdot", &[E::HardLink("passwd", "../../../../../../../../etc/passwd")]);
+    // A hard link through a symlink that points out is an escape too.
+    refused(&d, &tmp, "hardlink-via-symlink", &[E::Symlink("etc", "/etc"), E::HardLink("passwd", "etc/passwd")]);
+
+    assert!(!target.exists(), "nothing was written outside the layer");
+    assert!(files_below(&outside).is_empty());
+    assert!(files_below(&d.root().join("image/layers")).is_empty(), "no partial layer is kept");
+    assert!(files_below(&d.root().join("image/tmp")).is_empty(), "no staging dir is left");
+    assert_eq!(d.berth_ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn an_oci_layout_blob_that_does_not_match_its_digest_is_rejected_and_not_stored() {
+    let d = TestDaemon::modular("badblob");
+    let tmp = TempDir::new("badblob");
+    let l = layer(&[E::File("f", b"content\n")]);
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &[(gzip(&l), l.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")], Some(0));
+    let archive = write_file(tmp.path(), "oci.tar", &tar_dir(&layout));
+    let out = d.berth(&["load", "-i", &archive]);
+    assert!(!out.status.success());
+    assert!(stderr_of(&out).contains("digest mismatch"), "{}", stderr_of(&out));
+    let stored: Vec<String> = files_below(&d.root().join("image/blobs"))
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect();
+    assert!(!stored.contains(&sha256(&gzip(&l)).trim_start_matches("sha256:").to_owned()), "bad blob not stored: {stored:?}");
+    assert_eq!(d.berth_ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn an_oci_layout_archive_loads_and_runs() {
+    let d = TestDaemon::modular("ociload");
+    let tmp = TempDir::new("ociload");
+    let bb = busybox_layer();
+    let l = layer(&[E::File("oci", b"layout\n")]);
+    let layout = tmp.path().join("layout");
+    oci_layout(&layout, &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (zstd(&l), l.clone(), "application/vnd.oci.image.layer.v1.tar+zstd")], None);
+    let archive = write_file(tmp.path(), "oci.tar", &tar_dir(&layout));
+    let out = d.berth_ok(&["load", "-i", &archive]);
+    let id = out.trim().strip_prefix("Loaded image ID: ").unwrap_or_else(|| panic!("an unnamed image is loaded by id: {out}")).to_owned();
+    assert_eq!(d.berth_ok(&["run", "--rm", &id, "cat", "/oci"]), "layout\n");
+}
+
+#[test]
+fn rmi_refuses_an_image_a_container_uses_untags_extra_names_and_deletes_the_last() {
+    let d = TestDaemon::modular("rmi");
+    d.import_busybox();
+    d.berth_ok(&["tag", "busybox", "other:v2"]);
+    assert_eq!(d.berth_ok(&["rmi", "other:v2"]), "Untagged: other:v2\n", "an extra name is only untagged");
+
+    d.berth_ok(&["run", "--name", "user", "busybox", "true"]);
+    let out = d.berth(&["rmi", "busybox"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr_of(&out).contains("conflict") && stderr_of(&out).contains("is using its referenced image"), "{}", stderr_of(&out));
+    assert!(d.berth_ok(&["images"]).contains("busybox"), "still there after a refused rmi");
+
+    d.berth_ok(&["rm", "user"]);
+    let out = d.berth_ok(&["rmi", "busybox"]);
+    assert!(out.starts_with("Untagged: busybox:latest\nDeleted: sha256:"), "{out}");
+    assert!(files_below(&d.root().join("image/layers")).is_empty(), "the unused layer is gone");
+    assert_eq!(d.berth_ok(&["images", "-q"]), "");
+}
+
+#[test]
+fn save_then_load_on_another_daemon_gives_the_same_image_id_and_content() {
+    let d1 = TestDaemon::modular("save");
+    let tmp = TempDir::new("save");
+    let l2 = layer(&[E::File("etc/.wh.passwd", b""), E::File("hello", b"saved\n")]);
+    let archive = write_file(tmp.path(), "in.tar", &docker_archive("two:layers", &[busybox_layer(), l2]));
+    d1.berth_ok(&["load", "-i", &archive]);
+    let id = d1.berth_ok(&["images", "-q"]);
+    let out = tmp.path().join("out.tar");
+    d1.berth_ok(&["save", "-o", &out.to_string_lossy(), "two:layers"]);
+
+    let d2 = TestDaemon::modular("load");
+    assert_eq!(d2.berth_ok(&["load", "-i", &out.to_string_lossy()]), "Loaded image: two:layers\n");
+    assert_eq!(d2.berth_ok(&["images", "-q"]), id);
+    assert_eq!(d2.berth_ok(&["run", "--rm", "two:layers", "cat", "/hello"]), "saved\n");
+    assert_eq!(d2.berth_ok(&["run", "--rm", "two:layers", "sh", "-c", "test -e /etc/passwd || echo gone"]), "gone\n");
+}
+
+#[test]
+fn overlay2_mounts_an_image_with_more_layers_than_a_page_of_lowerdirs_holds() {
+    let d = TestDaemon::modular("deep");
+    let tmp = TempDir::new("deep");
+    let mut layers = vec![busybox_layer()];
+    for i in 0..45 {
+        let name = format!("l{i}");
+        layers.push(layer(&[E::File(&name, format!("{i}\n").as_bytes())]));
+    }
+    let archive = write_file(tmp.path(), "deep.tar", &docker_archive("deep", &layers));
+    d.berth_ok(&["load", "-i", &archive]);
+    assert_eq!(d.berth_ok(&["run", "--rm", "deep", "cat", "/l0", "/l44"]), "0\n44\n");
+    assert!(d.root().join("overlay2/l").is_dir(), "short layer links were used");
+}
+
+#[test]
+fn vfs_driver_runs_a_multi_layer_image_from_a_full_copy_and_info_reports_it() {
+    // TestDaemon has no storage-driver option: start berthd ourselves in its dirs.
+    let dir = TempDir::new("vfs");
+    let n: u32 = rand::random();
+    let mut d = TestDaemon { dir, monolithic: true, cgroup_parent: format!("berth-test-vfs-{n:08x}"), daemon: None };
+    let log = std::fs::File::create(d.dir.path().join("berthd.log")).expect("log");
+    let child = std::process::Command::new(common::role("berthd"))
+        .args(["-H", &d.host(), "--monolithic", "--storage-driver", "vfs", "--cgroup-parent", &d.cgroup_parent.clone()])
+        .arg("--root")
+        .arg(d.root())
+        .arg("--exec-root")
+        .arg(d.exec_root())
+        .stdout(log.try_clone().expect("log fd"))
+        .stderr(log)
+        .spawn()
+        .expect("spawn berthd");
+    d.daemon = Some(child);
+    let sock = d.socket();
+    assert!(common::wait_until(20, || std::os::unix::net::UnixStream::connect(&sock).is_ok()), "berthd up");
+
+    assert!(d.berth_ok(&["info"]).contains("Storage Driver: vfs"));
+    let tmp = TempDir::new("vfsarch");
+    let l2 = layer(&[E::File("bin/.wh.cat", b""), E::File("etc/hello", b"vfs\n")]);
+    let archive = write_file(tmp.path(), "v.tar", &docker_archive("vfsimg", &[busybox_layer(), l2]));
+    d.berth_ok(&["load", "-i", &archive]);
+    assert_eq!(d.berth_ok(&["run", "--rm", "vfsimg", "sh", "-c", "read l < /etc/hello; echo $l; test -e /bin/cat || echo nocat"]), "vfs\nnocat\n");
+    assert!(d.mounts().iter().all(|m| !m.contains("/vfs/")), "vfs mounts nothing");
+}
