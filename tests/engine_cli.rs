@@ -176,3 +176,8 @@ fn rotating_logs_keep_max_file_generations(d: &TestDaemon) {
 fn modular_logs_rotate_by_max_size_and_max_file() {
     rotating_logs_keep_max_file_generations(&TestDaemon::modular("rotate"));
 }
+
+#[test]
+fn monolithic_logs_rotate_by_max_size_and_max_file() {
+    rotating_logs_keep_max_file_generations(&TestDaemon::monolithic("mrotate"));
+}

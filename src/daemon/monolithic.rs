@@ -4,7 +4,8 @@
 //! exactly the weakness the modular design removes.
 
 use super::backend::{BackendError, ExitEvent, TaskStatus};
-use crate::logs::jsonfile;
+use crate::logs::rotate::RotatingWriter;
+use crate::logs::LogTarget;
 use crate::runtime::{CreateOptions, Runtime, Status};
 use nix::sys::wait::{waitpid, WaitStatus};
 use nix::unistd::Pid;
@@ -18,7 +19,7 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 /// Work for the launcher thread.
 enum Job {
-    Start { id: String, bundle: PathBuf, log: PathBuf, reply: oneshot::Sender<Result<i32, BackendError>> },
+    Start { id: String, bundle: PathBuf, log: LogTarget, reply: oneshot::Sender<Result<i32, BackendError>> },
     Kill { id: String, signal: i32, reply: oneshot::Sender<Result<(), BackendError>> },
     Delete { id: String, reply: oneshot::Sender<Result<(), BackendError>> },
 }
@@ -64,8 +65,7 @@ impl Monolithic {
         std::fs::create_dir_all(&bundle).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
         let cfg = bundle.join("config.json");
         crate::util::write_json(&cfg, spec).map_err(|e| BackendError::Other(format!("{}: {e}", cfg.display())))?;
-        // TODO(issue 4): rotate in monolithic mode too once the rotating writer lands.
-        let (id, log) = (id.to_owned(), log.path.clone());
+        let (id, log) = (id.to_owned(), log.clone());
         self.call(|reply| Job::Start { id, bundle, log, reply }).await
     }
 
@@ -112,8 +112,8 @@ fn pipe() -> Result<(OwnedFd, OwnedFd), BackendError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| BackendError::Other(format!("pipe2: {e}")))
 }
 
-fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &Path, exits: UnboundedSender<ExitEvent>) -> Result<i32, BackendError> {
-    let writer = Arc::new(Mutex::new(jsonfile::Writer::open(log).map_err(|e| BackendError::Other(e.to_string()))?));
+fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits: UnboundedSender<ExitEvent>) -> Result<i32, BackendError> {
+    let writer = Arc::new(Mutex::new(RotatingWriter::open(&log.path, log.limits).map_err(|e| BackendError::Other(e.to_string()))?));
     let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
     let (out_r, out_w) = pipe()?;
     let (err_r, err_w) = pipe()?;
@@ -154,7 +154,7 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &Path, exits: Unbo
     Ok(pid)
 }
 
-fn copy_stream(mut src: File, stream: &str, writer: &Mutex<jsonfile::Writer>) {
+fn copy_stream(mut src: File, stream: &str, writer: &Mutex<RotatingWriter>) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         match src.read(&mut buf) {
