@@ -9,7 +9,7 @@ use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use super::error::RuntimeError;
 
 /// Kernel capability names in bit order (capability.h).
-const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
     "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
     "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",

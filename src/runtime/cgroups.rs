@@ -89,6 +89,11 @@ impl ContainerCgroup {
         Ok(this)
     }
 
+    /// Applies new limits to an existing cgroup (`update`).
+    pub fn update(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
+        self.apply(res)
+    }
+
     fn err(&self, msg: String) -> RuntimeError {
         RuntimeError::Cgroup { id: self.id.clone(), path: format!("/{}", self.path), msg }
     }

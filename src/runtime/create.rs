@@ -15,9 +15,9 @@ use nix::unistd::Pid;
 use super::cgroups::{self, ContainerCgroup};
 use super::error::RuntimeError;
 use super::namespaces::NsPlan;
-use super::process::{InitConfig, InitStatus, spawn};
+use super::process::{InitConfig, InitStatus, Setup, spawn};
 use super::state::{FIFO_FILE, Persisted, State, proc_stat};
-use super::{CreateOptions, Runtime, spec};
+use super::{CreateExtra, CreateOptions, Runtime, spec};
 
 /// How long init may take to set up before `create` gives up.
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,7 +49,8 @@ impl Drop for Undo<'_> {
     }
 }
 
-pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: Option<&Path>) -> Result<State, RuntimeError> {
+pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
+    let console_socket = extra.console_socket.as_deref();
     let dir = rt.dir(id)?;
     fs::create_dir_all(rt.root()).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
     if let Err(e) = fs::create_dir(&dir) {
@@ -92,7 +93,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
     undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
 
-    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal)?;
+    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?;
     undo.pid = Some(sp.pid);
     if let Some(cg) = &undo.cgroup {
         // Before init reads its config: the user process must start inside the limits.
@@ -111,8 +112,9 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
         new_uts_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS),
         console_socket,
+        preserve_fds: extra.preserve_fds,
     };
-    let data = serde_json::to_vec(&init_cfg).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
+    let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
     let mut cfg_pipe = sp.config;
     // init may die before reading (e.g. exec failed): EPIPE then, and the status read
     // below reports it.
@@ -134,6 +136,8 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         annotations: spec.annotations().clone().unwrap_or_default(),
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
+        process: spec.process().clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
     };
     persisted.save(&dir)?;
     if let Some(h) = spec.hooks() {
@@ -177,6 +181,6 @@ fn wait_ready(id: &str, mut status: fs::File, pid: Pid) -> Result<(), RuntimeErr
     match serde_json::from_slice::<InitStatus>(line) {
         Ok(InitStatus::Ready) => Ok(()),
         Ok(InitStatus::Error(msg)) => Err(RuntimeError::Init { id: id.into(), msg }),
-        Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
+        Ok(InitStatus::Pid(_)) | Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
     }
 }

@@ -11,10 +11,14 @@ pub mod capabilities;
 pub mod cgroups;
 mod create;
 pub mod error;
+pub mod features;
+mod exec;
 pub mod hooks;
+pub(crate) mod memfd;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod tty;
@@ -28,6 +32,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 pub use error::RuntimeError;
+pub use exec::{ExecHandle, ExecOptions};
 pub use state::{State, Status};
 
 use state::{FIFO_FILE, Persisted};
@@ -52,6 +57,16 @@ pub struct CreateOptions {
     /// Signal the init gets when the creating *thread* dies (monolithic daemon: its
     /// containers die with it).
     pub parent_death_signal: Option<i32>,
+}
+
+/// Less common options of [`Runtime::create_ext`] (kept apart so [`CreateOptions`] stays
+/// source-compatible for its struct-literal users).
+#[derive(Debug, Default, Clone)]
+pub struct CreateExtra {
+    /// process.terminal: the unix socket that receives the pty master (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Pass the caller's fds 3..3+N on to the container process (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 impl Runtime {
@@ -85,13 +100,19 @@ impl Runtime {
 
     /// Creates container `id` from the bundle: spawns its init, blocked until `start`.
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State, RuntimeError> {
-        create::create(self, id, bundle, opts, None)
+        create::create(self, id, bundle, opts, &CreateExtra::default())
+    }
+
+    /// [`Runtime::create`] with a console socket and/or preserved fds.
+    pub fn create_ext(&self, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
+        create::create(self, id, bundle, opts, extra)
     }
 
     /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
     /// socket at `console_socket` (runc's `--console-socket`).
     pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
-        create::create(self, id, bundle, opts, Some(console_socket))
+        let extra = CreateExtra { console_socket: Some(console_socket.to_owned()), preserve_fds: 0 };
+        create::create(self, id, bundle, opts, &extra)
     }
 
     /// Lets a created container's init exec the user process (reads the exec fifo).
@@ -112,6 +133,18 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Runs `process` inside running container `id` (its namespaces, cgroup, seccomp); the
+    /// process is the caller's child: wait for it with [`ExecHandle::wait`].
+    pub fn exec(&self, id: &str, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<ExecHandle, RuntimeError> {
+        exec::exec(self, id, process, opts)
+    }
+
+    /// The process config.json gave the container (the base of a `runc exec` with inline
+    /// args).
+    pub fn base_process(&self, id: &str) -> Result<Option<oci_spec::runtime::Process>, RuntimeError> {
+        Ok(self.load(id)?.1.process)
     }
 
     /// The container's OCI state.
@@ -174,6 +207,15 @@ impl Runtime {
             tracing::warn!(container = id, "{e}");
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
+    }
+
+    /// Applies new cgroup limits to a created, running or paused container (`runc update`).
+    pub fn update(&self, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        if p.status(&dir) == Status::Stopped {
+            return Err(RuntimeError::NotRunning { id: id.into(), status: Status::Stopped.to_string() });
+        }
+        cgroups::ContainerCgroup::load(id, &p.cgroup_path).update(res)
     }
 
     /// Freezes every process of a running container (`runc pause`).

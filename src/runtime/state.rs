@@ -79,6 +79,12 @@ pub(crate) struct Persisted {
     /// Hooks from config.json (poststart/poststop run long after the bundle may change).
     #[serde(default)]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// config.json's process: the base of `exec` with inline args.
+    #[serde(default)]
+    pub process: Option<oci_spec::runtime::Process>,
+    /// linux.seccomp: `exec`'d processes get the same filter.
+    #[serde(default)]
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 impl Persisted {

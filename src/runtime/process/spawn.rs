@@ -3,6 +3,12 @@
 //! execve's `/proc/self/exe init`. This is what makes `create` safe to call from a
 //! multi-threaded process (the monolithic daemon): nothing in the child allocates or takes a
 //! lock another thread might have held at clone time.
+//!
+//! Self-protection (CVE-2019-5736): the re-executed binary runs inside the container's
+//! namespaces, so `/proc/<its pid>/exe` must not be a writable handle on the host's berth
+//! binary. When the child has its own mount namespace, it bind-mounts the binary read-only
+//! onto itself there and execs through that mount (a few mount calls, no copy); otherwise it
+//! execs a sealed memfd copy, made once per process and cached.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -20,6 +26,50 @@ use crate::runtime::error::RuntimeError;
 pub const ENV_CONFIG_FD: &str = "_BERTH_INIT_CONFIG_FD";
 /// Env var carrying the fd init reports ready/error on.
 pub const ENV_STATUS_FD: &str = "_BERTH_INIT_STATUS_FD";
+/// Env var carrying the number of fds (from 3 on) passed through to the container process.
+pub const ENV_PRESERVE_FDS: &str = "_BERTH_INIT_PRESERVE_FDS";
+/// Test-only escape hatch: `1` turns the binary protection off, so tests can show that they
+/// would notice its absence.
+pub const ENV_UNSAFE_NO_PROTECT: &str = "BERTH_UNSAFE_NO_MEMFD";
+
+/// How the child reaches the binary it re-executes.
+enum Exe {
+    /// execve this path as is (protection disabled).
+    Plain(CString),
+    /// Bind the path read-only onto itself in the child's new mount namespace, then execve it.
+    RoBind(CString),
+    /// execveat this sealed memfd.
+    Memfd(RawFd),
+}
+
+/// A sealed memfd copy of the binary at `exe`, made once per process (the monolithic daemon
+/// creates many containers; the copy costs a few ms for a big binary).
+fn sealed_copy(id: &str, exe: &Path) -> Result<RawFd, RuntimeError> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Vec<(std::path::PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, fd)) = cache.iter().find(|(p, _)| p == exe) {
+        return Ok(fd.as_raw_fd());
+    }
+    let src = File::open(exe).map_err(|e| RuntimeError::io(id, "open init binary", exe, e))?;
+    let fd = crate::runtime::memfd::sealed_copy(&src).map_err(|e| RuntimeError::io(id, "memfd copy of", exe, e))?;
+    let raw = fd.as_raw_fd();
+    cache.push((exe.to_owned(), fd));
+    Ok(raw)
+}
+
+fn choose_exe(id: &str, exe: &Path, flags: CloneFlags) -> Result<Exe, RuntimeError> {
+    if std::env::var_os(ENV_UNSAFE_NO_PROTECT).is_some_and(|v| v == "1") {
+        return Ok(Exe::Plain(cstr(id, exe.as_os_str().as_bytes())?));
+    }
+    if flags.contains(CloneFlags::CLONE_NEWNS) && !flags.contains(CloneFlags::CLONE_NEWUSER) {
+        // The real path: a bind mount onto /proc/self/exe would not mean the binary.
+        if let Ok(real) = std::fs::canonicalize(exe) {
+            return Ok(Exe::RoBind(cstr(id, real.as_os_str().as_bytes())?));
+        }
+    }
+    Ok(Exe::Memfd(sealed_copy(id, exe)?))
+}
 
 /// A freshly cloned init, waiting for its configuration.
 pub struct Spawned {
@@ -51,13 +101,14 @@ fn cstr(id: &str, s: &[u8]) -> Result<CString, RuntimeError> {
 }
 
 /// Clones the init with `flags` (plus SIGCHLD, so the caller reaps it with waitpid) and
-/// execs `exe` as `berth-runtime init`.
+/// execs `exe` as `berth-runtime init`, keeping fds 3..3+`preserve_fds` open.
 pub fn spawn(
     id: &str,
     exe: &Path,
     flags: CloneFlags,
     stdio: Option<[RawFd; 3]>,
     pdeathsig: Option<i32>,
+    preserve_fds: u32,
 ) -> Result<Spawned, RuntimeError> {
     let (cfg_r, cfg_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     let (st_r, st_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
@@ -80,14 +131,15 @@ pub fn spawn(
     };
 
     // Everything the child touches is prepared here, before clone.
-    let exe_c = cstr(id, exe.as_os_str().as_bytes())?;
+    let exe = choose_exe(id, exe, flags)?;
     let argv_c = [cstr(id, b"berth-runtime")?, cstr(id, b"init")?];
     let env_c = [
         cstr(id, format!("{ENV_CONFIG_FD}={}", cfg_r.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_STATUS_FD}={}", st_w.as_raw_fd()).as_bytes())?,
+        cstr(id, format!("{ENV_PRESERVE_FDS}={preserve_fds}").as_bytes())?,
     ];
     let argv: [*const libc::c_char; 3] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), std::ptr::null()];
-    let envp: [*const libc::c_char; 3] = [env_c[0].as_ptr(), env_c[1].as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 4] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), std::ptr::null()];
     let child_stdio: [RawFd; 3] = match &stdio_fds {
         Some(f) => [f[0].as_raw_fd(), f[1].as_raw_fd(), f[2].as_raw_fd()],
         None => [-1, -1, -1],
@@ -103,7 +155,7 @@ pub fn spawn(
     if ret == 0 {
         // SAFETY: we are the child; see above. All pointers point into memory copied from
         // the parent that stays valid until execve.
-        unsafe { child(pdeathsig, child_stdio, keep, exe_c.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
+        unsafe { child(pdeathsig, child_stdio, keep, preserve_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
     }
     if ret < 0 {
         return Err(RuntimeError::sys(id, format!("clone({flags:?})"), nix::errno::Errno::last()));
@@ -124,7 +176,8 @@ unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],
     keep: [RawFd; 2],
-    exe: *const libc::c_char,
+    preserve_fds: u32,
+    exe: &Exe,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
 ) -> ! {
@@ -147,7 +200,32 @@ unsafe fn child(
                 libc::_exit(125);
             }
         }
-        libc::execve(exe, argv, envp);
+        for fd in 3..3 + preserve_fds as RawFd {
+            // The caller's fds to pass on: may be close-on-exec in a library caller.
+            libc::fcntl(fd, libc::F_SETFD, 0);
+        }
+        match exe {
+            Exe::Plain(p) => {
+                libc::execve(p.as_ptr(), argv, envp);
+            }
+            Exe::RoBind(p) => {
+                let root = c"/".as_ptr();
+                let none = std::ptr::null::<libc::c_char>();
+                let nodata = std::ptr::null::<libc::c_void>();
+                // First keep our mounts from propagating to the host, then make the
+                // binary a read-only mount of its own.
+                if libc::mount(none, root, none, libc::MS_REC | libc::MS_SLAVE, nodata) < 0
+                    || libc::mount(p.as_ptr(), p.as_ptr(), none, libc::MS_BIND, nodata) < 0
+                    || libc::mount(none, p.as_ptr(), none, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, nodata) < 0
+                {
+                    libc::_exit(124);
+                }
+                libc::execve(p.as_ptr(), argv, envp);
+            }
+            Exe::Memfd(fd) => {
+                libc::syscall(libc::SYS_execveat, *fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH);
+            }
+        }
         libc::_exit(127)
     }
 }
