@@ -566,3 +566,297 @@ fn a_terminal_container_without_console_socket_is_refused() {
     assert!(stderr(&out).contains("console socket"), "stderr: {}", stderr(&out));
     assert!(!c.root.path().join(&c.id).exists());
 }
+
+// ---- exec ----
+
+/// A started `sleep 1000` container.
+fn running(args: &[&str]) -> Ctr {
+    let c = Ctr::new(args);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["start", &c.id]);
+    assert!(out.status.success(), "start failed: {}", stderr(&out));
+    c
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn exec_runs_a_process_in_the_container_and_prints_its_output() {
+    let c = running(&["sleep", "1000"]);
+    let out = c.rt(&["exec", &c.id, "echo", "hi"]);
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "hi\n");
+}
+
+#[test]
+fn exec_returns_the_exit_code_of_the_process_and_128_plus_the_signal() {
+    let c = running(&["sleep", "1000"]);
+    assert_eq!(c.rt(&["exec", &c.id, "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(c.rt(&["exec", &c.id, "sh", "-c", "kill -9 $$"]).status.code(), Some(137));
+}
+
+#[test]
+fn exec_sees_the_containers_hostname_pid_namespace_and_cgroup() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["hostname"] = json!("exec-host"));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "hostname; ps -o pid,args; cat /proc/self/cgroup"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "exec failed: {} / {text}", stderr(&out));
+    assert!(text.starts_with("exec-host\n"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "sleep", "1000"]), "container init must be pid 1: {text}");
+    // The exec'd shell is in the container's cgroup (pids controller on v1, the only one on v2).
+    let want = if is_v2() { format!("0::{}", c.cgroup) } else { format!("pids:{}", c.cgroup) };
+    assert!(text.lines().any(|l| l.ends_with(&want)), "expected {want:?} in {text}");
+}
+
+#[test]
+fn exec_detach_returns_at_once_and_writes_the_pid_of_a_process_in_the_container_cgroup() {
+    let c = running(&["sleep", "1000"]);
+    let pidfile = c.bundle.path().join("exec.pid");
+    let st = c
+        .cmd(&["exec", "-d", "--pid-file", &pidfile.to_string_lossy(), &c.id, "sleep", "500"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("exec -d");
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid file").trim().parse().expect("pid");
+    assert!(pid_alive(pid), "exec'd process {pid} must run");
+    let procs = std::fs::read_to_string(cgroup_file(&c.cgroup, "pids", "cgroup.procs", "cgroup.procs")).expect("procs");
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{pid} not in the container cgroup: {procs:?}");
+    let ps: Vec<i64> = serde_json::from_slice(&c.rt(&["ps", "--format", "json", &c.id]).stdout).expect("ps json");
+    assert!(ps.contains(&(pid as i64)), "ps must list {pid}: {ps:?}");
+}
+
+#[test]
+fn exec_applies_process_json_and_the_env_cwd_and_user_flags() {
+    let c = running(&["sleep", "1000"]);
+    let pj = c.bundle.path().join("process.json");
+    let process = json!({
+        "args": ["sh", "-c", "id -u; id -g; pwd; echo $FOO"],
+        "env": ["PATH=/bin", "FOO=from-json"],
+        "cwd": "/tmp",
+        "user": {"uid": 1000, "gid": 1001}
+    });
+    std::fs::write(&pj, process.to_string()).expect("process.json");
+    let out = c.rt(&["exec", "-p", &pj.to_string_lossy(), &c.id]);
+    assert!(out.status.success(), "exec -p failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "1000\n1001\n/tmp\nfrom-json\n");
+
+    let out = c.rt(&["exec", "--env", "FOO=from-flag", "--cwd", "/etc", "--user", "7:8", &c.id, "sh", "-c", "id -u; id -g; pwd; echo $FOO"]);
+    assert!(out.status.success(), "exec with flags failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "7\n8\n/etc\nfrom-flag\n");
+}
+
+#[test]
+fn exec_into_an_unknown_or_stopped_container_fails_clearly() {
+    let root = TempDir::new("rtroot");
+    let out = Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(["exec", "nope", "true"]).output().expect("exec");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
+
+    let c = running(&["true"]);
+    assert!(wait_until(5, || c.state()["status"] == "stopped"), "container did not stop");
+    let out = c.rt(&["exec", &c.id, "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot exec in a stopped container"), "stderr: {}", stderr(&out));
+
+    let c = running(&["sleep", "1000"]);
+    let out = c.rt(&["exec", &c.id, "no-such-cmd"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(r#"exec: "no-such-cmd": executable file not found in $PATH"#), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn exec_from_the_library_returns_a_child_handle_to_wait_on() {
+    let c = running(&["sleep", "1000"]);
+    let rt = berth::runtime::Runtime::new(c.root.path()).with_init_exe(common::berth_bin());
+    let mut p = rt.base_process(&c.id).expect("state").expect("process");
+    p.set_args(Some(vec!["sh".into(), "-c".into(), "exit 4".into()]));
+    let null = std::fs::File::options().read(true).write(true).open("/dev/null").expect("null");
+    use std::os::fd::AsRawFd;
+    let fd = null.as_raw_fd();
+    let opts = berth::runtime::ExecOptions { stdio: Some([fd, fd, fd]), ..Default::default() };
+    let h = rt.exec(&c.id, &p, &opts).expect("exec");
+    assert_eq!(h.wait().expect("wait"), 4);
+}
+
+// ---- self-protection ----
+
+/// What `/proc/<pid>/exe` of a runtime process offers a container: the host's binary
+/// (writable once it stops running) or a read-only/sealed copy.
+fn exe_is_protected(pid: i32) -> bool {
+    let exe = format!("/proc/{pid}/exe");
+    let link = std::fs::read_link(&exe).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    if link.starts_with("/memfd:") {
+        return true;
+    }
+    nix::sys::statvfs::statvfs(exe.as_str()).map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)).unwrap_or(false)
+}
+
+#[test]
+fn the_waiting_init_runs_a_read_only_binary_and_not_the_hosts_writable_one() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(exe_is_protected(pid), "init's /proc/{pid}/exe is the host binary: {:?}", std::fs::read_link(format!("/proc/{pid}/exe")));
+    assert!(std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")).is_err(), "init's exe must not open for writing");
+}
+
+#[test]
+fn the_protection_check_notices_when_the_protection_is_off() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let mut cmd = c.cmd(&["create", &c.id]);
+    // Output to a file: init keeps its stdio open, a pipe would never reach EOF.
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let st = cmd.env("BERTH_UNSAFE_NO_MEMFD", "1").stdin(Stdio::null()).stdout(out.try_clone().expect("dup")).stderr(out).status().expect("create");
+    assert!(st.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(!exe_is_protected(pid), "with the protection off, init must run the host binary");
+}
+
+#[test]
+fn without_a_mount_namespace_init_runs_a_sealed_memfd_copy() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    let link = std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe link");
+    assert!(link.to_string_lossy().starts_with("/memfd:berth-runtime"), "{link:?}");
+    assert!(std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")).is_err());
+}
+
+/// `cmd` with `file` also open (not close-on-exec) as fd 7 in the child: a leak.
+fn with_leaked_fd_7(cmd: &mut Command, file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; the closure touches no memory but two integers.
+    unsafe {
+        cmd.pre_exec(move || if libc::dup2(fd, 7) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+}
+
+#[test]
+fn container_and_exec_processes_hold_only_stdio_even_when_the_caller_leaks_fds() {
+    let c = Ctr::new(&["sh", "-c", "ls /proc/$$/fd; exec sleep 1000"]);
+    let leak = std::fs::File::open("/").expect("open /");
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let mut cmd = c.cmd(&["create", &c.id]);
+    cmd.stdin(Stdio::null()).stdout(out.try_clone().expect("dup")).stderr(out);
+    with_leaked_fd_7(&mut cmd, &leak);
+    assert!(cmd.status().expect("create").success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().lines().count() >= 3), "no output: {}", c.output_text());
+    let fds: Vec<String> = c.output_text().lines().map(str::to_owned).collect();
+    assert_eq!(fds, ["0", "1", "2"], "container init fds");
+
+    // `; true`: otherwise sh execs ls directly and lists ls's own directory fd.
+    let mut cmd = c.cmd(&["exec", &c.id, "sh", "-c", "ls /proc/$$/fd; true"]);
+    cmd.stdin(Stdio::null());
+    with_leaked_fd_7(&mut cmd, &leak);
+    let out = cmd.output().expect("exec");
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n1\n2\n", "exec'd process fds");
+}
+
+#[test]
+fn a_cwd_through_a_leaked_host_fd_is_refused() {
+    let c = Ctr::new(&["pwd"]);
+    c.edit(|v| v["process"]["cwd"] = json!("/proc/self/fd/7"));
+    let leak = std::fs::File::open("/").expect("open /");
+    let mut cmd = c.cmd(&["run", &c.id]);
+    cmd.stdin(Stdio::null());
+    with_leaked_fd_7(&mut cmd, &leak);
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success(), "must not run with a host cwd; stdout: {}", stdout(&out));
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+}
+
+#[test]
+fn preserve_fds_passes_the_callers_fd_3_to_the_container() {
+    let c = Ctr::new(&["sh", "-c", "echo via-fd3 >&3; ls /proc/$$/fd; true"]);
+    let file = c.bundle.path().join("fd3.txt");
+    let f = std::fs::File::create(&file).expect("fd3 file");
+    let mut cmd = c.cmd(&["run", "--preserve-fds", "1", &c.id]);
+    cmd.stdin(Stdio::null());
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = f.as_raw_fd();
+        // SAFETY: dup2 and fcntl are async-signal-safe; the closure touches only integers.
+        // (When the file already is fd 3, dup2 is a no-op that keeps close-on-exec.)
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+                if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+            });
+        }
+    }
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "via-fd3\n");
+    assert_eq!(stdout(&out), "0\n1\n2\n3\n");
+}
+
+// ---- CLI completeness ----
+
+#[test]
+fn update_changes_memory_pids_and_cpu_limits_from_flags_and_resources_json() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["update", "--memory", "32m", "--pids-limit", "7", "--cpu-quota", "50000", "--cpu-period", "100000", &c.id]);
+    assert!(out.status.success(), "update failed: {}", stderr(&out));
+    let read = |ctrl: &str, v1: &str, v2: &str| std::fs::read_to_string(cgroup_file(&c.cgroup, ctrl, v1, v2)).expect("cgroup file").trim().to_owned();
+    assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max"), (32u64 << 20).to_string());
+    assert_eq!(read("pids", "pids.max", "pids.max"), "7");
+    if is_v2() {
+        assert_eq!(read("cpu", "", "cpu.max"), "50000 100000");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us", ""), "50000");
+    }
+    let res = c.bundle.path().join("res.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 9}}"#).expect("res");
+    let out = c.rt(&["update", "-r", &res.to_string_lossy(), &c.id]);
+    assert!(out.status.success(), "update -r failed: {}", stderr(&out));
+    assert_eq!(read("pids", "pids.max", "pids.max"), "9");
+}
+
+#[test]
+fn features_describes_namespaces_cgroups_and_seccomp_as_json() {
+    let out = Command::new(role("berth-runtime")).arg("features").output().expect("features");
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("features JSON");
+    assert_eq!(v["ociVersionMin"], "1.0.0");
+    assert!(v["linux"]["namespaces"].as_array().expect("namespaces").contains(&json!("pid")));
+    assert!(v["linux"]["capabilities"].as_array().expect("caps").contains(&json!("CAP_SYS_ADMIN")));
+    assert_eq!(v["linux"]["cgroup"]["systemd"], false);
+    assert!(v["linux"]["seccomp"]["actions"].as_array().expect("actions").contains(&json!("SCMP_ACT_ERRNO")));
+}
+
+#[test]
+fn systemd_cgroup_is_refused_with_a_clear_error() {
+    let root = TempDir::new("rtroot");
+    let out = Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(["--systemd-cgroup", "list"]).output().expect("list");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("systemd"), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn list_and_ps_print_runc_style_json_and_tables() {
+    let c = running(&["sleep", "1000"]);
+    let v: Value = serde_json::from_slice(&c.rt(&["list", "-f", "json"]).stdout).expect("list JSON");
+    assert_eq!(v[0]["id"], c.id.as_str());
+    assert_eq!(v[0]["status"], "running");
+    assert_eq!(v[0]["owner"], "root");
+    let table = stdout(&c.rt(&["list"]));
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(&c.id), "{table}");
+    let ps = stdout(&c.rt(&["ps", &c.id]));
+    assert!(ps.starts_with("UID") && ps.contains("sleep 1000"), "ps must show ps -ef lines of the container: {ps}");
+}

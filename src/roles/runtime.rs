@@ -74,6 +74,9 @@ enum Cmd {
         #[arg(short, long, default_value = "table")]
         format: String,
         id: String,
+        /// Arguments for ps(1) (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
     /// List containers.
     List {
@@ -301,15 +304,12 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
         }
         Cmd::Pause { id } => rt.pause(id).map_err(err)?,
         Cmd::Resume { id } => rt.resume(id).map_err(err)?,
-        Cmd::Ps { format, id } => {
+        Cmd::Ps { format, id, ps_args } => {
             let pids = rt.pids(id).map_err(err)?;
             if format == "json" {
                 println!("{}", serde_json::to_string(&pids).map_err(|e| e.to_string())?);
             } else {
-                println!("PID");
-                for p in pids {
-                    println!("{p}");
-                }
+                print!("{}", ps_table(&pids, ps_args)?);
             }
         }
         Cmd::List { quiet, format } => {
@@ -319,11 +319,20 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                     println!("{}", s.id);
                 }
             } else if format == "json" {
-                println!("{}", serde_json::to_string(&list).map_err(|e| e.to_string())?);
-            } else {
-                println!("{:<20} {:<8} {:<10} {:<40} CREATED", "ID", "PID", "STATUS", "BUNDLE");
+                // runc's list entries also carry the owner.
+                let mut out = Vec::with_capacity(list.len());
                 for s in &list {
-                    println!("{:<20} {:<8} {:<10} {:<40} {}", s.id, s.pid, s.status, s.bundle.display(), s.created);
+                    let mut v = serde_json::to_value(s).map_err(|e| e.to_string())?;
+                    if let Some(o) = v.as_object_mut() {
+                        o.insert("owner".into(), serde_json::Value::String(owner_of(&cli.root.join(&s.id))));
+                    }
+                    out.push(v);
+                }
+                println!("{}", serde_json::to_string(&out).map_err(|e| e.to_string())?);
+            } else {
+                println!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
+                for s in &list {
+                    println!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", s.id, s.pid, s.status, s.bundle.display(), s.created, owner_of(&cli.root.join(&s.id)));
                 }
             }
         }
@@ -539,6 +548,37 @@ fn parse_bytes(s: &str) -> Result<i64, String> {
         return Ok(-1);
     }
     n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))
+}
+
+/// The user name owning a container's state directory (runc's OWNER column).
+fn owner_of(dir: &Path) -> String {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(md) = std::fs::metadata(dir) else { return String::new() };
+    match nix::unistd::User::from_uid(md.uid().into()) {
+        Ok(Some(u)) => u.name,
+        _ => md.uid().to_string(),
+    }
+}
+
+/// runc's `ps` table: `ps` (args default -ef) lines whose PID column is one of `pids`.
+fn ps_table(pids: &[i32], args: &[String]) -> Result<String, String> {
+    let args: Vec<String> = if args.is_empty() { vec!["-ef".into()] } else { args.to_vec() };
+    let out = std::process::Command::new("ps").args(&args).output().map_err(|e| format!("running ps: {e}"))?;
+    if !out.status.success() {
+        return Err(format!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim()));
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header.split_whitespace().position(|h| h == "PID").ok_or("couldn't find PID field in ps output")?;
+    let mut table = format!("{header}\n");
+    for l in lines {
+        if l.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            table.push_str(l);
+            table.push('\n');
+        }
+    }
+    Ok(table)
 }
 
 /// Parses `KILL`, `SIGKILL`, `kill` or `9`.

@@ -23,6 +23,9 @@ use crate::runtime::{capabilities, namespaces, rootfs, tty};
 /// Everything needed after the fifo opens; prepared while errors can still be reported.
 struct Prepared {
     fifo: OwnedFd,
+    /// /proc/self/fd of the host, when the container has no /proc of its own to reopen the
+    /// fifo through (no mount namespace: init only chroots).
+    proc_fd_dir: Option<OwnedFd>,
     exec: ExecPlan,
 }
 
@@ -102,8 +105,11 @@ pub(super) fn report(status: &mut File, msg: InitStatus) {
 fn exec_after_start(p: Prepared, preserve: u32, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) -> ExitCode {
     // Re-opening through /proc turns our O_PATH handle into a write end; this blocks until
     // `start` opens the fifo for reading.
-    let path = format!("/proc/self/fd/{}", p.fifo.as_raw_fd());
-    let w = match open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let opened = match &p.proc_fd_dir {
+        Some(dir) => nix::fcntl::openat(dir, p.fifo.as_raw_fd().to_string().as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()),
+        None => open(format!("/proc/self/fd/{}", p.fifo.as_raw_fd()).as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()),
+    };
+    let w = match opened {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("berth-runtime init: open exec fifo: {e}");
@@ -217,6 +223,7 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         Some(p) => Some(tty::connect(id, p).map_err(fail)?),
         None => None,
     };
+    let mut proc_fd_dir = None;
     if cfg.new_mount_ns {
         rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
         rootfs::mount_all(id, spec, &cfg.rootfs).map_err(fail)?;
@@ -225,6 +232,10 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         }
         rootfs::pivot(id, &cfg.rootfs).map_err(fail)?;
     } else {
+        proc_fd_dir = Some(
+            open("/proc/self/fd", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| fail(RuntimeError::sys(id, "open /proc/self/fd", e)))?,
+        );
         nix::unistd::chroot(&cfg.rootfs).map_err(|e| fail(RuntimeError::sys(id, format!("chroot {}", cfg.rootfs.display()), e)))?;
         nix::unistd::chdir("/").map_err(|e| fail(RuntimeError::sys(id, "chdir /", e)))?;
     }
@@ -251,7 +262,7 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     }
 
     let exec = become_process(id, process, console, cfg.pdeathsig)?;
-    Ok(Prepared { fifo, exec })
+    Ok(Prepared { fifo, proc_fd_dir, exec })
 }
 
 /// From rlimits to capabilities: turns this process (inside the container's namespaces and
