@@ -860,3 +860,96 @@ fn list_and_ps_print_runc_style_json_and_tables() {
     let ps = stdout(&c.rt(&["ps", &c.id]));
     assert!(ps.starts_with("UID") && ps.contains("sleep 1000"), "ps must show ps -ef lines of the container: {ps}");
 }
+
+// ---- config.json validation ----
+
+#[test]
+fn invalid_configs_are_refused_at_create_naming_the_field_and_leaving_nothing_behind() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("linux.namespaces[5].type: unknown namespace type \"bogus\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "bogus"})))),
+        ("linux.namespaces[5].type: duplicate namespace type \"pid\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "pid"})))),
+        ("process.capabilities.bounding[0]: unknown capability CAP_WIZARDRY", Box::new(|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_WIZARDRY"]))),
+        ("process.rlimits[0].type: invalid rlimit type \"RLIMIT_WISHES\"", Box::new(|v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_WISHES", "soft": 1, "hard": 1}]))),
+        ("mounts[0].destination: \"proc\" is not an absolute path", Box::new(|v| v["mounts"][0]["destination"] = json!("proc"))),
+        ("linux.seccomp.syscalls[0].args[0].op: unknown operator \"SCMP_CMP_MAYBE\"", Box::new(|v| {
+            v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_MAYBE"}]}]})
+        })),
+        ("linux.seccomp.defaultAction: unknown action \"SCMP_ACT_SHRUG\"", Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SHRUG"}))),
+        ("process.cwd: \"tmp\" is not an absolute path", Box::new(|v| v["process"]["cwd"] = json!("tmp"))),
+    ];
+    for (want, edit) in cases {
+        let c = Ctr::new(&["true"]);
+        c.edit(|v| edit(v));
+        let out = c.rt(&["create", &c.id]);
+        assert!(!out.status.success(), "{want}: create must fail");
+        assert!(stderr(&out).contains(want), "expected {want:?} in: {}", stderr(&out));
+        assert!(!c.root.path().join(&c.id).exists(), "{want}: state dir left behind");
+        for d in cgroup_dirs(&c.cgroup) {
+            assert!(!d.exists(), "{want}: {} left behind", d.display());
+        }
+    }
+}
+
+#[test]
+fn a_relative_root_path_is_taken_from_the_bundle() {
+    let c = Ctr::new(&["echo", "relative-root"]);
+    std::fs::rename(c.bundle.path().join("rootfs"), c.bundle.path().join("fs")).expect("rename rootfs");
+    c.edit(|v| v["root"]["path"] = json!("fs"));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "relative-root\n");
+}
+
+// ---- seccomp ----
+
+#[test]
+fn a_seccomp_rule_makes_mkdir_fail_with_eperm_and_exec_gets_the_same_filter() {
+    let c = Ctr::new(&["sh", "-c", "mkdir /tmp/x; echo mkdir=$?; exec sleep 1000"]);
+    c.edit(|v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat", "no_such_syscall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                // Only signals 10 (SIGUSR1) and up are refused (EACCES): an argument condition.
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_GE"}]}
+            ]
+        })
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("mkdir=")), "no output: {}", c.output_text());
+    let text = c.output_text();
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert!(text.contains("mkdir=1"), "{text}");
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "mkdir /tmp/y || echo refused"]);
+    assert!(stdout(&out).contains("refused"), "exec'd processes get the filter too: {}", stdout(&out));
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "kill -0 $$ && echo sig0=ok; kill -USR1 $$ || echo usr1=refused"]);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(text.contains("sig0=ok") && text.contains("usr1=refused"), "{text}");
+}
+
+#[test]
+fn a_default_deny_allow_list_profile_still_runs_busybox_sh_and_echo() {
+    let allow = [
+        "access", "arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "dup", "dup2", "dup3", "execve",
+        "exit", "exit_group", "fchdir", "fcntl", "fstat", "newfstatat", "statx", "futex", "getcwd", "getdents64", "getegid",
+        "geteuid", "getgid", "getgroups", "getpgrp", "getpid", "getppid", "getrandom", "getuid", "ioctl", "lseek", "mmap",
+        "mprotect", "munmap", "open", "openat", "pipe", "pipe2", "prctl", "pread64", "read", "readlink", "rt_sigaction",
+        "rt_sigprocmask", "rt_sigreturn", "set_robust_list", "set_tid_address", "setgid", "setgroups", "setuid", "stat",
+        "lstat", "uname", "wait4", "write", "writev", "clone", "clone3", "vfork", "fork", "getpgid", "setpgid", "getrlimit",
+        "prlimit64", "rseq", "sigaltstack", "kill", "tgkill", "gettid", "sched_getaffinity", "umask", "dup3", "poll", "ppoll",
+    ];
+    let c = Ctr::new(&["sh", "-c", "echo allowed-list-ok; mkdir /tmp/z 2>/dev/null || echo mkdir-denied"]);
+    c.edit(|v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": allow.as_slice(), "action": "SCMP_ACT_ALLOW"}]
+        })
+    });
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "allowed-list-ok\nmkdir-denied\n");
+}

@@ -22,6 +22,7 @@ pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod tty;
+pub mod validate;
 
 use std::fs;
 use std::os::fd::RawFd;

@@ -35,6 +35,8 @@ pub(super) struct ExecPlan {
     argv: Vec<CString>,
     envp: Vec<CString>,
     no_new_privs: bool,
+    /// The seccomp profile still to install (after no_new_privs, right before execve).
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 fn env_fd(name: &str) -> Option<RawFd> {
@@ -77,7 +79,7 @@ pub fn main() -> ExitCode {
     report(&mut status, InitStatus::Ready);
     // Closing the status pipe is what tells `create` we are done.
     drop(status);
-    exec_after_start(prepared, cfg.preserve_fds, cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))
+    exec_after_start(prepared, cfg.preserve_fds)
 }
 
 /// Closes every fd above stderr except `keep` and the preserved fds 3..3+`preserve`.
@@ -102,7 +104,7 @@ pub(super) fn report(status: &mut File, msg: InitStatus) {
 }
 
 /// Blocks until `start` opens the fifo, then becomes the user's process.
-fn exec_after_start(p: Prepared, preserve: u32, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) -> ExitCode {
+fn exec_after_start(p: Prepared, preserve: u32) -> ExitCode {
     // Re-opening through /proc turns our O_PATH handle into a write end; this blocks until
     // `start` opens the fifo for reading.
     let opened = match &p.proc_fd_dir {
@@ -123,7 +125,7 @@ fn exec_after_start(p: Prepared, preserve: u32, seccomp: Option<&oci_spec::runti
     }
     drop(w);
     drop(p.fifo);
-    let msg = exec_process(&p.exec, preserve, seccomp);
+    let msg = exec_process(&p.exec, preserve);
     eprintln!("berth-runtime init: {msg}");
     ExitCode::from(127)
 }
@@ -131,11 +133,11 @@ fn exec_after_start(p: Prepared, preserve: u32, seccomp: Option<&oci_spec::runti
 /// The last steps of every container process (init and exec): no_new_privs, seccomp, no
 /// fd but stdio and the preserved ones across execve, clean signals, execve. Returns only
 /// on failure, with the message.
-pub(super) fn exec_process(p: &ExecPlan, preserve: u32, seccomp: Option<&oci_spec::runtime::LinuxSeccomp>) -> String {
+pub(super) fn exec_process(p: &ExecPlan, preserve: u32) -> String {
     if let Err(e) = p.no_new_privs.then(nix::sys::prctl::set_no_new_privs).unwrap_or(Ok(())) {
         return format!("no_new_privs: {e}");
     }
-    if let Some(profile) = seccomp {
+    if let Some(profile) = &p.seccomp {
         if let Err(e) = crate::runtime::seccomp::apply(profile) {
             return format!("seccomp: {e}");
         }
@@ -261,14 +263,20 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         rootfs::finalize(id, spec).map_err(fail)?;
     }
 
-    let exec = become_process(id, process, console, cfg.pdeathsig)?;
+    let exec = become_process(id, process, console, cfg.pdeathsig, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     Ok(Prepared { fifo, proc_fd_dir, exec })
 }
 
 /// From rlimits to capabilities: turns this process (inside the container's namespaces and
 /// root) into `process`'s identity, with `console` (if any) as its terminal, and resolves the
 /// executable. Shared by init and exec.
-pub(super) fn become_process(id: &str, process: &oci_spec::runtime::Process, console: Option<std::os::unix::net::UnixStream>, pdeathsig: Option<i32>) -> Result<ExecPlan, String> {
+pub(super) fn become_process(
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    console: Option<std::os::unix::net::UnixStream>,
+    pdeathsig: Option<i32>,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<ExecPlan, String> {
     let fail = |e: RuntimeError| format!("unable to start container process: {e}");
     let cwd = PathBuf::from(process.cwd());
     if !cwd.is_absolute() {
@@ -281,6 +289,13 @@ pub(super) fn become_process(id: &str, process: &oci_spec::runtime::Process, con
     if let Some(sock) = console {
         let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
         tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+    }
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let mut late_seccomp = seccomp.cloned();
+    if !no_new_privs && let Some(profile) = late_seccomp.take() {
+        // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it while we still
+        // have it (runc's order); the remaining setup calls then run under the filter.
+        crate::runtime::seccomp::apply(&profile).map_err(|e| format!("unable to start container process: container {id}: {e}"))?;
     }
     let caps = process.capabilities().as_ref();
     if let Some(caps) = caps {
@@ -325,7 +340,7 @@ pub(super) fn become_process(id: &str, process: &oci_spec::runtime::Process, con
     if let Some(caps) = caps {
         capabilities::apply(id, caps).map_err(fail)?;
     }
-    Ok(ExecPlan { path, argv, envp, no_new_privs: process.no_new_privileges().unwrap_or(false) })
+    Ok(ExecPlan { path, argv, envp, no_new_privs, seccomp: late_seccomp })
 }
 
 fn set_domainname(d: &str) -> Result<(), nix::errno::Errno> {
