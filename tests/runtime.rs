@@ -953,3 +953,56 @@ fn a_default_deny_allow_list_profile_still_runs_busybox_sh_and_echo() {
     assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
     assert_eq!(stdout(&out), "allowed-list-ok\nmkdir-denied\n");
 }
+
+// ---- more of config.json ----
+
+#[test]
+fn sysctls_oom_score_rlimits_umask_domainname_and_personality_reach_the_process() {
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/self/oom_score_adj; \
+                  ulimit -n; ulimit -Hn; umask; cat /proc/sys/kernel/domainname; uname -m";
+    let c = Ctr::new(&["sh", "-c", script]);
+    c.edit(|v| {
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1000"});
+        v["process"]["oomScoreAdj"] = json!(500);
+        // Lowering is allowed without CAP_SYS_RESOURCE.
+        v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]);
+        v["process"]["user"]["umask"] = json!(0o027);
+        v["domainname"] = json!("example.test");
+        v["linux"]["personality"] = json!({"domain": "LINUX32"});
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["1", "1000", "500", "100", "200", "0027", "example.test", "i686"], "{text}");
+    // The host's own values are untouched (the container had its own net and ipc namespaces).
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmni").expect("host shmmni").trim(), "1000");
+}
+
+#[test]
+fn a_sysctl_that_is_not_namespaced_is_refused() {
+    let c = Ctr::new(&["true"]);
+    c.edit(|v| v["linux"]["sysctl"] = json!({"vm.swappiness": "1"}));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("linux.sysctl: \"vm.swappiness\" is not namespaced"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists());
+}
+
+#[test]
+fn readonly_root_masked_and_readonly_paths_and_a_cgroup_namespace_are_applied() {
+    let script = "touch /x 2>/dev/null || echo root=ro; cat /proc/kcore 2>/dev/null | wc -c; \
+                  touch /proc/sys/kernel/x 2>/dev/null || echo procsys=ro; grep -c '^0::/$' /proc/self/cgroup";
+    let c = Ctr::new(&["sh", "-c", script]);
+    c.edit(|v| {
+        v["root"]["readonly"] = json!(true);
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "cgroup"}));
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(lines[..3], ["root=ro", "0", "procsys=ro"], "{text}");
+    // In its own cgroup namespace the container's cgroup is its root.
+    assert_eq!(lines[3], "1", "{text}");
+}

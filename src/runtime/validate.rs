@@ -74,6 +74,22 @@ pub fn check(spec: &Value) -> Result<(), String> {
             return Err(format!("linux.{key}: mappings need a user namespace in linux.namespaces"));
         }
     }
+    if let Some(sysctl) = linux.get("sysctl").and_then(Value::as_object) {
+        for key in sysctl.keys() {
+            let ns = if key.starts_with("net.") {
+                "network"
+            } else if key.starts_with("kernel.shm") || key.starts_with("kernel.msg") || key == "kernel.sem" || key.starts_with("fs.mqueue.") {
+                "ipc"
+            } else if key == "kernel.hostname" || key == "kernel.domainname" {
+                "uts"
+            } else {
+                return Err(format!("linux.sysctl: {key:?} is not namespaced and would change the host"));
+            };
+            if !seen.contains(ns) {
+                return Err(format!("linux.sysctl: {key:?} needs a {ns} namespace in linux.namespaces"));
+            }
+        }
+    }
     if let Some(sc) = linux.get("seccomp") {
         seccomp::check(sc).map_err(|e| format!("linux.seccomp{e}"))?;
     }

@@ -56,7 +56,7 @@ pub fn main() -> ExitCode {
     // SAFETY: `spawn` passed us these two pipe ends (named in our environment) and nothing
     // else in this fresh process owns them.
     let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
-    let mut buf = Vec::new();
+    let mut buf = Vec::with_capacity(32 * 1024);
     let setup_msg: Setup = match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
         Ok(c) => c,
         Err(e) => {
@@ -253,6 +253,12 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     if cfg.new_net_ns {
         namespaces::loopback_up(id).map_err(fail)?;
     }
+    // Through the container's own /proc, before readonlyPaths makes /proc/sys read-only;
+    // validation made sure each one belongs to a namespace the container owns.
+    for (key, value) in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| fail(RuntimeError::io(id, "write sysctl", &path, e)))?;
+    }
 
     let cwd = PathBuf::from(process.cwd());
     if !cwd.is_absolute() {
@@ -263,6 +269,16 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         rootfs::finalize(id, spec).map_err(fail)?;
     }
 
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        // SAFETY: personality(2) takes one integer and touches no memory of ours.
+        if unsafe { libc::personality(persona) } < 0 {
+            return Err(fail(RuntimeError::sys(id, format!("personality({persona:#x})"), nix::errno::Errno::last())));
+        }
+    }
     let exec = become_process(id, process, console, cfg.pdeathsig, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     Ok(Prepared { fifo, proc_fd_dir, exec })
 }
