@@ -1006,3 +1006,28 @@ fn readonly_root_masked_and_readonly_paths_and_a_cgroup_namespace_are_applied() 
     // In its own cgroup namespace the container's cgroup is its root.
     assert_eq!(lines[3], "1", "{text}");
 }
+
+#[test]
+fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
+    let c = Ctr::new(&["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 1000"]);
+    c.edit(|v| {
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().lines().count() >= 4), "output: {}", c.output_text());
+    let text = c.output_text();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[..4], [vec!["0"], vec!["0"], vec!["0", "100000", "65536"], vec!["0", "100000", "65536"]], "{text}");
+    // Seen from the host, the container's root is uid 100000.
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(status.lines().any(|l| l.starts_with("Uid:\t100000\t")), "{status}");
+    // exec joins the user namespace too.
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536"], "{text}");
+}

@@ -95,6 +95,10 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
 
     let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?;
     undo.pid = Some(sp.pid);
+    if let Some(mut go) = sp.userns_go {
+        super::namespaces::write_id_maps(id, sp.pid.as_raw(), &spec)?;
+        go.write_all(b"1").map_err(|e| RuntimeError::io(id, "release user namespace child", "pipe", e))?;
+    }
     if let Some(cg) = &undo.cgroup {
         // Before init reads its config: the user process must start inside the limits.
         cg.add(sp.pid.as_raw())?;

@@ -16,7 +16,7 @@ pub fn features() -> Value {
             "suid", "sync", "unbindable"
         ],
         "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "uts"],
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts"],
             "capabilities": super::capabilities::NAMES.iter().map(|n| format!("CAP_{n}")).collect::<Vec<_>>(),
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
             "seccomp": {

@@ -79,6 +79,8 @@ pub struct Spawned {
     pub config: File,
     /// Read end of the status pipe.
     pub status: File,
+    /// With a new user namespace: write a byte (after the id maps) to let the child go on.
+    pub userns_go: Option<File>,
 }
 
 /// Duplicates `fd` to a close-on-exec descriptor numbered 3 or above, so that dup2 onto
@@ -145,6 +147,15 @@ pub fn spawn(
         None => [-1, -1, -1],
     };
     let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd()];
+    // A child in a new user namespace waits for its id maps, then becomes the namespace's
+    // root before execve, so that the exec keeps its capabilities there.
+    let userns = if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
+        Some((r, w))
+    } else {
+        None
+    };
+    let go_fds = userns.as_ref().map(|(r, w)| [r.as_raw_fd(), w.as_raw_fd()]).unwrap_or([-1, -1]);
     let clone_flags = (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong;
 
     // SAFETY: clone with a null stack behaves like fork: the child runs on a copy-on-write
@@ -155,7 +166,7 @@ pub fn spawn(
     if ret == 0 {
         // SAFETY: we are the child; see above. All pointers point into memory copied from
         // the parent that stays valid until execve.
-        unsafe { child(pdeathsig, child_stdio, keep, preserve_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
+        unsafe { child(pdeathsig, child_stdio, keep, preserve_fds, go_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
     }
     if ret < 0 {
         return Err(RuntimeError::sys(id, format!("clone({flags:?})"), nix::errno::Errno::last()));
@@ -164,7 +175,11 @@ pub fn spawn(
     drop(cfg_r);
     drop(st_w);
     drop(stdio_fds);
-    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r) })
+    let userns_go = userns.map(|(r, w)| {
+        drop(r);
+        File::from(w)
+    });
+    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r), userns_go })
 }
 
 /// The child between clone and execve: async-signal-safe calls only.
@@ -177,6 +192,7 @@ unsafe fn child(
     stdio: [RawFd; 3],
     keep: [RawFd; 2],
     preserve_fds: u32,
+    userns_go: [RawFd; 2],
     exe: &Exe,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
@@ -199,6 +215,19 @@ unsafe fn child(
             if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                 libc::_exit(125);
             }
+        }
+        if userns_go[0] >= 0 {
+            // Our copy of the write end goes first, so a dead parent means EOF.
+            libc::close(userns_go[1]);
+            let mut b = 0u8;
+            // EOF without the byte means the parent gave up: do not go on unmapped.
+            if libc::read(userns_go[0], &mut b as *mut u8 as *mut libc::c_void, 1) != 1 {
+                libc::_exit(125);
+            }
+            libc::close(userns_go[0]);
+            // Root of the new namespace (if mapped); failures surface later as init errors.
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
         }
         for fd in 3..3 + preserve_fds as RawFd {
             // The caller's fds to pass on: may be close-on-exec in a library caller.
