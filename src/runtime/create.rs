@@ -89,21 +89,12 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     // 0622 regardless of umask: init may write it after switching to a non-root user.
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
 
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
-    undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
-
     let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?;
     undo.pid = Some(sp.pid);
     if let Some(mut go) = sp.userns_go {
         super::namespaces::write_id_maps(id, sp.pid.as_raw(), &spec)?;
         go.write_all(b"1").map_err(|e| RuntimeError::io(id, "release user namespace child", "pipe", e))?;
     }
-    if let Some(cg) = &undo.cgroup {
-        // Before init reads its config: the user process must start inside the limits.
-        cg.add(sp.pid.as_raw())?;
-    }
-
     let init_cfg = InitConfig {
         id: id.into(),
         spec: spec.clone(),
@@ -120,9 +111,22 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     };
     let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
     let mut cfg_pipe = sp.config;
-    // init may die before reading (e.g. exec failed): EPIPE then, and the status read
-    // below reports it.
-    let _ = cfg_pipe.write_all(&data);
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    // The cgroup work (mkdirs, limits, and the migration, which waits for an RCU grace
+    // period on v1) overlaps init's exec and setup: init only needs to be inside its cgroup
+    // before the user process starts, and `create` returns after the move. With a new cgroup
+    // namespace init must be moved before it unshares, so it waits for its config until then.
+    if !plan.new_cgroup {
+        // init may die before reading (e.g. exec failed): EPIPE then, and the status read
+        // below reports it.
+        let _ = cfg_pipe.write_all(&data);
+    }
+    let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
+    cg.add(sp.pid.as_raw())?;
+    if plan.new_cgroup {
+        let _ = cfg_pipe.write_all(&data);
+    }
     drop(cfg_pipe);
 
     wait_ready(id, sp.status, sp.pid)?;
