@@ -672,6 +672,7 @@ fn exec_into_an_unknown_or_stopped_container_fails_clearly() {
     assert!(stderr(&out).contains(r#"exec: "no-such-cmd": executable file not found in $PATH"#), "stderr: {}", stderr(&out));
 }
 
+/// The test harness runs tests on several threads: this is exec from a multi-threaded caller.
 #[test]
 fn exec_from_the_library_returns_a_child_handle_to_wait_on() {
     let c = running(&["sleep", "1000"]);

@@ -3,9 +3,11 @@
 //! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread (init is
 //! then its child: reap it with waitpid, or use [`wait_exit`]).
 //!
-//! Modules: `create` (the verb that does most), `process` (clone → `berth-runtime init` →
-//! exec fifo → execve), `rootfs`, `namespaces`, `cgroups`, `capabilities`, `hooks`, `tty`,
-//! `state`, `spec`, `error`.
+//! Modules: `create` (the verb that does most), `exec` (a process in a running container),
+//! `process` (clone → `berth-runtime init` → exec fifo → execve; `join` for exec),
+//! `validate` (config.json checks naming the field), `rootfs`, `namespaces`, `cgroups`,
+//! `capabilities`, `seccomp` (OCI profile → BPF), `memfd` (sealed copies of the binary),
+//! `hooks`, `tty`, `features`, `state`, `spec`, `error`.
 
 pub mod capabilities;
 pub mod cgroups;

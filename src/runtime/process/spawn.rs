@@ -83,11 +83,11 @@ pub struct Spawned {
     pub userns_go: Option<File>,
 }
 
-/// Duplicates `fd` to a close-on-exec descriptor numbered 3 or above, so that dup2 onto
-/// 0/1/2 in the child can never clobber it.
-fn high_fd(id: &str, fd: RawFd) -> Result<OwnedFd, RuntimeError> {
+/// Duplicates `fd` to a close-on-exec descriptor numbered `min` or above, so that dup2 onto
+/// 0/1/2 in the child can never clobber it, nor can it land among the preserved fds.
+fn high_fd(id: &str, fd: RawFd, min: RawFd) -> Result<OwnedFd, RuntimeError> {
     let borrowed = unsafe_borrow(fd);
-    let n = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|e| RuntimeError::sys(id, format!("fcntl(F_DUPFD_CLOEXEC, {fd})"), e))?;
+    let n = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(min)).map_err(|e| RuntimeError::sys(id, format!("fcntl(F_DUPFD_CLOEXEC, {fd})"), e))?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
@@ -117,18 +117,19 @@ pub fn spawn(
     // The child's ends must be >= 3 and stay close-on-exec in this (possibly
     // multi-threaded) process: only the child clears the flag, so a concurrent fork+exec
     // elsewhere in the daemon never inherits them.
+    let min = 3 + preserve_fds as RawFd;
     let cfg_r = {
-        let hi = high_fd(id, cfg_r.as_raw_fd())?;
+        let hi = high_fd(id, cfg_r.as_raw_fd(), min)?;
         drop(cfg_r);
         hi
     };
     let st_w = {
-        let hi = high_fd(id, st_w.as_raw_fd())?;
+        let hi = high_fd(id, st_w.as_raw_fd(), min)?;
         drop(st_w);
         hi
     };
     let stdio_fds: Option<[OwnedFd; 3]> = match stdio {
-        Some([a, b, c]) => Some([high_fd(id, a)?, high_fd(id, b)?, high_fd(id, c)?]),
+        Some([a, b, c]) => Some([high_fd(id, a, min)?, high_fd(id, b, min)?, high_fd(id, c, min)?]),
         None => None,
     };
 
@@ -147,6 +148,9 @@ pub fn spawn(
         None => [-1, -1, -1],
     };
     let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd()];
+    // The parent's pipe ends: never to be passed on, even if they sit among the fds the
+    // caller claims to preserve.
+    let parents = [cfg_w.as_raw_fd(), st_r.as_raw_fd()];
     // A child in a new user namespace waits for its id maps, then becomes the namespace's
     // root before execve, so that the exec keeps its capabilities there.
     let userns = if flags.contains(CloneFlags::CLONE_NEWUSER) {
@@ -166,7 +170,7 @@ pub fn spawn(
     if ret == 0 {
         // SAFETY: we are the child; see above. All pointers point into memory copied from
         // the parent that stays valid until execve.
-        unsafe { child(pdeathsig, child_stdio, keep, preserve_fds, go_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
+        unsafe { child(pdeathsig, child_stdio, keep, (preserve_fds, parents), go_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
     }
     if ret < 0 {
         return Err(RuntimeError::sys(id, format!("clone({flags:?})"), nix::errno::Errno::last()));
@@ -191,7 +195,7 @@ unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],
     keep: [RawFd; 2],
-    preserve_fds: u32,
+    (preserve_fds, parents): (u32, [RawFd; 2]),
     userns_go: [RawFd; 2],
     exe: &Exe,
     argv: *const *const libc::c_char,
@@ -229,7 +233,7 @@ unsafe fn child(
             libc::setresgid(0, 0, 0);
             libc::setresuid(0, 0, 0);
         }
-        for fd in 3..3 + preserve_fds as RawFd {
+        for fd in (3..3 + preserve_fds as RawFd).filter(|fd| !parents.contains(fd) && !userns_go.contains(fd)) {
             // The caller's fds to pass on: may be close-on-exec in a library caller.
             libc::fcntl(fd, libc::F_SETFD, 0);
         }
