@@ -110,24 +110,27 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         preserve_fds: extra.preserve_fds,
     };
     let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
-    let mut cfg_pipe = sp.config;
+    let mut cfg_pipe = Some(sp.config);
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
     // The cgroup work (mkdirs, limits, and the migration, which waits for an RCU grace
     // period on v1) overlaps init's exec and setup: init only needs to be inside its cgroup
     // before the user process starts, and `create` returns after the move. With a new cgroup
     // namespace init must be moved before it unshares, so it waits for its config until then.
+    // init reads its config to EOF: the pipe is closed right after the write.
+    // init may die before reading (e.g. exec failed): EPIPE then, and the status read
+    // below reports it.
+    let send = |pipe: &mut Option<fs::File>| {
+        if let Some(mut p) = pipe.take() {
+            let _ = p.write_all(&data);
+        }
+    };
     if !plan.new_cgroup {
-        // init may die before reading (e.g. exec failed): EPIPE then, and the status read
-        // below reports it.
-        let _ = cfg_pipe.write_all(&data);
+        send(&mut cfg_pipe);
     }
     let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
     cg.add(sp.pid.as_raw())?;
-    if plan.new_cgroup {
-        let _ = cfg_pipe.write_all(&data);
-    }
-    drop(cfg_pipe);
+    send(&mut cfg_pipe);
 
     wait_ready(id, sp.status, sp.pid)?;
 
