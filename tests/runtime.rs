@@ -566,3 +566,469 @@ fn a_terminal_container_without_console_socket_is_refused() {
     assert!(stderr(&out).contains("console socket"), "stderr: {}", stderr(&out));
     assert!(!c.root.path().join(&c.id).exists());
 }
+
+// ---- exec ----
+
+/// A started `sleep 1000` container.
+fn running(args: &[&str]) -> Ctr {
+    let c = Ctr::new(args);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["start", &c.id]);
+    assert!(out.status.success(), "start failed: {}", stderr(&out));
+    c
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+#[test]
+fn exec_runs_a_process_in_the_container_and_prints_its_output() {
+    let c = running(&["sleep", "1000"]);
+    let out = c.rt(&["exec", &c.id, "echo", "hi"]);
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "hi\n");
+}
+
+#[test]
+fn exec_returns_the_exit_code_of_the_process_and_128_plus_the_signal() {
+    let c = running(&["sleep", "1000"]);
+    assert_eq!(c.rt(&["exec", &c.id, "sh", "-c", "exit 7"]).status.code(), Some(7));
+    assert_eq!(c.rt(&["exec", &c.id, "sh", "-c", "kill -9 $$"]).status.code(), Some(137));
+}
+
+#[test]
+fn exec_sees_the_containers_hostname_pid_namespace_and_cgroup() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["hostname"] = json!("exec-host"));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "hostname; ps -o pid,args; cat /proc/self/cgroup"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "exec failed: {} / {text}", stderr(&out));
+    assert!(text.starts_with("exec-host\n"), "{text}");
+    assert!(text.lines().any(|l| l.split_whitespace().collect::<Vec<_>>() == ["1", "sleep", "1000"]), "container init must be pid 1: {text}");
+    // The exec'd shell is in the container's cgroup (pids controller on v1, the only one on v2).
+    let want = if is_v2() { format!("0::{}", c.cgroup) } else { format!("pids:{}", c.cgroup) };
+    assert!(text.lines().any(|l| l.ends_with(&want)), "expected {want:?} in {text}");
+}
+
+#[test]
+fn exec_detach_returns_at_once_and_writes_the_pid_of_a_process_in_the_container_cgroup() {
+    let c = running(&["sleep", "1000"]);
+    let pidfile = c.bundle.path().join("exec.pid");
+    let st = c
+        .cmd(&["exec", "-d", "--pid-file", &pidfile.to_string_lossy(), &c.id, "sleep", "500"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .expect("exec -d");
+    assert!(st.success());
+    let pid: i32 = std::fs::read_to_string(&pidfile).expect("pid file").trim().parse().expect("pid");
+    assert!(pid_alive(pid), "exec'd process {pid} must run");
+    let procs = std::fs::read_to_string(cgroup_file(&c.cgroup, "pids", "cgroup.procs", "cgroup.procs")).expect("procs");
+    assert!(procs.lines().any(|l| l == pid.to_string()), "{pid} not in the container cgroup: {procs:?}");
+    let ps: Vec<i64> = serde_json::from_slice(&c.rt(&["ps", "--format", "json", &c.id]).stdout).expect("ps json");
+    assert!(ps.contains(&(pid as i64)), "ps must list {pid}: {ps:?}");
+}
+
+#[test]
+fn exec_applies_process_json_and_the_env_cwd_and_user_flags() {
+    let c = running(&["sleep", "1000"]);
+    let pj = c.bundle.path().join("process.json");
+    let process = json!({
+        "args": ["sh", "-c", "id -u; id -g; pwd; echo $FOO"],
+        "env": ["PATH=/bin", "FOO=from-json"],
+        "cwd": "/tmp",
+        "user": {"uid": 1000, "gid": 1001}
+    });
+    std::fs::write(&pj, process.to_string()).expect("process.json");
+    let out = c.rt(&["exec", "-p", &pj.to_string_lossy(), &c.id]);
+    assert!(out.status.success(), "exec -p failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "1000\n1001\n/tmp\nfrom-json\n");
+
+    let out = c.rt(&["exec", "--env", "FOO=from-flag", "--cwd", "/etc", "--user", "7:8", &c.id, "sh", "-c", "id -u; id -g; pwd; echo $FOO"]);
+    assert!(out.status.success(), "exec with flags failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "7\n8\n/etc\nfrom-flag\n");
+}
+
+#[test]
+fn exec_into_an_unknown_or_stopped_container_fails_clearly() {
+    let root = TempDir::new("rtroot");
+    let out = Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(["exec", "nope", "true"]).output().expect("exec");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
+
+    let c = running(&["true"]);
+    assert!(wait_until(5, || c.state()["status"] == "stopped"), "container did not stop");
+    let out = c.rt(&["exec", &c.id, "true"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("cannot exec in a stopped container"), "stderr: {}", stderr(&out));
+
+    let c = running(&["sleep", "1000"]);
+    let out = c.rt(&["exec", &c.id, "no-such-cmd"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains(r#"exec: "no-such-cmd": executable file not found in $PATH"#), "stderr: {}", stderr(&out));
+}
+
+/// The test harness runs tests on several threads: this is exec from a multi-threaded caller.
+#[test]
+fn exec_from_the_library_returns_a_child_handle_to_wait_on() {
+    let c = running(&["sleep", "1000"]);
+    let rt = berth::runtime::Runtime::new(c.root.path()).with_init_exe(common::berth_bin());
+    let mut p = rt.base_process(&c.id).expect("state").expect("process");
+    p.set_args(Some(vec!["sh".into(), "-c".into(), "exit 4".into()]));
+    let null = std::fs::File::options().read(true).write(true).open("/dev/null").expect("null");
+    use std::os::fd::AsRawFd;
+    let fd = null.as_raw_fd();
+    let opts = berth::runtime::ExecOptions { stdio: Some([fd, fd, fd]), ..Default::default() };
+    let h = rt.exec(&c.id, &p, &opts).expect("exec");
+    assert_eq!(h.wait().expect("wait"), 4);
+}
+
+// ---- self-protection ----
+
+/// What `/proc/<pid>/exe` of a runtime process offers a container: the host's binary
+/// (writable once it stops running) or a read-only/sealed copy.
+fn exe_is_protected(pid: i32) -> bool {
+    let exe = format!("/proc/{pid}/exe");
+    let link = std::fs::read_link(&exe).map(|p| p.to_string_lossy().into_owned()).unwrap_or_default();
+    if link.starts_with("/memfd:") {
+        return true;
+    }
+    nix::sys::statvfs::statvfs(exe.as_str()).map(|s| s.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY)).unwrap_or(false)
+}
+
+#[test]
+fn the_waiting_init_runs_a_read_only_binary_and_not_the_hosts_writable_one() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(exe_is_protected(pid), "init's /proc/{pid}/exe is the host binary: {:?}", std::fs::read_link(format!("/proc/{pid}/exe")));
+    assert!(std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")).is_err(), "init's exe must not open for writing");
+}
+
+#[test]
+fn the_protection_check_notices_when_the_protection_is_off() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let mut cmd = c.cmd(&["create", &c.id]);
+    // Output to a file: init keeps its stdio open, a pipe would never reach EOF.
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let st = cmd.env("BERTH_UNSAFE_NO_MEMFD", "1").stdin(Stdio::null()).stdout(out.try_clone().expect("dup")).stderr(out).status().expect("create");
+    assert!(st.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(!exe_is_protected(pid), "with the protection off, init must run the host binary");
+}
+
+#[test]
+fn without_a_mount_namespace_init_runs_a_sealed_memfd_copy() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}]));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    let link = std::fs::read_link(format!("/proc/{pid}/exe")).expect("exe link");
+    assert!(link.to_string_lossy().starts_with("/memfd:berth-runtime"), "{link:?}");
+    assert!(std::fs::OpenOptions::new().write(true).open(format!("/proc/{pid}/exe")).is_err());
+}
+
+/// `cmd` with `file` also open (not close-on-exec) as fd 7 in the child: a leak.
+fn with_leaked_fd_7(cmd: &mut Command, file: &std::fs::File) {
+    use std::os::fd::AsRawFd;
+    use std::os::unix::process::CommandExt;
+    let fd = file.as_raw_fd();
+    // SAFETY: dup2 is async-signal-safe; the closure touches no memory but two integers.
+    unsafe {
+        cmd.pre_exec(move || if libc::dup2(fd, 7) < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) });
+    }
+}
+
+#[test]
+fn container_and_exec_processes_hold_only_stdio_even_when_the_caller_leaks_fds() {
+    let c = Ctr::new(&["sh", "-c", "ls /proc/$$/fd; exec sleep 1000"]);
+    let leak = std::fs::File::open("/").expect("open /");
+    let out = std::fs::File::create(c.out_path()).expect("out");
+    let mut cmd = c.cmd(&["create", &c.id]);
+    cmd.stdin(Stdio::null()).stdout(out.try_clone().expect("dup")).stderr(out);
+    with_leaked_fd_7(&mut cmd, &leak);
+    assert!(cmd.status().expect("create").success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().lines().count() >= 3), "no output: {}", c.output_text());
+    let fds: Vec<String> = c.output_text().lines().map(str::to_owned).collect();
+    assert_eq!(fds, ["0", "1", "2"], "container init fds");
+
+    // `; true`: otherwise sh execs ls directly and lists ls's own directory fd.
+    let mut cmd = c.cmd(&["exec", &c.id, "sh", "-c", "ls /proc/$$/fd; true"]);
+    cmd.stdin(Stdio::null());
+    with_leaked_fd_7(&mut cmd, &leak);
+    let out = cmd.output().expect("exec");
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "0\n1\n2\n", "exec'd process fds");
+}
+
+#[test]
+fn a_cwd_through_a_leaked_host_fd_is_refused() {
+    let c = Ctr::new(&["pwd"]);
+    c.edit(|v| v["process"]["cwd"] = json!("/proc/self/fd/7"));
+    let leak = std::fs::File::open("/").expect("open /");
+    let mut cmd = c.cmd(&["run", &c.id]);
+    cmd.stdin(Stdio::null());
+    with_leaked_fd_7(&mut cmd, &leak);
+    let out = cmd.output().expect("run");
+    assert!(!out.status.success(), "must not run with a host cwd; stdout: {}", stdout(&out));
+    assert!(!c.root.path().join(&c.id).exists(), "state dir left behind");
+}
+
+#[test]
+fn preserve_fds_passes_the_callers_fd_3_to_the_container() {
+    let c = Ctr::new(&["sh", "-c", "echo via-fd3 >&3; ls /proc/$$/fd; true"]);
+    let file = c.bundle.path().join("fd3.txt");
+    let f = std::fs::File::create(&file).expect("fd3 file");
+    let mut cmd = c.cmd(&["run", "--preserve-fds", "1", &c.id]);
+    cmd.stdin(Stdio::null());
+    {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let fd = f.as_raw_fd();
+        // SAFETY: dup2 and fcntl are async-signal-safe; the closure touches only integers.
+        // (When the file already is fd 3, dup2 is a no-op that keeps close-on-exec.)
+        unsafe {
+            cmd.pre_exec(move || {
+                let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
+                if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+            });
+        }
+    }
+    let out = cmd.output().expect("run");
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&file).expect("read"), "via-fd3\n");
+    assert_eq!(stdout(&out), "0\n1\n2\n3\n");
+}
+
+// ---- CLI completeness ----
+
+#[test]
+fn update_changes_memory_pids_and_cpu_limits_from_flags_and_resources_json() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["update", "--memory", "32m", "--pids-limit", "7", "--cpu-quota", "50000", "--cpu-period", "100000", &c.id]);
+    assert!(out.status.success(), "update failed: {}", stderr(&out));
+    let read = |ctrl: &str, v1: &str, v2: &str| std::fs::read_to_string(cgroup_file(&c.cgroup, ctrl, v1, v2)).expect("cgroup file").trim().to_owned();
+    assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max"), (32u64 << 20).to_string());
+    assert_eq!(read("pids", "pids.max", "pids.max"), "7");
+    if is_v2() {
+        assert_eq!(read("cpu", "", "cpu.max"), "50000 100000");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us", ""), "50000");
+    }
+    let res = c.bundle.path().join("res.json");
+    std::fs::write(&res, r#"{"pids": {"limit": 9}}"#).expect("res");
+    let out = c.rt(&["update", "-r", &res.to_string_lossy(), &c.id]);
+    assert!(out.status.success(), "update -r failed: {}", stderr(&out));
+    assert_eq!(read("pids", "pids.max", "pids.max"), "9");
+}
+
+#[test]
+fn features_describes_namespaces_cgroups_and_seccomp_as_json() {
+    let out = Command::new(role("berth-runtime")).arg("features").output().expect("features");
+    assert!(out.status.success());
+    let v: Value = serde_json::from_slice(&out.stdout).expect("features JSON");
+    assert_eq!(v["ociVersionMin"], "1.0.0");
+    assert!(v["linux"]["namespaces"].as_array().expect("namespaces").contains(&json!("pid")));
+    assert!(v["linux"]["capabilities"].as_array().expect("caps").contains(&json!("CAP_SYS_ADMIN")));
+    assert_eq!(v["linux"]["cgroup"]["systemd"], false);
+    assert!(v["linux"]["seccomp"]["actions"].as_array().expect("actions").contains(&json!("SCMP_ACT_ERRNO")));
+}
+
+#[test]
+fn systemd_cgroup_is_refused_with_a_clear_error() {
+    let root = TempDir::new("rtroot");
+    let out = Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(["--systemd-cgroup", "list"]).output().expect("list");
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("systemd"), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn list_and_ps_print_runc_style_json_and_tables() {
+    let c = running(&["sleep", "1000"]);
+    let v: Value = serde_json::from_slice(&c.rt(&["list", "-f", "json"]).stdout).expect("list JSON");
+    assert_eq!(v[0]["id"], c.id.as_str());
+    assert_eq!(v[0]["status"], "running");
+    assert_eq!(v[0]["owner"], "root");
+    let table = stdout(&c.rt(&["list"]));
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(table.contains(&c.id), "{table}");
+    let ps = stdout(&c.rt(&["ps", &c.id]));
+    assert!(ps.starts_with("UID") && ps.contains("sleep 1000"), "ps must show ps -ef lines of the container: {ps}");
+}
+
+// ---- config.json validation ----
+
+#[test]
+fn invalid_configs_are_refused_at_create_naming_the_field_and_leaving_nothing_behind() {
+    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+        ("linux.namespaces[5].type: unknown namespace type \"bogus\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "bogus"})))),
+        ("linux.namespaces[5].type: duplicate namespace type \"pid\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "pid"})))),
+        ("process.capabilities.bounding[0]: unknown capability CAP_WIZARDRY", Box::new(|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_WIZARDRY"]))),
+        ("process.rlimits[0].type: invalid rlimit type \"RLIMIT_WISHES\"", Box::new(|v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_WISHES", "soft": 1, "hard": 1}]))),
+        ("mounts[0].destination: \"proc\" is not an absolute path", Box::new(|v| v["mounts"][0]["destination"] = json!("proc"))),
+        ("linux.seccomp.syscalls[0].args[0].op: unknown operator \"SCMP_CMP_MAYBE\"", Box::new(|v| {
+            v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_MAYBE"}]}]})
+        })),
+        ("linux.seccomp.defaultAction: unknown action \"SCMP_ACT_SHRUG\"", Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SHRUG"}))),
+        ("process.cwd: \"tmp\" is not an absolute path", Box::new(|v| v["process"]["cwd"] = json!("tmp"))),
+    ];
+    for (want, edit) in cases {
+        let c = Ctr::new(&["true"]);
+        c.edit(|v| edit(v));
+        let out = c.rt(&["create", &c.id]);
+        assert!(!out.status.success(), "{want}: create must fail");
+        assert!(stderr(&out).contains(want), "expected {want:?} in: {}", stderr(&out));
+        assert!(!c.root.path().join(&c.id).exists(), "{want}: state dir left behind");
+        for d in cgroup_dirs(&c.cgroup) {
+            assert!(!d.exists(), "{want}: {} left behind", d.display());
+        }
+    }
+}
+
+#[test]
+fn a_relative_root_path_is_taken_from_the_bundle() {
+    let c = Ctr::new(&["echo", "relative-root"]);
+    std::fs::rename(c.bundle.path().join("rootfs"), c.bundle.path().join("fs")).expect("rename rootfs");
+    c.edit(|v| v["root"]["path"] = json!("fs"));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    assert_eq!(stdout(&out), "relative-root\n");
+}
+
+// ---- seccomp ----
+
+#[test]
+fn a_seccomp_rule_makes_mkdir_fail_with_eperm_and_exec_gets_the_same_filter() {
+    let c = Ctr::new(&["sh", "-c", "mkdir /tmp/x; echo mkdir=$?; exec sleep 1000"]);
+    c.edit(|v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86"],
+            "syscalls": [
+                {"names": ["mkdir", "mkdirat", "no_such_syscall"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1},
+                // Only signals 10 (SIGUSR1) and up are refused (EACCES): an argument condition.
+                {"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 1, "value": 10, "op": "SCMP_CMP_GE"}]}
+            ]
+        })
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("mkdir=")), "no output: {}", c.output_text());
+    let text = c.output_text();
+    assert!(text.contains("Operation not permitted"), "{text}");
+    assert!(text.contains("mkdir=1"), "{text}");
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "mkdir /tmp/y || echo refused"]);
+    assert!(stdout(&out).contains("refused"), "exec'd processes get the filter too: {}", stdout(&out));
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "kill -0 $$ && echo sig0=ok; kill -USR1 $$ || echo usr1=refused"]);
+    let text = stdout(&out) + &stderr(&out);
+    assert!(text.contains("sig0=ok") && text.contains("usr1=refused"), "{text}");
+}
+
+#[test]
+fn a_default_deny_allow_list_profile_still_runs_busybox_sh_and_echo() {
+    let allow = [
+        "access", "arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "dup", "dup2", "dup3", "execve",
+        "exit", "exit_group", "fchdir", "fcntl", "fstat", "newfstatat", "statx", "futex", "getcwd", "getdents64", "getegid",
+        "geteuid", "getgid", "getgroups", "getpgrp", "getpid", "getppid", "getrandom", "getuid", "ioctl", "lseek", "mmap",
+        "mprotect", "munmap", "open", "openat", "pipe", "pipe2", "prctl", "pread64", "read", "readlink", "rt_sigaction",
+        "rt_sigprocmask", "rt_sigreturn", "set_robust_list", "set_tid_address", "setgid", "setgroups", "setuid", "stat",
+        "lstat", "uname", "wait4", "write", "writev", "clone", "clone3", "vfork", "fork", "getpgid", "setpgid", "getrlimit",
+        "prlimit64", "rseq", "sigaltstack", "kill", "tgkill", "gettid", "sched_getaffinity", "umask", "dup3", "poll", "ppoll",
+    ];
+    let c = Ctr::new(&["sh", "-c", "echo allowed-list-ok; mkdir /tmp/z 2>/dev/null || echo mkdir-denied"]);
+    c.edit(|v| {
+        v["linux"]["seccomp"] = json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": 1,
+            "architectures": ["SCMP_ARCH_X86_64"],
+            "syscalls": [{"names": allow.as_slice(), "action": "SCMP_ACT_ALLOW"}]
+        })
+    });
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "allowed-list-ok\nmkdir-denied\n");
+}
+
+// ---- more of config.json ----
+
+#[test]
+fn sysctls_oom_score_rlimits_umask_domainname_and_personality_reach_the_process() {
+    let script = "cat /proc/sys/net/ipv4/ip_forward /proc/sys/kernel/shmmni /proc/self/oom_score_adj; \
+                  ulimit -n; ulimit -Hn; umask; cat /proc/sys/kernel/domainname; uname -m";
+    let c = Ctr::new(&["sh", "-c", script]);
+    c.edit(|v| {
+        v["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1", "kernel.shmmni": "1000"});
+        v["process"]["oomScoreAdj"] = json!(500);
+        // Lowering is allowed without CAP_SYS_RESOURCE.
+        v["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]);
+        v["process"]["user"]["umask"] = json!(0o027);
+        v["domainname"] = json!("example.test");
+        v["linux"]["personality"] = json!({"domain": "LINUX32"});
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    let lines: Vec<&str> = text.lines().collect();
+    assert_eq!(lines, ["1", "1000", "500", "100", "200", "0027", "example.test", "i686"], "{text}");
+    // The host's own values are untouched (the container had its own net and ipc namespaces).
+    assert_ne!(std::fs::read_to_string("/proc/sys/kernel/shmmni").expect("host shmmni").trim(), "1000");
+}
+
+#[test]
+fn a_sysctl_that_is_not_namespaced_is_refused() {
+    let c = Ctr::new(&["true"]);
+    c.edit(|v| v["linux"]["sysctl"] = json!({"vm.swappiness": "1"}));
+    let out = c.rt(&["create", &c.id]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("linux.sysctl: \"vm.swappiness\" is not namespaced"), "stderr: {}", stderr(&out));
+    assert!(!c.root.path().join(&c.id).exists());
+}
+
+#[test]
+fn readonly_root_masked_and_readonly_paths_and_a_cgroup_namespace_are_applied() {
+    let script = "touch /x 2>/dev/null || echo root=ro; cat /proc/kcore 2>/dev/null | wc -c; \
+                  touch /proc/sys/kernel/x 2>/dev/null || echo procsys=ro; grep -c '^0::/$' /proc/self/cgroup";
+    let c = Ctr::new(&["sh", "-c", script]);
+    c.edit(|v| {
+        v["root"]["readonly"] = json!(true);
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "cgroup"}));
+    });
+    let out = c.rt(&["run", &c.id]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    let lines: Vec<&str> = text.lines().map(str::trim).collect();
+    assert_eq!(lines[..3], ["root=ro", "0", "procsys=ro"], "{text}");
+    // In its own cgroup namespace the container's cgroup is its root.
+    assert_eq!(lines[3], "1", "{text}");
+}
+
+#[test]
+fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
+    let c = Ctr::new(&["sh", "-c", "id -u; id -g; cat /proc/self/uid_map /proc/self/gid_map; exec sleep 1000"]);
+    c.edit(|v| {
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().lines().count() >= 4), "output: {}", c.output_text());
+    let text = c.output_text();
+    let lines: Vec<Vec<&str>> = text.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(lines[..4], [vec!["0"], vec!["0"], vec!["0", "100000", "65536"], vec!["0", "100000", "65536"]], "{text}");
+    // Seen from the host, the container's root is uid 100000.
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("status");
+    assert!(status.lines().any(|l| l.starts_with("Uid:\t100000\t")), "{status}");
+    // exec joins the user namespace too.
+    let out = c.rt(&["exec", &c.id, "sh", "-c", "id -u; cat /proc/self/uid_map"]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+    assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536"], "{text}");
+}

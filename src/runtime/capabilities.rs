@@ -9,7 +9,7 @@ use oci_spec::runtime::{Capabilities, LinuxCapabilities};
 use super::error::RuntimeError;
 
 /// Kernel capability names in bit order (capability.h).
-const NAMES: &[&str] = &[
+pub(crate) const NAMES: &[&str] = &[
     "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
     "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
     "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
@@ -20,10 +20,13 @@ const NAMES: &[&str] = &[
 
 /// Highest capability the running kernel knows.
 fn last_cap() -> u32 {
-    std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-        .ok()
-        .and_then(|s| s.trim().parse().ok())
-        .unwrap_or(NAMES.len() as u32 - 1)
+    static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    *LAST.get_or_init(|| {
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(NAMES.len() as u32 - 1)
+    })
 }
 
 /// Bit numbers of a capability set; names the kernel does not know are skipped (runc warns).

@@ -89,6 +89,11 @@ impl ContainerCgroup {
         Ok(this)
     }
 
+    /// Applies new limits to an existing cgroup (`update`).
+    pub fn update(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
+        self.apply(res)
+    }
+
     fn err(&self, msg: String) -> RuntimeError {
         RuntimeError::Cgroup { id: self.id.clone(), path: format!("/{}", self.path), msg }
     }
@@ -214,6 +219,7 @@ impl ContainerCgroup {
     /// busy (processes that were just killed leave the cgroup asynchronously).
     pub fn remove(&self) -> Result<(), RuntimeError> {
         let deadline = Instant::now() + Duration::from_secs(3);
+        let mut pause = Duration::from_micros(500);
         loop {
             match self.cg.delete() {
                 Ok(()) if !self.cg.exists() => return Ok(()),
@@ -224,7 +230,8 @@ impl ContainerCgroup {
             if Instant::now() >= deadline {
                 return Err(self.err("remove: directories still exist".into()));
             }
-            std::thread::sleep(Duration::from_millis(20));
+            std::thread::sleep(pause);
+            pause = (pause * 2).min(Duration::from_millis(20));
         }
     }
 }

@@ -15,9 +15,9 @@ use nix::unistd::Pid;
 use super::cgroups::{self, ContainerCgroup};
 use super::error::RuntimeError;
 use super::namespaces::NsPlan;
-use super::process::{InitConfig, InitStatus, spawn};
+use super::process::{InitConfig, InitStatus, Setup, spawn};
 use super::state::{FIFO_FILE, Persisted, State, proc_stat};
-use super::{CreateOptions, Runtime, spec};
+use super::{CreateExtra, CreateOptions, Runtime, spec};
 
 /// How long init may take to set up before `create` gives up.
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -49,7 +49,8 @@ impl Drop for Undo<'_> {
     }
 }
 
-pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: Option<&Path>) -> Result<State, RuntimeError> {
+pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
+    let console_socket = extra.console_socket.as_deref();
     let dir = rt.dir(id)?;
     fs::create_dir_all(rt.root()).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
     if let Err(e) = fs::create_dir(&dir) {
@@ -88,17 +89,12 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     // 0622 regardless of umask: init may write it after switching to a non-root user.
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
 
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
-    undo.cgroup = Some(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
-
-    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal)?;
+    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?;
     undo.pid = Some(sp.pid);
-    if let Some(cg) = &undo.cgroup {
-        // Before init reads its config: the user process must start inside the limits.
-        cg.add(sp.pid.as_raw())?;
+    if let Some(mut go) = sp.userns_go {
+        super::namespaces::write_id_maps(id, sp.pid.as_raw(), &spec)?;
+        go.write_all(b"1").map_err(|e| RuntimeError::io(id, "release user namespace child", "pipe", e))?;
     }
-
     let init_cfg = InitConfig {
         id: id.into(),
         spec: spec.clone(),
@@ -111,13 +107,30 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
         new_uts_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS),
         console_socket,
+        preserve_fds: extra.preserve_fds,
     };
-    let data = serde_json::to_vec(&init_cfg).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
-    let mut cfg_pipe = sp.config;
+    let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
+    let mut cfg_pipe = Some(sp.config);
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
+    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
+    // The cgroup work (mkdirs, limits, and the migration, which waits for an RCU grace
+    // period on v1) overlaps init's exec and setup: init only needs to be inside its cgroup
+    // before the user process starts, and `create` returns after the move. With a new cgroup
+    // namespace init must be moved before it unshares, so it waits for its config until then.
+    // init reads its config to EOF: the pipe is closed right after the write.
     // init may die before reading (e.g. exec failed): EPIPE then, and the status read
     // below reports it.
-    let _ = cfg_pipe.write_all(&data);
-    drop(cfg_pipe);
+    let send = |pipe: &mut Option<fs::File>| {
+        if let Some(mut p) = pipe.take() {
+            let _ = p.write_all(&data);
+        }
+    };
+    if !plan.new_cgroup {
+        send(&mut cfg_pipe);
+    }
+    let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
+    cg.add(sp.pid.as_raw())?;
+    send(&mut cfg_pipe);
 
     wait_ready(id, sp.status, sp.pid)?;
 
@@ -134,6 +147,8 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         annotations: spec.annotations().clone().unwrap_or_default(),
         oci_version: spec.version().clone(),
         hooks: spec.hooks().clone(),
+        process: spec.process().clone(),
+        seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
     };
     persisted.save(&dir)?;
     if let Some(h) = spec.hooks() {
@@ -177,6 +192,6 @@ fn wait_ready(id: &str, mut status: fs::File, pid: Pid) -> Result<(), RuntimeErr
     match serde_json::from_slice::<InitStatus>(line) {
         Ok(InitStatus::Ready) => Ok(()),
         Ok(InitStatus::Error(msg)) => Err(RuntimeError::Init { id: id.into(), msg }),
-        Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
+        Ok(InitStatus::Pid(_)) | Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
     }
 }

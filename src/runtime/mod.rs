@@ -3,21 +3,28 @@
 //! [`Runtime`]; the monolithic daemon calls it directly from one long-lived thread (init is
 //! then its child: reap it with waitpid, or use [`wait_exit`]).
 //!
-//! Modules: `create` (the verb that does most), `process` (clone → `berth-runtime init` →
-//! exec fifo → execve), `rootfs`, `namespaces`, `cgroups`, `capabilities`, `hooks`, `tty`,
-//! `state`, `spec`, `error`.
+//! Modules: `create` (the verb that does most), `exec` (a process in a running container),
+//! `process` (clone → `berth-runtime init` → exec fifo → execve; `join` for exec),
+//! `validate` (config.json checks naming the field), `rootfs`, `namespaces`, `cgroups`,
+//! `capabilities`, `seccomp` (OCI profile → BPF), `memfd` (sealed copies of the binary),
+//! `hooks`, `tty`, `features`, `state`, `spec`, `error`.
 
 pub mod capabilities;
 pub mod cgroups;
 mod create;
 pub mod error;
+pub mod features;
+mod exec;
 pub mod hooks;
+pub(crate) mod memfd;
 pub mod namespaces;
 pub mod process;
 pub mod rootfs;
+pub mod seccomp;
 pub mod spec;
 pub mod state;
 pub mod tty;
+pub mod validate;
 
 use std::fs;
 use std::os::fd::RawFd;
@@ -28,6 +35,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::unistd::Pid;
 
 pub use error::RuntimeError;
+pub use exec::{ExecHandle, ExecOptions};
 pub use state::{State, Status};
 
 use state::{FIFO_FILE, Persisted};
@@ -52,6 +60,16 @@ pub struct CreateOptions {
     /// Signal the init gets when the creating *thread* dies (monolithic daemon: its
     /// containers die with it).
     pub parent_death_signal: Option<i32>,
+}
+
+/// Less common options of [`Runtime::create_ext`] (kept apart so [`CreateOptions`] stays
+/// source-compatible for its struct-literal users).
+#[derive(Debug, Default, Clone)]
+pub struct CreateExtra {
+    /// process.terminal: the unix socket that receives the pty master (`--console-socket`).
+    pub console_socket: Option<PathBuf>,
+    /// Pass the caller's fds 3..3+N on to the container process (`--preserve-fds`).
+    pub preserve_fds: u32,
 }
 
 impl Runtime {
@@ -85,13 +103,19 @@ impl Runtime {
 
     /// Creates container `id` from the bundle: spawns its init, blocked until `start`.
     pub fn create(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<State, RuntimeError> {
-        create::create(self, id, bundle, opts, None)
+        create::create(self, id, bundle, opts, &CreateExtra::default())
+    }
+
+    /// [`Runtime::create`] with a console socket and/or preserved fds.
+    pub fn create_ext(&self, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
+        create::create(self, id, bundle, opts, extra)
     }
 
     /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
     /// socket at `console_socket` (runc's `--console-socket`).
     pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
-        create::create(self, id, bundle, opts, Some(console_socket))
+        let extra = CreateExtra { console_socket: Some(console_socket.to_owned()), preserve_fds: 0 };
+        create::create(self, id, bundle, opts, &extra)
     }
 
     /// Lets a created container's init exec the user process (reads the exec fifo).
@@ -112,6 +136,18 @@ impl Runtime {
             }
         }
         Ok(())
+    }
+
+    /// Runs `process` inside running container `id` (its namespaces, cgroup, seccomp); the
+    /// process is the caller's child: wait for it with [`ExecHandle::wait`].
+    pub fn exec(&self, id: &str, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<ExecHandle, RuntimeError> {
+        exec::exec(self, id, process, opts)
+    }
+
+    /// The process config.json gave the container (the base of a `runc exec` with inline
+    /// args).
+    pub fn base_process(&self, id: &str) -> Result<Option<oci_spec::runtime::Process>, RuntimeError> {
+        Ok(self.load(id)?.1.process)
     }
 
     /// The container's OCI state.
@@ -174,6 +210,15 @@ impl Runtime {
             tracing::warn!(container = id, "{e}");
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
+    }
+
+    /// Applies new cgroup limits to a created, running or paused container (`runc update`).
+    pub fn update(&self, id: &str, res: &oci_spec::runtime::LinuxResources) -> Result<(), RuntimeError> {
+        let (dir, p) = self.load(id)?;
+        if p.status(&dir) == Status::Stopped {
+            return Err(RuntimeError::NotRunning { id: id.into(), status: Status::Stopped.to_string() });
+        }
+        cgroups::ContainerCgroup::load(id, &p.cgroup_path).update(res)
     }
 
     /// Freezes every process of a running container (`runc pause`).
@@ -251,9 +296,13 @@ pub fn wait_exit(id: &str, pid: i32) -> Result<i32, RuntimeError> {
     }
 }
 
-/// SIGKILLs the init and everything in the cgroup until all are gone (10 s at most).
+/// SIGKILLs the init and everything in the cgroup until all are gone (10 s at most). Waits
+/// on a pidfd for the init (woken the moment it dies) and polls the cgroup with a short,
+/// growing interval: `delete -f` right after `start` is on every engine's hot path.
 fn kill_all_and_wait(id: &str, p: &Persisted, cg: &cgroups::ContainerCgroup) -> Result<(), RuntimeError> {
     let deadline = Instant::now() + Duration::from_secs(10);
+    let pidfd = if p.alive() { pidfd_open(p.pid) } else { None };
+    let mut pause = Duration::from_micros(500);
     loop {
         let alive = p.alive();
         let procs = cg.procs();
@@ -266,15 +315,37 @@ fn kill_all_and_wait(id: &str, p: &Persisted, cg: &cgroups::ContainerCgroup) -> 
         if alive {
             let _ = kill(Pid::from_raw(p.pid), Signal::SIGKILL);
         }
-        for pid in procs {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        for pid in &procs {
+            let _ = kill(Pid::from_raw(*pid), Signal::SIGKILL);
         }
         // Frozen processes only die once thawed.
         if cg.is_frozen() {
             let _ = cg.set_frozen(false);
         }
-        std::thread::sleep(Duration::from_millis(20));
+        match (&pidfd, alive) {
+            (Some(fd), true) => wait_readable(fd, pause.max(Duration::from_millis(100))),
+            _ => std::thread::sleep(pause),
+        }
+        pause = (pause * 2).min(Duration::from_millis(20));
     }
+}
+
+/// A pidfd for `pid` (Linux 5.3+), or None.
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes two integers and returns a new fd we then own.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative return is a fresh descriptor nothing else owns.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Waits until `fd` is readable (a pidfd: its process ended) or `timeout` passes.
+fn wait_readable(fd: &std::os::fd::OwnedFd, timeout: Duration) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::os::fd::AsFd;
+    let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
+    let _ = poll(&mut fds, PollTimeout::from(ms));
 }
 
 /// Opens the exec fifo for reading and takes init's byte, watching that init stays alive

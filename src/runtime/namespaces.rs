@@ -36,9 +36,7 @@ impl NsPlan {
                 LinuxNamespaceType::Ipc => CloneFlags::CLONE_NEWIPC,
                 LinuxNamespaceType::Network => CloneFlags::CLONE_NEWNET,
                 LinuxNamespaceType::Cgroup => CloneFlags::CLONE_NEWCGROUP,
-                LinuxNamespaceType::User => {
-                    return Err(RuntimeError::Unsupported(format!("container {id}: user namespaces")));
-                }
+                LinuxNamespaceType::User => CloneFlags::CLONE_NEWUSER,
                 LinuxNamespaceType::Time => {
                     return Err(RuntimeError::Unsupported(format!("container {id}: time namespaces")));
                 }
@@ -50,13 +48,23 @@ impl NsPlan {
                     if typ == LinuxNamespaceType::Pid {
                         return Err(RuntimeError::Unsupported(format!("container {id}: joining a pid namespace by path")));
                     }
-                    plan.join.push((flag, p.clone()));
+                    if typ == LinuxNamespaceType::User {
+                        // Joined first: the other namespaces' permissions are judged in it.
+                        plan.join.insert(0, (flag, p.clone()));
+                    } else {
+                        plan.join.push((flag, p.clone()));
+                    }
                 }
                 _ if typ == LinuxNamespaceType::Cgroup => plan.new_cgroup = true,
                 _ => plan.clone_flags |= flag,
             }
         }
         Ok(plan)
+    }
+
+    /// Whether `clone` creates a user namespace (the parent then writes its id maps).
+    pub fn new_user(&self) -> bool {
+        self.clone_flags.contains(CloneFlags::CLONE_NEWUSER)
     }
 
     /// Whether the container gets a mount namespace (new or joined).
@@ -93,6 +101,26 @@ pub fn loopback_up(id: &str) -> Result<(), RuntimeError> {
     let r = unsafe { libc::ioctl(sock.as_raw_fd(), libc::SIOCSIFFLAGS, &ifr) };
     if r < 0 {
         return Err(RuntimeError::sys(id, "ioctl(SIOCSIFFLAGS, lo)", nix::errno::Errno::last()));
+    }
+    Ok(())
+}
+
+/// Writes linux.uidMappings/gidMappings for `pid`, which sits in a new user namespace
+/// waiting for them (the parent, root in the initial namespace, may map any ids).
+pub fn write_id_maps(id: &str, pid: i32, spec: &Spec) -> Result<(), RuntimeError> {
+    let linux = spec.linux().as_ref();
+    let fmt = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
+        maps.into_iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>()
+    };
+    for (file, text) in [
+        ("uid_map", fmt(linux.and_then(|l| l.uid_mappings().as_ref()))),
+        ("gid_map", fmt(linux.and_then(|l| l.gid_mappings().as_ref()))),
+    ] {
+        if text.is_empty() {
+            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: format!("a new user namespace needs linux.{}", if file == "uid_map" { "uidMappings" } else { "gidMappings" }) });
+        }
+        let path = PathBuf::from(format!("/proc/{pid}/{file}"));
+        std::fs::write(&path, text).map_err(|e| RuntimeError::io(id, "write id map", &path, e))?;
     }
     Ok(())
 }

@@ -6,10 +6,14 @@ use oci_spec::runtime::Spec;
 
 use super::error::RuntimeError;
 
-/// Loads `<bundle>/config.json`.
+/// Loads and validates `<bundle>/config.json` (see [`super::validate`]).
 pub fn load(id: &str, bundle: &Path) -> Result<Spec, RuntimeError> {
     let path = bundle.join("config.json");
-    Spec::load(&path).map_err(|source| RuntimeError::Spec { id: id.into(), path, source })
+    let data = std::fs::read(&path).map_err(|e| RuntimeError::io(id, "read", &path, e))?;
+    let raw: serde_json::Value = serde_json::from_slice(&data)
+        .map_err(|e| RuntimeError::InvalidSpec { id: id.into(), reason: format!("{}: {e}", path.display()) })?;
+    super::validate::check(&raw).map_err(|reason| RuntimeError::InvalidSpec { id: id.into(), reason })?;
+    serde_json::from_value(raw).map_err(|e| RuntimeError::InvalidSpec { id: id.into(), reason: format!("{}: {e}", path.display()) })
 }
 
 /// Absolute, canonical rootfs path (root.path is relative to the bundle when not absolute).

@@ -15,18 +15,28 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
-use super::spawn::{ENV_CONFIG_FD, ENV_STATUS_FD};
-use super::{InitConfig, InitStatus};
+use super::spawn::{ENV_CONFIG_FD, ENV_PRESERVE_FDS, ENV_STATUS_FD};
+use super::{InitConfig, InitStatus, Setup};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::{capabilities, namespaces, rootfs, tty};
 
 /// Everything needed after the fifo opens; prepared while errors can still be reported.
 struct Prepared {
     fifo: OwnedFd,
+    /// /proc/self/fd of the host, when the container has no /proc of its own to reopen the
+    /// fifo through (no mount namespace: init only chroots).
+    proc_fd_dir: Option<OwnedFd>,
+    exec: ExecPlan,
+}
+
+/// The resolved execve of the container process.
+pub(super) struct ExecPlan {
     path: CString,
     argv: Vec<CString>,
     envp: Vec<CString>,
     no_new_privs: bool,
+    /// The seccomp profile still to install (after no_new_privs, right before execve).
+    seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
 }
 
 fn env_fd(name: &str) -> Option<RawFd> {
@@ -39,11 +49,15 @@ pub fn main() -> ExitCode {
         eprintln!("berth-runtime init: internal command, run by `create` only");
         return ExitCode::FAILURE;
     };
+    let preserve = std::env::var(ENV_PRESERVE_FDS).ok().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
+    // Before anything else: whatever the caller leaked must not be reachable, e.g. as a
+    // process.cwd of /proc/self/fd/N pointing at a host directory (CVE-2024-21626).
+    close_leaked_fds(&[cfg_fd, st_fd], preserve);
     // SAFETY: `spawn` passed us these two pipe ends (named in our environment) and nothing
     // else in this fresh process owns them.
     let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
-    let mut buf = Vec::new();
-    let cfg: InitConfig = match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
+    let mut buf = Vec::with_capacity(32 * 1024);
+    let setup_msg: Setup = match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
         Ok(c) => c,
         Err(e) => {
             report(&mut status, InitStatus::Error(format!("init: reading config: {e}")));
@@ -51,6 +65,10 @@ pub fn main() -> ExitCode {
         }
     };
     drop(cfg_file);
+    let cfg = match setup_msg {
+        Setup::Create(c) => c,
+        Setup::Exec(c) => return super::join::main(&c, status),
+    };
     let prepared = match setup(&cfg) {
         Ok(p) => p,
         Err(msg) => {
@@ -61,10 +79,24 @@ pub fn main() -> ExitCode {
     report(&mut status, InitStatus::Ready);
     // Closing the status pipe is what tells `create` we are done.
     drop(status);
-    exec_after_start(prepared)
+    exec_after_start(prepared, cfg.preserve_fds)
 }
 
-fn report(status: &mut File, msg: InitStatus) {
+/// Closes every fd above stderr except `keep` and the preserved fds 3..3+`preserve`.
+fn close_leaked_fds(keep: &[RawFd], preserve: u32) {
+    let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
+    let fds: Vec<RawFd> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
+    for fd in fds {
+        if fd > 2 && fd >= 3 + preserve as RawFd && !keep.contains(&fd) {
+            // SAFETY: closing a descriptor this fresh process inherited and does not use
+            // (the read_dir handle is already closed, so it is not among them, or it is
+            // gone and close fails harmlessly with EBADF).
+            unsafe { libc::close(fd) };
+        }
+    }
+}
+
+pub(super) fn report(status: &mut File, msg: InitStatus) {
     if let Ok(mut line) = serde_json::to_vec(&msg) {
         line.push(b'\n');
         let _ = status.write_all(&line);
@@ -72,11 +104,14 @@ fn report(status: &mut File, msg: InitStatus) {
 }
 
 /// Blocks until `start` opens the fifo, then becomes the user's process.
-fn exec_after_start(p: Prepared) -> ExitCode {
+fn exec_after_start(p: Prepared, preserve: u32) -> ExitCode {
     // Re-opening through /proc turns our O_PATH handle into a write end; this blocks until
     // `start` opens the fifo for reading.
-    let path = format!("/proc/self/fd/{}", p.fifo.as_raw_fd());
-    let w = match open(path.as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()) {
+    let opened = match &p.proc_fd_dir {
+        Some(dir) => nix::fcntl::openat(dir, p.fifo.as_raw_fd().to_string().as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()),
+        None => open(format!("/proc/self/fd/{}", p.fifo.as_raw_fd()).as_str(), OFlag::O_WRONLY | OFlag::O_CLOEXEC, Mode::empty()),
+    };
+    let w = match opened {
         Ok(fd) => fd,
         Err(e) => {
             eprintln!("berth-runtime init: open exec fifo: {e}");
@@ -90,15 +125,27 @@ fn exec_after_start(p: Prepared) -> ExitCode {
     }
     drop(w);
     drop(p.fifo);
+    let msg = exec_process(&p.exec, preserve);
+    eprintln!("berth-runtime init: {msg}");
+    ExitCode::from(127)
+}
+
+/// The last steps of every container process (init and exec): no_new_privs, seccomp, no
+/// fd but stdio and the preserved ones across execve, clean signals, execve. Returns only
+/// on failure, with the message.
+pub(super) fn exec_process(p: &ExecPlan, preserve: u32) -> String {
     if let Err(e) = p.no_new_privs.then(nix::sys::prctl::set_no_new_privs).unwrap_or(Ok(())) {
-        eprintln!("berth-runtime init: no_new_privs: {e}");
-        return ExitCode::from(126);
+        return format!("no_new_privs: {e}");
     }
-    close_fds_on_exec();
+    if let Some(profile) = &p.seccomp {
+        if let Err(e) = crate::runtime::seccomp::apply(profile) {
+            return format!("seccomp: {e}");
+        }
+    }
+    close_fds_on_exec(preserve);
     reset_signals();
     let e = nix::unistd::execve(&p.path, &p.argv, &p.envp).err();
-    eprintln!("berth-runtime init: exec {:?}: {}", p.path, e.map(|e| e.to_string()).unwrap_or_default());
-    ExitCode::from(127)
+    format!("exec {:?}: {}", p.path, e.map(|e| e.to_string()).unwrap_or_default())
 }
 
 /// Gives the user process a clean signal state, as runc's Go init effectively does: an
@@ -128,12 +175,20 @@ fn reset_signals() {
     let _ = sigprocmask(SigmaskHow::SIG_SETMASK, Some(&SigSet::empty()), None);
 }
 
-/// Marks every descriptor above stderr close-on-exec: whatever the caller of `create` leaked
-/// must not reach the container.
-fn close_fds_on_exec() {
+/// Marks every descriptor above stderr and the preserved ones close-on-exec: nothing of
+/// ours (status pipe, console socket, ...) reaches the container process.
+fn close_fds_on_exec(preserve: u32) {
+    let first = 3 + preserve;
+    // SAFETY: close_range with CLOSE_RANGE_CLOEXEC only sets a flag on a range of fd numbers;
+    // no memory is involved.
+    let r = unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) };
+    if r == 0 {
+        return;
+    }
+    // Kernels before 5.11: one fcntl per open fd.
     let Ok(dir) = std::fs::read_dir("/proc/self/fd") else { return };
     let fds: Vec<RawFd> = dir.flatten().filter_map(|e| e.file_name().to_str()?.parse().ok()).collect();
-    for fd in fds.into_iter().filter(|fd| *fd > 2) {
+    for fd in fds.into_iter().filter(|fd| *fd >= first as RawFd) {
         // SAFETY: F_SETFD on a number that may or may not be open only sets a flag or fails
         // with EBADF; no memory is involved.
         unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
@@ -170,6 +225,7 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         Some(p) => Some(tty::connect(id, p).map_err(fail)?),
         None => None,
     };
+    let mut proc_fd_dir = None;
     if cfg.new_mount_ns {
         rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
         rootfs::mount_all(id, spec, &cfg.rootfs).map_err(fail)?;
@@ -178,6 +234,10 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         }
         rootfs::pivot(id, &cfg.rootfs).map_err(fail)?;
     } else {
+        proc_fd_dir = Some(
+            open("/proc/self/fd", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+                .map_err(|e| fail(RuntimeError::sys(id, "open /proc/self/fd", e)))?,
+        );
         nix::unistd::chroot(&cfg.rootfs).map_err(|e| fail(RuntimeError::sys(id, format!("chroot {}", cfg.rootfs.display()), e)))?;
         nix::unistd::chdir("/").map_err(|e| fail(RuntimeError::sys(id, "chdir /", e)))?;
     }
@@ -193,6 +253,12 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     if cfg.new_net_ns {
         namespaces::loopback_up(id).map_err(fail)?;
     }
+    // Through the container's own /proc, before readonlyPaths makes /proc/sys read-only;
+    // validation made sure each one belongs to a namespace the container owns.
+    for (key, value) in spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()).into_iter().flatten() {
+        let path = PathBuf::from("/proc/sys").join(key.replace('.', "/"));
+        std::fs::write(&path, value).map_err(|e| fail(RuntimeError::io(id, "write sysctl", &path, e)))?;
+    }
 
     let cwd = PathBuf::from(process.cwd());
     if !cwd.is_absolute() {
@@ -203,6 +269,35 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         rootfs::finalize(id, spec).map_err(fail)?;
     }
 
+    if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
+        let persona = match p.domain() {
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux => 0x0000,
+            oci_spec::runtime::LinuxPersonalityDomain::PerLinux32 => 0x0008,
+        };
+        // SAFETY: personality(2) takes one integer and touches no memory of ours.
+        if unsafe { libc::personality(persona) } < 0 {
+            return Err(fail(RuntimeError::sys(id, format!("personality({persona:#x})"), nix::errno::Errno::last())));
+        }
+    }
+    let exec = become_process(id, process, console, cfg.pdeathsig, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
+    Ok(Prepared { fifo, proc_fd_dir, exec })
+}
+
+/// From rlimits to capabilities: turns this process (inside the container's namespaces and
+/// root) into `process`'s identity, with `console` (if any) as its terminal, and resolves the
+/// executable. Shared by init and exec.
+pub(super) fn become_process(
+    id: &str,
+    process: &oci_spec::runtime::Process,
+    console: Option<std::os::unix::net::UnixStream>,
+    pdeathsig: Option<i32>,
+    seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
+) -> Result<ExecPlan, String> {
+    let fail = |e: RuntimeError| format!("unable to start container process: {e}");
+    let cwd = PathBuf::from(process.cwd());
+    if !cwd.is_absolute() {
+        return Err(fail(RuntimeError::InvalidSpec { id: id.into(), reason: format!("process.cwd {} is not absolute", cwd.display()) }));
+    }
     for rl in process.rlimits().iter().flatten() {
         set_rlimit(rl).map_err(|e| fail(RuntimeError::sys(id, format!("setrlimit {:?}", rl.typ()), e)))?;
     }
@@ -210,6 +305,13 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     if let Some(sock) = console {
         let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
         tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+    }
+    let no_new_privs = process.no_new_privileges().unwrap_or(false);
+    let mut late_seccomp = seccomp.cloned();
+    if !no_new_privs && let Some(profile) = late_seccomp.take() {
+        // Without no_new_privs installing a filter needs CAP_SYS_ADMIN: do it while we still
+        // have it (runc's order); the remaining setup calls then run under the filter.
+        crate::runtime::seccomp::apply(&profile).map_err(|e| format!("unable to start container process: container {id}: {e}"))?;
     }
     let caps = process.capabilities().as_ref();
     if let Some(caps) = caps {
@@ -223,12 +325,23 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     nix::unistd::setgroups(&groups).map_err(|e| fail(RuntimeError::sys(id, "setgroups", e)))?;
     nix::unistd::setgid(Gid::from_raw(user.gid())).map_err(|e| fail(RuntimeError::sys(id, format!("setgid {}", user.gid()), e)))?;
     nix::unistd::setuid(Uid::from_raw(user.uid())).map_err(|e| fail(RuntimeError::sys(id, format!("setuid {}", user.uid()), e)))?;
-    if let Some(sig) = cfg.pdeathsig {
+    if let Some(sig) = pdeathsig {
         // Changing credentials cleared it.
         let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| fail(RuntimeError::sys(id, "parent death signal", e)))?;
         nix::sys::prctl::set_pdeathsig(sig).map_err(|e| fail(RuntimeError::sys(id, "prctl(PR_SET_PDEATHSIG)", e)))?;
     }
     nix::unistd::chdir(&cwd).map_err(|e| fail(RuntimeError::sys(id, format!("chdir {}", cwd.display()), e)))?;
+    // A cwd reached through a leaked fd or a symlink out of the root would be "(unreachable)"
+    // (runc's CVE-2024-21626 check).
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => {}
+        _ => {
+            return Err(fail(RuntimeError::InvalidSpec {
+                id: id.into(),
+                reason: "current working directory is outside of container mount namespace root -- possible container breakout detected".into(),
+            }));
+        }
+    }
 
     let args = process.args().clone().unwrap_or_default();
     let Some(cmd) = args.first() else {
@@ -243,7 +356,7 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     if let Some(caps) = caps {
         capabilities::apply(id, caps).map_err(fail)?;
     }
-    Ok(Prepared { fifo, path, argv, envp, no_new_privs: process.no_new_privileges().unwrap_or(false) })
+    Ok(ExecPlan { path, argv, envp, no_new_privs, seccomp: late_seccomp })
 }
 
 fn set_domainname(d: &str) -> Result<(), nix::errno::Errno> {

@@ -3,11 +3,42 @@
 
 pub mod exec;
 pub mod init;
+pub mod join;
 pub mod spawn;
 
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
+
+/// What the parent sends `berth-runtime init` over the config pipe: set up a new container
+/// (`create`) or join a running one (`exec`).
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Setup {
+    /// Become the init of a new container.
+    Create(Box<InitConfig>),
+    /// Join an existing container and exec a process in it.
+    Exec(Box<ExecConfig>),
+}
+
+/// What `exec` sends the joining process.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct ExecConfig {
+    /// Container id (for error context).
+    pub id: String,
+    /// The process to run (args, env, cwd, user, capabilities, ...).
+    pub process: oci_spec::runtime::Process,
+    /// Namespaces to join, user namespace first (clone flag bits, /proc/<init>/ns/<x>).
+    pub join: Vec<(i32, PathBuf)>,
+    /// Chroot here after joining (a container without its own mount namespace).
+    pub chroot: Option<PathBuf>,
+    /// process.terminal: connect here and send the pty master.
+    pub console_socket: Option<PathBuf>,
+    /// The container's seccomp profile, applied last.
+    pub seccomp: Option<oci_spec::runtime::LinuxSeccomp>,
+    /// fds 3..3+N are passed to the process.
+    pub preserve_fds: u32,
+}
 
 /// What `create` sends init over the config pipe.
 #[derive(Debug, Serialize, Deserialize)]
@@ -35,6 +66,8 @@ pub struct InitConfig {
     pub console_socket: Option<PathBuf>,
     /// Whether init is in a new UTS namespace (then it sets the hostname).
     pub new_uts_ns: bool,
+    /// fds 3..3+N are passed to the process.
+    pub preserve_fds: u32,
 }
 
 /// What init reports back over the status pipe (one JSON line).
@@ -43,6 +76,8 @@ pub struct InitConfig {
 pub enum InitStatus {
     /// Set up; now blocking on the exec fifo.
     Ready,
+    /// `exec`: the host pid of the process that will exec (sent before its own status).
+    Pid(i32),
     /// Setup failed with this message.
     Error(String),
 }

@@ -3,6 +3,12 @@
 //! execve's `/proc/self/exe init`. This is what makes `create` safe to call from a
 //! multi-threaded process (the monolithic daemon): nothing in the child allocates or takes a
 //! lock another thread might have held at clone time.
+//!
+//! Self-protection (CVE-2019-5736): the re-executed binary runs inside the container's
+//! namespaces, so `/proc/<its pid>/exe` must not be a writable handle on the host's berth
+//! binary. When the child has its own mount namespace, it bind-mounts the binary read-only
+//! onto itself there and execs through that mount (a few mount calls, no copy); otherwise it
+//! execs a sealed memfd copy, made once per process and cached.
 
 use std::ffi::CString;
 use std::fs::File;
@@ -20,6 +26,50 @@ use crate::runtime::error::RuntimeError;
 pub const ENV_CONFIG_FD: &str = "_BERTH_INIT_CONFIG_FD";
 /// Env var carrying the fd init reports ready/error on.
 pub const ENV_STATUS_FD: &str = "_BERTH_INIT_STATUS_FD";
+/// Env var carrying the number of fds (from 3 on) passed through to the container process.
+pub const ENV_PRESERVE_FDS: &str = "_BERTH_INIT_PRESERVE_FDS";
+/// Test-only escape hatch: `1` turns the binary protection off, so tests can show that they
+/// would notice its absence.
+pub const ENV_UNSAFE_NO_PROTECT: &str = "BERTH_UNSAFE_NO_MEMFD";
+
+/// How the child reaches the binary it re-executes.
+enum Exe {
+    /// execve this path as is (protection disabled).
+    Plain(CString),
+    /// Bind the path read-only onto itself in the child's new mount namespace, then execve it.
+    RoBind(CString),
+    /// execveat this sealed memfd.
+    Memfd(RawFd),
+}
+
+/// A sealed memfd copy of the binary at `exe`, made once per process (the monolithic daemon
+/// creates many containers; the copy costs a few ms for a big binary).
+fn sealed_copy(id: &str, exe: &Path) -> Result<RawFd, RuntimeError> {
+    use std::sync::Mutex;
+    static CACHE: Mutex<Vec<(std::path::PathBuf, OwnedFd)>> = Mutex::new(Vec::new());
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((_, fd)) = cache.iter().find(|(p, _)| p == exe) {
+        return Ok(fd.as_raw_fd());
+    }
+    let src = File::open(exe).map_err(|e| RuntimeError::io(id, "open init binary", exe, e))?;
+    let fd = crate::runtime::memfd::sealed_copy(&src).map_err(|e| RuntimeError::io(id, "memfd copy of", exe, e))?;
+    let raw = fd.as_raw_fd();
+    cache.push((exe.to_owned(), fd));
+    Ok(raw)
+}
+
+fn choose_exe(id: &str, exe: &Path, flags: CloneFlags) -> Result<Exe, RuntimeError> {
+    if std::env::var_os(ENV_UNSAFE_NO_PROTECT).is_some_and(|v| v == "1") {
+        return Ok(Exe::Plain(cstr(id, exe.as_os_str().as_bytes())?));
+    }
+    if flags.contains(CloneFlags::CLONE_NEWNS) && !flags.contains(CloneFlags::CLONE_NEWUSER) {
+        // The real path: a bind mount onto /proc/self/exe would not mean the binary.
+        if let Ok(real) = std::fs::canonicalize(exe) {
+            return Ok(Exe::RoBind(cstr(id, real.as_os_str().as_bytes())?));
+        }
+    }
+    Ok(Exe::Memfd(sealed_copy(id, exe)?))
+}
 
 /// A freshly cloned init, waiting for its configuration.
 pub struct Spawned {
@@ -29,13 +79,15 @@ pub struct Spawned {
     pub config: File,
     /// Read end of the status pipe.
     pub status: File,
+    /// With a new user namespace: write a byte (after the id maps) to let the child go on.
+    pub userns_go: Option<File>,
 }
 
-/// Duplicates `fd` to a close-on-exec descriptor numbered 3 or above, so that dup2 onto
-/// 0/1/2 in the child can never clobber it.
-fn high_fd(id: &str, fd: RawFd) -> Result<OwnedFd, RuntimeError> {
+/// Duplicates `fd` to a close-on-exec descriptor numbered `min` or above, so that dup2 onto
+/// 0/1/2 in the child can never clobber it, nor can it land among the preserved fds.
+fn high_fd(id: &str, fd: RawFd, min: RawFd) -> Result<OwnedFd, RuntimeError> {
     let borrowed = unsafe_borrow(fd);
-    let n = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(3)).map_err(|e| RuntimeError::sys(id, format!("fcntl(F_DUPFD_CLOEXEC, {fd})"), e))?;
+    let n = fcntl(borrowed, FcntlArg::F_DUPFD_CLOEXEC(min)).map_err(|e| RuntimeError::sys(id, format!("fcntl(F_DUPFD_CLOEXEC, {fd})"), e))?;
     // SAFETY: F_DUPFD_CLOEXEC returned a new descriptor that nothing else owns.
     Ok(unsafe { OwnedFd::from_raw_fd(n) })
 }
@@ -51,48 +103,63 @@ fn cstr(id: &str, s: &[u8]) -> Result<CString, RuntimeError> {
 }
 
 /// Clones the init with `flags` (plus SIGCHLD, so the caller reaps it with waitpid) and
-/// execs `exe` as `berth-runtime init`.
+/// execs `exe` as `berth-runtime init`, keeping fds 3..3+`preserve_fds` open.
 pub fn spawn(
     id: &str,
     exe: &Path,
     flags: CloneFlags,
     stdio: Option<[RawFd; 3]>,
     pdeathsig: Option<i32>,
+    preserve_fds: u32,
 ) -> Result<Spawned, RuntimeError> {
     let (cfg_r, cfg_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     let (st_r, st_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     // The child's ends must be >= 3 and stay close-on-exec in this (possibly
     // multi-threaded) process: only the child clears the flag, so a concurrent fork+exec
     // elsewhere in the daemon never inherits them.
+    let min = 3 + preserve_fds as RawFd;
     let cfg_r = {
-        let hi = high_fd(id, cfg_r.as_raw_fd())?;
+        let hi = high_fd(id, cfg_r.as_raw_fd(), min)?;
         drop(cfg_r);
         hi
     };
     let st_w = {
-        let hi = high_fd(id, st_w.as_raw_fd())?;
+        let hi = high_fd(id, st_w.as_raw_fd(), min)?;
         drop(st_w);
         hi
     };
     let stdio_fds: Option<[OwnedFd; 3]> = match stdio {
-        Some([a, b, c]) => Some([high_fd(id, a)?, high_fd(id, b)?, high_fd(id, c)?]),
+        Some([a, b, c]) => Some([high_fd(id, a, min)?, high_fd(id, b, min)?, high_fd(id, c, min)?]),
         None => None,
     };
 
     // Everything the child touches is prepared here, before clone.
-    let exe_c = cstr(id, exe.as_os_str().as_bytes())?;
+    let exe = choose_exe(id, exe, flags)?;
     let argv_c = [cstr(id, b"berth-runtime")?, cstr(id, b"init")?];
     let env_c = [
         cstr(id, format!("{ENV_CONFIG_FD}={}", cfg_r.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_STATUS_FD}={}", st_w.as_raw_fd()).as_bytes())?,
+        cstr(id, format!("{ENV_PRESERVE_FDS}={preserve_fds}").as_bytes())?,
     ];
     let argv: [*const libc::c_char; 3] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), std::ptr::null()];
-    let envp: [*const libc::c_char; 3] = [env_c[0].as_ptr(), env_c[1].as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 4] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), std::ptr::null()];
     let child_stdio: [RawFd; 3] = match &stdio_fds {
         Some(f) => [f[0].as_raw_fd(), f[1].as_raw_fd(), f[2].as_raw_fd()],
         None => [-1, -1, -1],
     };
     let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd()];
+    // The parent's pipe ends: never to be passed on, even if they sit among the fds the
+    // caller claims to preserve.
+    let parents = [cfg_w.as_raw_fd(), st_r.as_raw_fd()];
+    // A child in a new user namespace waits for its id maps, then becomes the namespace's
+    // root before execve, so that the exec keeps its capabilities there.
+    let userns = if flags.contains(CloneFlags::CLONE_NEWUSER) {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
+        Some((r, w))
+    } else {
+        None
+    };
+    let go_fds = userns.as_ref().map(|(r, w)| [r.as_raw_fd(), w.as_raw_fd()]).unwrap_or([-1, -1]);
     let clone_flags = (flags.bits() as libc::c_ulong) | libc::SIGCHLD as libc::c_ulong;
 
     // SAFETY: clone with a null stack behaves like fork: the child runs on a copy-on-write
@@ -103,7 +170,7 @@ pub fn spawn(
     if ret == 0 {
         // SAFETY: we are the child; see above. All pointers point into memory copied from
         // the parent that stays valid until execve.
-        unsafe { child(pdeathsig, child_stdio, keep, exe_c.as_ptr(), argv.as_ptr(), envp.as_ptr()) }
+        unsafe { child(pdeathsig, child_stdio, keep, (preserve_fds, parents), go_fds, &exe, argv.as_ptr(), envp.as_ptr()) }
     }
     if ret < 0 {
         return Err(RuntimeError::sys(id, format!("clone({flags:?})"), nix::errno::Errno::last()));
@@ -112,7 +179,11 @@ pub fn spawn(
     drop(cfg_r);
     drop(st_w);
     drop(stdio_fds);
-    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r) })
+    let userns_go = userns.map(|(r, w)| {
+        drop(r);
+        File::from(w)
+    });
+    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r), userns_go })
 }
 
 /// The child between clone and execve: async-signal-safe calls only.
@@ -124,7 +195,9 @@ unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],
     keep: [RawFd; 2],
-    exe: *const libc::c_char,
+    (preserve_fds, parents): (u32, [RawFd; 2]),
+    userns_go: [RawFd; 2],
+    exe: &Exe,
     argv: *const *const libc::c_char,
     envp: *const *const libc::c_char,
 ) -> ! {
@@ -147,7 +220,45 @@ unsafe fn child(
                 libc::_exit(125);
             }
         }
-        libc::execve(exe, argv, envp);
+        if userns_go[0] >= 0 {
+            // Our copy of the write end goes first, so a dead parent means EOF.
+            libc::close(userns_go[1]);
+            let mut b = 0u8;
+            // EOF without the byte means the parent gave up: do not go on unmapped.
+            if libc::read(userns_go[0], &mut b as *mut u8 as *mut libc::c_void, 1) != 1 {
+                libc::_exit(125);
+            }
+            libc::close(userns_go[0]);
+            // Root of the new namespace (if mapped); failures surface later as init errors.
+            libc::setresgid(0, 0, 0);
+            libc::setresuid(0, 0, 0);
+        }
+        for fd in (3..3 + preserve_fds as RawFd).filter(|fd| !parents.contains(fd) && !userns_go.contains(fd)) {
+            // The caller's fds to pass on: may be close-on-exec in a library caller.
+            libc::fcntl(fd, libc::F_SETFD, 0);
+        }
+        match exe {
+            Exe::Plain(p) => {
+                libc::execve(p.as_ptr(), argv, envp);
+            }
+            Exe::RoBind(p) => {
+                let root = c"/".as_ptr();
+                let none = std::ptr::null::<libc::c_char>();
+                let nodata = std::ptr::null::<libc::c_void>();
+                // First keep our mounts from propagating to the host, then make the
+                // binary a read-only mount of its own.
+                if libc::mount(none, root, none, libc::MS_REC | libc::MS_SLAVE, nodata) < 0
+                    || libc::mount(p.as_ptr(), p.as_ptr(), none, libc::MS_BIND, nodata) < 0
+                    || libc::mount(none, p.as_ptr(), none, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, nodata) < 0
+                {
+                    libc::_exit(124);
+                }
+                libc::execve(p.as_ptr(), argv, envp);
+            }
+            Exe::Memfd(fd) => {
+                libc::syscall(libc::SYS_execveat, *fd, c"".as_ptr(), argv, envp, libc::AT_EMPTY_PATH);
+            }
+        }
         libc::_exit(127)
     }
 }
