@@ -76,7 +76,12 @@ pub fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    report(&mut status, InitStatus::Ready);
+    // Nobody reading means whoever created us died before we were ready (a window the
+    // parent-death signal cannot cover): a container nobody will start or delete must not
+    // wait on its exec fifo forever.
+    if !report(&mut status, InitStatus::Ready) {
+        return ExitCode::FAILURE;
+    }
     // Closing the status pipe is what tells `create` we are done.
     drop(status);
     exec_after_start(prepared, cfg.preserve_fds)
@@ -96,10 +101,14 @@ fn close_leaked_fds(keep: &[RawFd], preserve: u32) {
     }
 }
 
-pub(super) fn report(status: &mut File, msg: InitStatus) {
-    if let Ok(mut line) = serde_json::to_vec(&msg) {
-        line.push(b'\n');
-        let _ = status.write_all(&line);
+/// Sends `msg` to the creator; false when it could not be delivered.
+pub(super) fn report(status: &mut File, msg: InitStatus) -> bool {
+    match serde_json::to_vec(&msg) {
+        Ok(mut line) => {
+            line.push(b'\n');
+            status.write_all(&line).is_ok()
+        }
+        Err(_) => false,
     }
 }
 
