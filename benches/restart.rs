@@ -243,6 +243,16 @@ impl Dockerd {
     }
     fn launch(&mut self) {
         let p = self.dir.path();
+        // dockerd kills its containerd when it dies (pdeathsig), but on restart trusts the
+        // pid file if that pid is alive — by then often a reused pid: drop a stale file.
+        let pid_file = p.join("exec/containerd/containerd.pid");
+        let stale = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .is_some_and(|pid| common::argv0_of(pid).is_none_or(|a| !a.ends_with("containerd")));
+        if stale {
+            let _ = std::fs::remove_file(&pid_file);
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(p.join("dockerd.log")).expect("log");
         let mut cmd = Command::new("/usr/sbin/dockerd");
         cmd.arg("--data-root")
@@ -330,9 +340,11 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.docker(&["rm", "-f", id.trim()]);
+        if self.child.is_some() {
+            let ids = self.docker(&["ps", "-aq"]);
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.docker(&["rm", "-f", id.trim()]);
+            }
         }
         if let Some(c) = &self.child {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
