@@ -367,7 +367,9 @@ impl Drop for Dockerd {
         for ctl in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
             let base = ctl.path().join(&self.cgroup_parent);
             for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-                wait_until(2, || std::fs::remove_dir(e.path()).is_ok() || !e.path().exists());
+                if e.path().is_dir() {
+                    wait_until(2, || std::fs::remove_dir(e.path()).is_ok() || !e.path().exists());
+                }
             }
             if base.exists() {
                 wait_until(2, || std::fs::remove_dir(&base).is_ok());
