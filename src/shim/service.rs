@@ -108,6 +108,7 @@ impl Shared {
             if only_if_empty && !me.lock().is_empty() {
                 return;
             }
+            me.publisher.flush(Duration::from_secs(5));
             tracing::info!("shim exiting");
             let _ = std::fs::remove_file(&me.socket);
             std::process::exit(0);
