@@ -83,9 +83,27 @@ fn lost_lines(logs: &[String]) -> u64 {
         .sum()
 }
 
-fn vm_rss_kib(pid: i32) -> Option<u64> {
+fn status_kib(pid: i32, field: &str) -> Option<u64> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    s.lines().find_map(|l| l.strip_prefix("VmRSS:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+    s.lines().find_map(|l| l.strip_prefix(field)).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
+fn vm_rss_kib(pid: i32) -> Option<u64> {
+    status_kib(pid, "VmRSS:")
+}
+
+/// Running tasks the supervisor at `sock` reports in berthd's namespace.
+fn supervisor_running(sock: &Path) -> Option<usize> {
+    use berth::proto::containerd::services::tasks::v1 as tapi;
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().ok()?;
+    rt.block_on(async {
+        let ch = tokio::time::timeout(Duration::from_secs(2), berth::supervisor::connect(sock)).await.ok()?.ok()?;
+        let mut req = tonic::Request::new(tapi::ListTasksRequest { filter: String::new() });
+        req.metadata_mut().insert("containerd-namespace", "berth".parse().ok()?);
+        let list = tapi::tasks_client::TasksClient::new(ch).list(req).await.ok()?.into_inner();
+        let running = berth::proto::containerd::v1::types::Status::Running as i32;
+        Some(list.tasks.iter().filter(|t| t.status == running).count())
+    })
 }
 
 /// RSS figures of one modular stack: shims (KiB each), daemon and supervisor idle (KiB).
@@ -96,6 +114,8 @@ struct Rss {
     daemon_loaded: u64,
     supervisor_loaded: u64,
     shims: Vec<u64>,
+    /// RssAnon of each shim: its private memory (the rest is the shared, file-backed binary).
+    shims_anon: Vec<u64>,
 }
 
 fn shim_pids(d: &TestDaemon) -> Vec<i32> {
@@ -138,7 +158,9 @@ fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {
     if mode == "modular" && victim == "daemon" {
         measured.daemon_loaded = vm_rss_kib(d.pid()).unwrap_or(0);
         measured.supervisor_loaded = d.supervisor_pid().and_then(vm_rss_kib).unwrap_or(0);
-        measured.shims = shim_pids(&d).into_iter().filter_map(vm_rss_kib).collect();
+        let shims = shim_pids(&d);
+        measured.shims = shims.iter().filter_map(|&p| vm_rss_kib(p)).collect();
+        measured.shims_anon = shims.iter().filter_map(|&p| status_kib(p, "RssAnon:")).collect();
         *rss = Some(measured);
     }
 
@@ -161,6 +183,12 @@ fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {
     wait_until(30, || http_get(&sock, "/_ping").is_some_and(|(s, _)| s == 200));
     row.downtime_ms = t0.elapsed().as_millis();
     let alive_now = pids.iter().filter(|&&p| pid_alive(p)).count();
+    if victim == "supervisor" {
+        // The daemon never stopped answering: reconciled once the new supervisor has
+        // re-attached to every surviving shim.
+        let sup = d.exec_root().join("supervisor").join("supervisor.sock");
+        wait_until(30, || supervisor_running(&sup) == Some(alive_now));
+    }
     wait_until(30, || running_count(&sock) == Some(alive_now));
     row.reconcile_ms = t0.elapsed().as_millis();
     row.running_after_restart = running_count(&sock).unwrap_or(0);
@@ -215,6 +243,16 @@ impl Dockerd {
     }
     fn launch(&mut self) {
         let p = self.dir.path();
+        // dockerd kills its containerd when it dies (pdeathsig), but on restart trusts the
+        // pid file if that pid is alive — by then often a reused pid: drop a stale file.
+        let pid_file = p.join("exec/containerd/containerd.pid");
+        let stale = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|s| s.trim().parse::<i32>().ok())
+            .is_some_and(|pid| common::argv0_of(pid).is_none_or(|a| !a.ends_with("containerd")));
+        if stale {
+            let _ = std::fs::remove_file(&pid_file);
+        }
         let log = std::fs::OpenOptions::new().create(true).append(true).open(p.join("dockerd.log")).expect("log");
         let mut cmd = Command::new("/usr/sbin/dockerd");
         cmd.arg("--data-root")
@@ -302,9 +340,11 @@ impl Dockerd {
 
 impl Drop for Dockerd {
     fn drop(&mut self) {
-        let ids = self.docker(&["ps", "-aq"]);
-        for id in String::from_utf8_lossy(&ids.stdout).lines() {
-            let _ = self.docker(&["rm", "-f", id.trim()]);
+        if self.child.is_some() {
+            let ids = self.docker(&["ps", "-aq"]);
+            for id in String::from_utf8_lossy(&ids.stdout).lines() {
+                let _ = self.docker(&["rm", "-f", id.trim()]);
+            }
         }
         if let Some(c) = &self.child {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(c.id() as i32), nix::sys::signal::Signal::SIGTERM);
@@ -327,7 +367,9 @@ impl Drop for Dockerd {
         for ctl in std::fs::read_dir("/sys/fs/cgroup").into_iter().flatten().flatten() {
             let base = ctl.path().join(&self.cgroup_parent);
             for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-                wait_until(2, || std::fs::remove_dir(e.path()).is_ok() || !e.path().exists());
+                if e.path().is_dir() {
+                    wait_until(2, || std::fs::remove_dir(e.path()).is_ok() || !e.path().exists());
+                }
             }
             if base.exists() {
                 wait_until(2, || std::fs::remove_dir(&base).is_ok());
@@ -486,8 +528,9 @@ fn main() {
     if let Some(r) = &rss {
         let avg = if r.shims.is_empty() { 0 } else { r.shims.iter().sum::<u64>() / r.shims.len() as u64 };
         let max = r.shims.iter().max().copied().unwrap_or(0);
+        let anon = if r.shims_anon.is_empty() { 0 } else { r.shims_anon.iter().sum::<u64>() / r.shims_anon.len() as u64 };
         println!(
-            "\nRSS (KiB): shim avg {avg} max {max} over {} shims; daemon idle {} / with {n} containers {}; supervisor idle {} / with {n} containers {}",
+            "\nRSS (KiB): shim avg {avg} (RssAnon {anon}) max {max} over {} shims; daemon idle {} / with {n} containers {}; supervisor idle {} / with {n} containers {}",
             r.shims.len(),
             r.daemon_idle,
             r.daemon_loaded,

@@ -249,7 +249,7 @@ fn ctr_run_foreground_gets_output_and_exit_code() {
     assert!(stdout.contains("hello from berth"), "stdout: {stdout}");
     assert!(String::from_utf8_lossy(&out.stderr).contains("to-stderr"), "stderr");
     // The shim published its events through containerd's publish binary.
-    let ok = wait_until(10, || {
+    let ok = wait_until(20, || {
         let t = events.text();
         ["/tasks/create", "/tasks/start", "/tasks/exit", "/tasks/delete"].iter().all(|topic| t.contains(topic))
     });
@@ -283,7 +283,7 @@ fn ctr_detached_exec_pause_kill_delete() {
     assert!(wait_until(10, || c.ctr_ok(&["task", "ls"]).contains("STOPPED")), "task stops");
     c.ctr_ok(&["task", "delete", "bg"]);
     c.ctr_ok(&["container", "delete", "bg"]);
-    let ok = wait_until(10, || {
+    let ok = wait_until(20, || {
         let t = events.text();
         ["/tasks/exec-added", "/tasks/exec-started", "/tasks/paused", "/tasks/resumed", "/tasks/exit", "/tasks/delete"]
             .iter()

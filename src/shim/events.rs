@@ -18,10 +18,16 @@ use super::reaper::Reaper;
 /// How long one publish may take before the next one goes ahead.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(5);
 
+enum Msg {
+    Event(String, Vec<u8>),
+    /// Answered once everything queued before it is published.
+    Flush(Sender<()>),
+}
+
 /// Sends events to the supervisor (or containerd) that started this shim.
 #[derive(Clone)]
 pub struct Publisher {
-    tx: Option<Sender<(String, Vec<u8>)>>,
+    tx: Option<Sender<Msg>>,
 }
 
 impl Publisher {
@@ -52,13 +58,30 @@ impl Publisher {
         let Ok(value) = event.write_to_bytes() else { return };
         any.value = value;
         if let Ok(payload) = any.write_to_bytes() {
-            let _ = tx.send((topic.to_owned(), payload));
+            let _ = tx.send(Msg::Event(topic.to_owned(), payload));
+        }
+    }
+
+    /// Waits (at most `timeout`) until every queued event is published: the shim calls
+    /// this before exiting, so its last events (exit, delete) are not lost.
+    pub fn flush(&self, timeout: Duration) {
+        let Some(tx) = &self.tx else { return };
+        let (done_tx, done_rx) = channel();
+        if tx.send(Msg::Flush(done_tx)).is_ok() {
+            let _ = done_rx.recv_timeout(timeout);
         }
     }
 }
 
-fn run(rx: Receiver<(String, Vec<u8>)>, binary: &str, address: &str, namespace: &str, reaper: &Reaper) {
-    for (topic, payload) in rx {
+fn run(rx: Receiver<Msg>, binary: &str, address: &str, namespace: &str, reaper: &Reaper) {
+    for msg in rx {
+        let (topic, payload) = match msg {
+            Msg::Event(t, p) => (t, p),
+            Msg::Flush(done) => {
+                let _ = done.send(());
+                continue;
+            }
+        };
         let child = Command::new(binary)
             .arg("--address")
             .arg(address)

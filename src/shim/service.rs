@@ -89,6 +89,9 @@ struct Shared {
     containers: Mutex<HashMap<String, Container>>,
     /// Notified whenever a process exits or is deleted.
     changed: Condvar,
+    /// Held by Start while it runs and publishes TaskStart/TaskExecStarted: an exit is
+    /// published only after the start of the same process (dockerd relies on that order).
+    start_lock: Mutex<()>,
 }
 
 fn now_rfc3339() -> String {
@@ -108,6 +111,7 @@ impl Shared {
             if only_if_empty && !me.lock().is_empty() {
                 return;
             }
+            me.publisher.flush(Duration::from_secs(5));
             tracing::info!("shim exiting");
             let _ = std::fs::remove_file(&me.socket);
             std::process::exit(0);
@@ -160,6 +164,7 @@ impl Shared {
         e.pid = rec.pid as u32;
         e.exit_status = rec.exit_status as u32;
         e.exited_at = MessageField::some(super::pb_timestamp(&rec.exited_at));
+        let _started = self.start_lock.lock().unwrap_or_else(|p| p.into_inner());
         self.publisher.publish("/tasks/exit", "containerd.events.TaskExit", &e);
     }
 }
@@ -399,6 +404,7 @@ impl TaskService {
 
     fn start_init(&self, id: &str) -> Result<u32, ShimError> {
         let (runtime, pid) = self.with(id, |c| (c.runtime.clone(), c.init.pid))?;
+        let _gate = self.shared.start_lock.lock().unwrap_or_else(|p| p.into_inner());
         runtime.start(id)?;
         self.with(id, |c| {
             if c.init.exit.is_none() {
@@ -426,6 +432,7 @@ impl TaskService {
             }
             (runtime, bundle, p.spec.clone(), p.terminal, p.stdin.clone(), p.stdout.clone(), p.stderr.clone())
         };
+        let _gate = self.shared.start_lock.lock().unwrap_or_else(|p| p.into_inner());
         let process_json = bundle.join(format!("exec-{exec_id}.json"));
         let pid_file = bundle.join(format!("exec-{exec_id}.pid"));
         crate::util::atomic_write(&process_json, &spec).map_err(|e| ShimError::io("write", &process_json, e))?;
@@ -785,6 +792,7 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
         reaper,
         containers: Mutex::new(HashMap::new()),
         changed: Condvar::new(),
+        start_lock: Mutex::new(()),
     });
     let svc: Arc<dyn containerd_shim_protos::Task + Send + Sync> = Arc::new(TaskService { shared });
     let v3 = containerd_shim_protos::create_task(svc.clone());

@@ -45,6 +45,9 @@ pub struct Task {
     pub client: Option<TaskClient>,
     pub runtime_name: String,
     exit: watch::Sender<Option<Exit>>,
+    /// Held while Start runs: the exit of a process that dies at once must not be published
+    /// before its TaskStart (dockerd would mark the container running again).
+    start_gate: tokio::sync::Mutex<()>,
 }
 
 impl Task {
@@ -408,6 +411,7 @@ impl Tasks {
             client: Some(client),
             runtime_name: rec.runtime_name.clone(),
             exit: watch::channel(None).0,
+            start_gate: tokio::sync::Mutex::new(()),
         }))
     }
 
@@ -436,6 +440,7 @@ impl Tasks {
                     me.shim_died(&task).await
                 }
             };
+            let _started = task.start_gate.lock().await;
             me.record_exit(&task, exit);
         });
     }
@@ -482,6 +487,7 @@ impl Tasks {
     pub async fn start(&self, ns: &str, id: &str) -> Result<u32, SupervisorError> {
         let task = self.get(ns, id)?;
         let client = Self::client(&task)?;
+        let _gate = task.start_gate.lock().await;
         let mut req = shimapi::StartRequest::new();
         req.id = id.to_owned();
         let r = blocking(move || client.start(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?.map_err(|e| SupervisorError::shim(id, "start", e))?;
@@ -834,6 +840,7 @@ impl Tasks {
             client: client.clone(),
             runtime_name,
             exit: watch::channel(None).0,
+            start_gate: tokio::sync::Mutex::new(()),
         });
         if client.is_none() {
             let exit = match crate::shim::read_exit(bundle) {
