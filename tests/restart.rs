@@ -89,3 +89,22 @@ fn monolithic_containers_die_with_the_daemon_and_show_exited_after_restart() {
     assert!(leftover.is_empty(), "no container cgroup left: {leftover:?}");
     d.berth_ok(&["rm", "counter"]);
 }
+
+#[test]
+fn berthd_restarts_a_killed_supervisor_and_its_containers_stay_managed() {
+    let d = TestDaemon::modular("respawn");
+    d.import_busybox();
+    d.berth_ok(&["run", "-d", "--name", "counter", "busybox", "sh", "-c", COUNTER]);
+    let pid = inspect_pid(&d, "counter");
+    let old = d.supervisor_pid().expect("supervisor pid");
+    d.kill_supervisor();
+    assert!(
+        wait_until(15, || d.supervisor_pid().is_some_and(|p| p != old && pid_alive(p))),
+        "berthd started a new supervisor"
+    );
+    assert!(pid_alive(pid), "the container outlived its supervisor");
+    d.berth_ok(&["stop", "-t", "1", "counter"]);
+    assert!(wait_until(10, || !pid_alive(pid)));
+    assert!(d.berth_ok(&["ps", "-a"]).lines().any(|l| l.ends_with("counter") && l.contains("Exited (137)")));
+    d.berth_ok(&["rm", "counter"]);
+}

@@ -140,11 +140,14 @@ impl Daemon {
         let backend = if config.monolithic {
             Backend::Monolithic(monolithic::Monolithic::new(&config.exec_root, exit_tx)?)
         } else {
-            let socket = match &config.containerd {
-                Some(s) => s.clone(),
-                None => supervisor_process::ensure_running(&config.root, &config.exec_root).await?,
+            let (socket, respawn) = match &config.containerd {
+                Some(s) => (s.clone(), None),
+                None => (
+                    supervisor_process::ensure_running(&config.root, &config.exec_root).await?,
+                    Some((config.root.clone(), config.exec_root.clone())),
+                ),
             };
-            Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx)?)
+            Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx, respawn)?)
         };
         let (events, _) = broadcast::channel(1024);
         let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, ops: Default::default() });

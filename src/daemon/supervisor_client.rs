@@ -66,10 +66,17 @@ fn status_err(id: &str, s: tonic::Status) -> BackendError {
 impl SupervisorClient {
     /// A client for the supervisor at `socket`; exits are sent to `exits` by a background
     /// task that stays subscribed to the supervisor's events across its restarts.
-    pub fn new(socket: &Path, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>) -> Result<Self, BackendError> {
+    /// With `respawn` (the daemon's root and exec-root), a supervisor that dies is started
+    /// again, as dockerd restarts the containerd it started.
+    pub fn new(
+        socket: &Path,
+        exits: UnboundedSender<ExitEvent>,
+        resync: UnboundedSender<()>,
+        respawn: Option<(PathBuf, PathBuf)>,
+    ) -> Result<Self, BackendError> {
         let channel = unix_channel(socket)?;
         let client = SupervisorClient { channel, socket: socket.to_path_buf() };
-        tokio::spawn(client.clone().watch_exits(exits, resync));
+        tokio::spawn(client.clone().watch_exits(exits, resync, respawn));
         Ok(client)
     }
 
@@ -78,7 +85,7 @@ impl SupervisorClient {
         &self.socket
     }
 
-    async fn watch_exits(self, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>) {
+    async fn watch_exits(self, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>, respawn: Option<(PathBuf, PathBuf)>) {
         loop {
             let mut client = EventsClient::new(self.channel.clone());
             let sub = SubscribeRequest { filters: vec!["topic==\"/tasks/exit\"".into()] };
@@ -107,7 +114,14 @@ impl SupervisorClient {
                     }
                     tracing::warn!("event stream from supervisor ended; resubscribing");
                 }
-                Err(e) => tracing::debug!("subscribe to supervisor events: {e}"),
+                Err(e) => {
+                    tracing::debug!("subscribe to supervisor events: {e}");
+                    if let Some((root, exec_root)) = &respawn {
+                        if let Err(e) = super::supervisor_process::ensure_running(root, exec_root).await {
+                            tracing::warn!("restarting berth-supervisor: {e:#}");
+                        }
+                    }
+                }
             }
             if exits.is_closed() {
                 return;
