@@ -1,4 +1,5 @@
-//! Docker's go-units, shared by the client and the daemon: human durations, and sizes as
+//! Docker's go-units and signal names, shared by the roles: human durations, signals as
+//! users name them (`TERM`, `SIGKILL`, `9`), and sizes as
 //! given on command lines (`--memory 64m`, `--log-opt max-size=10m`) parsed like
 //! `units.RAMInBytes`: binary multiples, an optional `b` after the unit, case-insensitive.
 
@@ -94,4 +95,15 @@ mod tests {
             assert!(parse_ram_bytes(bad).is_err(), "{bad:?} should be rejected");
         }
     }
+}
+
+/// Parses a signal as users name it: "SIGTERM", "TERM", "term" or "15".
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (n > 0 && n < 65).then_some(n);
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
+    Some(sig as i32)
 }

@@ -16,6 +16,7 @@ use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConf
 use crate::logs::LogTarget;
 use crate::image::{ImageError, ImageStore};
 use crate::storage::{Driver, StorageError};
+use crate::units::parse_signal;
 use backend::{Backend, BackendError, ExitEvent, TaskStatus};
 use container::{Container, Status};
 use std::path::PathBuf;
@@ -466,15 +467,4 @@ impl Daemon {
         let _ = self.events.send(ContainerEvent::Removed { id, exit_code: c.state.exit_code });
         Ok(())
     }
-}
-
-/// Parses "SIGTERM", "TERM", "15".
-pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (n > 0 && n < 65).then_some(n);
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
-    Some(sig as i32)
 }

@@ -534,20 +534,11 @@ fn update_cmd(rt: &Runtime, u: &UpdateArgs) -> Result<(), String> {
 
 /// Parses `1048576`, `64k`, `64m`, `1g` (binary units, like runc's RAMInBytes); -1 stays -1.
 fn parse_bytes(s: &str) -> Result<i64, String> {
-    let t = s.trim().to_ascii_lowercase();
-    let t = t.strip_suffix('b').filter(|r| r.ends_with(|c: char| c.is_ascii_alphabetic())).unwrap_or(&t);
-    let (num, mult) = match t.chars().last() {
-        Some('k') => (&t[..t.len() - 1], 1i64 << 10),
-        Some('m') => (&t[..t.len() - 1], 1 << 20),
-        Some('g') => (&t[..t.len() - 1], 1 << 30),
-        Some('t') => (&t[..t.len() - 1], 1 << 40),
-        _ => (t, 1),
-    };
-    let n: i64 = num.trim().parse().map_err(|_| format!("invalid size {s:?}"))?;
-    if n == -1 {
+    // runc takes -1 for "unlimited"; everything else is a size like docker's.
+    if s.trim() == "-1" {
         return Ok(-1);
     }
-    n.checked_mul(mult).ok_or_else(|| format!("size {s:?} too large"))
+    crate::units::parse_ram_bytes(s).map_err(|e| e.to_string())
 }
 
 /// The user name owning a container's state directory (runc's OWNER column).
@@ -583,12 +574,7 @@ fn ps_table(pids: &[i32], args: &[String]) -> Result<String, String> {
 
 /// Parses `KILL`, `SIGKILL`, `kill` or `9`.
 fn parse_signal(s: &str) -> Result<i32, String> {
-    if let Ok(n) = s.parse::<i32>() {
-        return Ok(n);
-    }
-    let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
-    name.parse::<nix::sys::signal::Signal>().map(|s| s as i32).map_err(|_| format!("unknown signal {s:?}"))
+    crate::units::parse_signal(s).ok_or_else(|| format!("unknown signal {s:?}"))
 }
 
 #[cfg(test)]
