@@ -2,6 +2,8 @@
 //! Every integration test file includes this with `mod common;`.
 #![allow(dead_code)]
 
+pub mod engines;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
