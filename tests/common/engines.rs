@@ -342,10 +342,15 @@ impl Dockerd {
         std::fs::read_to_string(self.dir.join("dockerd.log")).unwrap_or_default()
     }
 
-    /// The docker CLI on this dockerd (own config dir), stdin not set.
+    /// The environment that points the docker CLI at this dockerd (and a config dir of its own).
+    pub fn docker_env(&self) -> [(&'static str, String); 2] {
+        [("DOCKER_HOST", self.host()), ("DOCKER_CONFIG", self.dir.join("client").to_string_lossy().into_owned())]
+    }
+
+    /// The docker CLI on this dockerd, stdin not set.
     pub fn docker_cmd(&self) -> Command {
         let mut c = Command::new(DOCKER);
-        c.env("DOCKER_HOST", self.host()).env("DOCKER_CONFIG", self.dir.join("client"));
+        c.envs(self.docker_env());
         c
     }
 
