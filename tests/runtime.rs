@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -826,6 +826,20 @@ fn update_changes_memory_pids_and_cpu_limits_from_flags_and_resources_json() {
     let out = c.rt(&["update", "-r", &res.to_string_lossy(), &c.id]);
     assert!(out.status.success(), "update -r failed: {}", stderr(&out));
     assert_eq!(read("pids", "pids.max", "pids.max"), "9");
+    // containerd's runc shim (and so `docker update`) sends the resources on stdin, every
+    // field present: zero CPU and memory values mean "leave as is", as with runc.
+    let docker_update = r#"{"memory": {"limit": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""}, "pids": {"limit": 11}}"#;
+    let mut child = c.cmd(&["update", "--resources", "-", &c.id]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("update");
+    child.stdin.take().expect("stdin").write_all(docker_update.as_bytes()).expect("write resources");
+    let out = child.wait_with_output().expect("update --resources -");
+    assert!(out.status.success(), "update --resources - failed: {}", stderr(&out));
+    assert_eq!(read("pids", "pids.max", "pids.max"), "11");
+    assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max"), (32u64 << 20).to_string());
+    if is_v2() {
+        assert_eq!(read("cpu", "", "cpu.max"), "50000 100000");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us", ""), "50000");
+    }
 }
 
 #[test]

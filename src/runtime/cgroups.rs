@@ -98,13 +98,17 @@ impl ContainerCgroup {
         RuntimeError::Cgroup { id: self.id.clone(), path: format!("/{}", self.path), msg }
     }
 
+    /// Writes the limits `res` sets. Zero means "leave as is" for memory, swap, CPU shares,
+    /// quota and period, as with runc: engines send every field on update (docker's
+    /// `update --resources -` carries `"quota": 0, "period": 0` for a container without CPU
+    /// limits).
     fn apply(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
         if let Some(mem) = res.memory() {
             let c: &MemController = self.cg.controller_of().ok_or_else(|| self.err("no memory controller".into()))?;
-            if let Some(limit) = mem.limit() {
+            if let Some(limit) = mem.limit().filter(|l| *l != 0) {
                 c.set_limit(limit).map_err(|e| self.err(format!("memory limit {limit}: {e}")))?;
             }
-            if let Some(swap) = mem.swap() {
+            if let Some(swap) = mem.swap().filter(|l| *l != 0) {
                 // Swap accounting is often disabled on v1; a missing file is not fatal.
                 if let Err(e) = c.set_memswap_limit(swap) {
                     tracing::warn!(container = %self.id, "memory+swap limit {swap}: {e}");
@@ -121,9 +125,9 @@ impl ContainerCgroup {
                 if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
                     c.set_shares(shares).map_err(|e| self.err(format!("cpu shares {shares}: {e}")))?;
                 }
-                if cpu.quota().is_some() || cpu.period().is_some() {
-                    c.set_cfs_quota_and_period(cpu.quota(), cpu.period())
-                        .map_err(|e| self.err(format!("cpu quota/period: {e}")))?;
+                let (quota, period) = (cpu.quota().filter(|q| *q != 0), cpu.period().filter(|p| *p != 0));
+                if quota.is_some() || period.is_some() {
+                    c.set_cfs_quota_and_period(quota, period).map_err(|e| self.err(format!("cpu quota/period: {e}")))?;
                 }
             }
             if let Some(c) = self.cg.controller_of::<CpuSetController>() {
