@@ -83,7 +83,7 @@ impl From<ImageError> for DaemonError {
     fn from(e: ImageError) -> Self {
         match e {
             ImageError::NotFound(_) => DaemonError::NotFound(e.to_string()),
-            ImageError::InvalidReference(_) | ImageError::BadArchive(_) => DaemonError::BadRequest(e.to_string()),
+            ImageError::InvalidReference(_) | ImageError::BadArchive(_) | ImageError::Change(_) => DaemonError::BadRequest(e.to_string()),
             ImageError::InUse(_) => DaemonError::Conflict(e.to_string()),
             ImageError::Content(_) | ImageError::Layer { .. } | ImageError::Manifest(_) | ImageError::Registry { .. } => {
                 DaemonError::BadRequest(e.to_string())

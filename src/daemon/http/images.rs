@@ -344,7 +344,7 @@ pub(super) async fn images_create(State(d): D, Query(q): Q, headers: HeaderMap, 
     let d2 = d.clone();
     let result = tokio::task::spawn_blocking(move || {
         let sync_reader = tokio_util_sync_reader(reader);
-        d2.images.import(sync_reader, name.as_deref(), "Imported from -")
+        d2.images.import(sync_reader, name.as_deref(), "Imported from -", &[])
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
