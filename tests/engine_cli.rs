@@ -38,6 +38,43 @@ fn container_exit_code_becomes_berths_exit_code() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("err\n"));
 }
 
+/// Lines each `run --rm` below prints in one burst right before it exits: enough that the
+/// daemon is still streaming them when the exit (and, with --rm, the removal) comes.
+const BURST_LINES: usize = 20_000;
+/// Runs per mode: each one used to lose the tail of its output often enough that 40 runs
+/// failed in nearly every test run before the fix.
+const RM_RUNS: usize = 40;
+
+fn every_run_rm_prints_all_its_output(d: &TestDaemon) {
+    d.import_busybox();
+    let expected: String = (1..=BURST_LINES).map(|i| format!("{i}\n")).collect();
+    let lines = BURST_LINES.to_string();
+    for run in 0..RM_RUNS {
+        let out = d.berth(&["run", "--rm", "busybox", "seq", "1", &lines]);
+        assert!(out.status.success(), "run {run} failed: {}", String::from_utf8_lossy(&out.stderr));
+        let got = stdout_of(&out);
+        assert!(
+            got == expected,
+            "run {run} printed {} of {BURST_LINES} lines (last: {:?})",
+            got.lines().count(),
+            got.lines().last()
+        );
+        let out = d.berth_ok(&["run", "--rm", "busybox", "echo", "hi"]);
+        assert_eq!(out, "hi\n", "run {run}: a one-line container keeps its line");
+    }
+    assert!(common::wait_until(10, || d.berth_ok(&["ps", "-a", "-q"]).trim().is_empty()), "--rm removed every container");
+}
+
+#[test]
+fn modular_run_rm_never_loses_output_written_just_before_the_exit() {
+    every_run_rm_prints_all_its_output(&TestDaemon::modular("rmout"));
+}
+
+#[test]
+fn monolithic_run_rm_never_loses_output_written_just_before_the_exit() {
+    every_run_rm_prints_all_its_output(&TestDaemon::monolithic("mrmout"));
+}
+
 fn detached_lifecycle(d: &TestDaemon) {
     d.import_busybox();
     let id = d.berth_ok(&["run", "-d", "--name", "web", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.1; done"]);

@@ -1,21 +1,70 @@
 //! Following a container's json-file log: what attach and `logs -f` stream to clients.
+//!
+//! A follower holds the log file open from the moment it is asked for (before the container
+//! starts, for `run`), so the container's removal cannot take unread lines away, and
+//! auto-removal waits until the container's followers have read its log to the end, as
+//! Docker removes a container only after its attach streams are drained.
 
 use super::{ContainerEvent, Daemon};
-use crate::logs::jsonfile::{self, Entry};
-use std::path::PathBuf;
+use crate::logs::cursor::Cursor;
+use crate::logs::jsonfile::Entry;
+use std::collections::HashMap;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
+
+pub use crate::logs::cursor::ReadFrom;
 
 /// How often a follower looks for new lines.
 const POLL: Duration = Duration::from_millis(25);
 
-/// Where a follower starts reading.
-pub enum ReadFrom {
-    Start,
-    End,
-    /// A byte offset (just past lines already sent by other means).
-    At(u64),
+/// Followers still reading each container's log (container id → how many).
+pub struct Readers {
+    active: watch::Sender<HashMap<String, usize>>,
+}
+
+impl Default for Readers {
+    fn default() -> Self {
+        Readers { active: watch::channel(HashMap::new()).0 }
+    }
+}
+
+impl Readers {
+    /// Waits until no follower of container `id` is left with unread lines, at most
+    /// `timeout` (a client that stops reading holds its follower back); true if none is.
+    pub async fn drained(&self, id: &str, timeout: Duration) -> bool {
+        let mut rx = self.active.subscribe();
+        tokio::time::timeout(timeout, rx.wait_for(|m| !m.contains_key(id))).await.is_ok_and(|r| r.is_ok())
+    }
+
+    fn add(&self, id: &str) {
+        self.active.send_modify(|m| *m.entry(id.to_owned()).or_default() += 1);
+    }
+
+    fn release(&self, id: &str) {
+        self.active.send_modify(|m| {
+            if let Some(n) = m.get_mut(id) {
+                *n -= 1;
+                if *n == 0 {
+                    m.remove(id);
+                }
+            }
+        });
+    }
+}
+
+/// A follower's registration in [`Readers`], released once it has read the log to its end
+/// (or has given up).
+struct ReaderGuard {
+    daemon: Arc<Daemon>,
+    id: String,
+}
+
+impl Drop for ReaderGuard {
+    fn drop(&mut self) {
+        self.daemon.readers.release(&self.id);
+    }
 }
 
 /// Streams log entries of container `id` into the returned channel: the existing ones
@@ -25,38 +74,35 @@ pub fn follow(daemon: Arc<Daemon>, id: String, from: ReadFrom, follow: bool) -> 
     let (tx, rx) = mpsc::channel(256);
     // Subscribe before looking at the state, so an exit in between is not missed.
     let mut events = daemon.subscribe();
+    // Opened and registered here rather than in the task: `run` starts the container as soon
+    // as the attach is answered, and the container may be gone before the task first runs.
+    let cursor = match daemon.containers.get(&id) {
+        Ok(c) => Cursor::open(Path::new(&c.log_path), from).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    daemon.readers.add(&id);
+    let mut guard = Some(ReaderGuard { daemon: daemon.clone(), id: id.clone() });
     tokio::spawn(async move {
-        let Ok(c) = daemon.containers.get(&id) else { return };
-        let path = PathBuf::from(&c.log_path);
-        let mut offset = match from {
-            ReadFrom::Start => 0,
-            ReadFrom::End => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
-            ReadFrom::At(o) => o,
+        let mut cursor = match cursor {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::debug!("follow the log of {id}: {e}");
+                return;
+            }
         };
         let mut done = !follow;
         loop {
-            // The writer rotated the file under us: finish the old generation first.
-            let len = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
-            if len < offset {
-                let mut old = path.clone().into_os_string();
-                old.push(".1");
-                if let Ok((entries, _)) = jsonfile::read_from(std::path::Path::new(&old), offset) {
-                    for e in entries {
-                        if tx.send(e).await.is_err() {
-                            return;
-                        }
-                    }
-                }
-                offset = 0;
-            }
-            let (entries, next) = match jsonfile::read_from(&path, offset) {
-                Ok(r) => r,
+            let entries = match cursor.read() {
+                Ok(entries) => entries,
                 Err(e) => {
                     tracing::warn!("{e}");
                     return;
                 }
             };
-            offset = next;
+            if done {
+                // Everything the container wrote is in hand: its removal may go ahead.
+                guard.take();
+            }
             for e in entries {
                 if tx.send(e).await.is_err() {
                     return;

@@ -29,6 +29,11 @@ use tokio::sync::broadcast;
 /// How long `stop` waits between the stop signal and SIGKILL when nobody says (Docker's 10 s).
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 
+/// How long auto-removal waits for attach and log followers to read the log to its end. Only
+/// a client that stops reading makes it wait this long; its follower keeps the log file open,
+/// so even then it only loses what rotation moved to files it did not hold yet.
+const STREAM_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// How the daemon was started.
 #[derive(Debug, Clone)]
 pub struct DaemonConfig {
@@ -118,6 +123,8 @@ pub struct Daemon {
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
+    /// Attach and log followers still reading, which auto-removal waits for.
+    readers: logstream::Readers,
     /// Serializes start/stop/remove of containers so that two calls don't interleave.
     ops: tokio::sync::Mutex<()>,
 }
@@ -152,7 +159,7 @@ impl Daemon {
             Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx, respawn)?)
         };
         let (events, _) = broadcast::channel(1024);
-        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, ops: Default::default() });
+        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, readers: Default::default(), ops: Default::default() });
         daemon.reconcile().await;
         let d = daemon.clone();
         tokio::spawn(async move {
@@ -181,7 +188,7 @@ impl Daemon {
 
     /// Brings each container's recorded state in line with the backend: containers that
     /// ran on and exited while we were away get their true exit code.
-    pub async fn reconcile(&self) {
+    pub async fn reconcile(self: &Arc<Self>) {
         for c in self.containers.list() {
             if c.state.status != Status::Running {
                 continue;
@@ -203,7 +210,7 @@ impl Daemon {
         }
     }
 
-    async fn handle_exit(&self, ev: ExitEvent) {
+    async fn handle_exit(self: &Arc<Self>, ev: ExitEvent) {
         let c = {
             // A quick container can exit before its start is recorded: taking the ops lock
             // waits for that record, so the exit is never mistaken for a stale one.
@@ -229,9 +236,18 @@ impl Daemon {
         }
         let _ = self.events.send(ContainerEvent::Exited { id: ev.id.clone(), exit_code: ev.exit_code });
         if c.host_config.auto_remove {
-            if let Err(e) = self.remove(&ev.id, true).await {
-                tracing::warn!("auto-remove {}: {e}", ev.id);
-            }
+            // Removed once attach and log followers have read the log to its end (Docker
+            // drains a container's streams before removing it), from a task of its own so
+            // that other containers' exits are not held up meanwhile.
+            let d = self.clone();
+            tokio::spawn(async move {
+                if !d.readers.drained(&ev.id, STREAM_DRAIN_TIMEOUT).await {
+                    tracing::warn!(id = %ev.id, "log followers still reading after {STREAM_DRAIN_TIMEOUT:?}; removing anyway");
+                }
+                if let Err(e) = d.remove(&ev.id, true).await {
+                    tracing::warn!("auto-remove {}: {e}", ev.id);
+                }
+            });
         }
     }
 

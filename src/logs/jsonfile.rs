@@ -113,6 +113,13 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64), LogError
     file.seek(SeekFrom::Start(offset)).map_err(err)?;
     let mut data = Vec::new();
     file.read_to_end(&mut data).map_err(err)?;
+    let (entries, consumed) = parse_records(&data);
+    Ok((entries, offset + consumed as u64))
+}
+
+/// The records of the complete lines at the start of `data`, and how many bytes those lines
+/// take (an unfinished last line is left out).
+pub fn parse_records(data: &[u8]) -> (Vec<Entry>, usize) {
     let mut entries = Vec::new();
     let mut consumed = 0usize;
     while let Some(pos) = data[consumed..].iter().position(|&b| b == b'\n') {
@@ -123,7 +130,7 @@ pub fn read_from(path: &Path, offset: u64) -> Result<(Vec<Entry>, u64), LogError
             entries.push(e);
         }
     }
-    Ok((entries, offset + consumed as u64))
+    (entries, consumed)
 }
 
 /// Rotated generations of the log at `path`, oldest first (`path.N` … `path.1`), as the
