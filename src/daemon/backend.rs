@@ -17,7 +17,8 @@ pub struct ExitEvent {
 /// What the backend knows of a container's task, for reconciliation after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskStatus {
-    Running { pid: i32 },
+    /// Alive; `paused` when its processes are frozen.
+    Running { pid: i32, paused: bool },
     Stopped { exit_code: i64 },
     Missing,
 }
@@ -59,6 +60,22 @@ impl Backend {
         match self {
             Backend::Modular(s) => s.kill(id, signal).await,
             Backend::Monolithic(m) => m.kill(id, signal).await,
+        }
+    }
+
+    /// Freezes every process of the container (`runc pause`, containerd's Pause).
+    pub async fn pause(&self, id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.pause(id, true).await,
+            Backend::Monolithic(m) => m.pause(id, true).await,
+        }
+    }
+
+    /// Thaws a paused container (`runc resume`, containerd's Resume).
+    pub async fn resume(&self, id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.pause(id, false).await,
+            Backend::Monolithic(m) => m.pause(id, false).await,
         }
     }
 

@@ -33,6 +33,9 @@ impl Status {
 #[serde(default)]
 pub struct State {
     pub status: Status,
+    /// A running container whose processes are frozen (`pause`); `status` stays Running, as
+    /// Docker keeps `Running` true for a paused container.
+    pub paused: bool,
     pub pid: i32,
     pub exit_code: i64,
     pub error: String,
@@ -64,12 +67,22 @@ pub struct Container {
 }
 
 impl Container {
-    /// `Status` column of `docker ps`: "Up 5 seconds", "Exited (0) 3 seconds ago", "Created".
+    /// Docker's state word: "paused" for a paused running container, else the status's.
+    pub fn state_name(&self) -> &'static str {
+        match self.state.status {
+            Status::Running if self.state.paused => "paused",
+            s => s.as_str(),
+        }
+    }
+
+    /// `Status` column of `docker ps`: "Up 5 seconds", "Up 5 seconds (Paused)",
+    /// "Exited (0) 3 seconds ago", "Created".
     pub fn status_text(&self, now: chrono::DateTime<chrono::Utc>) -> String {
         match self.state.status {
             Status::Running => {
                 let since = self.state.started_at.unwrap_or(self.created);
-                format!("Up {}", crate::units::human_duration((now - since).num_seconds()))
+                let up = format!("Up {}", crate::units::human_duration((now - since).num_seconds()));
+                if self.state.paused { format!("{up} (Paused)") } else { up }
             }
             Status::Exited => {
                 let since = self.state.finished_at.unwrap_or(self.created);

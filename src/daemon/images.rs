@@ -2,7 +2,7 @@
 //! a new image), export (a container's filesystem as a tar), the filtered image list,
 //! prune (sparing every image a container uses) and disk usage (`system df`).
 
-use super::container::{effective_command, Container};
+use super::container::{effective_command, Container, Status};
 use super::{Daemon, DaemonError};
 use crate::api::filters::{FilterError, Filters};
 use crate::api::types::{ImageDeleteItem, ImagesPruneReport};
@@ -13,6 +13,7 @@ use serde_json::{Map, Value};
 use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 impl From<FilterError> for DaemonError {
     fn from(e: FilterError) -> Self {
@@ -124,8 +125,39 @@ impl Daemon {
         Ok(m)
     }
 
-    /// `POST /commit`: makes an image of container `name_or_id`'s changes on its image;
-    /// returns the new image id. Blocking (walks the container's files).
+    /// `POST /commit`: [`commit`](Self::commit) with Docker's `pause` (its default): a
+    /// running container is frozen while its changes are read, so that the image holds one
+    /// moment of it rather than files caught mid-write, and thawed afterwards.
+    pub async fn commit_paused(self: &Arc<Self>, name_or_id: &str, opts: CommitOptions, pause: bool) -> Result<String, DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        let paused_here = if pause && c.state.status == Status::Running && !c.state.paused {
+            match self.pause(&id).await {
+                Ok(()) => true,
+                // It exited, or somebody else paused it, in between: nothing left to freeze.
+                Err(DaemonError::Conflict(e)) => {
+                    tracing::debug!("commit {id} without pausing: {e}");
+                    false
+                }
+                Err(e) => return Err(e),
+            }
+        } else {
+            false
+        };
+        let (d, cid) = (self.clone(), id.clone());
+        let result = tokio::task::spawn_blocking(move || d.commit(&cid, opts))
+            .await
+            .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
+        if paused_here {
+            if let Err(e) = self.unpause(&id).await {
+                tracing::warn!("unpause {id} after commit: {e}");
+            }
+        }
+        result
+    }
+
+    /// Makes an image of container `name_or_id`'s changes on its image; returns the new
+    /// image id. Blocking (walks the container's files).
     pub fn commit(&self, name_or_id: &str, opts: CommitOptions) -> Result<String, DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
         let c = self.containers.get(&id)?;

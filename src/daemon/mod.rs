@@ -194,9 +194,14 @@ impl Daemon {
                 continue;
             }
             match self.backend.status(&c.id).await {
-                Ok(TaskStatus::Running { pid }) => {
-                    if pid != c.state.pid && pid != 0 {
-                        let _ = self.containers.update(&c.id, |c| c.state.pid = pid);
+                Ok(TaskStatus::Running { pid, paused }) => {
+                    if (pid != c.state.pid && pid != 0) || paused != c.state.paused {
+                        let _ = self.containers.update(&c.id, |c| {
+                            if pid != 0 {
+                                c.state.pid = pid;
+                            }
+                            c.state.paused = paused;
+                        });
                     }
                 }
                 Ok(TaskStatus::Stopped { exit_code }) => {
@@ -222,6 +227,7 @@ impl Daemon {
             tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
             let _ = self.containers.update(&ev.id, |c| {
                 c.state.status = Status::Exited;
+                c.state.paused = false;
                 c.state.exit_code = ev.exit_code;
                 c.state.pid = 0;
                 c.state.finished_at = Some(ev.exited_at);
@@ -374,6 +380,7 @@ impl Daemon {
                 self.containers.update(id, |c| {
                     c.state = container::State {
                         status: Status::Running,
+                        paused: false,
                         pid,
                         exit_code: 0,
                         error: String::new(),
@@ -419,19 +426,61 @@ impl Daemon {
             .unwrap_or(DEFAULT_STOP_TIMEOUT);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
-        if let Err(e) = self.backend.kill(&id, sig).await {
+        if let Err(e) = self.signal(&id, sig).await {
             tracing::debug!("stop signal to {id}: {e}");
         }
         if self.wait_stopped(&id, rx, timeout).await {
             return Ok(());
         }
         let rx = self.subscribe();
-        let _ = self.backend.kill(&id, libc::SIGKILL).await;
+        let _ = self.signal(&id, libc::SIGKILL).await;
         if self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
             Ok(())
         } else {
             Err(DaemonError::Internal(format!("container {id} did not stop after SIGKILL")))
         }
+    }
+
+    /// Sends `sig` to the container's init. A paused container is thawed after a signal
+    /// meant to end it (SIGKILL, or its stop signal; any signal when it has none), as Docker
+    /// does: frozen processes act on a signal only once thawed.
+    async fn signal(&self, id: &str, sig: i32) -> Result<(), BackendError> {
+        self.backend.kill(id, sig).await?;
+        let Ok(c) = self.containers.get(id) else { return Ok(()) };
+        let stop_signal = c.config.stop_signal.as_deref().and_then(parse_signal);
+        if c.state.paused && (sig == libc::SIGKILL || stop_signal.is_none_or(|s| s == sig)) {
+            self.backend.resume(id).await?;
+            let _ = self.containers.update(id, |c| c.state.paused = false);
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause`: freezes every process of a running container.
+    pub async fn pause(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        self.set_paused(name_or_id, true).await
+    }
+
+    /// `POST /containers/{id}/unpause`: thaws a paused container.
+    pub async fn unpause(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        self.set_paused(name_or_id, false).await
+    }
+
+    async fn set_paused(&self, name_or_id: &str, pause: bool) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let _g = self.ops.lock().await;
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        match (pause, c.state.paused) {
+            (true, true) => return Err(DaemonError::Conflict(format!("Container {id} is already paused"))),
+            (false, false) => return Err(DaemonError::Conflict(format!("Container {id} is not paused"))),
+            (true, false) => self.backend.pause(&id).await?,
+            (false, true) => self.backend.resume(&id).await?,
+        }
+        self.containers.update(&id, |c| c.state.paused = pause)?;
+        tracing::info!(%id, "container {}", if pause { "paused" } else { "unpaused" });
+        Ok(())
     }
 
     /// `POST /containers/{id}/kill`.
@@ -446,7 +495,7 @@ impl Daemon {
             return Err(DaemonError::Conflict(format!("Container {id} is not running")));
         }
         let rx = self.subscribe();
-        self.backend.kill(&id, sig).await?;
+        self.signal(&id, sig).await?;
         if sig == libc::SIGKILL {
             self.wait_stopped(&id, rx, Duration::from_secs(30)).await;
         }
@@ -464,7 +513,7 @@ impl Daemon {
                 )));
             }
             let rx = self.subscribe();
-            let _ = self.backend.kill(&id, libc::SIGKILL).await;
+            let _ = self.signal(&id, libc::SIGKILL).await;
             if !self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
                 return Err(DaemonError::Internal(format!("could not kill running container {id}, cannot remove")));
             }

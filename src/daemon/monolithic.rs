@@ -81,11 +81,23 @@ impl Monolithic {
         r
     }
 
+    /// Freezes (`pause`) or thaws the container's cgroup with the runtime library, off the
+    /// async workers (the freezer is polled until it settles).
+    pub(super) async fn pause(&self, id: &str, pause: bool) -> Result<(), BackendError> {
+        let (runtime, id) = (Runtime::new(&self.runtime_root), id.to_owned());
+        tokio::task::spawn_blocking(move || if pause { runtime.pause(&id) } else { runtime.resume(&id) })
+            .await
+            .map_err(|e| BackendError::Other(format!("pause task: {e}")))?
+            .map_err(|e| BackendError::Other(e.to_string()))
+    }
+
     pub(super) async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
         // Only containers started by this daemon process can be running: any container a
         // previous daemon started died with it.
         match Runtime::new(&self.runtime_root).state(id) {
-            Ok(s) if matches!(s.status, Status::Running | Status::Created | Status::Paused) => Ok(TaskStatus::Running { pid: s.pid }),
+            Ok(s) if matches!(s.status, Status::Running | Status::Created | Status::Paused) => {
+                Ok(TaskStatus::Running { pid: s.pid, paused: s.status == Status::Paused })
+            }
             Ok(_) => Ok(TaskStatus::Stopped { exit_code: 137 }),
             Err(_) => Ok(TaskStatus::Missing),
         }

@@ -9,7 +9,8 @@ use crate::proto::containerd::services::containers::v1::{
 };
 use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
 use crate::proto::containerd::services::tasks::v1::{
-    tasks_client::TasksClient, CreateTaskRequest, DeleteTaskRequest, GetRequest, KillRequest, StartRequest,
+    tasks_client::TasksClient, CreateTaskRequest, DeleteTaskRequest, GetRequest, KillRequest, PauseTaskRequest,
+    ResumeTaskRequest, StartRequest,
 };
 use crate::proto::containerd::v1::types::Status;
 use prost::Message;
@@ -180,6 +181,18 @@ impl SupervisorClient {
         tasks.kill(req(k)).await.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
+    /// Pauses (`pause`) or resumes the container's task through the supervisor.
+    pub(super) async fn pause(&self, id: &str, pause: bool) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let container_id = id.to_owned();
+        let r = if pause {
+            tasks.pause(req(PauseTaskRequest { container_id })).await
+        } else {
+            tasks.resume(req(ResumeTaskRequest { container_id })).await
+        };
+        r.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
     pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         match tasks.delete(req(DeleteTaskRequest { container_id: id.to_owned() })).await {
@@ -201,9 +214,8 @@ impl SupervisorClient {
             Ok(r) => {
                 let Some(p) = r.into_inner().process else { return Ok(TaskStatus::Missing) };
                 Ok(match Status::try_from(p.status).unwrap_or(Status::Unknown) {
-                    Status::Running | Status::Paused | Status::Pausing | Status::Created => {
-                        TaskStatus::Running { pid: p.pid as i32 }
-                    }
+                    Status::Running | Status::Created => TaskStatus::Running { pid: p.pid as i32, paused: false },
+                    Status::Paused | Status::Pausing => TaskStatus::Running { pid: p.pid as i32, paused: true },
                     Status::Stopped => TaskStatus::Stopped { exit_code: p.exit_status as i64 },
                     Status::Unknown => TaskStatus::Missing,
                 })

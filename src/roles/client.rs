@@ -65,6 +65,16 @@ enum Cmd {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Pause all processes within one or more containers
+    Pause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Unpause all processes within one or more containers
+    Unpause {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Remove one or more containers
     Rm {
         /// Force the removal of a running container (uses SIGKILL)
@@ -348,6 +358,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
         }
         Cmd::Stop { time, containers } => Ok(container::stop(client, time, &containers).await),
         Cmd::Kill { signal, containers } => Ok(container::kill(client, signal, &containers).await),
+        Cmd::Pause { containers } => Ok(container::pause(client, true, &containers).await),
+        Cmd::Unpause { containers } => Ok(container::pause(client, false, &containers).await),
         Cmd::Rm { force, containers } => Ok(container::rm(client, force, &containers).await),
         Cmd::Start { containers } => Ok(container::start(client, &containers).await),
         Cmd::Wait { containers } => Ok(container::wait(client, &containers).await),

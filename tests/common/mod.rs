@@ -327,6 +327,17 @@ impl TestDaemon {
         pids
     }
 
+    /// Whether container `id`'s cgroup is frozen, from its freezer (v1 `freezer.state`, or
+    /// `cgroup.freeze` on a cgroup2-only host); None when the cgroup is not there.
+    pub fn frozen(&self, id: &str) -> Option<bool> {
+        let v1 = PathBuf::from("/sys/fs/cgroup/freezer").join(&self.cgroup_parent).join(id).join("freezer.state");
+        if let Ok(s) = std::fs::read_to_string(&v1) {
+            return Some(s.trim() != "THAWED");
+        }
+        let v2 = PathBuf::from("/sys/fs/cgroup").join(&self.cgroup_parent).join(id).join("cgroup.freeze");
+        std::fs::read_to_string(v2).ok().map(|s| s.trim() == "1")
+    }
+
     /// Pids of processes whose command line mentions this daemon's temp dir (shims).
     pub fn helper_pids(&self) -> Vec<i32> {
         let needle = self.dir.path().to_string_lossy().into_owned();

@@ -1,4 +1,5 @@
-//! Container commands: ps, logs, stop, kill, rm, start, wait, inspect, commit, export.
+//! Container commands: ps, logs, stop, kill, pause, unpause, rm, start, wait, inspect,
+//! commit, export.
 
 use super::container_path;
 use crate::api::types::{ContainerSummary, IdResponse, WaitResponse};
@@ -142,6 +143,17 @@ pub async fn kill(client: &EngineClient, signal: Option<String>, names: &[String
     let q = Query::new().set_opt("signal", signal.as_deref()).encode();
     for_each(names, true, |n| {
         let path = container_path(&n, &format!("/kill{q}"));
+        async move { client.post_empty(&path).await.map(|_| None) }
+    })
+    .await
+}
+
+/// `berth pause` (`pause`) and `berth unpause`: freeze or thaw every process of each
+/// container.
+pub async fn pause(client: &EngineClient, pause: bool, names: &[String]) -> u8 {
+    let verb = if pause { "/pause" } else { "/unpause" };
+    for_each(names, true, |n| {
+        let path = container_path(&n, verb);
         async move { client.post_empty(&path).await.map(|_| None) }
     })
     .await

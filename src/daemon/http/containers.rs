@@ -1,4 +1,5 @@
-//! Container endpoints: create, start, stop, kill, wait, attach, logs, inspect, list, remove.
+//! Container endpoints: create, start, stop, kill, pause, unpause, wait, attach, logs,
+//! inspect, list, remove.
 
 use super::{flag, ApiError, ApiResult, D, Q};
 use crate::api::stream::{frame, StdStream};
@@ -26,7 +27,7 @@ pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::Date
         image_id: c.image_id.clone(),
         command: c.command_line(),
         created: c.created.timestamp(),
-        state: c.state.status.as_str().into(),
+        state: c.state_name().into(),
         status: c.status_text(now),
         ports: vec![],
         labels: c.config.labels.clone().unwrap_or_default(),
@@ -70,8 +71,9 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         path: c.path.clone(),
         args: c.args.clone(),
         state: ContainerState {
-            status: s.status.as_str().into(),
+            status: c.state_name().into(),
             running: s.status == Status::Running,
+            paused: s.status == Status::Running && s.paused,
             pid: s.pid as i64,
             exit_code: s.exit_code,
             error: s.error.clone(),
@@ -111,6 +113,16 @@ pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q)
 
 pub(super) async fn container_kill(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
     d.kill(&id, q.get("signal").map(String::as_str)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_pause(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.pause(&id).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_unpause(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
+    d.unpause(&id).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

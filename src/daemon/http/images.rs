@@ -57,8 +57,8 @@ pub(super) async fn images_prune(State(d): D, Query(q): Q) -> ApiResult<Json<Ima
 }
 
 /// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=` with an optional
-/// run config as the body; answers 201 `{"Id": ...}`. (berth does not pause: it has no
-/// freezer yet, so `pause` is accepted and ignored.)
+/// run config as the body; answers 201 `{"Id": ...}`. A running container is paused while
+/// its changes are read unless `pause` is false (Docker's default is true).
 pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> ApiResult<(StatusCode, Json<IdResponse>)> {
     let container = first(&q, "container").unwrap_or_default();
     let config = match serde_json::from_slice::<serde_json::Value>(&body) {
@@ -74,7 +74,8 @@ pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> 
         changes: all(&q, "changes"),
         config,
     };
-    let id = blocking(move || d.commit(&container, opts)).await?;
+    let pause = first(&q, "pause").is_none_or(|v| !matches!(v.to_ascii_lowercase().as_str(), "0" | "no" | "false" | "none"));
+    let id = d.commit_paused(&container, opts, pause).await?;
     Ok((StatusCode::CREATED, Json(IdResponse { id })))
 }
 

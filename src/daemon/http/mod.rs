@@ -140,6 +140,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/start", post(container_start))
         .route("/containers/{id}/stop", post(container_stop))
         .route("/containers/{id}/kill", post(container_kill))
+        .route("/containers/{id}/pause", post(container_pause))
+        .route("/containers/{id}/unpause", post(container_unpause))
         .route("/containers/{id}/wait", post(container_wait))
         .route("/containers/{id}/attach", post(container_attach))
         .route("/containers/{id}/logs", get(container_logs))

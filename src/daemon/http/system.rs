@@ -56,7 +56,8 @@ fn cgroup_version() -> &'static str {
 
 pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
     let cs = d.containers.list();
-    let running = cs.iter().filter(|c| c.state.status == Status::Running).count();
+    let up = cs.iter().filter(|c| c.state.status == Status::Running).count();
+    let paused = cs.iter().filter(|c| c.state.status == Status::Running && c.state.paused).count();
     let images = d.images.list().map(|l| l.len()).unwrap_or(0);
     let hostname = nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
     let mem = std::fs::read_to_string("/proc/meminfo")
@@ -68,9 +69,9 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
     Json(serde_json::json!({
         "ID": "berth",
         "Containers": cs.len(),
-        "ContainersRunning": running,
-        "ContainersPaused": 0,
-        "ContainersStopped": cs.len() - running,
+        "ContainersRunning": up - paused,
+        "ContainersPaused": paused,
+        "ContainersStopped": cs.len() - up,
         "Images": images,
         "Driver": d.storage_driver_name(),
         "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
