@@ -121,3 +121,48 @@ fn a_registry_blob_whose_bytes_do_not_match_its_digest_is_rejected_and_nothing_i
     assert!(files_below(&d2.root().join("image/tmp")).is_empty(), "no partial download is left");
     assert!(d2.berth(&["image", "inspect", &image]).status.code() != Some(0), "no image was created");
 }
+
+#[test]
+fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_and_mounts_its_layers() {
+    let reg = Registry::start();
+    let tmp = TempDir::new("keepdg");
+    // An OCI manifest written by skopeo, not by berth: re-serialising it would change its bytes.
+    let bb = busybox_layer();
+    let extra = layer(&[E::Dir("opt"), E::File("opt/kept", b"kept\n")]);
+    let layout = tmp.path().join("layout");
+    oci_layout(
+        &layout,
+        &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (gzip(&extra), extra.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")],
+        None,
+    );
+    let original = format!("{}/orig/app:v1", reg.host());
+    skopeo(&["copy", "--dest-tls-verify=false", &format!("oci:{}:latest", layout.display()), &format!("docker://{original}")]);
+    let digest_of = |image: &str| -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{image}")])).expect("skopeo json");
+        v["Digest"].as_str().expect("Digest").to_owned()
+    };
+    let want = digest_of(&original);
+
+    let d = TestDaemon::modular("keepdg");
+    d.berth_ok(&["pull", &original]);
+    let renamed = format!("{}/other/copy:v2", reg.host());
+    d.berth_ok(&["tag", &original, &renamed]);
+    let pushed = d.berth_ok(&["push", &renamed]);
+    assert!(pushed.contains(&format!("v2: digest: {want} ")), "berth reports the original digest:\n{pushed}");
+    assert_eq!(digest_of(&renamed), want, "the registry holds the same manifest under the new name");
+    // Same registry: the layers are mounted from the repository they were pulled from, not uploaded.
+    assert_eq!(pushed.matches("Mounted from orig/app").count(), 2, "{pushed}");
+    assert!(!pushed.contains("Pushed"), "{pushed}");
+
+    // Another registry: the layers are uploaded, and the manifest still keeps its digest.
+    let reg2 = Registry::start();
+    let elsewhere = format!("{}/moved:v3", reg2.host());
+    d.berth_ok(&["tag", &original, &elsewhere]);
+    let pushed = d.berth_ok(&["push", &elsewhere]);
+    assert_eq!(pushed.matches("Pushed").count(), 2, "{pushed}");
+    assert_eq!(digest_of(&elsewhere), want);
+    let d2 = TestDaemon::modular("keepdg2");
+    d2.berth_ok(&["pull", &elsewhere]);
+    assert_eq!(d2.berth_ok(&["run", "--rm", &elsewhere, "cat", "/opt/kept"]), "kept\n");
+}

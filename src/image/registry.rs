@@ -203,8 +203,65 @@ fn gzip_blob(store: &ImageStore, diff: &str) -> Result<LayerBlob, ImageError> {
     Ok(b)
 }
 
-/// Pushes image `name` to its registry (as a Docker schema2 manifest with gzip layers),
-/// skipping blobs the registry has; returns the manifest digest.
+/// A manifest berth already holds for image `id` (one it was pulled or pushed as), whose
+/// layer blobs are all in the content store: pushed byte for byte, it keeps its digest.
+/// Returns (digest, bytes, media type, the repository it came from, its layers).
+fn stored_manifest(store: &ImageStore, id: &str) -> Option<(String, Vec<u8>, String, String, Vec<LayerBlob>)> {
+    for rd in store.repo_digests(id) {
+        let (repo, d) = rd.rsplit_once('@')?;
+        let Ok(mut bytes) = store.content().read(d) else { continue };
+        let mut d = d.to_owned();
+        if let Ok(Parsed::Index(index)) = manifest::parse(&bytes, None, &d) {
+            let Ok(child) = manifest::choose_platform(&index, &d) else { continue };
+            let Ok(b) = store.content().read(&child) else { continue };
+            (d, bytes) = (child, b);
+        }
+        let Ok(Parsed::Image(m)) = manifest::parse(&bytes, None, &d) else { continue };
+        if m.config().digest().to_string() != id {
+            continue;
+        }
+        let layers: Vec<LayerBlob> = m
+            .layers()
+            .iter()
+            .map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() })
+            .collect();
+        if !layers.iter().all(|l| store.content().has(&l.digest)) {
+            continue;
+        }
+        let media_type = m.media_type().as_ref().map_or_else(|| manifest::OCI_MANIFEST.to_owned(), |t| t.to_string());
+        return Some((d, bytes, media_type, repo.to_owned(), layers));
+    }
+    None
+}
+
+/// Gets blob `b` into repository `r`: nothing if it is there, a cross-repository mount from
+/// `mount_from` (a repository of the same registry) if the registry allows, else an upload
+/// from the content store.
+async fn push_layer(client: &Client, r: &Reference, mount_from: Option<&Reference>, store: &ImageStore, b: &LayerBlob, name: &str, tx: &Progress) -> Result<(), ImageError> {
+    let id = short(&b.digest);
+    if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
+        say(tx, Some(&id), "Layer already exists");
+        return Ok(());
+    }
+    if let Some(src) = mount_from {
+        // A registry that will not mount answers 202 (an upload instead): then upload.
+        if client.mount_blob(r, src, &b.digest).await.is_ok() {
+            say(tx, Some(&id), &format!("Mounted from {}", src.repository()));
+            return Ok(());
+        }
+    }
+    say(tx, Some(&id), "Pushing");
+    let path = store.content().path(&b.digest)?;
+    let data = tokio::fs::read(&path).await.map_err(|source| ImageError::Io { path, source })?;
+    client.push_blob(r, data, &b.digest).await.map_err(reg_err(name))?;
+    say(tx, Some(&id), "Pushed");
+    Ok(())
+}
+
+/// Pushes image `name` to its registry, skipping blobs the registry has and mounting those
+/// another repository of the same registry has; returns the manifest digest. An image that
+/// came from a registry (or was pushed before) is pushed as the very manifest it was, so its
+/// digest is kept; otherwise a Docker schema2 manifest with gzip layers is made.
 pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
     let img = store.get(name)?;
     let normalized = reference::normalize(name);
@@ -212,42 +269,48 @@ pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
     let client = client_for(&r);
     say(tx, None, &format!("The push refers to repository [{}/{}]", r.registry(), r.repository()));
     client.auth(&r, &auth, RegistryOperation::Push).await.map_err(reg_err(name))?;
-    let mut layers = Vec::new();
-    for diff in &img.config.rootfs.diff_ids {
-        let (s2, d2) = (store.clone(), diff.clone());
-        let b = tokio::task::spawn_blocking(move || gzip_blob(&s2, &d2))
-            .await
-            .map_err(|e| ImageError::BadArchive(format!("compress {diff}: {e}")))??;
+    let stored = stored_manifest(store, &img.id);
+    let mut mount_from = None;
+    let (body, media_type, layers) = match stored {
+        Some((_, bytes, mt, src_repo, layers)) => {
+            let src = parse_ref(&src_repo).ok().filter(|s| s.resolve_registry() == r.resolve_registry() && s.repository() != r.repository());
+            if let Some(s) = &src {
+                // Mounting needs pull rights on the source repository too.
+                client.auth(s, &auth, RegistryOperation::Pull).await.map_err(reg_err(name))?;
+            }
+            mount_from = src;
+            (bytes, mt, layers)
+        }
+        None => {
+            let mut layers = Vec::new();
+            for diff in &img.config.rootfs.diff_ids {
+                let (s2, d2) = (store.clone(), diff.clone());
+                let b = tokio::task::spawn_blocking(move || gzip_blob(&s2, &d2))
+                    .await
+                    .map_err(|e| ImageError::BadArchive(format!("compress {diff}: {e}")))??;
+                layers.push(b);
+            }
+            let config_len = store.config_bytes(&img.id)?.len() as u64;
+            let descs: Vec<(String, u64, &str)> = layers.iter().map(|b| (b.digest.clone(), b.size, b.media_type.as_str())).collect();
+            (manifest::docker_manifest((&img.id, config_len), &descs), manifest::DOCKER_MANIFEST.to_owned(), layers)
+        }
+    };
+    for b in &layers {
         say(tx, Some(&short(&b.digest)), "Preparing");
-        layers.push(b);
     }
     let mut jobs = Vec::new();
-    for b in layers.iter().cloned() {
-        let (client, r) = (&client, &r);
-        jobs.push(async move {
-            let id = short(&b.digest);
-            if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
-                say(tx, Some(&id), "Layer already exists");
-                return Ok(());
-            }
-            say(tx, Some(&id), "Pushing");
-            let path = store.content().path(&b.digest)?;
-            let data = tokio::fs::read(&path).await.map_err(|source| ImageError::Io { path, source })?;
-            client.push_blob(r, data, &b.digest).await.map_err(reg_err(name))?;
-            say(tx, Some(&id), "Pushed");
-            Ok::<(), ImageError>(())
-        });
+    for b in &layers {
+        jobs.push(push_layer(&client, &r, mount_from.as_ref(), store, b, name, tx));
     }
     let results: Vec<Result<(), ImageError>> = futures::stream::iter(jobs).buffer_unordered(PARALLEL).collect().await;
     results.into_iter().collect::<Result<Vec<()>, _>>()?;
     let config = store.config_bytes(&img.id)?;
     if !client.blob_exists(&r, &img.id).await.map_err(reg_err(name))? {
-        client.push_blob(&r, config.clone(), &img.id).await.map_err(reg_err(name))?;
+        client.push_blob(&r, config, &img.id).await.map_err(reg_err(name))?;
     }
-    let descs: Vec<(String, u64, &str)> = layers.iter().map(|b| (b.digest.clone(), b.size, b.media_type.as_str())).collect();
-    let body = manifest::docker_manifest((&img.id, config.len() as u64), &descs);
     let mdigest = store.content().put(&body)?;
-    let ct = axum::http::HeaderValue::from_static(manifest::DOCKER_MANIFEST);
+    let ct = axum::http::HeaderValue::from_str(&media_type)
+        .map_err(|e| ImageError::BadArchive(format!("manifest media type {media_type:?}: {e}")))?;
     client.push_manifest_raw(&r, body.clone(), ct).await.map_err(reg_err(name))?;
     let (repo, tag) = reference::parse(&normalized);
     store.add_repo_digest(&img.id, &repo, &mdigest)?;

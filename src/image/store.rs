@@ -367,6 +367,18 @@ impl ImageStore {
     pub fn delete(&self, id: &str) -> Result<u64, ImageError> {
         let img = self.get(id)?;
         let _ = self.content().remove(&img.id);
+        // The manifests it was pulled or pushed as (and an index's entry for this machine).
+        for rd in self.repo_digests(&img.id) {
+            let Some((_, d)) = rd.rsplit_once('@') else { continue };
+            if let Ok(bytes) = self.content().read(d) {
+                if let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d) {
+                    if let Ok(child) = super::manifest::choose_platform(&index, d) {
+                        let _ = self.content().remove(&child);
+                    }
+                }
+            }
+            let _ = self.content().remove(d);
+        }
         let p = self.config_path(&img.id);
         std::fs::remove_file(&p).map_err(io_err(&p))?;
         {
