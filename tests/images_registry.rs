@@ -166,3 +166,43 @@ fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_
     d2.berth_ok(&["pull", &elsewhere]);
     assert_eq!(d2.berth_ok(&["run", "--rm", &elsewhere, "cat", "/opt/kept"]), "kept\n");
 }
+
+#[test]
+fn a_pull_cut_off_mid_transfer_fails_clearly_leaves_no_image_or_partial_blob_and_a_retry_succeeds() {
+    let reg = Registry::start();
+    let tmp = TempDir::new("cutpull");
+    // busybox plus three 4 MiB layers of incompressible data.
+    let mut layers = vec![busybox_layer()];
+    for i in 0..3 {
+        let name = format!("r{i}");
+        layers.push(layer(&[E::File(&name, &random_bytes(4 << 20))]));
+    }
+    let direct = format!("{}/big:v1", reg.host());
+    let archive = write_file(tmp.path(), "big.tar", &docker_archive(&direct, &layers));
+    let d1 = TestDaemon::modular("cutpush");
+    d1.berth_ok(&["load", "-i", &archive]);
+    d1.berth_ok(&["push", &direct]);
+
+    // The registry "goes away" after 6 MiB: in the middle of the random layers.
+    let proxy = CuttingProxy::start(reg.port, 6 << 20);
+    let image = format!("{}/big:v1", proxy.host());
+    let d = TestDaemon::modular("cutpull");
+    let out = d.berth(&["pull", &image]);
+    assert!(proxy.left() < 0, "the proxy cut the transfer");
+    assert!(!out.status.success(), "a cut pull must fail:\n{}", String::from_utf8_lossy(&out.stdout));
+    let err = stderr_of(&out);
+    eprintln!("the cut pull said: {err}");
+    assert!(err.contains(&image) && err.contains("download sha256:") && err.contains("broke off after"), "the error names the image and the blob: {err}");
+    assert_eq!(d.berth_ok(&["images", "-q"]), "", "no image is listed");
+    assert!(!d.berth(&["image", "inspect", &image]).status.success());
+    assert!(files_below(&d.root().join("image/tmp")).is_empty(), "no partial download or staging dir is left");
+    for blob in files_below(&d.root().join("image/blobs/sha256")) {
+        let name = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        assert_eq!(sha256(&std::fs::read(&blob).expect("read blob")), format!("sha256:{name}"), "every stored blob is whole");
+    }
+
+    proxy.heal();
+    let again = d.berth_ok(&["pull", &image]);
+    assert!(again.contains(&format!("Status: Downloaded newer image for {image}")), "{again}");
+    assert_eq!(d.berth_ok(&["run", "--rm", &image, "sh", "-c", "cat /r0 /r1 /r2 | wc -c"]).trim(), (3 * (4 << 20)).to_string());
+}

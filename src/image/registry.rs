@@ -79,6 +79,20 @@ fn reg_err(name: &str) -> impl Fn(oci_client::errors::OciDistributionError) -> I
     move |e| ImageError::Registry { reference: name.to_owned(), message: e.to_string() }
 }
 
+/// An error and its sources, "a: b: c" (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
+}
+
 fn short(d: &str) -> String {
     d.trim_start_matches("sha256:").chars().take(12).collect()
 }
@@ -93,7 +107,11 @@ async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageSto
     let id = short(blob);
     let mut last = 0u64;
     while let Some(chunk) = sized.stream.next().await {
-        let chunk = chunk.map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("download {blob}: {e}") })?;
+        let chunk = chunk.map_err(|e| {
+            let total = sized.content_length.map_or_else(String::new, |t| format!(" of {t}"));
+            let message = format!("download {blob} broke off after {}{total} bytes: {}", w.written(), error_chain(&e));
+            ImageError::Registry { reference: name.to_owned(), message }
+        })?;
         w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
         if let Some(tx) = tx {
             if w.written() - last >= 512 * 1024 {
