@@ -76,7 +76,19 @@ fn parse_ref(name: &str) -> Result<Reference, ImageError> {
 }
 
 fn reg_err(name: &str) -> impl Fn(oci_client::errors::OciDistributionError) -> ImageError + '_ {
-    move |e| ImageError::Registry { reference: name.to_owned(), message: e.to_string() }
+    use oci_client::errors::OciDistributionError as E;
+    move |e| {
+        let message = match &e {
+            // Say what Docker says, and what to do about it.
+            E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => {
+                let host = name.split_once('/').map_or("", |(h, _)| h);
+                let login = if host.contains(['.', ':']) || host == "localhost" { format!("berth login {host}") } else { "berth login".to_owned() };
+                format!("unauthorized: authentication required ({login}?): {e}")
+            }
+            _ => e.to_string(),
+        };
+        ImageError::Registry { reference: name.to_owned(), message }
+    }
 }
 
 /// An error and its sources, "a: b: c" (reqwest's own message hides the cause).

@@ -177,6 +177,12 @@ pub struct Registry {
 impl Registry {
     /// Starts the registry and waits until `/v2/` answers.
     pub fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// Like [`start`](Self::start), with `extra` appended to its config.yml (e.g. an
+    /// `auth:` section).
+    pub fn start_with(extra: &str) -> Registry {
         let bin = need("docker-registry", "docker-registry");
         let dir = TempDir::new("reg");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
@@ -184,8 +190,9 @@ impl Registry {
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{}",
+                dir.path().join("data").display(),
+                extra
             ),
         )
         .expect("registry config");
