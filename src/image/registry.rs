@@ -10,6 +10,7 @@ use super::{digest, reference};
 use futures::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
+use oci_client::client::BlobResponse;
 use oci_client::{Client, Reference, RegistryOperation};
 use serde_json::json;
 use std::io::Write;
@@ -109,12 +110,25 @@ fn short(d: &str) -> String {
     d.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// Downloads blob `digest` into the content store (verified; partial downloads vanish).
-async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageStore, blob: &str, tx: Option<&Progress>) -> Result<(), ImageError> {
-    if store.content().has(blob) {
-        return Ok(());
-    }
-    let mut sized = client.pull_blob_stream(r, blob).await.map_err(reg_err(name))?;
+/// Downloads blob `blob` (of `size` bytes, if the manifest said) into the content store,
+/// verified once, by the store's writer (a ranged request gets the registry client's own
+/// verifying stream out of the way); partial downloads vanish. Each chunk is also sent to
+/// `tee` while its receiver listens. Returns the blob's size.
+async fn fetch_blob(
+    client: &Client,
+    r: &Reference,
+    name: &str,
+    store: &ImageStore,
+    (blob, size): (&str, Option<u64>),
+    tx: Option<&Progress>,
+    mut tee: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+) -> Result<u64, ImageError> {
+    let mut sized = match size.filter(|s| *s > 0) {
+        Some(s) => match client.pull_blob_stream_partial(r, blob, 0, Some(s)).await.map_err(reg_err(name))? {
+            BlobResponse::Full(st) | BlobResponse::Partial(st) => st,
+        },
+        None => client.pull_blob_stream(r, blob).await.map_err(reg_err(name))?,
+    };
     let mut w = store.content().writer(blob)?;
     let id = short(blob);
     let mut last = 0u64;
@@ -125,6 +139,12 @@ async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageSto
             ImageError::Registry { reference: name.to_owned(), message }
         })?;
         w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
+        // An extractor that gave up (its error is reported) stops listening: download on.
+        if let Some(t) = &tee {
+            if t.send(chunk).await.is_err() {
+                tee = None;
+            }
+        }
         if let Some(tx) = tx {
             if w.written() - last >= 512 * 1024 {
                 last = w.written();
@@ -132,8 +152,61 @@ async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageSto
             }
         }
     }
-    w.commit()?;
+    // The extractor sees the end of the stream now, while the blob is verified and synced.
+    drop(tee);
+    Ok(w.commit()?)
+}
+
+/// A blocking reader of the chunks a download tees off (the extractor's input).
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    cur: bytes::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(c) => self.cur = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Gets layer `desc` (diff id `diff`) into the store: downloads it and extracts it at the
+/// same time (the extractor reads the chunks as they arrive), then publishes the layer only
+/// once the blob's digest and the layer's diff id are both verified.
+async fn fetch_layer(client: &Client, r: &Reference, name: &str, store: &ImageStore, desc: &LayerBlob, diff: &str, tx: &Progress) -> Result<(), ImageError> {
+    let join = |e: tokio::task::JoinError| ImageError::BadArchive(format!("extract {}: {e}", desc.digest));
+    if store.content().has(&desc.digest) {
+        let (s2, ld, d2) = (store.clone(), desc.digest.clone(), diff.to_owned());
+        tokio::task::spawn_blocking(move || s2.extract_blob(&ld, Some(&d2))).await.map_err(join)??;
+        return Ok(());
+    }
+    let (chunks, rx) = tokio::sync::mpsc::channel(64);
+    let (s2, ld, d2) = (store.clone(), desc.digest.clone(), diff.to_owned());
+    let extractor = tokio::task::spawn_blocking(move || s2.stage_layer(ChunkReader { rx, cur: bytes::Bytes::new() }, &ld, Some(&d2)));
+    let downloaded = fetch_blob(client, r, name, store, (&desc.digest, Some(desc.size)), Some(tx), Some(chunks)).await;
+    if downloaded.is_ok() {
+        say(tx, Some(&short(&desc.digest)), "Download complete");
+    }
+    let staged = extractor.await.map_err(join)?;
+    // A broken download is the cause of whatever the extractor then saw.
+    let size = downloaded?;
+    store.publish_layer(staged?, LayerBlob { digest: desc.digest.clone(), size, media_type: blob_media_type(store, &desc.digest)? })?;
     Ok(())
+}
+
+/// The Docker media type of a stored layer blob, from its first bytes.
+fn blob_media_type(store: &ImageStore, digest: &str) -> Result<String, ImageError> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let n = store.content().open_blob(digest)?.read(&mut head).unwrap_or(0);
+    Ok(super::layer::Compression::detect(&head[..n]).media_type(false).to_owned())
 }
 
 /// Pulls `name` from its registry into `store`, reporting on `tx`; returns the image id.
@@ -167,7 +240,9 @@ pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
         }
     };
     let cdigest = m.config().digest().to_string();
-    fetch_blob(&client, &r, name, store, &cdigest, None).await?;
+    if !store.content().has(&cdigest) {
+        fetch_blob(&client, &r, name, store, (&cdigest, Some(m.config().size())), None, None).await?;
+    }
     let config = store.content().read(&cdigest)?;
     let cfg: super::store::ImageConfigFile =
         serde_json::from_slice(&config).map_err(|e| ImageError::BadArchive(format!("image config {cdigest}: {e}")))?;
@@ -176,24 +251,23 @@ pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
         return Err(ImageError::BadArchive(format!("{name}: manifest has {} layers, config {}", m.layers().len(), diff_ids.len())));
     }
     let existed = store.get(name).ok().map(|i| i.id);
-    let pairs: Vec<(String, String)> = m.layers().iter().map(|l| l.digest().to_string()).zip(diff_ids.iter().cloned()).collect();
+    let pairs: Vec<(LayerBlob, String)> = m
+        .layers()
+        .iter()
+        .map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() })
+        .zip(diff_ids.iter().cloned())
+        .collect();
     let mut jobs = Vec::new();
-    for (ld, diff) in pairs {
+    for (desc, diff) in pairs {
         let (client, r, store) = (&client, &r, store.clone());
         jobs.push(async move {
-            let id = short(&ld);
+            let id = short(&desc.digest);
             if store.layer_dir(&diff).is_dir() {
                 say(tx, Some(&id), "Already exists");
                 return Ok(());
             }
             say(tx, Some(&id), "Pulling fs layer");
-            fetch_blob(client, r, name, &store, &ld, Some(tx)).await?;
-            say(tx, Some(&id), "Download complete");
-            say(tx, Some(&id), "Extracting");
-            let (s2, ld2) = (store.clone(), ld.clone());
-            tokio::task::spawn_blocking(move || s2.extract_blob(&ld2, Some(&diff)))
-                .await
-                .map_err(|e| ImageError::BadArchive(format!("extract {ld}: {e}")))??;
+            fetch_layer(client, r, name, &store, &desc, &diff, tx).await?;
             say(tx, Some(&id), "Pull complete");
             Ok::<(), ImageError>(())
         });
