@@ -7,13 +7,19 @@ use std::path::Path;
 /// Writes `data` to `path` so that a crash at any instant leaves either the old or the new
 /// content: write a temp file beside it, fsync, rename over, fsync the directory.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
+    atomic_write_mode(path, data, 0o666)
+}
+
+/// [`atomic_write`] with the file created under `mode` (less the umask): 0o600 for secrets.
+pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> {
+    use std::os::unix::fs::OpenOptionsExt;
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path
         .file_name()
         .ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
     {
-        let mut f = File::create(&tmp)?;
+        let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
     }

@@ -121,3 +121,88 @@ fn a_registry_blob_whose_bytes_do_not_match_its_digest_is_rejected_and_nothing_i
     assert!(files_below(&d2.root().join("image/tmp")).is_empty(), "no partial download is left");
     assert!(d2.berth(&["image", "inspect", &image]).status.code() != Some(0), "no image was created");
 }
+
+#[test]
+fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_and_mounts_its_layers() {
+    let reg = Registry::start();
+    let tmp = TempDir::new("keepdg");
+    // An OCI manifest written by skopeo, not by berth: re-serialising it would change its bytes.
+    let bb = busybox_layer();
+    let extra = layer(&[E::Dir("opt"), E::File("opt/kept", b"kept\n")]);
+    let layout = tmp.path().join("layout");
+    oci_layout(
+        &layout,
+        &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (gzip(&extra), extra.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")],
+        None,
+    );
+    let original = format!("{}/orig/app:v1", reg.host());
+    skopeo(&["copy", "--dest-tls-verify=false", &format!("oci:{}:latest", layout.display()), &format!("docker://{original}")]);
+    let digest_of = |image: &str| -> String {
+        let v: serde_json::Value =
+            serde_json::from_str(&skopeo(&["inspect", "--tls-verify=false", &format!("docker://{image}")])).expect("skopeo json");
+        v["Digest"].as_str().expect("Digest").to_owned()
+    };
+    let want = digest_of(&original);
+
+    let d = TestDaemon::modular("keepdg");
+    d.berth_ok(&["pull", &original]);
+    let renamed = format!("{}/other/copy:v2", reg.host());
+    d.berth_ok(&["tag", &original, &renamed]);
+    let pushed = d.berth_ok(&["push", &renamed]);
+    assert!(pushed.contains(&format!("v2: digest: {want} ")), "berth reports the original digest:\n{pushed}");
+    assert_eq!(digest_of(&renamed), want, "the registry holds the same manifest under the new name");
+    // Same registry: the layers are mounted from the repository they were pulled from, not uploaded.
+    assert_eq!(pushed.matches("Mounted from orig/app").count(), 2, "{pushed}");
+    assert!(!pushed.contains("Pushed"), "{pushed}");
+
+    // Another registry: the layers are uploaded, and the manifest still keeps its digest.
+    let reg2 = Registry::start();
+    let elsewhere = format!("{}/moved:v3", reg2.host());
+    d.berth_ok(&["tag", &original, &elsewhere]);
+    let pushed = d.berth_ok(&["push", &elsewhere]);
+    assert_eq!(pushed.matches("Pushed").count(), 2, "{pushed}");
+    assert_eq!(digest_of(&elsewhere), want);
+    let d2 = TestDaemon::modular("keepdg2");
+    d2.berth_ok(&["pull", &elsewhere]);
+    assert_eq!(d2.berth_ok(&["run", "--rm", &elsewhere, "cat", "/opt/kept"]), "kept\n");
+}
+
+#[test]
+fn a_pull_cut_off_mid_transfer_fails_clearly_leaves_no_image_or_partial_blob_and_a_retry_succeeds() {
+    let reg = Registry::start();
+    let tmp = TempDir::new("cutpull");
+    // busybox plus three 4 MiB layers of incompressible data.
+    let mut layers = vec![busybox_layer()];
+    for i in 0..3 {
+        let name = format!("r{i}");
+        layers.push(layer(&[E::File(&name, &random_bytes(4 << 20))]));
+    }
+    let direct = format!("{}/big:v1", reg.host());
+    let archive = write_file(tmp.path(), "big.tar", &docker_archive(&direct, &layers));
+    let d1 = TestDaemon::modular("cutpush");
+    d1.berth_ok(&["load", "-i", &archive]);
+    d1.berth_ok(&["push", &direct]);
+
+    // The registry "goes away" after 6 MiB: in the middle of the random layers.
+    let proxy = CuttingProxy::start(reg.port, 6 << 20);
+    let image = format!("{}/big:v1", proxy.host());
+    let d = TestDaemon::modular("cutpull");
+    let out = d.berth(&["pull", &image]);
+    assert!(proxy.left() < 0, "the proxy cut the transfer");
+    assert!(!out.status.success(), "a cut pull must fail:\n{}", String::from_utf8_lossy(&out.stdout));
+    let err = stderr_of(&out);
+    eprintln!("the cut pull said: {err}");
+    assert!(err.contains(&image) && err.contains("download sha256:") && err.contains("broke off after"), "the error names the image and the blob: {err}");
+    assert_eq!(d.berth_ok(&["images", "-q"]), "", "no image is listed");
+    assert!(!d.berth(&["image", "inspect", &image]).status.success());
+    assert!(files_below(&d.root().join("image/tmp")).is_empty(), "no partial download or staging dir is left");
+    for blob in files_below(&d.root().join("image/blobs/sha256")) {
+        let name = blob.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        assert_eq!(sha256(&std::fs::read(&blob).expect("read blob")), format!("sha256:{name}"), "every stored blob is whole");
+    }
+
+    proxy.heal();
+    let again = d.berth_ok(&["pull", &image]);
+    assert!(again.contains(&format!("Status: Downloaded newer image for {image}")), "{again}");
+    assert_eq!(d.berth_ok(&["run", "--rm", &image, "sh", "-c", "cat /r0 /r1 /r2 | wc -c"]).trim(), (3 * (4 << 20)).to_string());
+}

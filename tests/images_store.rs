@@ -84,6 +84,47 @@ fn an_oci_layout_archive_loads_and_runs() {
     assert_eq!(d.berth_ok(&["run", "--rm", &id, "cat", "/oci"]), "layout\n");
 }
 
+/// Runs umoci with `args`, failing the test on error.
+fn umoci(args: &[&str]) {
+    let bin = need("umoci", "umoci");
+    let out = std::process::Command::new(bin).args(args).output().expect("run umoci");
+    assert!(out.status.success(), "umoci {args:?} failed: {}", stderr_of(&out));
+}
+
+#[test]
+fn an_oci_layout_made_by_umoci_with_two_layers_and_a_whiteout_loads_and_runs() {
+    let tmp = TempDir::new("umoci");
+    let layout = tmp.path().join("layout");
+    let image = format!("{}:app", layout.display());
+    let bundle = tmp.path().join("bundle");
+    let b = bundle.to_string_lossy().into_owned();
+    umoci(&["init", "--layout", &layout.to_string_lossy()]);
+    umoci(&["new", "--image", &image]);
+    // Layer 1: a busybox system plus a file the next layer deletes.
+    umoci(&["unpack", "--image", &image, &b]);
+    common::make_busybox_rootfs(&bundle.join("rootfs"));
+    std::fs::write(bundle.join("rootfs/etc/motd"), "doomed\n").expect("motd");
+    umoci(&["repack", "--image", &image, &b]);
+    std::fs::remove_dir_all(&bundle).expect("rm bundle");
+    // Layer 2: /hello added, /etc/motd deleted (umoci writes a .wh. whiteout for it).
+    umoci(&["unpack", "--image", &image, &b]);
+    std::fs::write(bundle.join("rootfs/hello"), "made by umoci\n").expect("hello");
+    std::fs::remove_file(bundle.join("rootfs/etc/motd")).expect("rm motd");
+    umoci(&["repack", "--image", &image, &b]);
+    umoci(&["config", "--image", &image, "--config.cmd", "cat", "--config.cmd", "/hello", "--config.env", "PATH=/bin"]);
+
+    let d = TestDaemon::modular("umoci");
+    let archive = write_file(tmp.path(), "umoci.tar", &tar_dir(&layout));
+    let out = d.berth_ok(&["load", "-i", &archive]);
+    // umoci names the image only by its tag ("app"), which names no repository.
+    let id = out.trim().strip_prefix("Loaded image ID: ").unwrap_or_else(|| panic!("loaded by id: {out}")).to_owned();
+    d.berth_ok(&["tag", &id, "fromumoci:v1"]);
+    assert_eq!(d.berth_ok(&["run", "--rm", "fromumoci:v1"]), "made by umoci\n", "the config's Cmd runs");
+    assert_eq!(d.berth_ok(&["run", "--rm", "fromumoci:v1", "sh", "-c", "test -e /etc/motd && echo present || echo absent"]), "absent\n");
+    let inspect: serde_json::Value = serde_json::from_str(&d.berth_ok(&["image", "inspect", "fromumoci:v1"])).expect("inspect json");
+    assert_eq!(inspect[0]["RootFS"]["Layers"].as_array().map(|l| l.len()), Some(2));
+}
+
 #[test]
 fn rmi_refuses_an_image_a_container_uses_untags_extra_names_and_deletes_the_last() {
     let d = TestDaemon::modular("rmi");

@@ -2,6 +2,7 @@
 //! daemon's unix socket, one module per command group, docker's output formats.
 
 pub mod commands;
+pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod format;

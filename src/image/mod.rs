@@ -7,6 +7,7 @@ pub mod commit;
 pub mod content;
 pub mod digest;
 pub mod layer;
+pub mod login;
 pub mod manifest;
 pub mod reference;
 pub mod registry;

@@ -10,6 +10,7 @@ use super::{digest, reference};
 use futures::StreamExt;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
+use oci_client::client::BlobResponse;
 use oci_client::{Client, Reference, RegistryOperation};
 use serde_json::json;
 use std::io::Write;
@@ -76,25 +77,74 @@ fn parse_ref(name: &str) -> Result<Reference, ImageError> {
 }
 
 fn reg_err(name: &str) -> impl Fn(oci_client::errors::OciDistributionError) -> ImageError + '_ {
-    move |e| ImageError::Registry { reference: name.to_owned(), message: e.to_string() }
+    use oci_client::errors::OciDistributionError as E;
+    move |e| {
+        let message = match &e {
+            // Say what Docker says, and what to do about it.
+            E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => {
+                let host = name.split_once('/').map_or("", |(h, _)| h);
+                let login = if host.contains(['.', ':']) || host == "localhost" { format!("berth login {host}") } else { "berth login".to_owned() };
+                format!("unauthorized: authentication required ({login}?): {e}")
+            }
+            _ => e.to_string(),
+        };
+        ImageError::Registry { reference: name.to_owned(), message }
+    }
+}
+
+/// An error and its sources, "a: b: c" (reqwest's own message hides the cause).
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut parts = vec![e.to_string()];
+    let mut cur = e.source();
+    while let Some(s) = cur {
+        let text = s.to_string();
+        if !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        cur = s.source();
+    }
+    parts.join(": ")
 }
 
 fn short(d: &str) -> String {
     d.trim_start_matches("sha256:").chars().take(12).collect()
 }
 
-/// Downloads blob `digest` into the content store (verified; partial downloads vanish).
-async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageStore, blob: &str, tx: Option<&Progress>) -> Result<(), ImageError> {
-    if store.content().has(blob) {
-        return Ok(());
-    }
-    let mut sized = client.pull_blob_stream(r, blob).await.map_err(reg_err(name))?;
+/// Downloads blob `blob` (of `size` bytes, if the manifest said) into the content store,
+/// verified once, by the store's writer (a ranged request gets the registry client's own
+/// verifying stream out of the way); partial downloads vanish. Each chunk is also sent to
+/// `tee` while its receiver listens. Returns the blob's size.
+async fn fetch_blob(
+    client: &Client,
+    r: &Reference,
+    name: &str,
+    store: &ImageStore,
+    (blob, size): (&str, Option<u64>),
+    tx: Option<&Progress>,
+    mut tee: Option<tokio::sync::mpsc::Sender<bytes::Bytes>>,
+) -> Result<u64, ImageError> {
+    let mut sized = match size.filter(|s| *s > 0) {
+        Some(s) => match client.pull_blob_stream_partial(r, blob, 0, Some(s)).await.map_err(reg_err(name))? {
+            BlobResponse::Full(st) | BlobResponse::Partial(st) => st,
+        },
+        None => client.pull_blob_stream(r, blob).await.map_err(reg_err(name))?,
+    };
     let mut w = store.content().writer(blob)?;
     let id = short(blob);
     let mut last = 0u64;
     while let Some(chunk) = sized.stream.next().await {
-        let chunk = chunk.map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("download {blob}: {e}") })?;
+        let chunk = chunk.map_err(|e| {
+            let total = sized.content_length.map_or_else(String::new, |t| format!(" of {t}"));
+            let message = format!("download {blob} broke off after {}{total} bytes: {}", w.written(), error_chain(&e));
+            ImageError::Registry { reference: name.to_owned(), message }
+        })?;
         w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
+        // An extractor that gave up (its error is reported) stops listening: download on.
+        if let Some(t) = &tee {
+            if t.send(chunk).await.is_err() {
+                tee = None;
+            }
+        }
         if let Some(tx) = tx {
             if w.written() - last >= 512 * 1024 {
                 last = w.written();
@@ -102,8 +152,61 @@ async fn fetch_blob(client: &Client, r: &Reference, name: &str, store: &ImageSto
             }
         }
     }
-    w.commit()?;
+    // The extractor sees the end of the stream now, while the blob is verified and synced.
+    drop(tee);
+    Ok(w.commit()?)
+}
+
+/// A blocking reader of the chunks a download tees off (the extractor's input).
+struct ChunkReader {
+    rx: tokio::sync::mpsc::Receiver<bytes::Bytes>,
+    cur: bytes::Bytes,
+}
+
+impl std::io::Read for ChunkReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.cur.is_empty() {
+            match self.rx.blocking_recv() {
+                Some(c) => self.cur = c,
+                None => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.cur.len());
+        buf[..n].copy_from_slice(&self.cur.split_to(n));
+        Ok(n)
+    }
+}
+
+/// Gets layer `desc` (diff id `diff`) into the store: downloads it and extracts it at the
+/// same time (the extractor reads the chunks as they arrive), then publishes the layer only
+/// once the blob's digest and the layer's diff id are both verified.
+async fn fetch_layer(client: &Client, r: &Reference, name: &str, store: &ImageStore, desc: &LayerBlob, diff: &str, tx: &Progress) -> Result<(), ImageError> {
+    let join = |e: tokio::task::JoinError| ImageError::BadArchive(format!("extract {}: {e}", desc.digest));
+    if store.content().has(&desc.digest) {
+        let (s2, ld, d2) = (store.clone(), desc.digest.clone(), diff.to_owned());
+        tokio::task::spawn_blocking(move || s2.extract_blob(&ld, Some(&d2))).await.map_err(join)??;
+        return Ok(());
+    }
+    let (chunks, rx) = tokio::sync::mpsc::channel(64);
+    let (s2, ld, d2) = (store.clone(), desc.digest.clone(), diff.to_owned());
+    let extractor = tokio::task::spawn_blocking(move || s2.stage_layer(ChunkReader { rx, cur: bytes::Bytes::new() }, &ld, Some(&d2)));
+    let downloaded = fetch_blob(client, r, name, store, (&desc.digest, Some(desc.size)), Some(tx), Some(chunks)).await;
+    if downloaded.is_ok() {
+        say(tx, Some(&short(&desc.digest)), "Download complete");
+    }
+    let staged = extractor.await.map_err(join)?;
+    // A broken download is the cause of whatever the extractor then saw.
+    let size = downloaded?;
+    store.publish_layer(staged?, LayerBlob { digest: desc.digest.clone(), size, media_type: blob_media_type(store, &desc.digest)? })?;
     Ok(())
+}
+
+/// The Docker media type of a stored layer blob, from its first bytes.
+fn blob_media_type(store: &ImageStore, digest: &str) -> Result<String, ImageError> {
+    use std::io::Read;
+    let mut head = [0u8; 4];
+    let n = store.content().open_blob(digest)?.read(&mut head).unwrap_or(0);
+    Ok(super::layer::Compression::detect(&head[..n]).media_type(false).to_owned())
 }
 
 /// Pulls `name` from its registry into `store`, reporting on `tx`; returns the image id.
@@ -137,7 +240,9 @@ pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
         }
     };
     let cdigest = m.config().digest().to_string();
-    fetch_blob(&client, &r, name, store, &cdigest, None).await?;
+    if !store.content().has(&cdigest) {
+        fetch_blob(&client, &r, name, store, (&cdigest, Some(m.config().size())), None, None).await?;
+    }
     let config = store.content().read(&cdigest)?;
     let cfg: super::store::ImageConfigFile =
         serde_json::from_slice(&config).map_err(|e| ImageError::BadArchive(format!("image config {cdigest}: {e}")))?;
@@ -146,24 +251,23 @@ pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
         return Err(ImageError::BadArchive(format!("{name}: manifest has {} layers, config {}", m.layers().len(), diff_ids.len())));
     }
     let existed = store.get(name).ok().map(|i| i.id);
-    let pairs: Vec<(String, String)> = m.layers().iter().map(|l| l.digest().to_string()).zip(diff_ids.iter().cloned()).collect();
+    let pairs: Vec<(LayerBlob, String)> = m
+        .layers()
+        .iter()
+        .map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() })
+        .zip(diff_ids.iter().cloned())
+        .collect();
     let mut jobs = Vec::new();
-    for (ld, diff) in pairs {
+    for (desc, diff) in pairs {
         let (client, r, store) = (&client, &r, store.clone());
         jobs.push(async move {
-            let id = short(&ld);
+            let id = short(&desc.digest);
             if store.layer_dir(&diff).is_dir() {
                 say(tx, Some(&id), "Already exists");
                 return Ok(());
             }
             say(tx, Some(&id), "Pulling fs layer");
-            fetch_blob(client, r, name, &store, &ld, Some(tx)).await?;
-            say(tx, Some(&id), "Download complete");
-            say(tx, Some(&id), "Extracting");
-            let (s2, ld2) = (store.clone(), ld.clone());
-            tokio::task::spawn_blocking(move || s2.extract_blob(&ld2, Some(&diff)))
-                .await
-                .map_err(|e| ImageError::BadArchive(format!("extract {ld}: {e}")))??;
+            fetch_layer(client, r, name, &store, &desc, &diff, tx).await?;
             say(tx, Some(&id), "Pull complete");
             Ok::<(), ImageError>(())
         });
@@ -203,8 +307,65 @@ fn gzip_blob(store: &ImageStore, diff: &str) -> Result<LayerBlob, ImageError> {
     Ok(b)
 }
 
-/// Pushes image `name` to its registry (as a Docker schema2 manifest with gzip layers),
-/// skipping blobs the registry has; returns the manifest digest.
+/// A manifest berth already holds for image `id` (one it was pulled or pushed as), whose
+/// layer blobs are all in the content store: pushed byte for byte, it keeps its digest.
+/// Returns (digest, bytes, media type, the repository it came from, its layers).
+fn stored_manifest(store: &ImageStore, id: &str) -> Option<(String, Vec<u8>, String, String, Vec<LayerBlob>)> {
+    for rd in store.repo_digests(id) {
+        let (repo, d) = rd.rsplit_once('@')?;
+        let Ok(mut bytes) = store.content().read(d) else { continue };
+        let mut d = d.to_owned();
+        if let Ok(Parsed::Index(index)) = manifest::parse(&bytes, None, &d) {
+            let Ok(child) = manifest::choose_platform(&index, &d) else { continue };
+            let Ok(b) = store.content().read(&child) else { continue };
+            (d, bytes) = (child, b);
+        }
+        let Ok(Parsed::Image(m)) = manifest::parse(&bytes, None, &d) else { continue };
+        if m.config().digest().to_string() != id {
+            continue;
+        }
+        let layers: Vec<LayerBlob> = m
+            .layers()
+            .iter()
+            .map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() })
+            .collect();
+        if !layers.iter().all(|l| store.content().has(&l.digest)) {
+            continue;
+        }
+        let media_type = m.media_type().as_ref().map_or_else(|| manifest::OCI_MANIFEST.to_owned(), |t| t.to_string());
+        return Some((d, bytes, media_type, repo.to_owned(), layers));
+    }
+    None
+}
+
+/// Gets blob `b` into repository `r`: nothing if it is there, a cross-repository mount from
+/// `mount_from` (a repository of the same registry) if the registry allows, else an upload
+/// from the content store.
+async fn push_layer(client: &Client, r: &Reference, mount_from: Option<&Reference>, store: &ImageStore, b: &LayerBlob, name: &str, tx: &Progress) -> Result<(), ImageError> {
+    let id = short(&b.digest);
+    if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
+        say(tx, Some(&id), "Layer already exists");
+        return Ok(());
+    }
+    if let Some(src) = mount_from {
+        // A registry that will not mount answers 202 (an upload instead): then upload.
+        if client.mount_blob(r, src, &b.digest).await.is_ok() {
+            say(tx, Some(&id), &format!("Mounted from {}", src.repository()));
+            return Ok(());
+        }
+    }
+    say(tx, Some(&id), "Pushing");
+    let path = store.content().path(&b.digest)?;
+    let data = tokio::fs::read(&path).await.map_err(|source| ImageError::Io { path, source })?;
+    client.push_blob(r, data, &b.digest).await.map_err(reg_err(name))?;
+    say(tx, Some(&id), "Pushed");
+    Ok(())
+}
+
+/// Pushes image `name` to its registry, skipping blobs the registry has and mounting those
+/// another repository of the same registry has; returns the manifest digest. An image that
+/// came from a registry (or was pushed before) is pushed as the very manifest it was, so its
+/// digest is kept; otherwise a Docker schema2 manifest with gzip layers is made.
 pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
     let img = store.get(name)?;
     let normalized = reference::normalize(name);
@@ -212,42 +373,48 @@ pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
     let client = client_for(&r);
     say(tx, None, &format!("The push refers to repository [{}/{}]", r.registry(), r.repository()));
     client.auth(&r, &auth, RegistryOperation::Push).await.map_err(reg_err(name))?;
-    let mut layers = Vec::new();
-    for diff in &img.config.rootfs.diff_ids {
-        let (s2, d2) = (store.clone(), diff.clone());
-        let b = tokio::task::spawn_blocking(move || gzip_blob(&s2, &d2))
-            .await
-            .map_err(|e| ImageError::BadArchive(format!("compress {diff}: {e}")))??;
+    let stored = stored_manifest(store, &img.id);
+    let mut mount_from = None;
+    let (body, media_type, layers) = match stored {
+        Some((_, bytes, mt, src_repo, layers)) => {
+            let src = parse_ref(&src_repo).ok().filter(|s| s.resolve_registry() == r.resolve_registry() && s.repository() != r.repository());
+            if let Some(s) = &src {
+                // Mounting needs pull rights on the source repository too.
+                client.auth(s, &auth, RegistryOperation::Pull).await.map_err(reg_err(name))?;
+            }
+            mount_from = src;
+            (bytes, mt, layers)
+        }
+        None => {
+            let mut layers = Vec::new();
+            for diff in &img.config.rootfs.diff_ids {
+                let (s2, d2) = (store.clone(), diff.clone());
+                let b = tokio::task::spawn_blocking(move || gzip_blob(&s2, &d2))
+                    .await
+                    .map_err(|e| ImageError::BadArchive(format!("compress {diff}: {e}")))??;
+                layers.push(b);
+            }
+            let config_len = store.config_bytes(&img.id)?.len() as u64;
+            let descs: Vec<(String, u64, &str)> = layers.iter().map(|b| (b.digest.clone(), b.size, b.media_type.as_str())).collect();
+            (manifest::docker_manifest((&img.id, config_len), &descs), manifest::DOCKER_MANIFEST.to_owned(), layers)
+        }
+    };
+    for b in &layers {
         say(tx, Some(&short(&b.digest)), "Preparing");
-        layers.push(b);
     }
     let mut jobs = Vec::new();
-    for b in layers.iter().cloned() {
-        let (client, r) = (&client, &r);
-        jobs.push(async move {
-            let id = short(&b.digest);
-            if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
-                say(tx, Some(&id), "Layer already exists");
-                return Ok(());
-            }
-            say(tx, Some(&id), "Pushing");
-            let path = store.content().path(&b.digest)?;
-            let data = tokio::fs::read(&path).await.map_err(|source| ImageError::Io { path, source })?;
-            client.push_blob(r, data, &b.digest).await.map_err(reg_err(name))?;
-            say(tx, Some(&id), "Pushed");
-            Ok::<(), ImageError>(())
-        });
+    for b in &layers {
+        jobs.push(push_layer(&client, &r, mount_from.as_ref(), store, b, name, tx));
     }
     let results: Vec<Result<(), ImageError>> = futures::stream::iter(jobs).buffer_unordered(PARALLEL).collect().await;
     results.into_iter().collect::<Result<Vec<()>, _>>()?;
     let config = store.config_bytes(&img.id)?;
     if !client.blob_exists(&r, &img.id).await.map_err(reg_err(name))? {
-        client.push_blob(&r, config.clone(), &img.id).await.map_err(reg_err(name))?;
+        client.push_blob(&r, config, &img.id).await.map_err(reg_err(name))?;
     }
-    let descs: Vec<(String, u64, &str)> = layers.iter().map(|b| (b.digest.clone(), b.size, b.media_type.as_str())).collect();
-    let body = manifest::docker_manifest((&img.id, config.len() as u64), &descs);
     let mdigest = store.content().put(&body)?;
-    let ct = axum::http::HeaderValue::from_static(manifest::DOCKER_MANIFEST);
+    let ct = axum::http::HeaderValue::from_str(&media_type)
+        .map_err(|e| ImageError::BadArchive(format!("manifest media type {media_type:?}: {e}")))?;
     client.push_manifest_raw(&r, body.clone(), ct).await.map_err(reg_err(name))?;
     let (repo, tag) = reference::parse(&normalized);
     store.add_repo_digest(&img.id, &repo, &mdigest)?;

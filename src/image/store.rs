@@ -220,42 +220,48 @@ impl ImageStore {
             let n = std::fs::File::open(self.content().path(digest)?).and_then(|mut f| f.read(&mut head)).unwrap_or(0);
             Compression::detect(&head[..n]).media_type(false).to_owned()
         };
-        let record = |diff: &str| self.add_layer_blob(diff, LayerBlob { digest: digest.to_owned(), size, media_type: media_type.clone() });
+        let record = LayerBlob { digest: digest.to_owned(), size, media_type };
         if let Some(want) = expected {
             digest::hex_of(want).map_err(ContentError::from)?;
             if self.layer_dir(want).is_dir() {
-                record(want)?;
+                self.add_layer_blob(want, record)?;
                 return Ok(want.to_owned());
             }
         }
-        let staging = self.dir().join("tmp").join(format!("layer-{}", crate::util::random_id()));
-        std::fs::create_dir_all(&staging).map_err(io_err(&staging))?;
-        let result = layer::apply(blob, &staging).map_err(|source| ImageError::Layer { layer: digest.to_owned(), source });
-        let diff = match result {
-            Ok(diff) => diff,
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(e);
-            }
-        };
+        let staged = self.stage_layer(blob, digest, expected)?;
+        self.publish_layer(staged, record)
+    }
+
+    /// Extracts the layer tar `reader` yields (plain, gzip or zstd; from blob `blob`) into a
+    /// staging directory, not yet visible; its diff id must equal `expected` when given.
+    pub fn stage_layer(&self, reader: impl Read, blob: &str, expected: Option<&str>) -> Result<StagedLayer, ImageError> {
+        if let Some(want) = expected {
+            digest::hex_of(want).map_err(ContentError::from)?;
+        }
+        let dir = self.dir().join("tmp").join(format!("layer-{}", crate::util::random_id()));
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        let mut staged = StagedLayer { dir, diff: String::new() };
+        let diff = layer::apply(reader, &staged.dir).map_err(|source| ImageError::Layer { layer: blob.to_owned(), source })?;
         if let Some(want) = expected.filter(|w| *w != diff) {
-            let _ = std::fs::remove_dir_all(&staging);
             let source = LayerError::DiffIdMismatch { expected: want.to_owned(), actual: diff };
-            return Err(ImageError::Layer { layer: digest.to_owned(), source });
+            return Err(ImageError::Layer { layer: blob.to_owned(), source });
         }
+        staged.diff = diff;
+        Ok(staged)
+    }
+
+    /// Makes a staged layer visible under its diff id, records `blob` as holding it, and
+    /// returns the diff id.
+    pub fn publish_layer(&self, mut staged: StagedLayer, blob: LayerBlob) -> Result<String, ImageError> {
+        let diff = staged.diff.clone();
         let dest = self.layer_dir(&diff);
-        match std::fs::rename(&staging, &dest) {
-            Ok(()) => {}
+        match std::fs::rename(&staged.dir, &dest) {
+            Ok(()) => staged.dir = PathBuf::new(),
             // Another extraction of the same layer won the race: theirs is as good as ours.
-            Err(_) if dest.is_dir() => {
-                let _ = std::fs::remove_dir_all(&staging);
-            }
-            Err(e) => {
-                let _ = std::fs::remove_dir_all(&staging);
-                return Err(ImageError::Io { path: dest, source: e });
-            }
+            Err(_) if dest.is_dir() => {}
+            Err(e) => return Err(ImageError::Io { path: dest, source: e }),
         }
-        record(&diff)?;
+        self.add_layer_blob(&diff, blob)?;
         Ok(diff)
     }
 
@@ -367,6 +373,18 @@ impl ImageStore {
     pub fn delete(&self, id: &str) -> Result<u64, ImageError> {
         let img = self.get(id)?;
         let _ = self.content().remove(&img.id);
+        // The manifests it was pulled or pushed as (and an index's entry for this machine).
+        for rd in self.repo_digests(&img.id) {
+            let Some((_, d)) = rd.rsplit_once('@') else { continue };
+            if let Ok(bytes) = self.content().read(d) {
+                if let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d) {
+                    if let Ok(child) = super::manifest::choose_platform(&index, d) {
+                        let _ = self.content().remove(&child);
+                    }
+                }
+            }
+            let _ = self.content().remove(d);
+        }
         let p = self.config_path(&img.id);
         std::fs::remove_file(&p).map_err(io_err(&p))?;
         {
@@ -459,6 +477,21 @@ impl ImageStore {
         let p = self.dir().join("tmp").join(format!("work-{}", crate::util::random_id()));
         std::fs::create_dir_all(&p).map_err(io_err(&p))?;
         Ok(TempDir(p))
+    }
+}
+
+/// A layer extracted into the store's temp dir but not yet published; dropped unpublished
+/// (failed download, digest or diff id mismatch), it is removed.
+pub struct StagedLayer {
+    dir: PathBuf,
+    diff: String,
+}
+
+impl Drop for StagedLayer {
+    fn drop(&mut self) {
+        if !self.dir.as_os_str().is_empty() {
+            let _ = std::fs::remove_dir_all(&self.dir);
+        }
     }
 }
 

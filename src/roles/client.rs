@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{container, image, run, system};
+use crate::client::commands::{container, image, registry, run, system};
 use crate::client::{ClientError, EngineClient, Endpoint};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -16,6 +16,9 @@ struct Cli {
     /// Set the logging level ("debug"|"info"|"warn"|"error"|"fatal")
     #[arg(short = 'l', long = "log-level", global = true, default_value = "warn")]
     log_level: String,
+    /// Location of client config files (default $DOCKER_CONFIG, else ~/.docker)
+    #[arg(long = "config", global = true, value_name = "DIR")]
+    config: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -147,6 +150,25 @@ enum Cmd {
     Push {
         /// NAME[:TAG]
         name: String,
+    },
+    /// Log in to a registry
+    Login {
+        /// Username
+        #[arg(short, long)]
+        username: Option<String>,
+        /// Password
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Take the password from stdin
+        #[arg(long)]
+        password_stdin: bool,
+        /// SERVER (default: Docker Hub)
+        server: Option<String>,
+    },
+    /// Log out from a registry
+    Logout {
+        /// SERVER (default: Docker Hub)
+        server: Option<String>,
     },
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE
     Tag { source: String, target: String },
@@ -318,7 +340,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     };
     let client = EngineClient::new(endpoint);
     let is_run = matches!(cli.cmd, Cmd::Run(_));
-    match rt.block_on(dispatch(&client, cli.cmd)) {
+    match rt.block_on(dispatch(&client, cli.cmd, cli.config.as_deref())) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_run {
@@ -331,7 +353,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     }
 }
 
-async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
+async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Result<u8, ClientError> {
+    let config_dir = crate::client::config::config_dir(config);
     match cmd {
         Cmd::Run(a) => {
             let mut it = a.image_and_cmd.into_iter();
@@ -373,8 +396,12 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
             container::commit(client, &container, reference.as_deref(), &opts).await
         }
         Cmd::Export { output, container } => container::export(client, &container, output.as_deref()).await,
-        Cmd::Pull { name } => image::pull(client, &name).await,
-        Cmd::Push { name } => image::push(client, &name).await,
+        Cmd::Pull { name } => image::pull(client, &name, &config_dir).await,
+        Cmd::Push { name } => image::push(client, &name, &config_dir).await,
+        Cmd::Login { username, password, password_stdin, server } => {
+            registry::login(client, registry::LoginOptions { server, username, password, password_stdin }, &config_dir).await
+        }
+        Cmd::Logout { server } => registry::logout(server.as_deref(), &config_dir),
         Cmd::Tag { source, target } => image::tag(client, &source, &target).await,
         Cmd::Rmi { force, images } => image::rmi(client, force, &images).await,
         Cmd::Save { output, images } => image::save(client, output.as_deref(), &images).await,

@@ -177,6 +177,12 @@ pub struct Registry {
 impl Registry {
     /// Starts the registry and waits until `/v2/` answers.
     pub fn start() -> Registry {
+        Registry::start_with("")
+    }
+
+    /// Like [`start`](Self::start), with `extra` appended to its config.yml (e.g. an
+    /// `auth:` section).
+    pub fn start_with(extra: &str) -> Registry {
         let bin = need("docker-registry", "docker-registry");
         let dir = TempDir::new("reg");
         let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
@@ -184,8 +190,9 @@ impl Registry {
         std::fs::write(
             &cfg,
             format!(
-                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n",
-                dir.path().join("data").display()
+                "version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{}",
+                dir.path().join("data").display(),
+                extra
             ),
         )
         .expect("registry config");
@@ -276,4 +283,99 @@ pub fn tar_names(path: &Path) -> Vec<String> {
         .expect("tar entries")
         .map(|e| e.expect("tar entry").path().expect("entry path").to_string_lossy().trim_end_matches('/').to_owned())
         .collect()
+}
+
+/// A loopback TCP proxy in front of `upstream` that passes at most `budget` bytes from the
+/// server to its clients in all, then cuts every connection (and each new one at once):
+/// a registry that goes away mid-transfer, at a chosen byte, deterministically.
+/// [`CuttingProxy::heal`] lifts the limit. Its threads end when it is dropped.
+pub struct CuttingProxy {
+    pub port: u16,
+    budget: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+}
+
+impl CuttingProxy {
+    pub fn start(upstream: u16, budget: i64) -> CuttingProxy {
+        use std::sync::atomic::{AtomicBool, AtomicI64, Ordering};
+        use std::sync::Arc;
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind proxy");
+        let port = listener.local_addr().expect("proxy addr").port();
+        let left = Arc::new(AtomicI64::new(budget));
+        let stop = Arc::new(AtomicBool::new(false));
+        let (l2, s2) = (left.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for client in listener.incoming() {
+                if s2.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(client) = client else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let left = l2.clone();
+                let (c2, sv2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
+                // Client to server: unlimited.
+                std::thread::spawn(move || {
+                    let (mut from, mut to) = (c2, sv2);
+                    let _ = std::io::copy(&mut from, &mut to);
+                    let _ = to.shutdown(std::net::Shutdown::Write);
+                });
+                // Server to client: counted against the budget.
+                std::thread::spawn(move || {
+                    use std::io::Read;
+                    let (mut from, mut to) = (server, client);
+                    let mut buf = vec![0u8; 16 * 1024];
+                    loop {
+                        let n = match from.read(&mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => n,
+                        };
+                        let allowed = left.fetch_sub(n as i64, Ordering::SeqCst).clamp(0, n as i64) as usize;
+                        if to.write_all(&buf[..allowed]).is_err() || allowed < n {
+                            break;
+                        }
+                    }
+                    let _ = to.shutdown(std::net::Shutdown::Both);
+                    let _ = from.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        CuttingProxy { port, budget: left, stop }
+    }
+
+    /// "127.0.0.1:<port>".
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Bytes the proxy may still pass (negative once it has cut).
+    pub fn left(&self) -> i64 {
+        self.budget.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Lets everything through from now on.
+    pub fn heal(&self) {
+        self.budget.store(i64::MAX / 2, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+impl Drop for CuttingProxy {
+    fn drop(&mut self) {
+        self.stop.store(true, std::sync::atomic::Ordering::SeqCst);
+        // Wake the accept loop so that it sees the flag.
+        let _ = std::net::TcpStream::connect(("127.0.0.1", self.port));
+    }
+}
+
+/// `len` bytes that do not compress (xorshift from a random seed).
+pub fn random_bytes(len: usize) -> Vec<u8> {
+    let mut x: u64 = rand::random::<u64>() | 1;
+    let mut out = Vec::with_capacity(len + 8);
+    while out.len() < len {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        out.extend_from_slice(&x.to_le_bytes());
+    }
+    out.truncate(len);
+    out
 }

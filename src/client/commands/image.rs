@@ -3,6 +3,7 @@
 
 use crate::api::filters::Filters;
 use crate::api::types::{ImageSummary, ImagesPruneReport, ProgressMessage};
+use crate::client::config::ClientConfig;
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, human_size, now_unix, short_id, split_repo_tag, table};
 use crate::client::http::{empty, escape, read_body, EngineClient, Query, ReqBody};
@@ -138,35 +139,27 @@ fn image_path(name: &str, rest: &str) -> String {
     format!("/images/{}{rest}", escape(name, true))
 }
 
-/// `X-Registry-Auth` from BERTH_REGISTRY_AUTH="user:password", if set.
-fn auth_header() -> Option<String> {
-    use base64::Engine;
-    let creds = std::env::var("BERTH_REGISTRY_AUTH").ok()?;
-    let (user, pass) = creds.split_once(':')?;
-    let json = serde_json::json!({ "username": user, "password": pass }).to_string();
-    Some(base64::engine::general_purpose::URL_SAFE.encode(json))
-}
-
-/// `berth pull NAME[:TAG]`.
-pub async fn pull(client: &EngineClient, reference: &str) -> Result<u8> {
+/// `berth pull NAME[:TAG]`, with the credentials config.json (in `config_dir`) holds for its
+/// registry.
+pub async fn pull(client: &EngineClient, reference: &str, config_dir: &std::path::Path) -> Result<u8> {
     let (repo, tag) = split_repo_tag(reference);
     let (repo, tag) = match reference.split_once('@') {
         Some((r, d)) => (r.to_owned(), d.to_owned()),
         None => (repo, if tag.is_empty() { "latest".to_owned() } else { tag }),
     };
     let q = Query::new().set("fromImage", &repo).set("tag", &tag).encode();
-    let auth = auth_header();
+    let auth = ClientConfig::load(config_dir)?.registry_auth(reference);
     let headers: Vec<(&str, &str)> = auth.as_deref().map(|a| vec![("x-registry-auth", a)]).unwrap_or_default();
     let resp = client.call(Method::POST, &format!("/images/create{q}"), &headers, empty()).await?;
     crate::client::progress::render(resp).await
 }
 
-/// `berth push NAME[:TAG]`.
-pub async fn push(client: &EngineClient, reference: &str) -> Result<u8> {
+/// `berth push NAME[:TAG]`, with the credentials config.json holds for its registry.
+pub async fn push(client: &EngineClient, reference: &str, config_dir: &std::path::Path) -> Result<u8> {
     let (repo, tag) = split_repo_tag(reference);
     let q = Query::new().set_opt("tag", Some(tag).filter(|t| !t.is_empty())).encode();
     // The daemon insists on a header, as dockerd does; "{}" is anonymous.
-    let auth = auth_header().unwrap_or_else(|| "e30=".to_owned());
+    let auth = ClientConfig::load(config_dir)?.registry_auth(reference).unwrap_or_else(|| "e30=".to_owned());
     let resp = client.call(Method::POST, &image_path(&repo, &format!("/push{q}")), &[("x-registry-auth", &auth)], empty()).await?;
     crate::client::progress::render(resp).await
 }

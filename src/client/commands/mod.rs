@@ -4,6 +4,7 @@
 
 pub mod container;
 pub mod image;
+pub mod registry;
 pub mod run;
 pub mod system;
 

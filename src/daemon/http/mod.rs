@@ -126,6 +126,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/auth", post(auth))
         .route("/system/df", get(system_df))
         .route("/commit", post(commit))
         .route("/images/json", get(images_list))

@@ -144,3 +144,23 @@ pub(super) async fn system_df(State(d): D) -> ApiResult<Json<DiskUsage>> {
         .collect();
     Ok(Json(DiskUsage { layers_size: usage.layers_size as i64, images, containers, volumes: vec![], build_cache: vec![] }))
 }
+
+/// The body of `POST /auth` (Docker's AuthConfig).
+#[derive(serde::Deserialize, Default)]
+#[serde(default)]
+pub(super) struct AuthConfig {
+    username: String,
+    password: String,
+    serveraddress: String,
+}
+
+/// `POST /auth`: checks credentials against a registry (`docker login`); the client keeps them.
+pub(super) async fn auth(Json(a): Json<AuthConfig>) -> ApiResult<Json<serde_json::Value>> {
+    use crate::image::login::{self, LoginError};
+    let server = if a.serveraddress.is_empty() { login::HUB_ADDRESS } else { a.serveraddress.as_str() };
+    match login::login(server, &a.username, &a.password).await {
+        Ok(()) => Ok(Json(serde_json::json!({"Status": "Login Succeeded", "IdentityToken": ""}))),
+        Err(e @ LoginError::Unauthorized { .. }) => Err(super::ApiError(axum::http::StatusCode::UNAUTHORIZED, e.to_string())),
+        Err(e) => Err(super::ApiError(axum::http::StatusCode::INTERNAL_SERVER_ERROR, e.to_string())),
+    }
+}
