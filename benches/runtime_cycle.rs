@@ -7,9 +7,10 @@
 //! RSS of the `create` invocation (wait4's ru_maxrss).
 //!
 //! berth is the release binary next to this bench (`cargo bench` builds it). crun refuses
-//! hybrid cgroup hosts whose cgroup2 mount offers controllers, so the whole benchmark runs in
-//! a private mount namespace in which /sys/fs/cgroup/unified is unmounted: every runtime
-//! sees the same plain cgroup v1 there, and nothing changes outside. Needs root.
+//! hybrid cgroup hosts whose cgroup2 mount offers controllers, so crun alone runs in a
+//! private mount namespace in which /sys/fs/cgroup/unified is unmounted (made once, held by
+//! a child process, and joined with setns between fork and exec: a few microseconds charged
+//! to crun). berth and runc run on the host's hybrid hierarchy as it is. Needs root.
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
@@ -18,6 +19,8 @@ use std::time::{Duration, Instant};
 
 struct Rt {
     name: &'static str,
+    /// Mount namespace to enter before exec (crun's private one), as an open ns file.
+    mnt_ns: Option<std::fs::File>,
     bin: PathBuf,
     root: PathBuf,
     cycle: Vec<Duration>,
@@ -40,6 +43,15 @@ fn timed(cmd: &mut Command) -> (Duration, i64, bool) {
 
 fn rt_cmd(rt: &Rt, args: &[&str]) -> Command {
     let mut c = Command::new(&rt.bin);
+    if let Some(ns) = &rt.mnt_ns {
+        use std::os::fd::AsRawFd;
+        let fd = ns.as_raw_fd();
+        // SAFETY: setns is async-signal-safe; the forked child is single-threaded, as
+        // joining a mount namespace requires, and fd stays open in the parent until exec.
+        unsafe {
+            c.pre_exec(move || if libc::setns(fd, libc::CLONE_NEWNS) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
+        }
+    }
     c.arg("--root").arg(&rt.root).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     c
 }
@@ -67,16 +79,37 @@ fn make_bundle(dir: &Path, berth: &Path) {
     std::fs::write(&p, serde_json::to_vec_pretty(&v).expect("encode")).expect("write config");
 }
 
-/// Enters a private mount namespace without the cgroup2 'unified' mount (see module doc).
-fn private_mount_ns() {
-    // SAFETY: unshare/mount/umount2 with static NUL-terminated strings; we are still
-    // single-threaded here, as unshare(CLONE_NEWNS) wants for a whole-process effect.
-    unsafe {
-        if libc::unshare(libc::CLONE_NEWNS) != 0 {
-            panic!("unshare(CLONE_NEWNS): {}", std::io::Error::last_os_error());
-        }
-        libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null());
-        libc::umount2(c"/sys/fs/cgroup/unified".as_ptr(), libc::MNT_DETACH);
+/// A child holding a private mount namespace without the cgroup2 'unified' mount (see the
+/// module doc); killed when dropped.
+struct PrivateMountNs {
+    holder: std::process::Child,
+}
+
+impl PrivateMountNs {
+    fn new() -> Self {
+        let holder = Command::new("unshare")
+            .args(["--mount", "--propagation", "private", "sh", "-c", "umount -l /sys/fs/cgroup/unified 2>/dev/null; echo ready; exec sleep 100000"])
+            .stdout(Stdio::piped())
+            .spawn()
+            .expect("unshare (util-linux)");
+        let mut me = PrivateMountNs { holder };
+        let mut line = String::new();
+        use std::io::BufRead;
+        let out = me.holder.stdout.take().expect("piped stdout");
+        std::io::BufReader::new(out).read_line(&mut line).expect("read from the namespace holder");
+        assert_eq!(line.trim(), "ready", "namespace holder did not start");
+        me
+    }
+
+    fn file(&self) -> std::fs::File {
+        std::fs::File::open(format!("/proc/{}/ns/mnt", self.holder.id())).expect("open the private mount namespace")
+    }
+}
+
+impl Drop for PrivateMountNs {
+    fn drop(&mut self) {
+        let _ = self.holder.kill();
+        let _ = self.holder.wait();
     }
 }
 
@@ -84,11 +117,20 @@ fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
     }
-    private_mount_ns();
+    let crun_ns = PrivateMountNs::new();
     let runs: usize = std::env::var("BENCH_RUNS").ok().and_then(|s| s.parse().ok()).unwrap_or(30);
     let manifest = PathBuf::from(env!("CARGO_MANIFEST_DIR"));
     let exe_dir = std::env::current_exe().ok().and_then(|p| p.parent()?.parent().map(Path::to_path_buf));
-    let berth = exe_dir.map(|d| d.join("berth")).filter(|p| p.exists()).unwrap_or_else(|| manifest.join("target/release/berth"));
+    // The shipped binary is the plain release build; `cargo bench` links its own berth with
+    // dev-dependency features unified in, so its symbol names miss src/link-order.txt and
+    // it is not what users run. examples/runtime-bench.sh passes the shipped one.
+    let berth = match std::env::var_os("BERTH_BIN") {
+        Some(p) => PathBuf::from(p),
+        None => {
+            println!("note: BERTH_BIN not set: measuring cargo bench's own build of berth, not the shipped binary (see examples/runtime-bench.sh)");
+            exe_dir.map(|d| d.join("berth")).filter(|p| p.exists()).unwrap_or_else(|| manifest.join("target/release/berth"))
+        }
+    };
     assert!(berth.exists(), "{} missing: cargo build --release", berth.display());
 
     let n: u32 = rand::random();
@@ -99,10 +141,11 @@ fn main() {
     let bundle = tmp.join("bundle");
     make_bundle(&bundle, &berth);
 
-    let mut rts = vec![Rt { name: "berth", bin: link, root: tmp.join("root-berth"), cycle: vec![], run: vec![], rss_kb: vec![] }];
+    let mut rts = vec![Rt { name: "berth", mnt_ns: None, bin: link, root: tmp.join("root-berth"), cycle: vec![], run: vec![], rss_kb: vec![] }];
     for (name, path) in [("runc", "/usr/sbin/runc"), ("crun", "/usr/bin/crun")] {
         if Path::new(path).exists() {
-            rts.push(Rt { name, bin: path.into(), root: tmp.join(format!("root-{name}")), cycle: vec![], run: vec![], rss_kb: vec![] });
+            let mnt_ns = (name == "crun").then(|| crun_ns.file());
+            rts.push(Rt { name, mnt_ns, bin: path.into(), root: tmp.join(format!("root-{name}")), cycle: vec![], run: vec![], rss_kb: vec![] });
         } else {
             println!("note: {name} not installed ({path}); skipped");
         }

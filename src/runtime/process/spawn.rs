@@ -103,7 +103,7 @@ fn cstr(id: &str, s: &[u8]) -> Result<CString, RuntimeError> {
 }
 
 /// Clones the init with `flags` (plus SIGCHLD, so the caller reaps it with waitpid) and
-/// execs `exe` as `berth-runtime init`, keeping fds 3..3+`preserve_fds` open.
+/// execs `exe` as `berth runtime init`, keeping fds 3..3+`preserve_fds` open.
 pub fn spawn(
     id: &str,
     exe: &Path,
@@ -135,13 +135,16 @@ pub fn spawn(
 
     // Everything the child touches is prepared here, before clone.
     let exe = choose_exe(id, exe, flags)?;
-    let argv_c = [cstr(id, b"berth-runtime")?, cstr(id, b"init")?];
+    // `berth runtime init` rather than argv[0] = berth-runtime: the role is picked by the
+    // subcommand, so it holds whatever argv[0] the exec ends up with (a memfd, or a tool
+    // such as valgrind that sets argv[0] to the binary's own path).
+    let argv_c = [cstr(id, b"berth")?, cstr(id, b"runtime")?, cstr(id, b"init")?];
     let env_c = [
         cstr(id, format!("{ENV_CONFIG_FD}={}", cfg_r.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_STATUS_FD}={}", st_w.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_PRESERVE_FDS}={preserve_fds}").as_bytes())?,
     ];
-    let argv: [*const libc::c_char; 3] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), std::ptr::null()];
+    let argv: [*const libc::c_char; 4] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), argv_c[2].as_ptr(), std::ptr::null()];
     let envp: [*const libc::c_char; 4] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), std::ptr::null()];
     let child_stdio: [RawFd; 3] = match &stdio_fds {
         Some(f) => [f[0].as_raw_fd(), f[1].as_raw_fd(), f[2].as_raw_fd()],
