@@ -463,6 +463,26 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_failing_poststart_or_poststop_hook_is_logged_and_the_later_hooks_and_lifecycle_go_on() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let ran = c.bundle.path().join("ran");
+    let mark = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} >> {}", ran.display())]});
+    let fail = json!({"path": "/bin/false", "args": ["false"]});
+    c.edit(|v| v["hooks"] = json!({"poststart": [fail, mark("poststart")], "poststop": [fail, mark("poststop")]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["start", &c.id]);
+    assert!(out.status.success(), "a failing poststart hook must not fail start: {}", stderr(&out));
+    assert!(stderr(&out).contains("poststart hook /bin/false"), "the failure is logged: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&ran).unwrap_or_default(), "poststart\n", "the hook after the failing one ran");
+    assert_eq!(c.state()["status"], "running");
+    let out = c.rt(&["delete", "-f", &c.id]);
+    assert!(out.status.success(), "a failing poststop hook must not fail delete: {}", stderr(&out));
+    assert!(stderr(&out).contains("poststop hook /bin/false"), "the failure is logged: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&ran).unwrap_or_default(), "poststart\npoststop\n");
+    assert!(!c.root.path().join(&c.id).exists(), "the container is deleted all the same");
+}
+
+#[test]
 fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
     let c = Ctr::new(&["sh", "-c", "echo x > /dev/null && head -c 1 /dev/zero >/dev/null && echo devices=usable; exec sleep 1000"]);
     c.edit(|v| v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]}));

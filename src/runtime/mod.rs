@@ -130,10 +130,7 @@ impl Runtime {
         process_fifo_read(id, &fifo, &p)?;
         fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))?;
         if let Some(h) = &p.hooks {
-            // The spec says a failing poststart hook only warrants a warning.
-            if let Err(e) = hooks::run(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir)) {
-                tracing::warn!(container = id, "{e}");
-            }
+            hooks::run_all_warn(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir));
         }
         Ok(())
     }
@@ -206,8 +203,8 @@ impl Runtime {
         if cg.exists() {
             cg.remove()?;
         }
-        if let Some(Err(e)) = p.hooks.as_ref().map(|h| hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir))) {
-            tracing::warn!(container = id, "{e}");
+        if let Some(h) = &p.hooks {
+            hooks::run_all_warn(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir));
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
     }
