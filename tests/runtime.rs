@@ -1052,3 +1052,42 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     assert!(out.status.success(), "exec failed: {}", stderr(&out));
     assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536"], "{text}");
 }
+
+// ---- root propagation, a pid namespace by path, non-root users, seccomp vs. the runtime ----
+
+/// Adds `cap` to the bounding, effective and permitted sets of the default spec.
+fn add_cap(v: &mut Value, cap: &str) {
+    for set in ["bounding", "effective", "permitted"] {
+        v["process"]["capabilities"][set].as_array_mut().expect("capability set").push(json!(cap));
+    }
+}
+
+#[test]
+fn the_containers_root_gets_the_rootfs_propagation_config_json_asks_for() {
+    // A mount made under "/" shows up in a recursive bind of "/" only when "/" is shared;
+    // an unbindable "/" cannot be bound at all.
+    let script = "mkdir -p /t /m /s && echo data > /s/f && \
+                  if ! mount -o rbind / /t 2>/dev/null; then echo bind-refused; exit 0; fi; \
+                  mount -o bind /s /m && if [ -e /t/m/f ]; then echo exposed; else echo hidden; fi";
+    for (mode, want) in [
+        ("shared", "exposed"),
+        ("rshared", "exposed"),
+        ("slave", "hidden"),
+        ("rslave", "hidden"),
+        ("private", "hidden"),
+        ("unbindable", "bind-refused"),
+        ("runbindable", "bind-refused"),
+    ] {
+        let c = Ctr::new(&["sh", "-c", script]);
+        c.edit(|v| {
+            v["linux"]["rootfsPropagation"] = json!(mode);
+            add_cap(v, "CAP_SYS_ADMIN");
+        });
+        let out = c.rt(&["run", &c.id]);
+        assert!(out.status.success(), "{mode}: run failed: {} / {}", stderr(&out), stdout(&out));
+        assert_eq!(stdout(&out).trim(), want, "rootfsPropagation {mode}");
+        // Whatever the mode, the container's mounts stay in the container.
+        let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        assert!(!host.contains(&*c.bundle.path().to_string_lossy()), "{mode}: a container mount reached the host:\n{host}");
+    }
+}
