@@ -1091,3 +1091,68 @@ fn the_containers_root_gets_the_rootfs_propagation_config_json_asks_for() {
         assert!(!host.contains(&*c.bundle.path().to_string_lossy()), "{mode}: a container mount reached the host:\n{host}");
     }
 }
+
+/// `unshare --pid --fork sleep`: a pid namespace with a live pid 1, killed (with everything
+/// in it) on drop.
+struct PidNsHolder(std::process::Child);
+
+impl PidNsHolder {
+    fn new() -> Self {
+        let child = Command::new("unshare").args(["--pid", "--kill-child", "sleep", "1000"]).spawn().expect("run unshare");
+        let h = PidNsHolder(child);
+        let ours = std::fs::read_link("/proc/self/ns/pid").expect("our pid ns");
+        assert!(wait_until(5, || std::fs::read_link(h.path()).is_ok_and(|l| l != ours)), "unshare did not make a pid namespace");
+        h
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/pid_for_children", self.0.id())
+    }
+}
+
+impl Drop for PidNsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_pid_namespace_given_by_path_is_joined_and_the_creating_thread_stays_in_its_own() {
+    let holder = PidNsHolder::new();
+    let target = std::fs::read_link(holder.path()).expect("target ns");
+    let with_pid_path = |v: &mut Value| {
+        for ns in v["linux"]["namespaces"].as_array_mut().expect("ns") {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(holder.path());
+            }
+        }
+    };
+    let c = Ctr::new(&["sh", "-c", "echo pid=$$; exec sleep 1000"]);
+    c.edit(with_pid_path);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("pid=")), "output: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("container ns"), target);
+    // pid 1 there is the holder's sleep, so the container's process is not.
+    assert!(!c.output_text().contains("pid=1\n"), "{}", c.output_text());
+
+    // From the library, in this (multi-threaded) test process: the namespace is entered
+    // only for the clone of init, and this thread's next children are born in its own again.
+    let lib = Ctr::new(&["sleep", "1000"]);
+    lib.edit(with_pid_path);
+    let rt = berth::runtime::Runtime::new(lib.root.path()).with_init_exe(common::berth_bin());
+    let null = std::fs::File::options().read(true).write(true).open("/dev/null").expect("null");
+    use std::os::fd::AsRawFd;
+    let fd = null.as_raw_fd();
+    let opts = berth::runtime::CreateOptions { stdio: Some([fd, fd, fd]), ..Default::default() };
+    let st = rt.create(&lib.id, lib.bundle.path(), &opts).expect("library create");
+    assert_eq!(std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).expect("init ns"), target);
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/pid_for_children").expect("for children"),
+        std::fs::read_link("/proc/thread-self/ns/pid").expect("own"),
+        "the creating thread was left in the container's pid namespace"
+    );
+    rt.delete(&lib.id, true).expect("delete");
+}
