@@ -1156,3 +1156,58 @@ fn a_pid_namespace_given_by_path_is_joined_and_the_creating_thread_stays_in_its_
     );
     rt.delete(&lib.id, true).expect("delete");
 }
+
+#[test]
+fn a_non_root_user_with_dac_override_runs_from_a_rootfs_only_root_may_enter() {
+    let script = "id -u; pwd; cat /etc/passwd >/dev/null && echo read-ok";
+    let user_with = |caps: &[&str]| {
+        let c = Ctr::new(&["sh", "-c", script]);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(c.bundle.path().join("rootfs"), std::fs::Permissions::from_mode(0o700)).expect("chmod rootfs");
+        c.edit(|v| {
+            v["process"]["user"] = json!({"uid": 10, "gid": 10});
+            for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+                v["process"]["capabilities"][set] = json!(caps);
+            }
+        });
+        c
+    };
+    let c = user_with(&["CAP_DAC_OVERRIDE"]);
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "10\n/\nread-ok\n");
+    // Without the capability the same user cannot reach its executable: a create-time error.
+    let c = user_with(&[]);
+    let out = c.rt(&["run", &c.id]);
+    assert!(!out.status.success(), "ran without the capability: {}", stdout(&out));
+    assert!(stderr(&out).contains("exec: \"sh\": permission denied"), "stderr: {}", stderr(&out));
+}
+
+/// A profile that allows everything but `names` (errno EPERM); with no_new_privs off it is
+/// installed before the user switch, while the runtime still has work to do.
+fn refuse_syscalls(v: &mut Value, names: &[&str]) {
+    v["process"]["noNewPrivileges"] = json!(false);
+    v["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+}
+
+#[test]
+fn a_seccomp_profile_that_refuses_getcwd_does_not_trip_the_runtimes_own_cwd_check() {
+    let c = Ctr::new(&["sh", "-c", "/bin/pwd; echo rc=$?"]);
+    c.edit(|v| refuse_syscalls(v, &["getcwd"]));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "rc=1\n", "getcwd is refused to the process: {}", stderr(&out));
+}
+
+#[test]
+fn a_seccomp_profile_older_than_faccessat2_still_lets_the_runtime_find_the_executable() {
+    let c = Ctr::new(&["echo", "found"]);
+    c.edit(|v| refuse_syscalls(v, &["faccessat2"]));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "found\n");
+}
