@@ -1211,3 +1211,21 @@ fn a_seccomp_profile_older_than_faccessat2_still_lets_the_runtime_find_the_execu
     assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
     assert_eq!(stdout(&out), "found\n");
 }
+
+#[test]
+fn start_returns_once_the_users_process_has_replaced_the_runtimes_init() {
+    // With noNewPrivileges the seccomp filter goes in between `start` waking init and
+    // init's execve; a long profile makes that stretch long enough to be seen.
+    let rules: Vec<Value> = (0..500)
+        .map(|i| json!({"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": 1, "value": 100 + i, "op": "SCMP_CMP_EQ"}]}))
+        .collect();
+    for _ in 0..5 {
+        let c = Ctr::new(&["sleep", "1000"]);
+        c.edit(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules}));
+        assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+        let pid = c.state()["pid"].as_i64().expect("pid");
+        assert!(c.rt(&["start", &c.id]).status.success());
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_else(|e| panic!("{e}: {}", c.output_text()));
+        assert_eq!(exe, Path::new("/bin/busybox"), "start returned while init had not exec'd the user's process yet");
+    }
+}

@@ -367,7 +367,10 @@ fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), Runtime
         if ready {
             let mut b = [0u8; 1];
             match f.read(&mut b) {
-                Ok(1) => return Ok(()),
+                Ok(1) => {
+                    wait_for_exec(&mut f, p);
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(RuntimeError::io(id, "read", fifo, e)),
@@ -379,6 +382,31 @@ fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), Runtime
         if ready {
             // POLLHUP without data: avoid spinning.
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// After init's byte: waits for EOF on the exec fifo, which comes when init's write end is
+/// closed by its execve of the user's process (or by its exit). Bounded: a slow exec only
+/// makes `start` return before it, as it did before.
+fn wait_for_exec(f: &mut fs::File, p: &Persisted) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && p.alive() {
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+        if let Err(e) = poll(&mut fds, PollTimeout::from(100u8))
+            && e != nix::errno::Errno::EINTR
+        {
+            return;
+        }
+        let mut b = [0u8; 1];
+        match f.read(&mut b) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }

@@ -132,9 +132,11 @@ fn exec_after_start(p: Prepared, preserve: u32) -> ExitCode {
         eprintln!("berth-runtime init: write exec fifo: {e}");
         return ExitCode::from(126);
     }
-    drop(w);
     drop(p.fifo);
+    // The write end stays open (close-on-exec) until execve succeeds or we exit: `start`
+    // reads to EOF, so it returns once the user's process runs, as runc's does.
     let msg = exec_process(&p.exec, preserve);
+    drop(w);
     eprintln!("berth-runtime init: {msg}");
     ExitCode::from(127)
 }
