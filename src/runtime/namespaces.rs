@@ -17,7 +17,8 @@ pub struct NsPlan {
     /// Namespaces init joins with setns (type flag, path).
     pub join: Vec<(CloneFlags, PathBuf)>,
     /// A pid namespace to start init in: setns on a pid namespace only places the caller's
-    /// later children, so the creator enters it around its clone (see `spawn`).
+    /// later children, so the creating thread enters it around its clone of init (see
+    /// [`PidNsForChildren`]).
     pub join_pid: Option<PathBuf>,
     /// init unshares a cgroup namespace after the parent moved it into its cgroup.
     pub new_cgroup: bool,
