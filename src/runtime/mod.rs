@@ -130,7 +130,7 @@ impl Runtime {
         process_fifo_read(id, &fifo, &p)?;
         fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))?;
         if let Some(h) = &p.hooks {
-            hooks::run_all_warn(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir));
+            hooks::run_all_warn(id, "poststart", h.poststart().as_ref(), &p.state_at_start(&dir));
         }
         Ok(())
     }
