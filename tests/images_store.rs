@@ -139,25 +139,7 @@ fn overlay2_mounts_an_image_with_more_layers_than_a_page_of_lowerdirs_holds() {
 
 #[test]
 fn vfs_driver_runs_a_multi_layer_image_from_a_full_copy_and_info_reports_it() {
-    // TestDaemon has no storage-driver option: start berthd ourselves in its dirs.
-    let dir = TempDir::new("vfs");
-    let n: u32 = rand::random();
-    let mut d = TestDaemon { dir, monolithic: true, cgroup_parent: format!("berth-test-vfs-{n:08x}"), daemon: None };
-    let log = std::fs::File::create(d.dir.path().join("berthd.log")).expect("log");
-    let child = std::process::Command::new(common::role("berthd"))
-        .args(["-H", &d.host(), "--monolithic", "--storage-driver", "vfs", "--cgroup-parent", &d.cgroup_parent.clone()])
-        .arg("--root")
-        .arg(d.root())
-        .arg("--exec-root")
-        .arg(d.exec_root())
-        .stdout(log.try_clone().expect("log fd"))
-        .stderr(log)
-        .spawn()
-        .expect("spawn berthd");
-    d.daemon = Some(child);
-    let sock = d.socket();
-    assert!(common::wait_until(20, || std::os::unix::net::UnixStream::connect(&sock).is_ok()), "berthd up");
-
+    let d = TestDaemon::with_args("vfs", true, &["--storage-driver", "vfs"]);
     assert!(d.berth_ok(&["info"]).contains("Storage Driver: vfs"));
     let tmp = TempDir::new("vfsarch");
     let l2 = layer(&[E::File("bin/.wh.cat", b""), E::File("etc/hello", b"vfs\n")]);

@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
+use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
@@ -846,6 +846,63 @@ fn update_changes_memory_pids_and_cpu_limits_from_flags_and_resources_json() {
     let out = c.rt(&["update", "-r", &res.to_string_lossy(), &c.id]);
     assert!(out.status.success(), "update -r failed: {}", stderr(&out));
     assert_eq!(read("pids", "pids.max", "pids.max"), "9");
+    // containerd's runc shim (and so `docker update`) sends the resources on stdin, every
+    // field present: zero CPU and memory values mean "leave as is", as with runc.
+    let docker_update = r#"{"memory": {"limit": 0}, "cpu": {"shares": 0, "quota": 0, "period": 0, "cpus": "", "mems": ""}, "pids": {"limit": 11}}"#;
+    let mut child = c.cmd(&["update", "--resources", "-", &c.id]).stdin(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("update");
+    child.stdin.take().expect("stdin").write_all(docker_update.as_bytes()).expect("write resources");
+    let out = child.wait_with_output().expect("update --resources -");
+    assert!(out.status.success(), "update --resources - failed: {}", stderr(&out));
+    assert_eq!(read("pids", "pids.max", "pids.max"), "11");
+    assert_eq!(read("memory", "memory.limit_in_bytes", "memory.max"), (32u64 << 20).to_string());
+    if is_v2() {
+        assert_eq!(read("cpu", "", "cpu.max"), "50000 100000");
+    } else {
+        assert_eq!(read("cpu", "cpu.cfs_quota_us", ""), "50000");
+    }
+}
+
+/// A config.json `cgroup` mount at /sys/fs/cgroup (as docker writes it), read-only.
+fn cgroup_mount() -> Value {
+    json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "noexec", "nodev"]})
+}
+
+/// What the container sees of its limits through /sys/fs/cgroup (v1 per-controller
+/// directories, or the v2 root), whether it can write there, and how many of its
+/// /proc/self/cgroup lines are not "/".
+const CGROUP_PROBE: &str = "if [ -e /sys/fs/cgroup/cgroup.controllers ]; then cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max; \
+    else cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; fi; \
+    mkdir /sys/fs/cgroup/x 2>/dev/null && echo writable || echo read-only; grep -vc ':/$' /proc/self/cgroup || true";
+
+/// Runs [`CGROUP_PROBE`] in a container with a `cgroup` mount, a 48 MiB memory and a 17 pids
+/// limit, and (if `cgroupns`) a cgroup namespace; returns its output lines.
+fn cgroup_probe(cgroupns: bool) -> Vec<String> {
+    let c = Ctr::new(&["sh", "-c", CGROUP_PROBE]);
+    c.edit(|v| {
+        v["mounts"].as_array_mut().expect("mounts").push(cgroup_mount());
+        if cgroupns {
+            v["linux"]["namespaces"].as_array_mut().expect("namespaces").push(json!({"type": "cgroup"}));
+        }
+        v["linux"]["resources"] = json!({"memory": {"limit": 50331648}, "pids": {"limit": 17}});
+    });
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {}", stderr(&out));
+    String::from_utf8_lossy(&out.stdout).lines().map(str::to_owned).collect()
+}
+
+#[test]
+fn a_cgroup_mount_shows_the_container_its_own_cgroup_read_only() {
+    let lines = cgroup_probe(false);
+    assert_eq!(lines[..3], ["50331648", "17", "read-only"], "{lines:?}");
+    // Without a cgroup namespace, /proc/self/cgroup shows host paths.
+    assert!(lines[3].parse::<u32>().is_ok_and(|n| n >= 1), "{lines:?}");
+}
+
+#[test]
+fn a_cgroup_mount_in_a_cgroup_namespace_is_rooted_at_the_container_cgroup() {
+    let lines = cgroup_probe(true);
+    assert_eq!(lines[..3], ["50331648", "17", "read-only"], "{lines:?}");
+    assert_eq!(lines[3], "0", "every cgroup path is / inside: {lines:?}");
 }
 
 #[test]

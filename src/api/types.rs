@@ -83,6 +83,12 @@ pub struct ContainerSummary {
     pub host_config: serde_json::Value,
     pub network_settings: serde_json::Value,
     pub mounts: Vec<serde_json::Value>,
+    /// Bytes the container changed (only when sizes were asked for: `system df`, `ps -s`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_rw: Option<i64>,
+    /// Bytes of its image plus its changes (with `size_rw`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub size_root_fs: Option<i64>,
 }
 
 /// `State` of `GET /containers/{id}/json`.
@@ -138,6 +144,45 @@ pub struct ImageSummary {
     pub shared_size: i64,
     pub labels: HashMap<String, String>,
     pub containers: i64,
+}
+
+/// Answer of `POST /commit`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct IdResponse {
+    pub id: String,
+}
+
+/// One entry of `DELETE /images/{name}` and of `ImagesDeleted` in `POST /images/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImageDeleteItem {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub untagged: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub deleted: Option<String>,
+}
+
+/// Answer of `POST /images/prune`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ImagesPruneReport {
+    pub images_deleted: Vec<ImageDeleteItem>,
+    pub space_reclaimed: u64,
+}
+
+/// Answer of `GET /system/df`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DiskUsage {
+    /// Bytes of every distinct layer (a layer shared by several images counts once).
+    pub layers_size: i64,
+    /// Every image, with `Size`, `SharedSize` and `Containers` filled in.
+    pub images: Vec<ImageSummary>,
+    /// Every container, with `SizeRw` and `SizeRootFs`.
+    pub containers: Vec<ContainerSummary>,
+    pub volumes: Vec<serde_json::Value>,
+    pub build_cache: Vec<serde_json::Value>,
 }
 
 /// `POST /containers/{id}/wait`.

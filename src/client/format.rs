@@ -71,8 +71,14 @@ fn scaled(size: f64, base: f64, units: &[&'static str]) -> (f64, &'static str) {
 
 /// Docker's `units.HumanSizeWithPrecision(size, 3)` (decimal units), used by `images`.
 pub fn human_size(bytes: i64) -> String {
+    human_size_prec(bytes, 3)
+}
+
+/// Docker's `units.HumanSizeWithPrecision(size, prec)`; `units.HumanSize` is `prec` 4
+/// (`system df`).
+pub fn human_size_prec(bytes: i64, prec: usize) -> String {
     let (v, unit) = scaled(bytes as f64, 1000.0, &["B", "kB", "MB", "GB", "TB", "PB"]);
-    format!("{}{unit}", go_g(v, 3))
+    format!("{}{unit}", go_g(v, prec))
 }
 
 /// Docker's `units.BytesSize` (binary units, 4 significant digits), used by `info`.

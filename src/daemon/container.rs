@@ -2,6 +2,7 @@
 //! `<root>/containers/<id>/config.v2.json` (crash-safe).
 
 use crate::api::types::{ContainerConfig, HostConfig};
+use crate::image::store::RunConfig;
 use serde::{Deserialize, Serialize};
 
 /// Lifecycle states, with Docker's names.
@@ -86,4 +87,18 @@ impl Container {
             .collect::<Vec<_>>()
             .join(" ")
     }
+}
+
+/// The (entrypoint, cmd) a container created with `req` runs on an image with defaults
+/// `img`: its own when given, else the image's; an explicit entrypoint resets the image's
+/// cmd, as in Docker.
+pub fn effective_command(req: &ContainerConfig, img: &RunConfig) -> (Vec<String>, Vec<String>) {
+    let own_entrypoint = req.entrypoint.clone().filter(|e| !e.is_empty());
+    let cmd = match &req.cmd {
+        Some(c) if !c.is_empty() => c.clone(),
+        _ if own_entrypoint.is_some() => Vec::new(),
+        _ => img.cmd.clone().unwrap_or_default(),
+    };
+    let entrypoint = own_entrypoint.or_else(|| img.entrypoint.clone()).unwrap_or_default();
+    (entrypoint, cmd)
 }

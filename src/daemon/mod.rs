@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod container;
 pub mod http;
+pub mod images;
 pub mod logstream;
 pub mod monolithic;
 pub mod names;
@@ -83,7 +84,7 @@ impl From<ImageError> for DaemonError {
     fn from(e: ImageError) -> Self {
         match e {
             ImageError::NotFound(_) => DaemonError::NotFound(e.to_string()),
-            ImageError::InvalidReference(_) | ImageError::BadArchive(_) => DaemonError::BadRequest(e.to_string()),
+            ImageError::InvalidReference(_) | ImageError::BadArchive(_) | ImageError::Change(_) => DaemonError::BadRequest(e.to_string()),
             ImageError::InUse(_) => DaemonError::Conflict(e.to_string()),
             ImageError::Content(_) | ImageError::Layer { .. } | ImageError::Manifest(_) | ImageError::Registry { .. } => {
                 DaemonError::BadRequest(e.to_string())
@@ -253,13 +254,7 @@ impl Daemon {
         };
         let image = self.images.get(&req.config.image)?;
         let img = &image.config.config;
-        let entrypoint = req.config.entrypoint.clone().filter(|e| !e.is_empty()).or_else(|| img.entrypoint.clone()).unwrap_or_default();
-        let cmd = match &req.config.cmd {
-            Some(c) if !c.is_empty() => c.clone(),
-            // An explicit entrypoint resets the image's cmd, as in Docker.
-            _ if req.config.entrypoint.as_ref().is_some_and(|e| !e.is_empty()) => Vec::new(),
-            _ => img.cmd.clone().unwrap_or_default(),
-        };
+        let (entrypoint, cmd) = container::effective_command(&req.config, img);
         let mut argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
         if argv.is_empty() {
             return Err(DaemonError::BadRequest("No command specified".into()));
@@ -354,8 +349,7 @@ impl Daemon {
             _ => {}
         }
         let image = self.images.get(&c.image_id)?;
-        let lowers: Vec<PathBuf> = image.config.rootfs.diff_ids.iter().rev().map(|d| self.images.layer_dir(d)).collect();
-        let rootfs = self.overlay.mount(id, &lowers)?;
+        let rootfs = self.overlay.mount(id, &self.lowers(&image))?;
         let spec = spec::build(&c, &rootfs, &self.config.cgroup_parent);
         let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
             .map_err(|e| DaemonError::BadRequest(e.to_string()))?;

@@ -2,7 +2,7 @@
 //! verified against its digest while it is written, and appears only once complete
 //! (temp file, fsync, rename), so a partial download or a crash never leaves a bad blob.
 
-use super::digest::{self, HashingReader, InvalidDigest};
+use super::digest::{self, HashingWriter, InvalidDigest};
 use std::fs::File;
 use std::io::{self, Read, Write};
 use std::path::{Path, PathBuf};
@@ -105,14 +105,21 @@ impl ContentStore {
     }
 
     /// Stores the bytes of `reader` under whatever digest they have; returns (digest, size).
-    pub fn put_reader(&self, reader: impl Read) -> Result<(String, u64), ContentError> {
+    pub fn put_reader(&self, mut reader: impl Read) -> Result<(String, u64), ContentError> {
+        self.ingest(|w| io::copy(&mut reader, w).map(|_| ()))
+    }
+
+    /// Stores whatever `write` writes under its digest (computed while it is written); the
+    /// blob appears only once complete. Returns (digest, size).
+    pub fn ingest(&self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(String, u64), ContentError> {
         let tmp = self.tmp.join(format!("blob-{}", crate::util::random_id()));
         let result = (|| {
-            let mut hr = HashingReader::new(reader);
-            let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
-            io::copy(&mut hr, &mut f).map_err(io_err(&tmp))?;
+            let f = File::create(&tmp).map_err(io_err(&tmp))?;
+            let mut hw = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, f));
+            write(&mut hw).map_err(io_err(&tmp))?;
+            let (d, n, buffered) = hw.finish();
+            let f = buffered.into_inner().map_err(|e| ContentError::Io { path: tmp.clone(), source: e.into_error() })?;
             f.sync_all().map_err(io_err(&tmp))?;
-            let (d, n) = hr.finish();
             let dest = self.path(&d)?;
             std::fs::rename(&tmp, &dest).map_err(io_err(&dest))?;
             Ok((d, n))

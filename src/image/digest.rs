@@ -1,7 +1,7 @@
 //! sha256 content digests ("sha256:<64 hex>"): parsing, computing, hashing readers.
 
 use sha2::{Digest as _, Sha256};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 
 /// A digest string that is not "sha256:" followed by 64 lowercase hex digits.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +53,37 @@ impl<R: Read> Read for HashingReader<R> {
         self.hasher.update(&buf[..n]);
         self.count += n as u64;
         Ok(n)
+    }
+}
+
+/// A writer that hashes everything written through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hasher: Sha256,
+    count: u64,
+}
+
+impl<W: Write> HashingWriter<W> {
+    /// Wraps `inner`.
+    pub fn new(inner: W) -> Self {
+        HashingWriter { inner, hasher: Sha256::new(), count: 0 }
+    }
+
+    /// "sha256:<hex>" of what was written, how many bytes, and the inner writer.
+    pub fn finish(self) -> (String, u64, W) {
+        (format!("sha256:{}", hex::encode(self.hasher.finalize())), self.count, self.inner)
+    }
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        self.count += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 

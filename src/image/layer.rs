@@ -131,6 +131,27 @@ fn remove_existing(p: &Path, dirs_too: bool) -> io::Result<()> {
     }
 }
 
+/// Makes the device node or fifo that `h` describes at `target`, with its owner, mode and mtime.
+fn make_node(h: &tar::Header, target: &Path) -> Result<(), LayerError> {
+    use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+    let corrupt = |e: io::Error| LayerError::Corrupt(e.to_string());
+    let kind = match h.entry_type() {
+        tar::EntryType::Char => SFlag::S_IFCHR,
+        tar::EntryType::Block => SFlag::S_IFBLK,
+        _ => SFlag::S_IFIFO,
+    };
+    let dev = makedev(h.device_major().map_err(corrupt)?.unwrap_or(0).into(), h.device_minor().map_err(corrupt)?.unwrap_or(0).into());
+    let mode = h.mode().map_err(corrupt)? & 0o7777;
+    let sys = |e: nix::Error| LayerError::Io { path: target.to_path_buf(), source: e.into() };
+    mknod(target, kind, Mode::from_bits_truncate(mode), dev).map_err(sys)?;
+    let (uid, gid) = (h.uid().map_err(corrupt)?, h.gid().map_err(corrupt)?);
+    std::os::unix::fs::lchown(target, Some(uid as u32), Some(gid as u32)).map_err(io_at(target))?;
+    // mknod applied the umask: set the exact mode.
+    nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, target, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::FollowSymlink).map_err(sys)?;
+    let t = filetime::FileTime::from_unix_time(h.mtime().map_err(corrupt)? as i64, 0);
+    filetime::set_symlink_file_times(target, t, t).map_err(io_at(target))
+}
+
 /// Extracts the layer blob `blob` (plain, gzip or zstd tar) into the empty directory
 /// `dest`; returns the diff id (sha256 of the uncompressed tar). On error `dest` may hold a
 /// part of the layer but nothing was written outside it; callers extract into a staging dir.
@@ -191,6 +212,11 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
             if !kind.is_dir() {
                 // Replace, never follow, whatever an earlier entry left at this name.
                 remove_existing(&target, true).map_err(io_at(&target))?;
+            }
+            if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
+                // The tar crate would write these as empty regular files.
+                make_node(entry.header(), &target)?;
+                continue;
             }
             if kind.is_dir() {
                 if let Ok(m) = entry.header().mtime() {

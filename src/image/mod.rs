@@ -2,6 +2,8 @@
 //! docker-archive save/load.
 
 pub mod archive;
+pub mod changes;
+pub mod commit;
 pub mod content;
 pub mod digest;
 pub mod layer;

@@ -7,7 +7,7 @@
 use super::content::{ContentError, ContentStore};
 use super::layer::{self, Compression, LayerError};
 use super::manifest::ManifestError;
-use super::{digest, reference};
+use super::{changes, digest, reference};
 use crate::util::{atomic_write, read_json, write_json};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -39,6 +39,9 @@ pub enum ImageError {
     /// A manifest could not be used.
     #[error(transparent)]
     Manifest(#[from] ManifestError),
+    /// A `--change` instruction that cannot be applied.
+    #[error(transparent)]
+    Change(#[from] changes::ChangeError),
     /// The registry refused or failed a request.
     #[error("{reference}: {message}")]
     Registry { reference: String, message: String },
@@ -58,6 +61,12 @@ pub struct ImageConfigFile {
     pub architecture: String,
     pub os: String,
     pub created: String,
+    /// Who made it (`commit --author`).
+    pub author: String,
+    /// Why (`commit --message`, `import --message`).
+    pub comment: String,
+    /// The container it was committed from.
+    pub container: String,
     pub config: RunConfig,
     pub rootfs: RootFs,
     pub history: Vec<serde_json::Value>,
@@ -250,34 +259,43 @@ impl ImageStore {
         Ok(diff)
     }
 
-    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image, tagged `name` if given.
-    pub fn import(&self, body: impl Read, name: Option<&str>, comment: &str) -> Result<Image, ImageError> {
-        if let Some(n) = name {
-            check_name(n)?;
-        }
-        let (blob, _) = self.content().put_reader(body).map_err(|e| match e {
+    /// Stores the layer tar that `write` writes (plain, gzip or zstd) as a blob and
+    /// extracts it; returns its diff id. Nothing is kept if it is not a usable tar.
+    pub fn add_layer(&self, write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>) -> Result<String, ImageError> {
+        let (blob, _) = self.content().ingest(write).map_err(|e| match e {
             ContentError::Io { source, .. } if source.kind() != io::ErrorKind::StorageFull => ImageError::BadArchive(source.to_string()),
             e => e.into(),
         })?;
-        let diff_id = match self.extract_blob(&blob, None) {
-            Ok(d) => d,
-            Err(e) => {
-                let _ = self.content().remove(&blob);
-                return Err(match e {
-                    ImageError::Layer { source: LayerError::Corrupt(m), .. } => ImageError::BadArchive(m),
-                    e => e,
-                });
+        self.extract_blob(&blob, None).map_err(|e| {
+            let _ = self.content().remove(&blob);
+            match e {
+                ImageError::Layer { source: LayerError::Corrupt(m), .. } => ImageError::BadArchive(m),
+                e => e,
             }
-        };
-        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-        let config = ImageConfigFile {
-            architecture: super::manifest::host_arch().into(),
-            os: "linux".into(),
-            created: now.clone(),
-            config: RunConfig { env: Some(vec![DEFAULT_PATH.into()]), ..Default::default() },
-            rootfs: RootFs { kind: "layers".into(), diff_ids: vec![diff_id] },
-            history: vec![serde_json::json!({"created": now, "comment": comment})],
-        };
+        })
+    }
+
+    /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image, tagged `name` if
+    /// given, with `changes` (Dockerfile instructions, see [`changes`]) applied to its config.
+    pub fn import(&self, mut body: impl Read, name: Option<&str>, comment: &str, changes: &[String]) -> Result<Image, ImageError> {
+        if let Some(n) = name {
+            check_name(n)?;
+        }
+        let changes = changes::parse(changes)?;
+        let diff_id = self.add_layer(|w| io::copy(&mut body, w).map(|_| ()))?;
+        let now = now_rfc3339();
+        let mut run = serde_json::Map::new();
+        run.insert("Env".into(), serde_json::json!([DEFAULT_PATH]));
+        changes::apply(&changes, &mut run);
+        let config = serde_json::json!({
+            "architecture": super::manifest::host_arch(),
+            "os": "linux",
+            "created": now,
+            "comment": comment,
+            "config": run,
+            "rootfs": {"type": "layers", "diff_ids": [diff_id]},
+            "history": [{"created": now, "comment": comment}],
+        });
         let bytes = serde_json::to_vec(&config).map_err(|e| ImageError::BadArchive(e.to_string()))?;
         let id = self.add_config(&bytes)?;
         if let Some(n) = name {
@@ -345,8 +363,8 @@ impl ImageStore {
     }
 
     /// Deletes image `id` (which must have no names left): its config, and every layer and
-    /// blob no other image uses.
-    pub fn delete(&self, id: &str) -> Result<(), ImageError> {
+    /// blob no other image uses. Returns the bytes of the layers removed.
+    pub fn delete(&self, id: &str) -> Result<u64, ImageError> {
         let img = self.get(id)?;
         let _ = self.content().remove(&img.id);
         let p = self.config_path(&img.id);
@@ -361,7 +379,9 @@ impl ImageStore {
         }
         let still_used: std::collections::HashSet<String> =
             self.list()?.into_iter().flat_map(|i| i.config.rootfs.diff_ids).collect();
+        let mut freed = 0;
         for diff in img.config.rootfs.diff_ids.iter().filter(|d| !still_used.contains(*d)) {
+            freed += dir_size(&self.layer_dir(diff));
             for b in self.layer_blobs(diff) {
                 let _ = self.content().remove(&b.digest);
             }
@@ -373,7 +393,20 @@ impl ImageStore {
                 let _ = std::fs::remove_dir_all(&trash);
             }
         }
-        Ok(())
+        Ok(freed)
+    }
+
+    /// Removes every name of image `id` and deletes it. Returns the names removed (tags,
+    /// then "repo@digest" names) and the bytes of the layers removed.
+    pub fn remove(&self, id: &str) -> Result<(Vec<String>, u64), ImageError> {
+        let img = self.get(id)?;
+        let mut untagged = Vec::new();
+        for t in &img.tags {
+            untagged.extend(self.untag(t)?);
+        }
+        untagged.extend(self.repo_digests(&img.id));
+        let freed = self.delete(&img.id)?;
+        Ok((untagged, freed))
     }
 
     /// Resolves a name, full id, or unique id prefix to an image.
@@ -429,6 +462,11 @@ impl ImageStore {
     }
 }
 
+/// Now, as image configs write it (RFC 3339, nanoseconds, UTC).
+pub(crate) fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
+}
+
 /// A directory removed (with everything in it) when dropped.
 pub struct TempDir(pub PathBuf);
 
@@ -438,7 +476,8 @@ impl Drop for TempDir {
     }
 }
 
-fn check_name(name: &str) -> Result<(), ImageError> {
+/// Refuses a name Docker would refuse.
+pub(crate) fn check_name(name: &str) -> Result<(), ImageError> {
     let (repo, _) = reference::parse(name);
     if reference::valid_repository(&repo) { Ok(()) } else { Err(ImageError::InvalidReference(repo)) }
 }

@@ -89,17 +89,44 @@ enum Cmd {
         names: Vec<String>,
     },
     /// List images
-    Images {
-        /// Only show image IDs
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Images(ImagesArgs),
     /// Import the contents from a tarball to create a filesystem image
     Import {
+        /// Apply Dockerfile instruction to the created image
+        #[arg(short, long = "change", value_name = "INSTRUCTION")]
+        change: Vec<String>,
+        /// Set commit message for imported image
+        #[arg(short, long)]
+        message: Option<String>,
         /// A tar file, or "-" for stdin
         file: String,
         /// REPOSITORY[:TAG]
         reference: Option<String>,
+    },
+    /// Create a new image from a container's changes
+    Commit {
+        /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>")
+        #[arg(short, long)]
+        author: Option<String>,
+        /// Apply Dockerfile instruction to the created image
+        #[arg(short, long = "change", value_name = "INSTRUCTION")]
+        change: Vec<String>,
+        /// Commit message
+        #[arg(short, long)]
+        message: Option<String>,
+        /// Pause container during commit
+        #[arg(short, long, default_value_t = true, num_args = 0..=1, default_missing_value = "true", action = clap::ArgAction::Set)]
+        pause: bool,
+        container: String,
+        /// REPOSITORY[:TAG]
+        reference: Option<String>,
+    },
+    /// Export a container's filesystem as a tar archive
+    Export {
+        /// Write to a file, instead of STDOUT
+        #[arg(short, long)]
+        output: Option<String>,
+        container: String,
     },
     /// Download an image from a registry
     Pull {
@@ -145,6 +172,9 @@ enum Cmd {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
+    /// Manage berth
+    #[command(subcommand)]
+    System(SystemCmd),
     /// Show the berth version information
     Version,
     /// Display system-wide information
@@ -159,10 +189,18 @@ enum ImageCmd {
         images: Vec<String>,
     },
     /// List images
-    Ls {
-        /// Only show image IDs
+    Ls(ImagesArgs),
+    /// Remove unused images
+    Prune {
+        /// Remove all unused images, not just dangling ones
         #[arg(short, long)]
-        quiet: bool,
+        all: bool,
+        /// Do not prompt for confirmation
+        #[arg(short, long)]
+        force: bool,
+        /// Provide filter values
+        #[arg(long, value_name = "FILTER")]
+        filter: Vec<String>,
     },
     /// Remove one or more images
     Rm {
@@ -172,6 +210,28 @@ enum ImageCmd {
         #[arg(required = true)]
         images: Vec<String>,
     },
+}
+
+#[derive(Subcommand, Debug)]
+enum SystemCmd {
+    /// Show berth disk usage
+    Df {
+        /// Show detailed information on space usage
+        #[arg(short, long)]
+        verbose: bool,
+    },
+}
+
+#[derive(clap::Args, Debug)]
+struct ImagesArgs {
+    /// Only show image IDs
+    #[arg(short, long)]
+    quiet: bool,
+    /// Filter output based on conditions provided (dangling=true|false, reference=PATTERN)
+    #[arg(short, long, value_name = "FILTER")]
+    filter: Vec<String>,
+    /// REPOSITORY[:TAG]
+    reference: Option<String>,
 }
 
 #[derive(clap::Args, Debug)]
@@ -292,8 +352,15 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
         Cmd::Start { containers } => Ok(container::start(client, &containers).await),
         Cmd::Wait { containers } => Ok(container::wait(client, &containers).await),
         Cmd::Inspect { names } => container::inspect(client, &names).await,
-        Cmd::Images { quiet } => image::images(client, quiet).await,
-        Cmd::Import { file, reference } => image::import(client, &file, reference.as_deref()).await,
+        Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => image::images(client, a.quiet, &a.filter, a.reference.as_deref()).await,
+        Cmd::Import { change, message, file, reference } => {
+            image::import(client, &file, reference.as_deref(), &change, message.as_deref()).await
+        }
+        Cmd::Commit { author, change, message, pause, container, reference } => {
+            let opts = container::CommitOptions { author, message, changes: change, pause };
+            container::commit(client, &container, reference.as_deref(), &opts).await
+        }
+        Cmd::Export { output, container } => container::export(client, &container, output.as_deref()).await,
         Cmd::Pull { name } => image::pull(client, &name).await,
         Cmd::Push { name } => image::push(client, &name).await,
         Cmd::Tag { source, target } => image::tag(client, &source, &target).await,
@@ -302,7 +369,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd) -> Result<u8, ClientError> {
         Cmd::Load { input } => image::load(client, input.as_deref()).await,
         Cmd::History { no_trunc, image } => image::history(client, &image, no_trunc).await,
         Cmd::Image(ImageCmd::Inspect { images }) => image::inspect(client, &images).await,
-        Cmd::Image(ImageCmd::Ls { quiet }) => image::images(client, quiet).await,
+        Cmd::Image(ImageCmd::Prune { all, force, filter }) => image::prune(client, all, force, &filter).await,
+        Cmd::System(SystemCmd::Df { verbose }) => system::df(client, verbose).await,
         Cmd::Image(ImageCmd::Rm { force, images }) => image::rmi(client, force, &images).await,
         Cmd::Version => system::version(client).await,
         Cmd::Info => system::info(client).await,
@@ -337,6 +405,18 @@ mod tests {
         assert_eq!(e, Some(2));
         let e = parse(&["berth", "frobnicate"]).err().map(|e| e.exit_code());
         assert_eq!(e, Some(2));
+    }
+
+    #[test]
+    fn commit_pauses_unless_told_not_to_and_takes_several_changes() {
+        let cli = parse(&["berth", "commit", "-c", "CMD [\"sh\"]", "--change", "ENV A=1", "c1", "img:v1"]).ok();
+        let Some(Cli { cmd: Cmd::Commit { pause, change, container, reference, .. }, .. }) = cli else { panic!("commit did not parse") };
+        assert!(pause);
+        assert_eq!(change, ["CMD [\"sh\"]", "ENV A=1"]);
+        assert_eq!((container.as_str(), reference.as_deref()), ("c1", Some("img:v1")));
+        let cli = parse(&["berth", "commit", "--pause=false", "c1"]).ok();
+        let Some(Cli { cmd: Cmd::Commit { pause, .. }, .. }) = cli else { panic!("commit did not parse") };
+        assert!(!pause);
     }
 
     #[test]

@@ -179,9 +179,10 @@ struct ExecArgs {
 
 #[derive(clap::Args, Debug)]
 struct UpdateArgs {
-    /// resources.json (linux.resources format); `-` reads stdin.
-    #[arg(short, long)]
-    r: Option<PathBuf>,
+    /// resources.json (linux.resources format); `-` reads stdin (containerd's shim passes
+    /// `--resources -`).
+    #[arg(short = 'r', long = "resources")]
+    resources: Option<PathBuf>,
     /// Memory limit (bytes, or with k/m/g suffix).
     #[arg(long)]
     memory: Option<String>,
@@ -489,7 +490,7 @@ fn exec_cmd(rt: &Runtime, e: &ExecArgs) -> Result<ExitCode, String> {
 /// `update`: -r resources.json, then the flags on top (runc's precedence).
 fn update_cmd(rt: &Runtime, u: &UpdateArgs) -> Result<(), String> {
     use serde_json::{Value, json};
-    let mut res: Value = match &u.r {
+    let mut res: Value = match &u.resources {
         Some(p) if p.as_os_str() == "-" => serde_json::from_reader(std::io::stdin()).map_err(|e| format!("parsing resources from stdin: {e}"))?,
         Some(p) => {
             let data = std::fs::read(p).map_err(|e| format!("{}: {e}", p.display()))?;

@@ -53,6 +53,81 @@ pub fn resolve_path(id: &str, spec: &Spec) -> Result<String, RuntimeError> {
     Ok(parts.join("/"))
 }
 
+/// Every v1 subsystem the kernel knows (what a cgroup mount's options may name besides
+/// flags like `rw` or `xattr`, and named hierarchies like `name=systemd`).
+const V1_SUBSYSTEMS: &[&str] = &[
+    "cpuset", "cpu", "cpuacct", "blkio", "io", "memory", "devices", "freezer", "net_cls", "perf_event", "net_prio",
+    "hugetlb", "pids", "rdma", "misc", "debug",
+];
+
+/// A cgroup v1 hierarchy mounted on the host.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct V1Hierarchy {
+    /// Where it is mounted, e.g. `/sys/fs/cgroup/cpu,cpuacct`.
+    pub mount_point: std::path::PathBuf,
+    /// Its subsystems, from the mount options: e.g. `["cpu", "cpuacct"]`, `["name=systemd"]`.
+    pub subsystems: Vec<String>,
+}
+
+impl V1Hierarchy {
+    /// Whether a container gets a cgroup of its own in this hierarchy (one of the
+    /// controllers it joins is mounted here).
+    pub fn joined(&self) -> bool {
+        self.subsystems.iter().any(|s| V1_CONTROLLERS.contains(&s.as_str()))
+    }
+}
+
+/// The cgroup v1 hierarchies in `mountinfo` (the text of /proc/<pid>/mountinfo), the first
+/// mount of each; mount points under `exclude` (e.g. a rootfs being set up) are left out.
+pub fn v1_hierarchies(mountinfo: &str, exclude: &std::path::Path) -> Vec<V1Hierarchy> {
+    let mut out: Vec<V1Hierarchy> = Vec::new();
+    for line in mountinfo.lines() {
+        // "<id> <parent> <dev> <root> <mount point> <opts> [optional...] - <type> <source> <super opts>"
+        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let mut right = right.split(' ');
+        if right.next() != Some("cgroup") {
+            continue;
+        }
+        let Some(point) = left.split(' ').nth(4).map(unescape_mountinfo) else { continue };
+        let point = std::path::PathBuf::from(point);
+        if point.starts_with(exclude) {
+            continue;
+        }
+        let subsystems: Vec<String> = right
+            .nth(1)
+            .unwrap_or_default()
+            .split(',')
+            .filter(|o| V1_SUBSYSTEMS.contains(o) || o.starts_with("name="))
+            .map(str::to_owned)
+            .collect();
+        if !subsystems.is_empty() && !out.iter().any(|h| h.subsystems == subsystems) {
+            out.push(V1Hierarchy { mount_point: point, subsystems });
+        }
+    }
+    out
+}
+
+/// Undoes mountinfo's octal escapes (`\040` for a space, ...).
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b.get(i + 1..i + 4).filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
 /// A container's cgroup (all controllers).
 pub struct ContainerCgroup {
     id: String,
@@ -98,13 +173,17 @@ impl ContainerCgroup {
         RuntimeError::Cgroup { id: self.id.clone(), path: format!("/{}", self.path), msg }
     }
 
+    /// Writes the limits `res` sets. Zero means "leave as is" for memory, swap, CPU shares,
+    /// quota and period, as with runc: engines send every field on update (docker's
+    /// `update --resources -` carries `"quota": 0, "period": 0` for a container without CPU
+    /// limits).
     fn apply(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
         if let Some(mem) = res.memory() {
             let c: &MemController = self.cg.controller_of().ok_or_else(|| self.err("no memory controller".into()))?;
-            if let Some(limit) = mem.limit() {
+            if let Some(limit) = mem.limit().filter(|l| *l != 0) {
                 c.set_limit(limit).map_err(|e| self.err(format!("memory limit {limit}: {e}")))?;
             }
-            if let Some(swap) = mem.swap() {
+            if let Some(swap) = mem.swap().filter(|l| *l != 0) {
                 // Swap accounting is often disabled on v1; a missing file is not fatal.
                 if let Err(e) = c.set_memswap_limit(swap) {
                     tracing::warn!(container = %self.id, "memory+swap limit {swap}: {e}");
@@ -121,9 +200,9 @@ impl ContainerCgroup {
                 if let Some(shares) = cpu.shares().filter(|s| *s > 0) {
                     c.set_shares(shares).map_err(|e| self.err(format!("cpu shares {shares}: {e}")))?;
                 }
-                if cpu.quota().is_some() || cpu.period().is_some() {
-                    c.set_cfs_quota_and_period(cpu.quota(), cpu.period())
-                        .map_err(|e| self.err(format!("cpu quota/period: {e}")))?;
+                let (quota, period) = (cpu.quota().filter(|q| *q != 0), cpu.period().filter(|p| *p != 0));
+                if quota.is_some() || period.is_some() {
+                    c.set_cfs_quota_and_period(quota, period).map_err(|e| self.err(format!("cpu quota/period: {e}")))?;
                 }
             }
             if let Some(c) = self.cg.controller_of::<CpuSetController>() {
@@ -250,4 +329,40 @@ fn device_rule(r: &LinuxDeviceCgroup) -> String {
     }
     let num = |n: Option<i64>| n.filter(|n| *n >= 0).map(|n| n.to_string()).unwrap_or_else(|| "*".into());
     format!("{t} {}:{} {access}", num(r.major()), num(r.minor()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    const MOUNTINFO: &str = "\
+23 1 0:21 / / rw - overlay overlay rw
+31 23 0:28 / /sys/fs/cgroup rw,relatime - tmpfs tmpfs rw,mode=755
+32 31 0:29 / /sys/fs/cgroup/cpu,cpuacct rw,nosuid shared:9 - cgroup cgroup rw,cpu,cpuacct
+35 31 0:32 / /sys/fs/cgroup/memory rw,relatime - cgroup cgroup rw,memory
+40 31 0:37 / /sys/fs/cgroup/systemd rw,relatime - cgroup cgroup rw,xattr,name=systemd
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 31 0:39 / /sys/fs/cgroup/net\\040cls rw,relatime - cgroup cgroup rw,net_cls
+50 23 0:32 / /srv/again/memory rw,relatime - cgroup cgroup rw,memory
+60 23 0:32 / /rootfs/sys/fs/cgroup/pids rw,relatime - cgroup cgroup rw,pids
+";
+
+    #[test]
+    fn v1_hierarchies_come_from_cgroup_mounts_once_each_and_not_from_the_excluded_tree() {
+        let h = v1_hierarchies(MOUNTINFO, Path::new("/rootfs"));
+        let got: Vec<(&str, Vec<&str>)> =
+            h.iter().map(|h| (h.mount_point.to_str().unwrap_or_default(), h.subsystems.iter().map(String::as_str).collect())).collect();
+        assert_eq!(
+            got,
+            vec![
+                ("/sys/fs/cgroup/cpu,cpuacct", vec!["cpu", "cpuacct"]),
+                ("/sys/fs/cgroup/memory", vec!["memory"]),
+                ("/sys/fs/cgroup/systemd", vec!["name=systemd"]),
+                ("/sys/fs/cgroup/net cls", vec!["net_cls"]),
+            ]
+        );
+        assert!(h[0].joined() && h[1].joined());
+        assert!(!h[2].joined() && !h[3].joined(), "berth joins neither name=systemd nor net_cls");
+    }
 }

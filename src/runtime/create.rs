@@ -17,7 +17,7 @@ use super::error::RuntimeError;
 use super::namespaces::NsPlan;
 use super::process::{InitConfig, InitStatus, Setup, spawn};
 use super::state::{FIFO_FILE, Persisted, State, proc_stat};
-use super::{CreateExtra, CreateOptions, Runtime, spec};
+use super::{CreateExtra, CreateOptions, Runtime, rootfs, spec};
 
 /// How long init may take to set up before `create` gives up.
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -106,6 +106,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         fifo: fifo.clone(),
         pdeathsig: opts.parent_death_signal,
         join: plan.join.iter().map(|(f, p)| (f.bits(), p.clone())).collect(),
+        cgroup_path: cg_path.clone(),
         new_cgroup_ns: plan.new_cgroup,
         new_mount_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNS),
         new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
@@ -119,9 +120,10 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
     // The cgroup work (mkdirs, limits, and the migration, which waits for an RCU grace
     // period on v1) overlaps init's exec and setup: init only needs to be inside its cgroup
-    // before the user process starts, and `create` returns after the move. With a new cgroup
-    // namespace init must be moved before it unshares, so it waits for its config until then.
-    // init reads its config to EOF: the pipe is closed right after the write.
+    // before the user process starts, and `create` returns after the move. Init that binds
+    // its v1 cgroup directories (a `cgroup` mount) waits for its config until they exist;
+    // with a new cgroup namespace init must be moved before it unshares, so it waits until
+    // then. init reads its config to EOF: the pipe is closed right after the write.
     // init may die before reading (e.g. exec failed): EPIPE then, and the status read
     // below reports it.
     let send = |pipe: &mut Option<fs::File>| {
@@ -129,10 +131,13 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
             let _ = p.write_all(&data);
         }
     };
-    if !plan.new_cgroup {
+    if !plan.new_cgroup && !rootfs::binds_v1_cgroups(&spec) {
         send(&mut cfg_pipe);
     }
     let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
+    if !plan.new_cgroup {
+        send(&mut cfg_pipe);
+    }
     cg.add(sp.pid.as_raw())?;
     send(&mut cfg_pipe);
 

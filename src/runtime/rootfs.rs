@@ -182,16 +182,16 @@ fn dest_of(id: &str, rootfs: &Path, m: &Mount) -> Result<PathBuf, RuntimeError> 
     Ok(secure_join(rootfs, d))
 }
 
-/// Step 2: every mount of config.json, in order.
-pub fn mount_all(id: &str, spec: &Spec, rootfs: &Path) -> R {
+/// Step 2: every mount of config.json, in order; `cgroup` mounts show `cgroup`.
+pub fn mount_all(id: &str, spec: &Spec, rootfs: &Path, cgroup: &CgroupView) -> R {
     let Some(mounts) = spec.mounts() else { return Ok(()) };
     for m in mounts {
-        mount_one(id, rootfs, m)?;
+        mount_one(id, rootfs, m, cgroup)?;
     }
     Ok(())
 }
 
-fn mount_one(id: &str, rootfs: &Path, m: &Mount) -> R {
+fn mount_one(id: &str, rootfs: &Path, m: &Mount, cgroup: &CgroupView) -> R {
     let dest = dest_of(id, rootfs, m)?;
     let opts = parse_options(m.options().as_deref().unwrap_or(&[]));
     let typ = m.typ().as_deref().unwrap_or("");
@@ -210,7 +210,7 @@ fn mount_one(id: &str, rootfs: &Path, m: &Mount) -> R {
         }
     } else if typ == "cgroup" || typ == "cgroup2" {
         make_target(id, &dest, true)?;
-        mount_cgroup(id, &dest, &opts)?;
+        mount_cgroup(id, rootfs, &dest, &opts, cgroup)?;
     } else {
         make_target(id, &dest, true)?;
         let data = opts.data.join(",");
@@ -223,15 +223,68 @@ fn mount_one(id: &str, rootfs: &Path, m: &Mount) -> R {
     Ok(())
 }
 
-/// A cgroup mount: cgroup2 on a pure v2 host; on v1/hybrid hosts a read-only tmpfs (mounting
-/// the v1 hierarchies per controller, as runc does, is not done yet).
-fn mount_cgroup(id: &str, dest: &Path, opts: &MountOpts) -> R {
+/// What a `cgroup` mount shows the container: its own cgroup.
+#[derive(Debug, Clone, Copy)]
+pub struct CgroupView<'a> {
+    /// The container's cgroup path below each hierarchy root (see `cgroups::resolve_path`);
+    /// its directories exist when init mounts.
+    pub path: &'a str,
+    /// Whether init is in a cgroup namespace of its own (rooted at that cgroup).
+    pub namespaced: bool,
+}
+
+/// Whether a container of `spec` mounts its own cgroup directories of a v1 host (a `cgroup`
+/// mount): then they must exist before init sets up its mounts.
+pub fn binds_v1_cgroups(spec: &Spec) -> bool {
+    !super::cgroups::is_v2() && spec.mounts().iter().flatten().any(|m| matches!(m.typ().as_deref(), Some("cgroup" | "cgroup2")))
+}
+
+/// A cgroup mount. Pure v2: a cgroup2 mount. v1 or hybrid (runc's layout): a tmpfs with one
+/// directory per v1 hierarchy the container joins, named like the host's mount point
+/// (`memory`, `cpu,cpuacct`, plus a symlink per co-mounted subsystem), each showing the
+/// container's own cgroup: a fresh mount of the hierarchy in a cgroup namespace, else a bind
+/// of the host's directory. Hierarchies the container does not join (name=systemd,
+/// net_cls, ...) are not shown: a bind would expose the host's tree. The tmpfs is read-only
+/// if the mount asks for it.
+fn mount_cgroup(id: &str, rootfs: &Path, dest: &Path, opts: &MountOpts, view: &CgroupView) -> R {
     let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY | MsFlags::MS_RELATIME);
     if super::cgroups::is_v2() {
-        mnt(id, Some(Path::new("cgroup2")), dest, Some("cgroup2"), flags, None)
-    } else {
-        mnt(id, Some(Path::new("tmpfs")), dest, Some("tmpfs"), flags | MsFlags::MS_RDONLY, Some("mode=755"))
+        return mnt(id, Some(Path::new("cgroup2")), dest, Some("cgroup2"), flags, None);
     }
+    // Read before our own mounts below `rootfs` show up in it.
+    let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| RuntimeError::io(id, "read", "/proc/self/mountinfo", e))?;
+    let hierarchies = super::cgroups::v1_hierarchies(&mountinfo, rootfs);
+    mnt(id, Some(Path::new("tmpfs")), dest, Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))?;
+    for h in hierarchies.iter().filter(|h| h.joined()) {
+        let Some(name) = h.mount_point.file_name() else { continue };
+        let source = h.mount_point.join(view.path);
+        if !view.namespaced && !source.is_dir() {
+            // A hierarchy the cgroup library left out (nothing of ours to show there).
+            continue;
+        }
+        let target = dest.join(name);
+        make_target(id, &target, true)?;
+        if view.namespaced {
+            let data = h.subsystems.join(",");
+            mnt(id, Some(Path::new("cgroup")), &target, Some("cgroup"), flags, Some(&data))?;
+        } else {
+            mnt(id, Some(&source), &target, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
+            let keep = locked_flags(&target);
+            mnt(id, None, &target, None, flags | keep | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None)?;
+        }
+        let name = name.to_string_lossy();
+        for sub in name.split(',').filter(|s| *s != name) {
+            let link = dest.join(sub);
+            if fs::symlink_metadata(&link).is_err() {
+                std::os::unix::fs::symlink(&*name, &link).map_err(|e| RuntimeError::io(id, "symlink", &link, e))?;
+            }
+        }
+    }
+    if flags.contains(MsFlags::MS_RDONLY) {
+        let keep = locked_flags(dest);
+        mnt(id, None, dest, None, flags | keep | MsFlags::MS_BIND | MsFlags::MS_REMOUNT, None)?;
+    }
+    Ok(())
 }
 
 /// Flags a bind remount must keep (the kernel refuses to clear locked ones).

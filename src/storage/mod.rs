@@ -1,13 +1,19 @@
 //! Container root filesystems built from image layers: overlay2 (layers stacked by
 //! overlayfs) or vfs (a full copy per container), chosen with `berthd --storage-driver`.
 
+pub mod diff;
 pub mod overlay;
+pub mod tarball;
+pub mod tree;
 pub mod vfs;
 
+use diff::Changes;
 pub use overlay::StorageError;
+use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The storage driver a daemon uses.
+#[derive(Clone)]
 pub enum Driver {
     Overlay2(overlay::Overlay),
     Vfs(vfs::Vfs),
@@ -53,5 +59,33 @@ impl Driver {
             Driver::Overlay2(o) => o.remove(id),
             Driver::Vfs(v) => v.remove(id),
         }
+    }
+
+    /// Container `id`'s changes against its image's layers `lowers` (topmost first);
+    /// none for a container whose filesystem was never made (never started).
+    pub fn changes(&self, id: &str, lowers: &[PathBuf]) -> Result<Changes, StorageError> {
+        match self {
+            Driver::Overlay2(o) => {
+                let upper = o.upper(id);
+                if upper.is_dir() { Changes::from_upper(&upper) } else { Ok(Changes::default()) }
+            }
+            Driver::Vfs(v) => match v.rootfs(id) {
+                Some(rootfs) => Changes::between(&rootfs, lowers),
+                None => Ok(Changes::default()),
+            },
+        }
+    }
+
+    /// Writes container `id`'s whole filesystem (its image's layers `lowers`, topmost
+    /// first, with its changes on top) as a tar to `out`.
+    pub fn export(&self, id: &str, lowers: &[PathBuf], out: impl Write) -> Result<(), StorageError> {
+        let layers: Vec<PathBuf> = match self {
+            Driver::Overlay2(o) => std::iter::once(o.upper(id)).filter(|u| u.is_dir()).chain(lowers.iter().cloned()).collect(),
+            Driver::Vfs(v) => match v.rootfs(id) {
+                Some(rootfs) => vec![rootfs],
+                None => lowers.to_vec(),
+            },
+        };
+        diff::write_merged(&tree::Merged::of(&layers)?, out)
     }
 }

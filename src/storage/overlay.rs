@@ -22,12 +22,19 @@ pub enum StorageError {
     /// Copying a layer into a vfs rootfs failed.
     #[error("vfs copy {path}: {source}")]
     Copy { path: PathBuf, source: std::io::Error },
+    /// A file of a layer or container could not be read (diff, export).
+    #[error("read {path}: {source}")]
+    Read { path: PathBuf, source: std::io::Error },
+    /// A tar entry could not be written (the reader went away, or the disk is full).
+    #[error("write archive entry {path}: {source}")]
+    Archive { path: PathBuf, source: std::io::Error },
 }
 
 /// The kernel takes at most a page of mount options.
 const PAGE: usize = 4096;
 
 /// The overlay driver rooted at `<root>/overlay2`.
+#[derive(Clone)]
 pub struct Overlay {
     dir: PathBuf,
 }
@@ -38,6 +45,11 @@ impl Overlay {
         let dir = root.join("overlay2");
         std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
         Ok(Overlay { dir })
+    }
+
+    /// Container `id`'s upper dir: everything it changed, deletions as whiteouts.
+    pub fn upper(&self, id: &str) -> PathBuf {
+        self.dir.join(id).join("upper")
     }
 
     /// Where container `id`'s rootfs is mounted.

@@ -4,10 +4,12 @@
 //! but needs no overlayfs.
 
 use super::overlay::StorageError;
+use super::tree::{is_opaque, is_whiteout};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 /// The vfs driver rooted at `<root>/vfs`.
+#[derive(Clone)]
 pub struct Vfs {
     dir: PathBuf,
 }
@@ -24,6 +26,12 @@ impl Vfs {
         Ok(Vfs { dir })
     }
 
+    /// Container `id`'s full copy, if it was made (completely): it is made at first start.
+    pub fn rootfs(&self, id: &str) -> Option<PathBuf> {
+        let base = self.dir.join(id);
+        base.join(".complete").exists().then(|| base.join("rootfs"))
+    }
+
     /// Copies `lowers` (topmost first) into container `id`'s rootfs once; returns its path.
     pub fn mount(&self, id: &str, lowers: &[PathBuf]) -> Result<PathBuf, StorageError> {
         let base = self.dir.join(id);
@@ -35,8 +43,9 @@ impl Vfs {
         }
         let _ = std::fs::remove_dir_all(&rootfs);
         std::fs::create_dir_all(&rootfs).map_err(copy_err(&rootfs))?;
+        let mut links = Links::new();
         for layer in lowers.iter().rev() {
-            apply_dir(layer, &rootfs)?;
+            apply_dir(layer, &rootfs, &mut links)?;
         }
         std::fs::write(&done, b"").map_err(copy_err(&done))?;
         Ok(rootfs)
@@ -50,10 +59,6 @@ impl Vfs {
             _ => Ok(()),
         }
     }
-}
-
-fn is_whiteout(md: &std::fs::Metadata) -> bool {
-    md.file_type().is_char_device() && md.rdev() == 0
 }
 
 fn remove_any(p: &Path) {
@@ -89,10 +94,13 @@ fn copy_meta(src: &Path, dst: &Path, md: &std::fs::Metadata) -> Result<(), Stora
     Ok(())
 }
 
+/// Files of the layers with several links, by (dev, inode), and where their first copy went:
+/// their other names become hard links to that copy, as in the layer.
+type Links = std::collections::HashMap<(u64, u64), PathBuf>;
+
 /// Applies the extracted layer `src` on top of `dst`.
-fn apply_dir(src: &Path, dst: &Path) -> Result<(), StorageError> {
-    let opaque = xattr::get(src, "trusted.overlay.opaque").ok().flatten().is_some_and(|v| v == b"y");
-    if opaque {
+fn apply_dir(src: &Path, dst: &Path, links: &mut Links) -> Result<(), StorageError> {
+    if is_opaque(src) {
         if let Ok(rd) = std::fs::read_dir(dst) {
             for e in rd.flatten() {
                 remove_any(&e.path());
@@ -116,7 +124,7 @@ fn apply_dir(src: &Path, dst: &Path) -> Result<(), StorageError> {
                 remove_any(&d);
                 std::fs::create_dir(&d).map_err(copy_err(&d))?;
             }
-            apply_dir(&s, &d)?;
+            apply_dir(&s, &d, links)?;
             dirs.push((s, d, md));
             continue;
         }
@@ -125,7 +133,16 @@ fn apply_dir(src: &Path, dst: &Path) -> Result<(), StorageError> {
             let target = std::fs::read_link(&s).map_err(copy_err(&s))?;
             std::os::unix::fs::symlink(&target, &d).map_err(copy_err(&d))?;
         } else if ft.is_file() {
-            std::fs::copy(&s, &d).map_err(copy_err(&d))?;
+            let key = (md.dev(), md.ino());
+            match links.get(&key).filter(|_| md.nlink() > 1) {
+                Some(first) if std::fs::hard_link(first, &d).is_ok() => continue,
+                _ => {
+                    std::fs::copy(&s, &d).map_err(copy_err(&d))?;
+                    if md.nlink() > 1 {
+                        links.insert(key, d.clone());
+                    }
+                }
+            }
         } else {
             let kind = if ft.is_char_device() {
                 nix::sys::stat::SFlag::S_IFCHR

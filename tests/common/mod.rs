@@ -2,6 +2,8 @@
 //! Every integration test file includes this with `mod common;`.
 #![allow(dead_code)]
 
+pub mod engines;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -184,11 +186,22 @@ impl TestDaemon {
         Self::start_new(tag, true)
     }
 
+    /// Starts a modular daemon with extra berthd arguments (`--storage-driver vfs`); a
+    /// restart with [`start`](Self::start) does not repeat them.
+    pub fn modular_with(tag: &str, extra: &[&str]) -> Self {
+        Self::with_args(tag, false, extra)
+    }
+
     fn start_new(tag: &str, monolithic: bool) -> Self {
+        Self::with_args(tag, monolithic, &[])
+    }
+
+    /// Starts a daemon in either mode with extra berthd arguments.
+    pub fn with_args(tag: &str, monolithic: bool, extra: &[&str]) -> Self {
         let dir = TempDir::new(tag);
         let n: u32 = rand::random();
         let mut d = TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None };
-        d.start();
+        d.start_with(extra);
         d
     }
 
@@ -207,6 +220,11 @@ impl TestDaemon {
 
     /// (Re)starts berthd on the same dirs and waits until `/_ping` answers.
     pub fn start(&mut self) {
+        self.start_with(&[]);
+    }
+
+    /// Like [`start`](Self::start), with extra berthd arguments.
+    pub fn start_with(&mut self, extra: &[&str]) {
         let _ = std::fs::remove_file(self.socket());
         let log = std::fs::OpenOptions::new()
             .create(true)
@@ -230,6 +248,7 @@ impl TestDaemon {
         if self.monolithic {
             cmd.arg("--monolithic");
         }
+        cmd.args(extra);
         self.daemon = Some(cmd.spawn().expect("spawn berthd"));
         let sock = self.socket();
         let up = wait_until(20, || std::os::unix::net::UnixStream::connect(&sock).is_ok());

@@ -253,3 +253,27 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// GETs `path` (under `/v1.41`) from the daemon's Engine API and decodes the JSON answer,
+/// failing the test on any status but 200.
+pub fn api_get(d: &crate::common::TestDaemon, path: &str) -> serde_json::Value {
+    use std::io::Read;
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect to berthd");
+    write!(s, "GET /v1.41{path} HTTP/1.0\r\nHost: docker\r\n\r\n").expect("send request");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read answer");
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("not an HTTP answer: {text}"));
+    assert!(head.split_whitespace().nth(1) == Some("200"), "GET {path}: {head}\n{body}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+}
+
+/// The names of the entries of tar file `path`.
+pub fn tar_names(path: &Path) -> Vec<String> {
+    let f = std::fs::File::open(path).expect("open tar");
+    let mut a = tar::Archive::new(f);
+    a.entries()
+        .expect("tar entries")
+        .map(|e| e.expect("tar entry").path().expect("entry path").to_string_lossy().trim_end_matches('/').to_owned())
+        .collect()
+}

@@ -1,7 +1,7 @@
-//! Container commands: ps, logs, stop, kill, rm, start, wait, inspect.
+//! Container commands: ps, logs, stop, kill, rm, start, wait, inspect, commit, export.
 
 use super::container_path;
-use crate::api::types::{ContainerSummary, WaitResponse};
+use crate::api::types::{ContainerSummary, IdResponse, WaitResponse};
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, ellipsis, go_quote, inspect_array, now_unix, short_id, table};
 use crate::client::http::{EngineClient, Query, empty, escape};
@@ -215,6 +215,48 @@ pub async fn inspect(client: &EngineClient, names: &[String]) -> Result<u8> {
         eprintln!("{e}");
     }
     Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+/// `berth commit` options.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    pub author: Option<String>,
+    pub message: Option<String>,
+    pub changes: Vec<String>,
+    pub pause: bool,
+}
+
+/// `berth commit [OPTIONS] CONTAINER [REPOSITORY[:TAG]]`: prints the new image's id.
+pub async fn commit(client: &EngineClient, container: &str, reference: Option<&str>, opts: &CommitOptions) -> Result<u8> {
+    let (repo, tag) = match reference {
+        Some(r) => {
+            let (repo, tag) = crate::client::format::split_repo_tag(r);
+            (Some(repo), Some(tag).filter(|t| !t.is_empty()))
+        }
+        None => (None, None),
+    };
+    let mut q = Query::new()
+        .set("container", container)
+        .set_opt("repo", repo)
+        .set_opt("tag", tag)
+        .set_opt("comment", opts.message.as_deref())
+        .set_opt("author", opts.author.as_deref());
+    for c in &opts.changes {
+        q = q.set("changes", c);
+    }
+    if !opts.pause {
+        q = q.set("pause", "0");
+    }
+    let resp = client.call(Method::POST, &format!("/commit{}", q.encode()), &[], empty()).await?;
+    let r: IdResponse = crate::client::http::decode(&crate::client::http::read_body(resp).await?)?;
+    println!("{}", r.id);
+    Ok(0)
+}
+
+/// `berth export [-o FILE] CONTAINER`: the container's filesystem as a tar.
+pub async fn export(client: &EngineClient, container: &str, output: Option<&str>) -> Result<u8> {
+    let resp = client.call(Method::GET, &container_path(container, "/export"), &[], empty()).await?;
+    super::image::write_archive(resp, output).await
 }
 
 #[cfg(test)]

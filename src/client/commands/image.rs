@@ -1,6 +1,8 @@
-//! Image commands: images, import, pull, push, tag, rmi, save, load, history, image inspect.
+//! Image commands: images, import, pull, push, tag, rmi, save, load, history, image inspect,
+//! image prune.
 
-use crate::api::types::{ImageSummary, ProgressMessage};
+use crate::api::filters::Filters;
+use crate::api::types::{ImageSummary, ImagesPruneReport, ProgressMessage};
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, human_size, now_unix, short_id, split_repo_tag, table};
 use crate::client::http::{empty, escape, read_body, EngineClient, Query, ReqBody};
@@ -38,9 +40,14 @@ pub fn render_images(list: &[ImageSummary], quiet: bool, now: i64) -> String {
     table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
 }
 
-/// `berth images [-q]`.
-pub async fn images(client: &EngineClient, quiet: bool) -> Result<u8> {
-    let list: Vec<ImageSummary> = client.get_json("/images/json").await?;
+/// `berth images [-q] [--filter k=v]... [REPOSITORY[:TAG]]`.
+pub async fn images(client: &EngineClient, quiet: bool, filters: &[String], reference: Option<&str>) -> Result<u8> {
+    let mut f = Filters::from_args(filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    if let Some(r) = reference {
+        f = f.add("reference", r);
+    }
+    let q = Query::new().set_opt("filters", f.encode()).encode();
+    let list: Vec<ImageSummary> = client.get_json(&format!("/images/json{q}")).await?;
     print!("{}", render_images(&list, quiet, now_unix()));
     Ok(0)
 }
@@ -64,7 +71,7 @@ fn stream_body<R: AsyncRead + Unpin + Send + 'static>(reader: R) -> ReqBody {
 
 /// `berth import FILE|- [REPOSITORY[:TAG]]`: streams the tar to the daemon and prints the
 /// progress stream's status lines (the last is the new image id).
-pub async fn import(client: &EngineClient, source: &str, reference: Option<&str>) -> Result<u8> {
+pub async fn import(client: &EngineClient, source: &str, reference: Option<&str>, changes: &[String], message: Option<&str>) -> Result<u8> {
     let body = if source == "-" {
         stream_body(tokio::io::stdin())
     } else {
@@ -78,7 +85,11 @@ pub async fn import(client: &EngineClient, source: &str, reference: Option<&str>
         }
         None => (None, None),
     };
-    let q = Query::new().set("fromSrc", "-").set_opt("repo", repo).set_opt("tag", tag).encode();
+    let mut q = Query::new().set("fromSrc", "-").set_opt("repo", repo).set_opt("tag", tag).set_opt("message", message);
+    for c in changes {
+        q = q.set("changes", c);
+    }
+    let q = q.encode();
     let resp = client
         .call(Method::POST, &format!("/images/create{q}"), &[("content-type", "application/x-tar")], body)
         .await?;
@@ -201,11 +212,21 @@ pub async fn save(client: &EngineClient, output: Option<&str>, images: &[String]
         q = q.set("names", i);
     }
     let resp = client.call(Method::GET, &format!("/images/get{}", q.encode()), &[], empty()).await?;
-    let mut body = resp.into_body();
+    write_archive(resp, output).await
+}
+
+/// Writes a tar response body to `output`, or to stdout (refused when it is a terminal, as
+/// docker does). A file is written beside the target and renamed at the end, so a failed
+/// transfer leaves no torn file.
+pub(crate) async fn write_archive(resp: hyper::Response<hyper::body::Incoming>, output: Option<&str>) -> Result<u8> {
+    use std::io::IsTerminal;
     use tokio::io::AsyncWriteExt;
+    if output.is_none() && std::io::stdout().is_terminal() {
+        return Err(ClientError::Invalid("cowardly refusing to save to a terminal. Use the -o flag or redirect".into()));
+    }
+    let mut body = resp.into_body();
     let (mut out, tmp): (Box<dyn tokio::io::AsyncWrite + Unpin>, Option<(String, String)>) = match output {
         Some(path) => {
-            // Written beside the target and renamed at the end: a failed save leaves no torn file.
             let tmp = format!("{path}.berth-tmp");
             let f = tokio::fs::File::create(&tmp).await.map_err(|e| ClientError::io(format!("create {tmp}"), e))?;
             (Box::new(f), Some((tmp, path.to_owned())))
@@ -287,6 +308,56 @@ pub async fn inspect(client: &EngineClient, images: &[String]) -> Result<u8> {
     }
     println!("{}", crate::client::format::inspect_array(&found));
     Ok(code)
+}
+
+/// Asks `question` on stdout and reads the answer from stdin: docker's `[y/N]` prompt.
+fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}
+
+/// `berth image prune [-a] [-f] [--filter k=v]...`: deletes dangling images (with `-a`,
+/// every image no container uses) and prints what went and the space reclaimed.
+pub async fn prune(client: &EngineClient, all: bool, force: bool, filters: &[String]) -> Result<u8> {
+    let f = Filters::from_args(filters).map_err(|e| ClientError::Invalid(e.to_string()))?.add("dangling", if all { "false" } else { "true" });
+    let warning = if all {
+        "WARNING! This will remove all images without at least one container associated to them.\nAre you sure you want to continue?"
+    } else {
+        "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
+    };
+    if !force && !confirm(warning) {
+        return Err(ClientError::Invalid("image prune has been cancelled".into()));
+    }
+    let q = Query::new().set_opt("filters", f.encode()).encode();
+    let resp = client.call(Method::POST, &format!("/images/prune{q}"), &[], empty()).await?;
+    let report: ImagesPruneReport = crate::client::http::decode(&read_body(resp).await?)?;
+    print!("{}", render_prune(&report));
+    Ok(0)
+}
+
+/// The report of `image prune`, as docker prints it.
+pub fn render_prune(report: &ImagesPruneReport) -> String {
+    let mut out = String::new();
+    if !report.images_deleted.is_empty() {
+        out.push_str("Deleted Images:\n");
+        for item in &report.images_deleted {
+            match (&item.untagged, &item.deleted) {
+                (Some(u), _) => out.push_str(&format!("untagged: {u}\n")),
+                (None, Some(d)) => out.push_str(&format!("deleted: {d}\n")),
+                (None, None) => {}
+            }
+        }
+        out.push('\n');
+    }
+    let reclaimed = if report.images_deleted.is_empty() { 0 } else { report.space_reclaimed };
+    out.push_str(&format!("Total reclaimed space: {}\n", crate::client::format::human_size_prec(reclaimed as i64, 4)));
+    out
 }
 
 #[cfg(test)]

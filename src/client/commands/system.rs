@@ -1,8 +1,8 @@
-//! System commands: version, info.
+//! System commands: version, info, system df.
 
-use crate::api::types::Version;
+use crate::api::types::{DiskUsage, Version};
 use crate::client::error::Result;
-use crate::client::format::bytes_size;
+use crate::client::format::{ago, bytes_size, ellipsis, go_quote, human_size, human_size_prec, now_unix, short_id, split_repo_tag, table};
 use crate::client::http::EngineClient;
 use serde_json::Value;
 
@@ -161,6 +161,102 @@ pub async fn info(client: &EngineClient) -> Result<u8> {
     Ok(0)
 }
 
+/// "SIZE (PERCENT%)" of the RECLAIMABLE column (docker's `units.HumanSize`).
+fn reclaimable(part: i64, total: i64) -> String {
+    if total > 0 {
+        format!("{} ({}%)", human_size_prec(part, 4), part * 100 / total)
+    } else {
+        human_size_prec(part, 4)
+    }
+}
+
+fn is_active(state: &str) -> bool {
+    ["running", "paused", "restarting"].iter().any(|s| state.contains(s))
+}
+
+/// The summary table of `system df`, computed from `GET /system/df` as the docker CLI
+/// does: images take `LayersSize`, and what containers' images use alone is not
+/// reclaimable.
+pub fn render_df(du: &DiskUsage) -> String {
+    let total = du.layers_size;
+    let used: i64 = du
+        .images
+        .iter()
+        .filter(|i| i.containers != 0 && i.size != -1 && i.shared_size != -1)
+        .map(|i| i.size - i.shared_size)
+        .sum();
+    let active_images = du.images.iter().filter(|i| i.containers > 0).count();
+    let rw: i64 = du.containers.iter().filter_map(|c| c.size_rw).sum();
+    let idle_rw: i64 = du.containers.iter().filter(|c| !is_active(&c.state)).filter_map(|c| c.size_rw).sum();
+    let active_containers = du.containers.iter().filter(|c| is_active(&c.state)).count();
+    let rows = vec![
+        vec!["Images".into(), du.images.len().to_string(), active_images.to_string(), human_size_prec(total, 4), reclaimable(total - used, total)],
+        vec!["Containers".into(), du.containers.len().to_string(), active_containers.to_string(), human_size_prec(rw, 4), reclaimable(idle_rw, rw)],
+        vec!["Local Volumes".into(), "0".into(), "0".into(), "0B".into(), "0B".into()],
+        vec!["Build Cache".into(), "0".into(), "0".into(), "0B".into(), "0B".into()],
+    ];
+    table(&["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"], &rows)
+}
+
+/// `system df -v`: per image (with SHARED SIZE and UNIQUE SIZE) and per container.
+pub fn render_df_verbose(du: &DiskUsage, now: i64) -> String {
+    let mut out = String::from("Images space usage:\n\n");
+    let na = |v: i64, f: &dyn Fn(i64) -> String| if v == -1 { "N/A".to_owned() } else { f(v) };
+    let rows: Vec<Vec<String>> = du
+        .images
+        .iter()
+        .map(|i| {
+            let (repo, tag) = match i.repo_tags.first().filter(|t| t.as_str() != "<none>:<none>") {
+                Some(t) => split_repo_tag(t),
+                None => ("<none>".into(), "<none>".into()),
+            };
+            let unique = if i.shared_size == -1 { -1 } else { i.size - i.shared_size };
+            vec![
+                repo,
+                tag,
+                short_id(&i.id),
+                ago(i.created, now),
+                human_size(i.size),
+                na(i.shared_size, &human_size),
+                na(unique, &human_size),
+                na(i.containers, &|n| n.to_string()),
+            ]
+        })
+        .collect();
+    out += &table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE", "SHARED SIZE", "UNIQUE SIZE", "CONTAINERS"], &rows);
+    out += "\nContainers space usage:\n\n";
+    let rows: Vec<Vec<String>> = du
+        .containers
+        .iter()
+        .map(|c| {
+            let names: Vec<&str> = c.names.iter().map(|n| n.trim_start_matches('/')).collect();
+            vec![
+                short_id(&c.id),
+                c.image.clone(),
+                go_quote(&ellipsis(&c.command, 20)),
+                "0".into(),
+                human_size(c.size_rw.unwrap_or(0)),
+                ago(c.created, now),
+                c.status.clone(),
+                names.join(","),
+            ]
+        })
+        .collect();
+    out += &table(&["CONTAINER ID", "IMAGE", "COMMAND", "LOCAL VOLUMES", "SIZE", "CREATED", "STATUS", "NAMES"], &rows);
+    out += "\nLocal Volumes space usage:\n\n";
+    out += &table(&["VOLUME NAME", "LINKS", "SIZE"], &[]);
+    out += "\nBuild cache usage: 0B\n\n";
+    out += &table(&["CACHE ID", "CACHE TYPE", "SIZE", "CREATED", "LAST USED", "USAGE", "SHARED"], &[]);
+    out
+}
+
+/// `berth system df [-v]`.
+pub async fn df(client: &EngineClient, verbose: bool) -> Result<u8> {
+    let du: DiskUsage = client.get_json("/system/df").await?;
+    print!("{}", if verbose { render_df_verbose(&du, now_unix()) } else { render_df(&du) });
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -172,5 +268,25 @@ mod tests {
         assert!(out.contains(" Storage Driver: overlay2\n"));
         assert!(out.contains(" Total Memory: 7.629GiB\n"));
         assert!(!out.contains("Kernel Version"));
+    }
+
+    #[test]
+    fn df_counts_shared_layers_once_and_keeps_what_running_images_use_alone() {
+        use crate::api::types::{ContainerSummary, ImageSummary};
+        let du = DiskUsage {
+            layers_size: 3_000_000,
+            images: vec![
+                ImageSummary { size: 2_000_000, shared_size: 1_000_000, containers: 1, ..Default::default() },
+                ImageSummary { size: 2_000_000, shared_size: 1_000_000, containers: 0, ..Default::default() },
+            ],
+            containers: vec![ContainerSummary { state: "exited".into(), size_rw: Some(1234), ..Default::default() }],
+            ..Default::default()
+        };
+        let out = render_df(&du);
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines[0], "TYPE            TOTAL     ACTIVE    SIZE      RECLAIMABLE");
+        assert_eq!(lines[1], "Images          2         1         3MB       2MB (66%)");
+        assert_eq!(lines[2], "Containers      1         0         1.234kB   1.234kB (100%)");
+        assert_eq!(lines[3], "Local Volumes   0         0         0B        0B");
     }
 }

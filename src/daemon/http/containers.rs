@@ -17,7 +17,8 @@ use std::collections::HashMap;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
-fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono::Utc>) -> ContainerSummary {
+/// The `ps` entry of `c` at time `now` (sizes left out).
+pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono::Utc>) -> ContainerSummary {
     ContainerSummary {
         id: c.id.clone(),
         names: vec![c.name.clone()],
@@ -32,6 +33,8 @@ fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono
         host_config: serde_json::json!({ "NetworkMode": "default" }),
         network_settings: serde_json::json!({ "Networks": {} }),
         mounts: vec![],
+        size_rw: None,
+        size_root_fs: None,
     }
 }
 
@@ -78,7 +81,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         },
         image: c.image_id.clone(),
         name: c.name.clone(),
-        driver: "overlay2".into(),
+        driver: d.storage_driver_name().into(),
         platform: "linux".into(),
         log_path: c.log_path.clone(),
         config,
@@ -86,6 +89,13 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         network_settings: serde_json::json!({ "Networks": {} }),
         ..Default::default()
     }))
+}
+
+/// `GET /containers/{id}/export`: the container's whole filesystem as a tar, streamed.
+pub(super) async fn container_export(State(d): D, Path(id): Path<String>) -> ApiResult<Response> {
+    // Resolved first, so that an unknown container is a 404 rather than a broken stream.
+    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
+    Ok(super::tar_response(format!("export {id}"), move |w| d.export(&id, w).map_err(|e| e.to_string())))
 }
 
 pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {

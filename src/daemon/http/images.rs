@@ -1,6 +1,9 @@
-//! Image endpoints: list, inspect, history, import, pull, push, tag, remove, save, load.
+//! Image endpoints: list, inspect, history, import, pull, push, tag, remove, save, load,
+//! commit, prune.
 
-use super::{ApiError, ApiResult, D, Q};
+use super::{all, blocking, first, repo_tag, tar_response, ApiError, ApiResult, QList, D, Q};
+use crate::api::filters::Filters;
+use crate::daemon::images::CommitOptions;
 use crate::api::types::*;
 use axum::body::Body;
 use crate::image::registry::{self, Progress};
@@ -11,11 +14,20 @@ use axum::Json;
 use futures::StreamExt;
 use tokio::io::AsyncWriteExt;
 
-fn image_summary(img: &crate::image::Image, containers: i64) -> ImageSummary {
+/// The `images` entry of `img` (known as `digests` in registries), made from by
+/// `containers` containers. An image without any name says `<none>:<none>` and
+/// `<none>@<none>`, as dockerd does for API 1.41: the docker CLI lists it only so.
+pub(super) fn image_summary(img: &crate::image::Image, digests: Vec<String>, containers: i64) -> ImageSummary {
     let created = chrono::DateTime::parse_from_rfc3339(&img.config.created).map(|t| t.timestamp()).unwrap_or(0);
+    let (repo_tags, repo_digests) = if img.tags.is_empty() && digests.is_empty() {
+        (vec!["<none>:<none>".into()], vec!["<none>@<none>".into()])
+    } else {
+        (img.tags.clone(), digests)
+    };
     ImageSummary {
         id: img.id.clone(),
-        repo_tags: if img.tags.is_empty() { vec!["<none>:<none>".into()] } else { img.tags.clone() },
+        repo_tags,
+        repo_digests,
         created,
         size: img.size as i64,
         virtual_size: img.size as i64,
@@ -25,16 +37,45 @@ fn image_summary(img: &crate::image::Image, containers: i64) -> ImageSummary {
     }
 }
 
-pub(super) async fn images_list(State(d): D) -> ApiResult<Json<Vec<ImageSummary>>> {
-    let cs = d.containers.list();
-    let mut out: Vec<ImageSummary> = d
-        .images
-        .list()?
+/// `GET /images/json[?filters=]` (`dangling`, `reference`).
+pub(super) async fn images_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<ImageSummary>>> {
+    let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(crate::daemon::DaemonError::from)?;
+    let d2 = d.clone();
+    let mut out: Vec<ImageSummary> = blocking(move || d2.list_images(&filters))
+        .await?
         .iter()
-        .map(|i| image_summary(i, cs.iter().filter(|c| c.image_id == i.id).count() as i64))
+        .map(|(img, n)| image_summary(img, d.images.repo_digests(&img.id), *n as i64))
         .collect();
     out.sort_by(|a, b| b.created.cmp(&a.created));
     Ok(Json(out))
+}
+
+/// `POST /images/prune[?filters=]`: dangling images (`dangling=false`: all) no container uses.
+pub(super) async fn images_prune(State(d): D, Query(q): Q) -> ApiResult<Json<ImagesPruneReport>> {
+    let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(crate::daemon::DaemonError::from)?;
+    Ok(Json(blocking(move || d.prune_images(&filters)).await?))
+}
+
+/// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=` with an optional
+/// run config as the body; answers 201 `{"Id": ...}`. (berth does not pause: it has no
+/// freezer yet, so `pause` is accepted and ignored.)
+pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> ApiResult<(StatusCode, Json<IdResponse>)> {
+    let container = first(&q, "container").unwrap_or_default();
+    let config = match serde_json::from_slice::<serde_json::Value>(&body) {
+        _ if body.iter().all(u8::is_ascii_whitespace) => None,
+        Ok(serde_json::Value::Null) => None,
+        Ok(serde_json::Value::Object(m)) => Some(m),
+        Ok(_) | Err(_) => return Err(ApiError(StatusCode::BAD_REQUEST, "invalid JSON in request body: expected a container config object".into())),
+    };
+    let opts = CommitOptions {
+        name: repo_tag(&q),
+        comment: first(&q, "comment").unwrap_or_default(),
+        author: first(&q, "author").unwrap_or_default(),
+        changes: all(&q, "changes"),
+        config,
+    };
+    let id = blocking(move || d.commit(&container, opts)).await?;
+    Ok((StatusCode::CREATED, Json(IdResponse { id })))
 }
 
 /// `/images/{name}/json|history|get` (GET), `/images/{name}/push|tag` (POST),
@@ -71,7 +112,10 @@ pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<St
 fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_json::Value>> {
     let img = d.images.get(name)?;
     let history = &img.config.history;
-    let comment = history.last().and_then(|h| h.get("comment")).cloned().unwrap_or_else(|| "".into());
+    let comment = match img.config.comment.as_str() {
+        "" => history.last().and_then(|h| h.get("comment")).cloned().unwrap_or_else(|| "".into()),
+        c => c.into(),
+    };
     Ok(Json(serde_json::json!({
         "Id": img.id,
         "RepoTags": img.tags,
@@ -79,6 +123,8 @@ fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_
         "Parent": "",
         "Comment": comment,
         "Created": img.config.created,
+        "Container": img.config.container,
+        "Author": img.config.author,
         "Config": img.config.config,
         "Architecture": img.config.architecture,
         "Os": img.config.os,
@@ -175,21 +221,21 @@ async fn image_delete(d: &crate::daemon::Daemon, name: &str, q: &std::collection
             return Err(ApiError(StatusCode::CONFLICT, msg));
         }
     }
+    if users.is_empty() {
+        let images = d.images.clone();
+        let id = img.id.clone();
+        let (untagged, _) = tokio::task::spawn_blocking(move || images.remove(&id))
+            .await
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
+        out.extend(untagged.into_iter().map(|t| serde_json::json!({ "Untagged": t })));
+        out.push(serde_json::json!({ "Deleted": img.id }));
+        return Ok(Json(out));
+    }
+    // Forced, and a stopped container uses it: the names go, the image stays.
     for t in &img.tags {
         if let Some(t) = d.images.untag(t)? {
             out.push(serde_json::json!({ "Untagged": t }));
         }
-    }
-    for rd in d.images.repo_digests(&img.id) {
-        out.push(serde_json::json!({ "Untagged": rd }));
-    }
-    if users.is_empty() {
-        let images = d.images.clone();
-        let id = img.id.clone();
-        tokio::task::spawn_blocking(move || images.delete(&id))
-            .await
-            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-        out.push(serde_json::json!({ "Deleted": img.id }));
     }
     Ok(Json(out))
 }
@@ -246,19 +292,6 @@ fn image_push(d: std::sync::Arc<crate::daemon::Daemon>, name: String, q: std::co
     Ok(progress_stream(move |tx| async move { registry::push(&d.images, &name, auth, &tx).await }))
 }
 
-/// A blocking writer feeding an HTTP response body.
-struct ChannelWriter(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>);
-
-impl std::io::Write for ChannelWriter {
-    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
-        self.0.blocking_send(Ok(bytes::Bytes::copy_from_slice(buf))).map_err(|_| std::io::Error::other("client went away"))?;
-        Ok(buf.len())
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        Ok(())
-    }
-}
-
 /// `GET /images/get?names=A&names=B`: a docker-archive tar of the images.
 pub(super) async fn images_get(State(d): D, Query(q): Query<Vec<(String, String)>>) -> ApiResult<Response> {
     let names: Vec<String> = q.into_iter().filter(|(k, _)| k == "names").map(|(_, v)| v).collect();
@@ -272,18 +305,9 @@ async fn images_save(d: std::sync::Arc<crate::daemon::Daemon>, names: Vec<String
     for n in &names {
         d.images.get(n)?;
     }
-    let (tx, rx) = tokio::sync::mpsc::channel(16);
     let images = d.images.clone();
-    tokio::task::spawn_blocking(move || {
-        let err_tx = tx.clone();
-        if let Err(e) = crate::image::archive::save(&images, &names, std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx))) {
-            tracing::warn!("save {names:?}: {e}");
-            // Breaking the body tells the client the archive is incomplete.
-            let _ = err_tx.blocking_send(Err(std::io::Error::other(e.to_string())));
-        }
-    });
-    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
-    Ok(([(header::CONTENT_TYPE, "application/x-tar")], Body::from_stream(stream)).into_response())
+    let what = format!("save {names:?}");
+    Ok(tar_response(what, move |w| crate::image::archive::save(&images, &names, w).map_err(|e| e.to_string())))
 }
 
 /// `POST /images/load`: a docker-archive or OCI-layout tar in the body.
@@ -319,15 +343,18 @@ fn feed_body(body: Body) -> tokio::io::DuplexStream {
     reader
 }
 
-/// `POST /images/create`: `fromImage` (pull from a registry) or `fromSrc=-` (import of the body).
-pub(super) async fn images_create(State(d): D, Query(q): Q, headers: HeaderMap, body: Body) -> ApiResult<Response> {
-    if q.get("fromSrc").map(String::as_str) != Some("-") {
-        return pull(d, &q, &headers);
+/// `POST /images/create`: `fromImage` (pull from a registry) or `fromSrc=-` (import of the
+/// body, with `repo`, `tag`, `message` and `changes`).
+pub(super) async fn images_create(State(d): D, Query(q): QList, headers: HeaderMap, body: Body) -> ApiResult<Response> {
+    if first(&q, "fromSrc").as_deref() != Some("-") {
+        let map: std::collections::HashMap<String, String> = q.into_iter().collect();
+        return pull(d, &map, &headers);
     }
-    let name = q.get("repo").filter(|r| !r.is_empty()).map(|r| match q.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) => format!("{r}:{t}"),
-        None => r.clone(),
-    });
+    let name = repo_tag(&q);
+    let comment = first(&q, "message").unwrap_or_else(|| "Imported from -".into());
+    let changes = all(&q, "changes");
+    // Refuse bad changes before taking the upload.
+    crate::image::changes::parse(&changes).map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))?;
     // The upload goes through a pipe into a blocking import: the body is never held whole.
     let (reader, mut writer) = tokio::io::duplex(256 * 1024);
     let mut stream = body.into_data_stream();
@@ -344,7 +371,7 @@ pub(super) async fn images_create(State(d): D, Query(q): Q, headers: HeaderMap, 
     let d2 = d.clone();
     let result = tokio::task::spawn_blocking(move || {
         let sync_reader = tokio_util_sync_reader(reader);
-        d2.images.import(sync_reader, name.as_deref(), "Imported from -")
+        d2.images.import(sync_reader, name.as_deref(), &comment, &changes)
     })
     .await
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;

@@ -60,13 +60,76 @@ fn flag(q: &HashMap<String, String>, key: &str) -> bool {
     q.get(key).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
 }
 
+/// Query parameters in order, repeats kept (`changes=a&changes=b`).
+type QList = Query<Vec<(String, String)>>;
+
+/// The first non-empty value of `key`.
+fn first(q: &[(String, String)], key: &str) -> Option<String> {
+    q.iter().find(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone())
+}
+
+/// Every non-empty value of `key`.
+fn all(q: &[(String, String)], key: &str) -> Vec<String> {
+    q.iter().filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone()).collect()
+}
+
+/// "repo:tag" from the `repo` and `tag` parameters (`repo` may carry its own tag).
+fn repo_tag(q: &[(String, String)]) -> Option<String> {
+    first(q, "repo").map(|r| match first(q, "tag") {
+        Some(t) => format!("{r}:{t}"),
+        None => r,
+    })
+}
+
+/// A blocking writer feeding an HTTP response body.
+struct ChannelWriter(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>);
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.blocking_send(Ok(bytes::Bytes::copy_from_slice(buf))).map_err(|_| std::io::Error::other("client went away"))?;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// A tar response whose body `produce` writes from a blocking thread. An error midway
+/// breaks the body, which tells the client the archive is incomplete.
+fn tar_response<F>(what: String, produce: F) -> Response
+where
+    F: FnOnce(&mut dyn std::io::Write) -> Result<(), String> + Send + 'static,
+{
+    let (tx, rx) = tokio::sync::mpsc::channel(16);
+    tokio::task::spawn_blocking(move || {
+        let err_tx = tx.clone();
+        let mut out = std::io::BufWriter::with_capacity(256 * 1024, ChannelWriter(tx));
+        let result = produce(&mut out).and_then(|()| std::io::Write::flush(&mut out).map_err(|e| e.to_string()));
+        if let Err(e) = result {
+            tracing::warn!("{what}: {e}");
+            let _ = err_tx.blocking_send(Err(std::io::Error::other(e)));
+        }
+    });
+    let stream = futures::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|c| (c, rx)) });
+    ([(header::CONTENT_TYPE, "application/x-tar")], axum::body::Body::from_stream(stream)).into_response()
+}
+
+/// Runs blocking daemon work (walking files) off the async workers.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, DaemonError> + Send + 'static) -> ApiResult<T> {
+    let r = tokio::task::spawn_blocking(work).await.map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    Ok(r?)
+}
+
 /// The router, with the `/vX.Y` prefix stripped from paths before routing.
 pub fn router(daemon: Arc<Daemon>) -> Router {
     Router::new()
         .route("/_ping", get(ping).head(ping))
         .route("/version", get(version))
         .route("/info", get(info))
+        .route("/system/df", get(system_df))
+        .route("/commit", post(commit))
         .route("/images/json", get(images_list))
+        .route("/images/prune", post(images_prune))
         .route("/images/create", post(images_create))
         .route("/images/load", post(images_load))
         .route("/images/get", get(images_get))
@@ -80,6 +143,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/wait", post(container_wait))
         .route("/containers/{id}/attach", post(container_attach))
         .route("/containers/{id}/logs", get(container_logs))
+        .route("/containers/{id}/export", get(container_export))
         .route("/containers/{id}", delete(container_remove))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_headers))

@@ -1,6 +1,6 @@
-//! `/version` and `/info`.
+//! `/version`, `/info` and `/system/df`.
 
-use super::D;
+use super::{blocking, ApiResult, D};
 use crate::api::types::*;
 use crate::api::{API_VERSION, MIN_API_VERSION};
 use crate::daemon::container::Status;
@@ -113,3 +113,33 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
     }))
 }
 
+
+/// `GET /system/df`: every image with its size, the part of it shared with other images and
+/// its containers; every container with the bytes it changed; the bytes of all distinct
+/// layers.
+pub(super) async fn system_df(State(d): D) -> ApiResult<Json<DiskUsage>> {
+    let usage = blocking({
+        let d = d.clone();
+        move || d.disk_usage()
+    })
+    .await?;
+    let now = chrono::Utc::now();
+    let images = usage
+        .images
+        .iter()
+        .map(|u| ImageSummary {
+            shared_size: u.shared_size as i64,
+            ..super::images::image_summary(&u.image, d.images.repo_digests(&u.image.id), u.containers as i64)
+        })
+        .collect();
+    let containers = usage
+        .containers
+        .iter()
+        .map(|u| ContainerSummary {
+            size_rw: Some(u.size_rw as i64),
+            size_root_fs: Some(u.size_root_fs as i64),
+            ..super::containers::summary(&u.container, now)
+        })
+        .collect();
+    Ok(Json(DiskUsage { layers_size: usage.layers_size as i64, images, containers, volumes: vec![], build_cache: vec![] }))
+}

@@ -55,6 +55,8 @@ pub struct InitConfig {
     pub pdeathsig: Option<i32>,
     /// Namespaces to join by path (clone flag bits, path).
     pub join: Vec<(i32, PathBuf)>,
+    /// The container's cgroup path below each hierarchy root (what `cgroup` mounts show).
+    pub cgroup_path: String,
     /// Unshare a cgroup namespace once in the cgroup.
     pub new_cgroup_ns: bool,
     /// Whether init is in a new mount namespace (then it sets up the rootfs and pivots;

@@ -1,0 +1,260 @@
+//! The daemon's image operations that involve containers: commit (a container's changes →
+//! a new image), export (a container's filesystem as a tar), the filtered image list,
+//! prune (sparing every image a container uses) and disk usage (`system df`).
+
+use super::container::{effective_command, Container};
+use super::{Daemon, DaemonError};
+use crate::api::filters::{FilterError, Filters};
+use crate::api::types::{ImageDeleteItem, ImagesPruneReport};
+use crate::image::commit::CommitSpec;
+use crate::image::store::dir_size;
+use crate::image::Image;
+use serde_json::{Map, Value};
+use std::collections::{HashMap, HashSet};
+use std::io::Write;
+use std::path::PathBuf;
+
+impl From<FilterError> for DaemonError {
+    fn from(e: FilterError) -> Self {
+        DaemonError::BadRequest(e.to_string())
+    }
+}
+
+/// `POST /commit` options besides the container.
+#[derive(Debug, Clone, Default)]
+pub struct CommitOptions {
+    /// "repo[:tag]" for the new image.
+    pub name: Option<String>,
+    pub comment: String,
+    pub author: String,
+    /// Dockerfile instructions (`--change`).
+    pub changes: Vec<String>,
+    /// The run config sent as the request body, if any.
+    pub config: Option<Map<String, Value>>,
+}
+
+/// An image with what `system df` and `images` say about it.
+#[derive(Debug, Clone)]
+pub struct ImageUsage {
+    pub image: Image,
+    /// Bytes of its layers that other images use too.
+    pub shared_size: u64,
+    /// Containers made from it.
+    pub containers: usize,
+}
+
+/// A container with the bytes it takes.
+#[derive(Debug, Clone)]
+pub struct ContainerUsage {
+    pub container: Container,
+    /// Bytes of its own changes.
+    pub size_rw: u64,
+    /// Its image's bytes plus its own.
+    pub size_root_fs: u64,
+}
+
+/// `GET /system/df`.
+#[derive(Debug, Clone, Default)]
+pub struct DiskUsage {
+    /// Bytes of every distinct layer: a layer shared by images counts once.
+    pub layers_size: u64,
+    pub images: Vec<ImageUsage>,
+    pub containers: Vec<ContainerUsage>,
+}
+
+/// Whether no name (tag or repo digest) points at the image.
+fn is_dangling(d: &Daemon, img: &Image) -> bool {
+    img.tags.is_empty() && d.images.repo_digests(&img.id).is_empty()
+}
+
+/// Go's `path.Match` for the patterns `images --filter reference=` takes: `*` is any run
+/// of characters but '/', `?` one character but '/'.
+fn glob(pattern: &[char], text: &[char]) -> bool {
+    match pattern.split_first() {
+        None => text.is_empty(),
+        Some(('*', rest)) => (0..=text.len()).take_while(|&i| i == 0 || text[i - 1] != '/').any(|i| glob(rest, &text[i..])),
+        Some(('?', rest)) => text.first().is_some_and(|&c| c != '/') && glob(rest, &text[1..]),
+        Some((c, rest)) => text.first() == Some(c) && glob(rest, &text[1..]),
+    }
+}
+
+/// Whether one of `tags` ("repo:tag") matches the reference pattern `pattern` (a pattern
+/// with a tag is matched against "repo:tag", one without against the repository).
+fn reference_matches(pattern: &str, tags: &[String]) -> bool {
+    let (prepo, ptag) = crate::image::reference::parse(pattern);
+    let has_tag = pattern.rsplit('/').next().is_some_and(|last| last.contains(':'));
+    let chars = |s: &str| s.chars().collect::<Vec<_>>();
+    tags.iter().any(|t| {
+        let (repo, tag) = crate::image::reference::parse(t);
+        glob(&chars(&prepo), &chars(&repo)) && (!has_tag || glob(&chars(&ptag), &chars(&tag)))
+    })
+}
+
+impl Daemon {
+    /// The layer directories of `image`, topmost first (what a rootfs is made of).
+    pub fn lowers(&self, image: &Image) -> Vec<PathBuf> {
+        image.config.rootfs.diff_ids.iter().rev().map(|d| self.images.layer_dir(d)).collect()
+    }
+
+    /// The run config of container `c` as Docker keeps it: its image's config with the
+    /// container's command, environment, working dir, user, labels and stop signal.
+    fn container_run_config(&self, c: &Container, image: &Image) -> Result<Map<String, Value>, DaemonError> {
+        let raw: Value = serde_json::from_slice(&self.images.config_bytes(&image.id)?)
+            .map_err(|e| DaemonError::Internal(format!("image config {}: {e}", image.id)))?;
+        let mut m = raw.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
+        let (entrypoint, cmd) = effective_command(&c.config, &image.config.config);
+        let list = |v: Vec<String>| if v.is_empty() { Value::Null } else { Value::from(v) };
+        m.insert("Entrypoint".into(), list(entrypoint));
+        m.insert("Cmd".into(), list(cmd));
+        m.insert("Env".into(), Value::from(c.env.clone()));
+        if !c.config.working_dir.is_empty() {
+            m.insert("WorkingDir".into(), Value::from(c.config.working_dir.clone()));
+        }
+        if !c.config.user.is_empty() {
+            m.insert("User".into(), Value::from(c.config.user.clone()));
+        }
+        if let Some(sig) = &c.config.stop_signal {
+            m.insert("StopSignal".into(), Value::from(sig.clone()));
+        }
+        if let Some(labels) = c.config.labels.as_ref().filter(|l| !l.is_empty()) {
+            let mut all = m.get("Labels").and_then(Value::as_object).cloned().unwrap_or_default();
+            all.extend(labels.iter().map(|(k, v)| (k.clone(), Value::from(v.clone()))));
+            m.insert("Labels".into(), Value::Object(all));
+        }
+        Ok(m)
+    }
+
+    /// `POST /commit`: makes an image of container `name_or_id`'s changes on its image;
+    /// returns the new image id. Blocking (walks the container's files).
+    pub fn commit(&self, name_or_id: &str, opts: CommitOptions) -> Result<String, DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        let image = self.images.get(&c.image_id)?;
+        let lowers = self.lowers(&image);
+        let container_config = self.container_run_config(&c, &image)?;
+        let created_by = container_config
+            .get("Cmd")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" "))
+            .unwrap_or_default();
+        let spec = CommitSpec {
+            parent: image.id.clone(),
+            container: id.clone(),
+            container_config,
+            config: opts.config,
+            changes: opts.changes,
+            comment: opts.comment,
+            author: opts.author,
+            created_by,
+            name: opts.name,
+        };
+        let changes = self.overlay.changes(&id, &lowers)?;
+        let img = self.images.commit(&spec, |w| changes.write_tar(w).map_err(std::io::Error::other))?;
+        tracing::info!(container = %id, image = %img.id, "committed");
+        Ok(img.id)
+    }
+
+    /// `GET /containers/{id}/export`: writes the container's whole filesystem as a tar.
+    /// Blocking.
+    pub fn export(&self, name_or_id: &str, out: impl Write) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        let image = self.images.get(&c.image_id)?;
+        self.overlay.export(&id, &self.lowers(&image), out)?;
+        Ok(())
+    }
+
+    /// `GET /images/json`: the images passing `filters` (`dangling`, `reference`), each with
+    /// the number of containers made from it.
+    pub fn list_images(&self, filters: &Filters) -> Result<Vec<(Image, usize)>, DaemonError> {
+        filters.only(&["dangling", "reference"])?;
+        let dangling = filters.bool("dangling")?;
+        let cs = self.containers.list();
+        let mut out = Vec::new();
+        for img in self.images.list()? {
+            if dangling.is_some_and(|want| want != is_dangling(self, &img)) {
+                continue;
+            }
+            if !filters.get("reference").is_empty() && !filters.get("reference").iter().any(|p| reference_matches(p, &img.tags)) {
+                continue;
+            }
+            let n = cs.iter().filter(|c| c.image_id == img.id).count();
+            out.push((img, n));
+        }
+        Ok(out)
+    }
+
+    /// `POST /images/prune`: deletes the dangling images (with `dangling=false`: every
+    /// image) that no container uses, names first.
+    pub fn prune_images(&self, filters: &Filters) -> Result<ImagesPruneReport, DaemonError> {
+        filters.only(&["dangling"])?;
+        let dangling_only = filters.bool("dangling")?.unwrap_or(true);
+        let used: HashSet<String> = self.containers.list().into_iter().map(|c| c.image_id).collect();
+        let mut report = ImagesPruneReport::default();
+        for img in self.images.list()? {
+            if used.contains(&img.id) || (dangling_only && !is_dangling(self, &img)) {
+                continue;
+            }
+            match self.images.remove(&img.id) {
+                Ok((untagged, freed)) => {
+                    report.images_deleted.extend(untagged.into_iter().map(|u| ImageDeleteItem { untagged: Some(u), deleted: None }));
+                    report.images_deleted.push(ImageDeleteItem { untagged: None, deleted: Some(img.id.clone()) });
+                    report.space_reclaimed += freed;
+                }
+                Err(e) => tracing::warn!("prune {}: {e}", img.id),
+            }
+        }
+        Ok(report)
+    }
+
+    /// `GET /system/df`: layer, image and container sizes. Blocking (walks layers and
+    /// containers' changes).
+    pub fn disk_usage(&self) -> Result<DiskUsage, DaemonError> {
+        let images = self.images.list()?;
+        let mut users: HashMap<&str, usize> = HashMap::new();
+        for img in &images {
+            let distinct: HashSet<&str> = img.config.rootfs.diff_ids.iter().map(String::as_str).collect();
+            for d in distinct {
+                *users.entry(d).or_default() += 1;
+            }
+        }
+        let sizes: HashMap<&str, u64> = users.keys().map(|d| (*d, dir_size(&self.images.layer_dir(d)))).collect();
+        let containers = self.containers.list();
+        let mut usage = DiskUsage { layers_size: sizes.values().sum(), ..Default::default() };
+        for img in &images {
+            let distinct: HashSet<&str> = img.config.rootfs.diff_ids.iter().map(String::as_str).collect();
+            let shared_size = distinct.iter().filter(|d| users.get(**d).copied().unwrap_or(0) > 1).map(|d| sizes.get(*d).copied().unwrap_or(0)).sum();
+            let n = containers.iter().filter(|c| c.image_id == img.id).count();
+            usage.images.push(ImageUsage { image: img.clone(), shared_size, containers: n });
+        }
+        for c in containers {
+            let image = images.iter().find(|i| i.id == c.image_id);
+            let lowers = image.map(|i| self.lowers(i)).unwrap_or_default();
+            let size_rw = match self.overlay.changes(&c.id, &lowers) {
+                Ok(ch) => ch.size(),
+                Err(e) => {
+                    tracing::warn!("size of container {}: {e}", c.id);
+                    0
+                }
+            };
+            let size_root_fs = image.map(|i| i.size).unwrap_or(0) + size_rw;
+            usage.containers.push(ContainerUsage { container: c, size_rw, size_root_fs });
+        }
+        Ok(usage)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reference_patterns_match_repositories_and_tags_like_path_match() {
+        let tags = vec!["busybox:latest".to_owned(), "localhost:5000/app/web:v2".to_owned()];
+        assert!(reference_matches("busybox", &tags));
+        assert!(reference_matches("busy*", &tags));
+        assert!(reference_matches("localhost:5000/app/*:v?", &tags));
+        assert!(!reference_matches("localhost:5000/*", &tags), "'*' does not cross '/'");
+        assert!(!reference_matches("busybox:1.36", &tags));
+    }
+}

@@ -1,0 +1,133 @@
+//! Writing filesystem entries as a tar stream the way image layers carry them: owner, mode,
+//! mtime and xattrs kept (PAX `SCHILY.xattr.*`, overlayfs' own `trusted.overlay.*` left
+//! out), hard links within the stream as link entries, devices and fifos as such, and
+//! deletions as the image formats' whiteouts (`.wh.NAME`, and `.wh..wh..opq` for a
+//! directory whose lower contents are hidden).
+
+use super::StorageError;
+use std::collections::HashMap;
+use std::fs::Metadata;
+use std::io::{self, Read, Write};
+use std::os::unix::ffi::OsStrExt;
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::path::{Path, PathBuf};
+
+/// A tar stream being written.
+pub struct TarWriter<W: Write> {
+    builder: tar::Builder<W>,
+    /// (dev, inode) of files with several links → the path they were first written under.
+    links: HashMap<(u64, u64), PathBuf>,
+}
+
+fn archive_err(path: &Path) -> impl FnOnce(io::Error) -> StorageError + '_ {
+    move |source| StorageError::Archive { path: path.to_path_buf(), source }
+}
+
+/// A header with `md`'s owner, permission bits and mtime, of the given type and size.
+fn header_from(md: &Metadata, kind: tar::EntryType, size: u64) -> tar::Header {
+    let mut h = tar::Header::new_gnu();
+    h.set_mode(md.mode() & 0o7777);
+    h.set_uid(md.uid() as u64);
+    h.set_gid(md.gid() as u64);
+    h.set_mtime(md.mtime().max(0) as u64);
+    h.set_entry_type(kind);
+    h.set_size(size);
+    h
+}
+
+/// A zero-length regular-file marker (a whiteout) owned like `md`.
+fn marker(md: &Metadata, mode: u32) -> tar::Header {
+    let mut h = header_from(md, tar::EntryType::Regular, 0);
+    h.set_mode(mode);
+    h
+}
+
+impl<W: Write> TarWriter<W> {
+    /// Starts a tar stream on `out`.
+    pub fn new(out: W) -> Self {
+        TarWriter { builder: tar::Builder::new(out), links: HashMap::new() }
+    }
+
+    /// The xattrs of `src` as PAX records, overlayfs' private ones left out.
+    fn xattr_records(src: &Path) -> Vec<(String, Vec<u8>)> {
+        let Ok(names) = xattr::list(src) else { return Vec::new() };
+        names
+            .filter(|n| !n.as_bytes().starts_with(b"trusted.overlay."))
+            .filter_map(|n| {
+                let v = xattr::get(src, &n).ok().flatten()?;
+                Some((format!("SCHILY.xattr.{}", n.to_string_lossy()), v))
+            })
+            .collect()
+    }
+
+    /// Writes the entry at `src` (a directory alone, not its contents) under the name `rel`.
+    pub fn entry(&mut self, rel: &Path, src: &Path, md: &Metadata) -> Result<(), StorageError> {
+        let ft = md.file_type();
+        if ft.is_socket() {
+            return Ok(()); // sockets are not filesystem content a tar can carry
+        }
+        if ft.is_file() && md.nlink() > 1 {
+            let key = (md.dev(), md.ino());
+            if let Some(first) = self.links.get(&key).cloned() {
+                let mut h = header_from(md, tar::EntryType::Link, 0);
+                return self.builder.append_link(&mut h, rel, &first).map_err(archive_err(rel));
+            }
+            self.links.insert(key, rel.to_path_buf());
+        }
+        let xattrs = Self::xattr_records(src);
+        if !xattrs.is_empty() {
+            let records = xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
+            self.builder.append_pax_extensions(records).map_err(archive_err(rel))?;
+        }
+        if ft.is_dir() {
+            let mut h = header_from(md, tar::EntryType::Directory, 0);
+            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+        } else if ft.is_symlink() {
+            let target = std::fs::read_link(src).map_err(|source| StorageError::Read { path: src.to_path_buf(), source })?;
+            let mut h = header_from(md, tar::EntryType::Symlink, 0);
+            self.builder.append_link(&mut h, rel, target).map_err(archive_err(rel))
+        } else if ft.is_file() {
+            let size = md.len();
+            let file = std::fs::File::open(src).map_err(|source| StorageError::Read { path: src.to_path_buf(), source })?;
+            // A file that grows or shrinks while it is read (a running container) must not
+            // break the stream: exactly `size` bytes go in, zero-padded if it shrank.
+            let data = file.take(size).chain(io::repeat(0)).take(size);
+            let mut h = header_from(md, tar::EntryType::Regular, size);
+            self.builder.append_data(&mut h, rel, data).map_err(archive_err(rel))
+        } else {
+            let kind = if ft.is_char_device() {
+                tar::EntryType::Char
+            } else if ft.is_block_device() {
+                tar::EntryType::Block
+            } else {
+                tar::EntryType::Fifo
+            };
+            let mut h = header_from(md, kind, 0);
+            let dev = md.rdev();
+            h.set_device_major(nix::sys::stat::major(dev) as u32).map_err(archive_err(rel))?;
+            h.set_device_minor(nix::sys::stat::minor(dev) as u32).map_err(archive_err(rel))?;
+            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+        }
+    }
+
+    /// Writes the whiteout `.wh.NAME` that deletes `rel`; `md` (the deleted entry's, or
+    /// overlayfs' whiteout device's) gives owner and mtime, as Docker does.
+    pub fn whiteout(&mut self, rel: &Path, md: &Metadata) -> Result<(), StorageError> {
+        let name = rel.file_name().unwrap_or_default().as_bytes();
+        let marker_name = rel.with_file_name(std::ffi::OsStr::from_bytes(&[b".wh.", name].concat()));
+        let mut h = marker(md, 0o600);
+        self.builder.append_data(&mut h, &marker_name, io::empty()).map_err(archive_err(rel))
+    }
+
+    /// Writes `.wh..wh..opq` in directory `rel` (hides the lower layers' contents of it).
+    pub fn opaque(&mut self, rel: &Path, dir_md: &Metadata) -> Result<(), StorageError> {
+        let mut h = marker(dir_md, dir_md.mode() & 0o777);
+        let name = rel.join(".wh..wh..opq");
+        self.builder.append_data(&mut h, &name, io::empty()).map_err(archive_err(rel))
+    }
+
+    /// Writes the end-of-archive blocks and returns the output.
+    pub fn finish(self) -> Result<W, StorageError> {
+        self.builder.into_inner().map_err(archive_err(Path::new("end of archive")))
+    }
+}
