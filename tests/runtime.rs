@@ -463,6 +463,26 @@ fn a_failing_prestart_hook_fails_create_and_leaves_nothing_behind() {
 }
 
 #[test]
+fn a_failing_poststart_or_poststop_hook_is_logged_and_the_later_hooks_and_lifecycle_go_on() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    let ran = c.bundle.path().join("ran");
+    let mark = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("echo {name} >> {}", ran.display())]});
+    let fail = json!({"path": "/bin/false", "args": ["false"]});
+    c.edit(|v| v["hooks"] = json!({"poststart": [fail, mark("poststart")], "poststop": [fail, mark("poststop")]}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let out = c.rt(&["start", &c.id]);
+    assert!(out.status.success(), "a failing poststart hook must not fail start: {}", stderr(&out));
+    assert!(stderr(&out).contains("poststart hook /bin/false"), "the failure is logged: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&ran).unwrap_or_default(), "poststart\n", "the hook after the failing one ran");
+    assert_eq!(c.state()["status"], "running");
+    let out = c.rt(&["delete", "-f", &c.id]);
+    assert!(out.status.success(), "a failing poststop hook must not fail delete: {}", stderr(&out));
+    assert!(stderr(&out).contains("poststop hook /bin/false"), "the failure is logged: {}", stderr(&out));
+    assert_eq!(std::fs::read_to_string(&ran).unwrap_or_default(), "poststart\npoststop\n");
+    assert!(!c.root.path().join(&c.id).exists(), "the container is deleted all the same");
+}
+
+#[test]
 fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
     let c = Ctr::new(&["sh", "-c", "echo x > /dev/null && head -c 1 /dev/zero >/dev/null && echo devices=usable; exec sleep 1000"]);
     c.edit(|v| v["linux"]["resources"] = json!({"devices": [{"allow": false, "access": "rwm"}]}));
@@ -1088,4 +1108,181 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     let text = stdout(&out);
     assert!(out.status.success(), "exec failed: {}", stderr(&out));
     assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536"], "{text}");
+}
+
+// ---- root propagation, a pid namespace by path, non-root users, seccomp vs. the runtime ----
+
+/// Adds `cap` to the bounding, effective and permitted sets of the default spec.
+fn add_cap(v: &mut Value, cap: &str) {
+    for set in ["bounding", "effective", "permitted"] {
+        v["process"]["capabilities"][set].as_array_mut().expect("capability set").push(json!(cap));
+    }
+}
+
+#[test]
+fn the_containers_root_gets_the_rootfs_propagation_config_json_asks_for() {
+    // A mount made under "/" shows up in a recursive bind of "/" only when "/" is shared;
+    // an unbindable "/" cannot be bound at all.
+    let script = "mkdir -p /t /m /s && echo data > /s/f && \
+                  if ! mount -o rbind / /t 2>/dev/null; then echo bind-refused; exit 0; fi; \
+                  mount -o bind /s /m && if [ -e /t/m/f ]; then echo exposed; else echo hidden; fi";
+    for (mode, want) in [
+        ("shared", "exposed"),
+        ("rshared", "exposed"),
+        ("slave", "hidden"),
+        ("rslave", "hidden"),
+        ("private", "hidden"),
+        ("unbindable", "bind-refused"),
+        ("runbindable", "bind-refused"),
+    ] {
+        let c = Ctr::new(&["sh", "-c", script]);
+        c.edit(|v| {
+            v["linux"]["rootfsPropagation"] = json!(mode);
+            add_cap(v, "CAP_SYS_ADMIN");
+        });
+        let out = c.rt(&["run", &c.id]);
+        assert!(out.status.success(), "{mode}: run failed: {} / {}", stderr(&out), stdout(&out));
+        assert_eq!(stdout(&out).trim(), want, "rootfsPropagation {mode}");
+        // Whatever the mode, the container's mounts stay in the container.
+        let host = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+        assert!(!host.contains(&*c.bundle.path().to_string_lossy()), "{mode}: a container mount reached the host:\n{host}");
+    }
+}
+
+/// `unshare --pid --fork sleep`: a pid namespace with a live pid 1, killed (with everything
+/// in it) on drop.
+struct PidNsHolder(std::process::Child);
+
+impl PidNsHolder {
+    fn new() -> Self {
+        let child = Command::new("unshare").args(["--pid", "--kill-child", "sleep", "1000"]).spawn().expect("run unshare");
+        let h = PidNsHolder(child);
+        let ours = std::fs::read_link("/proc/self/ns/pid").expect("our pid ns");
+        assert!(wait_until(5, || std::fs::read_link(h.path()).is_ok_and(|l| l != ours)), "unshare did not make a pid namespace");
+        h
+    }
+
+    fn path(&self) -> String {
+        format!("/proc/{}/ns/pid_for_children", self.0.id())
+    }
+}
+
+impl Drop for PidNsHolder {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[test]
+fn a_pid_namespace_given_by_path_is_joined_and_the_creating_thread_stays_in_its_own() {
+    let holder = PidNsHolder::new();
+    let target = std::fs::read_link(holder.path()).expect("target ns");
+    let with_pid_path = |v: &mut Value| {
+        for ns in v["linux"]["namespaces"].as_array_mut().expect("ns") {
+            if ns["type"] == "pid" {
+                ns["path"] = json!(holder.path());
+            }
+        }
+    };
+    let c = Ctr::new(&["sh", "-c", "echo pid=$$; exec sleep 1000"]);
+    c.edit(with_pid_path);
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert!(wait_until(5, || c.output_text().contains("pid=")), "output: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    assert_eq!(std::fs::read_link(format!("/proc/{pid}/ns/pid")).expect("container ns"), target);
+    // pid 1 there is the holder's sleep, so the container's process is not.
+    assert!(!c.output_text().contains("pid=1\n"), "{}", c.output_text());
+
+    // From the library, in this (multi-threaded) test process: the namespace is entered
+    // only for the clone of init, and this thread's next children are born in its own again.
+    let lib = Ctr::new(&["sleep", "1000"]);
+    lib.edit(with_pid_path);
+    let rt = berth::runtime::Runtime::new(lib.root.path()).with_init_exe(common::berth_bin());
+    let null = std::fs::File::options().read(true).write(true).open("/dev/null").expect("null");
+    use std::os::fd::AsRawFd;
+    let fd = null.as_raw_fd();
+    let opts = berth::runtime::CreateOptions { stdio: Some([fd, fd, fd]), ..Default::default() };
+    let st = rt.create(&lib.id, lib.bundle.path(), &opts).expect("library create");
+    assert_eq!(std::fs::read_link(format!("/proc/{}/ns/pid", st.pid)).expect("init ns"), target);
+    assert_eq!(
+        std::fs::read_link("/proc/thread-self/ns/pid_for_children").expect("for children"),
+        std::fs::read_link("/proc/thread-self/ns/pid").expect("own"),
+        "the creating thread was left in the container's pid namespace"
+    );
+    rt.delete(&lib.id, true).expect("delete");
+}
+
+#[test]
+fn a_non_root_user_with_dac_override_runs_from_a_rootfs_only_root_may_enter() {
+    let script = "id -u; pwd; cat /etc/passwd >/dev/null && echo read-ok";
+    let user_with = |caps: &[&str]| {
+        let c = Ctr::new(&["sh", "-c", script]);
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(c.bundle.path().join("rootfs"), std::fs::Permissions::from_mode(0o700)).expect("chmod rootfs");
+        c.edit(|v| {
+            v["process"]["user"] = json!({"uid": 10, "gid": 10});
+            for set in ["bounding", "effective", "permitted", "inheritable", "ambient"] {
+                v["process"]["capabilities"][set] = json!(caps);
+            }
+        });
+        c
+    };
+    let c = user_with(&["CAP_DAC_OVERRIDE"]);
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "10\n/\nread-ok\n");
+    // Without the capability the same user cannot reach its executable: a create-time error.
+    let c = user_with(&[]);
+    let out = c.rt(&["run", &c.id]);
+    assert!(!out.status.success(), "ran without the capability: {}", stdout(&out));
+    assert!(stderr(&out).contains("exec: \"sh\": permission denied"), "stderr: {}", stderr(&out));
+}
+
+/// A profile that allows everything but `names` (errno EPERM); with no_new_privs off it is
+/// installed before the user switch, while the runtime still has work to do.
+fn refuse_syscalls(v: &mut Value, names: &[&str]) {
+    v["process"]["noNewPrivileges"] = json!(false);
+    v["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64"],
+        "syscalls": [{"names": names, "action": "SCMP_ACT_ERRNO", "errnoRet": 1}]
+    });
+}
+
+#[test]
+fn a_seccomp_profile_that_refuses_getcwd_does_not_trip_the_runtimes_own_cwd_check() {
+    let c = Ctr::new(&["sh", "-c", "/bin/pwd; echo rc=$?"]);
+    c.edit(|v| refuse_syscalls(v, &["getcwd"]));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "rc=1\n", "getcwd is refused to the process: {}", stderr(&out));
+}
+
+#[test]
+fn a_seccomp_profile_older_than_faccessat2_still_lets_the_runtime_find_the_executable() {
+    let c = Ctr::new(&["echo", "found"]);
+    c.edit(|v| refuse_syscalls(v, &["faccessat2"]));
+    let out = c.rt(&["run", &c.id]);
+    assert!(out.status.success(), "run failed: {} / {}", stderr(&out), stdout(&out));
+    assert_eq!(stdout(&out), "found\n");
+}
+
+#[test]
+fn start_returns_once_the_users_process_has_replaced_the_runtimes_init() {
+    // With noNewPrivileges the seccomp filter goes in between `start` waking init and
+    // init's execve; a long profile makes that stretch long enough to be seen.
+    let rules: Vec<Value> = (0..500)
+        .map(|i| json!({"names": ["kill"], "action": "SCMP_ACT_ERRNO", "errnoRet": 1, "args": [{"index": 1, "value": 100 + i, "op": "SCMP_CMP_EQ"}]}))
+        .collect();
+    for _ in 0..5 {
+        let c = Ctr::new(&["sleep", "1000"]);
+        c.edit(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"], "syscalls": rules}));
+        assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+        let pid = c.state()["pid"].as_i64().expect("pid");
+        assert!(c.rt(&["start", &c.id]).status.success());
+        let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_else(|e| panic!("{e}: {}", c.output_text()));
+        assert_eq!(exe, Path::new("/bin/busybox"), "start returned while init had not exec'd the user's process yet");
+    }
 }

@@ -89,7 +89,11 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     // 0622 regardless of umask: init may write it after switching to a non-root user.
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
 
-    let sp = spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?;
+    let sp = {
+        // A pid namespace given by path: init must be born in it.
+        let _pid_ns = plan.join_pid.as_deref().map(|p| super::namespaces::PidNsForChildren::enter(id, p)).transpose()?;
+        spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?
+    };
     undo.pid = Some(sp.pid);
     if let Some(mut go) = sp.userns_go {
         super::namespaces::write_id_maps(id, sp.pid.as_raw(), &spec)?;

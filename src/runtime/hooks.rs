@@ -12,13 +12,40 @@ use oci_spec::runtime::Hook;
 use super::error::RuntimeError;
 use super::state::State;
 
-/// Runs `hooks` in order; the first failure stops and is returned.
+/// Runs `hooks` in order; the first failure stops and is returned (createRuntime,
+/// prestart: a failing hook fails the operation).
 pub fn run(id: &str, kind: &str, hooks: Option<&Vec<Hook>>, state: &State) -> Result<(), RuntimeError> {
-    let json = serde_json::to_vec(state).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("{kind} hook: encoding state: {e}") })?;
+    let json = state_json(id, kind, state)?;
     for h in hooks.into_iter().flatten() {
-        run_one(h, &json).map_err(|msg| RuntimeError::Init { id: id.into(), msg: format!("error running {kind} hook {}: {msg}", h.path().display()) })?;
+        run_one(h, &json).map_err(|msg| hook_error(id, kind, h, msg))?;
     }
     Ok(())
+}
+
+/// Runs every one of `hooks` in order, also after one fails, and logs each failure as a
+/// warning: the spec's rule for poststart and poststop ("the runtime MUST log a warning, but
+/// the remaining hooks and lifecycle continue as if the hook had succeeded").
+pub fn run_all_warn(id: &str, kind: &str, hooks: Option<&Vec<Hook>>, state: &State) {
+    let json = match state_json(id, kind, state) {
+        Ok(j) => j,
+        Err(e) => {
+            tracing::warn!(container = id, "{e}");
+            return;
+        }
+    };
+    for h in hooks.into_iter().flatten() {
+        if let Err(msg) = run_one(h, &json) {
+            tracing::warn!(container = id, "{}", hook_error(id, kind, h, msg));
+        }
+    }
+}
+
+fn state_json(id: &str, kind: &str, state: &State) -> Result<Vec<u8>, RuntimeError> {
+    serde_json::to_vec(state).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("{kind} hook: encoding state: {e}") })
+}
+
+fn hook_error(id: &str, kind: &str, h: &Hook, msg: String) -> RuntimeError {
+    RuntimeError::Init { id: id.into(), msg: format!("error running {kind} hook {}: {msg}", h.path().display()) }
 }
 
 fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {

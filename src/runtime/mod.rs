@@ -130,10 +130,7 @@ impl Runtime {
         process_fifo_read(id, &fifo, &p)?;
         fs::remove_file(&fifo).map_err(|e| RuntimeError::io(id, "remove", &fifo, e))?;
         if let Some(h) = &p.hooks {
-            // The spec says a failing poststart hook only warrants a warning.
-            if let Err(e) = hooks::run(id, "poststart", h.poststart().as_ref(), &p.to_state(&dir)) {
-                tracing::warn!(container = id, "{e}");
-            }
+            hooks::run_all_warn(id, "poststart", h.poststart().as_ref(), &p.state_at_start(&dir));
         }
         Ok(())
     }
@@ -206,8 +203,8 @@ impl Runtime {
         if cg.exists() {
             cg.remove()?;
         }
-        if let Some(Err(e)) = p.hooks.as_ref().map(|h| hooks::run(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir))) {
-            tracing::warn!(container = id, "{e}");
+        if let Some(h) = &p.hooks {
+            hooks::run_all_warn(id, "poststop", h.poststop().as_ref(), &p.to_state(&dir));
         }
         fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e))
     }
@@ -370,7 +367,10 @@ fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), Runtime
         if ready {
             let mut b = [0u8; 1];
             match f.read(&mut b) {
-                Ok(1) => return Ok(()),
+                Ok(1) => {
+                    wait_for_exec(&mut f, p);
+                    return Ok(());
+                }
                 Ok(_) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
                 Err(e) => return Err(RuntimeError::io(id, "read", fifo, e)),
@@ -382,6 +382,31 @@ fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), Runtime
         if ready {
             // POLLHUP without data: avoid spinning.
             std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+/// After init's byte: waits for EOF on the exec fifo, which comes when init's write end is
+/// closed by its execve of the user's process (or by its exit). Bounded: a slow exec only
+/// makes `start` return before it, as it did before.
+fn wait_for_exec(f: &mut fs::File, p: &Persisted) {
+    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use std::io::Read;
+    use std::os::fd::AsFd;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while Instant::now() < deadline && p.alive() {
+        let mut fds = [PollFd::new(f.as_fd(), PollFlags::POLLIN)];
+        if let Err(e) = poll(&mut fds, PollTimeout::from(100u8))
+            && e != nix::errno::Errno::EINTR
+        {
+            return;
+        }
+        let mut b = [0u8; 1];
+        match f.read(&mut b) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock || e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return,
         }
     }
 }

@@ -16,6 +16,10 @@ pub struct NsPlan {
     pub clone_flags: CloneFlags,
     /// Namespaces init joins with setns (type flag, path).
     pub join: Vec<(CloneFlags, PathBuf)>,
+    /// A pid namespace to start init in: setns on a pid namespace only places the caller's
+    /// later children, so the creating thread enters it around its clone of init (see
+    /// [`PidNsForChildren`]).
+    pub join_pid: Option<PathBuf>,
     /// init unshares a cgroup namespace after the parent moved it into its cgroup.
     pub new_cgroup: bool,
 }
@@ -23,7 +27,7 @@ pub struct NsPlan {
 impl NsPlan {
     /// Reads linux.namespaces; refuses what this runtime cannot do yet.
     pub fn from_spec(id: &str, spec: &Spec) -> Result<Self, RuntimeError> {
-        let mut plan = NsPlan { clone_flags: CloneFlags::empty(), join: Vec::new(), new_cgroup: false };
+        let mut plan = NsPlan { clone_flags: CloneFlags::empty(), join: Vec::new(), join_pid: None, new_cgroup: false };
         let Some(nss) = spec.linux().as_ref().and_then(|l| l.namespaces().as_ref()) else {
             return Ok(plan);
         };
@@ -43,12 +47,9 @@ impl NsPlan {
             };
             match ns.path() {
                 Some(p) if !p.as_os_str().is_empty() => {
-                    // Joining a pid namespace would have to happen before clone, in the
-                    // caller's thread; not done yet.
                     if typ == LinuxNamespaceType::Pid {
-                        return Err(RuntimeError::Unsupported(format!("container {id}: joining a pid namespace by path")));
-                    }
-                    if typ == LinuxNamespaceType::User {
+                        plan.join_pid = Some(p.clone());
+                    } else if typ == LinuxNamespaceType::User {
                         // Joined first: the other namespaces' permissions are judged in it.
                         plan.join.insert(0, (flag, p.clone()));
                     } else {
@@ -73,10 +74,39 @@ impl NsPlan {
     }
 }
 
-/// Joins the namespace at `path` (called by init, which is single-threaded).
+/// Joins the namespace at `path` (init, which is single-threaded; or, for a pid namespace,
+/// the creating thread through [`PidNsForChildren`]).
 pub fn join(id: &str, flag: CloneFlags, path: &std::path::Path) -> Result<(), RuntimeError> {
     let f = std::fs::File::open(path).map_err(|e| RuntimeError::io(id, "open namespace", path, e))?;
     nix::sched::setns(f, flag).map_err(|e| RuntimeError::sys(id, format!("setns {}", path.display()), e))
+}
+
+/// While alive, the children the calling thread creates start in another pid namespace:
+/// setns on a pid namespace changes only the calling thread's namespace for children (its
+/// own stays), so this is safe in a multi-threaded creator. Dropping returns the thread to
+/// its own.
+pub struct PidNsForChildren {
+    id: String,
+    own: std::fs::File,
+}
+
+impl PidNsForChildren {
+    /// Enters the pid namespace at `path` for the calling thread's next children.
+    pub fn enter(id: &str, path: &std::path::Path) -> Result<Self, RuntimeError> {
+        let own_path = std::path::Path::new("/proc/thread-self/ns/pid");
+        let own = std::fs::File::open(own_path).map_err(|e| RuntimeError::io(id, "open namespace", own_path, e))?;
+        join(id, CloneFlags::CLONE_NEWPID, path)?;
+        Ok(PidNsForChildren { id: id.into(), own })
+    }
+}
+
+impl Drop for PidNsForChildren {
+    fn drop(&mut self) {
+        // The thread's own (active) pid namespace is always one it may enter.
+        if let Err(e) = nix::sched::setns(&self.own, CloneFlags::CLONE_NEWPID) {
+            tracing::warn!(container = self.id.as_str(), "returning to the creator's pid namespace: {e}");
+        }
+    }
 }
 
 /// Brings `lo` up in the current network namespace (SIOCGIFFLAGS then SIOCSIFFLAGS).

@@ -137,21 +137,39 @@ pub fn secure_join(root: &Path, unsafe_path: &Path) -> PathBuf {
     root.join(out)
 }
 
+/// linux.rootfsPropagation as mount flags (None when config.json does not set it).
+fn root_propagation(spec: &Spec) -> Option<MsFlags> {
+    spec.linux().as_ref().and_then(|l| l.rootfs_propagation().as_deref()).and_then(propagation_flags)
+}
+
 /// Step 1 (before anything is mounted): make the host's mounts invisible to propagation
 /// (rootfsPropagation, default rslave) and bind the rootfs onto itself so it is a mount
-/// point pivot_root accepts.
+/// point pivot_root accepts. The container's own "/" gets rootfsPropagation in [`finalize`].
 pub fn prepare(id: &str, spec: &Spec, rootfs: &Path) -> R {
-    let prop = spec
-        .linux()
-        .as_ref()
-        .and_then(|l| l.rootfs_propagation().as_deref())
-        .and_then(propagation_flags)
-        .unwrap_or(MsFlags::MS_SLAVE | MsFlags::MS_REC);
-    mnt(id, None, Path::new("/"), None, prop, None)?;
-    mnt(id, Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)?;
-    // pivot_root refuses a new root whose parent mount is shared.
-    if let Some(parent) = rootfs.parent().filter(|_| prop.contains(MsFlags::MS_SHARED)) {
-        let _ = mount(None::<&str>, parent, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>);
+    let early = match root_propagation(spec) {
+        None => MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        // An unbindable mount refuses the bind below: private (the same, minus that) until
+        // [`finalize`].
+        Some(p) if p.contains(MsFlags::MS_UNBINDABLE) => (p - MsFlags::MS_UNBINDABLE) | MsFlags::MS_PRIVATE,
+        Some(p) => p,
+    };
+    mnt(id, None, Path::new("/"), None, early, None)?;
+    // pivot_root refuses a new root whose parent mount is shared; made private before the
+    // bind, the bind is not shared either (runc's rootfsParentMountPrivate). That mount is
+    // outside the rootfs, so nothing the container keeps changes.
+    make_containing_mount_private(id, rootfs)?;
+    mnt(id, Some(rootfs), rootfs, None, MsFlags::MS_BIND | MsFlags::MS_REC, None)
+}
+
+/// Makes the mount that `path` lives on private: the nearest of `path` and its ancestors
+/// that is a mount point (a propagation change on any other directory fails with EINVAL).
+fn make_containing_mount_private(id: &str, path: &Path) -> R {
+    for dir in path.ancestors() {
+        match mount(None::<&str>, dir, None::<&str>, MsFlags::MS_PRIVATE, None::<&str>) {
+            Ok(()) => return Ok(()),
+            Err(nix::errno::Errno::EINVAL) => continue,
+            Err(e) => return Err(RuntimeError::sys(id, format!("make the mount of {} private", dir.display()), e)),
+        }
     }
     Ok(())
 }
@@ -395,6 +413,9 @@ fn make_dev(id: &str, path: &Path, kind: SFlag, major: u64, minor: u64, mode: u3
 /// then a lazy unmount of the old root stacked underneath).
 pub fn pivot(id: &str, rootfs: &Path) -> R {
     nix::unistd::chdir(rootfs).map_err(|e| RuntimeError::sys(id, format!("chdir {}", rootfs.display()), e))?;
+    // pivot_root also refuses a shared current root (rootfsPropagation "shared" with the
+    // rootfs on a mount other than "/"); that root is detached right below.
+    mnt(id, None, Path::new("/"), None, MsFlags::MS_PRIVATE, None)?;
     nix::unistd::pivot_root(".", ".").map_err(|e| RuntimeError::sys(id, "pivot_root", e))?;
     // The old root must not propagate our unmount back to the host.
     mnt(id, None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
@@ -402,7 +423,8 @@ pub fn pivot(id: &str, rootfs: &Path) -> R {
     nix::unistd::chdir("/").map_err(|e| RuntimeError::sys(id, "chdir /", e))
 }
 
-/// Step 5 (after pivot_root): masked paths, read-only paths, read-only root.
+/// Step 5 (after pivot_root): masked paths, read-only paths, read-only root, and the
+/// propagation rootfsPropagation asks for on the container's "/".
 pub fn finalize(id: &str, spec: &Spec) -> R {
     let linux = spec.linux().as_ref();
     for p in linux.and_then(|l| l.readonly_paths().as_ref()).into_iter().flatten() {
@@ -426,7 +448,13 @@ pub fn finalize(id: &str, spec: &Spec) -> R {
         let keep = locked_flags(Path::new("/"));
         mnt(id, None, Path::new("/"), None, keep | MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None)?;
     }
-    Ok(())
+    // Only now: "shared" before pivot_root would have been refused by it, and
+    // "(r)unbindable" refuses the binds of the rootfs and of readonlyPaths. Private is what
+    // the bind of a private mount already gave (runc skips it too).
+    match root_propagation(spec) {
+        Some(p) if !p.contains(MsFlags::MS_PRIVATE) => mnt(id, None, Path::new("/"), None, p, None),
+        _ => Ok(()),
+    }
 }
 
 /// Creates `cwd` inside the container if it is missing (runc does too), 0755.

@@ -122,6 +122,13 @@ impl Persisted {
         }
     }
 
+    /// The state of the lifecycle step poststart hooks belong to, right after `start`: the
+    /// process has started, so it is running with its pid, even if (a short one) it has
+    /// already exited.
+    pub fn state_at_start(&self, dir: &Path) -> State {
+        State { status: Status::Running, pid: self.pid, ..self.to_state(dir) }
+    }
+
     /// Loads `<dir>/state.json`.
     pub fn load(id: &str, dir: &Path) -> Result<Self, RuntimeError> {
         let path = dir.join(STATE_FILE);
@@ -164,4 +171,36 @@ pub(crate) fn proc_stat(pid: i32) -> Option<(u64, bool)> {
     // After the state (field 3), starttime is field 22: 18 more fields on.
     let start: u64 = fields.nth(18)?.parse().ok()?;
     Some((start, state == "Z" || state == "X"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn poststart_hooks_are_told_running_and_the_pid_even_once_the_process_has_exited() {
+        let mut child = std::process::Command::new("true").spawn().expect("spawn true");
+        let pid = child.id() as i32;
+        child.wait().expect("wait");
+        let p = Persisted {
+            id: "c".into(),
+            pid,
+            start_time: 1,
+            bundle: "/b".into(),
+            rootfs: "/b/rootfs".into(),
+            created: String::new(),
+            cgroup_path: "c".into(),
+            annotations: HashMap::new(),
+            oci_version: "1.0.2".into(),
+            hooks: None,
+            process: None,
+            seccomp: None,
+        };
+        let dir = Path::new("/nonexistent");
+        let now = p.to_state(dir);
+        assert_eq!((now.status, now.pid), (Status::Stopped, 0), "state reports what is");
+        let at_start = p.state_at_start(dir);
+        assert_eq!((at_start.status, at_start.pid), (Status::Running, pid));
+        assert_eq!(at_start.id, "c");
+    }
 }

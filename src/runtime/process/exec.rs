@@ -12,8 +12,15 @@ fn is_executable(p: &Path) -> Result<(), std::io::Error> {
     if md.is_dir() || md.permissions().mode() & 0o111 == 0 {
         return Err(std::io::Error::from(std::io::ErrorKind::PermissionDenied));
     }
-    // access(2) also honours the current uid and a noexec mount.
-    nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).map_err(std::io::Error::from)
+    // Judged as execve will judge it: with the effective ids and capabilities (plain
+    // access(2) uses the real ids and, for a non-root user, no capabilities at all); this
+    // also honours a noexec mount.
+    match nix::unistd::faccessat(nix::fcntl::AT_FDCWD, p, nix::unistd::AccessFlags::X_OK, nix::fcntl::AtFlags::AT_EACCESS) {
+        // faccessat2 refused by a seccomp profile older than it (EPERM is no answer to an
+        // X_OK question): execve will judge.
+        Err(nix::errno::Errno::EPERM | nix::errno::Errno::ENOSYS) => Ok(()),
+        r => r.map_err(std::io::Error::from),
+    }
 }
 
 /// Resolves `name` against the PATH found in `env`; the error text is runc's.

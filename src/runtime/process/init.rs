@@ -132,9 +132,11 @@ fn exec_after_start(p: Prepared, preserve: u32) -> ExitCode {
         eprintln!("berth-runtime init: write exec fifo: {e}");
         return ExitCode::from(126);
     }
-    drop(w);
     drop(p.fifo);
+    // The write end stays open (close-on-exec) until execve succeeds or we exit: `start`
+    // reads to EOF, so it returns once the user's process runs, as runc's does.
     let msg = exec_process(&p.exec, preserve);
+    drop(w);
     eprintln!("berth-runtime init: {msg}");
     ExitCode::from(127)
 }
@@ -316,6 +318,13 @@ pub(super) fn become_process(
         let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
         tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
     }
+    // The working directory is entered as root first (runc's order: the user may lack
+    // search permission on the way there) and checked while getcwd is certainly allowed: a
+    // seccomp profile installed below may refuse it. Retried as the user if refused now.
+    let cwd_entered = nix::unistd::chdir(&cwd).is_ok();
+    if cwd_entered {
+        verify_cwd(id).map_err(fail)?;
+    }
     let no_new_privs = process.no_new_privileges().unwrap_or(false);
     let mut late_seccomp = seccomp.cloned();
     if !no_new_privs && let Some(profile) = late_seccomp.take() {
@@ -340,17 +349,14 @@ pub(super) fn become_process(
         let sig = nix::sys::signal::Signal::try_from(sig).map_err(|e| fail(RuntimeError::sys(id, "parent death signal", e)))?;
         nix::sys::prctl::set_pdeathsig(sig).map_err(|e| fail(RuntimeError::sys(id, "prctl(PR_SET_PDEATHSIG)", e)))?;
     }
-    nix::unistd::chdir(&cwd).map_err(|e| fail(RuntimeError::sys(id, format!("chdir {}", cwd.display()), e)))?;
-    // A cwd reached through a leaked fd or a symlink out of the root would be "(unreachable)"
-    // (runc's CVE-2024-21626 check).
-    match std::env::current_dir() {
-        Ok(p) if p.is_absolute() => {}
-        _ => {
-            return Err(fail(RuntimeError::InvalidSpec {
-                id: id.into(),
-                reason: "current working directory is outside of container mount namespace root -- possible container breakout detected".into(),
-            }));
-        }
+    // The process's capabilities from here on: a non-root user's CAP_DAC_OVERRIDE (say)
+    // counts for its cwd and for finding its executable, as it will after execve.
+    if let Some(caps) = caps {
+        capabilities::apply(id, caps).map_err(fail)?;
+    }
+    if !cwd_entered {
+        nix::unistd::chdir(&cwd).map_err(|e| fail(RuntimeError::sys(id, format!("chdir {}", cwd.display()), e)))?;
+        verify_cwd(id).map_err(fail)?;
     }
 
     let args = process.args().clone().unwrap_or_default();
@@ -363,10 +369,19 @@ pub(super) fn become_process(
     let path = c(&path.to_string_lossy())?;
     let argv = args.iter().map(|a| c(a)).collect::<Result<Vec<_>, _>>()?;
     let envp = env.iter().map(|e| c(e)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(caps) = caps {
-        capabilities::apply(id, caps).map_err(fail)?;
-    }
     Ok(ExecPlan { path, argv, envp, no_new_privs, seccomp: late_seccomp })
+}
+
+/// A cwd reached through a leaked fd or a symlink out of the root would be "(unreachable)"
+/// (runc's CVE-2024-21626 check).
+fn verify_cwd(id: &str) -> Result<(), RuntimeError> {
+    match std::env::current_dir() {
+        Ok(p) if p.is_absolute() => Ok(()),
+        _ => Err(RuntimeError::InvalidSpec {
+            id: id.into(),
+            reason: "current working directory is outside of container mount namespace root -- possible container breakout detected".into(),
+        }),
+    }
 }
 
 fn set_domainname(d: &str) -> Result<(), nix::errno::Errno> {
