@@ -264,7 +264,9 @@ impl Dockerd {
             .arg("--pidfile")
             .arg(p.join("docker.pid"))
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"])
-            .args(["--storage-driver", "vfs", "--cgroup-parent", &self.cgroup_parent])
+            // Absolute, like docker's default /docker: a relative parent nests below the
+            // shim's own cgroups (runc's rule), where cgroup_dirs() would not look.
+            .args(["--storage-driver", "vfs", "--cgroup-parent", &format!("/{}", self.cgroup_parent)])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("fd"))
             .stderr(log);

@@ -12,8 +12,8 @@ use std::process::{Command, Output, Stdio};
 use common::{TempDir, make_busybox_rootfs, pid_alive, role, wait_until};
 use serde_json::{Value, json};
 
-/// v1 controllers the runtime uses (cgroups to clean up in the guard).
-const V1: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer"];
+/// v1 controllers the runtime joins when mounted (cgroups to clean up in the guard).
+const V1: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "hugetlb", "net_cls", "net_prio", "rdma"];
 
 fn is_v2() -> bool {
     Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -276,6 +276,17 @@ fn state_of_an_unknown_container_says_it_does_not_exist() {
         .expect("state");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
+}
+
+#[test]
+fn deleting_an_unknown_container_fails_but_delete_force_succeeds_as_with_runc() {
+    let root = TempDir::new("rtroot");
+    let delete = |args: &[&str]| Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(args).output().expect("delete");
+    let out = delete(&["delete", "no-such-container"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
+    let out = delete(&["delete", "--force", "no-such-container"]);
+    assert!(out.status.success(), "delete --force: {}", stderr(&out));
 }
 
 #[test]
@@ -1285,4 +1296,429 @@ fn start_returns_once_the_users_process_has_replaced_the_runtimes_init() {
         let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_else(|e| panic!("{e}: {}", c.output_text()));
         assert_eq!(exe, Path::new("/bin/busybox"), "start returned while init had not exec'd the user's process yet");
     }
+}
+
+// ---- cgroup limits: memory, cpu realtime, blkio, refusals, relative paths ----
+
+/// The trimmed content of a cgroup file (the test fails naming it when it is unreadable).
+fn read_file(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())).trim().to_owned()
+}
+
+/// A file of container cgroup `cg` (v1: in controller `ctrl`).
+fn cg_read(cg: &str, ctrl: &str, v1_file: &str, v2_file: &str) -> String {
+    read_file(&cgroup_file(cg, ctrl, v1_file, v2_file))
+}
+
+/// Whether the host mounts v1 controller `ctrl` (Debian mounts each at /sys/fs/cgroup/<ctrl>).
+fn v1_mounted(ctrl: &str) -> bool {
+    !is_v2() && Path::new("/sys/fs/cgroup").join(ctrl).join("cgroup.procs").exists()
+}
+
+/// Removes cgroup `0` and everything below it in every hierarchy when dropped (parents a
+/// test made or that a cgroupsPath created), killing what is left inside.
+struct CgroupTree(String);
+
+impl Drop for CgroupTree {
+    fn drop(&mut self) {
+        common::engines::remove_cgroup_tree(&self.0);
+    }
+}
+
+/// Removes (empty) directories when dropped, in order.
+struct RmDirs(Vec<PathBuf>);
+
+impl Drop for RmDirs {
+    fn drop(&mut self) {
+        for d in &self.0 {
+            wait_until(2, || std::fs::remove_dir(d).is_ok() || !d.exists());
+        }
+    }
+}
+
+/// A scratch cgroup `name` in v1 controller `ctrl` that lives for the guard's lifetime:
+/// what files a fresh (non-root) cgroup of this kernel has.
+fn probe_cgroup(ctrl: &str, name: &str) -> (PathBuf, CgroupTree) {
+    let dir = Path::new("/sys/fs/cgroup").join(ctrl).join(name);
+    std::fs::create_dir_all(&dir).expect("probe cgroup");
+    (dir, CgroupTree(name.to_owned()))
+}
+
+impl Ctr {
+    /// Asserts that create fails naming linux.resources.`field`, and leaves no state and
+    /// no cgroup behind.
+    fn assert_refused(&self, field: &str) -> String {
+        let out = self.create(&[]);
+        let text = self.output_text();
+        assert!(!out.status.success(), "create with {field} succeeded");
+        assert!(text.contains(&format!("linux.resources.{field}")), "the error names {field}: {text}");
+        assert!(!self.root.path().join(&self.id).exists(), "no state left");
+        let left: Vec<_> = cgroup_dirs(&self.cgroup).into_iter().filter(|d| d.exists()).collect();
+        assert!(left.is_empty(), "no cgroup left: {left:?}");
+        text
+    }
+
+    /// `exec`s `sh -c script` in the running container and returns its stdout.
+    fn exec_sh(&self, script: &str) -> String {
+        let out = self.rt(&["exec", &self.id, "sh", "-c", script]);
+        assert!(out.status.success(), "exec {script:?} failed: {}", stderr(&out));
+        stdout(&out)
+    }
+
+    fn update(&self, args: &[&str]) -> Output {
+        let mut a = vec!["update"];
+        a.extend_from_slice(args);
+        a.push(&self.id);
+        self.rt(&a)
+    }
+}
+
+const MIB: u64 = 1 << 20;
+
+#[test]
+fn memory_reservation_swappiness_and_a_disabled_oom_killer_reach_the_cgroup_and_the_container_sees_them() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| {
+        v["mounts"].as_array_mut().expect("mounts").push(cgroup_mount());
+        v["linux"]["resources"] = json!({"memory": {"limit": 64 * MIB, "reservation": 32 * MIB, "swap": 128 * MIB,
+            "swappiness": 10, "disableOOMKiller": true}});
+    });
+    if is_v2() {
+        // cgroup v2 has no per-cgroup swappiness: refused, not ignored.
+        c.assert_refused("memory.swappiness");
+        return;
+    }
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert_eq!(cg_read(&c.cgroup, "memory", "memory.soft_limit_in_bytes", ""), (32 * MIB).to_string());
+    assert_eq!(cg_read(&c.cgroup, "memory", "memory.memsw.limit_in_bytes", ""), (128 * MIB).to_string());
+    assert_eq!(cg_read(&c.cgroup, "memory", "memory.swappiness", ""), "10");
+    assert!(cg_read(&c.cgroup, "memory", "memory.oom_control", "").starts_with("oom_kill_disable 1\n"));
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let inside = c.exec_sh("cd /sys/fs/cgroup/memory && cat memory.soft_limit_in_bytes memory.swappiness && head -n1 memory.oom_control");
+    assert_eq!(inside, format!("{}\n10\noom_kill_disable 1\n", 32 * MIB), "seen inside");
+}
+
+#[test]
+fn update_raises_memory_past_the_old_memory_plus_swap_and_changes_the_reservation_live() {
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| v["linux"]["resources"] = json!({"memory": {"limit": 64 * MIB, "swap": 128 * MIB, "reservation": 32 * MIB}}));
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    // 256m is above the current memory+swap (128m): the kernel takes it only once the new
+    // memory+swap is in place, so the order of the two writes matters.
+    let out = c.update(&["--memory", "256m", "--memory-swap", "512m", "--memory-reservation", "16m"]);
+    assert!(out.status.success(), "update failed: {}", stderr(&out));
+    let read = |v1: &str, v2: &str| cg_read(&c.cgroup, "memory", v1, v2);
+    assert_eq!(read("memory.limit_in_bytes", "memory.max"), (256 * MIB).to_string());
+    let swap = if is_v2() { 256 * MIB } else { 512 * MIB };
+    assert_eq!(read("memory.memsw.limit_in_bytes", "memory.swap.max"), swap.to_string());
+    assert_eq!(read("memory.soft_limit_in_bytes", "memory.low"), (16 * MIB).to_string());
+    // And back down below the old memory limit (now memory first).
+    let out = c.update(&["--memory", "32m", "--memory-swap", "48m"]);
+    assert!(out.status.success(), "update down failed: {}", stderr(&out));
+    assert_eq!(read("memory.limit_in_bytes", "memory.max"), (32 * MIB).to_string());
+    let swap = if is_v2() { 16 * MIB } else { 48 * MIB };
+    assert_eq!(read("memory.memsw.limit_in_bytes", "memory.swap.max"), swap.to_string());
+}
+
+#[test]
+fn with_the_oom_killer_disabled_a_container_past_its_limit_waits_under_oom_instead_of_dying() {
+    // awk doubles a string until it outgrows 16 MiB (no swap: memory+swap = memory).
+    let c = Ctr::new(&["awk", "BEGIN { s = \"xxxxxxxxxxxxxxxx\"; while (1) s = s s }"]);
+    c.edit(|v| v["linux"]["resources"] = json!({"memory": {"limit": 16 * MIB, "swap": 16 * MIB, "disableOOMKiller": true}}));
+    if is_v2() {
+        c.assert_refused("memory.disableOOMKiller");
+        return;
+    }
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid") as i32;
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let oom = || cg_read(&c.cgroup, "memory", "memory.oom_control", "");
+    assert!(wait_until(20, || oom().contains("under_oom 1")), "the cgroup reaches its limit: {}", oom());
+    assert!(pid_alive(pid), "the process waits instead of being killed");
+    assert!(oom().contains("oom_kill 0"), "{}", oom());
+    assert_eq!(c.state()["status"], "running");
+    // A waiting process is still killable: delete --force ends it.
+    let out = c.rt(&["delete", "--force", &c.id]);
+    assert!(out.status.success(), "delete --force: {}", stderr(&out));
+    assert!(!pid_alive(pid));
+}
+
+/// The scheduling policy of `pid` as chrt(1) names it.
+fn sched_policy(pid: i64) -> String {
+    let out = Command::new("chrt").args(["-p", &pid.to_string()]).output().expect("chrt -p");
+    String::from_utf8_lossy(&out.stdout).lines().next().unwrap_or_default().rsplit(' ').next().unwrap_or_default().to_owned()
+}
+
+#[test]
+fn a_realtime_budget_lets_the_container_process_become_real_time_and_update_changes_it_live() {
+    let n: u32 = rand::random();
+    let parent = format!("berth-rt-rtp-{n:08x}");
+    let _tree = CgroupTree(parent.clone());
+    let mut c = Ctr::new(&["sleep", "1000"]);
+    c.cgroup = format!("/{parent}/c");
+    let cg = c.cgroup.clone();
+    c.edit(|v| {
+        v["linux"]["cgroupsPath"] = json!(cg);
+        v["linux"]["resources"] = json!({"cpu": {"realtimePeriod": 1000000, "realtimeRuntime": 10000}});
+    });
+    if !v1_mounted("cpu") || !Path::new("/sys/fs/cgroup/cpu/cpu.rt_runtime_us").exists() {
+        // cgroup v2 (or a kernel without RT group scheduling) has no real-time budget.
+        c.assert_refused("cpu.realtime");
+        return;
+    }
+    // The container's parent gets a budget to hand out (as dockerd --cpu-rt-runtime does).
+    let parent_dir = Path::new("/sys/fs/cgroup/cpu").join(&parent);
+    std::fs::create_dir(&parent_dir).expect("parent cgroup");
+    std::fs::write(parent_dir.join("cpu.rt_runtime_us"), "50000").expect("parent budget");
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    assert_eq!(cg_read(&c.cgroup, "cpu", "cpu.rt_runtime_us", ""), "10000");
+    assert_eq!(cg_read(&c.cgroup, "cpu", "cpu.rt_period_us", ""), "1000000");
+    let pid = c.state()["pid"].as_i64().expect("pid");
+    let st = Command::new("chrt").args(["-f", "-p", "1", &pid.to_string()]).status().expect("chrt -f");
+    assert!(st.success(), "SCHED_FIFO is allowed in a cgroup with a real-time budget");
+    assert_eq!(sched_policy(pid), "SCHED_FIFO");
+
+    let out = c.update(&["--cpu-rt-runtime", "20000"]);
+    assert!(out.status.success(), "update failed: {}", stderr(&out));
+    assert_eq!(cg_read(&c.cgroup, "cpu", "cpu.rt_runtime_us", ""), "20000");
+    // More than the parent has is refused, naming the field and the parent's budget.
+    let out = c.update(&["--cpu-rt-runtime", "60000"]);
+    assert!(!out.status.success());
+    assert!(stderr(&out).contains("linux.resources.cpu.realtimeRuntime") && stderr(&out).contains("cpu.rt_runtime_us"), "{}", stderr(&out));
+    assert_eq!(cg_read(&c.cgroup, "cpu", "cpu.rt_runtime_us", ""), "20000", "unchanged");
+
+    // Without a budget above it (a cgroup below the parent has none), the container
+    // cannot get one.
+    let mut d = Ctr::new(&["sleep", "1000"]);
+    d.cgroup = format!("/{parent}/none/d");
+    let cg = d.cgroup.clone();
+    d.edit(|v| {
+        v["linux"]["cgroupsPath"] = json!(cg);
+        v["linux"]["resources"] = json!({"cpu": {"realtimeRuntime": 10000}});
+    });
+    let text = d.assert_refused("cpu.realtimeRuntime");
+    assert!(text.contains("dockerd: --cpu-rt-runtime"), "the error says what to do: {text}");
+}
+
+/// A real block device of the host as (major, minor): the first of /sys/block that is not
+/// a loop, ram or zram device, else any.
+fn a_block_device() -> (u32, u32) {
+    let mut devs: Vec<(String, String)> = std::fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .filter_map(|e| Some((e.file_name().to_string_lossy().into_owned(), std::fs::read_to_string(e.path().join("dev")).ok()?)))
+        .collect();
+    devs.sort_by_key(|(name, _)| ["loop", "ram", "zram"].iter().any(|p| name.starts_with(p)));
+    let (_, dev) = devs.first().expect("a block device");
+    let (major, minor) = dev.trim().split_once(':').expect("major:minor");
+    (major.parse().expect("major"), minor.parse().expect("minor"))
+}
+
+#[test]
+fn block_io_throttles_reach_the_cgroup_per_device_and_weight_updates_apply_where_the_kernel_has_them() {
+    let (major, minor) = a_block_device();
+    let dev = format!("{major}:{minor}");
+    let c = Ctr::new(&["sleep", "1000"]);
+    c.edit(|v| {
+        v["mounts"].as_array_mut().expect("mounts").push(cgroup_mount());
+        v["linux"]["resources"] = json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]}});
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success());
+    if is_v2() {
+        let io = cg_read(&c.cgroup, "", "", "io.max");
+        assert!(io.lines().any(|l| l.starts_with(&dev) && l.contains("rbps=1048576") && l.contains("wiops=100")), "io.max: {io}");
+    } else {
+        assert_eq!(cg_read(&c.cgroup, "blkio", "blkio.throttle.read_bps_device", ""), format!("{dev} 1048576"));
+        assert_eq!(cg_read(&c.cgroup, "blkio", "blkio.throttle.write_iops_device", ""), format!("{dev} 100"));
+        let inside = c.exec_sh("cat /sys/fs/cgroup/blkio/blkio.throttle.read_bps_device");
+        assert_eq!(inside, format!("{dev} 1048576\n"), "seen inside");
+        // Changed live by update -r.
+        let res = c.bundle.path().join("res.json");
+        let body = json!({"blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 2097152}]}});
+        std::fs::write(&res, body.to_string()).expect("res");
+        let out = c.update(&["-r", &res.to_string_lossy()]);
+        assert!(out.status.success(), "update -r failed: {}", stderr(&out));
+        assert_eq!(cg_read(&c.cgroup, "blkio", "blkio.throttle.read_bps_device", ""), format!("{dev} 2097152"));
+    }
+    // The weight goes to whichever file this kernel has (blkio.weight, or the bfq one since
+    // CFQ is gone), and is refused by name when it has none.
+    let dir = cgroup_file(&c.cgroup, "blkio", "", "");
+    let file = ["blkio.weight", "blkio.bfq.weight", "io.bfq.weight", "io.weight"].into_iter().find(|f| dir.join(f).exists());
+    let out = c.update(&["--blkio-weight", "300"]);
+    match file {
+        Some(f) => {
+            assert!(out.status.success(), "update --blkio-weight failed: {}", stderr(&out));
+            let v = read_file(&dir.join(f));
+            // v2 files print "default <weight>"; io.weight has the converted 1-10000 value.
+            let want = match f {
+                "io.weight" => "default 2930",
+                "io.bfq.weight" => "default 300",
+                _ => "300",
+            };
+            assert_eq!(v.lines().next(), Some(want), "{f}: {v}");
+        }
+        None => {
+            assert!(!out.status.success(), "a weight with no file to take it must fail");
+            assert!(stderr(&out).contains("linux.resources.blockIO.weight"), "{}", stderr(&out));
+        }
+    }
+}
+
+#[test]
+fn limits_the_host_cannot_apply_are_refused_at_create_naming_the_field() {
+    let n: u32 = rand::random();
+    let with = |res: Value| {
+        let c = Ctr::new(&["true"]);
+        c.edit(|v| v["linux"]["resources"] = res);
+        c
+    };
+    // blkio leaf weights went away with CFQ.
+    let (has_leaf, _probe) = if is_v2() {
+        (false, None)
+    } else {
+        let (dir, guard) = probe_cgroup("blkio", &format!("berth-rt-probe-{n:08x}"));
+        (dir.join("blkio.leaf_weight").exists(), Some(guard))
+    };
+    let c = with(json!({"blockIO": {"leafWeight": 300}}));
+    if has_leaf {
+        assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+        assert_eq!(cg_read(&c.cgroup, "blkio", "blkio.leaf_weight", ""), "300");
+    } else {
+        c.assert_refused("blockIO.leafWeight");
+    }
+    // net_cls: only where a v1 hierarchy mounts it.
+    let c = with(json!({"network": {"classID": 255}}));
+    if v1_mounted("net_cls") {
+        assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+        assert_eq!(cg_read(&c.cgroup, "net_cls", "net_cls.classid", ""), "255");
+    } else {
+        let text = c.assert_refused("network.classID");
+        assert!(text.contains("net_cls"), "{text}");
+    }
+    // hugetlb: a page size the kernel offers, where the controller is there to limit it.
+    let sizes: Vec<String> = std::fs::read_dir("/sys/kernel/mm/hugepages")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.strip_prefix("hugepages-")?.strip_suffix("kB")?.parse::<u64>().ok())
+        .map(|kb| if kb >= 1 << 20 { format!("{}GB", kb >> 20) } else { format!("{}MB", kb >> 10) })
+        .collect();
+    let size = sizes.first().cloned().unwrap_or_else(|| "2MB".into());
+    let c = with(json!({"hugepageLimits": [{"pageSize": size, "limit": 1u64 << 31}]}));
+    let hugetlb_there = !sizes.is_empty() && (v1_mounted("hugetlb") || (is_v2() && read_file(Path::new("/sys/fs/cgroup/cgroup.controllers")).contains("hugetlb")));
+    if hugetlb_there {
+        assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+        let limit = cg_read(&c.cgroup, "hugetlb", &format!("hugetlb.{size}.limit_in_bytes"), &format!("hugetlb.{size}.max"));
+        assert_eq!(limit, (1u64 << 31).to_string());
+    } else {
+        let text = c.assert_refused(&format!("hugepageLimits[{size}]"));
+        assert!(text.contains("hugetlb"), "{text}");
+    }
+    // A page size that does not exist anywhere.
+    with(json!({"hugepageLimits": [{"pageSize": "3MB", "limit": 1}]})).assert_refused("hugepageLimits[3MB]");
+    // Out-of-range swappiness, and a page size that would name a file outside the cgroup.
+    with(json!({"memory": {"swappiness": 101}})).assert_refused("memory.swappiness");
+    with(json!({"hugepageLimits": [{"pageSize": "../../x", "limit": 1}]})).assert_refused("hugepageLimits[../../x]");
+}
+
+/// The cgroup of the calling process per hierarchy: controller list → path (v2: "").
+fn own_cgroups() -> Vec<(String, String)> {
+    read_file(Path::new("/proc/self/cgroup"))
+        .lines()
+        .filter_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+            Some((ctrls.to_owned(), path.trim_start_matches('/').to_owned()))
+        })
+        .collect()
+}
+
+/// `a/b` with empty parts dropped.
+fn join_cg(a: &str, b: &str) -> String {
+    [a, b].iter().filter(|s| !s.is_empty()).copied().collect::<Vec<_>>().join("/")
+}
+
+#[test]
+fn a_relative_cgroups_path_nests_below_the_runtimes_own_cgroups_and_delete_removes_the_container_cgroup() {
+    let n: u32 = rand::random();
+    let parent = format!("berth-rt-rel-{n:08x}");
+    let _tree = CgroupTree(parent.clone());
+    let rel = format!("rel-{n:08x}/c");
+    // The runtime runs from cgroups of ours: on v1 /<parent> for pids and /<parent>/m for
+    // memory (so two hierarchies differ), elsewhere where this test runs; on v2
+    // /<parent>/runner, whose parent is where a relative path goes.
+    let (moves, expect): (Vec<PathBuf>, Vec<PathBuf>) = if is_v2() {
+        let runner = Path::new("/sys/fs/cgroup").join(&parent).join("runner");
+        (vec![runner], vec![Path::new("/sys/fs/cgroup").join(&parent).join(&rel)])
+    } else {
+        let moves = vec![Path::new("/sys/fs/cgroup/pids").join(&parent), Path::new("/sys/fs/cgroup/memory").join(&parent).join("m")];
+        let expect = own_cgroups()
+            .into_iter()
+            .filter(|(ctrls, _)| ctrls.split(',').any(|c| V1.contains(&c)))
+            .map(|(ctrls, own)| {
+                let own = match ctrls.as_str() {
+                    "pids" => parent.clone(),
+                    "memory" => format!("{parent}/m"),
+                    _ => own,
+                };
+                Path::new("/sys/fs/cgroup").join(&ctrls).join(join_cg(&own, &rel))
+            })
+            .collect();
+        (moves, expect)
+    };
+    // What the relative path leaves above the container's cgroups (runc removes only the
+    // leaf); removed at the end.
+    let _left = RmDirs(expect.iter().filter_map(|d| d.parent().map(Path::to_path_buf)).collect());
+    for m in &moves {
+        std::fs::create_dir_all(m).expect("runner cgroup");
+    }
+    let mut c = Ctr::new(&["sleep", "1000"]);
+    c.cgroup = format!("/rel-{n:08x}/c");
+    c.edit(|v| {
+        v["linux"]["cgroupsPath"] = json!(rel);
+        v["linux"]["resources"] = json!({"pids": {"limit": 5}});
+    });
+    let script = r#"for d in $MOVES; do echo $$ > "$d/cgroup.procs" || exit 99; done; exec "$0" "$@""#;
+    let moves_env = moves.iter().map(|m| m.to_string_lossy().into_owned()).collect::<Vec<_>>().join(" ");
+    let out_file = std::fs::File::create(c.out_path()).expect("out");
+    let st = Command::new("sh")
+        .args(["-c", script])
+        .arg(role("berth-runtime"))
+        .arg("--root")
+        .arg(c.root.path())
+        .args(["create", &c.id])
+        .env("MOVES", moves_env)
+        .current_dir(c.bundle.path())
+        .stdin(Stdio::null())
+        .stdout(out_file.try_clone().expect("clone"))
+        .stderr(out_file)
+        .status()
+        .expect("create");
+    assert!(st.success(), "create failed: {}", c.output_text());
+    let pid = c.state()["pid"].as_i64().expect("pid").to_string();
+    for d in &expect {
+        let procs = read_file(&d.join("cgroup.procs"));
+        assert!(procs.lines().any(|l| l == pid), "init {pid} in {}: {procs:?}", d.display());
+    }
+    let pids_dir = expect.iter().find(|d| d.join("pids.max").exists()).expect("the pids cgroup");
+    assert_eq!(read_file(&pids_dir.join("pids.max")), "5");
+    // Every later command finds the same cgroups, whatever cgroup it runs from.
+    assert!(c.rt(&["start", &c.id]).status.success());
+    let out = c.update(&["--pids-limit", "7"]);
+    assert!(out.status.success(), "update failed: {}", stderr(&out));
+    assert_eq!(read_file(&pids_dir.join("pids.max")), "7");
+    let inside = c.exec_sh("cat /proc/self/cgroup");
+    for d in &expect {
+        let tail = d.strip_prefix("/sys/fs/cgroup").expect("under /sys/fs/cgroup");
+        let tail: PathBuf = if is_v2() { tail.to_path_buf() } else { tail.components().skip(1).collect() };
+        assert!(inside.contains(&format!(":/{}\n", tail.display())), "exec joins {}: {inside}", d.display());
+    }
+    let out = c.rt(&["delete", "--force", &c.id]);
+    assert!(out.status.success(), "delete failed: {}", stderr(&out));
+    let left: Vec<_> = expect.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "delete removes the container's cgroup in every hierarchy: {left:?}");
 }

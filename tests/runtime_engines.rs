@@ -64,14 +64,20 @@ struct Docker {
 
 impl Docker {
     fn start(tag: &str) -> Option<Self> {
+        Self::start_with(tag, &[])
+    }
+
+    /// [`Docker::start`] with more dockerd flags.
+    fn start_with(tag: &str, extra: &[&str]) -> Option<Self> {
         if !Dockerd::installed() || !Containerd::installed() {
             eprintln!("docker.io or containerd not installed; skipping");
             return None;
         }
         let tmp = TempDir::new(tag);
         let containerd = Containerd::start(&tmp.path().join("c"));
-        let runtime = format!("berth={}", role("berth-runtime").display());
-        let dockerd = Dockerd::start(&tmp.path().join("d"), &containerd.socket(), &["--add-runtime".into(), runtime]);
+        let mut flags = vec!["--add-runtime".to_owned(), format!("berth={}", role("berth-runtime").display())];
+        flags.extend(extra.iter().map(|f| f.to_string()));
+        let dockerd = Dockerd::start(&tmp.path().join("d"), &containerd.socket(), &flags);
         dockerd.import_busybox();
         Some(Docker { dockerd, _containerd: containerd, tmp })
     }
@@ -233,6 +239,102 @@ fn docker_memory_and_pids_limits_reach_the_cgroup_and_the_container_sees_them() 
     let id2 = s.run_detached(&["--cgroupns", "private", "--memory", "32m", "busybox", "sh", "-c", LOOP]);
     let inside = s.docker_ok(&["exec", &id2, "sh", "-c", &format!("cat {mem_in}; grep -vc ':/$' /proc/self/cgroup || true")]);
     assert_eq!(inside, "33554432\n0\n", "limit, and no cgroup path but / inside a cgroup namespace");
+}
+
+#[test]
+fn docker_memory_reservation_swappiness_oom_kill_disable_and_cpu_rt_runtime_reach_the_cgroup() {
+    if pure_v2() {
+        eprintln!("cgroup v2: dockerd drops swappiness, oom-kill-disable and real-time limits itself; skipping");
+        return;
+    }
+    // dockerd gives its cgroup parent a real-time budget to hand out to containers.
+    let Some(s) = Docker::start_with("rke6", &["--cpu-rt-runtime=50000"]) else { return };
+    let id = s.run_detached(&[
+        "--memory", "64m", "--memory-reservation", "32m", "--memory-swappiness", "10", "--oom-kill-disable",
+        "--cpu-rt-runtime", "10000", "busybox", "sh", "-c", LOOP,
+    ]);
+    let mem = |f: &str| Docker::read(&s.cgroup_dir("memory", &id).join(f));
+    assert_eq!(mem("memory.soft_limit_in_bytes"), "33554432");
+    assert_eq!(mem("memory.swappiness"), "10");
+    assert!(mem("memory.oom_control").starts_with("oom_kill_disable 1\n"), "{}", mem("memory.oom_control"));
+    let rt = || Docker::read(&s.cgroup_dir("cpu", &id).join("cpu.rt_runtime_us"));
+    assert_eq!(rt(), "10000");
+    let inside = s.docker_ok(&["exec", &id, "sh", "-c", "cd /sys/fs/cgroup && cat memory/memory.soft_limit_in_bytes memory/memory.swappiness cpu/cpu.rt_runtime_us"]);
+    assert_eq!(inside, "33554432\n10\n10000\n", "seen inside");
+    // The budget is real: the container's process may become SCHED_FIFO.
+    let pid = s.inspect(&id, "{{.State.Pid}}");
+    let chrt = Command::new("chrt").args(["-f", "-p", "1", &pid]).output().expect("chrt");
+    assert!(chrt.status.success(), "chrt: {}", String::from_utf8_lossy(&chrt.stderr));
+
+    // `docker update` changes the reservation live. (dockerd 20.10 sends no real-time
+    // values on update, for runc neither: `berth-runtime update --cpu-rt-runtime` is
+    // tested in tests/runtime.rs.)
+    s.docker_ok(&["update", "--memory-reservation", "16m", &id]);
+    assert_eq!(mem("memory.soft_limit_in_bytes"), "16777216");
+    assert_eq!(rt(), "10000");
+}
+
+#[test]
+fn docker_run_with_a_relative_cgroup_parent_nests_below_the_shims_cgroups_as_with_runc() {
+    let n: u32 = rand::random();
+    let parent = format!("berth-dk-rel-{n:08x}");
+    let ours: Vec<(String, String)> = std::fs::read_to_string("/proc/self/cgroup").expect("own cgroups").lines().filter_map(split_cgroup_line).collect();
+    // Dropped after the engines (which kill the container): what the relative parent left.
+    let _parents = RmTrees(
+        ours.iter()
+            .map(|(ctrls, own)| {
+                let base = if ctrls.is_empty() { PathBuf::from("/sys/fs/cgroup/unified") } else { Path::new("/sys/fs/cgroup").join(ctrls) };
+                let base = if pure_v2() { PathBuf::from("/sys/fs/cgroup") } else { base };
+                base.join(own.trim_start_matches('/')).join(&parent)
+            })
+            .collect(),
+    );
+    let Some(s) = Docker::start("rke7") else { return };
+    let id = s.run_detached(&["--cgroup-parent", &parent, "--pids-limit", "9", "busybox", "sh", "-c", LOOP]);
+    let pid: i32 = s.inspect(&id, "{{.State.Pid}}").parse().expect("pid");
+    // The shim (and so berth-runtime) runs in this test's cgroups: `<ours>/<parent>/<id>` in
+    // every hierarchy, as runc places a relative path.
+    let theirs: Vec<(String, String)> = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("container cgroups").lines().filter_map(split_cgroup_line).collect();
+    let joined = ["memory", "pids", "cpu", "devices", "freezer", "blkio"];
+    let mut dirs = Vec::new();
+    for (ctrls, path) in &theirs {
+        let ours_too = ctrls.split(',').any(|c| joined.contains(&c)) || (pure_v2() && ctrls.is_empty());
+        if !ours_too {
+            continue;
+        }
+        let own = ours.iter().find(|(c, _)| c == ctrls).map(|(_, p)| p.trim_end_matches('/').to_owned()).unwrap_or_default();
+        assert_eq!(path, &format!("{own}/{parent}/{id}"), "{ctrls}: below the runtime's own cgroup");
+        let base = if pure_v2() { PathBuf::from("/sys/fs/cgroup") } else { Path::new("/sys/fs/cgroup").join(ctrls) };
+        dirs.push(base.join(path.trim_start_matches('/')));
+    }
+    assert!(!dirs.is_empty(), "container cgroups: {theirs:?}");
+    let pids_dir = dirs.iter().find(|d| d.join("pids.max").exists()).expect("pids cgroup");
+    assert_eq!(Docker::read(&pids_dir.join("pids.max")), "9");
+    s.docker_ok(&["rm", "-f", &id]);
+    let left: Vec<_> = dirs.iter().filter(|d| d.exists()).collect();
+    assert!(left.is_empty(), "docker rm removed the container's cgroups (the parents stay, as with runc): {left:?}");
+}
+
+/// Removes directory trees (empty cgroups), deepest first, when dropped.
+struct RmTrees(Vec<PathBuf>);
+
+impl Drop for RmTrees {
+    fn drop(&mut self) {
+        for top in &self.0 {
+            let mut dirs = common::engines::walkdirs(top);
+            dirs.reverse();
+            for d in dirs.iter().filter(|d| d.exists()) {
+                wait_until(2, || std::fs::remove_dir(d).is_ok() || !d.exists());
+            }
+        }
+    }
+}
+
+/// A /proc/<pid>/cgroup line as (controllers, path).
+fn split_cgroup_line(l: &str) -> Option<(String, String)> {
+    let mut f = l.splitn(3, ':');
+    let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+    Some((ctrls.to_owned(), path.to_owned()))
 }
 
 #[test]

@@ -189,11 +189,17 @@ struct UpdateArgs {
     /// Memory+swap limit.
     #[arg(long = "memory-swap")]
     memory_swap: Option<String>,
+    /// Memory reservation (soft limit).
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<String>,
+    /// Block I/O weight (10 to 1000).
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
     /// Maximum number of pids (-1 or 0: unlimited).
     #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pids_limit: Option<i64>,
-    /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
+    /// CPU shares (relative weight); runc spells it --cpu-share.
+    #[arg(long = "cpu-shares", visible_alias = "cpu-share")]
     cpu_shares: Option<u64>,
     /// CFS quota in µs (-1: none).
     #[arg(long = "cpu-quota", allow_hyphen_values = true)]
@@ -201,6 +207,12 @@ struct UpdateArgs {
     /// CFS period in µs.
     #[arg(long = "cpu-period")]
     cpu_period: Option<u64>,
+    /// Real-time period in µs.
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<u64>,
+    /// Real-time runtime in µs per period.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<i64>,
     /// CPUs allowed (cpuset list).
     #[arg(long = "cpuset-cpus")]
     cpuset_cpus: Option<String>,
@@ -286,7 +298,12 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             println!("{s}");
         }
         Cmd::Kill { id, signal, all } => rt.kill(id, parse_signal(signal)?, *all).map_err(err)?,
-        Cmd::Delete { force, id } => rt.delete(id, *force).map_err(err)?,
+        Cmd::Delete { force, id } => match rt.delete(id, *force) {
+            // runc: `delete --force` of a container that does not exist (e.g. after a
+            // failed create) has nothing left to do and succeeds.
+            Err(e) if *force && e.is_not_found() => {}
+            r => r.map_err(err)?,
+        },
         Cmd::Run { c, detach } => {
             let (bundle, opts) = create_opts(c)?;
             if *detach {
@@ -511,6 +528,12 @@ fn update_cmd(rt: &Runtime, u: &UpdateArgs) -> Result<(), String> {
     if let Some(m) = &u.memory_swap {
         set("memory", "swap", json!(parse_bytes(m)?));
     }
+    if let Some(m) = &u.memory_reservation {
+        set("memory", "reservation", json!(parse_bytes(m)?));
+    }
+    if let Some(w) = u.blkio_weight {
+        set("blockIO", "weight", json!(w));
+    }
     if let Some(n) = u.pids_limit {
         set("pids", "limit", json!(n));
     }
@@ -522,6 +545,12 @@ fn update_cmd(rt: &Runtime, u: &UpdateArgs) -> Result<(), String> {
     }
     if let Some(n) = u.cpu_period {
         set("cpu", "period", json!(n));
+    }
+    if let Some(n) = u.cpu_rt_period {
+        set("cpu", "realtimePeriod", json!(n));
+    }
+    if let Some(n) = u.cpu_rt_runtime {
+        set("cpu", "realtimeRuntime", json!(n));
     }
     if let Some(c) = &u.cpuset_cpus {
         set("cpu", "cpus", json!(c));

@@ -30,6 +30,11 @@ pub enum RuntimeError {
     /// Creating, configuring or removing the container's cgroup failed.
     #[error("container {id}: cgroup {path}: {msg}")]
     Cgroup { id: String, path: String, msg: String },
+    /// linux.resources asks for a limit that cannot be applied on this host (no such
+    /// controller or file, no cgroup-v2 form, or a value the kernel rejects): the create or
+    /// update fails, as with runc, rather than run the container without it.
+    #[error("container {id}: linux.resources.{field}: {reason}")]
+    ResourceRefused { id: String, field: String, reason: String },
     /// The container init reported an error (or died) before it was ready. The message keeps
     /// runc's text, e.g. `exec: "x": executable file not found in $PATH`.
     #[error("{msg}")]

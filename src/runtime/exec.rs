@@ -100,7 +100,7 @@ pub(super) fn exec(rt: &Runtime, id: &str, process: &Process, opts: &ExecOptions
     let reap = |pid: Pid| {
         let _ = nix::sys::wait::waitpid(pid, None);
     };
-    let cg = ContainerCgroup::load(id, &p.cgroup_path);
+    let cg = ContainerCgroup::load(id, &p.cgroup);
     if let Err(e) = cg.add(sp.pid.as_raw()) {
         let _ = nix::sys::signal::kill(sp.pid, nix::sys::signal::Signal::SIGKILL);
         reap(sp.pid);

@@ -159,7 +159,7 @@ impl Runtime {
         let sig = Signal::try_from(signal).map_err(|e| RuntimeError::sys(id, format!("signal {signal}"), e))?;
         let status = p.status(&dir);
         if all {
-            let cg = cgroups::ContainerCgroup::load(id, &p.cgroup_path);
+            let cg = cgroups::ContainerCgroup::load(id, &p.cgroup);
             let mut pids = cg.procs();
             if status != Status::Stopped && !pids.contains(&p.pid) {
                 pids.push(p.pid);
@@ -193,7 +193,7 @@ impl Runtime {
             }
             Err(e) => return Err(e),
         };
-        let cg = cgroups::ContainerCgroup::load(id, &p.cgroup_path);
+        let cg = cgroups::ContainerCgroup::load(id, &p.cgroup);
         match p.status(&dir) {
             Status::Running | Status::Paused if !force => {
                 return Err(RuntimeError::BadState { id: id.into(), msg: "cannot delete container that is not stopped: running (use --force)".into() });
@@ -215,14 +215,14 @@ impl Runtime {
         if p.status(&dir) == Status::Stopped {
             return Err(RuntimeError::NotRunning { id: id.into(), status: Status::Stopped.to_string() });
         }
-        cgroups::ContainerCgroup::load(id, &p.cgroup_path).update(res)
+        cgroups::ContainerCgroup::load(id, &p.cgroup).update(res)
     }
 
     /// Freezes every process of a running container (`runc pause`).
     pub fn pause(&self, id: &str) -> Result<(), RuntimeError> {
         let (dir, p) = self.load(id)?;
         match p.status(&dir) {
-            Status::Running => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(true),
+            Status::Running => cgroups::ContainerCgroup::load(id, &p.cgroup).set_frozen(true),
             s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not running (status {s})") }),
         }
     }
@@ -231,7 +231,7 @@ impl Runtime {
     pub fn resume(&self, id: &str) -> Result<(), RuntimeError> {
         let (dir, p) = self.load(id)?;
         match p.status(&dir) {
-            Status::Paused => cgroups::ContainerCgroup::load(id, &p.cgroup_path).set_frozen(false),
+            Status::Paused => cgroups::ContainerCgroup::load(id, &p.cgroup).set_frozen(false),
             s => Err(RuntimeError::BadState { id: id.into(), msg: format!("container not paused (status {s})") }),
         }
     }
@@ -239,7 +239,7 @@ impl Runtime {
     /// Host pids of every process in the container's cgroup (`runc ps`).
     pub fn pids(&self, id: &str) -> Result<Vec<i32>, RuntimeError> {
         let (_, p) = self.load(id)?;
-        let mut pids = cgroups::ContainerCgroup::load(id, &p.cgroup_path).procs();
+        let mut pids = cgroups::ContainerCgroup::load(id, &p.cgroup).procs();
         pids.sort_unstable();
         Ok(pids)
     }

@@ -226,9 +226,9 @@ fn mount_one(id: &str, rootfs: &Path, m: &Mount, cgroup: &CgroupView) -> R {
 /// What a `cgroup` mount shows the container: its own cgroup.
 #[derive(Debug, Clone, Copy)]
 pub struct CgroupView<'a> {
-    /// The container's cgroup path below each hierarchy root (see `cgroups::resolve_path`);
-    /// its directories exist when init mounts.
-    pub path: &'a str,
+    /// The container's cgroup below each hierarchy root (see `cgroups::resolve_path`); its
+    /// directories exist when init mounts.
+    pub paths: &'a super::cgroups::CgroupPaths,
     /// Whether init is in a cgroup namespace of its own (rooted at that cgroup).
     pub namespaced: bool,
 }
@@ -253,11 +253,11 @@ fn mount_cgroup(id: &str, rootfs: &Path, dest: &Path, opts: &MountOpts, view: &C
     }
     // Read before our own mounts below `rootfs` show up in it.
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| RuntimeError::io(id, "read", "/proc/self/mountinfo", e))?;
-    let hierarchies = super::cgroups::v1_hierarchies(&mountinfo, rootfs);
+    let hierarchies = super::cgroups::v1_hierarchies(&mountinfo, Some(rootfs));
     mnt(id, Some(Path::new("tmpfs")), dest, Some("tmpfs"), flags & !MsFlags::MS_RDONLY, Some("mode=755"))?;
     for h in hierarchies.iter().filter(|h| h.joined()) {
         let Some(name) = h.mount_point.file_name() else { continue };
-        let source = h.mount_point.join(view.path);
+        let source = h.mount_point.join(view.paths.of_hierarchy(&h.subsystems));
         if !view.namespaced && !source.is_dir() {
             // A hierarchy the cgroup library left out (nothing of ours to show there).
             continue;

@@ -71,8 +71,10 @@ pub(crate) struct Persisted {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub created: String,
-    /// cgroup path relative to each hierarchy root, without a leading slash.
-    pub cgroup_path: String,
+    /// Where the cgroup is in each hierarchy (`cgroup_path`, and `cgroup_paths` for
+    /// controllers elsewhere).
+    #[serde(flatten)]
+    pub cgroup: super::cgroups::CgroupPaths,
     #[serde(default)]
     pub annotations: HashMap<String, String>,
     pub oci_version: String,
@@ -95,7 +97,7 @@ impl Persisted {
         }
         if dir.join(FIFO_FILE).exists() {
             Status::Created
-        } else if super::cgroups::ContainerCgroup::load(&self.id, &self.cgroup_path).is_frozen() {
+        } else if super::cgroups::ContainerCgroup::load(&self.id, &self.cgroup).is_frozen() {
             Status::Paused
         } else {
             Status::Running
@@ -189,7 +191,7 @@ mod tests {
             bundle: "/b".into(),
             rootfs: "/b/rootfs".into(),
             created: String::new(),
-            cgroup_path: "c".into(),
+            cgroup: super::super::cgroups::CgroupPaths::uniform("c"),
             annotations: HashMap::new(),
             oci_version: "1.0.2".into(),
             hooks: None,

@@ -290,7 +290,9 @@ impl Drop for Containerd {
 /// storage, and its containers under a cgroup parent of its own.
 pub struct Dockerd {
     dir: PathBuf,
-    /// The cgroup parent of every container of this dockerd.
+    /// The cgroup parent of every container of this dockerd, below each hierarchy's root
+    /// (given to dockerd as `/<it>`, absolute like docker's default `/docker`: a relative
+    /// parent would nest below the shim's own cgroup, as runc places relative paths).
     pub cgroup_parent: String,
     child: Option<Child>,
 }
@@ -319,7 +321,7 @@ impl Dockerd {
             .arg("--pidfile")
             .arg(dir.join("docker.pid"))
             .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"])
-            .args(["--storage-driver", "vfs", "--cgroup-parent", &d.cgroup_parent])
+            .args(["--storage-driver", "vfs", "--cgroup-parent", &format!("/{}", d.cgroup_parent)])
             .args(extra);
         d.child = Some(spawn_logged(&mut cmd, &dir.join("dockerd.log")));
         let up = wait_until(30, || d.docker(&["version"]).status.success());

@@ -239,7 +239,7 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     let mut proc_fd_dir = None;
     if cfg.new_mount_ns {
         rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
-        let cgroup = rootfs::CgroupView { path: &cfg.cgroup_path, namespaced: cfg.new_cgroup_ns };
+        let cgroup = rootfs::CgroupView { paths: &cfg.cgroup, namespaced: cfg.new_cgroup_ns };
         rootfs::mount_all(id, spec, &cfg.rootfs, &cgroup).map_err(fail)?;
         if rootfs::needs_dev(spec) {
             rootfs::setup_dev(id, spec, &cfg.rootfs).map_err(fail)?;

@@ -55,8 +55,8 @@ pub struct InitConfig {
     pub pdeathsig: Option<i32>,
     /// Namespaces to join by path (clone flag bits, path).
     pub join: Vec<(i32, PathBuf)>,
-    /// The container's cgroup path below each hierarchy root (what `cgroup` mounts show).
-    pub cgroup_path: String,
+    /// Where the container's cgroup is in each hierarchy (what `cgroup` mounts show).
+    pub cgroup: crate::runtime::cgroups::CgroupPaths,
     /// Unshare a cgroup namespace once in the cgroup.
     pub new_cgroup_ns: bool,
     /// Whether init is in a new mount namespace (then it sets up the rootfs and pivots;
