@@ -76,6 +76,10 @@ fn make_bundle(dir: &Path, berth: &Path) {
     let p = dir.join("config.json");
     let mut v: serde_json::Value = serde_json::from_slice(&std::fs::read(&p).expect("config")).expect("json");
     v["process"]["args"] = serde_json::json!(["true"]);
+    // A cgroup of the bench's own (containers run one at a time), so that nothing, not even
+    // a parent directory such as berth's default /berth, is left behind.
+    let tag = dir.parent().and_then(|p| p.file_name()).map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "bench-rt".into());
+    v["linux"]["cgroupsPath"] = serde_json::json!(format!("/{tag}"));
     std::fs::write(&p, serde_json::to_vec_pretty(&v).expect("encode")).expect("write config");
 }
 

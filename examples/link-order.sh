@@ -21,7 +21,8 @@ cp /bin/busybox "$work/b/rootfs/bin/"
 for a in sh true sleep; do ln -s busybox "$work/b/rootfs/bin/$a"; done
 (cd "$work/b" && "$work/bin/berth-runtime" spec)
 # No rlimits: valgrind keeps descriptors of its own and refuses RLIMIT_NOFILE changes.
-sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/; /"rlimits"/d' "$work/b/config.json"
+# Its own top-level cgroup (containers run one at a time), so no /berth parent is left.
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/; /"rlimits"/d; s#"linux": {#"linux": { "cgroupsPath": "/'"$(basename "$work")"'",#' "$work/b/config.json"
 # A second bundle on the same rootfs whose process stays up for exec, ps, pause...
 sed 's/"true"/"sleep", "100"/; s#"path": "rootfs"#"path": "'"$work"'/b/rootfs"#' "$work/b/config.json" > "$work/b2/config.json"
 
