@@ -43,17 +43,32 @@ fn timed(cmd: &mut Command) -> (Duration, i64, bool) {
 
 fn rt_cmd(rt: &Rt, args: &[&str]) -> Command {
     let mut c = Command::new(&rt.bin);
-    if let Some(ns) = &rt.mnt_ns {
-        use std::os::fd::AsRawFd;
-        let fd = ns.as_raw_fd();
-        // SAFETY: setns is async-signal-safe; the forked child is single-threaded, as
-        // joining a mount namespace requires, and fd stays open in the parent until exec.
-        unsafe {
-            c.pre_exec(move || if libc::setns(fd, libc::CLONE_NEWNS) == 0 { Ok(()) } else { Err(std::io::Error::last_os_error()) });
-        }
+    use std::os::fd::AsRawFd;
+    let fd = rt.mnt_ns.as_ref().map(|ns| ns.as_raw_fd());
+    // Every runtime is started by fork + exec, never posix_spawn: a pre_exec closure makes
+    // std fork. Under vfork the child shares the bench's address space, and at exec the
+    // kernel folds that address space's peak RSS into the child's ru_maxrss, so the figure
+    // would be the bench's own size (7.5 MiB here), not the runtime's.
+    // SAFETY: setns is async-signal-safe; the forked child is single-threaded, as joining
+    // a mount namespace requires, and fd stays open in the parent until exec.
+    unsafe {
+        c.pre_exec(move || match fd {
+            Some(fd) if libc::setns(fd, libc::CLONE_NEWNS) != 0 => Err(std::io::Error::last_os_error()),
+            _ => Ok(()),
+        });
     }
     c.arg("--root").arg(&rt.root).args(args).stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
     c
+}
+
+/// Minimum, median and maximum of RSS samples (KiB).
+fn spread(v: &[i64]) -> (i64, i64, i64) {
+    let mut s = v.to_vec();
+    s.sort();
+    match (s.first(), s.last()) {
+        (Some(&lo), Some(&hi)) => (lo, s[s.len() / 2], hi),
+        _ => (0, 0, 0),
+    }
 }
 
 fn median(v: &[Duration]) -> Duration {
@@ -117,6 +132,17 @@ impl Drop for PrivateMountNs {
     }
 }
 
+/// How many names of src/link-order.txt the measured binary defines: a stale list (the hot
+/// path changed since examples/link-order.sh last ran) costs RSS and time, not correctness.
+fn link_order_coverage(manifest: &Path, berth: &Path) -> Option<(usize, usize)> {
+    let list = std::fs::read_to_string(manifest.join("src/link-order.txt")).ok()?;
+    let out = Command::new("nm").arg("--defined-only").arg(berth).output().ok()?;
+    let defined: std::collections::HashSet<&str> =
+        std::str::from_utf8(&out.stdout).ok()?.lines().filter_map(|l| l.split_whitespace().nth(2)).collect();
+    let names: Vec<&str> = list.lines().filter(|l| !l.is_empty()).collect();
+    Some((names.iter().filter(|n| defined.contains(*n)).count(), names.len()))
+}
+
 fn main() {
     if std::env::args().any(|a| a == "--list") {
         return;
@@ -155,6 +181,13 @@ fn main() {
         }
     }
     println!("runtime_cycle: {runs} runs (+3 warm-up) per runtime, alternating; berth = {}", berth.display());
+    match link_order_coverage(&manifest, &berth) {
+        Some((found, total)) => println!(
+            "link order: {found} of {total} hot functions of src/link-order.txt are in this binary{}",
+            if found * 100 < total * 98 { " (stale: run examples/link-order.sh)" } else { "" }
+        ),
+        None => println!("note: could not read src/link-order.txt or run nm on the binary"),
+    }
     let mut failures = 0;
     for i in 0..runs + 3 {
         for rt in rts.iter_mut() {
@@ -177,25 +210,31 @@ fn main() {
                 rt.cycle.push(t_create + t_start + t_delete);
                 rt.run.push(t_run);
                 rt.rss_kb.push(rss);
+                if std::env::var_os("BENCH_VERBOSE").is_some() {
+                    println!("{} iteration {i}: create maxrss {rss} KiB", rt.name);
+                }
             }
         }
     }
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    println!("{:<8} {:>14} {:>12} {:>16} {:>6}", "runtime", "cycle med ms", "run med ms", "create maxrss KiB", "ok");
+    println!("{:<8} {:>14} {:>12} {:>24} {:>6}", "runtime", "cycle med ms", "run med ms", "create maxrss KiB min/med/max", "ok");
     for rt in &rts {
-        let rss = rt.rss_kb.iter().copied().max().unwrap_or(0);
-        println!("{:<8} {:>14.2} {:>12.2} {:>16} {:>6}", rt.name, ms(median(&rt.cycle)), ms(median(&rt.run)), rss, rt.cycle.len());
+        let (lo, med, hi) = spread(&rt.rss_kb);
+        println!("{:<8} {:>14.2} {:>12.2} {:>10}/{}/{} {:>6}", rt.name, ms(median(&rt.cycle)), ms(median(&rt.run)), lo, med, hi, rt.cycle.len());
     }
     let b = &rts[0];
     for peer in &rts[1..] {
         if peer.cycle.is_empty() || b.cycle.is_empty() {
             continue;
         }
+        let ((_, b_med, b_hi), (_, p_med, p_hi)) = (spread(&b.rss_kb), spread(&peer.rss_kb));
         println!(
-            "berth/{}: cycle {:.2}, run {:.2}",
+            "berth/{}: cycle {:.2}, run {:.2}, create maxrss median {:.2} max {:.2}",
             peer.name,
             ms(median(&b.cycle)) / ms(median(&peer.cycle)),
-            ms(median(&b.run)) / ms(median(&peer.run))
+            ms(median(&b.run)) / ms(median(&peer.run)),
+            b_med as f64 / p_med as f64,
+            b_hi as f64 / p_hi as f64
         );
     }
     let _ = std::fs::remove_dir_all(&tmp);

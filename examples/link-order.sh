@@ -20,9 +20,10 @@ mkdir -p "$work/bin" "$work/b/rootfs/bin" "$work/b2" "$work/out"
 cp /bin/busybox "$work/b/rootfs/bin/"
 for a in sh true sleep; do ln -s busybox "$work/b/rootfs/bin/$a"; done
 (cd "$work/b" && "$work/bin/berth-runtime" spec)
-# No rlimits: valgrind keeps descriptors of its own and refuses RLIMIT_NOFILE changes.
+# RLIMIT_CORE for RLIMIT_NOFILE: valgrind keeps descriptors of its own and refuses NOFILE
+# changes, and the rlimit code must still run (the bench's bundle has the spec's rlimits).
 # Its own top-level cgroup (containers run one at a time), so no /berth parent is left.
-sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/; /"rlimits"/d; s#"linux": {#"linux": { "cgroupsPath": "/'"$(basename "$work")"'",#' "$work/b/config.json"
+sed -i 's/"terminal": true/"terminal": false/; s/"sh"/"true"/; s/RLIMIT_NOFILE/RLIMIT_CORE/; s#"linux": {#"linux": { "cgroupsPath": "/'"$(basename "$work")"'",#' "$work/b/config.json"
 # A second bundle on the same rootfs whose process stays up for exec, ps, pause...
 sed 's/"true"/"sleep", "100"/; s#"path": "rootfs"#"path": "'"$work"'/b/rootfs"#' "$work/b/config.json" > "$work/b2/config.json"
 
