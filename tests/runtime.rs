@@ -588,6 +588,70 @@ fn terminal_containers_send_the_pty_master_over_the_console_socket() {
     assert!(seen.contains("hi-from-tty"), "tty output: {seen:?}");
 }
 
+/// Runs `cmd` with `input` on its stdin; kills it if it has not finished after 30 s.
+fn run_with_input(mut cmd: Command, input: &[u8]) -> Output {
+    let mut child = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn");
+    let mut stdin = child.stdin.take().expect("stdin");
+    stdin.write_all(input).expect("write stdin");
+    drop(stdin);
+    let pid = child.id() as i32;
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = done.clone();
+    let watchdog = std::thread::spawn(move || {
+        if !wait_until(30, || flag.load(std::sync::atomic::Ordering::SeqCst)) {
+            // SAFETY: kill(2) on the pid of our own child, which wait_with_output has not reaped.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
+    });
+    let out = child.wait_with_output().expect("wait");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    out
+}
+
+#[test]
+fn run_in_the_foreground_with_a_terminal_proxies_the_pty_to_its_own_stdio() {
+    let c = Ctr::new(&["sh", "-c", "tty; read x; echo got-$x; exit 5"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let out = run_with_input(c.cmd(&["run", &c.id]), b"hello\n");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(5), "exit code of the container; stderr: {}", stderr(&out));
+    assert!(text.contains("/dev/pts/"), "the process's stdio is a pty: {text:?}");
+    // The pty echoes what it reads (no terminal of ours: no raw mode) and turns \n into \r\n.
+    assert!(text.contains("hello\r\n"), "input reaches the pty: {text:?}");
+    assert!(text.contains("got-hello\r\n"), "{text:?}");
+    assert!(!c.root.path().join(&c.id).exists(), "run deletes the container afterwards");
+}
+
+#[test]
+fn run_in_the_foreground_with_a_terminal_gives_the_pty_the_size_of_the_callers_terminal() {
+    let c = Ctr::new(&["stty", "size"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    // script(1) gives the runtime a terminal of its own, 33 rows by 77 columns.
+    let line = format!(
+        "stty rows 33 cols 77; exec {} --root {} run --bundle {} {}",
+        role("berth-runtime").display(),
+        c.root.path().display(),
+        c.bundle.path().display(),
+        c.id
+    );
+    let mut cmd = Command::new("script");
+    cmd.args(["-qec", &line, "/dev/null"]);
+    let out = run_with_input(cmd, b"");
+    let text = stdout(&out);
+    assert!(out.status.success(), "script/run failed: {text:?} {}", stderr(&out));
+    assert!(text.contains("33 77"), "the container's pty has the caller's size: {text:?}");
+}
+
+#[test]
+fn exec_tty_in_the_foreground_proxies_the_pty_and_returns_the_exit_code() {
+    let c = running(&["sleep", "1000"]);
+    let out = run_with_input(c.cmd(&["exec", "-t", &c.id, "sh", "-c", "tty; exit 3"]), b"");
+    let text = stdout(&out);
+    assert_eq!(out.status.code(), Some(3), "stderr: {}", stderr(&out));
+    assert!(text.contains("/dev/pts/"), "exec -t gets a pty: {text:?}");
+}
+
 #[test]
 fn a_terminal_container_without_console_socket_is_refused() {
     let c = Ctr::new(&["sh"]);

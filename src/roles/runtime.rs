@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+use crate::runtime::console::{ConsoleSocket, Proxy, Resizer};
 use crate::runtime::{CreateExtra, CreateOptions, DEFAULT_ROOT, ExecOptions, Runtime, RuntimeError};
 
 #[derive(Parser, Debug)]
@@ -313,9 +314,6 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
                     return Err(err(e));
                 }
             } else {
-                if c.console_socket.is_some() {
-                    return Err("--console-socket needs --detach (run in the foreground proxies no terminal yet)".into());
-                }
                 let code = run_foreground(&rt, &c.id, &bundle, &opts, &create_extra(c))?;
                 return Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)));
             }
@@ -375,17 +373,43 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
 
 /// `run` without -d: like [`Runtime::run`], but signals sent to this process (Ctrl-C,
 /// SIGTERM, ...) are forwarded to the container's init, as runc does.
+/// With process.terminal and no --console-socket, this process takes the pty master and
+/// proxies it to its own stdio (runc's behaviour).
 fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<i32, String> {
     let set = block_forwarded_signals()?;
-    let st = rt.create_ext(id, bundle, opts, extra).map_err(err)?;
+    let own_console = extra.console_socket.is_none() && wants_terminal(id, bundle)?;
+    let (st, proxy) = if own_console {
+        let sock = ConsoleSocket::listen_private(id).map_err(|e| e.to_string())?;
+        let extra = CreateExtra { console_socket: Some(sock.path().to_owned()), ..extra.clone() };
+        let st = rt.create_ext(id, bundle, opts, &extra).map_err(err)?;
+        let proxy = sock.master().and_then(Proxy::start);
+        match proxy {
+            Ok(p) => (st, Some(p)),
+            Err(e) => {
+                let _ = rt.delete(id, true);
+                return Err(e.to_string());
+            }
+        }
+    } else {
+        (rt.create_ext(id, bundle, opts, extra).map_err(err)?, None)
+    };
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
         return Err(err(e));
     }
-    forward_signals(set, st.pid);
+    forward_signals(set, st.pid, proxy.as_ref().and_then(Proxy::resizer));
     let code = crate::runtime::wait_exit(id, st.pid).map_err(err)?;
+    if let Some(p) = proxy {
+        p.finish();
+    }
     rt.delete(id, true).map_err(err)?;
     Ok(code)
+}
+
+/// Whether the bundle's process asks for a terminal.
+fn wants_terminal(id: &str, bundle: &Path) -> Result<bool, String> {
+    let spec = crate::runtime::spec::load(id, bundle).map_err(err)?;
+    Ok(spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false))
 }
 
 /// Blocks the signals a foreground `run`/`exec` forwards. Called before any thread exists,
@@ -404,12 +428,20 @@ fn block_forwarded_signals() -> Result<nix::sys::signal::SigSet, String> {
     Ok(set)
 }
 
-/// Forwards every signal of `set` to `pid` from a background thread.
-fn forward_signals(set: nix::sys::signal::SigSet, pid: i32) {
+/// Forwards every signal of `set` to `pid` from a background thread; with a terminal of
+/// ours, SIGWINCH resizes the container's pty instead (the kernel then signals its
+/// foreground process group).
+fn forward_signals(set: nix::sys::signal::SigSet, pid: i32, resizer: Option<Resizer>) {
+    use nix::sys::signal::Signal;
     let pid = nix::unistd::Pid::from_raw(pid);
     std::thread::spawn(move || {
         while let Ok(sig) = set.wait() {
-            let _ = nix::sys::signal::kill(pid, sig);
+            match (&resizer, sig) {
+                (Some(r), Signal::SIGWINCH) => r.sync(),
+                _ => {
+                    let _ = nix::sys::signal::kill(pid, sig);
+                }
+            }
         }
     });
 }
@@ -494,13 +526,21 @@ fn exec_cmd(rt: &Runtime, e: &ExecArgs) -> Result<ExitCode, String> {
         rt.exec(&e.id, &process, &opts).map_err(err)?;
         return Ok(ExitCode::SUCCESS);
     }
-    if process.terminal().unwrap_or(false) && e.console_socket.is_none() {
-        return Err("exec --tty in the foreground needs --console-socket (no terminal proxy yet)".into());
-    }
     let set = block_forwarded_signals()?;
-    let h = rt.exec(&e.id, &process, &opts).map_err(err)?;
-    forward_signals(set, h.pid);
+    let (h, proxy) = if process.terminal().unwrap_or(false) && e.console_socket.is_none() {
+        let sock = ConsoleSocket::listen_private(&e.id).map_err(|e| e.to_string())?;
+        let opts = ExecOptions { console_socket: Some(sock.path().to_owned()), ..opts };
+        let h = rt.exec(&e.id, &process, &opts).map_err(err)?;
+        let proxy = sock.master().and_then(Proxy::start).map_err(|e| e.to_string())?;
+        (h, Some(proxy))
+    } else {
+        (rt.exec(&e.id, &process, &opts).map_err(err)?, None)
+    };
+    forward_signals(set, h.pid, proxy.as_ref().and_then(Proxy::resizer));
     let code = h.wait().map_err(err)?;
+    if let Some(p) = proxy {
+        p.finish();
+    }
     Ok(ExitCode::from(u8::try_from(code).unwrap_or(255)))
 }
 

@@ -11,6 +11,7 @@
 
 pub mod capabilities;
 pub mod cgroups;
+pub mod console;
 mod create;
 pub mod error;
 pub mod features;

@@ -5,7 +5,6 @@
 //! Nothing here depends on the supervisor being alive once `start` has returned.
 
 pub mod cgroup;
-pub mod console;
 pub mod events;
 pub mod io;
 pub mod reaper;
@@ -63,6 +62,9 @@ pub enum ShimError {
     /// The ttrpc server could not be set up.
     #[error("ttrpc on {socket}: {source}")]
     Ttrpc { socket: String, source: ttrpc::Error },
+    /// A terminal's console socket failed.
+    #[error(transparent)]
+    Console(#[from] crate::runtime::console::ConsoleError),
     /// The resident shim did not come up.
     #[error("shim for {id} did not start on {socket}: {reason}")]
     StartFailed { id: String, socket: String, reason: String },

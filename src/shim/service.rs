@@ -15,7 +15,7 @@ use containerd_shim_protos::protobuf::{Message, MessageField};
 use containerd_shim_protos::shim::oci::Options;
 use ttrpc::TtrpcContext;
 
-use super::console::{self, ConsoleSocket};
+use crate::runtime::console::{self, ConsoleSocket};
 use super::events::Publisher;
 use super::io::{self, Drain, Stdin};
 use super::reaper::Reaper;
@@ -297,7 +297,7 @@ impl TaskService {
     fn console_socket(&self, exec_id: &str) -> Result<ConsoleSocket, ShimError> {
         let n: u32 = rand::random();
         let tag = if exec_id.is_empty() { "init" } else { "exec" };
-        ConsoleSocket::listen(&PathBuf::from(format!("{}.{tag}-{n:08x}.pty", self.shared.socket.display())))
+        Ok(ConsoleSocket::listen(&PathBuf::from(format!("{}.{tag}-{n:08x}.pty", self.shared.socket.display())))?)
     }
 
     fn create_inner(&self, req: api::CreateTaskRequest) -> Result<api::CreateTaskResponse, ShimError> {
@@ -730,7 +730,7 @@ impl containerd_shim_protos::Task for TaskService {
             .with_process(&req.id, &req.exec_id, |p| p.console.as_ref().map(|m| m.try_clone()))
             .map_err(|e| e.to_ttrpc())?;
         match master {
-            Some(Ok(m)) => console::resize(&m, req.width, req.height).map_err(log_err("resize_pty"))?,
+            Some(Ok(m)) => console::resize(&m, req.width, req.height).map_err(ShimError::from).map_err(log_err("resize_pty"))?,
             Some(Err(e)) => return Err(ShimError::io("dup pty master of", Path::new(&req.id), e).to_ttrpc()),
             None => return Err(ShimError::Precondition { id: req.id, msg: "process has no terminal".into() }.to_ttrpc()),
         }
