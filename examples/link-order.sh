@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Regenerates src/link-order.txt: runs berth-runtime's container lifecycle (and the container
-# init it re-executes) under callgrind and lists every function that ran, so the release link
-# puts them side by side (see build.rs). Run as root after changes to the runtime's hot path;
-# benches/runtime_cycle shows the effect (time and peak RSS).
+# init it re-executes), then a shim and the supervisor serving a daemon, under callgrind and
+# lists every function that ran, so the release link puts them side by side (see build.rs).
+# Run as root after changes to the hot paths; benches/runtime_cycle (runtime) and
+# benches/restart (shim) show the effect on time and RSS.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 command -v valgrind >/dev/null || { apt-get update -qq && apt-get install -y -qq valgrind >/dev/null; }
@@ -56,10 +57,56 @@ prof list
 prof kill c3 KILL
 prof delete -f c3
 
+# The resident shim and the supervisor, driven by a daemon (outside valgrind) through a
+# container's life: run -d, logs, pause/unpause, stop, rm, run --rm. Runtime and
+# event-publish invocations are skipped here: profiled above, or short-lived.
+st=$work/s
+mkdir -p "$st/bin" "$work/stack" "$work/bb/bin" "$work/bb/etc"
+"$bin" install-links "$st/bin"
+cp /bin/busybox "$work/bb/bin/"
+for a in sh echo sleep true; do ln -s busybox "$work/bb/bin/$a"; done
+tar -C "$work/bb" -cf "$work/bb.tar" .
+cgp=/$(basename "$work")-stack
+b() { timeout 120 "$st/bin/berth" -H "unix://$st/d.sock" "$@"; }
+# Containers and shims outlive daemon and supervisor (that is the point of the modular mode),
+# so they go first; then the two servers, then whatever a failure left mounted or created.
+stop_stack() {
+  [ -f "$st/berthd.pid" ] && for c in $(b ps -aq 2>/dev/null); do b rm -f "$c" >/dev/null 2>&1 || true; done
+  for p in "$st/berthd.pid" "$st/sup.pid"; do
+    [ -f "$p" ] || continue
+    kill "$(cat "$p")" 2>/dev/null || true
+    for _ in $(seq 100); do kill -0 "$(cat "$p")" 2>/dev/null || break; sleep 0.1; done
+    rm -f "$p"
+  done
+  { grep -o " $st/[^ ]*" /proc/mounts || true; } | sort -r | while read -r m; do umount -l "$m" || true; done
+  find /sys/fs/cgroup/ -depth -type d -path "*$cgp*" -exec rmdir {} + 2>/dev/null || true
+}
+trap 'stop_stack; for c in $(ls "$work/root" 2>/dev/null); do "$work/bin/berth-runtime" --root "$work/root" delete -f "$c" >/dev/null 2>&1 || true; done; rm -rf "$work"' EXIT
+valgrind -q --tool=callgrind --dump-instr=yes --trace-children=yes --trace-children-skip-by-arg=json,publish \
+  --callgrind-out-file="$work/stack/%p" "$st/bin/berth-supervisor" --address "$st/sup.sock" --root "$st/sroot" --state "$st/sstate" \
+  </dev/null >"$st/sup.log" 2>&1 &
+echo $! >"$st/sup.pid"
+for _ in $(seq 300); do [ -S "$st/sup.sock" ] && break; sleep 0.1; done
+"$st/bin/berthd" --containerd "$st/sup.sock" -H "unix://$st/d.sock" --root "$st/root" --exec-root "$st/exec" \
+  --cgroup-parent "$cgp" --log-file "$st/berthd.log" </dev/null >/dev/null 2>&1 &
+echo $! >"$st/berthd.pid"
+for _ in $(seq 100); do b version >/dev/null 2>&1 && break; sleep 0.1; done
+b import "$work/bb.tar" busybox >/dev/null
+b run -d --name s1 busybox sh -c 'while true; do echo tick; sleep 1; done' >/dev/null
+for _ in $(seq 100); do b logs s1 | grep -q tick && break; sleep 0.1; done
+b pause s1 >/dev/null && b unpause s1 >/dev/null
+b stop -t 1 s1 >/dev/null
+b rm s1 >/dev/null
+b run --rm busybox echo bye >/dev/null
+stop_stack
+
 # link_order.rs needs std only: rustc alone builds it in seconds (cargo would build the
 # example against the whole dev-dependency graph).
 rustc -O --edition 2024 -o "$work/link_order" examples/link_order.rs
-# The runtime's own invocations first (create before anything else), then the inits.
+# The runtime's own invocations first (create before anything else), then the inits, then
+# the shims (by pid: `start`, then the resident one), then the supervisor.
 ls "$work/out"/* | sort > "$work/files"
-"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") > src/link-order.txt
+shims=$(cd "$work/stack" && grep -l '^cmd: .* -namespace ' -- * | sort -n | sed "s#^#$work/stack/#")
+sup=$(grep -L '^cmd: .* -namespace ' "$work/stack"/*)
+"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") $shims $sup > src/link-order.txt
 echo "src/link-order.txt: $(wc -l < src/link-order.txt) symbols; rebuild with cargo build --release --target $T"

@@ -1,4 +1,4 @@
-//! Small filesystem helpers shared by every role.
+//! Small filesystem and process helpers shared by every role.
 
 use std::fs::{self, File};
 use std::io::{self, Write};
@@ -43,4 +43,19 @@ pub fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()>
 pub fn random_id() -> String {
     let bytes: [u8; 32] = rand::random();
     hex::encode(bytes)
+}
+
+/// The variable that names the role of a re-executed berth when argv[0] cannot (see
+/// [`self_command`]); `roles::dispatch` reads it.
+pub const ROLE_ENV: &str = "BERTH_ROLE";
+
+/// A command that runs this very executable as the role `name` (e.g. "berth-supervisor").
+/// argv[0] is `name`, for ps and for the role dispatch; the role is also put in
+/// [`ROLE_ENV`], because tools that wrap an exec (valgrind, some debuggers) replace argv[0]
+/// with the executable's path.
+pub fn self_command(name: &str) -> io::Result<std::process::Command> {
+    use std::os::unix::process::CommandExt;
+    let mut cmd = std::process::Command::new(std::env::current_exe()?);
+    cmd.arg0(name).env(ROLE_ENV, name);
+    Ok(cmd)
 }

@@ -3,7 +3,7 @@
 
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::Duration;
 
 /// The supervisor socket berthd uses by default: `<exec-root>/supervisor/supervisor.sock`.
@@ -24,11 +24,9 @@ pub async fn ensure_running(root: &Path, exec_root: &Path) -> anyhow::Result<Pat
     }
     let state = exec_root.join("supervisor");
     std::fs::create_dir_all(&state)?;
-    let exe = std::env::current_exe()?;
     let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join("supervisor.log"))?;
-    let mut cmd = Command::new(exe);
-    cmd.arg0("berth-supervisor")
-        .arg("--address")
+    let mut cmd = crate::util::self_command("berth-supervisor")?;
+    cmd.arg("--address")
         .arg(&socket)
         .arg("--root")
         .arg(root.join("supervisor"))

@@ -34,7 +34,9 @@ fn role_list() -> String {
     ROLES.iter().flat_map(|r| r.names.iter().copied()).collect::<Vec<_>>().join(", ")
 }
 
-/// Picks the role from argv[0]'s basename, or from `berth <role> ...`.
+/// Picks the role from argv[0]'s basename, or from `berth <role> ...`, or (for `berth`
+/// with no role argument) from the role a berth that re-executed itself put in the
+/// environment.
 pub fn dispatch(mut args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().cloned().unwrap_or_else(|| OsString::from("berth"));
     let base = Path::new(&argv0)
@@ -53,6 +55,13 @@ pub fn dispatch(mut args: Vec<OsString>) -> ExitCode {
                 args[0] = OsString::from(name);
                 return (role.main)(args);
             }
+        }
+        // A re-executed berth whose argv[0] a wrapper replaced (see util::self_command).
+        if let Ok(name) = std::env::var(crate::util::ROLE_ENV)
+            && let Some(role) = ROLES.iter().find(|r| r.names.contains(&name.as_str()))
+        {
+            args[0] = OsString::from(name);
+            return (role.main)(args);
         }
         return client::main(args);
     }

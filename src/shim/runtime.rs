@@ -3,7 +3,7 @@
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -60,11 +60,7 @@ impl Runtime {
 
     fn command(&self) -> Result<Command, ShimError> {
         let mut cmd = if self.config.binary_name.is_empty() {
-            let exe = std::env::current_exe()
-                .map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;
-            let mut c = Command::new(exe);
-            c.arg0("berth-runtime");
-            c
+            crate::util::self_command("berth-runtime").map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?
         } else {
             Command::new(&self.config.binary_name)
         };

@@ -4,7 +4,7 @@
 use std::os::unix::net::UnixStream;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use containerd_shim_protos::api;
@@ -76,11 +76,9 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
         .open(&log_path)
         .map_err(|e| ShimError::io("open shim log", &log_path, e))?;
     let log2 = log.try_clone().map_err(|e| ShimError::io("dup shim log", &log_path, e))?;
-    let exe = std::env::current_exe().map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;
     let argv0 = if args.argv0.is_empty() { "containerd-shim-berth-v2" } else { args.argv0.as_str() };
-    let mut cmd = Command::new(exe);
-    cmd.arg0(argv0)
-        .arg("-namespace")
+    let mut cmd = crate::util::self_command(argv0).map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;
+    cmd.arg("-namespace")
         .arg(&args.namespace)
         .arg("-id")
         .arg(&args.id)

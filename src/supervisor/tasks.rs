@@ -2,7 +2,6 @@
 //! on every shim to learn exits, and re-attaches to surviving shims from disk on start.
 
 use std::collections::HashMap;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -123,10 +122,7 @@ fn on_path(name: &str) -> bool {
 }
 
 fn berth_shim() -> Result<std::process::Command, SupervisorError> {
-    let exe = std::env::current_exe().map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))?;
-    let mut c = std::process::Command::new(exe);
-    c.arg0("containerd-shim-berth-v2");
-    Ok(c)
+    crate::util::self_command("containerd-shim-berth-v2").map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))
 }
 
 /// The shim binary for a runtime name: berth's own for `io.containerd.berth.v2` (and for
