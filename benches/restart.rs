@@ -92,6 +92,13 @@ fn vm_rss_kib(pid: i32) -> Option<u64> {
     status_kib(pid, "VmRSS:")
 }
 
+/// Proportional set size: private pages plus each shared page divided by its sharers (the
+/// binary's pages are shared by every shim, the daemon and the supervisor).
+fn pss_kib(pid: i32) -> Option<u64> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    s.lines().find_map(|l| l.strip_prefix("Pss:")).and_then(|v| v.split_whitespace().next()?.parse().ok())
+}
+
 /// Running tasks the supervisor at `sock` reports in berthd's namespace.
 fn supervisor_running(sock: &Path) -> Option<usize> {
     use berth::proto::containerd::services::tasks::v1 as tapi;
@@ -116,6 +123,8 @@ struct Rss {
     shims: Vec<u64>,
     /// RssAnon of each shim: its private memory (the rest is the shared, file-backed binary).
     shims_anon: Vec<u64>,
+    /// Pss of each shim.
+    shims_pss: Vec<u64>,
 }
 
 fn shim_pids(d: &TestDaemon) -> Vec<i32> {
@@ -161,6 +170,7 @@ fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {
         let shims = shim_pids(&d);
         measured.shims = shims.iter().filter_map(|&p| vm_rss_kib(p)).collect();
         measured.shims_anon = shims.iter().filter_map(|&p| status_kib(p, "RssAnon:")).collect();
+        measured.shims_pss = shims.iter().filter_map(|&p| pss_kib(p)).collect();
         *rss = Some(measured);
     }
 
@@ -528,11 +538,11 @@ fn main() {
         );
     }
     if let Some(r) = &rss {
-        let avg = if r.shims.is_empty() { 0 } else { r.shims.iter().sum::<u64>() / r.shims.len() as u64 };
+        let mean = |v: &[u64]| if v.is_empty() { 0 } else { v.iter().sum::<u64>() / v.len() as u64 };
         let max = r.shims.iter().max().copied().unwrap_or(0);
-        let anon = if r.shims_anon.is_empty() { 0 } else { r.shims_anon.iter().sum::<u64>() / r.shims_anon.len() as u64 };
+        let (avg, anon, pss) = (mean(&r.shims), mean(&r.shims_anon), mean(&r.shims_pss));
         println!(
-            "\nRSS (KiB): shim avg {avg} (RssAnon {anon}) max {max} over {} shims; daemon idle {} / with {n} containers {}; supervisor idle {} / with {n} containers {}",
+            "\nRSS (KiB): shim avg {avg} (RssAnon {anon}, Pss {pss}) max {max} over {} shims; daemon idle {} / with {n} containers {}; supervisor idle {} / with {n} containers {}",
             r.shims.len(),
             r.daemon_idle,
             r.daemon_loaded,

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Builds berth in release mode and runs the restart bench (benches/restart.rs): berth
+# Builds the shipped berth binary and runs the restart bench (benches/restart.rs): berth
 # monolithic vs modular (daemon and supervisor killed), plus real dockerd 20.10 with and
 # without --live-restore when /usr/sbin/dockerd exists. Needs root (containers, cgroups).
 #   BERTH_BENCH_N=20            containers per run
@@ -7,5 +7,11 @@
 # Results: table on stdout, target/restart-bench.csv, target/restart-bench.svg.
 set -eu
 cd "$(dirname "$0")/.."
-cargo build --release
-cargo bench --bench restart
+# The shipped binary (static, linked in src/link-order.txt's order), copied aside because
+# `cargo bench` relinks target/<triple>/release/berth with its own feature set.
+export RUSTFLAGS='-C target-feature=+crt-static -C relocation-model=static'
+T=x86_64-unknown-linux-gnu
+cargo build --release --target $T
+mkdir -p target/shipped
+cp target/$T/release/berth target/shipped/berth
+BERTH_BIN=$PWD/target/shipped/berth cargo bench --target $T --bench restart

@@ -9,8 +9,10 @@ use std::process::Command;
 use std::sync::OnceLock;
 
 /// The berth binary cargo built for these tests.
+/// The berth binary under test: cargo's build of this package, or `BERTH_BIN` (the benches
+/// measure the shipped static release build that way; see examples/*-bench.sh).
 pub fn berth_bin() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_berth"))
+    std::env::var_os("BERTH_BIN").map(PathBuf::from).unwrap_or_else(|| PathBuf::from(env!("CARGO_BIN_EXE_berth")))
 }
 
 /// A directory with every role name linked to the test binary, under cargo's target tmp
