@@ -103,10 +103,10 @@ stop_stack
 # link_order.rs needs std only: rustc alone builds it in seconds (cargo would build the
 # example against the whole dev-dependency graph).
 rustc -O --edition 2024 -o "$work/link_order" examples/link_order.rs
-# The runtime's own invocations first (create before anything else), then the inits, then
-# the shims (by pid: `start`, then the resident one), then the supervisor.
+# Three groups: the runtime's own invocations (create before anything else) and the inits;
+# the shims (by pid: `start`, then the resident one); the supervisor.
 ls "$work/out"/* | sort > "$work/files"
 shims=$(cd "$work/stack" && grep -l '^cmd: .* -namespace ' -- * | sort -n | sed "s#^#$work/stack/#")
 sup=$(grep -L '^cmd: .* -namespace ' "$work/stack"/*)
-"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") $shims $sup > src/link-order.txt
+"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") -- $shims -- $sup > src/link-order.txt
 echo "src/link-order.txt: $(wc -l < src/link-order.txt) symbols; rebuild with cargo build --release --target $T"
