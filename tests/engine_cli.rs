@@ -218,3 +218,25 @@ fn modular_logs_rotate_by_max_size_and_max_file() {
 fn monolithic_logs_rotate_by_max_size_and_max_file() {
     rotating_logs_keep_max_file_generations(&TestDaemon::monolithic("mrotate"));
 }
+
+#[test]
+fn a_berth_whose_argv0_a_wrapper_replaced_takes_its_role_from_berth_role() {
+    // valgrind and similar wrappers exec the binary with argv[0] = its path: "berth", the
+    // client. A berth that re-executes itself also sets BERTH_ROLE, which then picks the role.
+    let root = common::TempDir::new("roleenv");
+    let as_runtime = std::process::Command::new(common::berth_bin())
+        .env("BERTH_ROLE", "berth-runtime")
+        .arg("--root")
+        .arg(root.path())
+        .arg("list")
+        .output()
+        .expect("run");
+    assert!(as_runtime.status.success(), "stderr: {}", String::from_utf8_lossy(&as_runtime.stderr));
+    assert!(stdout_of(&as_runtime).starts_with("ID "), "berth-runtime's list table: {}", stdout_of(&as_runtime));
+    // An explicit role argument still wins (the container init runs as `berth runtime init`
+    // with BERTH_ROLE inherited from the runtime), and without the variable `berth` is the client.
+    let explicit = std::process::Command::new(common::berth_bin()).env("BERTH_ROLE", "berthd").args(["runtime", "--root"]).arg(root.path()).arg("list").output().expect("run");
+    assert!(stdout_of(&explicit).starts_with("ID "), "{}", String::from_utf8_lossy(&explicit.stderr));
+    let client = std::process::Command::new(common::berth_bin()).env_remove("BERTH_ROLE").arg("list").output().expect("run");
+    assert!(!client.status.success() && String::from_utf8_lossy(&client.stderr).contains("unrecognized subcommand"), "the client has no `list`");
+}
