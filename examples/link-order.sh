@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Regenerates src/link-order.txt: runs berth-runtime's container lifecycle (and the container
-# init it re-executes), then a shim and the supervisor serving a daemon, under callgrind and
+# init it re-executes), then a shim, the supervisor and the daemon, under callgrind and
 # lists every function that ran, so the release link puts them side by side (see build.rs).
 # Run as root after changes to the hot paths; benches/runtime_cycle (runtime) and
 # benches/restart (shim) show the effect on time and RSS.
@@ -57,7 +57,7 @@ prof list
 prof kill c3 KILL
 prof delete -f c3
 
-# The resident shim and the supervisor, driven by a daemon (outside valgrind) through a
+# The resident shim, the supervisor and the daemon (each under callgrind) through a
 # container's life: run -d, logs, pause/unpause, stop, rm, run --rm. Runtime and
 # event-publish invocations are skipped here: profiled above, or short-lived.
 st=$work/s
@@ -87,10 +87,12 @@ valgrind -q --tool=callgrind --dump-instr=yes --trace-children=yes --trace-child
   </dev/null >"$st/sup.log" 2>&1 &
 echo $! >"$st/sup.pid"
 for _ in $(seq 300); do [ -S "$st/sup.sock" ] && break; sleep 0.1; done
-"$st/bin/berthd" --containerd "$st/sup.sock" -H "unix://$st/d.sock" --root "$st/root" --exec-root "$st/exec" \
+mkdir -p "$work/daemon"
+valgrind -q --tool=callgrind --dump-instr=yes --callgrind-out-file="$work/daemon/%p" \
+  "$st/bin/berthd" --containerd "$st/sup.sock" -H "unix://$st/d.sock" --root "$st/root" --exec-root "$st/exec" \
   --cgroup-parent "$cgp" --log-file "$st/berthd.log" </dev/null >/dev/null 2>&1 &
 echo $! >"$st/berthd.pid"
-for _ in $(seq 100); do b version >/dev/null 2>&1 && break; sleep 0.1; done
+for _ in $(seq 300); do b version >/dev/null 2>&1 && break; sleep 0.1; done
 b import "$work/bb.tar" busybox >/dev/null
 b run -d --name s1 busybox sh -c 'while true; do echo tick; sleep 1; done' >/dev/null
 for _ in $(seq 100); do b logs s1 | grep -q tick && break; sleep 0.1; done
@@ -103,10 +105,10 @@ stop_stack
 # link_order.rs needs std only: rustc alone builds it in seconds (cargo would build the
 # example against the whole dev-dependency graph).
 rustc -O --edition 2024 -o "$work/link_order" examples/link_order.rs
-# Three groups: the runtime's own invocations (create before anything else) and the inits;
-# the shims (by pid: `start`, then the resident one); the supervisor.
+# Four groups: the runtime's own invocations (create before anything else) and the inits;
+# the shims (by pid: `start`, then the resident one); the supervisor; the daemon.
 ls "$work/out"/* | sort > "$work/files"
 shims=$(cd "$work/stack" && grep -l '^cmd: .* -namespace ' -- * | sort -n | sed "s#^#$work/stack/#")
 sup=$(grep -L '^cmd: .* -namespace ' "$work/stack"/*)
-"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") -- $shims -- $sup > src/link-order.txt
+"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") -- $shims -- $sup -- "$work/daemon"/* > src/link-order.txt
 echo "src/link-order.txt: $(wc -l < src/link-order.txt) symbols; rebuild with cargo build --release --target $T"
