@@ -240,3 +240,43 @@ fn a_berth_whose_argv0_a_wrapper_replaced_takes_its_role_from_berth_role() {
     let client = std::process::Command::new(common::berth_bin()).env_remove("BERTH_ROLE").arg("list").output().expect("run");
     assert!(!client.status.success() && String::from_utf8_lossy(&client.stderr).contains("unrecognized subcommand"), "the client has no `list`");
 }
+
+/// `run` whose client stops reading while the container writes far more than the stream's
+/// buffers hold, with a log that rotates (1k, 2 files) hundreds of times meanwhile: the
+/// daemon's follower falls hundreds of deleted generations behind and still delivers every
+/// line in order, because the log's writer hands each new file to registered readers.
+fn attach_with_a_stalled_client_loses_no_line_to_rotation(d: &TestDaemon) {
+    d.import_busybox();
+    let pad = "x".repeat(90);
+    let script = format!("i=0; while [ $i -lt 8000 ]; do echo line-$i-{pad}; i=$((i+1)); done");
+    let mut client = std::process::Command::new(common::berth_bin())
+        .arg("-H")
+        .arg(d.host())
+        .args(["run", "--name", "stalled", "--log-opt", "max-size=1k", "--log-opt", "max-file=2", "busybox", "sh", "-c", &script])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn berth run");
+    // Nobody reads the client's stdout until the container is done.
+    let exited = common::wait_until(120, || d.berth_ok(&["ps", "-a"]).contains("Exited (0)"));
+    let mut text = String::new();
+    client.stdout.take().expect("stdout").read_to_string(&mut text).expect("read");
+    let status = client.wait().expect("wait");
+    assert!(exited, "the container finished");
+    assert!(status.success(), "berth run: {status}");
+    let want: Vec<String> = (0..8000).map(|i| format!("line-{i}-{pad}")).collect();
+    let got: Vec<&str> = text.lines().collect();
+    let first_wrong = want.iter().zip(&got).position(|(w, g)| w != g);
+    assert_eq!((got.len(), first_wrong), (8000, None), "every line, in order");
+    d.berth_ok(&["rm", "stalled"]);
+}
+
+#[test]
+fn modular_attach_with_a_stalled_client_loses_no_line_to_rotation() {
+    attach_with_a_stalled_client_loses_no_line_to_rotation(&TestDaemon::modular("stall"));
+}
+
+#[test]
+fn monolithic_attach_with_a_stalled_client_loses_no_line_to_rotation() {
+    attach_with_a_stalled_client_loses_no_line_to_rotation(&TestDaemon::monolithic("stall"));
+}

@@ -77,7 +77,7 @@ pub fn follow(daemon: Arc<Daemon>, id: String, from: ReadFrom, follow: bool) -> 
     // Opened and registered here rather than in the task: `run` starts the container as soon
     // as the attach is answered, and the container may be gone before the task first runs.
     let cursor = match daemon.containers.get(&id) {
-        Ok(c) => Cursor::open(Path::new(&c.log_path), from).map_err(|e| e.to_string()),
+        Ok(c) => Cursor::open_registered(Path::new(&c.log_path), from).map_err(|e| e.to_string()),
         Err(e) => Err(e.to_string()),
     };
     daemon.readers.add(&id);

@@ -27,6 +27,17 @@ pub struct Cursor {
     pos: u64,
     /// Bytes of a record whose '\n' was not written yet.
     pending: Vec<u8>,
+    /// Where the writer links each new generation for this reader (see
+    /// [`super::rotate::readers_dir`]); removed on drop.
+    handoff: Option<PathBuf>,
+}
+
+impl Drop for Cursor {
+    fn drop(&mut self) {
+        if let Some(d) = &self.handoff {
+            let _ = std::fs::remove_dir_all(d);
+        }
+    }
 }
 
 fn io_err(path: &Path) -> impl FnOnce(io::Error) -> LogError + '_ {
@@ -55,7 +66,29 @@ impl Cursor {
             ReadFrom::At(o) if o <= meta.len() => o,
             ReadFrom::At(_) => 0,
         };
-        Ok(Cursor { path: path.to_path_buf(), file, ino: meta.ino(), pos, pending: Vec::new() })
+        Ok(Cursor { path: path.to_path_buf(), file, ino: meta.ino(), pos, pending: Vec::new(), handoff: None })
+    }
+
+    /// Like [`open`](Self::open), and registers with the writer so that it hands this reader
+    /// every later generation (attach, `logs -f`): rotation then cannot remove lines the
+    /// reader has not read, however far behind it falls.
+    pub fn open_registered(path: &Path, from: ReadFrom) -> Result<Self, LogError> {
+        static N: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+        let n = N.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let dir = super::rotate::readers_dir(path).join(format!("{}-{n}", std::process::id()));
+        // Registered before the current file is opened: a rotation in between is then
+        // handed over (and skipped as the file already held).
+        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        match Self::open(path, from) {
+            Ok(mut c) => {
+                c.handoff = Some(dir);
+                Ok(c)
+            }
+            Err(e) => {
+                let _ = std::fs::remove_dir_all(&dir);
+                Err(e)
+            }
+        }
     }
 
     /// Every complete record written since the last call: the rest of the held file, then,
@@ -64,6 +97,23 @@ impl Cursor {
     pub fn read(&mut self) -> Result<Vec<Entry>, LogError> {
         let mut out = Vec::new();
         self.drain(&mut out)?;
+        // Generations the writer handed over, oldest first: one newer than ours exists, so
+        // the writer renamed ours before creating it and ours is complete.
+        for (link, file, ino) in self.handed_over() {
+            let _ = std::fs::remove_file(&link);
+            if ino == self.ino {
+                continue;
+            }
+            self.drain(&mut out)?;
+            *self = Cursor { path: self.path.clone(), file, ino, pos: 0, pending: Vec::new(), handoff: self.handoff.take() };
+            self.drain(&mut out)?;
+        }
+        // Unregistered, follow rotations by path. (Registered, the writer links each new
+        // file right after creating it; jumping ahead by path would skip the generations
+        // still waiting in the handoff directory.)
+        if self.handoff.is_some() {
+            return Ok(out);
+        }
         if let Some((file, ino)) = self.replacement()? {
             // The writer renamed our file before starting the new one, so whatever it wrote
             // to ours is there by now: finish it first.
@@ -71,10 +121,26 @@ impl Cursor {
             for older in self.generations_after_ours() {
                 out.extend(jsonfile::read_from(&older, 0)?.0);
             }
-            *self = Cursor { path: self.path.clone(), file, ino, pos: 0, pending: Vec::new() };
+            *self = Cursor { path: self.path.clone(), file, ino, pos: 0, pending: Vec::new(), handoff: self.handoff.take() };
             self.drain(&mut out)?;
         }
         Ok(out)
+    }
+
+    /// The files the writer linked into our handoff directory, oldest first, opened.
+    fn handed_over(&self) -> Vec<(PathBuf, File, u64)> {
+        let Some(dir) = &self.handoff else { return Vec::new() };
+        let Ok(rd) = std::fs::read_dir(dir) else { return Vec::new() };
+        let mut links: Vec<PathBuf> = rd.flatten().map(|e| e.path()).collect();
+        links.sort();
+        links
+            .into_iter()
+            .filter_map(|l| {
+                let f = File::open(&l).ok()?;
+                let ino = f.metadata().ok()?.ino();
+                Some((l, f, ino))
+            })
+            .collect()
     }
 
     /// Reads the held file from `pos` to its end into `out`.
@@ -179,6 +245,28 @@ mod tests {
         }
         let want: Vec<String> = (0..n).map(|i| i.to_string()).collect();
         assert_eq!(seen, want);
+    }
+
+    #[test]
+    fn a_registered_reader_far_behind_the_writer_reads_generations_rotation_deleted() {
+        let dir = Dir::new("handoff");
+        let path = dir.0.join("c-json.log");
+        let mut w = RotatingWriter::open(&path, Limits { max_size: Some(512), max_file: 2 }).expect("writer");
+        let mut registered = Cursor::open_registered(&path, ReadFrom::Start).expect("open registered");
+        let mut plain = Cursor::open(&path, ReadFrom::Start).expect("open");
+        // About 40 rotations with max-file 2 before either reader reads: most generations are
+        // deleted by then.
+        for n in 0..1000 {
+            w.write("stdout", format!("{n}\n").as_bytes()).expect("write");
+        }
+        let want: Vec<String> = (0..1000).map(|i| i.to_string()).collect();
+        assert_eq!(texts(&registered.read().expect("read")), want);
+        let got = texts(&plain.read().expect("read"));
+        assert!(got.len() < 1000, "following by path alone loses the deleted generations ({} of 1000)", got.len());
+        let readers = crate::logs::rotate::readers_dir(&path);
+        assert_eq!(std::fs::read_dir(&readers).expect("readers dir").count(), 1, "one registration");
+        drop(registered);
+        assert_eq!(std::fs::read_dir(&readers).expect("readers dir").count(), 0, "dropping the reader unregisters it");
     }
 
     #[test]

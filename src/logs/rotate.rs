@@ -106,7 +106,36 @@ impl RotatingWriter {
             std::fs::rename(&self.path, numbered(1)).map_err(|e| io(&self.path, e))?;
         }
         self.writer = Writer::open(&self.path)?;
+        if self.limits.max_file > 1 {
+            hand_to_readers(&self.path);
+        }
         Ok(())
+    }
+}
+
+/// The directory where readers of the log at `path` register (one subdirectory each,
+/// named `<pid>-<n>`): see [`hand_to_readers`].
+pub fn readers_dir(path: &Path) -> PathBuf {
+    PathBuf::from(format!("{}.readers", path.display()))
+}
+
+/// Right after a rotation, links the new current file into every registered reader's
+/// directory (names sort in creation order). A reader then holds every generation however
+/// far it falls behind, and rotation (which deletes the oldest) cannot take unread lines
+/// from it; the reader unlinks each file once it holds it open. Directories of readers
+/// whose process is gone are removed, so a crashed reader leaks nothing.
+fn hand_to_readers(path: &Path) {
+    let Ok(entries) = std::fs::read_dir(readers_dir(path)) else { return };
+    let stamp = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    for e in entries.flatten() {
+        let dir = e.path();
+        let pid = e.file_name().to_str().and_then(|n| n.split('-').next()?.parse::<i32>().ok());
+        let alive = pid.is_some_and(|p| nix::sys::signal::kill(nix::unistd::Pid::from_raw(p), None).is_ok());
+        if !alive {
+            let _ = std::fs::remove_dir_all(&dir);
+            continue;
+        }
+        let _ = std::fs::hard_link(path, dir.join(format!("{stamp:032}")));
     }
 }
 
