@@ -105,8 +105,7 @@ impl Cursor {
                 continue;
             }
             self.drain(&mut out)?;
-            *self = Cursor { path: self.path.clone(), file, ino, pos: 0, pending: Vec::new(), handoff: self.handoff.take() };
-            self.drain(&mut out)?;
+            self.switch_to(file, ino, &mut out)?;
         }
         // Unregistered, follow rotations by path. (Registered, the writer links each new
         // file right after creating it; jumping ahead by path would skip the generations
@@ -121,10 +120,16 @@ impl Cursor {
             for older in self.generations_after_ours() {
                 out.extend(jsonfile::read_from(&older, 0)?.0);
             }
-            *self = Cursor { path: self.path.clone(), file, ino, pos: 0, pending: Vec::new(), handoff: self.handoff.take() };
-            self.drain(&mut out)?;
+            self.switch_to(file, ino, &mut out)?;
         }
         Ok(out)
+    }
+
+    /// Holds `file` from now on (ours has been read to its end) and reads it.
+    fn switch_to(&mut self, file: File, ino: u64, out: &mut Vec<Entry>) -> Result<(), LogError> {
+        (self.file, self.ino, self.pos) = (file, ino, 0);
+        self.pending.clear();
+        self.drain(out)
     }
 
     /// The files the writer linked into our handoff directory, oldest first, opened.

@@ -377,13 +377,14 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
 /// proxies it to its own stdio (runc's behaviour).
 fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<i32, String> {
     let set = block_forwarded_signals()?;
-    let own_console = extra.console_socket.is_none() && wants_terminal(id, bundle)?;
+    let spec = crate::runtime::spec::load(id, bundle).map_err(err)?;
+    let own_console = extra.console_socket.is_none() && spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let extra = CreateExtra { spec: Some(spec), ..extra.clone() };
     let (st, proxy) = if own_console {
         let sock = ConsoleSocket::listen_private(id).map_err(|e| e.to_string())?;
-        let extra = CreateExtra { console_socket: Some(sock.path().to_owned()), ..extra.clone() };
+        let extra = CreateExtra { console_socket: Some(sock.path().to_owned()), ..extra };
         let st = rt.create_ext(id, bundle, opts, &extra).map_err(err)?;
-        let proxy = sock.master().and_then(Proxy::start);
-        match proxy {
+        match sock.into_proxy() {
             Ok(p) => (st, Some(p)),
             Err(e) => {
                 let _ = rt.delete(id, true);
@@ -391,7 +392,7 @@ fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, e
             }
         }
     } else {
-        (rt.create_ext(id, bundle, opts, extra).map_err(err)?, None)
+        (rt.create_ext(id, bundle, opts, &extra).map_err(err)?, None)
     };
     if let Err(e) = rt.start(id) {
         let _ = rt.delete(id, true);
@@ -404,12 +405,6 @@ fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, e
     }
     rt.delete(id, true).map_err(err)?;
     Ok(code)
-}
-
-/// Whether the bundle's process asks for a terminal.
-fn wants_terminal(id: &str, bundle: &Path) -> Result<bool, String> {
-    let spec = crate::runtime::spec::load(id, bundle).map_err(err)?;
-    Ok(spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false))
 }
 
 /// Blocks the signals a foreground `run`/`exec` forwards. Called before any thread exists,
@@ -447,7 +442,7 @@ fn forward_signals(set: nix::sys::signal::SigSet, pid: i32, resizer: Option<Resi
 }
 
 fn create_extra(c: &CreateArgs) -> CreateExtra {
-    CreateExtra { console_socket: c.console_socket.clone(), preserve_fds: c.preserve_fds }
+    CreateExtra { console_socket: c.console_socket.clone(), preserve_fds: c.preserve_fds, spec: None }
 }
 
 /// `exec`: the process from -p or from the container's own process with the inline args and
@@ -531,7 +526,7 @@ fn exec_cmd(rt: &Runtime, e: &ExecArgs) -> Result<ExitCode, String> {
         let sock = ConsoleSocket::listen_private(&e.id).map_err(|e| e.to_string())?;
         let opts = ExecOptions { console_socket: Some(sock.path().to_owned()), ..opts };
         let h = rt.exec(&e.id, &process, &opts).map_err(err)?;
-        let proxy = sock.master().and_then(Proxy::start).map_err(|e| e.to_string())?;
+        let proxy = sock.into_proxy().map_err(|e| e.to_string())?;
         (h, Some(proxy))
     } else {
         (rt.exec(&e.id, &process, &opts).map_err(err)?, None)

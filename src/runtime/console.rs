@@ -73,6 +73,11 @@ impl ConsoleSocket {
         &self.path
     }
 
+    /// The master the runtime sent, proxied to this process's stdio ([`Proxy::start`]).
+    pub fn into_proxy(self) -> Result<Proxy, ConsoleError> {
+        self.master().and_then(Proxy::start)
+    }
+
     /// The master the runtime sent. Call after the runtime returned successfully (the init
     /// sends the master before `create`/`exec` returns).
     pub fn master(mut self) -> Result<File, ConsoleError> {
@@ -172,17 +177,9 @@ impl Proxy {
         std::thread::Builder::new()
             .name("console-in".into())
             .spawn(move || {
-                let mut buf = [0u8; 8192];
-                let mut stdin = std::io::stdin().lock();
-                loop {
-                    match stdin.read(&mut buf) {
-                        Ok(0) => break,
-                        Ok(n) if to_pty.write_all(&buf[..n]).is_ok() => {}
-                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                        _ => return,
-                    }
-                }
-                if let Some(c) = eof {
+                if copy(&mut std::io::stdin().lock(), &mut to_pty)
+                    && let Some(c) = eof
+                {
                     let _ = to_pty.write_all(&[c]);
                 }
             })
@@ -191,22 +188,9 @@ impl Proxy {
         proxy.output = Some(
             std::thread::Builder::new()
                 .name("console-out".into())
+                // Ends with EIO once the last holder of the pty's slave side is gone.
                 .spawn(move || {
-                    let mut buf = [0u8; 8192];
-                    let mut stdout = std::io::stdout().lock();
-                    // EIO once the last holder of the pty's slave side is gone.
-                    loop {
-                        match from_pty.read(&mut buf) {
-                            Ok(0) => break,
-                            Ok(n) => {
-                                if stdout.write_all(&buf[..n]).and_then(|_| stdout.flush()).is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                            Err(_) => break,
-                        }
-                    }
+                    copy(&mut from_pty, &mut std::io::stdout().lock());
                 })
                 .map_err(|e| io("spawn console output thread", e))?,
         );
@@ -243,6 +227,24 @@ impl Resizer {
     /// Copies our terminal's current size to the container's pty (on SIGWINCH).
     pub fn sync(&self) {
         copy_size(&self.master);
+    }
+}
+
+/// Copies `from` to `to` (flushing each chunk) until either side fails or `from` ends;
+/// true when it ended (EOF).
+fn copy(from: &mut impl Read, to: &mut impl Write) -> bool {
+    let mut buf = [0u8; 8192];
+    loop {
+        match from.read(&mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                if to.write_all(&buf[..n]).and_then(|_| to.flush()).is_err() {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return false,
+        }
     }
 }
 

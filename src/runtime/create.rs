@@ -64,7 +64,10 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     let mut undo = Undo { id, dir: dir.clone(), cgroup: None, pid: None, armed: true };
 
     let bundle = fs::canonicalize(bundle).map_err(|e| RuntimeError::io(id, "bundle", bundle, e))?;
-    let spec = spec::load(id, &bundle)?;
+    let spec = match &extra.spec {
+        Some(s) => s.clone(),
+        None => spec::load(id, &bundle)?,
+    };
     let rootfs = spec::rootfs(id, &bundle, &spec)?;
     let plan = NsPlan::from_spec(id, &spec)?;
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);

@@ -71,6 +71,8 @@ pub struct CreateExtra {
     pub console_socket: Option<PathBuf>,
     /// Pass the caller's fds 3..3+N on to the container process (`--preserve-fds`).
     pub preserve_fds: u32,
+    /// The bundle's config.json, when the caller has loaded it already (not parsed again).
+    pub spec: Option<oci_spec::runtime::Spec>,
 }
 
 impl Runtime {
@@ -115,7 +117,7 @@ impl Runtime {
     /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
     /// socket at `console_socket` (runc's `--console-socket`).
     pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
-        let extra = CreateExtra { console_socket: Some(console_socket.to_owned()), preserve_fds: 0 };
+        let extra = CreateExtra { console_socket: Some(console_socket.to_owned()), preserve_fds: 0, spec: None };
         create::create(self, id, bundle, opts, &extra)
     }
 
