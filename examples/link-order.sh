@@ -96,6 +96,12 @@ for _ in $(seq 300); do b version >/dev/null 2>&1 && break; sleep 0.1; done
 b import "$work/bb.tar" busybox >/dev/null
 b run -d --name s1 busybox sh -c 'while true; do echo tick; sleep 1; done' >/dev/null
 for _ in $(seq 100); do b logs s1 | grep -q tick && break; sleep 0.1; done
+# The container runs: the resident shim's set-up is over (it sheds its code mappings here), so
+# its profile so far (<pid>.1) is start-up, and what it runs from now on is its steady state.
+resident=$(callgrind_control | sed -n 's/^PID \([0-9]*\): .* -namespace .*/\1/p')
+[ -n "$resident" ] || { echo "no resident shim under callgrind" >&2; exit 1; }
+for p in $resident; do callgrind_control -d "$p" >/dev/null 2>&1; done
+for _ in $(seq 50); do [ "$(b logs s1 | grep -c tick)" -ge 3 ] && break; sleep 0.2; done
 b pause s1 >/dev/null && b unpause s1 >/dev/null
 b stop -t 1 s1 >/dev/null
 b rm s1 >/dev/null
@@ -105,10 +111,13 @@ stop_stack
 # link_order.rs needs std only: rustc alone builds it in seconds (cargo would build the
 # example against the whole dev-dependency graph).
 rustc -O --edition 2024 -o "$work/link_order" examples/link_order.rs
-# Four groups: the runtime's own invocations (create before anything else) and the inits;
-# the shims (by pid: `start`, then the resident one); the supervisor; the daemon.
+# Five groups: the runtime's own invocations (create before anything else) and the inits;
+# the shims' start-up (`start`, then the resident one up to its dump); the resident shims'
+# steady state (their final profiles); the supervisor; the daemon.
 ls "$work/out"/* | sort > "$work/files"
 shims=$(cd "$work/stack" && grep -l '^cmd: .* -namespace ' -- * | sort -n | sed "s#^#$work/stack/#")
+steady=$(for p in $resident; do echo "$work/stack/$p"; done)
+start=$(printf '%s\n' $shims | grep -vxF "$steady")
 sup=$(grep -L '^cmd: .* -namespace ' "$work/stack"/*)
-"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") -- $shims -- $sup -- "$work/daemon"/* > src/link-order.txt
+"$work/link_order" "$bin" $(grep -v '\.1$' "$work/files") $(grep '\.1$' "$work/files") -- $start -- $steady -- $sup -- "$work/daemon"/* > src/link-order.txt
 echo "src/link-order.txt: $(wc -l < src/link-order.txt) symbols; rebuild with cargo build --release --target $T"

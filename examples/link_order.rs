@@ -3,7 +3,8 @@
 //! processes ran it (see [`rank`]) and in order of first appearance within a group.
 //! `examples/link-order.sh` drives it; build.rs hands the file to the linker.
 //!
-//! Usage: `link_order <berth binary> <runtime profiles>... -- <shim profiles>... [-- <more>...]
+//! Usage: `link_order <berth binary> <runtime profiles>... -- <shim start-up profiles>... --
+//! <resident shim steady-state profiles>... [-- <more>...]
 //! > src/link-order.txt`
 
 use std::collections::HashMap;
@@ -64,17 +65,96 @@ fn addresses(path: &str) -> Result<Vec<u64>, String> {
     Ok(out)
 }
 
-/// Where a function goes, given the processes (groups of profiles) that ran it. The first
-/// two groups are the runtime and the resident shim: what both run comes first, then what
-/// only the runtime runs, then what only the shim runs, so that each of the two maps one
-/// contiguous stretch of code and skips the other's. Later groups follow in their order.
+/// Where a function goes, given the processes (groups of profiles) that ran it. The groups
+/// are: 0 the runtime, 1 the shims' start-up (up to the container's start), 2 the resident
+/// shim's steady state (after it; the shim sheds the pages of everything else then, see
+/// `footprint`), then the others. The shim's steady state comes first, then what it shares
+/// with the runtime, then the rest of the runtime, so that a resident shim maps one short
+/// stretch of code, and the runtime one contiguous stretch that starts inside it. Later
+/// groups follow in their order.
 fn rank(groups: &[usize]) -> usize {
-    match (groups.contains(&0), groups.contains(&1)) {
-        (true, true) => 0,
-        (true, false) => 1,
-        (false, true) => 2,
-        (false, false) => 3 + groups.first().copied().unwrap_or(0),
+    let (runtime, start, steady) = (groups.contains(&0), groups.contains(&1), groups.contains(&2));
+    match (steady, runtime, start) {
+        (true, false, _) => 0,
+        (true, true, _) => 1,
+        (false, true, true) => 2,
+        (false, true, false) => 3,
+        (false, false, true) => 4,
+        (false, false, false) => 5 + groups.first().copied().unwrap_or(0),
     }
+}
+
+/// Functions that run in the resident shim's address space after set-up, but that its
+/// profile cannot show:
+/// - the child side of glibc's posix_spawn, which std's Command uses to start the runtime
+///   and the publish binary: the child shares the parent's memory (CLONE_VM) until it
+///   execs, so the pages it runs are mapped into the shim; valgrind turns that clone into a
+///   fork and loses the child's profile at the exec;
+/// - the shim's shedding of its code pages (`footprint`), which runs once, at the end of
+///   set-up, so lands in the start-up profile, although what it runs after the shed must
+///   be mapped again.
+fn unprofiled_steady(name: &str) -> bool {
+    const SPAWN_CHILD: &[&str] = &[
+        "__spawni_child",
+        "__sigprocmask",
+        "sigprocmask",
+        "__pthread_sigmask",
+        "pthread_sigmask",
+        "__libc_sigaction",
+        "__sigaction",
+        "sigaction",
+        "__setsid",
+        "setsid",
+        "__setpgid",
+        "setpgid",
+        "__dup2",
+        "dup2",
+        "__close_nocancel",
+        "__open_nocancel",
+        "__close_range",
+        "close_range",
+        "__chdir",
+        "chdir",
+        "__fchdir",
+        "fchdir",
+        "__execve",
+        "execve",
+        "__execvpex",
+        "__execvpe",
+        "__strchrnul",
+        "_exit",
+        "__GI__exit",
+    ];
+    SPAWN_CHILD.contains(&name)
+        || ifunc_family(name).is_some_and(|f| SPAWN_CHILD.contains(&f))
+        || name.contains("5berth9footprint")
+}
+
+/// The family of a glibc string function variant (`__memmove_avx_unaligned_erms` is one of
+/// `__memmove`'s), or None for other functions.
+fn ifunc_family(name: &str) -> Option<&str> {
+    if !name.starts_with("__") {
+        return None;
+    }
+    ["_sse", "_ssse3", "_avx", "_evex", "_erms"].iter().filter_map(|m| name.find(m)).min().map(|i| &name[..i])
+}
+
+/// Puts every variant of a glibc string function next to the one that ran. Which variant
+/// an ifunc picks depends on the CPU, and valgrind's virtual CPU lacks AVX-512: the profile
+/// shows `__memchr_avx2` where the machine runs `__memchr_evex`.
+fn with_ifunc_siblings<'a>(order: Vec<(usize, usize, &'a str)>, syms: &'a [Sym]) -> Vec<(usize, usize, &'a str)> {
+    let mut seen: std::collections::HashSet<&str> = order.iter().map(|(_, _, n)| *n).collect();
+    let mut out = Vec::with_capacity(order.len());
+    for (rank, pos, name) in order {
+        out.push((rank, pos, name));
+        let Some(family) = ifunc_family(name) else { continue };
+        for s in syms {
+            if ifunc_family(&s.name) == Some(family) && seen.insert(s.name.as_str()) {
+                out.push((rank, pos, s.name.as_str()));
+            }
+        }
+    }
+    out
 }
 
 fn main() {
@@ -107,15 +187,37 @@ fn main() {
                 }
             }
         }
+        // Steady-state code no profile can show (see `unprofiled_steady`).
+        for s in &syms {
+            if unprofiled_steady(&s.name) {
+                let e = first.entry(s.name.as_str()).or_insert_with(|| {
+                    n += 1;
+                    (n, Vec::new())
+                });
+                if !e.1.contains(&2) {
+                    e.1.push(2);
+                }
+            }
+        }
         let size: HashMap<&str, u64> = syms.iter().map(|s| (s.name.as_str(), s.size)).collect();
         let mut order: Vec<(usize, usize, &str)> = first.iter().map(|(name, (pos, gs))| (rank(gs), *pos, *name)).collect();
         order.sort();
+        let order = with_ifunc_siblings(order, &syms);
         let mut stdout = std::io::stdout().lock();
         for (_, _, name) in &order {
             writeln!(stdout, "{name}").map_err(|e| e.to_string())?;
         }
         let bytes: u64 = order.iter().map(|(_, _, n)| size.get(n).copied().unwrap_or(0)).sum();
         eprintln!("{} functions, {} KiB of code", order.len(), bytes / 1024);
+        let mut per_rank: std::collections::BTreeMap<usize, (usize, u64)> = Default::default();
+        for (r, _, n) in &order {
+            let e = per_rank.entry(*r).or_default();
+            e.0 += 1;
+            e.1 += size.get(n).copied().unwrap_or(0);
+        }
+        for (r, (count, b)) in per_rank {
+            eprintln!("  rank {r}: {count} functions, {} KiB", b / 1024);
+        }
         Ok(())
     };
     if let Err(e) = run() {

@@ -6,6 +6,7 @@
 pub mod api;
 pub mod client;
 pub mod daemon;
+pub mod footprint;
 pub mod image;
 pub mod logging;
 pub mod logs;

@@ -22,6 +22,8 @@ enum Msg {
     Event(String, Vec<u8>),
     /// Answered once everything queued before it is published.
     Flush(Sender<()>),
+    /// Set-up is over once everything queued before it is published.
+    SetUpDone,
 }
 
 /// Sends events to the supervisor (or containerd) that started this shim.
@@ -62,6 +64,18 @@ impl Publisher {
         }
     }
 
+    /// Sheds the shim's start-up code from its memory (see `footprint`) once the events
+    /// queued so far are published: the init's TaskStart is the last thing set-up does, and
+    /// the publisher's own code and spawns are part of the steady state.
+    pub fn set_up_done(&self) {
+        match &self.tx {
+            Some(tx) => {
+                let _ = tx.send(Msg::SetUpDone);
+            }
+            None => crate::footprint::shed_code(),
+        }
+    }
+
     /// Waits (at most `timeout`) until every queued event is published: the shim calls
     /// this before exiting, so its last events (exit, delete) are not lost.
     pub fn flush(&self, timeout: Duration) {
@@ -79,6 +93,10 @@ fn run(rx: Receiver<Msg>, binary: &str, address: &str, namespace: &str, reaper: 
             Msg::Event(t, p) => (t, p),
             Msg::Flush(done) => {
                 let _ = done.send(());
+                continue;
+            }
+            Msg::SetUpDone => {
+                crate::footprint::shed_code();
                 continue;
             }
         };

@@ -604,9 +604,14 @@ impl containerd_shim_protos::Task for TaskService {
     }
 
     fn start(&self, _ctx: &TtrpcContext, req: api::StartRequest) -> ttrpc::Result<api::StartResponse> {
-        let pid = if req.exec_id.is_empty() { self.start_init(&req.id) } else { self.start_exec(&req.id, &req.exec_id) };
+        let init = req.exec_id.is_empty();
+        let pid = if init { self.start_init(&req.id) } else { self.start_exec(&req.id, &req.exec_id) };
         let mut resp = api::StartResponse::new();
         resp.pid = pid.map_err(log_err("start"))?;
+        if init {
+            // From here the shim copies output, reaps, publishes and answers.
+            self.shared.publisher.set_up_done();
+        }
         Ok(resp)
     }
 
@@ -783,6 +788,7 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
     if rc != 0 {
         return Err(ShimError::io("prctl(PR_SET_CHILD_SUBREAPER)", &socket, std::io::Error::last_os_error()));
     }
+    crate::footprint::single_malloc_arena();
     let reaper = Reaper::start();
     let publisher = Publisher::new(&args.publish_binary, &args.address, &args.namespace, reaper.clone());
     let shared = Arc::new(Shared {
