@@ -249,3 +249,57 @@ pub struct ProgressMessage {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error_detail: Option<ErrorResponse>,
 }
+
+/// Body of `POST /containers/{id}/exec`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecConfig {
+    pub cmd: Option<Vec<String>>,
+    pub env: Option<Vec<String>>,
+    pub working_dir: String,
+    pub user: String,
+    pub tty: bool,
+    pub attach_stdin: bool,
+    pub attach_stdout: bool,
+    pub attach_stderr: bool,
+    pub privileged: bool,
+    pub detach_keys: String,
+}
+
+/// Body of `POST /exec/{id}/start`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecStartConfig {
+    pub detach: bool,
+    pub tty: bool,
+}
+
+/// `ProcessConfig` of an exec inspect.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct ExecProcessConfig {
+    pub tty: bool,
+    pub entrypoint: String,
+    pub arguments: Vec<String>,
+    pub privileged: bool,
+    pub user: String,
+}
+
+/// Answer of `GET /exec/{id}/json`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct ExecInspect {
+    #[serde(rename = "ID")]
+    pub id: String,
+    pub running: bool,
+    pub exit_code: Option<i64>,
+    pub process_config: ExecProcessConfig,
+    pub open_stdin: bool,
+    pub open_stderr: bool,
+    pub open_stdout: bool,
+    pub can_remove: bool,
+    #[serde(rename = "ContainerID")]
+    pub container_id: String,
+    pub detach_keys: String,
+    pub pid: i64,
+}

@@ -102,4 +102,39 @@ impl Backend {
             Backend::Monolithic(_) => ("berth-runtime (in-process, monolithic)", env!("CARGO_PKG_VERSION")),
         }
     }
+
+    /// Starts `process` (an OCI process) in running container `id` as `exec_id`, its stdio on
+    /// the fifos `stdio` (stdin, stdout, stderr; empty: none); returns its pid.
+    pub async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec(id, exec_id, process, stdio).await,
+            Backend::Monolithic(m) => m.exec(id, exec_id, process, stdio).await,
+        }
+    }
+
+    /// Waits for exec process `exec_id` of container `id`; its exit code. Its output has
+    /// been written to its fifos when this returns.
+    pub async fn exec_wait(&self, id: &str, exec_id: &str) -> Result<i64, BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_wait(id, exec_id).await,
+            Backend::Monolithic(m) => m.exec_wait(exec_id).await,
+        }
+    }
+
+    /// Tells the exec process its stdin ended, where closing our end of the fifo does not
+    /// (a shim holds it open for reading and writing).
+    pub async fn exec_close_stdin(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_close_stdin(id, exec_id).await,
+            Backend::Monolithic(_) => Ok(()),
+        }
+    }
+
+    /// Releases what the backend holds for an exited exec process.
+    pub async fn exec_delete(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_delete(id, exec_id).await,
+            Backend::Monolithic(_) => Ok(()),
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod container;
+pub mod exec;
 pub mod http;
 pub mod images;
 pub mod logstream;
@@ -127,6 +128,8 @@ pub struct Daemon {
     readers: logstream::Readers,
     /// Serializes start/stop/remove of containers so that two calls don't interleave.
     ops: tokio::sync::Mutex<()>,
+    /// `docker exec` processes.
+    execs: exec::Execs,
 }
 
 impl Daemon {
@@ -159,7 +162,7 @@ impl Daemon {
             Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx, respawn)?)
         };
         let (events, _) = broadcast::channel(1024);
-        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, readers: Default::default(), ops: Default::default() });
+        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, readers: Default::default(), ops: Default::default(), execs: Default::default() });
         daemon.reconcile().await;
         let d = daemon.clone();
         tokio::spawn(async move {
@@ -523,6 +526,7 @@ impl Daemon {
         let _ = self.backend.delete(&id).await;
         self.overlay.remove(&id)?;
         self.containers.remove(&id)?;
+        self.execs.remove_container(&id);
         let _ = self.events.send(ContainerEvent::Removed { id, exit_code: c.state.exit_code });
         Ok(())
     }

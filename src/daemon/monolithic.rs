@@ -29,6 +29,8 @@ pub struct Monolithic {
     jobs: Mutex<mpsc::Sender<Job>>,
     runtime_root: PathBuf,
     bundles: PathBuf,
+    /// Exec processes started and not yet waited for, by exec id.
+    execs: Mutex<std::collections::HashMap<String, crate::runtime::ExecHandle>>,
 }
 
 impl Monolithic {
@@ -47,7 +49,7 @@ impl Monolithic {
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
             .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
-        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles })
+        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default() })
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
@@ -88,6 +90,47 @@ impl Monolithic {
         tokio::task::spawn_blocking(move || if pause { runtime.pause(&id) } else { runtime.resume(&id) })
             .await
             .map_err(|e| BackendError::Other(format!("pause task: {e}")))?
+            .map_err(|e| BackendError::Other(e.to_string()))
+    }
+
+    /// Runs `process` in container `id` as this daemon's child, its stdio on the fifos
+    /// `stdio` (empty: /dev/null); returns its pid.
+    pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
+        let process: oci_spec::runtime::Process =
+            serde_json::from_value(process.clone()).map_err(|e| BackendError::Other(format!("exec process: {e}")))?;
+        let (runtime, id) = (Runtime::new(&self.runtime_root), id.to_owned());
+        let handle = tokio::task::spawn_blocking(move || -> Result<crate::runtime::ExecHandle, BackendError> {
+            let [stdin, stdout, stderr] = stdio;
+            let open = |path: &str, write: bool| -> Result<File, BackendError> {
+                let path = if path.is_empty() { "/dev/null" } else { path };
+                std::fs::OpenOptions::new()
+                    .read(!write)
+                    .write(write)
+                    .open(path)
+                    .map_err(|e| BackendError::Other(format!("{path}: {e}")))
+            };
+            let files = [open(&stdin, false)?, open(&stdout, true)?, open(&stderr, true)?];
+            let opts = crate::runtime::ExecOptions {
+                stdio: Some(files.each_ref().map(|f| f.as_raw_fd())),
+                ..Default::default()
+            };
+            runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))
+        })
+        .await
+        .map_err(|e| BackendError::Other(format!("exec task: {e}")))??;
+        let pid = handle.pid;
+        self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), handle);
+        Ok(pid)
+    }
+
+    /// Waits for exec process `exec_id`; its exit code.
+    pub(super) async fn exec_wait(&self, exec_id: &str) -> Result<i64, BackendError> {
+        let handle = self.execs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
+        let handle = handle.ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
+        tokio::task::spawn_blocking(move || handle.wait())
+            .await
+            .map_err(|e| BackendError::Other(format!("exec wait task: {e}")))?
+            .map(i64::from)
             .map_err(|e| BackendError::Other(e.to_string()))
     }
 

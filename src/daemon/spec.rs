@@ -12,6 +12,41 @@ const DEFAULT_CAPS: &[&str] = &[
     "CAP_SYS_CHROOT", "CAP_KILL", "CAP_AUDIT_WRITE",
 ];
 
+/// Every capability, for `exec --privileged`.
+const ALL_CAPS: &[&str] = &[
+    "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_LINUX_IMMUTABLE", "CAP_NET_BIND_SERVICE",
+    "CAP_NET_BROADCAST", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_IPC_LOCK", "CAP_IPC_OWNER",
+    "CAP_SYS_MODULE", "CAP_SYS_RAWIO", "CAP_SYS_CHROOT", "CAP_SYS_PTRACE", "CAP_SYS_PACCT",
+    "CAP_SYS_ADMIN", "CAP_SYS_BOOT", "CAP_SYS_NICE", "CAP_SYS_RESOURCE", "CAP_SYS_TIME",
+    "CAP_SYS_TTY_CONFIG", "CAP_MKNOD", "CAP_LEASE", "CAP_AUDIT_WRITE", "CAP_AUDIT_CONTROL",
+    "CAP_SETFCAP", "CAP_MAC_OVERRIDE", "CAP_MAC_ADMIN", "CAP_SYSLOG", "CAP_WAKE_ALARM",
+    "CAP_BLOCK_SUSPEND", "CAP_AUDIT_READ",
+];
+
+/// The OCI process of `docker exec` in container `c`: the container's environment with the
+/// exec's on top, its working directory unless the exec names one, its capabilities (all
+/// of them with `privileged`).
+pub fn exec_process(c: &Container, cmd: &[String], env: &[String], working_dir: &str, tty: bool, privileged: bool) -> Value {
+    let mut all_env = c.env.clone();
+    for e in env {
+        let key = e.split('=').next().unwrap_or(e);
+        all_env.retain(|old| old.split('=').next() != Some(key));
+        all_env.push(e.clone());
+    }
+    let cwd = [working_dir, &c.config.working_dir].into_iter().find(|d| !d.is_empty()).unwrap_or("/");
+    let caps = if privileged { ALL_CAPS } else { DEFAULT_CAPS };
+    json!({
+        "terminal": tty,
+        "user": { "uid": 0, "gid": 0 },
+        "args": cmd,
+        "env": all_env,
+        "cwd": cwd,
+        "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
+        "noNewPrivileges": false
+    })
+}
+
 /// The cgroup a container's processes go to: `<parent>/<id>`.
 pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {
     format!("/{}/{}", cgroup_parent.trim_matches('/'), id)

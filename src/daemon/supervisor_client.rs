@@ -9,8 +9,8 @@ use crate::proto::containerd::services::containers::v1::{
 };
 use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
 use crate::proto::containerd::services::tasks::v1::{
-    tasks_client::TasksClient, CreateTaskRequest, DeleteTaskRequest, GetRequest, KillRequest, PauseTaskRequest,
-    ResumeTaskRequest, StartRequest,
+    tasks_client::TasksClient, CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest,
+    ExecProcessRequest, GetRequest, KillRequest, PauseTaskRequest, ResumeTaskRequest, StartRequest, WaitRequest,
 };
 use crate::proto::containerd::v1::types::Status;
 use prost::Message;
@@ -26,6 +26,7 @@ pub const NAMESPACE: &str = "berth";
 /// Runtime name the supervisor maps to berth's shim.
 pub const RUNTIME_NAME: &str = "io.containerd.berth.v2";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
+const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
 
 /// A gRPC connection to the supervisor.
 #[derive(Clone)]
@@ -221,6 +222,58 @@ impl SupervisorClient {
                 })
             }
             Err(s) if s.code() == Code::NotFound => Ok(TaskStatus::Missing),
+            Err(s) => Err(status_err(id, s)),
+        }
+    }
+
+    /// Adds process `exec_id` (an OCI process) to the container's task with its stdio on
+    /// the fifos `stdio` (empty: none) and starts it; returns its pid.
+    pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
+        let value = serde_json::to_vec(process).map_err(|e| BackendError::Other(e.to_string()))?;
+        let terminal = process.get("terminal").and_then(Value::as_bool).unwrap_or(false);
+        let [stdin, stdout, stderr] = stdio;
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let exec = ExecProcessRequest {
+            container_id: id.to_owned(),
+            exec_id: exec_id.to_owned(),
+            stdin,
+            stdout,
+            stderr,
+            terminal,
+            spec: Some(prost_types::Any { type_url: PROCESS_TYPE_URL.into(), value }),
+        };
+        tasks.exec(req(exec)).await.map_err(|s| status_err(id, s))?;
+        match tasks.start(req(StartRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() })).await {
+            Ok(r) => Ok(r.into_inner().pid as i32),
+            Err(s) => {
+                let _ = self.exec_delete(id, exec_id).await;
+                Err(BackendError::Start(s.message().to_owned()))
+            }
+        }
+    }
+
+    /// Waits for process `exec_id` to exit; its exit code.
+    pub(super) async fn exec_wait(&self, id: &str, exec_id: &str) -> Result<i64, BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let w = WaitRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        let r = tasks.wait(req(w)).await.map_err(|s| status_err(id, s))?;
+        Ok(r.into_inner().exit_status as i64)
+    }
+
+    /// Closes process `exec_id`'s stdin.
+    pub(super) async fn exec_close_stdin(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let c = CloseIoRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), stdin: true };
+        tasks.close_io(req(c)).await.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
+    /// Forgets the exited process `exec_id`.
+    pub(super) async fn exec_delete(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let d = DeleteProcessRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
+        match tasks.delete_process(req(d)).await {
+            Ok(_) => Ok(()),
+            Err(s) if s.code() == Code::NotFound => Ok(()),
             Err(s) => Err(status_err(id, s)),
         }
     }

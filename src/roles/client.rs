@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{container, image, registry, run, system};
+use crate::client::commands::{container, exec, image, registry, run, system};
 use crate::client::{ClientError, EngineClient, Endpoint};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -27,6 +27,8 @@ struct Cli {
 enum Cmd {
     /// Run a command in a new container
     Run(RunArgs),
+    /// Execute a command in a running container
+    Exec(ExecArgs),
     /// List containers
     Ps {
         /// Show all containers (default shows just running)
@@ -303,6 +305,34 @@ struct RunArgs {
     image_and_cmd: Vec<String>,
 }
 
+#[derive(clap::Args, Debug)]
+struct ExecArgs {
+    /// Detached mode: run command in the background
+    #[arg(short, long)]
+    detach: bool,
+    /// Keep STDIN open even if not attached
+    #[arg(short, long)]
+    interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet)
+    #[arg(short, long)]
+    tty: bool,
+    /// Set environment variables
+    #[arg(short, long = "env", value_name = "K=V")]
+    env: Vec<String>,
+    /// Working directory inside the container
+    #[arg(short, long)]
+    workdir: Option<String>,
+    /// Username or UID (format: <uid>[:<gid>])
+    #[arg(short, long)]
+    user: Option<String>,
+    /// Give extended privileges to the command
+    #[arg(long)]
+    privileged: bool,
+    /// CONTAINER COMMAND [ARG...]
+    #[arg(required = true, num_args = 2.., trailing_var_arg = true, value_name = "CONTAINER COMMAND [ARG...]")]
+    container_and_cmd: Vec<String>,
+}
+
 fn parse_memory(s: &str) -> Result<i64, String> {
     crate::units::parse_ram_bytes(s).map_err(|e| e.to_string())
 }
@@ -374,6 +404,21 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 cmd: it.collect(),
             };
             run::run(client, opts).await
+        }
+        Cmd::Exec(a) => {
+            let mut it = a.container_and_cmd.into_iter();
+            let opts = exec::ExecOptions {
+                detach: a.detach,
+                interactive: a.interactive,
+                tty: a.tty,
+                env: a.env,
+                workdir: a.workdir,
+                user: a.user,
+                privileged: a.privileged,
+                container: it.next().unwrap_or_default(),
+                cmd: it.collect(),
+            };
+            exec::exec(client, opts).await
         }
         Cmd::Ps { all, quiet, no_trunc } => container::ps(client, container::PsOptions { all, quiet, no_trunc }).await,
         Cmd::Logs { follow, tail, timestamps, container } => {

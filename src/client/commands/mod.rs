@@ -3,6 +3,7 @@
 //! the role prints.
 
 pub mod container;
+pub mod exec;
 pub mod image;
 pub mod registry;
 pub mod run;

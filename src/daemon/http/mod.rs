@@ -13,10 +13,12 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 mod containers;
+mod exec;
 mod images;
 mod system;
 
 use containers::*;
+use exec::*;
 use images::*;
 use system::*;
 
@@ -148,6 +150,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/logs", get(container_logs))
         .route("/containers/{id}/export", get(container_export))
         .route("/containers/{id}", delete(container_remove))
+        .route("/containers/{id}/exec", post(exec_create))
+        .route("/exec/{id}/start", post(exec_start))
+        .route("/exec/{id}/json", get(exec_inspect))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_headers))
         .with_state(daemon)

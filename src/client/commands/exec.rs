@@ -1,0 +1,106 @@
+//! `berth exec`: create the exec, start it attached through an upgraded connection (stdin
+//! in with -i, output out), then read its exit code from inspect, as the docker CLI does.
+
+use super::container_path;
+use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
+use crate::client::error::{ClientError, Result};
+use crate::client::http::{EngineClient, escape, full};
+use crate::client::stdio::{StdioSink, copy_reader};
+use hyper::{Method, StatusCode};
+use hyper_util::rt::TokioIo;
+use tokio::io::AsyncWriteExt;
+
+/// What `berth exec` was asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    pub detach: bool,
+    pub interactive: bool,
+    pub tty: bool,
+    pub env: Vec<String>,
+    pub workdir: Option<String>,
+    pub user: Option<String>,
+    pub privileged: bool,
+    pub container: String,
+    pub cmd: Vec<String>,
+}
+
+/// The body of `POST /containers/{id}/exec` for `opts`.
+pub fn create_request(opts: &ExecOptions) -> ExecConfig {
+    let attach = !opts.detach;
+    ExecConfig {
+        cmd: Some(opts.cmd.clone()),
+        env: Some(super::run::expand_env(&opts.env)),
+        working_dir: opts.workdir.clone().unwrap_or_default(),
+        user: opts.user.clone().unwrap_or_default(),
+        tty: opts.tty,
+        attach_stdin: attach && opts.interactive,
+        attach_stdout: attach,
+        attach_stderr: attach,
+        privileged: opts.privileged,
+        detach_keys: String::new(),
+    }
+}
+
+/// Runs `berth exec`; the exit code is the process's (126 when it could not start).
+pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
+    if opts.tty {
+        return Err(ClientError::Invalid("the -t/--tty option is not supported yet".into()));
+    }
+    let created: IdResponse = client.post_json(&container_path(&opts.container, "/exec"), &create_request(&opts)).await?;
+    let start_path = format!("/exec/{}/start", escape(&created.id, false));
+    let body = |detach| serde_json::to_vec(&ExecStartConfig { detach, tty: false }).map_err(|e| ClientError::Invalid(e.to_string()));
+    if opts.detach {
+        let resp = client.call(Method::POST, &start_path, &[("content-type", "application/json")], full(body(true)?)).await?;
+        if !resp.status().is_success() {
+            return Err(crate::client::http::daemon_error(resp).await);
+        }
+        return Ok(0);
+    }
+    let headers = [("content-type", "application/json"), ("connection", "Upgrade"), ("upgrade", "tcp")];
+    let mut resp = client.call(Method::POST, &start_path, &headers, full(body(false)?)).await?;
+    if resp.status() != StatusCode::SWITCHING_PROTOCOLS {
+        return Err(crate::client::http::daemon_error(resp).await);
+    }
+    let upgraded = hyper::upgrade::on(&mut resp).await?;
+    let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+    // Our stdin goes in until it ends (then the write half is shut, which the daemon
+    // passes on as the process's EOF); it is abandoned when the process ends first.
+    let input = opts.interactive.then(|| {
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut tokio::io::stdin(), &mut wr).await;
+            let _ = wr.shutdown().await;
+        })
+    });
+    let mut sink = StdioSink::multiplexed();
+    let copied = copy_reader(rd, &mut sink).await;
+    if let Some(input) = input {
+        input.abort();
+    }
+    copied?;
+    let inspect: ExecInspect = client.get_json(&format!("/exec/{}/json", escape(&created.id, false))).await?;
+    Ok(inspect.exit_code.map(|c| (c & 0xff) as u8).unwrap_or(126))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_has_docker_field_names() {
+        let opts = ExecOptions {
+            interactive: true,
+            env: vec!["A=1".into()],
+            workdir: Some("/tmp".into()),
+            container: "c".into(),
+            cmd: vec!["sh".into(), "-c".into(), "cat".into()],
+            ..Default::default()
+        };
+        let v = serde_json::to_value(create_request(&opts)).unwrap_or_default();
+        assert_eq!(v["Cmd"][2], "cat");
+        assert_eq!(v["Env"][0], "A=1");
+        assert_eq!(v["WorkingDir"], "/tmp");
+        assert_eq!(v["AttachStdin"], true);
+        assert_eq!(v["AttachStdout"], true);
+        assert_eq!(v["Tty"], false);
+    }
+}

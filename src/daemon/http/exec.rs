@@ -1,0 +1,142 @@
+//! Exec endpoints: create, start (attached through an upgraded connection, or detached),
+//! inspect.
+
+use super::{ApiError, ApiResult, D};
+use crate::api::stream::{frame, StdStream};
+use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
+use crate::daemon::exec::ExecSession;
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::Response;
+use axum::Json;
+use hyper_util::rt::TokioIo;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
+use tokio::sync::mpsc;
+
+fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult<T> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))
+}
+
+/// `POST /containers/{id}/exec`.
+pub(super) async fn exec_create(State(d): D, Path(id): Path<String>, body: Bytes) -> ApiResult<(StatusCode, Json<IdResponse>)> {
+    let config: ExecConfig = json_body(&body)?;
+    let id = d.exec_create(&id, config)?;
+    Ok((StatusCode::CREATED, Json(IdResponse { id })))
+}
+
+/// `GET /exec/{id}/json`.
+pub(super) async fn exec_inspect(State(d): D, Path(id): Path<String>) -> ApiResult<Json<ExecInspect>> {
+    Ok(Json(d.exec_inspect(&id)?))
+}
+
+/// `POST /exec/{id}/start`: detached, answers once the process runs. Attached, upgrades
+/// the connection when the client asks (the docker CLI does) and carries stdin in and the
+/// output out in Docker's multiplexed framing; else streams the output as the body.
+pub(super) async fn exec_start(State(d): D, Path(id): Path<String>, mut req: Request) -> ApiResult<Response> {
+    let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
+        .await
+        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("reading request body: {e}")))?;
+    let start: ExecStartConfig = json_body(&body)?;
+    if start.tty {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "exec with a TTY is not supported yet".into()));
+    }
+    let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
+    let raw = |status: StatusCode, body: Body| {
+        Response::builder()
+            .status(status)
+            .header(header::CONTENT_TYPE, "application/vnd.docker.multiplexed-stream")
+            .body(body)
+            .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
+    };
+    if !start.detach && wants_upgrade {
+        // An unknown exec is refused before the upgrade; a process that fails to start is
+        // reported inside the stream, as dockerd does (the client then reads exit code 126).
+        d.exec_inspect(&id)?;
+        let upgrade = hyper::upgrade::on(&mut req);
+        tokio::spawn(async move {
+            let Ok(upgraded) = upgrade.await else { return };
+            let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+            match d.exec_start(&id, false).await {
+                Ok(session) => pump(session, Some(rd), wr).await,
+                Err(e) => {
+                    let _ = wr.write_all(&frame(StdStream::Stderr, format!("{e}\r\n").as_bytes())).await;
+                    let _ = wr.shutdown().await;
+                }
+            }
+        });
+        let mut r = raw(StatusCode::SWITCHING_PROTOCOLS, Body::empty())?;
+        r.headers_mut().insert(header::CONNECTION, header::HeaderValue::from_static("Upgrade"));
+        r.headers_mut().insert(header::UPGRADE, header::HeaderValue::from_static("tcp"));
+        return Ok(r);
+    }
+    let session = d.exec_start(&id, start.detach).await?;
+    if start.detach {
+        return Ok(Response::new(Body::empty()));
+    }
+    let (wr, rd) = tokio::io::duplex(64 * 1024);
+    tokio::spawn(pump(session, None::<tokio::io::Empty>, wr));
+    let chunks = futures::stream::unfold(rd, |mut rd| async move {
+        let mut buf = vec![0u8; 32 * 1024];
+        match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok::<_, std::io::Error>(Bytes::from(buf)), rd))
+            }
+        }
+    });
+    raw(StatusCode::OK, Body::from_stream(chunks))
+}
+
+/// Moves the client's input to the process's stdin and the process's output, framed, to
+/// the client, until the process has exited and its output ended (or stopped coming).
+async fn pump<R, W>(mut session: ExecSession, client_in: Option<R>, mut client_out: W)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin,
+{
+    if let (Some(mut input), Some(mut stdin)) = (client_in, session.stdin.take()) {
+        let close = std::mem::replace(&mut session.close_stdin, Box::new(|| {}));
+        tokio::spawn(async move {
+            let _ = tokio::io::copy(&mut input, &mut stdin).await;
+            drop(stdin);
+            close();
+        });
+    }
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
+    for (reader, kind) in [(session.stdout.take(), StdStream::Stdout), (session.stderr.take(), StdStream::Stderr)] {
+        let Some(mut reader) = reader else { continue };
+        let tx = tx.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 32 * 1024];
+            while let Ok(n) = reader.read(&mut buf).await {
+                if n == 0 || tx.send(frame(kind, &buf[..n])).await.is_err() {
+                    return;
+                }
+            }
+        });
+    }
+    drop(tx);
+    let mut exited = session.exited.clone();
+    let exit_then_drain = async move {
+        let _ = exited.wait_for(Option::is_some).await;
+        tokio::time::sleep(ExecSession::drain_timeout()).await;
+    };
+    tokio::pin!(exit_then_drain);
+    loop {
+        tokio::select! {
+            f = rx.recv() => match f {
+                Some(f) => if client_out.write_all(&f).await.is_err() { break },
+                None => break,
+            },
+            _ = &mut exit_then_drain => break,
+        }
+    }
+    // The exit is recorded before the client sees the end: it asks for the code next.
+    session.exit_code().await;
+    let _ = client_out.shutdown().await;
+}
