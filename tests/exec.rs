@@ -141,7 +141,61 @@ fn exec_inspect_reports_the_exit_code_and_an_unknown_exec_is_not_found() {
     assert_eq!(after["ProcessConfig"]["entrypoint"], "sh");
     let again = curl(&["-H", "Content-Type: application/json", "-d", "{}", &format!("http://localhost/exec/{id}/start")]);
     assert!(again.contains("has already been started"), "{again}");
+    let resize = curl(&["-X", "POST", &format!("http://localhost/exec/{id}/resize?h=10&w=20")]);
+    assert!(resize.contains("is not running"), "{resize}");
     let missing = curl(&["http://localhost/exec/nope/json"]);
     assert!(missing.contains("No such exec instance: nope"), "{missing}");
     d.berth_ok(&["rm", "-f", "box"]);
+}
+
+/// Runs `command` (a shell line) under script(1), which gives it a terminal 40x100, with
+/// `input` on that terminal; script's exit code is the command's.
+fn on_a_terminal(command: &str, input: &str) -> Output {
+    let mut child = Command::new("script")
+        .args(["-qec", &format!("stty rows 40 cols 100; {command}"), "/dev/null"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("script(1) from bsdutils");
+    let mut w = child.stdin.take().expect("script stdin");
+    w.write_all(input.as_bytes()).expect("write to script");
+    drop(w);
+    child.wait_with_output().expect("script output")
+}
+
+/// `exec -it` with each client: an interactive shell on a pty of the caller's size, whose
+/// exit code comes back; `exec -t` alone.
+fn exec_terminal_flow(d: &TestDaemon) {
+    d.berth_ok(&["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let berth = format!("{} -H {}", common::berth_bin().display(), d.host());
+    let docker = format!("DOCKER_HOST={} DOCKER_CONFIG={} {DOCKER}", d.host(), d.dir.path().join("docker-config").display());
+    for client in [&berth, &docker] {
+        let out = on_a_terminal(&format!("{client} exec -it box sh"), "echo typed-$((2+3)); tty\nexit 4\n");
+        let shown = text(&out.stdout);
+        assert!(shown.contains("typed-5") && shown.contains("/dev/pts/"), "{client}: {shown:?} {}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(4), "{client}: {shown:?}");
+
+        let out = on_a_terminal(&format!("{client} exec -t box sh -c 'tty; exit 3'"), "");
+        assert!(text(&out.stdout).contains("/dev/pts/"), "{client}: {:?}", text(&out.stdout));
+        assert_eq!(out.status.code(), Some(3));
+    }
+    // berth sends the size with the start, so the process sees it from its first instruction.
+    let out = on_a_terminal(&format!("{berth} exec -it box stty size"), "");
+    assert!(text(&out.stdout).contains("40 100"), "{:?}", text(&out.stdout));
+    d.berth_ok(&["rm", "-f", "box"]);
+}
+
+#[test]
+fn exec_with_a_terminal_modular() {
+    let d = TestDaemon::modular("exttym");
+    d.import_busybox();
+    exec_terminal_flow(&d);
+}
+
+#[test]
+fn exec_with_a_terminal_monolithic() {
+    let d = TestDaemon::monolithic("exttyo");
+    d.import_busybox();
+    exec_terminal_flow(&d);
 }

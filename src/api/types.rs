@@ -272,6 +272,9 @@ pub struct ExecConfig {
 pub struct ExecStartConfig {
     pub detach: bool,
     pub tty: bool,
+    /// `[height, width]` of the terminal from its start (API 1.42).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u32; 2]>,
 }
 
 /// `ProcessConfig` of an exec inspect.

@@ -130,6 +130,14 @@ impl Backend {
         }
     }
 
+    /// Sets the window size of exec process `exec_id`'s terminal.
+    pub async fn exec_resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_resize(id, exec_id, width, height).await,
+            Backend::Monolithic(m) => m.exec_resize(exec_id, width, height),
+        }
+    }
+
     /// Releases what the backend holds for an exited exec process.
     pub async fn exec_delete(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
         match self {

@@ -57,6 +57,8 @@ impl Execs {
 
 /// The daemon's ends of a started exec's stdio (None where it is not attached).
 pub struct ExecSession {
+    /// The process has a terminal: its output is one raw stream.
+    pub tty: bool,
     pub stdin: Option<pipe::Sender>,
     pub stdout: Option<pipe::Receiver>,
     pub stderr: Option<pipe::Receiver>,
@@ -122,9 +124,6 @@ impl Daemon {
         if config.cmd.as_ref().is_none_or(Vec::is_empty) {
             return Err(DaemonError::BadRequest("No exec command specified".into()));
         }
-        if config.tty {
-            return Err(DaemonError::BadRequest("exec with a TTY is not supported yet".into()));
-        }
         parse_user(&config.user)?;
         let exec_id = crate::util::random_id();
         let (exited, _) = watch::channel(None);
@@ -161,8 +160,9 @@ impl Daemon {
         })
     }
 
-    /// `POST /exec/{id}/start`: starts the exec; with `detach`, nothing is attached.
-    pub async fn exec_start(self: &Arc<Self>, exec_id: &str, detach: bool) -> Result<ExecSession, DaemonError> {
+    /// `POST /exec/{id}/start`: starts the exec; with `detach`, nothing is attached. A
+    /// terminal starts at `console_size` (`[height, width]`) when given.
+    pub async fn exec_start(self: &Arc<Self>, exec_id: &str, detach: bool, console_size: Option<[u32; 2]>) -> Result<ExecSession, DaemonError> {
         let e = {
             let mut execs = self.execs.lock();
             let e = execs.get_mut(exec_id).ok_or_else(|| DaemonError::NotFound(format!("No such exec instance: {exec_id}")))?;
@@ -172,7 +172,7 @@ impl Daemon {
             e.state = ExecState::Running;
             e.clone()
         };
-        match self.exec_spawn(exec_id, &e, detach).await {
+        match self.exec_spawn(exec_id, &e, detach, console_size).await {
             Ok(s) => Ok(s),
             Err(err) => {
                 self.exec_finished(exec_id, 126);
@@ -182,7 +182,13 @@ impl Daemon {
         }
     }
 
-    async fn exec_spawn(self: &Arc<Self>, exec_id: &str, e: &ExecRecord, detach: bool) -> Result<ExecSession, DaemonError> {
+    async fn exec_spawn(
+        self: &Arc<Self>,
+        exec_id: &str,
+        e: &ExecRecord,
+        detach: bool,
+        console_size: Option<[u32; 2]>,
+    ) -> Result<ExecSession, DaemonError> {
         let cid = e.container_id.clone();
         let c = self.containers.get(&cid)?;
         if c.state.status != Status::Running {
@@ -195,6 +201,9 @@ impl Daemon {
             &e.config.working_dir, e.config.tty, e.config.privileged);
         let (uid, gid) = parse_user(&e.config.user)?;
         process["user"] = serde_json::json!({ "uid": uid, "gid": gid });
+        if let (true, Some([height, width])) = (e.config.tty, console_size) {
+            process["consoleSize"] = serde_json::json!({ "height": height, "width": width });
+        }
 
         let dir = self.exec_dir(exec_id);
         std::fs::create_dir_all(&dir).map_err(|err| io_err("create", &dir, err))?;
@@ -208,7 +217,8 @@ impl Daemon {
         };
         let stdin_path = attach(e.config.attach_stdin, "stdin")?;
         let stdout_path = attach(e.config.attach_stdout, "stdout")?;
-        let stderr_path = attach(e.config.attach_stderr, "stderr")?;
+        // A terminal has one output: the pty's.
+        let stderr_path = attach(e.config.attach_stderr && !e.config.tty, "stderr")?;
         // Our ends are open before the process's: the stdin writer (read-write, so opening
         // never blocks) and a holder on each output fifo, so that output written before we
         // open the reader stays in the pipe instead of meeting a fifo with no reader.
@@ -266,7 +276,20 @@ impl Daemon {
                 }
             });
         });
-        Ok(ExecSession { stdin, stdout, stderr, exited: e.exited.subscribe(), close_stdin })
+        Ok(ExecSession { tty: e.config.tty, stdin, stdout, stderr, exited: e.exited.subscribe(), close_stdin })
+    }
+
+    /// `POST /exec/{id}/resize`: sets the window size of a running exec's terminal.
+    pub async fn exec_resize(&self, exec_id: &str, width: u32, height: u32) -> Result<(), DaemonError> {
+        let e = self.execs.get(exec_id)?;
+        if e.state != ExecState::Running {
+            return Err(DaemonError::Conflict(format!("Exec {exec_id} is not running")));
+        }
+        if !e.config.tty {
+            return Err(DaemonError::BadRequest(format!("Exec {exec_id} has no terminal to resize")));
+        }
+        self.backend.exec_resize(&e.container_id, exec_id, width, height).await?;
+        Ok(())
     }
 
     fn exec_finished(&self, exec_id: &str, code: i64) {

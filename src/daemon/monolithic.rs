@@ -31,6 +31,8 @@ pub struct Monolithic {
     bundles: PathBuf,
     /// Exec processes started and not yet waited for, by exec id.
     execs: Mutex<std::collections::HashMap<String, crate::runtime::ExecHandle>>,
+    /// The pty masters of exec processes with a terminal, by exec id.
+    ptys: Arc<Mutex<std::collections::HashMap<String, File>>>,
 }
 
 impl Monolithic {
@@ -49,7 +51,7 @@ impl Monolithic {
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
             .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
-        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default() })
+        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), ptys: Arc::default() })
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
@@ -94,11 +96,13 @@ impl Monolithic {
     }
 
     /// Runs `process` in container `id` as this daemon's child, its stdio on the fifos
-    /// `stdio` (empty: /dev/null); returns its pid.
+    /// `stdio` (empty: /dev/null); returns its pid. With `process.terminal`, the runtime
+    /// sends the pty master to a console socket of ours, and the master is copied to and
+    /// from the fifos.
     pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
         let process: oci_spec::runtime::Process =
             serde_json::from_value(process.clone()).map_err(|e| BackendError::Other(format!("exec process: {e}")))?;
-        let (runtime, id) = (Runtime::new(&self.runtime_root), id.to_owned());
+        let (runtime, id, eid, ptys) = (Runtime::new(&self.runtime_root), id.to_owned(), exec_id.to_owned(), self.ptys.clone());
         let handle = tokio::task::spawn_blocking(move || -> Result<crate::runtime::ExecHandle, BackendError> {
             let [stdin, stdout, stderr] = stdio;
             let open = |path: &str, write: bool| -> Result<File, BackendError> {
@@ -110,11 +114,28 @@ impl Monolithic {
                     .map_err(|e| BackendError::Other(format!("{path}: {e}")))
             };
             let files = [open(&stdin, false)?, open(&stdout, true)?, open(&stderr, true)?];
+            let console = match process.terminal() {
+                Some(true) => Some(
+                    crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| BackendError::Other(e.to_string()))?,
+                ),
+                _ => None,
+            };
+            // With a terminal the process's stdio is the pty, and the fifos are ours to copy.
+            let null = open("", false)?;
+            let stdio = if console.is_some() { [null.as_raw_fd(); 3] } else { files.each_ref().map(|f| f.as_raw_fd()) };
             let opts = crate::runtime::ExecOptions {
-                stdio: Some(files.each_ref().map(|f| f.as_raw_fd())),
+                stdio: Some(stdio),
+                console_socket: console.as_ref().map(|c| c.path().to_path_buf()),
                 ..Default::default()
             };
-            runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))
+            let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
+            if let Some(console) = console {
+                let master = console.master().map_err(|e| BackendError::Other(e.to_string()))?;
+                let [input, output, _] = files;
+                proxy_pty(&master, input, output)?;
+                ptys.lock().unwrap_or_else(|p| p.into_inner()).insert(eid, master);
+            }
+            Ok(handle)
         })
         .await
         .map_err(|e| BackendError::Other(format!("exec task: {e}")))??;
@@ -123,15 +144,24 @@ impl Monolithic {
         Ok(pid)
     }
 
+    /// Sets the window size of exec process `exec_id`'s terminal.
+    pub(super) fn exec_resize(&self, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
+        let ptys = self.ptys.lock().unwrap_or_else(|p| p.into_inner());
+        let master = ptys.get(exec_id).ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
+        crate::runtime::console::resize(master, width, height).map_err(|e| BackendError::Other(e.to_string()))
+    }
+
     /// Waits for exec process `exec_id`; its exit code.
     pub(super) async fn exec_wait(&self, exec_id: &str) -> Result<i64, BackendError> {
         let handle = self.execs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
         let handle = handle.ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
-        tokio::task::spawn_blocking(move || handle.wait())
+        let code = tokio::task::spawn_blocking(move || handle.wait())
             .await
             .map_err(|e| BackendError::Other(format!("exec wait task: {e}")))?
             .map(i64::from)
-            .map_err(|e| BackendError::Other(e.to_string()))
+            .map_err(|e| BackendError::Other(e.to_string()));
+        self.ptys.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
+        code
     }
 
     pub(super) async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
@@ -207,6 +237,22 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits:
         let _ = exits.send(ExitEvent { id, exit_code, exited_at });
     });
     Ok(pid)
+}
+
+/// Copies a pty master to `output` (until the last holder of the slave side is gone) and
+/// `input` to the master, each in a thread.
+fn proxy_pty(master: &File, mut input: File, mut output: File) -> Result<(), BackendError> {
+    let dup = |what| master.try_clone().map_err(|e| BackendError::Other(format!("dup pty master for {what}: {e}")));
+    let (mut from_pty, mut to_pty) = (dup("output")?, dup("input")?);
+    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
+        std::thread::Builder::new().name(name.into()).spawn(f).map(|_| ()).map_err(|e| BackendError::Other(format!("spawn {name}: {e}")))
+    };
+    spawn("exec-pty-out", Box::new(move || {
+        let _ = std::io::copy(&mut from_pty, &mut output);
+    }))?;
+    spawn("exec-pty-in", Box::new(move || {
+        let _ = std::io::copy(&mut input, &mut to_pty);
+    }))
 }
 
 fn copy_stream(mut src: File, stream: &str, writer: &Mutex<RotatingWriter>) {

@@ -10,7 +10,8 @@ use crate::proto::containerd::services::containers::v1::{
 use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
 use crate::proto::containerd::services::tasks::v1::{
     tasks_client::TasksClient, CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest,
-    ExecProcessRequest, GetRequest, KillRequest, PauseTaskRequest, ResumeTaskRequest, StartRequest, WaitRequest,
+    ExecProcessRequest, GetRequest, KillRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
+    WaitRequest,
 };
 use crate::proto::containerd::v1::types::Status;
 use prost::Message;
@@ -265,6 +266,13 @@ impl SupervisorClient {
         let mut tasks = TasksClient::new(self.channel.clone());
         let c = CloseIoRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), stdin: true };
         tasks.close_io(req(c)).await.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
+    /// Sets the window size of process `exec_id`'s terminal.
+    pub(super) async fn exec_resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let r = ResizePtyRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), width, height };
+        tasks.resize_pty(req(r)).await.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
     /// Forgets the exited process `exec_id`.

@@ -313,7 +313,7 @@ struct ExecArgs {
     /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     tty: bool,
     /// Set environment variables
@@ -370,7 +370,11 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
     };
     let client = EngineClient::new(endpoint);
     let is_run = matches!(cli.cmd, Cmd::Run(_));
-    match rt.block_on(dispatch(&client, cli.cmd, cli.config.as_deref())) {
+    let result = rt.block_on(dispatch(&client, cli.cmd, cli.config.as_deref()));
+    // A read of our stdin may still be blocked in a runtime thread (exec -i on a terminal
+    // that did not end): do not wait for it.
+    rt.shutdown_background();
+    match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             if is_run {

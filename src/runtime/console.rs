@@ -135,8 +135,8 @@ pub fn resize(master: &File, width: u32, height: u32) -> Result<(), ConsoleError
     Ok(())
 }
 
-/// The window size of the terminal on `fd`, if it is one.
-fn window_size(fd: RawFd) -> Option<(u32, u32)> {
+/// The window size (columns, rows) of the terminal on `fd`, if it is one.
+pub fn window_size(fd: RawFd) -> Option<(u32, u32)> {
     let mut ws = libc::winsize { ws_row: 0, ws_col: 0, ws_xpixel: 0, ws_ypixel: 0 };
     // SAFETY: TIOCGWINSZ writes a winsize struct that lives for the call.
     let ok = unsafe { libc::ioctl(fd, libc::TIOCGWINSZ, &mut ws) } == 0;

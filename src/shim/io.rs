@@ -65,16 +65,29 @@ enum Sink {
     Path(PathBuf),
 }
 
-/// Where a process's stdin goes; CloseIO (or EOF on the stdin fifo) closes it.
+/// Where a process's stdin goes. Its copier reads the stdin fifo until EOF, which comes once
+/// CloseIO has released the shim's own writer of the fifo and the client has closed its
+/// one (as in containerd's shim): input still in the fifo at CloseIO is not lost.
 #[derive(Default)]
 pub struct Stdin {
     target: Mutex<Option<File>>,
+    /// The shim's writer of the stdin fifo, which keeps the copier from seeing EOF early.
+    holder: Mutex<Option<File>>,
 }
 
 impl Stdin {
-    /// Closes the process's stdin (a pipe: the process reads EOF).
+    /// Closes the process's stdin (a pipe or the pty: the process reads EOF).
     pub fn close(&self) {
         self.target.lock().unwrap_or_else(|p| p.into_inner()).take();
+    }
+
+    /// CloseIO: the copier ends once the fifo is drained and the client's end is closed.
+    /// Without a copier holding the fifo, the process's stdin is closed at once.
+    pub fn close_io(&self) {
+        let held = self.holder.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if held.is_none() {
+            self.close();
+        }
     }
 
     fn write(&self, data: &[u8]) -> bool {
@@ -167,12 +180,30 @@ pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<D
 
 fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), ShimError> {
     let path = PathBuf::from(uri.strip_prefix("fifo://").or_else(|| uri.strip_prefix("file://")).unwrap_or(uri));
+    let is_fifo = std::fs::metadata(&path).map(|m| m.file_type().is_fifo()).unwrap_or(false);
+    let src = if is_fifo {
+        // Reader first (non-blocking, so no wait for the client), then our writer, which
+        // the reader's presence lets open at once; then the reader may block in reads.
+        use std::os::unix::fs::OpenOptionsExt;
+        let io = |what, e| ShimError::io(what, &path, e);
+        let reader = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| io("open stdin fifo", e))?;
+        let holder = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| io("hold stdin fifo", e))?;
+        nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
+            .map_err(|e| io("make stdin fifo blocking", e.into()))?;
+        *input.holder.lock().unwrap_or_else(|p| p.into_inner()) = Some(holder);
+        Some(reader)
+    } else {
+        None
+    };
     let id2 = id.to_owned();
     std::thread::Builder::new()
         .name("io-stdin".into())
         .spawn(move || {
-            // Blocks until the client opens its end; that is why it runs in its own thread.
-            let mut src = match File::open(&path) {
+            let src = match src {
+                Some(f) => Ok(f),
+                None => File::open(&path),
+            };
+            let mut src = match src {
                 Ok(f) => f,
                 Err(e) => {
                     tracing::warn!(container = id2, "stdin: open {}: {e}", path.display());

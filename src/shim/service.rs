@@ -155,6 +155,10 @@ impl Shared {
                 p.state = State::Stopped;
                 p.exit = Some(rec.clone());
                 p.console = None;
+                // Nobody reads its stdin any more: let the copier end when the client's end does.
+                if let Some(i) = &p.input {
+                    i.close_io();
+                }
             }
             self.changed.notify_all();
         }
@@ -747,7 +751,7 @@ impl containerd_shim_protos::Task for TaskService {
         if req.stdin
             && let Some(i) = input
         {
-            i.close();
+            i.close_io();
         }
         Ok(Empty::new())
     }

@@ -43,12 +43,10 @@ pub fn create_request(opts: &ExecOptions) -> ExecConfig {
 
 /// Runs `berth exec`; the exit code is the process's (126 when it could not start).
 pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
-    if opts.tty {
-        return Err(ClientError::Invalid("the -t/--tty option is not supported yet".into()));
-    }
     let created: IdResponse = client.post_json(&container_path(&opts.container, "/exec"), &create_request(&opts)).await?;
     let start_path = format!("/exec/{}/start", escape(&created.id, false));
-    let body = |detach| serde_json::to_vec(&ExecStartConfig { detach, tty: false }).map_err(|e| ClientError::Invalid(e.to_string()));
+    let console_size = opts.tty.then(terminal_size).flatten().map(|(w, h)| [h, w]);
+    let body = |detach| serde_json::to_vec(&ExecStartConfig { detach, tty: opts.tty, console_size }).map_err(|e| ClientError::Invalid(e.to_string()));
     if opts.detach {
         let resp = client.call(Method::POST, &start_path, &[("content-type", "application/json")], full(body(true)?)).await?;
         if !resp.status().is_success() {
@@ -63,6 +61,10 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     }
     let upgraded = hyper::upgrade::on(&mut resp).await?;
     let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
+    // With a terminal: ours goes raw (the container's pty echoes and edits lines), and the
+    // pty follows our window size.
+    let _raw = opts.tty.then(RawMode::enter).flatten();
+    let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), created.id.clone())));
     // Our stdin goes in until it ends (then the write half is shut, which the daemon
     // passes on as the process's EOF); it is abandoned when the process ends first.
     let input = opts.interactive.then(|| {
@@ -71,14 +73,63 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
             let _ = wr.shutdown().await;
         })
     });
-    let mut sink = StdioSink::multiplexed();
+    let mut sink = if opts.tty { StdioSink::raw() } else { StdioSink::multiplexed() };
     let copied = copy_reader(rd, &mut sink).await;
-    if let Some(input) = input {
-        input.abort();
+    for task in [input, resizer].into_iter().flatten() {
+        task.abort();
     }
     copied?;
     let inspect: ExecInspect = client.get_json(&format!("/exec/{}/json", escape(&created.id, false))).await?;
     Ok(inspect.exit_code.map(|c| (c & 0xff) as u8).unwrap_or(126))
+}
+
+/// Our stdin in raw mode while it lives, when it is a terminal.
+struct RawMode(nix::sys::termios::Termios);
+
+impl RawMode {
+    fn enter() -> Option<Self> {
+        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
+        let stdin = std::io::stdin();
+        let saved = tcgetattr(&stdin).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode(saved))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &self.0);
+    }
+}
+
+/// Our terminal's (columns, rows), from stdout or else stdin.
+fn terminal_size() -> Option<(u32, u32)> {
+    use std::os::fd::AsRawFd;
+    crate::runtime::console::window_size(std::io::stdout().as_raw_fd())
+        .or_else(|| crate::runtime::console::window_size(std::io::stdin().as_raw_fd()))
+}
+
+/// Sends our terminal's size to exec `exec_id` now and on every SIGWINCH.
+async fn follow_window_size(client: EngineClient, exec_id: String) {
+    let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
+    loop {
+        if let Some((w, h)) = terminal_size() {
+            let path = format!("/exec/{}/resize?h={h}&w={w}", escape(&exec_id, false));
+            if let Err(e) = client.post_empty(&path).await {
+                tracing::debug!("resize exec: {e}");
+            }
+        }
+        match winch.as_mut() {
+            Some(w) => {
+                if w.recv().await.is_none() {
+                    return;
+                }
+            }
+            None => return,
+        }
+    }
 }
 
 #[cfg(test)]

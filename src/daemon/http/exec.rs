@@ -1,12 +1,12 @@
 //! Exec endpoints: create, start (attached through an upgraded connection, or detached),
 //! inspect.
 
-use super::{ApiError, ApiResult, D};
+use super::{ApiError, ApiResult, D, Q};
 use crate::api::stream::{frame, StdStream};
 use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
 use crate::daemon::exec::ExecSession;
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Request, State};
+use axum::extract::{Path, Query, Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::Response;
 use axum::Json;
@@ -40,30 +40,31 @@ pub(super) async fn exec_start(State(d): D, Path(id): Path<String>, mut req: Req
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
         .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("reading request body: {e}")))?;
+    // The exec's own Tty decides the framing; the start body repeats it.
     let start: ExecStartConfig = json_body(&body)?;
-    if start.tty {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "exec with a TTY is not supported yet".into()));
-    }
     let wants_upgrade = req.headers().get(header::UPGRADE).is_some();
+    let tty = d.exec_inspect(&id)?.process_config.tty;
     let raw = |status: StatusCode, body: Body| {
+        let content_type = if tty { "application/vnd.docker.raw-stream" } else { "application/vnd.docker.multiplexed-stream" };
         Response::builder()
             .status(status)
-            .header(header::CONTENT_TYPE, "application/vnd.docker.multiplexed-stream")
+            .header(header::CONTENT_TYPE, content_type)
             .body(body)
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
     };
     if !start.detach && wants_upgrade {
         // An unknown exec is refused before the upgrade; a process that fails to start is
         // reported inside the stream, as dockerd does (the client then reads exit code 126).
-        d.exec_inspect(&id)?;
         let upgrade = hyper::upgrade::on(&mut req);
         tokio::spawn(async move {
             let Ok(upgraded) = upgrade.await else { return };
             let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
-            match d.exec_start(&id, false).await {
+            match d.exec_start(&id, false, start.console_size).await {
                 Ok(session) => pump(session, Some(rd), wr).await,
                 Err(e) => {
-                    let _ = wr.write_all(&frame(StdStream::Stderr, format!("{e}\r\n").as_bytes())).await;
+                    let msg = format!("{e}\r\n");
+                    let out = if tty { msg.into_bytes() } else { frame(StdStream::Stderr, msg.as_bytes()) };
+                    let _ = wr.write_all(&out).await;
                     let _ = wr.shutdown().await;
                 }
             }
@@ -73,7 +74,7 @@ pub(super) async fn exec_start(State(d): D, Path(id): Path<String>, mut req: Req
         r.headers_mut().insert(header::UPGRADE, header::HeaderValue::from_static("tcp"));
         return Ok(r);
     }
-    let session = d.exec_start(&id, start.detach).await?;
+    let session = d.exec_start(&id, start.detach, start.console_size).await?;
     if start.detach {
         return Ok(Response::new(Body::empty()));
     }
@@ -92,6 +93,15 @@ pub(super) async fn exec_start(State(d): D, Path(id): Path<String>, mut req: Req
     raw(StatusCode::OK, Body::from_stream(chunks))
 }
 
+/// `POST /exec/{id}/resize?h=H&w=W`.
+pub(super) async fn exec_resize(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    let dim = |k: &str| -> ApiResult<u32> {
+        q.get(k).map(String::as_str).unwrap_or("0").parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid {k}: {:?}", q.get(k))))
+    };
+    d.exec_resize(&id, dim("w")?, dim("h")?).await?;
+    Ok(StatusCode::OK)
+}
+
 /// Moves the client's input to the process's stdin and the process's output, framed, to
 /// the client, until the process has exited and its output ended (or stopped coming).
 async fn pump<R, W>(mut session: ExecSession, client_in: Option<R>, mut client_out: W)
@@ -107,6 +117,7 @@ where
             close();
         });
     }
+    let tty = session.tty;
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
     for (reader, kind) in [(session.stdout.take(), StdStream::Stdout), (session.stderr.take(), StdStream::Stderr)] {
         let Some(mut reader) = reader else { continue };
@@ -114,7 +125,11 @@ where
         tokio::spawn(async move {
             let mut buf = vec![0u8; 32 * 1024];
             while let Ok(n) = reader.read(&mut buf).await {
-                if n == 0 || tx.send(frame(kind, &buf[..n])).await.is_err() {
+                if n == 0 {
+                    return;
+                }
+                let chunk = if tty { buf[..n].to_vec() } else { frame(kind, &buf[..n]) };
+                if tx.send(chunk).await.is_err() {
                     return;
                 }
             }

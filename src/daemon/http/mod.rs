@@ -153,6 +153,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/exec", post(exec_create))
         .route("/exec/{id}/start", post(exec_start))
         .route("/exec/{id}/json", get(exec_inspect))
+        .route("/exec/{id}/resize", post(exec_resize))
         .fallback(not_found)
         .layer(axum::middleware::map_response(server_headers))
         .with_state(daemon)
