@@ -510,7 +510,29 @@ fn device_rules_deny_all_but_the_standard_devices_on_cgroup_v1() {
 #[test]
 fn the_container_process_starts_with_no_ignored_or_blocked_signals() {
     let c = Ctr::new(&["grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
-    let out = c.rt(&["run", &c.id]);
+    // The caller ignores SIGUSR1 and SIGPIPE and blocks SIGUSR2, which the runtime must not
+    // pass on. SIGINT and SIGHUP get their defaults here: an ignored one is kept on purpose
+    // (nohup semantics), and a test runner started in the background ignores SIGINT.
+    let mut cmd = c.cmd(&["run", &c.id]);
+    cmd.stdin(Stdio::null());
+    {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: signal and sigprocmask are async-signal-safe; the closure uses no heap.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::signal(libc::SIGINT, libc::SIG_DFL);
+                libc::signal(libc::SIGHUP, libc::SIG_DFL);
+                libc::signal(libc::SIGUSR1, libc::SIG_IGN);
+                libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+                let mut set: libc::sigset_t = std::mem::zeroed();
+                libc::sigemptyset(&mut set);
+                libc::sigaddset(&mut set, libc::SIGUSR2);
+                libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                Ok(())
+            });
+        }
+    }
+    let out = cmd.output().expect("run berth-runtime");
     let text = String::from_utf8_lossy(&out.stdout).into_owned();
     assert!(out.status.success(), "run failed: {}", stderr(&out));
     assert!(text.contains("SigIgn:\t0000000000000000"), "{text}");
