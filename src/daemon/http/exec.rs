@@ -35,7 +35,8 @@ pub(super) async fn exec_inspect(State(d): D, Path(id): Path<String>) -> ApiResu
 
 /// `POST /exec/{id}/start`: detached, answers once the process runs. Attached, upgrades
 /// the connection when the client asks (the docker CLI does) and carries stdin in and the
-/// output out in Docker's multiplexed framing; else streams the output as the body.
+/// output out (raw for a terminal, else in Docker's multiplexed framing); else streams the
+/// output as the body.
 pub(super) async fn exec_start(State(d): D, Path(id): Path<String>, mut req: Request) -> ApiResult<Response> {
     let body = axum::body::to_bytes(std::mem::take(req.body_mut()), 1 << 20)
         .await
