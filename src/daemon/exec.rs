@@ -15,7 +15,7 @@ use tokio::sync::watch;
 
 /// How long after an exec's exit its output may still take to reach EOF: a background
 /// child of the exec that keeps the stdout fifo open must not hold the client forever.
-const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
+pub const OUTPUT_DRAIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Where an exec is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,11 +75,6 @@ impl ExecSession {
             Ok(code) => code.unwrap_or(-1),
             Err(_) => -1,
         }
-    }
-
-    /// How long the output may still take after the exit.
-    pub fn drain_timeout() -> Duration {
-        OUTPUT_DRAIN_TIMEOUT
     }
 }
 

@@ -32,7 +32,7 @@ pub struct Monolithic {
     /// Exec processes started and not yet waited for, by exec id.
     execs: Mutex<std::collections::HashMap<String, crate::runtime::ExecHandle>>,
     /// The pty masters of exec processes with a terminal, by exec id.
-    ptys: Arc<Mutex<std::collections::HashMap<String, File>>>,
+    ptys: Mutex<std::collections::HashMap<String, File>>,
 }
 
 impl Monolithic {
@@ -51,7 +51,7 @@ impl Monolithic {
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
             .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
-        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), ptys: Arc::default() })
+        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), ptys: Mutex::default() })
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
@@ -102,8 +102,8 @@ impl Monolithic {
     pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
         let process: oci_spec::runtime::Process =
             serde_json::from_value(process.clone()).map_err(|e| BackendError::Other(format!("exec process: {e}")))?;
-        let (runtime, id, eid, ptys) = (Runtime::new(&self.runtime_root), id.to_owned(), exec_id.to_owned(), self.ptys.clone());
-        let handle = tokio::task::spawn_blocking(move || -> Result<crate::runtime::ExecHandle, BackendError> {
+        let (runtime, id, eid) = (Runtime::new(&self.runtime_root), id.to_owned(), exec_id.to_owned());
+        let (handle, master) = tokio::task::spawn_blocking(move || -> Result<(crate::runtime::ExecHandle, Option<File>), BackendError> {
             let [stdin, stdout, stderr] = stdio;
             let open = |path: &str, write: bool| -> Result<File, BackendError> {
                 let path = if path.is_empty() { "/dev/null" } else { path };
@@ -129,17 +129,23 @@ impl Monolithic {
                 ..Default::default()
             };
             let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
-            if let Some(console) = console {
-                let master = console.master().map_err(|e| BackendError::Other(e.to_string()))?;
-                let [input, output, _] = files;
-                proxy_pty(&master, input, output)?;
-                ptys.lock().unwrap_or_else(|p| p.into_inner()).insert(eid, master);
-            }
-            Ok(handle)
+            let master = match console {
+                Some(console) => {
+                    let master = console.master().map_err(|e| BackendError::Other(e.to_string()))?;
+                    let [input, output, _] = files;
+                    proxy_pty(&master, input, output)?;
+                    Some(master)
+                }
+                None => None,
+            };
+            Ok((handle, master))
         })
         .await
         .map_err(|e| BackendError::Other(format!("exec task: {e}")))??;
         let pid = handle.pid;
+        if let Some(master) = master {
+            self.ptys.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), master);
+        }
         self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), handle);
         Ok(pid)
     }

@@ -148,8 +148,31 @@ pub fn window_size(fd: RawFd) -> Option<(u32, u32)> {
 /// editing and echo) and restored by [`Proxy::finish`] or drop.
 pub struct Proxy {
     master: File,
-    saved: Option<Termios>,
+    raw: Option<RawMode>,
     output: Option<JoinHandle<()>>,
+}
+
+/// Our stdin in raw mode while this lives (the container's pty does the line editing and
+/// echo); the saved mode is restored on drop.
+pub struct RawMode(Termios);
+
+impl RawMode {
+    /// Puts stdin in raw mode; None when stdin is not a terminal.
+    pub fn enter() -> Result<Option<Self>, ConsoleError> {
+        let stdin = std::io::stdin();
+        let Ok(saved) = tcgetattr(stdin.as_fd()) else { return Ok(None) };
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
+            .map_err(|e| ConsoleError::Io { what: "set raw mode on stdin", path: "console".into(), source: e.into() })?;
+        Ok(Some(RawMode(saved)))
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, &self.0);
+    }
 }
 
 impl Proxy {
@@ -157,20 +180,11 @@ impl Proxy {
     /// EOF character, so a reader inside sees the end), the master to stdout.
     pub fn start(master: File) -> Result<Self, ConsoleError> {
         let io = |what, source| ConsoleError::Io { what, path: "console".into(), source };
-        let stdin = std::io::stdin();
-        let saved = match tcgetattr(stdin.as_fd()) {
-            Ok(t) => {
-                let mut raw = t.clone();
-                cfmakeraw(&mut raw);
-                tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).map_err(|e| io("set raw mode on stdin", e.into()))?;
-                Some(t)
-            }
-            Err(_) => None,
-        };
-        let mut proxy = Proxy { master, saved, output: None };
+        let raw = RawMode::enter()?;
+        let mut proxy = Proxy { master, raw, output: None };
         copy_size(&proxy.master);
         let mut to_pty = proxy.master.try_clone().map_err(|e| io("dup pty master", e))?;
-        let eof = match &proxy.saved {
+        let eof = match &proxy.raw {
             None => tcgetattr(proxy.master.as_fd()).ok().map(|t| t.control_chars[libc::VEOF]),
             Some(_) => None,
         };
@@ -206,14 +220,6 @@ impl Proxy {
     pub fn finish(mut self) {
         if let Some(h) = self.output.take() {
             let _ = h.join();
-        }
-    }
-}
-
-impl Drop for Proxy {
-    fn drop(&mut self) {
-        if let Some(t) = &self.saved {
-            let _ = tcsetattr(std::io::stdin().as_fd(), SetArg::TCSANOW, t);
         }
     }
 }

@@ -63,7 +63,7 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
     // With a terminal: ours goes raw (the container's pty echoes and edits lines), and the
     // pty follows our window size.
-    let _raw = opts.tty.then(RawMode::enter).flatten();
+    let _raw = if opts.tty { crate::runtime::console::RawMode::enter().ok().flatten() } else { None };
     let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), created.id.clone())));
     // Our stdin goes in until it ends (then the write half is shut, which the daemon
     // passes on as the process's EOF); it is abandoned when the process ends first.
@@ -81,27 +81,6 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     copied?;
     let inspect: ExecInspect = client.get_json(&format!("/exec/{}/json", escape(&created.id, false))).await?;
     Ok(inspect.exit_code.map(|c| (c & 0xff) as u8).unwrap_or(126))
-}
-
-/// Our stdin in raw mode while it lives, when it is a terminal.
-struct RawMode(nix::sys::termios::Termios);
-
-impl RawMode {
-    fn enter() -> Option<Self> {
-        use nix::sys::termios::{SetArg, cfmakeraw, tcgetattr, tcsetattr};
-        let stdin = std::io::stdin();
-        let saved = tcgetattr(&stdin).ok()?;
-        let mut raw = saved.clone();
-        cfmakeraw(&mut raw);
-        tcsetattr(&stdin, SetArg::TCSANOW, &raw).ok()?;
-        Some(RawMode(saved))
-    }
-}
-
-impl Drop for RawMode {
-    fn drop(&mut self) {
-        let _ = nix::sys::termios::tcsetattr(std::io::stdin(), nix::sys::termios::SetArg::TCSANOW, &self.0);
-    }
 }
 
 /// Our terminal's (columns, rows), from stdout or else stdin.

@@ -140,7 +140,7 @@ where
     let mut exited = session.exited.clone();
     let exit_then_drain = async move {
         let _ = exited.wait_for(Option::is_some).await;
-        tokio::time::sleep(ExecSession::drain_timeout()).await;
+        tokio::time::sleep(crate::daemon::exec::OUTPUT_DRAIN_TIMEOUT).await;
     };
     tokio::pin!(exit_then_drain);
     loop {
