@@ -31,8 +31,22 @@ fn median(v: &[Duration]) -> Duration {
 /// Text that compresses about 4:1 (words from a small vocabulary, random order).
 fn compressible(len: usize) -> Vec<u8> {
     const WORDS: [&str; 16] = [
-        "container", "layer", "registry", "manifest", "digest", "overlay", "snapshot", "runtime", "shim", "daemon",
-        "berth", "blob", "index", "config", "tar", "gzip",
+        "container",
+        "layer",
+        "registry",
+        "manifest",
+        "digest",
+        "overlay",
+        "snapshot",
+        "runtime",
+        "shim",
+        "daemon",
+        "berth",
+        "blob",
+        "index",
+        "config",
+        "tar",
+        "gzip",
     ];
     let noise = random_bytes(len / 4);
     let mut out = Vec::with_capacity(len + 16);
@@ -124,7 +138,15 @@ fn main() {
         }
     }
     let (b, t) = (median(&berth), median(&theirs));
-    println!("berth pull + unpack:            median {:>7.1} ms  (runs: {:?})", b.as_secs_f64() * 1e3, berth.iter().map(|d| d.as_millis()).collect::<Vec<_>>());
-    println!("skopeo copy + umoci unpack:     median {:>7.1} ms  (runs: {:?})", t.as_secs_f64() * 1e3, theirs.iter().map(|d| d.as_millis()).collect::<Vec<_>>());
+    println!(
+        "berth pull + unpack:            median {:>7.1} ms  (runs: {:?})",
+        b.as_secs_f64() * 1e3,
+        berth.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+    );
+    println!(
+        "skopeo copy + umoci unpack:     median {:>7.1} ms  (runs: {:?})",
+        t.as_secs_f64() * 1e3,
+        theirs.iter().map(|d| d.as_millis()).collect::<Vec<_>>()
+    );
     println!("berth/theirs: {:.2} (target <= 0.7)", b.as_secs_f64() / t.as_secs_f64());
 }

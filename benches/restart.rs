@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{TestDaemon, pid_alive, wait_until};
+use common::{pid_alive, wait_until, TestDaemon};
 
 const LOOP: &str = "i=0; while true; do echo $i; i=$((i+1)); usleep 10000; done";
 
@@ -204,10 +204,7 @@ fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {
     row.running_after_restart = running_count(&sock).unwrap_or(0);
 
     std::thread::sleep(Duration::from_millis(500));
-    let logs: Vec<String> = ids
-        .iter()
-        .map(|id| String::from_utf8_lossy(&d.berth(&["logs", id]).stdout).into_owned())
-        .collect();
+    let logs: Vec<String> = ids.iter().map(|id| String::from_utf8_lossy(&d.berth(&["logs", id]).stdout).into_owned()).collect();
     row.lines_lost = lost_lines(&logs);
 
     // Cleanup through the engine, then stop it, then look for what is left.
@@ -219,11 +216,8 @@ fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {
     std::thread::sleep(Duration::from_millis(1000));
     row.leaked_procs = d.container_pids().len() + shim_pids(&d).len();
     row.leaked_mounts = d.mounts().len();
-    row.leaked_cgroups = d
-        .cgroup_dirs()
-        .iter()
-        .map(|dir| std::fs::read_dir(dir).map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count()).unwrap_or(0))
-        .sum();
+    row.leaked_cgroups =
+        d.cgroup_dirs().iter().map(|dir| std::fs::read_dir(dir).map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count()).unwrap_or(0)).sum();
     row
 }
 
@@ -309,9 +303,7 @@ impl Dockerd {
             .flatten()
             .flatten()
             .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
-            .filter(|pid| {
-                std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle))
-            })
+            .filter(|pid| std::fs::read(format!("/proc/{pid}/cmdline")).is_ok_and(|c| String::from_utf8_lossy(&c).contains(&needle)))
             .collect()
     }
     fn cgroup_pids(&self) -> Vec<i32> {
@@ -334,9 +326,7 @@ impl Dockerd {
             .flatten()
             .flatten()
             .map(|ctl| {
-                std::fs::read_dir(ctl.path().join(&self.cgroup_parent))
-                    .map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count())
-                    .unwrap_or(0)
+                std::fs::read_dir(ctl.path().join(&self.cgroup_parent)).map(|rd| rd.flatten().filter(|e| e.path().is_dir()).count()).unwrap_or(0)
             })
             .sum()
     }
@@ -424,8 +414,8 @@ fn dockerd_run(live_restore: bool, n: usize) -> Row {
     d.kill();
     std::thread::sleep(Duration::from_millis(1000));
     // dockerd's own containerd may outlive it by design; count only container processes and shims.
-    row.leaked_procs = d.cgroup_pids().len()
-        + d.helper_pids().into_iter().filter(|&p| common::argv0_of(p).unwrap_or_default().contains("shim")).count();
+    row.leaked_procs =
+        d.cgroup_pids().len() + d.helper_pids().into_iter().filter(|&p| common::argv0_of(p).unwrap_or_default().contains("shim")).count();
     row.leaked_mounts = d.mounts();
     row.leaked_cgroups = d.cgroup_children();
     row
@@ -433,13 +423,25 @@ fn dockerd_run(live_restore: bool, n: usize) -> Row {
 
 fn write_csv(rows: &[Row], path: &Path) -> std::io::Result<()> {
     let mut f = std::fs::File::create(path)?;
-    writeln!(f, "engine,victim,n,alive_after_kill,running_after_restart,downtime_ms,reconcile_ms,lines_lost,leaked_procs,leaked_mounts,leaked_cgroups")?;
+    writeln!(
+        f,
+        "engine,victim,n,alive_after_kill,running_after_restart,downtime_ms,reconcile_ms,lines_lost,leaked_procs,leaked_mounts,leaked_cgroups"
+    )?;
     for r in rows {
         writeln!(
             f,
             "{},{},{},{},{},{},{},{},{},{},{}",
-            r.engine, r.victim, r.n, r.alive_after_kill, r.running_after_restart, r.downtime_ms, r.reconcile_ms, r.lines_lost,
-            r.leaked_procs, r.leaked_mounts, r.leaked_cgroups
+            r.engine,
+            r.victim,
+            r.n,
+            r.alive_after_kill,
+            r.running_after_restart,
+            r.downtime_ms,
+            r.reconcile_ms,
+            r.lines_lost,
+            r.leaked_procs,
+            r.leaked_mounts,
+            r.leaked_cgroups
         )?;
     }
     Ok(())
@@ -479,7 +481,11 @@ fn draw_svg(rows: &[Row], path: &Path) -> Result<(), Box<dyn std::error::Error>>
         .x_labels(rows.len() * 2 + 1)
         .x_label_formatter(&|x| {
             let i = (*x - 0.5).round();
-            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 { labels.get(i as usize).cloned().unwrap_or_default() } else { String::new() }
+            if (x - 0.5 - i).abs() < 0.01 && i >= 0.0 {
+                labels.get(i as usize).cloned().unwrap_or_default()
+            } else {
+                String::new()
+            }
         })
         .draw()?;
     for (i, r) in rows.iter().enumerate() {

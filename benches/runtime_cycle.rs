@@ -74,7 +74,11 @@ fn spread(v: &[i64]) -> (i64, i64, i64) {
 fn median(v: &[Duration]) -> Duration {
     let mut s = v.to_vec();
     s.sort();
-    if s.is_empty() { Duration::ZERO } else { s[s.len() / 2] }
+    if s.is_empty() {
+        Duration::ZERO
+    } else {
+        s[s.len() / 2]
+    }
 }
 
 fn make_bundle(dir: &Path, berth: &Path) {

@@ -19,10 +19,7 @@ struct Sym {
 }
 
 fn symbols(binary: &str) -> Result<Vec<Sym>, String> {
-    let out = Command::new("nm")
-        .args(["-n", "-S", "--defined-only", binary])
-        .output()
-        .map_err(|e| format!("running nm: {e}"))?;
+    let out = Command::new("nm").args(["-n", "-S", "--defined-only", binary]).output().map_err(|e| format!("running nm: {e}"))?;
     if !out.status.success() {
         return Err(format!("nm {binary}: {}", String::from_utf8_lossy(&out.stderr)));
     }
@@ -125,9 +122,7 @@ fn unprofiled_steady(name: &str) -> bool {
         "_exit",
         "__GI__exit",
     ];
-    SPAWN_CHILD.contains(&name)
-        || ifunc_family(name).is_some_and(|f| SPAWN_CHILD.contains(&f))
-        || name.contains("5berth9footprint")
+    SPAWN_CHILD.contains(&name) || ifunc_family(name).is_some_and(|f| SPAWN_CHILD.contains(&f)) || name.contains("5berth9footprint")
 }
 
 /// The family of a glibc string function variant (`__memmove_avx_unaligned_erms` is one of

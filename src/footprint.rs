@@ -81,7 +81,11 @@ extern "C" fn collect(info: *mut libc::dl_phdr_info, _size: libc::size_t, data: 
 fn page_size() -> usize {
     // SAFETY: sysconf with a valid name has no preconditions.
     let n = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
-    if n > 0 { n as usize } else { 4096 }
+    if n > 0 {
+        n as usize
+    } else {
+        4096
+    }
 }
 
 /// [`shed_code_pages`], logged. Not inlined: what runs right after the shed must be mapped
@@ -111,11 +115,7 @@ mod tests {
 
     fn rss_file_kib() -> u64 {
         let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-        status
-            .lines()
-            .find_map(|l| l.strip_prefix("RssFile:"))
-            .and_then(|v| v.split_whitespace().next()?.parse().ok())
-            .unwrap_or(0)
+        status.lines().find_map(|l| l.strip_prefix("RssFile:")).and_then(|v| v.split_whitespace().next()?.parse().ok()).unwrap_or(0)
     }
 
     #[test]

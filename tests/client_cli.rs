@@ -3,13 +3,13 @@
 
 mod common;
 
-use berth::api::stream::{StdStream, frame};
+use berth::api::stream::{frame, StdStream};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, StreamBody, combinators::BoxBody};
+use http_body_util::{combinators::BoxBody, BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::process::{Command, Output, Stdio};
@@ -77,11 +77,7 @@ async fn handle(state: Arc<State>, mut req: Request<Incoming>) -> Result<Respons
     let on_upgrade = hyper::upgrade::on(&mut req);
     let method = req.method().to_string();
     let uri = req.uri().path_and_query().map(|p| p.to_string()).unwrap_or_default();
-    let headers = req
-        .headers()
-        .iter()
-        .map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned()))
-        .collect();
+    let headers = req.headers().iter().map(|(k, v)| (k.to_string(), v.to_str().unwrap_or("").to_owned())).collect();
     let data = req.into_body().collect().await.map(|c| c.to_bytes().to_vec()).unwrap_or_default();
     let rec = Rec { method, uri: uri.clone(), headers, body: data };
     state.requests.lock().unwrap().push(rec.clone());
@@ -141,11 +137,7 @@ fn gated(gate: tokio::sync::watch::Receiver<bool>, v: Value) -> Response<RespBod
         let _ = gate.wait_for(|s| *s).await;
         Some((Ok::<_, Infallible>(Frame::data(Bytes::from(v.to_string()))), None))
     });
-    Response::builder()
-        .status(200)
-        .header("content-type", "application/json")
-        .body(StreamBody::new(stream).boxed())
-        .unwrap()
+    Response::builder().status(200).header("content-type", "application/json").body(StreamBody::new(stream).boxed()).unwrap()
 }
 
 impl FakeDaemon {
@@ -168,10 +160,7 @@ impl FakeDaemon {
                     let st = st.clone();
                     tokio::spawn(async move {
                         let svc = hyper::service::service_fn(move |req| handle(st.clone(), req));
-                        let _ = hyper::server::conn::http1::Builder::new()
-                            .serve_connection(TokioIo::new(stream), svc)
-                            .with_upgrades()
-                            .await;
+                        let _ = hyper::server::conn::http1::Builder::new().serve_connection(TokioIo::new(stream), svc).with_upgrades().await;
                     });
                 }
             });
@@ -266,8 +255,22 @@ fn run_router(start: fn() -> Reply, exit_code: i64) -> impl Fn(&Rec) -> Reply + 
 fn run_detached_posts_create_and_prints_the_id() {
     let d = FakeDaemon::start(run_router(|| Reply::Status(204), 0));
     let out = d.berth(&[
-        "run", "-d", "--name", "web", "-e", "A=1", "-e", "B=two words", "--memory", "64m", "--pids-limit", "20",
-        "busybox", "sh", "-c", "echo hi",
+        "run",
+        "-d",
+        "--name",
+        "web",
+        "-e",
+        "A=1",
+        "-e",
+        "B=two words",
+        "--memory",
+        "64m",
+        "--pids-limit",
+        "20",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hi",
     ]);
     assert_eq!(out.status.code(), Some(0), "stderr: {}", stderr(&out));
     assert_eq!(stdout(&out), format!("{ID}\n"));
@@ -331,10 +334,7 @@ fn run_rm_waits_for_removal() {
 
 #[test]
 fn run_start_error_executable_not_found_exits_127() {
-    let d = FakeDaemon::start(run_router(
-        || Reply::Json(400, json!({"message": "exec: \"nosuch\": executable file not found in $PATH"})),
-        0,
-    ));
+    let d = FakeDaemon::start(run_router(|| Reply::Json(400, json!({"message": "exec: \"nosuch\": executable file not found in $PATH"})), 0));
     let out = d.berth(&["run", "busybox", "nosuch"]);
     assert_eq!(out.status.code(), Some(127), "stderr: {}", stderr(&out));
     assert!(stderr(&out).contains("Error response from daemon: exec: \"nosuch\": executable file not found in $PATH"));
@@ -466,13 +466,16 @@ fn tcp_hosts_are_refused_clearly_and_bad_flags_are_usage_errors() {
 
 #[test]
 fn daemon_errors_are_printed_like_docker() {
-    let d = FakeDaemon::start(|r: &Rec| {
-        if r.uri.contains("/gone") {
-            Reply::Json(404, json!({"message": "No such container: gone"}))
-        } else {
-            Reply::Status(204)
-        }
-    });
+    let d =
+        FakeDaemon::start(
+            |r: &Rec| {
+                if r.uri.contains("/gone") {
+                    Reply::Json(404, json!({"message": "No such container: gone"}))
+                } else {
+                    Reply::Status(204)
+                }
+            },
+        );
     let out = d.berth(&["stop", "-t", "3", "web", "gone"]);
     assert_eq!(out.status.code(), Some(1));
     assert_eq!(stdout(&out), "web\n");
@@ -546,11 +549,7 @@ fn inspect_falls_back_to_images_and_prints_a_json_array() {
 fn import_streams_the_tar_and_prints_the_image_id() {
     let d = FakeDaemon::start(|r: &Rec| {
         let len = r.body.len();
-        Reply::Raw(
-            200,
-            "application/json",
-            format!("{{\"status\":\"sha256:{len:064}\"}}\r\n").into_bytes(),
-        )
+        Reply::Raw(200, "application/json", format!("{{\"status\":\"sha256:{len:064}\"}}\r\n").into_bytes())
     });
     let dir = common::TempDir::new("cli");
     let tar = dir.path().join("x.tar");
@@ -591,8 +590,11 @@ fn version_and_info_print_server_sections() {
                        "Components": [{"Name": "Engine", "Version": "0.1.0"}, {"Name": "berth-supervisor", "Version": "0.1.0", "Details": {"GitCommit": "abc"}}]}),
             )
         } else {
-            Reply::Json(200, json!({"Containers": 2, "ContainersRunning": 1, "ContainersStopped": 1, "Images": 1,
-                                    "ServerVersion": "0.1.0", "Driver": "overlay2", "DockerRootDir": "/var/lib/berth"}))
+            Reply::Json(
+                200,
+                json!({"Containers": 2, "ContainersRunning": 1, "ContainersStopped": 1, "Images": 1,
+                                    "ServerVersion": "0.1.0", "Driver": "overlay2", "DockerRootDir": "/var/lib/berth"}),
+            )
         }
     });
     let out = d.berth(&["version"]);
@@ -737,7 +739,8 @@ fn works_against_the_real_dockerd() {
     assert_eq!(out.status.code(), Some(125), "{}", stderr(&out));
     assert!(stderr(&out).contains("Unable to find image 'nosuchimage:latest' locally"));
 
-    let out = d.berth(&["run", "-d", "--name", "web", "-e", "A=hello", "-m", "64m", "--pids-limit", "50", "bbtest", "sh", "-c", "echo $A; sleep 100"]);
+    let out =
+        d.berth(&["run", "-d", "--name", "web", "-e", "A=hello", "-m", "64m", "--pids-limit", "50", "bbtest", "sh", "-c", "echo $A; sleep 100"]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let id = stdout(&out).trim().to_owned();
     assert_eq!(id.len(), 64);

@@ -9,8 +9,8 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::engines::{BUSYBOX_IMAGE as IMAGE, CTR, Containerd, kill, tail};
-use common::{TempDir, wait_until};
+use common::engines::{kill, tail, Containerd, BUSYBOX_IMAGE as IMAGE, CTR};
+use common::{wait_until, TempDir};
 use nix::sys::signal::Signal;
 
 const RUNTIME: &str = "io.containerd.berth.v2";
@@ -33,18 +33,12 @@ impl Env {
     fn start(tag: &str) -> Self {
         let tmp = TempDir::new(tag);
         let d = tmp.path();
-        std::fs::write(d.join("runtime.toml"), format!("BinaryName = \"/usr/sbin/runc\"\nRoot = \"{}/runc\"\n", d.display()))
-            .expect("runtime.toml");
+        std::fs::write(d.join("runtime.toml"), format!("BinaryName = \"/usr/sbin/runc\"\nRoot = \"{}/runc\"\n", d.display())).expect("runtime.toml");
         Env { c: Containerd::start(d), tmp }
     }
 
     fn runtime_args(&self) -> Vec<String> {
-        vec![
-            "--runtime".into(),
-            RUNTIME.into(),
-            "--runtime-config-path".into(),
-            self.tmp.path().join("runtime.toml").to_string_lossy().into_owned(),
-        ]
+        vec!["--runtime".into(), RUNTIME.into(), "--runtime-config-path".into(), self.tmp.path().join("runtime.toml").to_string_lossy().into_owned()]
     }
 }
 
@@ -134,7 +128,12 @@ fn ctr_detached_exec_pause_kill_delete() {
             .all(|topic| t.contains(topic))
     });
     assert!(ok, "events:\n{}", events.text());
-    let shims = || common::engines::pids_mentioning(c.dir()).into_iter().filter(|&p| common::argv0_of(p).unwrap_or_default().contains("shim")).collect::<Vec<_>>();
+    let shims = || {
+        common::engines::pids_mentioning(c.dir())
+            .into_iter()
+            .filter(|&p| common::argv0_of(p).unwrap_or_default().contains("shim"))
+            .collect::<Vec<_>>()
+    };
     assert!(wait_until(10, || shims().is_empty()), "shim exits after delete: {:?}", shims());
 }
 
@@ -149,11 +148,7 @@ fn ctr_run_with_a_terminal() {
         cmdline.push_str(&shell_quote(&a));
     }
     // `ctr run -t` needs a terminal: script(1) gives it one.
-    let out = Command::new("script")
-        .args(["-qec", &cmdline, "/dev/null"])
-        .stdin(Stdio::null())
-        .output()
-        .expect("script");
+    let out = Command::new("script").args(["-qec", &cmdline, "/dev/null"]).stdin(Stdio::null()).output().expect("script");
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("/dev/pts/"), "tty inside: {text}\n{}", tail(&c.log(), 30));
     assert!(text.contains("tty-ok"), "output: {text}");
@@ -162,4 +157,3 @@ fn ctr_run_with_a_terminal() {
 fn shell_quote(s: &str) -> String {
     format!("'{}'", s.replace('\'', "'\\''"))
 }
-

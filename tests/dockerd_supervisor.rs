@@ -7,7 +7,7 @@ mod common;
 use std::process::{Command, Stdio};
 
 use common::engines::{Dockerd, Spawned};
-use common::{TempDir, wait_until};
+use common::{wait_until, TempDir};
 
 /// berth-supervisor + dockerd on one temp dir; dropped in field order: dockerd (with its
 /// containers and cgroups), the supervisor (with its shims), then the directory.

@@ -53,12 +53,7 @@ fn every_run_rm_prints_all_its_output(d: &TestDaemon) {
         let out = d.berth(&["run", "--rm", "busybox", "seq", "1", &lines]);
         assert!(out.status.success(), "run {run} failed: {}", String::from_utf8_lossy(&out.stderr));
         let got = stdout_of(&out);
-        assert!(
-            got == expected,
-            "run {run} printed {} of {BURST_LINES} lines (last: {:?})",
-            got.lines().count(),
-            got.lines().last()
-        );
+        assert!(got == expected, "run {run} printed {} of {BURST_LINES} lines (last: {:?})", got.lines().count(), got.lines().last());
         let out = d.berth_ok(&["run", "--rm", "busybox", "echo", "hi"]);
         assert_eq!(out, "hi\n", "run {run}: a one-line container keeps its line");
     }
@@ -169,7 +164,9 @@ fn install_links_beside_the_binary_keeps_the_binary_and_links_every_role() {
     assert!(st.success());
     assert!(std::fs::symlink_metadata(&bin).expect("binary").file_type().is_file(), "the binary itself stays");
     // Shims take containerd's single-dash flags (`-v` prints the version), the rest --help.
-    for (role, flag) in [("berthd", "--help"), ("berth-supervisor", "--help"), ("berth-runtime", "--help"), ("berth-shim", "-v"), ("containerd-shim-berth-v2", "-v")] {
+    for (role, flag) in
+        [("berthd", "--help"), ("berth-supervisor", "--help"), ("berth-runtime", "--help"), ("berth-shim", "-v"), ("containerd-shim-berth-v2", "-v")]
+    {
         let out = std::process::Command::new(dir.path().join(role)).arg(flag).output().expect("run role");
         assert!(out.status.success(), "{role} {flag} works through its link");
     }
@@ -191,7 +188,17 @@ fn unknown_log_driver_or_log_option_is_refused_at_create() {
 fn rotating_logs_keep_max_file_generations(d: &TestDaemon) {
     d.import_busybox();
     d.berth_ok(&[
-        "run", "-d", "--name", "chatty", "--log-opt", "max-size=4k", "--log-opt", "max-file=3", "busybox", "sh", "-c",
+        "run",
+        "-d",
+        "--name",
+        "chatty",
+        "--log-opt",
+        "max-size=4k",
+        "--log-opt",
+        "max-file=3",
+        "busybox",
+        "sh",
+        "-c",
         "i=0; while [ $i -lt 1000 ]; do echo line-$i; i=$((i+1)); done",
     ]);
     assert!(common::wait_until(20, || d.berth_ok(&["ps", "-a"]).contains("Exited (0)")));
@@ -235,7 +242,13 @@ fn a_berth_whose_argv0_a_wrapper_replaced_takes_its_role_from_berth_role() {
     assert!(stdout_of(&as_runtime).starts_with("ID "), "berth-runtime's list table: {}", stdout_of(&as_runtime));
     // An explicit role argument still wins (the container init runs as `berth runtime init`
     // with BERTH_ROLE inherited from the runtime), and without the variable `berth` is the client.
-    let explicit = std::process::Command::new(common::berth_bin()).env("BERTH_ROLE", "berthd").args(["runtime", "--root"]).arg(root.path()).arg("list").output().expect("run");
+    let explicit = std::process::Command::new(common::berth_bin())
+        .env("BERTH_ROLE", "berthd")
+        .args(["runtime", "--root"])
+        .arg(root.path())
+        .arg("list")
+        .output()
+        .expect("run");
     assert!(stdout_of(&explicit).starts_with("ID "), "{}", String::from_utf8_lossy(&explicit.stderr));
     let client = std::process::Command::new(common::berth_bin()).env_remove("BERTH_ROLE").arg("list").output().expect("run");
     assert!(!client.status.success() && String::from_utf8_lossy(&client.stderr).contains("unrecognized subcommand"), "the client has no `list`");

@@ -162,7 +162,12 @@ impl TokenRegistry {
                     }
                 } else if !bearer_ok {
                     let challenge = format!("WWW-Authenticate: Bearer realm=\"http://127.0.0.1:{port}/token\",service=\"fake-registry\"\r\n");
-                    ("401 Unauthorized", "application/json", br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(), challenge)
+                    (
+                        "401 Unauthorized",
+                        "application/json",
+                        br#"{"errors":[{"code":"UNAUTHORIZED","message":"authentication required"}]}"#.to_vec(),
+                        challenge,
+                    )
                 } else if path == "/v2/" {
                     ("200 OK", "application/json", b"{}".to_vec(), String::new())
                 } else if path.contains("/manifests/") {
@@ -173,7 +178,8 @@ impl TokenRegistry {
                 } else {
                     ("404 Not Found", "application/json", b"{}".to_vec(), String::new())
                 };
-                let _ = write!(conn, "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n", body.len());
+                let _ =
+                    write!(conn, "HTTP/1.1 {status}\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n{extra}Connection: close\r\n\r\n", body.len());
                 if method != "HEAD" {
                     let _ = conn.write_all(&body);
                 }

@@ -51,7 +51,17 @@ fn commit_records_new_files_with_owner_mode_and_links_and_deleted_files_and_dirs
                   && rm /etc/gone.conf && rm -r /olddir && rm -r /reborn && mkdir /reborn && echo fresh > /reborn/new";
     d.berth_ok(&["run", "--name", "c1", "base:v1", "sh", "-c", script]);
     let out = d.berth_ok(&[
-        "commit", "-c", r#"CMD ["cat", "/added"]"#, "--change", "ENV COMMITTED=yes", "-m", "first commit", "-a", "berth test", "c1", "committed:v1",
+        "commit",
+        "-c",
+        r#"CMD ["cat", "/added"]"#,
+        "--change",
+        "ENV COMMITTED=yes",
+        "-m",
+        "first commit",
+        "-a",
+        "berth test",
+        "c1",
+        "committed:v1",
     ]);
     let id = assert_image_id(&out);
 
@@ -192,7 +202,8 @@ fn two_images_sharing_a_base_layer_store_it_once_and_removing_one_keeps_the_othe
 
     let df = api_get(&d, "/system/df");
     let size = |name: &str| -> (i64, i64) {
-        let img = df["Images"].as_array().and_then(|a| a.iter().find(|i| i["RepoTags"][0] == format!("{name}:latest")).cloned()).unwrap_or(Value::Null);
+        let img =
+            df["Images"].as_array().and_then(|a| a.iter().find(|i| i["RepoTags"][0] == format!("{name}:latest")).cloned()).unwrap_or(Value::Null);
         (img["Size"].as_i64().unwrap_or(-1), img["SharedSize"].as_i64().unwrap_or(-1))
     };
     let ((size_a, shared_a), (size_b, shared_b)) = (size("img-a"), size("img-b"));

@@ -132,7 +132,10 @@ fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_
     let layout = tmp.path().join("layout");
     oci_layout(
         &layout,
-        &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (gzip(&extra), extra.clone(), "application/vnd.oci.image.layer.v1.tar+gzip")],
+        &[
+            (gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"),
+            (gzip(&extra), extra.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"),
+        ],
         None,
     );
     let original = format!("{}/orig/app:v1", reg.host());

@@ -62,10 +62,8 @@ fn an_oci_layout_blob_that_does_not_match_its_digest_is_rejected_and_not_stored(
     let out = d.berth(&["load", "-i", &archive]);
     assert!(!out.status.success());
     assert!(stderr_of(&out).contains("digest mismatch"), "{}", stderr_of(&out));
-    let stored: Vec<String> = files_below(&d.root().join("image/blobs"))
-        .iter()
-        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-        .collect();
+    let stored: Vec<String> =
+        files_below(&d.root().join("image/blobs")).iter().filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned())).collect();
     assert!(!stored.contains(&sha256(&gzip(&l)).trim_start_matches("sha256:").to_owned()), "bad blob not stored: {stored:?}");
     assert_eq!(d.berth_ok(&["images", "-q"]), "");
 }
@@ -77,7 +75,14 @@ fn an_oci_layout_archive_loads_and_runs() {
     let bb = busybox_layer();
     let l = layer(&[E::File("oci", b"layout\n")]);
     let layout = tmp.path().join("layout");
-    oci_layout(&layout, &[(gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"), (zstd(&l), l.clone(), "application/vnd.oci.image.layer.v1.tar+zstd")], None);
+    oci_layout(
+        &layout,
+        &[
+            (gzip(&bb), bb.clone(), "application/vnd.oci.image.layer.v1.tar+gzip"),
+            (zstd(&l), l.clone(), "application/vnd.oci.image.layer.v1.tar+zstd"),
+        ],
+        None,
+    );
     let archive = write_file(tmp.path(), "oci.tar", &tar_dir(&layout));
     let out = d.berth_ok(&["load", "-i", &archive]);
     let id = out.trim().strip_prefix("Loaded image ID: ").unwrap_or_else(|| panic!("an unnamed image is loaded by id: {out}")).to_owned();

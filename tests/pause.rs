@@ -20,11 +20,7 @@ fn ps_line(d: &TestDaemon, name: &str) -> String {
 fn inspect_state(d: &TestDaemon, name: &str) -> (String, bool, bool) {
     let v: Value = serde_json::from_str(&d.berth_ok(&["inspect", name])).expect("inspect prints JSON");
     let st = &v[0]["State"];
-    (
-        st["Status"].as_str().unwrap_or_default().to_owned(),
-        st["Running"].as_bool().unwrap_or_default(),
-        st["Paused"].as_bool().unwrap_or_default(),
-    )
+    (st["Status"].as_str().unwrap_or_default().to_owned(), st["Running"].as_bool().unwrap_or_default(), st["Paused"].as_bool().unwrap_or_default())
 }
 
 fn pause_freezes_the_container_and_unpause_thaws_it(d: &TestDaemon) {
@@ -48,10 +44,7 @@ fn pause_freezes_the_container_and_unpause_thaws_it(d: &TestDaemon) {
     assert!(line.contains("Up") && !line.contains("Paused"), "ps shows it up again: {line}");
     assert_eq!(inspect_state(d, "ticker"), ("running".into(), true, false));
     let ticks = d.berth_ok(&["logs", "ticker"]).matches("tick").count();
-    assert!(
-        common::wait_until(10, || d.berth_ok(&["logs", "ticker"]).matches("tick").count() > ticks + 2),
-        "thawed, it runs on"
-    );
+    assert!(common::wait_until(10, || d.berth_ok(&["logs", "ticker"]).matches("tick").count() > ticks + 2), "thawed, it runs on");
     let again = d.berth(&["unpause", "ticker"]);
     assert_eq!(again.status.code(), Some(1));
     assert!(stderr_of(&again).contains("is not paused"), "{}", stderr_of(&again));

@@ -41,7 +41,8 @@ fn modular_containers_survive_sigkill_of_daemon_and_supervisor_without_losing_lo
             .find(|p| std::fs::read_to_string(p.join("config.v2.json")).unwrap_or_default().contains("\"/counter\""))
             .expect("counter's dir"),
     );
-    let log_file = std::fs::read_dir(&log).expect("dir").flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-json.log")).expect("log file");
+    let log_file =
+        std::fs::read_dir(&log).expect("dir").flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-json.log")).expect("log file");
     let before = std::fs::metadata(&log_file).expect("log").len();
     // Long enough for the short-lived container to exit while nobody above the shim runs.
     std::thread::sleep(std::time::Duration::from_millis(2500));
@@ -98,10 +99,7 @@ fn berthd_restarts_a_killed_supervisor_and_its_containers_stay_managed() {
     let pid = inspect_pid(&d, "counter");
     let old = d.supervisor_pid().expect("supervisor pid");
     d.kill_supervisor();
-    assert!(
-        wait_until(15, || d.supervisor_pid().is_some_and(|p| p != old && pid_alive(p))),
-        "berthd started a new supervisor"
-    );
+    assert!(wait_until(15, || d.supervisor_pid().is_some_and(|p| p != old && pid_alive(p))), "berthd started a new supervisor");
     assert!(pid_alive(pid), "the container outlived its supervisor");
     d.berth_ok(&["stop", "-t", "1", "counter"]);
     assert!(wait_until(10, || !pid_alive(pid)));

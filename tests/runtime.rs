@@ -9,8 +9,8 @@ use std::io::{BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::{TempDir, make_busybox_rootfs, pid_alive, role, wait_until};
-use serde_json::{Value, json};
+use common::{make_busybox_rootfs, pid_alive, role, wait_until, TempDir};
+use serde_json::{json, Value};
 
 /// v1 controllers the runtime joins when mounted (cgroups to clean up in the guard).
 const V1: &[&str] = &["memory", "pids", "cpu", "cpuacct", "cpuset", "blkio", "devices", "freezer", "hugetlb", "net_cls", "net_prio", "rdma"];
@@ -268,12 +268,7 @@ fn a_non_executable_file_fails_create_with_permission_denied() {
 #[test]
 fn state_of_an_unknown_container_says_it_does_not_exist() {
     let root = TempDir::new("rtroot");
-    let out = Command::new(role("berth-runtime"))
-        .arg("--root")
-        .arg(root.path())
-        .args(["state", "no-such-container"])
-        .output()
-        .expect("state");
+    let out = Command::new(role("berth-runtime")).arg("--root").arg(root.path()).args(["state", "no-such-container"]).output().expect("state");
     assert!(!out.status.success());
     assert!(stderr(&out).contains("container does not exist"), "stderr: {}", stderr(&out));
 }
@@ -547,7 +542,13 @@ fn run_in_the_foreground_forwards_sigterm_to_the_container() {
     assert!(wait_until(10, || c.output_text().contains("ready")), "container did not start: {}", c.output_text());
     let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM);
     let mut status = None;
-    assert!(wait_until(10, || { status = child.try_wait().ok().flatten(); status.is_some() }), "run did not exit");
+    assert!(
+        wait_until(10, || {
+            status = child.try_wait().ok().flatten();
+            status.is_some()
+        }),
+        "run did not exit"
+    );
     assert_eq!(status.and_then(|s| s.code()), Some(7));
     assert!(c.output_text().contains("got-term"));
 }
@@ -571,7 +572,14 @@ fn terminal_containers_send_the_pty_master_over_the_console_socket() {
         .spawn()
         .expect("create");
     let mut conn = None;
-    assert!(wait_until(10, || { conn = listener.accept().ok(); conn.is_some() }), "init never connected: {}", c.output_text());
+    assert!(
+        wait_until(10, || {
+            conn = listener.accept().ok();
+            conn.is_some()
+        }),
+        "init never connected: {}",
+        c.output_text()
+    );
     let (conn, _) = conn.expect("connection");
     conn.set_nonblocking(false).expect("blocking");
     let mut buf = [0u8; 256];
@@ -912,7 +920,11 @@ fn preserve_fds_passes_the_callers_fd_3_to_the_container() {
         unsafe {
             cmd.pre_exec(move || {
                 let r = if fd == 3 { libc::fcntl(3, libc::F_SETFD, 0) } else { libc::dup2(fd, 3) };
-                if r < 0 { Err(std::io::Error::last_os_error()) } else { Ok(()) }
+                if r < 0 {
+                    Err(std::io::Error::last_os_error())
+                } else {
+                    Ok(())
+                }
             });
         }
     }
@@ -1041,15 +1053,33 @@ fn list_and_ps_print_runc_style_json_and_tables() {
 #[test]
 fn invalid_configs_are_refused_at_create_naming_the_field_and_leaving_nothing_behind() {
     let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
-        ("linux.namespaces[5].type: unknown namespace type \"bogus\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "bogus"})))),
-        ("linux.namespaces[5].type: duplicate namespace type \"pid\"", Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "pid"})))),
-        ("process.capabilities.bounding[0]: unknown capability CAP_WIZARDRY", Box::new(|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_WIZARDRY"]))),
-        ("process.rlimits[0].type: invalid rlimit type \"RLIMIT_WISHES\"", Box::new(|v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_WISHES", "soft": 1, "hard": 1}]))),
+        (
+            "linux.namespaces[5].type: unknown namespace type \"bogus\"",
+            Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "bogus"}))),
+        ),
+        (
+            "linux.namespaces[5].type: duplicate namespace type \"pid\"",
+            Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "pid"}))),
+        ),
+        (
+            "process.capabilities.bounding[0]: unknown capability CAP_WIZARDRY",
+            Box::new(|v| v["process"]["capabilities"]["bounding"] = json!(["CAP_WIZARDRY"])),
+        ),
+        (
+            "process.rlimits[0].type: invalid rlimit type \"RLIMIT_WISHES\"",
+            Box::new(|v| v["process"]["rlimits"] = json!([{"type": "RLIMIT_WISHES", "soft": 1, "hard": 1}])),
+        ),
         ("mounts[0].destination: \"proc\" is not an absolute path", Box::new(|v| v["mounts"][0]["destination"] = json!("proc"))),
-        ("linux.seccomp.syscalls[0].args[0].op: unknown operator \"SCMP_CMP_MAYBE\"", Box::new(|v| {
-            v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_MAYBE"}]}]})
-        })),
-        ("linux.seccomp.defaultAction: unknown action \"SCMP_ACT_SHRUG\"", Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SHRUG"}))),
+        (
+            "linux.seccomp.syscalls[0].args[0].op: unknown operator \"SCMP_CMP_MAYBE\"",
+            Box::new(
+                |v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_MAYBE"}]}]}),
+            ),
+        ),
+        (
+            "linux.seccomp.defaultAction: unknown action \"SCMP_ACT_SHRUG\"",
+            Box::new(|v| v["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_SHRUG"})),
+        ),
         ("process.cwd: \"tmp\" is not an absolute path", Box::new(|v| v["process"]["cwd"] = json!("tmp"))),
     ];
     for (want, edit) in cases {
@@ -1107,13 +1137,82 @@ fn a_seccomp_rule_makes_mkdir_fail_with_eperm_and_exec_gets_the_same_filter() {
 #[test]
 fn a_default_deny_allow_list_profile_still_runs_busybox_sh_and_echo() {
     let allow = [
-        "access", "arch_prctl", "brk", "capget", "capset", "chdir", "close", "close_range", "dup", "dup2", "dup3", "execve",
-        "exit", "exit_group", "fchdir", "fcntl", "fstat", "newfstatat", "statx", "futex", "getcwd", "getdents64", "getegid",
-        "geteuid", "getgid", "getgroups", "getpgrp", "getpid", "getppid", "getrandom", "getuid", "ioctl", "lseek", "mmap",
-        "mprotect", "munmap", "open", "openat", "pipe", "pipe2", "prctl", "pread64", "read", "readlink", "rt_sigaction",
-        "rt_sigprocmask", "rt_sigreturn", "set_robust_list", "set_tid_address", "setgid", "setgroups", "setuid", "stat",
-        "lstat", "uname", "wait4", "write", "writev", "clone", "clone3", "vfork", "fork", "getpgid", "setpgid", "getrlimit",
-        "prlimit64", "rseq", "sigaltstack", "kill", "tgkill", "gettid", "sched_getaffinity", "umask", "dup3", "poll", "ppoll",
+        "access",
+        "arch_prctl",
+        "brk",
+        "capget",
+        "capset",
+        "chdir",
+        "close",
+        "close_range",
+        "dup",
+        "dup2",
+        "dup3",
+        "execve",
+        "exit",
+        "exit_group",
+        "fchdir",
+        "fcntl",
+        "fstat",
+        "newfstatat",
+        "statx",
+        "futex",
+        "getcwd",
+        "getdents64",
+        "getegid",
+        "geteuid",
+        "getgid",
+        "getgroups",
+        "getpgrp",
+        "getpid",
+        "getppid",
+        "getrandom",
+        "getuid",
+        "ioctl",
+        "lseek",
+        "mmap",
+        "mprotect",
+        "munmap",
+        "open",
+        "openat",
+        "pipe",
+        "pipe2",
+        "prctl",
+        "pread64",
+        "read",
+        "readlink",
+        "rt_sigaction",
+        "rt_sigprocmask",
+        "rt_sigreturn",
+        "set_robust_list",
+        "set_tid_address",
+        "setgid",
+        "setgroups",
+        "setuid",
+        "stat",
+        "lstat",
+        "uname",
+        "wait4",
+        "write",
+        "writev",
+        "clone",
+        "clone3",
+        "vfork",
+        "fork",
+        "getpgid",
+        "setpgid",
+        "getrlimit",
+        "prlimit64",
+        "rseq",
+        "sigaltstack",
+        "kill",
+        "tgkill",
+        "gettid",
+        "sched_getaffinity",
+        "umask",
+        "dup3",
+        "poll",
+        "ppoll",
     ];
     let c = Ctr::new(&["sh", "-c", "echo allowed-list-ok; mkdir /tmp/z 2>/dev/null || echo mkdir-denied"]);
     c.edit(|v| {
@@ -1695,7 +1794,8 @@ fn limits_the_host_cannot_apply_are_refused_at_create_naming_the_field() {
         .collect();
     let size = sizes.first().cloned().unwrap_or_else(|| "2MB".into());
     let c = with(json!({"hugepageLimits": [{"pageSize": size, "limit": 1u64 << 31}]}));
-    let hugetlb_there = !sizes.is_empty() && (v1_mounted("hugetlb") || (is_v2() && read_file(Path::new("/sys/fs/cgroup/cgroup.controllers")).contains("hugetlb")));
+    let hugetlb_there =
+        !sizes.is_empty() && (v1_mounted("hugetlb") || (is_v2() && read_file(Path::new("/sys/fs/cgroup/cgroup.controllers")).contains("hugetlb")));
     if hugetlb_there {
         assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
         let limit = cg_read(&c.cgroup, "hugetlb", &format!("hugetlb.{size}.limit_in_bytes"), &format!("hugetlb.{size}.max"));

@@ -11,8 +11,8 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
-use common::engines::{BUSYBOX_IMAGE, CTR, Containerd, Dockerd, cgroup_dirs, pids_mentioning, tail};
-use common::{TempDir, role, wait_until};
+use common::engines::{cgroup_dirs, pids_mentioning, tail, Containerd, Dockerd, BUSYBOX_IMAGE, CTR};
+use common::{role, wait_until, TempDir};
 
 /// A container that runs until SIGTERM (busybox sh as pid 1 has no default TERM action).
 const LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.1; done";
@@ -158,7 +158,11 @@ fn docker_detached_container_runs_under_berth_runtime_execs_and_stops() {
     let st = berth_state(&s.runtime_root(), &id).unwrap_or_else(|| panic!("berth-runtime has no container {id}:\n{}", tail(&s.dockerd.log(), 30)));
     assert_eq!(st["status"], "running", "{st}");
     assert_eq!(st["pid"], pid, "{st}");
-    assert_eq!(common::ppid_of(pid).and_then(common::argv0_of).as_deref(), Some("/usr/bin/containerd-shim-runc-v2"), "containerd's runc shim is the parent");
+    assert_eq!(
+        common::ppid_of(pid).and_then(common::argv0_of).as_deref(),
+        Some("/usr/bin/containerd-shim-runc-v2"),
+        "containerd's runc shim is the parent"
+    );
 
     let exec = s.docker(&["exec", &id, "sh", "-c", "hostname; tr '\\0' ' ' </proc/1/cmdline; echo; exit 3"]);
     assert_eq!(exec.status.code(), Some(3), "exec exit code: {}", String::from_utf8_lossy(&exec.stderr));
@@ -250,8 +254,19 @@ fn docker_memory_reservation_swappiness_oom_kill_disable_and_cpu_rt_runtime_reac
     // dockerd gives its cgroup parent a real-time budget to hand out to containers.
     let Some(s) = Docker::start_with("rke6", &["--cpu-rt-runtime=50000"]) else { return };
     let id = s.run_detached(&[
-        "--memory", "64m", "--memory-reservation", "32m", "--memory-swappiness", "10", "--oom-kill-disable",
-        "--cpu-rt-runtime", "10000", "busybox", "sh", "-c", LOOP,
+        "--memory",
+        "64m",
+        "--memory-reservation",
+        "32m",
+        "--memory-swappiness",
+        "10",
+        "--oom-kill-disable",
+        "--cpu-rt-runtime",
+        "10000",
+        "busybox",
+        "sh",
+        "-c",
+        LOOP,
     ]);
     let mem = |f: &str| Docker::read(&s.cgroup_dir("memory", &id).join(f));
     assert_eq!(mem("memory.soft_limit_in_bytes"), "33554432");
@@ -259,7 +274,13 @@ fn docker_memory_reservation_swappiness_oom_kill_disable_and_cpu_rt_runtime_reac
     assert!(mem("memory.oom_control").starts_with("oom_kill_disable 1\n"), "{}", mem("memory.oom_control"));
     let rt = || Docker::read(&s.cgroup_dir("cpu", &id).join("cpu.rt_runtime_us"));
     assert_eq!(rt(), "10000");
-    let inside = s.docker_ok(&["exec", &id, "sh", "-c", "cd /sys/fs/cgroup && cat memory/memory.soft_limit_in_bytes memory/memory.swappiness cpu/cpu.rt_runtime_us"]);
+    let inside = s.docker_ok(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cd /sys/fs/cgroup && cat memory/memory.soft_limit_in_bytes memory/memory.swappiness cpu/cpu.rt_runtime_us",
+    ]);
     assert_eq!(inside, "33554432\n10\n10000\n", "seen inside");
     // The budget is real: the container's process may become SCHED_FIFO.
     let pid = s.inspect(&id, "{{.State.Pid}}");
@@ -278,7 +299,8 @@ fn docker_memory_reservation_swappiness_oom_kill_disable_and_cpu_rt_runtime_reac
 fn docker_run_with_a_relative_cgroup_parent_nests_below_the_shims_cgroups_as_with_runc() {
     let n: u32 = rand::random();
     let parent = format!("berth-dk-rel-{n:08x}");
-    let ours: Vec<(String, String)> = std::fs::read_to_string("/proc/self/cgroup").expect("own cgroups").lines().filter_map(split_cgroup_line).collect();
+    let ours: Vec<(String, String)> =
+        std::fs::read_to_string("/proc/self/cgroup").expect("own cgroups").lines().filter_map(split_cgroup_line).collect();
     // Dropped after the engines (which kill the container): what the relative parent left.
     let _parents = RmTrees(
         ours.iter()
@@ -294,7 +316,8 @@ fn docker_run_with_a_relative_cgroup_parent_nests_below_the_shims_cgroups_as_wit
     let pid: i32 = s.inspect(&id, "{{.State.Pid}}").parse().expect("pid");
     // The shim (and so berth-runtime) runs in this test's cgroups: `<ours>/<parent>/<id>` in
     // every hierarchy, as runc places a relative path.
-    let theirs: Vec<(String, String)> = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("container cgroups").lines().filter_map(split_cgroup_line).collect();
+    let theirs: Vec<(String, String)> =
+        std::fs::read_to_string(format!("/proc/{pid}/cgroup")).expect("container cgroups").lines().filter_map(split_cgroup_line).collect();
     let joined = ["memory", "pids", "cpu", "devices", "freezer", "blkio"];
     let mut dirs = Vec::new();
     for (ctrls, path) in &theirs {

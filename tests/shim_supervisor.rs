@@ -11,7 +11,7 @@ use berth::proto::containerd::services::containers::v1 as capi;
 use berth::proto::containerd::services::events::v1 as eapi;
 use berth::proto::containerd::services::tasks::v1 as tapi;
 use berth::proto::containerd::v1::types::Status;
-use common::{TempDir, argv0_of, pid_alive, ppid_of, role, wait_until};
+use common::{argv0_of, pid_alive, ppid_of, role, wait_until, TempDir};
 use containerd_shim_protos::protobuf::Message as _;
 use tonic::transport::Channel;
 
@@ -162,11 +162,8 @@ impl Env {
         if let Some(shim) = ppid_of(created.pid as i32) {
             self.pids.push(shim);
         }
-        let started = tasks
-            .start(req(tapi::StartRequest { container_id: id.into(), exec_id: String::new() }))
-            .await
-            .expect("tasks.Start")
-            .into_inner();
+        let started =
+            tasks.start(req(tapi::StartRequest { container_id: id.into(), exec_id: String::new() })).await.expect("tasks.Start").into_inner();
         assert_eq!(started.pid, created.pid);
         created.pid
     }
@@ -200,13 +197,7 @@ impl Env {
     }
 
     async fn delete(&self, id: &str) -> tapi::DeleteResponse {
-        let r = self
-            .tasks()
-            .await
-            .delete(req(tapi::DeleteTaskRequest { container_id: id.into() }))
-            .await
-            .expect("tasks.Delete")
-            .into_inner();
+        let r = self.tasks().await.delete(req(tapi::DeleteTaskRequest { container_id: id.into() })).await.expect("tasks.Delete").into_inner();
         let mut containers = capi::containers_client::ContainersClient::new(self.channel().await);
         containers.delete(req(capi::DeleteContainerRequest { id: id.into() })).await.expect("containers.Delete");
         r
@@ -265,11 +256,8 @@ async fn run_to_completion_with_json_log_and_events() {
     let pid = env.run("c1", "echo hi; echo err >&2", &log).await;
     assert!(pid > 0);
     assert_eq!(env.wait("c1").await, 0);
-    let ev = tokio::time::timeout(Duration::from_secs(10), events.message())
-        .await
-        .expect("exit event in time")
-        .expect("event stream")
-        .expect("an event");
+    let ev =
+        tokio::time::timeout(Duration::from_secs(10), events.message()).await.expect("exit event in time").expect("event stream").expect("an event");
     assert_eq!(ev.topic, "/tasks/exit");
     assert_eq!(ev.namespace, NS);
     let any = ev.event.expect("payload");
@@ -297,19 +285,13 @@ async fn runtime_error_reaches_the_client() {
     let spec = prost_types::Any { type_url: spec.type_url, value: serde_json::to_vec(&v).expect("json") };
     let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
     containers
-        .create(req(capi::CreateContainerRequest {
-            container: Some(capi::Container { id: "bad".into(), spec: Some(spec), ..Default::default() }),
-        }))
+        .create(req(capi::CreateContainerRequest { container: Some(capi::Container { id: "bad".into(), spec: Some(spec), ..Default::default() }) }))
         .await
         .expect("containers.Create");
     let err = env
         .tasks()
         .await
-        .create(req(tapi::CreateTaskRequest {
-            container_id: "bad".into(),
-            options: Some(env.runc_options()),
-            ..Default::default()
-        }))
+        .create(req(tapi::CreateTaskRequest { container_id: "bad".into(), options: Some(env.runc_options()), ..Default::default() }))
         .await
         .expect_err("create must fail");
     assert!(err.message().contains("executable file not found in $PATH"), "message: {}", err.message());
@@ -396,9 +378,7 @@ async fn run_with_berth_runtime() {
     let spec = env.spec("own", "echo hi; echo err >&2");
     let mut containers = capi::containers_client::ContainersClient::new(env.channel().await);
     containers
-        .create(req(capi::CreateContainerRequest {
-            container: Some(capi::Container { id: "own".into(), spec: Some(spec), ..Default::default() }),
-        }))
+        .create(req(capi::CreateContainerRequest { container: Some(capi::Container { id: "own".into(), spec: Some(spec), ..Default::default() }) }))
         .await
         .expect("containers.Create");
     let log = env.p("c.log");
@@ -514,7 +494,8 @@ async fn shim_sigkill_is_reported_as_137_and_leaves_nothing() {
     let pid = env.run("victim", "while true; do echo tick; sleep 0.1; done", &log).await as i32;
     let shim = ppid_of(pid).expect("shim");
     kill9(shim);
-    let exit: berth::proto::containerd::events::TaskExit = next_event(&mut events, "/tasks/exit", |e: &berth::proto::containerd::events::TaskExit| e.container_id == "victim").await;
+    let exit: berth::proto::containerd::events::TaskExit =
+        next_event(&mut events, "/tasks/exit", |e: &berth::proto::containerd::events::TaskExit| e.container_id == "victim").await;
     assert_eq!(exit.exit_status, 137);
     assert!(wait_until(5, || !pid_alive(pid)), "container killed with its shim");
     assert!(!env.p("state").join(NS).join("victim").exists(), "bundle cleaned");
@@ -557,11 +538,7 @@ async fn exec_pause_stats_through_the_supervisor() {
         }))
         .await
         .expect("tasks.Exec");
-    let started = tasks
-        .start(req(tapi::StartRequest { container_id: "box".into(), exec_id: "e1".into() }))
-        .await
-        .expect("start exec")
-        .into_inner();
+    let started = tasks.start(req(tapi::StartRequest { container_id: "box".into(), exec_id: "e1".into() })).await.expect("start exec").into_inner();
     assert!(started.pid > 0);
     let w = tasks.wait(req(tapi::WaitRequest { container_id: "box".into(), exec_id: "e1".into() })).await.expect("wait exec").into_inner();
     assert_eq!(w.exit_status, 4);
@@ -590,7 +567,10 @@ async fn exec_pause_stats_through_the_supervisor() {
     tasks
         .update(req(tapi::UpdateTaskRequest {
             container_id: "box".into(),
-            resources: Some(prost_types::Any { type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(), value: serde_json::to_vec(&resources).expect("json") }),
+            resources: Some(prost_types::Any {
+                type_url: "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources".into(),
+                value: serde_json::to_vec(&resources).expect("json"),
+            }),
             ..Default::default()
         }))
         .await

@@ -12,7 +12,11 @@ pub enum StdStream {
 impl StdStream {
     /// The stream named in a json-file log line ("stdout"/"stderr").
     pub fn from_name(name: &str) -> Self {
-        if name == "stderr" { StdStream::Stderr } else { StdStream::Stdout }
+        if name == "stderr" {
+            StdStream::Stderr
+        } else {
+            StdStream::Stdout
+        }
     }
 }
 

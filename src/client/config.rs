@@ -24,7 +24,11 @@ pub fn config_dir(flag: Option<&str>) -> PathBuf {
 pub fn server_of(reference: &str) -> String {
     match reference.split_once('/') {
         Some((first, _)) if first.contains(['.', ':']) || first == "localhost" => {
-            if matches!(first, "docker.io" | "index.docker.io") { HUB_ADDRESS.to_owned() } else { first.to_owned() }
+            if matches!(first, "docker.io" | "index.docker.io") {
+                HUB_ADDRESS.to_owned()
+            } else {
+                first.to_owned()
+            }
         }
         _ => HUB_ADDRESS.to_owned(),
     }

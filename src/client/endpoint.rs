@@ -29,9 +29,7 @@ impl Endpoint {
             return Ok(Endpoint::Unix(PathBuf::from(s)));
         }
         if let Some((scheme, _)) = s.split_once("://") {
-            return Err(ClientError::Host(format!(
-                "{scheme}:// hosts are not supported yet (host {s:?}); use unix:///path/to/berth.sock"
-            )));
+            return Err(ClientError::Host(format!("{scheme}:// hosts are not supported yet (host {s:?}); use unix:///path/to/berth.sock")));
         }
         Err(ClientError::Host(format!("invalid host {s:?}: expected unix:///path/to/berth.sock")))
     }

@@ -48,7 +48,11 @@ pub fn go_g(v: f64, prec: usize) -> String {
     let (mant, exp) = sci.split_once('e').unwrap_or((sci.as_str(), "0"));
     let exp: i32 = exp.parse().unwrap_or(0);
     let trim = |s: &str| -> String {
-        if s.contains('.') { s.trim_end_matches('0').trim_end_matches('.').to_owned() } else { s.to_owned() }
+        if s.contains('.') {
+            s.trim_end_matches('0').trim_end_matches('.').to_owned()
+        } else {
+            s.to_owned()
+        }
     };
     if exp < -4 || exp >= prec as i32 {
         let sign = if exp < 0 { '-' } else { '+' };

@@ -4,8 +4,8 @@
 
 use super::endpoint::Endpoint;
 use super::error::{ClientError, Result};
-use crate::api::API_VERSION;
 use crate::api::types::ErrorResponse;
+use crate::api::API_VERSION;
 use bytes::Bytes;
 use http_body_util::combinators::UnsyncBoxBody;
 use http_body_util::{BodyExt, Empty, Full};
@@ -13,8 +13,8 @@ use hyper::body::Incoming;
 use hyper::client::conn::http1::SendRequest;
 use hyper::{Method, Request, Response, StatusCode};
 use hyper_util::rt::TokioIo;
-use serde::Serialize;
 use serde::de::DeserializeOwned;
+use serde::Serialize;
 use tokio::net::UnixStream;
 
 /// The request body type: anything that yields bytes (JSON, or a streamed tar).
@@ -53,7 +53,11 @@ impl Query {
     }
     /// Adds `key=1` when `flag` is set.
     pub fn flag(self, key: &str, flag: bool) -> Self {
-        if flag { self.set(key, 1) } else { self }
+        if flag {
+            self.set(key, 1)
+        } else {
+            self
+        }
     }
     /// `?a=b&c=d`, or "" when empty.
     pub fn encode(&self) -> String {
@@ -98,9 +102,7 @@ impl EngineClient {
 
     async fn connect(&self) -> Result<SendRequest<ReqBody>> {
         let Endpoint::Unix(path) = &self.endpoint;
-        let stream = UnixStream::connect(path)
-            .await
-            .map_err(|source| ClientError::Connect { endpoint: self.endpoint.to_string(), source })?;
+        let stream = UnixStream::connect(path).await.map_err(|source| ClientError::Connect { endpoint: self.endpoint.to_string(), source })?;
         let (sender, conn) = hyper::client::conn::http1::handshake(TokioIo::new(stream)).await?;
         tokio::spawn(async move {
             if let Err(e) = conn.with_upgrades().await {
@@ -111,13 +113,7 @@ impl EngineClient {
     }
 
     /// Sends one request and returns the raw response, whatever its status.
-    pub async fn send(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: ReqBody,
-    ) -> Result<Response<Incoming>> {
+    pub async fn send(&self, method: Method, path: &str, headers: &[(&str, &str)], body: ReqBody) -> Result<Response<Incoming>> {
         let mut sender = self.connect().await?;
         let uri = format!("/v{API_VERSION}{path}");
         tracing::debug!("{method} {uri}");
@@ -135,13 +131,7 @@ impl EngineClient {
 
     /// Like [`send`](Self::send), but any status other than 2xx, 101 or 304 becomes
     /// [`ClientError::Daemon`].
-    pub async fn call(
-        &self,
-        method: Method,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: ReqBody,
-    ) -> Result<Response<Incoming>> {
+    pub async fn call(&self, method: Method, path: &str, headers: &[(&str, &str)], body: ReqBody) -> Result<Response<Incoming>> {
         let resp = self.send(method, path, headers, body).await?;
         let st = resp.status();
         if st.is_success() || st == StatusCode::SWITCHING_PROTOCOLS || st == StatusCode::NOT_MODIFIED {
@@ -231,7 +221,11 @@ pub async fn daemon_error(resp: Response<Incoming>) -> ClientError {
         Ok(e) if !e.message.is_empty() => e.message,
         _ => {
             let text = String::from_utf8_lossy(&body).trim().to_owned();
-            if text.is_empty() { status.canonical_reason().unwrap_or("unknown error").to_owned() } else { text }
+            if text.is_empty() {
+                status.canonical_reason().unwrap_or("unknown error").to_owned()
+            } else {
+                text
+            }
         }
     };
     ClientError::Daemon { status: status.as_u16(), message }

@@ -6,8 +6,8 @@ pub mod config;
 pub mod endpoint;
 pub mod error;
 pub mod format;
-pub mod progress;
 pub mod http;
+pub mod progress;
 pub mod stdio;
 
 pub use endpoint::Endpoint;

@@ -3,8 +3,8 @@
 //! both the same way.
 
 use super::{monolithic::Monolithic, supervisor_client::SupervisorClient};
-use serde_json::Value;
 use crate::logs::LogTarget;
+use serde_json::Value;
 
 /// A container's process ended.
 #[derive(Debug, Clone)]
@@ -18,8 +18,13 @@ pub struct ExitEvent {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskStatus {
     /// Alive; `paused` when its processes are frozen.
-    Running { pid: i32, paused: bool },
-    Stopped { exit_code: i64 },
+    Running {
+        pid: i32,
+        paused: bool,
+    },
+    Stopped {
+        exit_code: i64,
+    },
     Missing,
 }
 

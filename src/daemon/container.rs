@@ -82,7 +82,11 @@ impl Container {
             Status::Running => {
                 let since = self.state.started_at.unwrap_or(self.created);
                 let up = format!("Up {}", crate::units::human_duration((now - since).num_seconds()));
-                if self.state.paused { format!("{up} (Paused)") } else { up }
+                if self.state.paused {
+                    format!("{up} (Paused)")
+                } else {
+                    up
+                }
             }
             Status::Exited => {
                 let since = self.state.finished_at.unwrap_or(self.created);
@@ -95,10 +99,7 @@ impl Container {
 
     /// The command line as `docker ps` shows it.
     pub fn command_line(&self) -> String {
-        std::iter::once(self.path.as_str())
-            .chain(self.args.iter().map(String::as_str))
-            .collect::<Vec<_>>()
-            .join(" ")
+        std::iter::once(self.path.as_str()).chain(self.args.iter().map(String::as_str)).collect::<Vec<_>>().join(" ")
     }
 }
 

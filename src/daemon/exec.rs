@@ -86,9 +86,7 @@ fn parse_user(user: &str) -> Result<(u32, u32), DaemonError> {
     let (u, g) = user.split_once(':').unwrap_or((user, "0"));
     match (u.parse(), g.parse()) {
         (Ok(u), Ok(g)) => Ok((u, g)),
-        _ => Err(DaemonError::BadRequest(format!(
-            "exec user {user:?}: only root or a numeric uid[:gid] is supported"
-        ))),
+        _ => Err(DaemonError::BadRequest(format!("exec user {user:?}: only root or a numeric uid[:gid] is supported"))),
     }
 }
 
@@ -130,7 +128,8 @@ impl Daemon {
     /// `GET /exec/{id}/json`.
     pub fn exec_inspect(&self, exec_id: &str) -> Result<ExecInspect, DaemonError> {
         let e = self.execs.get(exec_id)?;
-        let (entrypoint, arguments) = e.config.cmd.as_deref().unwrap_or_default().split_first().map(|(a, b)| (a.clone(), b.to_vec())).unwrap_or_default();
+        let (entrypoint, arguments) =
+            e.config.cmd.as_deref().unwrap_or_default().split_first().map(|(a, b)| (a.clone(), b.to_vec())).unwrap_or_default();
         Ok(ExecInspect {
             id: exec_id.to_owned(),
             running: e.state == ExecState::Running,
@@ -193,7 +192,10 @@ impl Daemon {
             &c,
             e.config.cmd.as_deref().unwrap_or_default(),
             e.config.env.as_deref().unwrap_or_default(),
-            &e.config.working_dir, e.config.tty, e.config.privileged);
+            &e.config.working_dir,
+            e.config.tty,
+            e.config.privileged,
+        );
         let (uid, gid) = parse_user(&e.config.user)?;
         process["user"] = serde_json::json!({ "uid": uid, "gid": gid });
         if let (true, Some([height, width])) = (e.config.tty, console_size) {
@@ -218,9 +220,7 @@ impl Daemon {
         // never blocks) and a holder on each output fifo, so that output written before we
         // open the reader stays in the pipe instead of meeting a fifo with no reader.
         let rw = |p: &Option<PathBuf>| -> Result<Option<pipe::Sender>, DaemonError> {
-            p.as_ref()
-                .map(|p| pipe::OpenOptions::new().read_write(true).open_sender(p).map_err(|err| io_err("open", p, err)))
-                .transpose()
+            p.as_ref().map(|p| pipe::OpenOptions::new().read_write(true).open_sender(p).map_err(|err| io_err("open", p, err))).transpose()
         };
         let stdin = rw(&stdin_path)?;
         let holders = (rw(&stdout_path)?, rw(&stderr_path)?);

@@ -15,8 +15,8 @@ pub mod supervisor_client;
 pub mod supervisor_process;
 
 use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConfig};
-use crate::logs::LogTarget;
 use crate::image::{ImageError, ImageStore};
+use crate::logs::LogTarget;
 use crate::storage::{Driver, StorageError};
 use crate::units::parse_signal;
 use backend::{Backend, BackendError, ExitEvent, TaskStatus};
@@ -162,7 +162,17 @@ impl Daemon {
             Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx, respawn)?)
         };
         let (events, _) = broadcast::channel(1024);
-        let daemon = Arc::new(Daemon { config, images, containers, overlay, backend, events, readers: Default::default(), ops: Default::default(), execs: Default::default() });
+        let daemon = Arc::new(Daemon {
+            config,
+            images,
+            containers,
+            overlay,
+            backend,
+            events,
+            readers: Default::default(),
+            ops: Default::default(),
+            execs: Default::default(),
+        });
         daemon.reconcile().await;
         let d = daemon.clone();
         tokio::spawn(async move {
@@ -210,9 +220,7 @@ impl Daemon {
                 Ok(TaskStatus::Stopped { exit_code }) => {
                     self.handle_exit(ExitEvent { id: c.id.clone(), exit_code, exited_at: chrono::Utc::now() }).await
                 }
-                Ok(TaskStatus::Missing) => {
-                    self.handle_exit(ExitEvent { id: c.id.clone(), exit_code: 255, exited_at: chrono::Utc::now() }).await
-                }
+                Ok(TaskStatus::Missing) => self.handle_exit(ExitEvent { id: c.id.clone(), exit_code: 255, exited_at: chrono::Utc::now() }).await,
                 Err(e) => tracing::warn!("reconcile {}: {e}", c.id),
             }
         }
@@ -269,9 +277,7 @@ impl Daemon {
             Some(n) => {
                 let n = n.trim_start_matches('/');
                 if !names::valid(n) {
-                    return Err(DaemonError::BadRequest(format!(
-                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-                    )));
+                    return Err(DaemonError::BadRequest(format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
                 }
                 format!("/{n}")
             }
@@ -324,10 +330,7 @@ impl Daemon {
     /// so that a bad option fails `create`, not `start`.
     fn effective_log_config(&self, asked: LogConfig) -> Result<LogConfig, DaemonError> {
         if !asked.kind.is_empty() && asked.kind != "json-file" {
-            return Err(DaemonError::BadRequest(format!(
-                "logger: no log driver named '{}' is registered (berth has json-file)",
-                asked.kind
-            )));
+            return Err(DaemonError::BadRequest(format!("logger: no log driver named '{}' is registered (berth has json-file)", asked.kind)));
         }
         let mut config = self.config.log_opts.clone();
         config.extend(asked.config);
@@ -424,9 +427,7 @@ impl Daemon {
         if c.state.status != Status::Running {
             return Err(DaemonError::NotModified("container already stopped".into()));
         }
-        let timeout = timeout
-            .or(c.config.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64)))
-            .unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let timeout = timeout.or(c.config.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64))).unwrap_or(DEFAULT_STOP_TIMEOUT);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
         if let Err(e) = self.signal(&id, sig).await {

@@ -56,11 +56,7 @@ impl Monolithic {
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .send(make(tx))
-            .map_err(|_| BackendError::Other("launcher thread is gone".into()))?;
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(make(tx)).map_err(|_| BackendError::Other("launcher thread is gone".into()))?;
         rx.await.map_err(|_| BackendError::Other("launcher thread dropped the request".into()))?
     }
 
@@ -107,17 +103,11 @@ impl Monolithic {
             let [stdin, stdout, stderr] = stdio;
             let open = |path: &str, write: bool| -> Result<File, BackendError> {
                 let path = if path.is_empty() { "/dev/null" } else { path };
-                std::fs::OpenOptions::new()
-                    .read(!write)
-                    .write(write)
-                    .open(path)
-                    .map_err(|e| BackendError::Other(format!("{path}: {e}")))
+                std::fs::OpenOptions::new().read(!write).write(write).open(path).map_err(|e| BackendError::Other(format!("{path}: {e}")))
             };
             let files = [open(&stdin, false)?, open(&stdout, true)?, open(&stderr, true)?];
             let console = match process.terminal() {
-                Some(true) => Some(
-                    crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| BackendError::Other(e.to_string()))?,
-                ),
+                Some(true) => Some(crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| BackendError::Other(e.to_string()))?),
                 _ => None,
             };
             // With a terminal the process's stdio is the pty, and the fifos are ours to copy.
@@ -253,12 +243,18 @@ fn proxy_pty(master: &File, mut input: File, mut output: File) -> Result<(), Bac
     let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
         std::thread::Builder::new().name(name.into()).spawn(f).map(|_| ()).map_err(|e| BackendError::Other(format!("spawn {name}: {e}")))
     };
-    spawn("exec-pty-out", Box::new(move || {
-        let _ = std::io::copy(&mut from_pty, &mut output);
-    }))?;
-    spawn("exec-pty-in", Box::new(move || {
-        let _ = std::io::copy(&mut input, &mut to_pty);
-    }))
+    spawn(
+        "exec-pty-out",
+        Box::new(move || {
+            let _ = std::io::copy(&mut from_pty, &mut output);
+        }),
+    )?;
+    spawn(
+        "exec-pty-in",
+        Box::new(move || {
+            let _ = std::io::copy(&mut input, &mut to_pty);
+        }),
+    )
 }
 
 fn copy_stream(mut src: File, stream: &str, writer: &Mutex<RotatingWriter>) {

@@ -4,14 +4,12 @@
 use super::backend::{BackendError, ExitEvent, TaskStatus};
 use crate::proto::containerd::events::TaskExit;
 use crate::proto::containerd::services::containers::v1::{
-    container::Runtime, containers_client::ContainersClient, Container, CreateContainerRequest,
-    DeleteContainerRequest,
+    container::Runtime, containers_client::ContainersClient, Container, CreateContainerRequest, DeleteContainerRequest,
 };
 use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
 use crate::proto::containerd::services::tasks::v1::{
-    tasks_client::TasksClient, CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest,
-    ExecProcessRequest, GetRequest, KillRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest,
-    WaitRequest,
+    tasks_client::TasksClient, CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest,
+    KillRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, WaitRequest,
 };
 use crate::proto::containerd::v1::types::Status;
 use prost::Message;
@@ -40,9 +38,7 @@ pub struct SupervisorClient {
 /// killed and restarted is picked up again without the daemon noticing more than errors.
 pub fn unix_channel(socket: &Path) -> Result<Channel, BackendError> {
     let path = socket.to_path_buf();
-    let endpoint = Endpoint::try_from("http://[::]:50051")
-        .map_err(|e| BackendError::Other(e.to_string()))?
-        .connect_timeout(Duration::from_secs(2));
+    let endpoint = Endpoint::try_from("http://[::]:50051").map_err(|e| BackendError::Other(e.to_string()))?.connect_timeout(Duration::from_secs(2));
     Ok(endpoint.connect_with_connector_lazy(tower::service_fn(move |_: tonic::transport::Uri| {
         let path = path.clone();
         async move {
@@ -148,19 +144,11 @@ impl SupervisorClient {
             }
             // Left over from an earlier run of this container: replace it.
             let _ = self.delete(id).await;
-            containers
-                .create(req(CreateContainerRequest { container: Some(container) }))
-                .await
-                .map_err(|s| status_err(id, s))?;
+            containers.create(req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
         }
         let log = log.uri();
         let mut tasks = TasksClient::new(self.channel.clone());
-        let create = CreateTaskRequest {
-            container_id: id.to_owned(),
-            stdout: log.clone(),
-            stderr: log,
-            ..Default::default()
-        };
+        let create = CreateTaskRequest { container_id: id.to_owned(), stdout: log.clone(), stderr: log, ..Default::default() };
         if let Err(s) = tasks.create(req(create)).await {
             let _ = containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await;
             return Err(match s.code() {

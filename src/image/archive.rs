@@ -193,9 +193,10 @@ fn load_oci(store: &ImageStore, dir: &Path, say: &mut dyn FnMut(String)) -> Resu
         let id = store.add_config(&config)?;
         let annotations = desc.annotations().clone().unwrap_or_default();
         // ref.name is often only a tag ("latest"); only a full reference names the image.
-        let name = annotations.get("io.containerd.image.name").cloned().or_else(|| {
-            annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned()
-        });
+        let name = annotations
+            .get("io.containerd.image.name")
+            .cloned()
+            .or_else(|| annotations.get("org.opencontainers.image.ref.name").filter(|n| n.contains(':') || n.contains('/')).cloned());
         match name {
             Some(n) if super::reference::valid_repository(&super::reference::parse(&n).0) => {
                 store.tag(&id, &n)?;

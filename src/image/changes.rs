@@ -47,12 +47,7 @@ pub fn parse(changes: &[String]) -> Result<Vec<Change>, ChangeError> {
         }
     }
     logical.push(cur);
-    logical
-        .iter()
-        .map(|l| l.trim())
-        .filter(|l| !l.is_empty() && !l.starts_with('#'))
-        .map(parse_line)
-        .collect()
+    logical.iter().map(|l| l.trim()).filter(|l| !l.is_empty() && !l.starts_with('#')).map(parse_line).collect()
 }
 
 fn parse_line(line: &str) -> Result<Change, ChangeError> {
@@ -275,11 +270,8 @@ pub fn merge(user: &mut Map<String, Value>, base: &Map<String, Value>) {
         }
     }
     let base_env: Vec<&str> = base.get("Env").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-    let mut env: Vec<String> = user
-        .get("Env")
-        .and_then(Value::as_array)
-        .map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect())
-        .unwrap_or_default();
+    let mut env: Vec<String> =
+        user.get("Env").and_then(Value::as_array).map(|a| a.iter().filter_map(|e| e.as_str().map(str::to_owned)).collect()).unwrap_or_default();
     for e in base_env {
         let key = e.split('=').next().unwrap_or(e);
         if !env.iter().any(|u| u.split('=').next() == Some(key)) {
@@ -354,7 +346,8 @@ mod tests {
     #[test]
     fn merge_fills_what_the_commit_left_empty_from_the_container() {
         let mut user = json!({"Cmd": ["new"], "Env": ["A=user"], "Labels": {"l": "user"}}).as_object().cloned().unwrap_or_default();
-        let base = json!({"Cmd": ["old"], "Entrypoint": ["/init"], "Env": ["A=base", "B=base"], "Labels": {"l": "base", "m": "base"}, "WorkingDir": "/w"});
+        let base =
+            json!({"Cmd": ["old"], "Entrypoint": ["/init"], "Env": ["A=base", "B=base"], "Labels": {"l": "base", "m": "base"}, "WorkingDir": "/w"});
         merge(&mut user, base.as_object().unwrap_or(&Map::new()));
         let u = Value::Object(user);
         assert_eq!(u["Cmd"], json!(["new"]));

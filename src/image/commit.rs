@@ -2,8 +2,8 @@
 //! on its image, and the image config gets the container's run config (with the commit's
 //! own config and `--change`s over it, merged as Docker does) and a history entry.
 
-use super::store::{check_name, now_rfc3339, Image, ImageError, ImageStore};
 use super::changes;
+use super::store::{check_name, now_rfc3339, Image, ImageError, ImageStore};
 use serde_json::{json, Map, Value};
 use std::io;
 

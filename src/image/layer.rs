@@ -99,7 +99,10 @@ fn check_parents(root: &Path, rel: &Path, entry: &Path) -> Result<(), LayerError
         cur.push(c);
         match std::fs::symlink_metadata(&cur) {
             Ok(md) if md.file_type().is_symlink() => {
-                return Err(unsafe_entry(entry, format!("parent {:?} is a symlink; writing through it could escape the layer root", cur.strip_prefix(root).unwrap_or(&cur))));
+                return Err(unsafe_entry(
+                    entry,
+                    format!("parent {:?} is a symlink; writing through it could escape the layer root", cur.strip_prefix(root).unwrap_or(&cur)),
+                ));
             }
             Ok(md) if !md.is_dir() => {
                 return Err(unsafe_entry(entry, "a parent is not a directory"));
@@ -147,7 +150,8 @@ fn make_node(h: &tar::Header, target: &Path) -> Result<(), LayerError> {
     let (uid, gid) = (h.uid().map_err(corrupt)?, h.gid().map_err(corrupt)?);
     std::os::unix::fs::lchown(target, Some(uid as u32), Some(gid as u32)).map_err(io_at(target))?;
     // mknod applied the umask: set the exact mode.
-    nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, target, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::FollowSymlink).map_err(sys)?;
+    nix::sys::stat::fchmodat(nix::fcntl::AT_FDCWD, target, Mode::from_bits_truncate(mode), nix::sys::stat::FchmodatFlags::FollowSymlink)
+        .map_err(sys)?;
     let t = filetime::FileTime::from_unix_time(h.mtime().map_err(corrupt)? as i64, 0);
     filetime::set_symlink_file_times(target, t, t).map_err(io_at(target))
 }
@@ -198,7 +202,8 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
                     .map_err(|e| LayerError::Corrupt(e.to_string()))?
                     .ok_or_else(|| unsafe_entry(&raw, "hard link without a target"))?
                     .into_owned();
-                let link_rel = checked_relative(&link).map_err(|_| unsafe_entry(&raw, format!("hard link target {link:?} is outside the layer root")))?;
+                let link_rel =
+                    checked_relative(&link).map_err(|_| unsafe_entry(&raw, format!("hard link target {link:?} is outside the layer root")))?;
                 check_parents(dest, &link_rel, &raw)?;
                 let src = dest.join(&link_rel);
                 match std::fs::symlink_metadata(&src) {

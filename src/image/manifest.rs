@@ -68,9 +68,7 @@ pub fn choose_platform(index: &ImageIndex, index_digest: &str) -> Result<String,
     index
         .manifests()
         .iter()
-        .find(|m| {
-            m.platform().as_ref().is_some_and(|p| p.os().to_string() == "linux" && p.architecture().to_string() == arch)
-        })
+        .find(|m| m.platform().as_ref().is_some_and(|p| p.os().to_string() == "linux" && p.architecture().to_string() == arch))
         .map(|m| m.digest().to_string())
         .ok_or_else(|| ManifestError::NoPlatform { digest: index_digest.to_owned(), arch: arch.to_owned() })
 }

@@ -24,9 +24,7 @@ pub fn normalize(reference: &str) -> String {
 /// Whether `repo` is a name Docker would accept (lowercase, digits, separators).
 pub fn valid_repository(repo: &str) -> bool {
     !repo.is_empty()
-        && repo
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c))
+        && repo.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "._-/:".contains(c))
         && !repo.starts_with(['.', '_', '-', '/'])
 }
 

@@ -8,9 +8,9 @@ use super::manifest::{self, Parsed};
 use super::store::{ImageError, ImageStore, LayerBlob};
 use super::{digest, reference};
 use futures::StreamExt;
+use oci_client::client::BlobResponse;
 use oci_client::client::{ClientConfig, ClientProtocol};
 use oci_client::secrets::RegistryAuth;
-use oci_client::client::BlobResponse;
 use oci_client::{Client, Reference, RegistryOperation};
 use serde_json::json;
 use std::io::Write;
@@ -42,7 +42,9 @@ pub fn auth_from_header(header: Option<&str>) -> RegistryAuth {
     use base64::Engine;
     let Some(h) = header.filter(|h| !h.is_empty()) else { return RegistryAuth::Anonymous };
     let engines = [base64::engine::general_purpose::URL_SAFE, base64::engine::general_purpose::STANDARD];
-    let Some(bytes) = engines.iter().find_map(|e| e.decode(h.trim_end_matches('=').to_owned() + &"=".repeat((4 - h.trim_end_matches('=').len() % 4) % 4)).ok()) else {
+    let Some(bytes) =
+        engines.iter().find_map(|e| e.decode(h.trim_end_matches('=').to_owned() + &"=".repeat((4 - h.trim_end_matches('=').len() % 4) % 4)).ok())
+    else {
         return RegistryAuth::Anonymous;
     };
     let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap_or_default();
@@ -180,7 +182,15 @@ impl std::io::Read for ChunkReader {
 /// Gets layer `desc` (diff id `diff`) into the store: downloads it and extracts it at the
 /// same time (the extractor reads the chunks as they arrive), then publishes the layer only
 /// once the blob's digest and the layer's diff id are both verified.
-async fn fetch_layer(client: &Client, r: &Reference, name: &str, store: &ImageStore, desc: &LayerBlob, diff: &str, tx: &Progress) -> Result<(), ImageError> {
+async fn fetch_layer(
+    client: &Client,
+    r: &Reference,
+    name: &str,
+    store: &ImageStore,
+    desc: &LayerBlob,
+    diff: &str,
+    tx: &Progress,
+) -> Result<(), ImageError> {
     let join = |e: tokio::task::JoinError| ImageError::BadArchive(format!("extract {}: {e}", desc.digest));
     if store.content().has(&desc.digest) {
         let (s2, ld, d2) = (store.clone(), desc.digest.clone(), diff.to_owned());
@@ -298,8 +308,8 @@ fn gzip_blob(store: &ImageStore, diff: &str) -> Result<LayerBlob, ImageError> {
         return Ok(b.clone());
     }
     let src = blobs.first().ok_or_else(|| ImageError::BadArchive(format!("no stored blob holds layer {diff}")))?;
-    let plain = super::layer::decompressed(store.content().open_blob(&src.digest)?)
-        .map_err(|e| ImageError::BadArchive(format!("layer {diff}: {e}")))?;
+    let plain =
+        super::layer::decompressed(store.content().open_blob(&src.digest)?).map_err(|e| ImageError::BadArchive(format!("layer {diff}: {e}")))?;
     let enc = flate2::read::GzEncoder::new(plain, flate2::Compression::fast());
     let (d, size) = store.content().put_reader(enc)?;
     let b = LayerBlob { digest: d, size, media_type: gz.to_owned() };
@@ -324,11 +334,8 @@ fn stored_manifest(store: &ImageStore, id: &str) -> Option<(String, Vec<u8>, Str
         if m.config().digest().to_string() != id {
             continue;
         }
-        let layers: Vec<LayerBlob> = m
-            .layers()
-            .iter()
-            .map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() })
-            .collect();
+        let layers: Vec<LayerBlob> =
+            m.layers().iter().map(|l| LayerBlob { digest: l.digest().to_string(), size: l.size(), media_type: l.media_type().to_string() }).collect();
         if !layers.iter().all(|l| store.content().has(&l.digest)) {
             continue;
         }
@@ -341,7 +348,15 @@ fn stored_manifest(store: &ImageStore, id: &str) -> Option<(String, Vec<u8>, Str
 /// Gets blob `b` into repository `r`: nothing if it is there, a cross-repository mount from
 /// `mount_from` (a repository of the same registry) if the registry allows, else an upload
 /// from the content store.
-async fn push_layer(client: &Client, r: &Reference, mount_from: Option<&Reference>, store: &ImageStore, b: &LayerBlob, name: &str, tx: &Progress) -> Result<(), ImageError> {
+async fn push_layer(
+    client: &Client,
+    r: &Reference,
+    mount_from: Option<&Reference>,
+    store: &ImageStore,
+    b: &LayerBlob,
+    name: &str,
+    tx: &Progress,
+) -> Result<(), ImageError> {
     let id = short(&b.digest);
     if client.blob_exists(r, &b.digest).await.map_err(reg_err(name))? {
         say(tx, Some(&id), "Layer already exists");
@@ -413,8 +428,8 @@ pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
         client.push_blob(&r, config, &img.id).await.map_err(reg_err(name))?;
     }
     let mdigest = store.content().put(&body)?;
-    let ct = axum::http::HeaderValue::from_str(&media_type)
-        .map_err(|e| ImageError::BadArchive(format!("manifest media type {media_type:?}: {e}")))?;
+    let ct =
+        axum::http::HeaderValue::from_str(&media_type).map_err(|e| ImageError::BadArchive(format!("manifest media type {media_type:?}: {e}")))?;
     client.push_manifest_raw(&r, body.clone(), ct).await.map_err(reg_err(name))?;
     let (repo, tag) = reference::parse(&normalized);
     store.add_repo_digest(&img.id, &repo, &mdigest)?;

@@ -314,8 +314,7 @@ impl ImageStore {
     /// parses and that every layer it names is extracted; returns the id.
     pub fn add_config(&self, bytes: &[u8]) -> Result<String, ImageError> {
         let id = digest::of_bytes(bytes);
-        let config: ImageConfigFile =
-            serde_json::from_slice(bytes).map_err(|e| ImageError::BadArchive(format!("image config {id}: {e}")))?;
+        let config: ImageConfigFile = serde_json::from_slice(bytes).map_err(|e| ImageError::BadArchive(format!("image config {id}: {e}")))?;
         for d in &config.rootfs.diff_ids {
             if !self.layer_dir(d).is_dir() {
                 return Err(ImageError::BadArchive(format!("image config {id}: layer {d} is not in the store")));
@@ -395,8 +394,7 @@ impl ImageStore {
                 write_json(&dp, &m).map_err(io_err(&dp))?;
             }
         }
-        let still_used: std::collections::HashSet<String> =
-            self.list()?.into_iter().flat_map(|i| i.config.rootfs.diff_ids).collect();
+        let still_used: std::collections::HashSet<String> = self.list()?.into_iter().flat_map(|i| i.config.rootfs.diff_ids).collect();
         let mut freed = 0;
         for diff in img.config.rootfs.diff_ids.iter().filter(|d| !still_used.contains(*d)) {
             freed += dir_size(&self.layer_dir(diff));
@@ -512,7 +510,11 @@ impl Drop for TempDir {
 /// Refuses a name Docker would refuse.
 pub(crate) fn check_name(name: &str) -> Result<(), ImageError> {
     let (repo, _) = reference::parse(name);
-    if reference::valid_repository(&repo) { Ok(()) } else { Err(ImageError::InvalidReference(repo)) }
+    if reference::valid_repository(&repo) {
+        Ok(())
+    } else {
+        Err(ImageError::InvalidReference(repo))
+    }
 }
 
 fn read_map<V: serde::de::DeserializeOwned>(p: &Path) -> Result<BTreeMap<String, V>, ImageError> {

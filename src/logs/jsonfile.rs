@@ -40,11 +40,7 @@ const MAX_LINE: usize = 16 * 1024;
 impl Writer {
     /// Opens (creating if needed) the log at `path` for appending.
     pub fn open(path: &Path) -> Result<Self, LogError> {
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-            .map_err(|source| LogError::Io { path: path.into(), source })?;
+        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|source| LogError::Io { path: path.into(), source })?;
         Ok(Writer { path: path.into(), file, partial: [Vec::new(), Vec::new()] })
     }
 
@@ -177,8 +173,7 @@ mod tests {
         w.write("stderr", b"err\n").unwrap();
         w.write("stdout", b"lo\nwor").unwrap();
         let (entries, off) = read_from(&path, 0).unwrap();
-        assert_eq!(entries.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect::<Vec<_>>(),
-            vec![("stderr", "err\n"), ("stdout", "hello\n")]);
+        assert_eq!(entries.iter().map(|e| (e.stream.as_str(), e.log.as_str())).collect::<Vec<_>>(), vec![("stderr", "err\n"), ("stdout", "hello\n")]);
         w.flush_partial().unwrap();
         let (rest, _) = read_from(&path, off).unwrap();
         assert_eq!(rest[0].log, "wor");

@@ -25,10 +25,7 @@ pub enum LogOptError {
 
 impl LogTarget {
     /// Applies json-file options (`max-size`, `max-file`) to a log at `path`.
-    pub fn from_options<'a>(
-        path: PathBuf,
-        opts: impl IntoIterator<Item = (&'a String, &'a String)>,
-    ) -> Result<Self, LogOptError> {
+    pub fn from_options<'a>(path: PathBuf, opts: impl IntoIterator<Item = (&'a String, &'a String)>) -> Result<Self, LogOptError> {
         let invalid = |k: &str, v: &str| LogOptError::Invalid { key: k.into(), value: v.into() };
         let mut limits = rotate::Limits::default();
         for (k, v) in opts {

@@ -143,7 +143,6 @@ fn hand_to_readers(path: &Path) {
 mod tests {
     use super::*;
 
-
     #[test]
     fn rotates_keeping_at_most_max_file_files_with_the_newest_lines() {
         let dir = std::env::temp_dir().join(format!("berth-rotate-{}", std::process::id()));

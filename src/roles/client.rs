@@ -2,7 +2,7 @@
 //! `crate::client`, then the exit code docker would use.
 
 use crate::client::commands::{container, exec, image, registry, run, system};
-use crate::client::{ClientError, EngineClient, Endpoint};
+use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
 use std::process::ExitCode;
@@ -437,9 +437,7 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
         Cmd::Wait { containers } => Ok(container::wait(client, &containers).await),
         Cmd::Inspect { names } => container::inspect(client, &names).await,
         Cmd::Images(a) | Cmd::Image(ImageCmd::Ls(a)) => image::images(client, a.quiet, &a.filter, a.reference.as_deref()).await,
-        Cmd::Import { change, message, file, reference } => {
-            image::import(client, &file, reference.as_deref(), &change, message.as_deref()).await
-        }
+        Cmd::Import { change, message, file, reference } => image::import(client, &file, reference.as_deref(), &change, message.as_deref()).await,
         Cmd::Commit { author, change, message, pause, container, reference } => {
             let opts = container::CommitOptions { author, message, changes: change, pause };
             container::commit(client, &container, reference.as_deref(), &opts).await

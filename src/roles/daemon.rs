@@ -76,9 +76,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 
 async fn run(args: Args) -> anyhow::Result<()> {
     let socket = match &args.host {
-        Some(h) => PathBuf::from(
-            h.strip_prefix("unix://").ok_or_else(|| anyhow::anyhow!("-H {h}: only unix:// sockets are supported"))?,
-        ),
+        Some(h) => PathBuf::from(h.strip_prefix("unix://").ok_or_else(|| anyhow::anyhow!("-H {h}: only unix:// sockets are supported"))?),
         None => args.exec_root.join("berth.sock"),
     };
     let mut log_opts = std::collections::HashMap::new();
@@ -102,13 +100,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         std::fs::create_dir_all(dir)?;
     }
     let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket)
-        .map_err(|e| anyhow::anyhow!("listen on {}: {e}", socket.display()))?;
+    let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| anyhow::anyhow!("listen on {}: {e}", socket.display()))?;
     tracing::info!(socket = %socket.display(), monolithic = daemon.config.monolithic, "API listening");
     let app = tower::util::MapRequestLayer::new(http::strip_version).layer(http::router(daemon));
-    axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app))
-        .with_graceful_shutdown(shutdown_signal())
-        .await?;
+    axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).with_graceful_shutdown(shutdown_signal()).await?;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("daemon shut down");
     Ok(())

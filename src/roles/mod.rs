@@ -27,8 +27,7 @@ const ROLES: &[Role] = &[
 ];
 
 /// Names `install-links` creates, pointing at this binary.
-pub const LINK_NAMES: &[&str] =
-    &["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime"];
+pub const LINK_NAMES: &[&str] = &["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime"];
 
 fn role_list() -> String {
     ROLES.iter().flat_map(|r| r.names.iter().copied()).collect::<Vec<_>>().join(", ")
@@ -39,10 +38,7 @@ fn role_list() -> String {
 /// environment.
 pub fn dispatch(mut args: Vec<OsString>) -> ExitCode {
     let argv0 = args.first().cloned().unwrap_or_else(|| OsString::from("berth"));
-    let base = Path::new(&argv0)
-        .file_name()
-        .map(|s| s.to_string_lossy().into_owned())
-        .unwrap_or_default();
+    let base = Path::new(&argv0).file_name().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
     if base == "berth" {
         // `berth <role> ...` reaches a role without a symlink.
         if let Some(sub) = args.get(1).and_then(|a| a.to_str()).map(str::to_owned) {
@@ -68,10 +64,7 @@ pub fn dispatch(mut args: Vec<OsString>) -> ExitCode {
     match ROLES.iter().find(|r| r.names.contains(&base.as_str())) {
         Some(role) => (role.main)(args),
         None => {
-            eprintln!(
-                "berth: unknown role name {base:?} (argv[0]); this binary answers to: {}",
-                role_list()
-            );
+            eprintln!("berth: unknown role name {base:?} (argv[0]); this binary answers to: {}", role_list());
             ExitCode::from(2)
         }
     }

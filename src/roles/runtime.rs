@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 use crate::runtime::console::{ConsoleSocket, Proxy, Resizer};
-use crate::runtime::{CreateExtra, CreateOptions, DEFAULT_ROOT, ExecOptions, Runtime, RuntimeError};
+use crate::runtime::{CreateExtra, CreateOptions, ExecOptions, Runtime, RuntimeError, DEFAULT_ROOT};
 
 #[derive(Parser, Debug)]
 #[command(name = "berth-runtime", about = "berth's OCI runtime (runc's command line)", version)]
@@ -348,7 +348,15 @@ fn run(cli: &Cli) -> Result<ExitCode, String> {
             } else {
                 println!("{:<20} {:<8} {:<10} {:<40} {:<32} OWNER", "ID", "PID", "STATUS", "BUNDLE", "CREATED");
                 for s in &list {
-                    println!("{:<20} {:<8} {:<10} {:<40} {:<32} {}", s.id, s.pid, s.status, s.bundle.display(), s.created, owner_of(&cli.root.join(&s.id)));
+                    println!(
+                        "{:<20} {:<8} {:<10} {:<40} {:<32} {}",
+                        s.id,
+                        s.pid,
+                        s.status,
+                        s.bundle.display(),
+                        s.created,
+                        owner_of(&cli.root.join(&s.id))
+                    );
                 }
             }
         }
@@ -411,11 +419,20 @@ fn run_foreground(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, e
 /// so the forwarding thread's sigwait gets them all; the container process starts with an
 /// empty mask.
 fn block_forwarded_signals() -> Result<nix::sys::signal::SigSet, String> {
-    use nix::sys::signal::{SigSet, SigmaskHow, Signal, pthread_sigmask};
+    use nix::sys::signal::{pthread_sigmask, SigSet, SigmaskHow, Signal};
     let mut set = SigSet::empty();
     for s in [
-        Signal::SIGHUP, Signal::SIGINT, Signal::SIGQUIT, Signal::SIGTERM, Signal::SIGUSR1, Signal::SIGUSR2,
-        Signal::SIGWINCH, Signal::SIGCONT, Signal::SIGTSTP, Signal::SIGTTIN, Signal::SIGTTOU,
+        Signal::SIGHUP,
+        Signal::SIGINT,
+        Signal::SIGQUIT,
+        Signal::SIGTERM,
+        Signal::SIGUSR1,
+        Signal::SIGUSR2,
+        Signal::SIGWINCH,
+        Signal::SIGCONT,
+        Signal::SIGTSTP,
+        Signal::SIGTTIN,
+        Signal::SIGTTOU,
     ] {
         set.add(s);
     }
@@ -502,8 +519,8 @@ fn exec_cmd(rt: &Runtime, e: &ExecArgs) -> Result<ExitCode, String> {
     if !e.cap.is_empty() {
         let mut caps = process.capabilities().clone().unwrap_or_default();
         for name in &e.cap {
-            let c: oci_spec::runtime::Capability = serde_json::from_value(serde_json::Value::String(name.to_ascii_uppercase()))
-                .map_err(|_| format!("unknown capability {name:?}"))?;
+            let c: oci_spec::runtime::Capability =
+                serde_json::from_value(serde_json::Value::String(name.to_ascii_uppercase())).map_err(|_| format!("unknown capability {name:?}"))?;
             for set in [caps.bounding().clone(), caps.effective().clone(), caps.permitted().clone()].iter().enumerate() {
                 let mut s = set.1.clone().unwrap_or_default();
                 s.insert(c);
@@ -541,7 +558,7 @@ fn exec_cmd(rt: &Runtime, e: &ExecArgs) -> Result<ExitCode, String> {
 
 /// `update`: -r resources.json, then the flags on top (runc's precedence).
 fn update_cmd(rt: &Runtime, u: &UpdateArgs) -> Result<(), String> {
-    use serde_json::{Value, json};
+    use serde_json::{json, Value};
     let mut res: Value = match &u.resources {
         Some(p) if p.as_os_str() == "-" => serde_json::from_reader(std::io::stdin()).map_err(|e| format!("parsing resources from stdin: {e}"))?,
         Some(p) => {

@@ -13,7 +13,7 @@ use clap::{Parser, Subcommand};
 use prost::Message;
 
 use crate::supervisor::tasks::RuncShim;
-use crate::supervisor::{self, Config, NAMESPACE_HEADER, config};
+use crate::supervisor::{self, config, Config, NAMESPACE_HEADER};
 
 #[derive(Parser, Debug)]
 #[command(name = "berth-supervisor", about = "berth's containerd: containers, tasks and events over gRPC")]

@@ -10,11 +10,46 @@ use super::error::RuntimeError;
 
 /// Kernel capability names in bit order (capability.h).
 pub(crate) const NAMES: &[&str] = &[
-    "CHOWN", "DAC_OVERRIDE", "DAC_READ_SEARCH", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "SETPCAP",
-    "LINUX_IMMUTABLE", "NET_BIND_SERVICE", "NET_BROADCAST", "NET_ADMIN", "NET_RAW", "IPC_LOCK", "IPC_OWNER",
-    "SYS_MODULE", "SYS_RAWIO", "SYS_CHROOT", "SYS_PTRACE", "SYS_PACCT", "SYS_ADMIN", "SYS_BOOT", "SYS_NICE",
-    "SYS_RESOURCE", "SYS_TIME", "SYS_TTY_CONFIG", "MKNOD", "LEASE", "AUDIT_WRITE", "AUDIT_CONTROL", "SETFCAP",
-    "MAC_OVERRIDE", "MAC_ADMIN", "SYSLOG", "WAKE_ALARM", "BLOCK_SUSPEND", "AUDIT_READ", "PERFMON", "BPF",
+    "CHOWN",
+    "DAC_OVERRIDE",
+    "DAC_READ_SEARCH",
+    "FOWNER",
+    "FSETID",
+    "KILL",
+    "SETGID",
+    "SETUID",
+    "SETPCAP",
+    "LINUX_IMMUTABLE",
+    "NET_BIND_SERVICE",
+    "NET_BROADCAST",
+    "NET_ADMIN",
+    "NET_RAW",
+    "IPC_LOCK",
+    "IPC_OWNER",
+    "SYS_MODULE",
+    "SYS_RAWIO",
+    "SYS_CHROOT",
+    "SYS_PTRACE",
+    "SYS_PACCT",
+    "SYS_ADMIN",
+    "SYS_BOOT",
+    "SYS_NICE",
+    "SYS_RESOURCE",
+    "SYS_TIME",
+    "SYS_TTY_CONFIG",
+    "MKNOD",
+    "LEASE",
+    "AUDIT_WRITE",
+    "AUDIT_CONTROL",
+    "SETFCAP",
+    "MAC_OVERRIDE",
+    "MAC_ADMIN",
+    "SYSLOG",
+    "WAKE_ALARM",
+    "BLOCK_SUSPEND",
+    "AUDIT_READ",
+    "PERFMON",
+    "BPF",
     "CHECKPOINT_RESTORE",
 ];
 
@@ -22,10 +57,7 @@ pub(crate) const NAMES: &[&str] = &[
 fn last_cap() -> u32 {
     static LAST: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
     *LAST.get_or_init(|| {
-        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .unwrap_or(NAMES.len() as u32 - 1)
+        std::fs::read_to_string("/proc/sys/kernel/cap_last_cap").ok().and_then(|s| s.trim().parse().ok()).unwrap_or(NAMES.len() as u32 - 1)
     })
 }
 
@@ -47,7 +79,11 @@ fn bits(set: &Option<Capabilities>) -> HashSet<u32> {
 fn prctl(id: &str, what: &str, op: libc::c_int, arg2: libc::c_ulong, arg3: libc::c_ulong) -> Result<(), RuntimeError> {
     // SAFETY: prctl with integer arguments only; no memory is passed.
     let r = unsafe { libc::prctl(op, arg2, arg3, 0 as libc::c_ulong, 0 as libc::c_ulong) };
-    if r < 0 { Err(RuntimeError::sys(id, what.to_owned(), nix::errno::Errno::last())) } else { Ok(()) }
+    if r < 0 {
+        Err(RuntimeError::sys(id, what.to_owned(), nix::errno::Errno::last()))
+    } else {
+        Ok(())
+    }
 }
 
 /// Before setuid: keep permitted capabilities across the uid change and shrink the bounding
@@ -112,8 +148,7 @@ pub fn apply(id: &str, caps: &LinuxCapabilities) -> Result<(), RuntimeError> {
 mod tests {
     #[test]
     fn capability_names_map_to_kernel_bits() {
-        let caps: oci_spec::runtime::Capabilities =
-            serde_json::from_str(r#"["CAP_KILL","CAP_NET_BIND_SERVICE","CAP_AUDIT_WRITE"]"#).expect("caps");
+        let caps: oci_spec::runtime::Capabilities = serde_json::from_str(r#"["CAP_KILL","CAP_NET_BIND_SERVICE","CAP_AUDIT_WRITE"]"#).expect("caps");
         let b = super::bits(&Some(caps));
         assert_eq!(b, [5u32, 10, 29].into_iter().collect());
     }

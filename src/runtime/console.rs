@@ -11,8 +11,8 @@ use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::thread::JoinHandle;
 
-use nix::sys::socket::{ControlMessageOwned, MsgFlags, recvmsg};
-use nix::sys::termios::{SetArg, Termios, cfmakeraw, tcgetattr, tcsetattr};
+use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg, Termios};
 
 /// Errors of the console socket and the terminal proxy.
 #[derive(Debug, thiserror::Error)]
@@ -52,7 +52,11 @@ impl ConsoleSocket {
         let dir = std::env::temp_dir().join(format!("berth-console-{}-{nanos:08x}", std::process::id()));
         {
             use std::os::unix::fs::DirBuilderExt;
-            std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|source| ConsoleError::Io { what: "create console socket directory", path: dir.clone(), source })?;
+            std::fs::DirBuilder::new().mode(0o700).create(&dir).map_err(|source| ConsoleError::Io {
+                what: "create console socket directory",
+                path: dir.clone(),
+                source,
+            })?;
         }
         // Unix socket paths are limited to 108 bytes: keep the name short.
         let short: String = tag.chars().filter(|c| c.is_ascii_alphanumeric()).take(16).collect();
@@ -163,8 +167,11 @@ impl RawMode {
         let Ok(saved) = tcgetattr(stdin.as_fd()) else { return Ok(None) };
         let mut raw = saved.clone();
         cfmakeraw(&mut raw);
-        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw)
-            .map_err(|e| ConsoleError::Io { what: "set raw mode on stdin", path: "console".into(), source: e.into() })?;
+        tcsetattr(stdin.as_fd(), SetArg::TCSANOW, &raw).map_err(|e| ConsoleError::Io {
+            what: "set raw mode on stdin",
+            path: "console".into(),
+            source: e.into(),
+        })?;
         Ok(Some(RawMode(saved)))
     }
 }

@@ -9,15 +9,15 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use nix::sched::CloneFlags;
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 use super::cgroups::{self, ContainerCgroup};
 use super::error::RuntimeError;
 use super::namespaces::NsPlan;
-use super::process::{InitConfig, InitStatus, Setup, spawn};
-use super::state::{FIFO_FILE, Persisted, State, proc_stat};
-use super::{CreateExtra, CreateOptions, Runtime, rootfs, spec};
+use super::process::{spawn, InitConfig, InitStatus, Setup};
+use super::state::{proc_stat, Persisted, State, FIFO_FILE};
+use super::{rootfs, spec, CreateExtra, CreateOptions, Runtime};
 
 /// How long init may take to set up before `create` gives up.
 const INIT_TIMEOUT: Duration = Duration::from_secs(60);
@@ -73,7 +73,10 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
     match (terminal, console_socket) {
         (true, None) => {
-            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "process.terminal is true but no console socket was given (--console-socket)".into() });
+            return Err(RuntimeError::InvalidSpec {
+                id: id.into(),
+                reason: "process.terminal is true but no console socket was given (--console-socket)".into(),
+            });
         }
         (false, Some(_)) => {
             return Err(RuntimeError::InvalidSpec { id: id.into(), reason: "a console socket was given but process.terminal is false".into() });
@@ -117,7 +120,8 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         console_socket,
         preserve_fds: extra.preserve_fds,
     };
-    let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
+    let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg)))
+        .map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
     let mut cfg_pipe = Some(sp.config);
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
     let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
@@ -146,8 +150,8 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
 
     wait_ready(id, sp.status, sp.pid)?;
 
-    let (start_time, _) = proc_stat(sp.pid.as_raw())
-        .ok_or_else(|| RuntimeError::Init { id: id.into(), msg: "container init exited right after setup".into() })?;
+    let (start_time, _) =
+        proc_stat(sp.pid.as_raw()).ok_or_else(|| RuntimeError::Init { id: id.into(), msg: "container init exited right after setup".into() })?;
     let persisted = Persisted {
         id: id.into(),
         pid: sp.pid.as_raw(),
@@ -177,7 +181,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
 
 /// Reads init's report until it closes the status pipe; errors carry init's message.
 fn wait_ready(id: &str, mut status: fs::File, pid: Pid) -> Result<(), RuntimeError> {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     let deadline = Instant::now() + INIT_TIMEOUT;
     let mut buf = Vec::new();
     loop {
@@ -204,6 +208,8 @@ fn wait_ready(id: &str, mut status: fs::File, pid: Pid) -> Result<(), RuntimeErr
     match serde_json::from_slice::<InitStatus>(line) {
         Ok(InitStatus::Ready) => Ok(()),
         Ok(InitStatus::Error(msg)) => Err(RuntimeError::Init { id: id.into(), msg }),
-        Ok(InitStatus::Pid(_)) | Err(_) => Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() }),
+        Ok(InitStatus::Pid(_)) | Err(_) => {
+            Err(RuntimeError::Init { id: id.into(), msg: "container init exited without reporting (could not exec the init binary?)".into() })
+        }
     }
 }

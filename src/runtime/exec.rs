@@ -11,9 +11,9 @@ use oci_spec::runtime::Process;
 
 use super::cgroups::ContainerCgroup;
 use super::error::RuntimeError;
-use super::process::{ExecConfig, InitStatus, Setup, spawn};
+use super::process::{spawn, ExecConfig, InitStatus, Setup};
 use super::state::Status;
-use super::{Runtime, wait_exit};
+use super::{wait_exit, Runtime};
 
 /// Options of [`Runtime::exec`].
 #[derive(Debug, Default, Clone)]
@@ -78,7 +78,11 @@ pub(super) fn exec(rt: &Runtime, id: &str, process: &Process, opts: &ExecOptions
     if terminal != opts.console_socket.is_some() {
         return Err(RuntimeError::InvalidSpec {
             id: id.into(),
-            reason: if terminal { "process.terminal is true but no console socket was given (--console-socket)".into() } else { "a console socket was given but process.terminal is false".into() },
+            reason: if terminal {
+                "process.terminal is true but no console socket was given (--console-socket)".into()
+            } else {
+                "a console socket was given but process.terminal is false".into()
+            },
         });
     }
     let join = namespaces_of(p.pid);
@@ -92,7 +96,8 @@ pub(super) fn exec(rt: &Runtime, id: &str, process: &Process, opts: &ExecOptions
         seccomp: p.seccomp.clone(),
         preserve_fds: opts.preserve_fds,
     };
-    let data = serde_json::to_vec(&Setup::Exec(Box::new(cfg))).map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding exec config: {e}") })?;
+    let data = serde_json::to_vec(&Setup::Exec(Box::new(cfg)))
+        .map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding exec config: {e}") })?;
 
     // A mount namespace of its own only to protect the binary (read-only bind); it joins the
     // container's right after.

@@ -1,7 +1,7 @@
 //! `features`: what this runtime implements, in the JSON shape of runc's `features`
 //! (opencontainers/runtime-spec features.md), for engines that probe it.
 
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 /// The features document.
 pub fn features() -> Value {

@@ -84,6 +84,11 @@ fn run_one(h: &Hook, state: &[u8]) -> Result<(), String> {
     if out.status.success() {
         Ok(())
     } else {
-        Err(format!("{}, stdout: {}, stderr: {}", out.status, String::from_utf8_lossy(&out.stdout).trim(), String::from_utf8_lossy(&out.stderr).trim()))
+        Err(format!(
+            "{}, stdout: {}, stderr: {}",
+            out.status,
+            String::from_utf8_lossy(&out.stdout).trim(),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ))
     }
 }

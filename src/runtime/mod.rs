@@ -14,8 +14,8 @@ pub mod cgroups;
 pub mod console;
 mod create;
 pub mod error;
-pub mod features;
 mod exec;
+pub mod features;
 pub mod hooks;
 pub(crate) mod memfd;
 pub mod namespaces;
@@ -32,14 +32,14 @@ use std::os::fd::RawFd;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use nix::sys::signal::{Signal, kill};
+use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub use error::RuntimeError;
 pub use exec::{ExecHandle, ExecOptions};
 pub use state::{State, Status};
 
-use state::{FIFO_FILE, Persisted};
+use state::{Persisted, FIFO_FILE};
 
 /// Default state directory of the `berth-runtime` command (like runc's /run/runc).
 pub const DEFAULT_ROOT: &str = "/run/berth-runtime";
@@ -126,7 +126,9 @@ impl Runtime {
         let (dir, p) = self.load(id)?;
         match p.status(&dir) {
             Status::Created => {}
-            Status::Running | Status::Paused => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start an already running container".into() }),
+            Status::Running | Status::Paused => {
+                return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start an already running container".into() })
+            }
             Status::Stopped => return Err(RuntimeError::BadState { id: id.into(), msg: "cannot start a container that has stopped".into() }),
         }
         let fifo = dir.join(FIFO_FILE);
@@ -199,7 +201,10 @@ impl Runtime {
         let cg = cgroups::ContainerCgroup::load(id, &p.cgroup);
         match p.status(&dir) {
             Status::Running | Status::Paused if !force => {
-                return Err(RuntimeError::BadState { id: id.into(), msg: "cannot delete container that is not stopped: running (use --force)".into() });
+                return Err(RuntimeError::BadState {
+                    id: id.into(),
+                    msg: "cannot delete container that is not stopped: running (use --force)".into(),
+                });
             }
             _ => kill_all_and_wait(id, &p, &cg)?,
         }
@@ -284,7 +289,7 @@ impl Runtime {
 
 /// Waits for child `pid` and maps its end to a shell-style exit code.
 pub fn wait_exit(id: &str, pid: i32) -> Result<i32, RuntimeError> {
-    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::sys::wait::{waitpid, WaitStatus};
     loop {
         match waitpid(Pid::from_raw(pid), None) {
             Ok(WaitStatus::Exited(_, code)) => return Ok(code),
@@ -341,7 +346,7 @@ fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
 
 /// Waits until `fd` is readable (a pidfd: its process ended) or `timeout` passes.
 fn wait_readable(fd: &std::os::fd::OwnedFd, timeout: Duration) {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::os::fd::AsFd;
     let ms = u16::try_from(timeout.as_millis()).unwrap_or(u16::MAX);
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLIN)];
@@ -351,8 +356,8 @@ fn wait_readable(fd: &std::os::fd::OwnedFd, timeout: Duration) {
 /// Opens the exec fifo for reading and takes init's byte, watching that init stays alive
 /// (a blocking open would hang forever on a dead init).
 fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), RuntimeError> {
-    use nix::fcntl::{OFlag, open};
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::fcntl::{open, OFlag};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::io::Read;
     use std::os::fd::AsFd;
     let fd = open(fifo, OFlag::O_RDONLY | OFlag::O_NONBLOCK | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
@@ -393,7 +398,7 @@ fn process_fifo_read(id: &str, fifo: &Path, p: &Persisted) -> Result<(), Runtime
 /// closed by its execve of the user's process (or by its exit). Bounded: a slow exec only
 /// makes `start` return before it, as it did before.
 fn wait_for_exec(f: &mut fs::File, p: &Persisted) {
-    use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
     use std::io::Read;
     use std::os::fd::AsFd;
     let deadline = Instant::now() + Duration::from_secs(5);

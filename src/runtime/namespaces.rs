@@ -111,9 +111,9 @@ impl Drop for PidNsForChildren {
 
 /// Brings `lo` up in the current network namespace (SIOCGIFFLAGS then SIOCSIFFLAGS).
 pub fn loopback_up(id: &str) -> Result<(), RuntimeError> {
-    use nix::sys::socket::{AddressFamily, SockFlag, SockType, socket};
-    let sock = socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| RuntimeError::sys(id, "socket(AF_INET)", e))?;
+    use nix::sys::socket::{socket, AddressFamily, SockFlag, SockType};
+    let sock =
+        socket(AddressFamily::Inet, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None).map_err(|e| RuntimeError::sys(id, "socket(AF_INET)", e))?;
     // SAFETY: ifreq is a plain C struct for which all-zero bytes are a valid value.
     let mut ifr: libc::ifreq = unsafe { std::mem::zeroed() };
     for (dst, src) in ifr.ifr_name.iter_mut().zip(b"lo\0") {
@@ -142,12 +142,14 @@ pub fn write_id_maps(id: &str, pid: i32, spec: &Spec) -> Result<(), RuntimeError
     let fmt = |maps: Option<&Vec<oci_spec::runtime::LinuxIdMapping>>| {
         maps.into_iter().flatten().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect::<String>()
     };
-    for (file, text) in [
-        ("uid_map", fmt(linux.and_then(|l| l.uid_mappings().as_ref()))),
-        ("gid_map", fmt(linux.and_then(|l| l.gid_mappings().as_ref()))),
-    ] {
+    for (file, text) in
+        [("uid_map", fmt(linux.and_then(|l| l.uid_mappings().as_ref()))), ("gid_map", fmt(linux.and_then(|l| l.gid_mappings().as_ref())))]
+    {
         if text.is_empty() {
-            return Err(RuntimeError::InvalidSpec { id: id.into(), reason: format!("a new user namespace needs linux.{}", if file == "uid_map" { "uidMappings" } else { "gidMappings" }) });
+            return Err(RuntimeError::InvalidSpec {
+                id: id.into(),
+                reason: format!("a new user namespace needs linux.{}", if file == "uid_map" { "uidMappings" } else { "gidMappings" }),
+            });
         }
         let path = PathBuf::from(format!("/proc/{pid}/{file}"));
         std::fs::write(&path, text).map_err(|e| RuntimeError::io(id, "write id map", &path, e))?;

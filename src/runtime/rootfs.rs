@@ -6,9 +6,9 @@ use std::fs;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Component, Path, PathBuf};
 
-use nix::mount::{MntFlags, MsFlags, mount, umount2};
-use nix::sys::stat::{Mode, SFlag, makedev, mknod};
-use nix::sys::statvfs::{FsFlags, statvfs};
+use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::sys::stat::{makedev, mknod, Mode, SFlag};
+use nix::sys::statvfs::{statvfs, FsFlags};
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType, Mount, Spec};
 
 use super::error::RuntimeError;
@@ -292,11 +292,7 @@ fn locked_flags(path: &Path) -> MsFlags {
     let Ok(st) = statvfs(path) else { return MsFlags::empty() };
     let f = st.flags();
     let mut m = MsFlags::empty();
-    for (s, ms) in [
-        (FsFlags::ST_NOSUID, MsFlags::MS_NOSUID),
-        (FsFlags::ST_NODEV, MsFlags::MS_NODEV),
-        (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC),
-    ] {
+    for (s, ms) in [(FsFlags::ST_NOSUID, MsFlags::MS_NOSUID), (FsFlags::ST_NODEV, MsFlags::MS_NODEV), (FsFlags::ST_NOEXEC, MsFlags::MS_NOEXEC)] {
         if f.contains(s) {
             m |= ms;
         }
@@ -354,7 +350,9 @@ pub fn setup_dev(id: &str, spec: &Spec, rootfs: &Path) -> R {
     })();
     nix::sys::stat::umask(old);
     r?;
-    for (link, target) in [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")] {
+    for (link, target) in
+        [("fd", "/proc/self/fd"), ("stdin", "/proc/self/fd/0"), ("stdout", "/proc/self/fd/1"), ("stderr", "/proc/self/fd/2"), ("core", "/proc/kcore")]
+    {
         let p = dev.join(link);
         if link == "core" && !Path::new("/proc/kcore").exists() {
             continue;

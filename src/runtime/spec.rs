@@ -10,18 +10,15 @@ use super::error::RuntimeError;
 pub fn load(id: &str, bundle: &Path) -> Result<Spec, RuntimeError> {
     let path = bundle.join("config.json");
     let data = std::fs::read(&path).map_err(|e| RuntimeError::io(id, "read", &path, e))?;
-    let raw: serde_json::Value = serde_json::from_slice(&data)
-        .map_err(|e| RuntimeError::InvalidSpec { id: id.into(), reason: format!("{}: {e}", path.display()) })?;
+    let raw: serde_json::Value =
+        serde_json::from_slice(&data).map_err(|e| RuntimeError::InvalidSpec { id: id.into(), reason: format!("{}: {e}", path.display()) })?;
     super::validate::check(&raw).map_err(|reason| RuntimeError::InvalidSpec { id: id.into(), reason })?;
     serde_json::from_value(raw).map_err(|e| RuntimeError::InvalidSpec { id: id.into(), reason: format!("{}: {e}", path.display()) })
 }
 
 /// Absolute, canonical rootfs path (root.path is relative to the bundle when not absolute).
 pub fn rootfs(id: &str, bundle: &Path, spec: &Spec) -> Result<PathBuf, RuntimeError> {
-    let root = spec
-        .root()
-        .as_ref()
-        .ok_or_else(|| RuntimeError::InvalidSpec { id: id.into(), reason: "no root".into() })?;
+    let root = spec.root().as_ref().ok_or_else(|| RuntimeError::InvalidSpec { id: id.into(), reason: "no root".into() })?;
     let p = bundle.join(root.path());
     let p = std::fs::canonicalize(&p).map_err(|e| RuntimeError::io(id, "rootfs", &p, e))?;
     if !p.is_dir() {

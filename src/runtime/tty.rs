@@ -7,9 +7,9 @@ use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::{open, OFlag};
 use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-use nix::sys::socket::{ControlMessage, MsgFlags, sendmsg};
+use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
 use nix::sys::stat::Mode;
 
 use super::error::RuntimeError;
@@ -27,8 +27,8 @@ pub fn setup(id: &str, sock: UnixStream, size: Option<(u16, u16)>, owner: (u32, 
     grantpt(&master).map_err(|e| sys("grantpt", e))?;
     unlockpt(&master).map_err(|e| sys("unlockpt", e))?;
     let name = ptsname_r(&master).map_err(|e| sys("ptsname", e))?;
-    let slave: OwnedFd = open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| sys(&format!("open {name}"), e))?;
+    let slave: OwnedFd =
+        open(name.as_str(), OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| sys(&format!("open {name}"), e))?;
     nix::unistd::fchown(slave.as_fd(), Some(owner.0.into()), Some(owner.1.into())).map_err(|e| sys("fchown pty", e))?;
     if let Some((rows, cols)) = size {
         let ws = libc::winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };

@@ -6,12 +6,12 @@
 
 use std::io::Write;
 use std::process::{Command, Stdio};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, Sender, channel};
 use std::time::Duration;
 
-use containerd_shim_protos::protobuf::Message;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
+use containerd_shim_protos::protobuf::Message;
 
 use super::reaper::Reaper;
 
@@ -40,9 +40,7 @@ impl Publisher {
         }
         let (tx, rx) = channel();
         let (binary, address, namespace) = (binary.to_owned(), address.to_owned(), namespace.to_owned());
-        let spawned = std::thread::Builder::new()
-            .name("publisher".into())
-            .spawn(move || run(rx, &binary, &address, &namespace, &reaper));
+        let spawned = std::thread::Builder::new().name("publisher".into()).spawn(move || run(rx, &binary, &address, &namespace, &reaper));
         match spawned {
             Ok(_) => Publisher { tx: Some(tx) },
             Err(e) => {

@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 use crate::logs::rotate::{Limits, RotatingWriter};
 use crate::logs::LogTarget;
 
-use super::ShimError;
 use super::runtime::ProcessStdio;
+use super::ShimError;
 
 /// Counts copier threads still running, so the exit can wait for output to drain.
 #[derive(Default)]
@@ -100,8 +100,7 @@ impl Stdin {
 }
 
 fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), ShimError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)
-        .map_err(|e| ShimError::io("pipe for container", Path::new(id), e.into()))
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ShimError::io("pipe for container", Path::new(id), e.into()))
 }
 
 /// Splits `jsonfile:///p?max-size=4k&max-file=3` into the path and rotation limits.

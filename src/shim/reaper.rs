@@ -3,7 +3,7 @@
 //! Nothing else in the shim may call `wait` on a child, or it would race this thread.
 
 use std::collections::HashMap;
-use std::sync::mpsc::{Receiver, Sender, channel};
+use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 

@@ -8,8 +8,8 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use super::ShimError;
 use super::reaper::Reaper;
+use super::ShimError;
 
 /// Which runtime binary and state root a container uses (persisted as `options.json`).
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -82,14 +82,7 @@ impl Runtime {
     }
 
     /// `exec --process P --detach --pid-file F [--console-socket S] ID` with the process's stdio.
-    pub fn exec(
-        &self,
-        id: &str,
-        process_json: &Path,
-        pid_file: &Path,
-        stdio: ProcessStdio,
-        console_socket: Option<&Path>,
-    ) -> Result<(), ShimError> {
+    pub fn exec(&self, id: &str, process_json: &Path, pid_file: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
         let mut cmd = self.command()?;
         cmd.arg("exec").arg("--process").arg(process_json).arg("--detach").arg("--pid-file").arg(pid_file);
         if let Some(s) = console_socket {
@@ -195,9 +188,10 @@ pub fn last_error(log: &Path, offset: u64) -> Option<String> {
     for line in tail.split(|&b| b == b'\n') {
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(line)
             && v.get("level").and_then(|l| l.as_str()) == Some("error")
-                && let Some(m) = v.get("msg").and_then(|m| m.as_str()) {
-                    last = Some(m.to_owned());
-                }
+            && let Some(m) = v.get("msg").and_then(|m| m.as_str())
+        {
+            last = Some(m.to_owned());
+        }
     }
     last
 }

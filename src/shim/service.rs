@@ -15,12 +15,12 @@ use containerd_shim_protos::protobuf::{Message, MessageField};
 use containerd_shim_protos::shim::oci::Options;
 use ttrpc::TtrpcContext;
 
-use crate::runtime::console::{self, ConsoleSocket};
 use super::events::Publisher;
 use super::io::{self, Drain, Stdin};
 use super::reaper::Reaper;
 use super::runtime::{Runtime, RuntimeConfig, Waiter};
 use super::{ExitRecord, ShimArgs, ShimError};
+use crate::runtime::console::{self, ConsoleSocket};
 
 /// How long an exit waits for the process's output to drain (grandchildren may hold pipes).
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
@@ -77,7 +77,11 @@ struct Container {
 
 impl Container {
     fn process(&mut self, exec_id: &str) -> Option<&mut Process> {
-        if exec_id.is_empty() { Some(&mut self.init) } else { self.execs.get_mut(exec_id) }
+        if exec_id.is_empty() {
+            Some(&mut self.init)
+        } else {
+            self.execs.get_mut(exec_id)
+        }
     }
 }
 
@@ -232,8 +236,7 @@ fn runtime_config(ns: &str, options: &MessageField<Any>) -> Result<RuntimeConfig
     let mut cfg = RuntimeConfig { binary_name: String::new(), root: PathBuf::from(format!("/run/berth/runtime/{ns}")) };
     if let Some(any) = options.as_ref() {
         if any.type_url.ends_with("containerd.runc.v1.Options") {
-            let o = Options::parse_from_bytes(&any.value)
-                .map_err(|e| ShimError::Invalid(format!("options {}: {e}", any.type_url)))?;
+            let o = Options::parse_from_bytes(&any.value).map_err(|e| ShimError::Invalid(format!("options {}: {e}", any.type_url)))?;
             if !o.binary_name.is_empty() {
                 cfg.binary_name = o.binary_name;
             }
@@ -255,7 +258,7 @@ fn runtime_config(ns: &str, options: &MessageField<Any>) -> Result<RuntimeConfig
 
 /// Mounts containerd-style rootfs mounts on `<bundle>/rootfs`.
 fn mount_rootfs(bundle: &Path, mounts: &[api::Mount]) -> Result<(), ShimError> {
-    use nix::mount::{MsFlags, mount};
+    use nix::mount::{mount, MsFlags};
     let target = bundle.join("rootfs");
     std::fs::create_dir_all(&target).map_err(|e| ShimError::io("create rootfs dir", &target, e))?;
     for m in mounts {
@@ -287,7 +290,6 @@ pub fn unmount_rootfs(bundle: &Path) {
     while nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).is_ok() {}
 }
 
-
 /// Checks an exec id is usable in a file name.
 fn check_exec_id(exec_id: &str) -> Result<(), ShimError> {
     if exec_id.is_empty() || exec_id.len() > 128 || exec_id.contains('/') || exec_id.starts_with('.') {
@@ -315,15 +317,11 @@ impl TaskService {
         if self.shared.lock().contains_key(&id) {
             return Err(ShimError::AlreadyExists(id));
         }
-        let bundle = if req.bundle.is_empty() {
-            self.shared.args.bundle.clone().unwrap_or_else(|| PathBuf::from("."))
-        } else {
-            PathBuf::from(&req.bundle)
-        };
+        let bundle =
+            if req.bundle.is_empty() { self.shared.args.bundle.clone().unwrap_or_else(|| PathBuf::from(".")) } else { PathBuf::from(&req.bundle) };
         let cfg = runtime_config(&self.shared.args.namespace, &req.options)?;
         std::fs::create_dir_all(&cfg.root).map_err(|e| ShimError::io("create runtime root", &cfg.root, e))?;
-        crate::util::write_json(&bundle.join(super::OPTIONS_FILE), &cfg)
-            .map_err(|e| ShimError::io("write", &bundle.join(super::OPTIONS_FILE), e))?;
+        crate::util::write_json(&bundle.join(super::OPTIONS_FILE), &cfg).map_err(|e| ShimError::io("write", &bundle.join(super::OPTIONS_FILE), e))?;
         let _ = std::fs::remove_file(bundle.join(super::EXIT_FILE));
         let rootfs_mounted = !req.rootfs.is_empty();
         if rootfs_mounted {
@@ -361,10 +359,7 @@ impl TaskService {
             }
         };
         proc_.pid = pid;
-        self.shared.lock().insert(
-            id.clone(),
-            Container { bundle: bundle.clone(), runtime, rootfs_mounted, init: proc_, execs: HashMap::new() },
-        );
+        self.shared.lock().insert(id.clone(), Container { bundle: bundle.clone(), runtime, rootfs_mounted, init: proc_, execs: HashMap::new() });
         self.shared.watch_exit(&id, "", pid, drain)?;
         let publisher = self.shared.publisher.clone();
         let id2 = id.clone();
@@ -452,10 +447,11 @@ impl TaskService {
             (input, None)
         };
         let _ = std::fs::remove_file(&process_json);
-        let pid: i32 = std::fs::read_to_string(&pid_file)
-            .ok()
-            .and_then(|s| s.trim().parse().ok())
-            .ok_or_else(|| ShimError::Runtime { id: id.into(), call: "exec".into(), msg: format!("no pid in {}", pid_file.display()) })?;
+        let pid: i32 = std::fs::read_to_string(&pid_file).ok().and_then(|s| s.trim().parse().ok()).ok_or_else(|| ShimError::Runtime {
+            id: id.into(),
+            call: "exec".into(),
+            msg: format!("no pid in {}", pid_file.display()),
+        })?;
         let _ = std::fs::remove_file(&pid_file);
         self.with_process(id, exec_id, |p| {
             p.pid = pid;
@@ -553,10 +549,8 @@ impl TaskService {
         if pid <= 0 {
             return Err(ShimError::Precondition { id: req.id.clone(), msg: format!("exec {} is not started", req.exec_id) });
         }
-        let sig = nix::sys::signal::Signal::try_from(req.signal as i32)
-            .map_err(|_| ShimError::Invalid(format!("signal {}", req.signal)))?;
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig)
-            .map_err(|e| ShimError::io("kill exec process of", Path::new(&req.id), e.into()))
+        let sig = nix::sys::signal::Signal::try_from(req.signal as i32).map_err(|_| ShimError::Invalid(format!("signal {}", req.signal)))?;
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), sig).map_err(|e| ShimError::io("kill exec process of", Path::new(&req.id), e.into()))
     }
 
     fn pause_resume(&self, id: &str, pause: bool) -> Result<(), ShimError> {
@@ -735,9 +729,7 @@ impl containerd_shim_protos::Task for TaskService {
     }
 
     fn resize_pty(&self, _ctx: &TtrpcContext, req: api::ResizePtyRequest) -> ttrpc::Result<Empty> {
-        let master = self
-            .with_process(&req.id, &req.exec_id, |p| p.console.as_ref().map(|m| m.try_clone()))
-            .map_err(|e| e.to_ttrpc())?;
+        let master = self.with_process(&req.id, &req.exec_id, |p| p.console.as_ref().map(|m| m.try_clone())).map_err(|e| e.to_ttrpc())?;
         match master {
             Some(Ok(m)) => console::resize(&m, req.width, req.height).map_err(ShimError::from).map_err(log_err("resize_pty"))?,
             Some(Err(e)) => return Err(ShimError::io("dup pty master of", Path::new(&req.id), e).to_ttrpc()),
@@ -783,10 +775,7 @@ impl containerd_shim_protos::Task for TaskService {
 
 /// Runs the resident shim: becomes a subreaper, serves on `args.socket`, never returns on success.
 pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
-    let socket = args
-        .socket
-        .clone()
-        .ok_or_else(|| ShimError::Invalid("resident shim needs -socket".into()))?;
+    let socket = args.socket.clone().ok_or_else(|| ShimError::Invalid("resident shim needs -socket".into()))?;
     // SAFETY: prctl with integer arguments only.
     let rc = unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     if rc != 0 {
@@ -814,11 +803,7 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
     let _ = std::fs::remove_file(&socket);
     let addr = format!("unix://{}", socket.display());
     let ttrpc_err = |source| ShimError::Ttrpc { socket: addr.clone(), source };
-    let mut server = ttrpc::Server::new()
-        .bind(&addr)
-        .map_err(ttrpc_err)?
-        .register_service(v3)
-        .register_service(v2);
+    let mut server = ttrpc::Server::new().bind(&addr).map_err(ttrpc_err)?.register_service(v3).register_service(v2);
     server.start().map_err(ttrpc_err)?;
     tracing::info!("shim serving on {addr}");
     loop {

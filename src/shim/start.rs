@@ -61,8 +61,7 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
     let address_file = bundle.join(super::ADDRESS_FILE);
     if UnixStream::connect(&socket).is_ok() {
         // Already served (containerd may call start twice): reuse it.
-        crate::util::atomic_write(&address_file, address.as_bytes())
-            .map_err(|e| ShimError::io("write", &address_file, e))?;
+        crate::util::atomic_write(&address_file, address.as_bytes()).map_err(|e| ShimError::io("write", &address_file, e))?;
         return Ok(address);
     }
     if let Some(dir) = socket.parent() {
@@ -70,11 +69,7 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
     }
     let _ = std::fs::remove_file(&socket);
     let log_path = bundle.join("shim.log");
-    let log = std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&log_path)
-        .map_err(|e| ShimError::io("open shim log", &log_path, e))?;
+    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| ShimError::io("open shim log", &log_path, e))?;
     let log2 = log.try_clone().map_err(|e| ShimError::io("dup shim log", &log_path, e))?;
     let argv0 = if args.argv0.is_empty() { "containerd-shim-berth-v2" } else { args.argv0.as_str() };
     let mut cmd = crate::util::self_command(argv0).map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;
@@ -136,10 +131,8 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
 /// rootfs, and return a protobuf-encoded DeleteResponse (best effort).
 pub fn delete_action(args: &ShimArgs) -> Result<Vec<u8>, ShimError> {
     let bundle = bundle_of(args)?;
-    let cfg: RuntimeConfig = crate::util::read_json(&bundle.join(super::OPTIONS_FILE)).unwrap_or(RuntimeConfig {
-        binary_name: String::new(),
-        root: PathBuf::from(format!("/run/berth/runtime/{}", args.namespace)),
-    });
+    let cfg: RuntimeConfig = crate::util::read_json(&bundle.join(super::OPTIONS_FILE))
+        .unwrap_or(RuntimeConfig { binary_name: String::new(), root: PathBuf::from(format!("/run/berth/runtime/{}", args.namespace)) });
     let runtime = Runtime::new(cfg, &bundle, Waiter::Direct);
     if let Err(e) = runtime.delete(&args.id) {
         tracing::warn!("{e}");

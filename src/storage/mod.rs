@@ -67,7 +67,11 @@ impl Driver {
         match self {
             Driver::Overlay2(o) => {
                 let upper = o.upper(id);
-                if upper.is_dir() { Changes::from_upper(&upper) } else { Ok(Changes::default()) }
+                if upper.is_dir() {
+                    Changes::from_upper(&upper)
+                } else {
+                    Ok(Changes::default())
+                }
             }
             Driver::Vfs(v) => match v.rootfs(id) {
                 Some(rootfs) => Changes::between(&rootfs, lowers),

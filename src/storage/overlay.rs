@@ -76,14 +76,13 @@ impl Overlay {
         }
         let lower = lowers.iter().map(|p| p.to_string_lossy().into_owned()).collect::<Vec<_>>().join(":");
         let base = self.dir.join(id);
-        let data = format!(
-            "lowerdir={lower},upperdir={},workdir={}",
-            base.join("upper").display(),
-            base.join("work").display()
-        );
+        let data = format!("lowerdir={lower},upperdir={},workdir={}", base.join("upper").display(), base.join("work").display());
         if data.len() < PAGE {
-            mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str()))
-                .map_err(|errno| StorageError::Mount { call: "mount overlay", path: merged.clone(), errno })?;
+            mount(Some("overlay"), &merged, Some("overlay"), MsFlags::empty(), Some(data.as_str())).map_err(|errno| StorageError::Mount {
+                call: "mount overlay",
+                path: merged.clone(),
+                errno,
+            })?;
             return Ok(merged);
         }
         let mut short = Vec::new();
@@ -126,8 +125,7 @@ impl Overlay {
     pub fn unmount(&self, id: &str) -> Result<(), StorageError> {
         let merged = self.merged(id);
         if is_mountpoint(&merged) {
-            umount2(&merged, MntFlags::MNT_DETACH)
-                .map_err(|errno| StorageError::Mount { call: "umount2", path: merged.clone(), errno })?;
+            umount2(&merged, MntFlags::MNT_DETACH).map_err(|errno| StorageError::Mount { call: "umount2", path: merged.clone(), errno })?;
         }
         Ok(())
     }

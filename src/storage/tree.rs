@@ -74,12 +74,8 @@ impl Merged {
     /// Removes everything strictly below `rel`.
     fn remove_below(&mut self, rel: &Path) {
         use std::ops::Bound::{Excluded, Unbounded};
-        let doomed: Vec<PathBuf> = self
-            .0
-            .range::<Path, _>((Excluded(rel), Unbounded))
-            .take_while(|(k, _)| k.starts_with(rel))
-            .map(|(k, _)| k.clone())
-            .collect();
+        let doomed: Vec<PathBuf> =
+            self.0.range::<Path, _>((Excluded(rel), Unbounded)).take_while(|(k, _)| k.starts_with(rel)).map(|(k, _)| k.clone()).collect();
         for k in doomed {
             self.0.remove(&k);
         }

@@ -27,12 +27,7 @@ impl Exchange {
     /// Publishes `event` (type name e.g. `containerd.events.TaskExit`) on `topic`.
     pub fn publish<M: Message>(&self, ns: &str, topic: &str, type_name: &str, event: &M) {
         let any = prost_types::Any { type_url: type_name.into(), value: event.encode_to_vec() };
-        self.forward(Envelope {
-            timestamp: Some(now()),
-            namespace: ns.into(),
-            topic: topic.into(),
-            event: Some(any),
-        });
+        self.forward(Envelope { timestamp: Some(now()), namespace: ns.into(), topic: topic.into(), event: Some(any) });
     }
 
     /// Sends a ready envelope.
@@ -102,7 +97,11 @@ pub fn matches(filters: &[String], env: &Envelope) -> bool {
                 "namespace" => &env.namespace,
                 _ => return true,
             };
-            if op == "==" { field == val } else { regex_lite_match(val, field) }
+            if op == "==" {
+                field == val
+            } else {
+                regex_lite_match(val, field)
+            }
         })
     })
 }

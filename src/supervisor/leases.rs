@@ -20,12 +20,7 @@ pub struct Leases {
 }
 
 fn ns_of<T>(req: &Request<T>) -> String {
-    req.metadata()
-        .get(super::NAMESPACE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("default")
-        .to_owned()
+    req.metadata().get(super::NAMESPACE_HEADER).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).unwrap_or("default").to_owned()
 }
 
 impl Leases {

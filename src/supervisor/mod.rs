@@ -6,11 +6,11 @@
 pub mod config;
 pub mod events;
 pub mod leases;
-pub mod shim_client;
-pub mod ttrpc_events;
 pub mod server;
+pub mod shim_client;
 pub mod store;
 pub mod tasks;
+pub mod ttrpc_events;
 
 use std::path::{Path, PathBuf};
 
@@ -95,11 +95,10 @@ impl From<SupervisorError> for tonic::Status {
 
 /// Checks that `name` is a single, safe path component.
 pub fn check_name(what: &'static str, name: &str) -> Result<(), SupervisorError> {
-    let ok = !name.is_empty()
-        && name.len() <= 255
-        && name != "."
-        && name != ".."
-        && !name.contains('/')
-        && !name.contains('\0');
-    if ok { Ok(()) } else { Err(SupervisorError::InvalidName { what, name: name.into() }) }
+    let ok = !name.is_empty() && name.len() <= 255 && name != "." && name != ".." && !name.contains('/') && !name.contains('\0');
+    if ok {
+        Ok(())
+    } else {
+        Err(SupervisorError::InvalidName { what, name: name.into() })
+    }
 }

@@ -17,21 +17,15 @@ use crate::proto::containerd::services::version::v1 as vapi;
 use crate::proto::containerd::types::Envelope;
 use crate::proto::containerd::v1::types::ProcessInfo;
 
-use super::events::{Exchange, matches};
+use super::events::{matches, Exchange};
 use super::store::{ContainerRecord, Store};
 use super::tasks::Tasks;
-use super::{Config, NAMESPACE_HEADER, SupervisorError, check_name};
+use super::{check_name, Config, SupervisorError, NAMESPACE_HEADER};
 
 type R<T> = Result<Response<T>, Status>;
 
 fn namespace<T>(req: &Request<T>) -> Result<String, Status> {
-    let ns = req
-        .metadata()
-        .get(NAMESPACE_HEADER)
-        .and_then(|v| v.to_str().ok())
-        .filter(|s| !s.is_empty())
-        .unwrap_or("default")
-        .to_owned();
+    let ns = req.metadata().get(NAMESPACE_HEADER).and_then(|v| v.to_str().ok()).filter(|s| !s.is_empty()).unwrap_or("default").to_owned();
     check_name("namespace", &ns)?;
     Ok(ns)
 }
@@ -62,12 +56,8 @@ impl capi::containers_server::Containers for Services {
 
     async fn list_stream(&self, req: Request<capi::ListContainersRequest>) -> R<Self::ListStreamStream> {
         let ns = namespace(&req)?;
-        let items: Vec<Result<capi::ListContainerMessage, Status>> = self
-            .store
-            .list(&ns)?
-            .iter()
-            .map(|r| Ok(capi::ListContainerMessage { container: Some(r.to_proto()) }))
-            .collect();
+        let items: Vec<Result<capi::ListContainerMessage, Status>> =
+            self.store.list(&ns)?.iter().map(|r| Ok(capi::ListContainerMessage { container: Some(r.to_proto()) })).collect();
         Ok(Response::new(Box::pin(futures::stream::iter(items))))
     }
 
@@ -265,7 +255,6 @@ impl tapi::tasks_server::Tasks for Services {
     }
 }
 
-
 #[tonic::async_trait]
 impl eapi::events_server::Events for Services {
     async fn publish(&self, req: Request<eapi::PublishRequest>) -> R<()> {
@@ -326,8 +315,7 @@ impl napi::namespaces_server::Namespaces for Services {
     }
 
     async fn list(&self, _req: Request<napi::ListNamespacesRequest>) -> R<napi::ListNamespacesResponse> {
-        let namespaces =
-            self.store.namespaces().into_iter().map(|name| napi::Namespace { name, labels: Default::default() }).collect();
+        let namespaces = self.store.namespaces().into_iter().map(|name| napi::Namespace { name, labels: Default::default() }).collect();
         Ok(Response::new(napi::ListNamespacesResponse { namespaces }))
     }
 

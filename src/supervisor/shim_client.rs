@@ -3,8 +3,8 @@
 //! messages are the same as v3's). Same calls as the generated `TaskClient`.
 
 use containerd_shim_protos::api;
-use containerd_shim_protos::protobuf::Message;
 use containerd_shim_protos::protobuf::well_known_types::empty::Empty;
+use containerd_shim_protos::protobuf::Message;
 use ttrpc::context::Context;
 
 /// The Task service name spoken to shims.

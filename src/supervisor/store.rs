@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::proto::containerd::services::containers::v1::{Container, container::Runtime};
+use crate::proto::containerd::services::containers::v1::{container::Runtime, Container};
 
-use super::{SupervisorError, check_name};
+use super::{check_name, SupervisorError};
 
 /// A protobuf Any kept byte-exact.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,10 +90,7 @@ impl ContainerRecord {
             id: self.id.clone(),
             labels: self.labels.clone(),
             image: self.image.clone(),
-            runtime: Some(Runtime {
-                name: self.runtime_name.clone(),
-                options: self.runtime_options.as_ref().map(prost_types::Any::from),
-            }),
+            runtime: Some(Runtime { name: self.runtime_name.clone(), options: self.runtime_options.as_ref().map(prost_types::Any::from) }),
             spec: self.spec.as_ref().map(prost_types::Any::from),
             snapshotter: self.snapshotter.clone(),
             snapshot_key: self.snapshot_key.clone(),
@@ -145,9 +142,7 @@ impl Store {
         let path = self.path(ns, id)?;
         match crate::util::read_json(&path) {
             Ok(r) => Ok(r),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SupervisorError::NotFound { what: "container", ns: ns.into(), id: id.into() })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SupervisorError::NotFound { what: "container", ns: ns.into(), id: id.into() }),
             Err(e) => Err(SupervisorError::io("read", &path, e)),
         }
     }
@@ -177,9 +172,7 @@ impl Store {
         let path = self.path(ns, id)?;
         match std::fs::remove_file(&path) {
             Ok(()) => Ok(()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(SupervisorError::NotFound { what: "container", ns: ns.into(), id: id.into() })
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(SupervisorError::NotFound { what: "container", ns: ns.into(), id: id.into() }),
             Err(e) => Err(SupervisorError::io("remove", &path, e)),
         }
     }

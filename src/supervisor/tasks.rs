@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use super::shim_client::TaskClient;
 use containerd_shim_protos::api as shimapi;
 use containerd_shim_protos::protobuf::well_known_types::any::Any as PbAny;
 use containerd_shim_protos::protobuf::{Message as _, MessageField};
 use containerd_shim_protos::shim::oci::Options;
-use super::shim_client::TaskClient;
 use tokio::sync::watch;
 
 use crate::proto::containerd::events::{TaskCreate, TaskDelete, TaskExit, TaskIo, TaskStart};
@@ -19,7 +19,7 @@ use crate::proto::containerd::v1::types::{Process, Status};
 
 use super::events::Exchange;
 use super::store::{ContainerRecord, Store};
-use super::{BERTH_RUNTIME, Config, SupervisorError, check_name};
+use super::{check_name, Config, SupervisorError, BERTH_RUNTIME};
 
 /// Timeout of ordinary shim calls (Wait has none).
 const SHIM_CALL_TIMEOUT: Duration = Duration::from_secs(30);
@@ -98,9 +98,7 @@ fn rfc_ts(s: &str) -> prost_types::Timestamp {
 
 /// Runs a blocking shim call off the async runtime.
 async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SupervisorError> {
-    tokio::task::spawn_blocking(f)
-        .await
-        .map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
+    tokio::task::spawn_blocking(f).await.map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
 }
 
 /// Which shim serves `io.containerd.runc.v2` (dockerd's default runtime).
@@ -116,9 +114,7 @@ pub enum RuncShim {
 }
 
 fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
-        .unwrap_or(false)
+    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
 }
 
 fn berth_shim() -> Result<std::process::Command, SupervisorError> {
@@ -135,9 +131,12 @@ fn shim_command(runtime: &str, runc_shim: RuncShim) -> Result<std::process::Comm
     match parts.as_slice() {
         ["io", "containerd", name, version] => {
             let bin = format!("containerd-shim-{name}-{version}");
-            let berth = *name == "runc"
-                && (runc_shim == RuncShim::Berth || (runc_shim == RuncShim::Auto && !on_path(&bin)));
-            if berth { berth_shim() } else { Ok(std::process::Command::new(bin)) }
+            let berth = *name == "runc" && (runc_shim == RuncShim::Berth || (runc_shim == RuncShim::Auto && !on_path(&bin)));
+            if berth {
+                berth_shim()
+            } else {
+                Ok(std::process::Command::new(bin))
+            }
         }
         _ => Err(SupervisorError::Invalid(format!("unknown runtime {runtime:?}"))),
     }
@@ -163,7 +162,7 @@ fn relay_shim_log(id: &str, bundle: &Path) -> Result<(), SupervisorError> {
     std::thread::Builder::new()
         .name("shim-log".into())
         .spawn(move || {
-            use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
             let mut buf = [0u8; 8192];
             loop {
                 let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
@@ -222,12 +221,11 @@ impl Tasks {
     }
 
     pub fn get(&self, ns: &str, id: &str) -> Result<Arc<Task>, SupervisorError> {
-        self.map
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .get(&(ns.to_owned(), id.to_owned()))
-            .cloned()
-            .ok_or_else(|| SupervisorError::NotFound { what: "task", ns: ns.into(), id: id.into() })
+        self.map.lock().unwrap_or_else(|p| p.into_inner()).get(&(ns.to_owned(), id.to_owned())).cloned().ok_or_else(|| SupervisorError::NotFound {
+            what: "task",
+            ns: ns.into(),
+            id: id.into(),
+        })
     }
 
     pub fn list(&self, ns: &str) -> Vec<Arc<Task>> {
@@ -267,9 +265,12 @@ impl Tasks {
             .env("TTRPC_ADDRESS", format!("{address}.ttrpc"))
             .env("NAMESPACE", ns);
         let id2 = id.to_owned();
-        let out = blocking(move || cmd.output())
-            .await?
-            .map_err(|e| SupervisorError::Shim { id: id2, call: "start", code: tonic::Code::Internal as i32, msg: e.to_string() })?;
+        let out = blocking(move || cmd.output()).await?.map_err(|e| SupervisorError::Shim {
+            id: id2,
+            call: "start",
+            code: tonic::Code::Internal as i32,
+            msg: e.to_string(),
+        })?;
         let stdout = String::from_utf8_lossy(&out.stdout);
         if !out.status.success() {
             return Err(SupervisorError::Shim {
@@ -465,13 +466,7 @@ impl Tasks {
             &task.ns,
             "/tasks/exit",
             "containerd.events.TaskExit",
-            &TaskExit {
-                container_id: task.id.clone(),
-                id: task.id.clone(),
-                pid: exit.pid,
-                exit_status: exit.status,
-                exited_at: Some(exit.at),
-            },
+            &TaskExit { container_id: task.id.clone(), id: task.id.clone(), pid: exit.pid, exit_status: exit.status, exited_at: Some(exit.at) },
         );
     }
 

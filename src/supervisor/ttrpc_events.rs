@@ -11,8 +11,8 @@ use ttrpc::TtrpcContext;
 
 use crate::proto::containerd::types::Envelope;
 
+use super::events::{generated_here, Exchange};
 use super::SupervisorError;
-use super::events::{Exchange, generated_here};
 
 struct Forwarder {
     events: Exchange,

@@ -140,14 +140,8 @@ pub fn busybox_docker_archive(dir: &Path) -> PathBuf {
     let manifest = serde_json::json!([{"Config": config_name, "RepoTags": [BUSYBOX_IMAGE], "Layers": ["layer.tar"]}]);
     std::fs::write(work.join("manifest.json"), serde_json::to_vec(&manifest).expect("json")).expect("manifest");
     let archive = dir.join("busybox-image.tar");
-    let st = Command::new("tar")
-        .arg("-C")
-        .arg(&work)
-        .arg("-cf")
-        .arg(&archive)
-        .args(["manifest.json", &config_name, "layer.tar"])
-        .status()
-        .expect("tar");
+    let st =
+        Command::new("tar").arg("-C").arg(&work).arg("-cf").arg(&archive).args(["manifest.json", &config_name, "layer.tar"]).status().expect("tar");
     assert!(st.success(), "tar of the busybox docker-archive failed");
     archive
 }

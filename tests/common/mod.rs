@@ -96,10 +96,7 @@ pub fn unmount_below(dir: &Path) {
 /// Makes sure Debian's busybox-static is installed and returns its path.
 pub fn busybox() -> PathBuf {
     let p = PathBuf::from("/bin/busybox");
-    assert!(
-        p.exists(),
-        "/bin/busybox missing: install Debian's busybox-static (the README's test command does)"
-    );
+    assert!(p.exists(), "/bin/busybox missing: install Debian's busybox-static (the README's test command does)");
     p
 }
 
@@ -228,11 +225,7 @@ impl TestDaemon {
     /// Like [`start`](Self::start), with extra berthd arguments.
     pub fn start_with(&mut self, extra: &[&str]) {
         let _ = std::fs::remove_file(self.socket());
-        let log = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("berthd.log"))
-            .expect("daemon log");
+        let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).expect("daemon log");
         let mut cmd = Command::new(role("berthd"));
         cmd.arg("-H")
             .arg(self.host())

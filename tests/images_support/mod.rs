@@ -15,9 +15,7 @@ pub fn sha256(data: &[u8]) -> String {
 
 /// Fails the test unless `tool` is on PATH, naming the Debian package that provides it.
 pub fn need(tool: &str, package: &str) -> PathBuf {
-    let found = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.is_file()))
-        .unwrap_or(None);
+    let found = std::env::var_os("PATH").map(|p| std::env::split_paths(&p).map(|d| d.join(tool)).find(|p| p.is_file())).unwrap_or(None);
     found.unwrap_or_else(|| panic!("{tool} is not installed: CI must install Debian's {package} package"))
 }
 
@@ -66,9 +64,8 @@ pub fn busybox_layer() -> Vec<u8> {
 /// An image config for `layers` (uncompressed tars), with one history entry per layer.
 pub fn config_for(layers: &[Vec<u8>]) -> Vec<u8> {
     let diff_ids: Vec<String> = layers.iter().map(|l| sha256(l)).collect();
-    let history: Vec<serde_json::Value> = (0..layers.len())
-        .map(|i| serde_json::json!({"created": "2024-01-01T00:00:00Z", "created_by": format!("layer {i}")}))
-        .collect();
+    let history: Vec<serde_json::Value> =
+        (0..layers.len()).map(|i| serde_json::json!({"created": "2024-01-01T00:00:00Z", "created_by": format!("layer {i}")})).collect();
     serde_json::to_vec(&serde_json::json!({
         "architecture": "amd64",
         "os": "linux",
@@ -197,13 +194,8 @@ impl Registry {
         )
         .expect("registry config");
         let log = std::fs::File::create(dir.path().join("registry.log")).expect("registry log");
-        let child = Command::new(bin)
-            .arg("serve")
-            .arg(&cfg)
-            .stdout(log.try_clone().expect("log fd"))
-            .stderr(log)
-            .spawn()
-            .expect("spawn docker-registry");
+        let child =
+            Command::new(bin).arg("serve").arg(&cfg).stdout(log.try_clone().expect("log fd")).stderr(log).spawn().expect("spawn docker-registry");
         let reg = Registry { dir, port, child };
         let up = common::wait_until(15, || std::net::TcpStream::connect(("127.0.0.1", port)).is_ok());
         assert!(up, "docker-registry did not come up: {}", std::fs::read_to_string(reg.dir.path().join("registry.log")).unwrap_or_default());

@@ -5,8 +5,8 @@ use super::container_path;
 use crate::api::types::{ContainerSummary, IdResponse, WaitResponse};
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, ellipsis, go_quote, inspect_array, now_unix, short_id, table};
-use crate::client::http::{EngineClient, Query, empty, escape};
-use crate::client::stdio::{StdioSink, copy_body};
+use crate::client::http::{empty, escape, EngineClient, Query};
+use crate::client::stdio::{copy_body, StdioSink};
 use hyper::Method;
 
 /// `berth ps` options.
@@ -46,21 +46,8 @@ pub fn render_ps(list: &[ContainerSummary], opts: &PsOptions, now: i64) -> Strin
         .iter()
         .map(|c| {
             let command = if opts.no_trunc { c.command.clone() } else { ellipsis(&c.command, 20) };
-            let names: Vec<&str> = c
-                .names
-                .iter()
-                .map(|n| n.strip_prefix('/').unwrap_or(n))
-                .filter(|n| opts.no_trunc || !n.contains('/'))
-                .collect();
-            vec![
-                id(c),
-                c.image.clone(),
-                go_quote(&command),
-                ago(c.created, now),
-                c.status.clone(),
-                format_ports(&c.ports),
-                names.join(","),
-            ]
+            let names: Vec<&str> = c.names.iter().map(|n| n.strip_prefix('/').unwrap_or(n)).filter(|n| opts.no_trunc || !n.contains('/')).collect();
+            vec![id(c), c.image.clone(), go_quote(&command), ago(c.created, now), c.status.clone(), format_ports(&c.ports), names.join(",")]
         })
         .collect();
     table(&["CONTAINER ID", "IMAGE", "COMMAND", "CREATED", "STATUS", "PORTS", "NAMES"], &rows)
@@ -211,13 +198,11 @@ pub async fn inspect(client: &EngineClient, names: &[String]) -> Result<u8> {
         let container = client.get_text(&container_path(name, "/json")).await;
         match container {
             Ok(v) => found.push(v),
-            Err(e) if e.status() == Some(404) => {
-                match client.get_text(&format!("/images/{}/json", escape(name, true))).await {
-                    Ok(v) => found.push(v),
-                    Err(e) if e.status() == Some(404) => errors.push(ClientError::NoSuchObject(name.clone())),
-                    Err(e) => errors.push(e),
-                }
-            }
+            Err(e) if e.status() == Some(404) => match client.get_text(&format!("/images/{}/json", escape(name, true))).await {
+                Ok(v) => found.push(v),
+                Err(e) if e.status() == Some(404) => errors.push(ClientError::NoSuchObject(name.clone())),
+                Err(e) => errors.push(e),
+            },
             Err(e @ ClientError::Connect { .. }) => return Err(e),
             Err(e) => errors.push(e),
         }

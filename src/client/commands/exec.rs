@@ -4,8 +4,8 @@
 use super::container_path;
 use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
 use crate::client::error::{ClientError, Result};
-use crate::client::http::{EngineClient, escape, full};
-use crate::client::stdio::{StdioSink, copy_reader};
+use crate::client::http::{escape, full, EngineClient};
+use crate::client::stdio::{copy_reader, StdioSink};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 use tokio::io::AsyncWriteExt;
@@ -86,8 +86,7 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
 /// Our terminal's (columns, rows), from stdout or else stdin.
 fn terminal_size() -> Option<(u32, u32)> {
     use std::os::fd::AsRawFd;
-    crate::runtime::console::window_size(std::io::stdout().as_raw_fd())
-        .or_else(|| crate::runtime::console::window_size(std::io::stdin().as_raw_fd()))
+    crate::runtime::console::window_size(std::io::stdout().as_raw_fd()).or_else(|| crate::runtime::console::window_size(std::io::stdin().as_raw_fd()))
 }
 
 /// Sends our terminal's size to exec `exec_id` now and on every SIGWINCH.

@@ -9,20 +9,15 @@ use crate::client::format::{ago, human_size, now_unix, short_id, split_repo_tag,
 use crate::client::http::{empty, escape, read_body, EngineClient, Query, ReqBody};
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
-use hyper::Method;
 use hyper::body::Frame;
+use hyper::Method;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Renders `berth images` (or the id list with `quiet`) at time `now`.
 pub fn render_images(list: &[ImageSummary], quiet: bool, now: i64) -> String {
     if quiet {
         let mut seen = std::collections::HashSet::new();
-        return list
-            .iter()
-            .map(|i| short_id(&i.id))
-            .filter(|id| seen.insert(id.clone()))
-            .map(|id| format!("{id}\n"))
-            .collect();
+        return list.iter().map(|i| short_id(&i.id)).filter(|id| seen.insert(id.clone())).map(|id| format!("{id}\n")).collect();
     }
     let mut rows = Vec::new();
     for img in list {
@@ -91,9 +86,7 @@ pub async fn import(client: &EngineClient, source: &str, reference: Option<&str>
         q = q.set("changes", c);
     }
     let q = q.encode();
-    let resp = client
-        .call(Method::POST, &format!("/images/create{q}"), &[("content-type", "application/x-tar")], body)
-        .await?;
+    let resp = client.call(Method::POST, &format!("/images/create{q}"), &[("content-type", "application/x-tar")], body).await?;
     let mut body = resp.into_body();
     let mut pending = Vec::new();
     let mut failed = false;

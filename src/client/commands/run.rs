@@ -2,12 +2,10 @@
 //! code, exactly the order the docker CLI uses.
 
 use super::container_path;
-use crate::api::types::{LogConfig, 
-    ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, WaitResponse,
-};
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, LogConfig, WaitResponse};
 use crate::client::error::{ClientError, Result};
-use crate::client::http::{EngineClient, Query, empty, read_body};
-use crate::client::stdio::{StdioSink, copy_body, copy_reader};
+use crate::client::http::{empty, read_body, EngineClient, Query};
+use crate::client::stdio::{copy_body, copy_reader, StdioSink};
 use hyper::{Method, StatusCode};
 use hyper_util::rt::TokioIo;
 
@@ -83,7 +81,11 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
 /// "busybox" → "busybox:latest", as docker names the image it cannot find.
 fn with_default_tag(image: &str) -> String {
     let last = image.rsplit('/').next().unwrap_or(image);
-    if last.contains(':') || image.contains('@') { image.to_owned() } else { format!("{image}:latest") }
+    if last.contains(':') || image.contains('@') {
+        image.to_owned()
+    } else {
+        format!("{image}:latest")
+    }
 }
 
 /// Exit code docker uses when starting the container failed.
@@ -125,7 +127,7 @@ const PROXIED: &[(i32, &str)] = &[
 /// Starts catching the signals in [`PROXIED`] (before the container starts, so none is
 /// missed); they queue up until [`proxy_signals`] forwards them.
 fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
-    use tokio::signal::unix::{SignalKind, signal};
+    use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
     for &(num, name) in PROXIED {
         match signal(SignalKind::from_raw(num)) {
@@ -147,11 +149,7 @@ fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
 
 /// Forwards caught signals to the container with `POST /containers/{id}/kill?signal=NAME`
 /// until forwarding fails (then the error is returned, so the user is never stuck).
-async fn proxy_signals(
-    client: &EngineClient,
-    id: &str,
-    mut rx: tokio::sync::mpsc::UnboundedReceiver<&'static str>,
-) -> ClientError {
+async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio::sync::mpsc::UnboundedReceiver<&'static str>) -> ClientError {
     while let Some(name) = rx.recv().await {
         let path = container_path(id, &format!("/kill{}", Query::new().set("signal", name).encode()));
         tracing::debug!("forwarding SIG{name} to {id}");
@@ -197,9 +195,8 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
 
     // Attach first, so no output is lost.
     let q = Query::new().set("stream", 1).set("stdout", 1).set("stderr", 1).encode();
-    let mut resp = client
-        .call(Method::POST, &container_path(&id, &format!("/attach{q}")), &[("connection", "Upgrade"), ("upgrade", "tcp")], empty())
-        .await?;
+    let mut resp =
+        client.call(Method::POST, &container_path(&id, &format!("/attach{q}")), &[("connection", "Upgrade"), ("upgrade", "tcp")], empty()).await?;
     let attach = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
         let upgraded = hyper::upgrade::on(&mut resp).await?;
         tokio::spawn(async move {
@@ -216,9 +213,8 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
 
     // Then wait, before start, so a quick exit is not missed.
     let cond = if opts.rm { "removed" } else { "next-exit" };
-    let wait_resp = client
-        .call(Method::POST, &container_path(&id, &format!("/wait{}", Query::new().set("condition", cond).encode())), &[], empty())
-        .await;
+    let wait_resp =
+        client.call(Method::POST, &container_path(&id, &format!("/wait{}", Query::new().set("condition", cond).encode())), &[], empty()).await;
     let wait_resp = match wait_resp {
         Ok(r) => r,
         Err(e) => {

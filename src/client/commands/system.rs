@@ -30,9 +30,7 @@ pub fn client_section() -> String {
 /// Go's `time.ANSIC` rendering ("Thu May  7 21:09:36 2026") of an RFC 3339 build time;
 /// anything else is shown as sent.
 fn ansic(t: &str) -> String {
-    chrono::DateTime::parse_from_rfc3339(t)
-        .map(|d| d.format("%a %b %e %H:%M:%S %Y").to_string())
-        .unwrap_or_else(|_| t.to_owned())
+    chrono::DateTime::parse_from_rfc3339(t).map(|d| d.format("%a %b %e %H:%M:%S %Y").to_string()).unwrap_or_else(|_| t.to_owned())
 }
 
 /// The `Server:` section of `berth version` from `GET /version` (`experimental` is the
@@ -179,12 +177,7 @@ fn is_active(state: &str) -> bool {
 /// reclaimable.
 pub fn render_df(du: &DiskUsage) -> String {
     let total = du.layers_size;
-    let used: i64 = du
-        .images
-        .iter()
-        .filter(|i| i.containers != 0 && i.size != -1 && i.shared_size != -1)
-        .map(|i| i.size - i.shared_size)
-        .sum();
+    let used: i64 = du.images.iter().filter(|i| i.containers != 0 && i.size != -1 && i.shared_size != -1).map(|i| i.size - i.shared_size).sum();
     let active_images = du.images.iter().filter(|i| i.containers > 0).count();
     let rw: i64 = du.containers.iter().filter_map(|c| c.size_rw).sum();
     let idle_rw: i64 = du.containers.iter().filter(|c| !is_active(&c.state)).filter_map(|c| c.size_rw).sum();

@@ -48,8 +48,8 @@ pub(super) async fn containers_list(State(d): D, Query(q): Q) -> Json<Vec<Contai
 }
 
 pub(super) async fn container_create(State(d): D, Query(q): Q, body: Bytes) -> ApiResult<(StatusCode, Json<ContainerCreateResponse>)> {
-    let req: ContainerCreateRequest = serde_json::from_slice(&body)
-        .map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
+    let req: ContainerCreateRequest =
+        serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
     let resp = d.create(req, q.get("name").map(String::as_str))?;
     Ok((StatusCode::CREATED, Json(resp)))
 }
@@ -216,8 +216,8 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     let tail = q.get("tail").and_then(|t| t.parse::<usize>().ok());
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     // The tail is cut from what is on disk now; following continues from there.
-    let (existing, offset) = crate::logs::jsonfile::read_all(std::path::Path::new(&c.log_path))
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    let (existing, offset) =
+        crate::logs::jsonfile::read_all(std::path::Path::new(&c.log_path)).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let mut existing: Vec<_> = existing.into_iter().filter(|e| wants(&q, e)).collect();
     if let Some(n) = tail {
         let skip = existing.len().saturating_sub(n);
@@ -227,9 +227,8 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     let body = if follow && c.state.status == Status::Running {
         let rx = logstream::follow(d.clone(), id, ReadFrom::At(offset), true);
         let q2 = q.clone();
-        let rest = tokio_stream_from(rx)
-            .filter(move |e| futures::future::ready(wants(&q2, e)))
-            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
+        let rest =
+            tokio_stream_from(rx).filter(move |e| futures::future::ready(wants(&q2, e))).map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
         Body::from_stream(head.chain(rest))
     } else {
         Body::from_stream(head)
@@ -240,4 +239,3 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
 fn tokio_stream_from<T: Send + 'static>(mut rx: tokio::sync::mpsc::Receiver<T>) -> impl futures::Stream<Item = T> {
     futures::stream::poll_fn(move |cx| rx.poll_recv(cx))
 }
-

@@ -3,10 +3,10 @@
 
 use super::{all, blocking, first, repo_tag, tar_response, ApiError, ApiResult, QList, D, Q};
 use crate::api::filters::Filters;
-use crate::daemon::images::CommitOptions;
 use crate::api::types::*;
-use axum::body::Body;
+use crate::daemon::images::CommitOptions;
 use crate::image::registry::{self, Progress};
+use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -143,23 +143,16 @@ fn image_history(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<Vec<se
     let sizes: Vec<u64> = img.config.rootfs.diff_ids.iter().map(|l| crate::image::store::dir_size(&d.images.layer_dir(l))).collect();
     let mut layer = 0;
     let mut out = Vec::new();
-    let history: Vec<serde_json::Value> = if img.config.history.is_empty() {
-        sizes.iter().map(|_| serde_json::json!({})).collect()
-    } else {
-        img.config.history.clone()
-    };
+    let history: Vec<serde_json::Value> =
+        if img.config.history.is_empty() { sizes.iter().map(|_| serde_json::json!({})).collect() } else { img.config.history.clone() };
     for h in &history {
         let empty = h.get("empty_layer").and_then(|e| e.as_bool()).unwrap_or(false);
         let size = if empty { 0 } else { sizes.get(layer).copied().unwrap_or(0) };
         if !empty {
             layer += 1;
         }
-        let created = h
-            .get("created")
-            .and_then(|c| c.as_str())
-            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-            .map(|t| t.timestamp())
-            .unwrap_or(0);
+        let created =
+            h.get("created").and_then(|c| c.as_str()).and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok()).map(|t| t.timestamp()).unwrap_or(0);
         out.push(serde_json::json!({
             "Id": "<missing>",
             "Created": created,
@@ -191,7 +184,11 @@ fn image_tag(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMa
 
 /// `DELETE /images/{name}[?force=1]`: untags, and deletes the image once no name is left,
 /// refusing (409) an image a container uses unless forced (then it is only untagged).
-async fn image_delete(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMap<String, String>) -> ApiResult<Json<Vec<serde_json::Value>>> {
+async fn image_delete(
+    d: &crate::daemon::Daemon,
+    name: &str,
+    q: &std::collections::HashMap<String, String>,
+) -> ApiResult<Json<Vec<serde_json::Value>>> {
     let force = super::flag(q, "force");
     let img = d.images.get(name)?;
     let shortid: String = img.id.trim_start_matches("sha256:").chars().take(12).collect();
@@ -204,12 +201,18 @@ async fn image_delete(d: &crate::daemon::Daemon, name: &str, q: &std::collection
         return Ok(Json(out));
     }
     if !by_tag && img.tags.len() > 1 && !force {
-        return Err(ApiError(StatusCode::CONFLICT, format!("conflict: unable to delete {shortid} (must be forced) - image is referenced in multiple repositories")));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("conflict: unable to delete {shortid} (must be forced) - image is referenced in multiple repositories"),
+        ));
     }
     let users: Vec<_> = d.containers.list().into_iter().filter(|c| c.image_id == img.id).collect();
     if let Some(c) = users.iter().find(|c| c.state.status == crate::daemon::container::Status::Running) {
         let cid: String = c.id.chars().take(12).collect();
-        return Err(ApiError(StatusCode::CONFLICT, format!("conflict: unable to delete {shortid} (cannot be forced) - image is being used by running container {cid}")));
+        return Err(ApiError(
+            StatusCode::CONFLICT,
+            format!("conflict: unable to delete {shortid} (cannot be forced) - image is being used by running container {cid}"),
+        ));
     }
     if let Some(c) = users.first() {
         let cid: String = c.id.chars().take(12).collect();
@@ -272,7 +275,11 @@ where
 }
 
 fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
-    let image = q.get("fromImage").filter(|i| !i.is_empty()).cloned().ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "fromImage or fromSrc must be given".into()))?;
+    let image = q
+        .get("fromImage")
+        .filter(|i| !i.is_empty())
+        .cloned()
+        .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "fromImage or fromSrc must be given".into()))?;
     let name = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
         Some(t) => format!("{image}:{t}"),
@@ -283,7 +290,12 @@ fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<
     Ok(progress_stream(move |tx| async move { registry::pull(&d.images, &name, auth, &tx).await }))
 }
 
-fn image_push(d: std::sync::Arc<crate::daemon::Daemon>, name: String, q: std::collections::HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+fn image_push(
+    d: std::sync::Arc<crate::daemon::Daemon>,
+    name: String,
+    q: std::collections::HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let name = match q.get("tag").filter(|t| !t.is_empty()) {
         Some(t) => format!("{}:{t}", crate::image::reference::parse(&name).0),
         None => name,
@@ -403,4 +415,3 @@ impl std::io::Read for SyncRead {
         self.1.block_on(self.0.read(buf))
     }
 }
-

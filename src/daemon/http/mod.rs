@@ -202,4 +202,3 @@ async fn ping(method: Method) -> Response {
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     r
 }
-

@@ -31,10 +31,7 @@ pub(super) async fn version(State(d): D) -> Json<Version> {
     };
     Json(Version {
         platform: HashMap::from([("Name".into(), "berth".into())]),
-        components: vec![
-            engine,
-            ComponentVersion { name: comp.into(), version: comp_ver.into(), details: HashMap::new() },
-        ],
+        components: vec![engine, ComponentVersion { name: comp.into(), version: comp_ver.into(), details: HashMap::new() }],
         version: env!("CARGO_PKG_VERSION").into(),
         api_version: API_VERSION.into(),
         min_api_version: MIN_API_VERSION.into(),
@@ -113,7 +110,6 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "Warnings": null
     }))
 }
-
 
 /// `GET /system/df`: every image with its size, the part of it shared with other images and
 /// its containers; every container with the bytes it changed; the bytes of all distinct

@@ -6,8 +6,18 @@ use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxRe
 /// Devices every container may use whatever the rules say (runc's list): mknod of any, and
 /// null, zero, full, random, urandom, tty, console, ptmx, the pts, tun.
 const ALWAYS: &[&str] = &[
-    "c *:* m", "b *:* m", "c 1:3 rwm", "c 1:5 rwm", "c 1:7 rwm", "c 1:8 rwm", "c 1:9 rwm", "c 5:0 rwm", "c 5:1 rwm",
-    "c 5:2 rwm", "c 136:* rwm", "c 10:200 rwm",
+    "c *:* m",
+    "b *:* m",
+    "c 1:3 rwm",
+    "c 1:5 rwm",
+    "c 1:7 rwm",
+    "c 1:8 rwm",
+    "c 1:9 rwm",
+    "c 5:0 rwm",
+    "c 5:1 rwm",
+    "c 5:2 rwm",
+    "c 136:* rwm",
+    "c 10:200 rwm",
 ];
 
 /// (allow, rule) writes for devices.allow / devices.deny, in order; empty when

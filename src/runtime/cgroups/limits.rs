@@ -75,7 +75,11 @@ fn pair(first: Option<Write>, then: Option<Write>) -> Option<Step> {
 
 /// v2's spelling of -1 (unlimited).
 fn v2_num(n: i64) -> String {
-    if n == -1 { "max".to_owned() } else { n.to_string() }
+    if n == -1 {
+        "max".to_owned()
+    } else {
+        n.to_string()
+    }
 }
 
 /// The writes that apply `res` on cgroup `version`, in order. Device rules are not part of
@@ -165,10 +169,7 @@ fn memory(m: &LinuxMemory, version: Version) -> Plan {
     match version {
         Version::V1 => {
             let limit = limit.map(|l| write("memory.limit", "memory", "memory.limit_in_bytes", l));
-            let swap = swap.map(|s| Write {
-                optional: s == -1,
-                ..write("memory.swap", "memory", "memory.memsw.limit_in_bytes", s)
-            });
+            let swap = swap.map(|s| Write { optional: s == -1, ..write("memory.swap", "memory", "memory.memsw.limit_in_bytes", s) });
             out.extend(pair(limit, swap));
         }
         Version::V2 => {
@@ -179,7 +180,9 @@ fn memory(m: &LinuxMemory, version: Version) -> Plan {
                 // The spec's swap is memory+swap (v1's memsw); v2 limits swap alone.
                 let v = match (s, limit) {
                     (-1, _) => -1,
-                    (_, None | Some(-1)) => return refuse("memory.swap", "cgroup v2 limits swap apart from memory: a memory+swap limit needs a memory limit"),
+                    (_, None | Some(-1)) => {
+                        return refuse("memory.swap", "cgroup v2 limits swap apart from memory: a memory+swap limit needs a memory limit")
+                    }
                     (s, Some(l)) if s < l => return refuse("memory.swap", format!("memory+swap {s} is less than the memory limit {l}")),
                     (s, Some(l)) => s - l,
                 };
@@ -497,7 +500,13 @@ mod tests {
             "rdma": {"mlx5_1": {"hcaHandles": 3}}}));
         assert_eq!(
             lines(&r, Version::V1),
-            ["pids.max=max", "hugetlb.2MB.limit_in_bytes=2147483648", "net_cls.classid=255", "net_prio.ifpriomap=lo 10", "rdma.max=mlx5_1 hca_handle=3"]
+            [
+                "pids.max=max",
+                "hugetlb.2MB.limit_in_bytes=2147483648",
+                "net_cls.classid=255",
+                "net_prio.ifpriomap=lo 10",
+                "rdma.max=mlx5_1 hca_handle=3"
+            ]
         );
         let r = res(json!({"hugepageLimits": [{"pageSize": "1GB", "limit": 0}], "unified": {"memory.high": "1000"}}));
         assert_eq!(lines(&r, Version::V2), ["hugetlb.1GB.max=0", "memory.high=1000"]);

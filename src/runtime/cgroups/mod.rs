@@ -14,14 +14,14 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use cgroups_rs::fs::freezer::FreezerController;
-use cgroups_rs::fs::{Cgroup, hierarchies};
+use cgroups_rs::fs::{hierarchies, Cgroup};
 use cgroups_rs::{CgroupPid, FreezerState};
 use nix::errno::Errno;
 use oci_spec::runtime::{LinuxDevice, LinuxResources, Spec};
 
 use super::error::RuntimeError;
 use limits::{Step, Version, Write};
-pub use paths::{CgroupPaths, V1Hierarchy, v1_hierarchies};
+pub use paths::{v1_hierarchies, CgroupPaths, V1Hierarchy};
 
 /// v1 controllers a container joins when the host mounts them (runc joins them all; these
 /// are the ones linux.resources can limit, plus cpuacct for statistics and the freezer).
@@ -167,7 +167,9 @@ impl ContainerCgroup {
         let Some(dir) = self.dir_of(w.controller) else {
             let mut reason = format!("this host has no {} cgroup controller (no v1 hierarchy mounts it)", w.controller);
             if hybrid_only(w.controller) {
-                reason.push_str(&format!("; it is enabled only on the cgroup2 mount at {HYBRID_UNIFIED}, which berth, like runc, does not set limits on"));
+                reason.push_str(&format!(
+                    "; it is enabled only on the cgroup2 mount at {HYBRID_UNIFIED}, which berth, like runc, does not set limits on"
+                ));
             }
             return refused(reason);
         };
@@ -180,11 +182,11 @@ impl ContainerCgroup {
             }
             return refused(reason);
         };
-        std::fs::OpenOptions::new()
-            .write(true)
-            .open(&file)
-            .and_then(|mut f| f.write_all(value.as_bytes()))
-            .map_err(|err| WriteFailure::Kernel { file, value: value.clone(), err })
+        std::fs::OpenOptions::new().write(true).open(&file).and_then(|mut f| f.write_all(value.as_bytes())).map_err(|err| WriteFailure::Kernel {
+            file,
+            value: value.clone(),
+            err,
+        })
     }
 
     fn failure(&self, w: &Write, f: WriteFailure) -> RuntimeError {

@@ -134,7 +134,11 @@ pub fn resolve(id: &str, raw: Option<&str>, host: &Host) -> Result<CgroupPaths, 
 /// `a/b` without leading or doubled slashes.
 fn join(base: &str, inner: &str) -> String {
     let base = base.trim_matches('/');
-    if base.is_empty() { inner.to_owned() } else { format!("{base}/{inner}") }
+    if base.is_empty() {
+        inner.to_owned()
+    } else {
+        format!("{base}/{inner}")
+    }
 }
 
 /// /proc/<pid>/cgroup as controller list (`cpu,cpuacct`, `name=systemd`, "" for v2) → path.
@@ -152,8 +156,22 @@ fn own_cgroups(proc_cgroup: &str) -> BTreeMap<String, String> {
 /// Every v1 subsystem the kernel knows (what a cgroup mount's options may name besides
 /// flags like `rw` or `xattr`, and named hierarchies like `name=systemd`).
 const V1_SUBSYSTEMS: &[&str] = &[
-    "cpuset", "cpu", "cpuacct", "blkio", "io", "memory", "devices", "freezer", "net_cls", "perf_event", "net_prio",
-    "hugetlb", "pids", "rdma", "misc", "debug",
+    "cpuset",
+    "cpu",
+    "cpuacct",
+    "blkio",
+    "io",
+    "memory",
+    "devices",
+    "freezer",
+    "net_cls",
+    "perf_event",
+    "net_prio",
+    "hugetlb",
+    "pids",
+    "rdma",
+    "misc",
+    "debug",
 ];
 
 /// A cgroup v1 hierarchy mounted on the host.
@@ -192,13 +210,8 @@ pub fn v1_hierarchies(mountinfo: &str, exclude: Option<&Path>) -> Vec<V1Hierarch
         if exclude.is_some_and(|x| point.starts_with(x)) {
             continue;
         }
-        let subsystems: Vec<String> = right
-            .nth(1)
-            .unwrap_or_default()
-            .split(',')
-            .filter(|o| V1_SUBSYSTEMS.contains(o) || o.starts_with("name="))
-            .map(str::to_owned)
-            .collect();
+        let subsystems: Vec<String> =
+            right.nth(1).unwrap_or_default().split(',').filter(|o| V1_SUBSYSTEMS.contains(o) || o.starts_with("name=")).map(str::to_owned).collect();
         if !subsystems.is_empty() && !out.iter().any(|h| h.subsystems == subsystems) {
             out.push(V1Hierarchy { mount_point: point, root: PathBuf::from(root), subsystems });
         }
@@ -266,7 +279,8 @@ mod tests {
         Host { v2, proc_cgroup, mountinfo: MOUNTINFO }
     }
 
-    const PROC_CGROUP: &str = "5:pids:/\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n2:net_cls:/\n1:name=systemd:/user.slice\n0::/user.slice/s.scope\n";
+    const PROC_CGROUP: &str =
+        "5:pids:/\n4:memory:/process_api/abc\n3:cpu,cpuacct:/\n2:net_cls:/\n1:name=systemd:/user.slice\n0::/user.slice/s.scope\n";
 
     #[test]
     fn an_absolute_cgroups_path_is_taken_from_every_hierarchy_root() {

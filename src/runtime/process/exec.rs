@@ -31,9 +31,7 @@ pub fn look_path(name: &str, env: &[String]) -> Result<PathBuf, String> {
     if name.contains('/') {
         return match is_executable(Path::new(name)) {
             Ok(()) => Ok(PathBuf::from(name)),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                Err(format!("exec: \"{name}\": stat {name}: no such file or directory"))
-            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(format!("exec: \"{name}\": stat {name}: no such file or directory")),
             Err(e) if e.kind() == std::io::ErrorKind::PermissionDenied => Err(format!("exec: \"{name}\": permission denied")),
             Err(e) => Err(format!("exec: \"{name}\": {e}")),
         };

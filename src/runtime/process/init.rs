@@ -10,7 +10,7 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use nix::fcntl::{OFlag, open};
+use nix::fcntl::{open, OFlag};
 use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
@@ -57,13 +57,14 @@ pub fn main() -> ExitCode {
     // else in this fresh process owns them.
     let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
     let mut buf = Vec::with_capacity(32 * 1024);
-    let setup_msg: Setup = match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
-        Ok(c) => c,
-        Err(e) => {
-            report(&mut status, InitStatus::Error(format!("init: reading config: {e}")));
-            return ExitCode::FAILURE;
-        }
-    };
+    let setup_msg: Setup =
+        match cfg_file.read_to_end(&mut buf).map_err(|e| e.to_string()).and_then(|_| serde_json::from_slice(&buf).map_err(|e| e.to_string())) {
+            Ok(c) => c,
+            Err(e) => {
+                report(&mut status, InitStatus::Error(format!("init: reading config: {e}")));
+                return ExitCode::FAILURE;
+            }
+        };
     drop(cfg_file);
     let cfg = match setup_msg {
         Setup::Create(c) => c,
@@ -164,7 +165,7 @@ pub(super) fn exec_process(p: &ExecPlan, preserve: u32) -> String {
 /// may ignore others (even glibc-internal 32/33) or block some. SIGHUP/SIGINT stay ignored if
 /// they were (nohup semantics, like Go).
 fn reset_signals() {
-    use nix::sys::signal::{SigSet, SigmaskHow, sigprocmask};
+    use nix::sys::signal::{sigprocmask, SigSet, SigmaskHow};
     /// The kernel's struct sigaction; all-zero means SIG_DFL, no flags, empty mask.
     #[repr(C)]
     struct KernelSigaction {
@@ -224,7 +225,8 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
         nix::sched::unshare(CloneFlags::CLONE_NEWCGROUP).map_err(|e| fail(RuntimeError::sys(id, "unshare(CLONE_NEWCGROUP)", e)))?;
     }
     if let Some(adj) = process.oom_score_adj() {
-        std::fs::write("/proc/self/oom_score_adj", adj.to_string()).map_err(|e| fail(RuntimeError::io(id, "write", "/proc/self/oom_score_adj", e)))?;
+        std::fs::write("/proc/self/oom_score_adj", adj.to_string())
+            .map_err(|e| fail(RuntimeError::io(id, "write", "/proc/self/oom_score_adj", e)))?;
     }
 
     // The fifo lives outside the rootfs: hold it (O_PATH, opens without blocking) across
@@ -315,7 +317,8 @@ pub(super) fn become_process(
     }
 
     if let Some(sock) = console {
-        let size = process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
+        let size =
+            process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
         tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
     }
     // The working directory is entered as root first (runc's order: the user may lack
@@ -387,7 +390,11 @@ fn verify_cwd(id: &str) -> Result<(), RuntimeError> {
 fn set_domainname(d: &str) -> Result<(), nix::errno::Errno> {
     // SAFETY: pointer and length describe a live byte slice.
     let r = unsafe { libc::setdomainname(d.as_ptr() as *const libc::c_char, d.len()) };
-    if r != 0 { Err(nix::errno::Errno::last()) } else { Ok(()) }
+    if r != 0 {
+        Err(nix::errno::Errno::last())
+    } else {
+        Ok(())
+    }
 }
 
 fn set_rlimit(rl: &oci_spec::runtime::PosixRlimit) -> Result<(), nix::errno::Errno> {

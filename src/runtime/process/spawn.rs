@@ -16,9 +16,9 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
 
-use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::fcntl::{fcntl, FcntlArg, OFlag};
 use nix::sched::CloneFlags;
-use nix::unistd::{Pid, pipe2};
+use nix::unistd::{pipe2, Pid};
 
 use crate::runtime::error::RuntimeError;
 
