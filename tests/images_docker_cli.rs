@@ -5,34 +5,8 @@
 mod common;
 mod images_support;
 
-use common::{TempDir, TestDaemon};
+use common::{docker_ok, TempDir, TestDaemon};
 use images_support::*;
-use std::process::Command;
-
-const DOCKER: &str = "/usr/local/bin/docker";
-
-fn docker(d: &TestDaemon, args: &[&str]) -> std::process::Output {
-    assert!(std::path::Path::new(DOCKER).exists(), "{DOCKER} is missing");
-    Command::new(DOCKER)
-        .env("DOCKER_HOST", d.host())
-        .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
-        .args(args)
-        .output()
-        .expect("run docker")
-}
-
-fn docker_ok(d: &TestDaemon, args: &[&str]) -> String {
-    let out = docker(d, args);
-    assert!(
-        out.status.success(),
-        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
-        out.status,
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        d.log().lines().rev().take(30).collect::<Vec<_>>().join("\n")
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 #[test]
 fn docker_cli_tags_pushes_pulls_saves_loads_and_removes_images_through_berthd() {

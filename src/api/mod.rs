@@ -3,6 +3,7 @@
 
 pub mod filters;
 pub mod stream;
+pub mod timestamp;
 pub mod types;
 
 /// The Engine API version berthd speaks (and announces in `/_ping`'s `Api-Version`).

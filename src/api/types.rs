@@ -17,13 +17,54 @@ pub struct ContainerConfig {
     pub open_stdin: bool,
     pub stdin_once: bool,
     pub env: Option<Vec<String>>,
+    #[serde(deserialize_with = "cmd_slice")]
     pub cmd: Option<Vec<String>>,
     pub image: String,
     pub working_dir: String,
+    #[serde(deserialize_with = "entrypoint_slice")]
     pub entrypoint: Option<Vec<String>>,
     pub labels: Option<HashMap<String, String>>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+}
+
+/// Docker's `StrSlice` (`Cmd`, `Entrypoint`): a list of strings, a single string (a list
+/// of one), or null.
+/// (The field is named in the error: `ContainerCreateRequest` flattens this struct, so the
+/// JSON path of a bad value is lost.)
+fn str_slice<'de, D: serde::Deserializer<'de>>(d: D, field: &'static str) -> Result<Option<Vec<String>>, D::Error> {
+    struct StrSlice(&'static str);
+    impl<'de> serde::de::Visitor<'de> for StrSlice {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "a string or a list of strings for {}", self.0)
+        }
+        fn visit_unit<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_none<E: serde::de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Self::Value, E> {
+            Ok(Some(vec![s.to_owned()]))
+        }
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            let mut v = Vec::new();
+            while let Some(s) = seq.next_element::<String>()? {
+                v.push(s);
+            }
+            Ok(Some(v))
+        }
+    }
+    d.deserialize_any(StrSlice(field))
+}
+
+fn cmd_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    str_slice(d, "Cmd")
+}
+
+fn entrypoint_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    str_slice(d, "Entrypoint")
 }
 
 /// `HostConfig` of `POST /containers/create` (what the host grants the container).
@@ -305,4 +346,22 @@ pub struct ExecInspect {
     pub container_id: String,
     pub detach_keys: String,
     pub pid: i64,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cmd_and_entrypoint_take_a_string_a_list_or_null_as_dockers_strslice() {
+        let c: ContainerConfig = serde_json::from_str(r#"{"Cmd":"echo hi","Entrypoint":["/bin/sh","-c"]}"#).expect("parse");
+        assert_eq!(c.cmd, Some(vec!["echo hi".to_owned()]));
+        assert_eq!(c.entrypoint, Some(vec!["/bin/sh".to_owned(), "-c".to_owned()]));
+        let c: ContainerConfig = serde_json::from_str(r#"{"Cmd":null}"#).expect("parse");
+        assert_eq!(c.cmd, None);
+        let c: ContainerConfig = serde_json::from_str("{}").expect("parse");
+        assert_eq!(c.entrypoint, None);
+        assert!(serde_json::from_str::<ContainerConfig>(r#"{"Cmd":5}"#).is_err());
+        assert!(serde_json::from_str::<ContainerConfig>(r#"{"Cmd":["a",1]}"#).is_err());
+    }
 }

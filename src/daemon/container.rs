@@ -103,6 +103,24 @@ impl Container {
     }
 }
 
+/// The (entrypoint, cmd) of `c` as Docker's inspect shows them, split back out of the
+/// argv it runs: the user's own halves as given, the rest of the argv as the other half;
+/// `img` (the image's defaults, when the image is still there) splits an argv that came
+/// wholly from the image.
+pub fn inspect_command(c: &Container, img: Option<&RunConfig>) -> (Vec<String>, Vec<String>) {
+    let argv: Vec<String> = std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect();
+    let own = |v: &Option<Vec<String>>| v.clone().filter(|v| !v.is_empty());
+    match (own(&c.config.entrypoint), own(&c.config.cmd)) {
+        (Some(e), _) if argv.starts_with(&e) => {
+            let rest = argv[e.len()..].to_vec();
+            (e, rest)
+        }
+        (None, Some(cmd)) if argv.ends_with(&cmd) => (argv[..argv.len() - cmd.len()].to_vec(), cmd),
+        (None, None) if img.is_some() => img.map(|i| effective_command(&c.config, i)).unwrap_or_default(),
+        _ => (Vec::new(), argv),
+    }
+}
+
 /// The (entrypoint, cmd) a container created with `req` runs on an image with defaults
 /// `img`: its own when given, else the image's; an explicit entrypoint resets the image's
 /// cmd, as in Docker.

@@ -104,7 +104,13 @@ impl Daemon {
             .map_err(|e| DaemonError::Internal(format!("image config {}: {e}", image.id)))?;
         let mut m = raw.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
         let (entrypoint, cmd) = effective_command(&c.config, &image.config.config);
-        let list = |v: Vec<String>| if v.is_empty() { Value::Null } else { Value::from(v) };
+        let list = |v: Vec<String>| {
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::from(v)
+            }
+        };
         m.insert("Entrypoint".into(), list(entrypoint));
         m.insert("Cmd".into(), list(cmd));
         m.insert("Env".into(), Value::from(c.env.clone()));
@@ -150,7 +156,12 @@ impl Daemon {
             .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
         if paused_here {
             if let Err(e) = self.unpause(&id).await {
+                // The record could not be updated (a full disk): thaw the processes anyway;
+                // the record still says "running, not paused", as before the commit.
                 tracing::warn!("unpause {id} after commit: {e}");
+                if let Err(e) = self.backend.resume(&id).await {
+                    tracing::error!("thaw {id} after commit: {e}");
+                }
             }
         }
         result
@@ -260,19 +271,24 @@ impl Daemon {
             usage.images.push(ImageUsage { image: img.clone(), shared_size, containers: n });
         }
         for c in containers {
-            let image = images.iter().find(|i| i.id == c.image_id);
-            let lowers = image.map(|i| self.lowers(i)).unwrap_or_default();
-            let size_rw = match self.overlay.changes(&c.id, &lowers) {
-                Ok(ch) => ch.size(),
-                Err(e) => {
-                    tracing::warn!("size of container {}: {e}", c.id);
-                    0
-                }
-            };
-            let size_root_fs = image.map(|i| i.size).unwrap_or(0) + size_rw;
+            let (size_rw, size_root_fs) = self.container_size(&c, images.iter().find(|i| i.id == c.image_id));
             usage.containers.push(ContainerUsage { container: c, size_rw, size_root_fs });
         }
         Ok(usage)
+    }
+
+    /// Bytes container `c` changed, and those plus its image's (`image`, when it still
+    /// exists). Blocking (walks the container's changes).
+    pub fn container_size(&self, c: &Container, image: Option<&Image>) -> (u64, u64) {
+        let lowers = image.map(|i| self.lowers(i)).unwrap_or_default();
+        let size_rw = match self.overlay.changes(&c.id, &lowers) {
+            Ok(ch) => ch.size(),
+            Err(e) => {
+                tracing::warn!("size of container {}: {e}", c.id);
+                0
+            }
+        };
+        (size_rw, image.map(|i| i.size).unwrap_or(0) + size_rw)
     }
 }
 

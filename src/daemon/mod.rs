@@ -9,6 +9,7 @@ pub mod images;
 pub mod logstream;
 pub mod monolithic;
 pub mod names;
+pub mod ps;
 pub mod spec;
 pub mod store;
 pub mod supervisor_client;
@@ -231,7 +232,9 @@ impl Daemon {
             // A quick container can exit before its start is recorded: taking the ops lock
             // waits for that record, so the exit is never mistaken for a stale one.
             let _g = self.ops.lock().await;
-            let Ok(c) = self.containers.get(&ev.id) else { return };
+            let Ok(c) = self.containers.get(&ev.id) else {
+                return;
+            };
             if c.state.status != Status::Running {
                 return;
             }
@@ -372,8 +375,12 @@ impl Daemon {
     async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
         let c = self.containers.get(id)?;
         match c.state.status {
-            Status::Running => return Err(DaemonError::NotModified("container already started".into())),
-            Status::Removing => return Err(DaemonError::Conflict("container is marked for removal and cannot be started".into())),
+            Status::Running => {
+                return Err(DaemonError::NotModified("container already started".into()));
+            }
+            Status::Removing => {
+                return Err(DaemonError::Conflict("container is marked for removal and cannot be started".into()));
+            }
             _ => {}
         }
         let image = self.images.get(&c.image_id)?;
@@ -420,20 +427,32 @@ impl Daemon {
         }
     }
 
-    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout`.
-    pub async fn stop(&self, name_or_id: &str, timeout: Option<Duration>) -> Result<(), DaemonError> {
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout` seconds
+    /// (the container's own, else Docker's 10 s; negative: no SIGKILL, wait as long as it
+    /// takes). It runs in a task of its own, so that a client that goes away (Ctrl-C on
+    /// `docker stop`) does not leave the container between the two signals.
+    pub async fn stop(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
+        let (d, name) = (self.clone(), name_or_id.to_owned());
+        tokio::spawn(async move { d.stop_detached(&name, timeout).await })
+            .await
+            .unwrap_or_else(|e| Err(DaemonError::Internal(format!("stop {name_or_id}: {e}"))))
+    }
+
+    async fn stop_detached(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
         let c = self.containers.get(&id)?;
         if c.state.status != Status::Running {
             return Err(DaemonError::NotModified("container already stopped".into()));
         }
-        let timeout = timeout.or(c.config.stop_timeout.map(|s| Duration::from_secs(s.max(0) as u64))).unwrap_or(DEFAULT_STOP_TIMEOUT);
+        let secs = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT.as_secs() as i64);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
         if let Err(e) = self.signal(&id, sig).await {
             tracing::debug!("stop signal to {id}: {e}");
         }
-        if self.wait_stopped(&id, rx, timeout).await {
+        // A negative timeout waits for good; a century stands in for "for good".
+        let wait = u64::try_from(secs).map(Duration::from_secs).unwrap_or(Duration::from_secs(100 * 365 * 86400));
+        if self.wait_stopped(&id, rx, wait).await {
             return Ok(());
         }
         let rx = self.subscribe();
@@ -450,7 +469,9 @@ impl Daemon {
     /// does: frozen processes act on a signal only once thawed.
     async fn signal(&self, id: &str, sig: i32) -> Result<(), BackendError> {
         self.backend.kill(id, sig).await?;
-        let Ok(c) = self.containers.get(id) else { return Ok(()) };
+        let Ok(c) = self.containers.get(id) else {
+            return Ok(());
+        };
         let stop_signal = c.config.stop_signal.as_deref().and_then(parse_signal);
         if c.state.paused && (sig == libc::SIGKILL || stop_signal.is_none_or(|s| s == sig)) {
             self.backend.resume(id).await?;
@@ -477,12 +498,24 @@ impl Daemon {
             return Err(DaemonError::Conflict(format!("Container {id} is not running")));
         }
         match (pause, c.state.paused) {
-            (true, true) => return Err(DaemonError::Conflict(format!("Container {id} is already paused"))),
-            (false, false) => return Err(DaemonError::Conflict(format!("Container {id} is not paused"))),
+            (true, true) => {
+                return Err(DaemonError::Conflict(format!("Container {id} is already paused")));
+            }
+            (false, false) => {
+                return Err(DaemonError::Conflict(format!("Container {id} is not paused")));
+            }
             (true, false) => self.backend.pause(&id).await?,
             (false, true) => self.backend.resume(&id).await?,
         }
-        self.containers.update(&id, |c| c.state.paused = pause)?;
+        if let Err(e) = self.containers.update(&id, |c| c.state.paused = pause) {
+            // The record could not say so (a full disk): undo the freeze or thaw, so that
+            // the error leaves the container as it was.
+            let undo = if pause { self.backend.resume(&id).await } else { self.backend.pause(&id).await };
+            if let Err(u) = undo {
+                tracing::error!(%id, "undoing {} after a failed record update: {u}", if pause { "pause" } else { "unpause" });
+            }
+            return Err(e.into());
+        }
         tracing::info!(%id, "container {}", if pause { "paused" } else { "unpaused" });
         Ok(())
     }
@@ -523,7 +556,9 @@ impl Daemon {
             }
         }
         let _g = self.ops.lock().await;
-        let Ok(c) = self.containers.get(&id) else { return Ok(()) };
+        let Ok(c) = self.containers.get(&id) else {
+            return Ok(());
+        };
         let _ = self.backend.delete(&id).await;
         self.overlay.remove(&id)?;
         self.containers.remove(&id)?;

@@ -16,7 +16,9 @@ pub enum StoreError {
     #[error("Multiple IDs found with provided prefix: {0}")]
     Ambiguous(String),
     /// The name is taken.
-    #[error("Conflict. The container name \"{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name.")]
+    #[error(
+        "Conflict. The container name \"{name}\" is already in use by container \"{id}\". You have to remove (or rename) that container to be able to reuse that name."
+    )]
     NameInUse { name: String, id: String },
     /// A container's files could not be written or removed.
     #[error("container store {path}: {source}")]
@@ -103,13 +105,16 @@ impl ContainerStore {
         self.lock().get(id).cloned().ok_or_else(|| StoreError::NotFound(id.to_owned()))
     }
 
-    /// Applies `f` to container `id` and persists the result; returns the new copy.
+    /// Applies `f` to container `id` and persists the result; returns the new copy. The
+    /// change is made on a copy and takes effect only once it is on disk: when persisting
+    /// fails (a full disk), memory and disk both keep the previous state.
     pub fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> Result<Container, StoreError> {
         let mut map = self.lock();
         let c = map.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
-        f(c);
-        let copy = c.clone();
+        let mut copy = c.clone();
+        f(&mut copy);
         self.persist(&copy)?;
+        *c = copy.clone();
         Ok(copy)
     }
 

@@ -80,7 +80,27 @@ impl Writer {
         if out.is_empty() {
             return Ok(());
         }
-        self.file.write_all(out).map_err(|source| LogError::Io { path: self.path.clone(), source })
+        let mut written = 0;
+        while written < out.len() {
+            match self.file.write(&out[written..]) {
+                Ok(0) => return Err(self.roll_back(written, io::ErrorKind::WriteZero.into())),
+                Ok(n) => written += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(self.roll_back(written, e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Cuts off the `written` bytes of a failed append (a full disk takes part of a write),
+    /// so the log never holds half a record that the next one would be glued to.
+    fn roll_back(&mut self, written: usize, source: io::Error) -> LogError {
+        if written > 0 {
+            if let Ok(len) = self.file.metadata().map(|m| m.len()) {
+                let _ = self.file.set_len(len.saturating_sub(written as u64));
+            }
+        }
+        LogError::Io { path: self.path.clone(), source }
     }
 }
 
@@ -133,11 +153,15 @@ pub fn parse_records(data: &[u8]) -> (Vec<Entry>, usize) {
 /// writer leaves them when `max-file` > 1.
 pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
     let mut gens: Vec<(u32, PathBuf)> = Vec::new();
-    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else { return Vec::new() };
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return Vec::new();
+    };
     if let Ok(rd) = std::fs::read_dir(dir) {
         for e in rd.flatten() {
             let fname = e.file_name();
-            let Some(n) = fname.to_str().and_then(|f| f.strip_prefix(name)).and_then(|r| r.strip_prefix('.')) else { continue };
+            let Some(n) = fname.to_str().and_then(|f| f.strip_prefix(name)).and_then(|r| r.strip_prefix('.')) else {
+                continue;
+            };
             if let Ok(k) = n.parse::<u32>() {
                 gens.push((k, e.path()));
             }

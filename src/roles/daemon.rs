@@ -1,12 +1,10 @@
 //! The daemon role (`berthd`, dockerd's part): flags, the Engine API socket, signals.
 
 use crate::daemon::{http, Daemon, DaemonConfig};
-use axum::ServiceExt;
 use clap::Parser;
 use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::ExitCode;
-use tower::Layer;
 
 /// berthd: the berth daemon, serving the Docker Engine API.
 #[derive(Parser, Debug)]
@@ -102,8 +100,7 @@ async fn run(args: Args) -> anyhow::Result<()> {
     let _ = std::fs::remove_file(&socket);
     let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| anyhow::anyhow!("listen on {}: {e}", socket.display()))?;
     tracing::info!(socket = %socket.display(), monolithic = daemon.config.monolithic, "API listening");
-    let app = tower::util::MapRequestLayer::new(http::strip_version).layer(http::router(daemon));
-    axum::serve(listener, ServiceExt::<axum::extract::Request>::into_make_service(app)).with_graceful_shutdown(shutdown_signal()).await?;
+    http::serve(listener, daemon, shutdown_signal()).await;
     let _ = std::fs::remove_file(&socket);
     tracing::info!("daemon shut down");
     Ok(())

@@ -410,3 +410,30 @@ impl Drop for TestDaemon {
         }
     }
 }
+
+/// The docker 28.x CLI of the machine image, pointed at daemon `d` with its own config dir.
+pub fn docker_cmd(d: &TestDaemon) -> Command {
+    let mut c = Command::new("/usr/local/bin/docker");
+    c.env("DOCKER_HOST", d.host()).env("DOCKER_CONFIG", d.dir.path().join("docker-config"));
+    c
+}
+
+/// Runs the docker CLI against `d`.
+pub fn docker(d: &TestDaemon, args: &[&str]) -> std::process::Output {
+    docker_cmd(d).args(args).output().expect("run docker")
+}
+
+/// Runs the docker CLI against `d` and returns stdout, failing the test (with the daemon
+/// log's tail) on a non-zero exit.
+pub fn docker_ok(d: &TestDaemon, args: &[&str]) -> String {
+    let out = docker(d, args);
+    assert!(
+        out.status.success(),
+        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        d.log().lines().rev().take(30).collect::<Vec<_>>().join("\n")
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}

@@ -2,10 +2,12 @@
 //! inspect, list, remove.
 
 use super::{flag, ApiError, ApiResult, D, Q};
+use crate::api::filters::Filters;
 use crate::api::stream::{frame, StdStream};
 use crate::api::types::*;
 use crate::daemon::container::Status;
 use crate::daemon::logstream::{self, ReadFrom};
+use crate::daemon::ps::ListOptions;
 use crate::daemon::{ContainerEvent, DaemonError};
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -15,7 +17,6 @@ use axum::Json;
 use futures::StreamExt;
 use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
 /// The `ps` entry of `c` at time `now` (sizes left out).
@@ -39,17 +40,38 @@ pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::Date
     }
 }
 
-pub(super) async fn containers_list(State(d): D, Query(q): Q) -> Json<Vec<ContainerSummary>> {
-    let all = flag(&q, "all");
+/// `GET /containers/json?all=&limit=&size=&filters=`.
+pub(super) async fn containers_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<ContainerSummary>>> {
+    let opts = ListOptions {
+        all: flag(&q, "all"),
+        limit: match q.get("limit").map(String::as_str) {
+            None | Some("") => 0,
+            Some(l) => l.parse().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid limit: {l:?} is not an integer")))?,
+        },
+        filters: Filters::parse(q.get("filters").map(String::as_str)).map_err(DaemonError::from)?,
+    };
+    let size = flag(&q, "size");
     let now = chrono::Utc::now();
-    let mut cs: Vec<_> = d.containers.list().into_iter().filter(|c| all || c.state.status == Status::Running).collect();
-    cs.sort_by(|a, b| b.created.cmp(&a.created));
-    Json(cs.iter().map(|c| summary(c, now)).collect())
+    super::blocking(move || {
+        let cs = d.list_containers(&opts)?;
+        Ok(cs
+            .iter()
+            .map(|c| {
+                let mut s = summary(c, now);
+                if size {
+                    let (rw, rootfs) = d.container_size(c, d.images.get(&c.image_id).ok().as_ref());
+                    (s.size_rw, s.size_root_fs) = (Some(rw as i64), Some(rootfs as i64));
+                }
+                s
+            })
+            .collect())
+    })
+    .await
+    .map(Json)
 }
 
 pub(super) async fn container_create(State(d): D, Query(q): Q, body: Bytes) -> ApiResult<(StatusCode, Json<ContainerCreateResponse>)> {
-    let req: ContainerCreateRequest =
-        serde_json::from_slice(&body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))?;
+    let req: ContainerCreateRequest = super::decode_json(&body)?;
     let resp = d.create(req, q.get("name").map(String::as_str))?;
     Ok((StatusCode::CREATED, Json(resp)))
 }
@@ -64,7 +86,11 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
     let s = &c.state;
     let mut config = c.config.clone();
     config.env = Some(c.env.clone());
-    config.cmd = Some(std::iter::once(c.path.clone()).chain(c.args.iter().cloned()).collect());
+    let image = d.images.get(&c.image_id).ok();
+    let (entrypoint, cmd) = crate::daemon::container::inspect_command(&c, image.as_ref().map(|i| &i.config.config));
+    let list = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
+    config.entrypoint = list(entrypoint);
+    config.cmd = list(cmd);
     Ok(Json(ContainerInspect {
         id: c.id.clone(),
         created: rfc3339(Some(c.created)),
@@ -106,7 +132,10 @@ pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiR
 }
 
 pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
-    let t = q.get("t").and_then(|t| t.parse::<i64>().ok()).map(|t| Duration::from_secs(t.max(0) as u64));
+    let t = match q.get("t").map(String::as_str) {
+        None | Some("") => None,
+        Some(t) => Some(t.parse::<i64>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer")))?),
+    };
     d.stop(&id, t).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -149,7 +178,9 @@ pub(super) async fn container_wait(State(d): D, Path(id): Path<String>, Query(q)
         } else {
             loop {
                 match events.recv().await {
-                    Ok(ContainerEvent::Exited { id: e, exit_code }) if e == id && condition != "removed" => break exit_code,
+                    Ok(ContainerEvent::Exited { id: e, exit_code }) if e == id && condition != "removed" => {
+                        break exit_code;
+                    }
                     Ok(ContainerEvent::Removed { id: e, exit_code }) if e == id => break exit_code,
                     Err(tokio::sync::broadcast::error::RecvError::Closed) => break -1,
                     _ => {}
@@ -205,7 +236,24 @@ pub(super) async fn container_attach(State(d): D, Path(id): Path<String>, Query(
         .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
 }
 
-/// `GET /containers/{id}/logs`.
+/// `tail` of a logs request: None for every line (`all`, empty, or a negative number, as
+/// Docker takes it), else how many of the last lines.
+fn tail_of(q: &HashMap<String, String>) -> ApiResult<Option<usize>> {
+    match q.get("tail").map(String::as_str) {
+        None | Some("") | Some("all") => Ok(None),
+        Some(t) => match t.parse::<i64>() {
+            Ok(n) => Ok(usize::try_from(n).ok()),
+            Err(_) => Err(ApiError(StatusCode::BAD_REQUEST, format!("invalid value for tail: {t:?} is neither \"all\" nor a number of lines"))),
+        },
+    }
+}
+
+/// The time of log entry `e` (entries whose time cannot be read count as the oldest).
+fn entry_time(e: &crate::logs::jsonfile::Entry) -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339(&e.time).map(|t| t.with_timezone(&chrono::Utc)).unwrap_or_default()
+}
+
+/// `GET /containers/{id}/logs?stdout=&stderr=&follow=&timestamps=&tail=&since=&until=`.
 pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Response> {
     let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
     if !flag(&q, "stdout") && !flag(&q, "stderr") {
@@ -213,22 +261,43 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     }
     let follow = flag(&q, "follow");
     let timestamps = flag(&q, "timestamps");
-    let tail = q.get("tail").and_then(|t| t.parse::<usize>().ok());
+    let tail = tail_of(&q)?;
+    let bound = |name: &str| {
+        crate::api::timestamp::parse(name, q.get(name).map(String::as_str).unwrap_or(""))
+            .map_err(|e| ApiError(StatusCode::BAD_REQUEST, e.to_string()))
+    };
+    let (since, until) = (bound("since")?, bound("until")?);
+    let in_window = move |e: &crate::logs::jsonfile::Entry| {
+        let t = entry_time(e);
+        since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
+    };
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     // The tail is cut from what is on disk now; following continues from there.
     let (existing, offset) =
         crate::logs::jsonfile::read_all(std::path::Path::new(&c.log_path)).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
-    let mut existing: Vec<_> = existing.into_iter().filter(|e| wants(&q, e)).collect();
+    let mut existing: Vec<_> = existing.into_iter().filter(|e| wants(&q, e) && in_window(e)).collect();
     if let Some(n) = tail {
         let skip = existing.len().saturating_sub(n);
         existing.drain(..skip);
     }
     let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, timestamps)))));
-    let body = if follow && c.state.status == Status::Running {
+    let now = chrono::Utc::now();
+    let body = if follow && c.state.status == Status::Running && until.is_none_or(|u| u > now) {
         let rx = logstream::follow(d.clone(), id, ReadFrom::At(offset), true);
         let q2 = q.clone();
-        let rest =
-            tokio_stream_from(rx).filter(move |e| futures::future::ready(wants(&q2, e))).map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
+        // With `until`, following ends when that time comes (or a later line does).
+        let deadline = until.map(|u| tokio::time::Instant::now() + (u - now).to_std().unwrap_or_default());
+        let end = async move {
+            match deadline {
+                Some(at) => tokio::time::sleep_until(at).await,
+                None => std::future::pending().await,
+            }
+        };
+        let rest = tokio_stream_from(rx)
+            .take_until(end)
+            .take_while(move |e| futures::future::ready(until.is_none_or(|u| entry_time(e) <= u)))
+            .filter(move |e| futures::future::ready(wants(&q2, e) && since.is_none_or(|s| entry_time(e) >= s)))
+            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
         Body::from_stream(head.chain(rest))
     } else {
         Body::from_stream(head)

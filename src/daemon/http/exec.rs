@@ -18,7 +18,7 @@ fn json_body<T: serde::de::DeserializeOwned + Default>(body: &[u8]) -> ApiResult
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
-    serde_json::from_slice(body).map_err(|e| ApiError(StatusCode::BAD_REQUEST, format!("invalid JSON in request body: {e}")))
+    super::decode_json(body)
 }
 
 /// `POST /containers/{id}/exec`.

@@ -65,7 +65,9 @@ pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> 
         _ if body.iter().all(u8::is_ascii_whitespace) => None,
         Ok(serde_json::Value::Null) => None,
         Ok(serde_json::Value::Object(m)) => Some(m),
-        Ok(_) | Err(_) => return Err(ApiError(StatusCode::BAD_REQUEST, "invalid JSON in request body: expected a container config object".into())),
+        Ok(_) | Err(_) => {
+            return Err(ApiError(StatusCode::BAD_REQUEST, "invalid JSON in request body: expected a container config object".into()));
+        }
     };
     let opts = CommitOptions {
         name: repo_tag(&q),
@@ -218,7 +220,9 @@ async fn image_delete(
         let cid: String = c.id.chars().take(12).collect();
         if !force {
             let msg = if by_tag {
-                format!("conflict: unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {shortid}")
+                format!(
+                    "conflict: unable to remove repository reference \"{name}\" (must force) - container {cid} is using its referenced image {shortid}"
+                )
             } else {
                 format!("conflict: unable to delete {shortid} (must be forced) - image is being used by stopped container {cid}")
             };
@@ -245,6 +249,7 @@ async fn image_delete(
 }
 
 fn error_line(msg: String) -> serde_json::Value {
+    let msg = super::errors::client_message(&msg);
     serde_json::json!({ "errorDetail": { "message": msg }, "error": msg })
 }
 
@@ -346,9 +351,13 @@ fn feed_body(body: Body) -> tokio::io::DuplexStream {
     let (reader, mut writer) = tokio::io::duplex(256 * 1024);
     let mut stream = body.into_data_stream();
     tokio::spawn(async move {
+        let mut reading = true;
         while let Some(Ok(chunk)) = stream.next().await {
-            if writer.write_all(&chunk).await.is_err() {
-                return;
+            // Once the reader gave up (a refused archive, a full disk), the rest of the
+            // upload is drained and dropped: a client that is still sending gets the answer
+            // instead of a broken pipe.
+            if reading && writer.write_all(&chunk).await.is_err() {
+                reading = false;
             }
         }
         let _ = writer.shutdown().await;
@@ -372,10 +381,14 @@ pub(super) async fn images_create(State(d): D, Query(q): QList, headers: HeaderM
     let (reader, mut writer) = tokio::io::duplex(256 * 1024);
     let mut stream = body.into_data_stream();
     let feeder = tokio::spawn(async move {
+        let mut reading = true;
         while let Some(chunk) = stream.next().await {
-            let Ok(chunk) = chunk else { return Err("upload interrupted".to_owned()) };
-            if writer.write_all(&chunk).await.is_err() {
-                return Ok(());
+            let Ok(chunk) = chunk else {
+                return Err("upload interrupted".to_owned());
+            };
+            // After a failed import the rest of the upload is drained (see `feed_body`).
+            if reading && writer.write_all(&chunk).await.is_err() {
+                reading = false;
             }
         }
         let _ = writer.shutdown().await;
@@ -390,10 +403,14 @@ pub(super) async fn images_create(State(d): D, Query(q): QList, headers: HeaderM
     .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     let upload = feeder.await.unwrap_or(Ok(()));
     let line = match (result, upload) {
-        (_, Err(e)) => ProgressMessage { error: Some(e.clone()), error_detail: Some(ErrorResponse { message: e }), ..Default::default() },
+        (_, Err(e)) => ProgressMessage {
+            error: Some(super::errors::client_message(&e)),
+            error_detail: Some(ErrorResponse { message: super::errors::client_message(&e) }),
+            ..Default::default()
+        },
         (Ok(img), Ok(())) => ProgressMessage { status: Some(img.id), ..Default::default() },
         (Err(e), Ok(())) => {
-            let m = e.to_string();
+            let m = super::errors::client_message(&e.to_string());
             ProgressMessage { error: Some(m.clone()), error_detail: Some(ErrorResponse { message: m }), ..Default::default() }
         }
     };

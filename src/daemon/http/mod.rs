@@ -2,20 +2,25 @@
 //! encode answers the way the docker CLI and docker-py expect.
 
 use super::{Daemon, DaemonError};
-use crate::api::types::*;
 use crate::api::API_VERSION;
-use axum::extract::{Query, Request, State};
+use axum::extract::{Query, State};
 use axum::http::{header, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
-use axum::{Json, Router};
+use axum::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
 
 mod containers;
+mod errors;
 mod exec;
 mod images;
+mod serve;
 mod system;
+mod version;
+
+pub use errors::ApiError;
+pub use serve::{serve, HEADER_READ_TIMEOUT};
 
 use containers::*;
 use exec::*;
@@ -24,37 +29,6 @@ use system::*;
 
 type D = State<Arc<Daemon>>;
 type Q = Query<HashMap<String, String>>;
-
-/// An Engine API error: a status code and Docker's `{"message": ...}` body.
-pub struct ApiError(pub StatusCode, pub String);
-
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        if self.0 == StatusCode::NOT_MODIFIED {
-            return StatusCode::NOT_MODIFIED.into_response();
-        }
-        (self.0, Json(ErrorResponse { message: self.1 })).into_response()
-    }
-}
-
-impl From<DaemonError> for ApiError {
-    fn from(e: DaemonError) -> Self {
-        let code = match &e {
-            DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
-            DaemonError::Conflict(_) => StatusCode::CONFLICT,
-            DaemonError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            DaemonError::NotModified(_) => StatusCode::NOT_MODIFIED,
-            DaemonError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
-    }
-}
-
-impl From<crate::image::ImageError> for ApiError {
-    fn from(e: crate::image::ImageError) -> Self {
-        DaemonError::from(e).into()
-    }
-}
 
 type ApiResult<T> = Result<T, ApiError>;
 
@@ -122,7 +96,7 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> Result<T, DaemonErro
     Ok(r?)
 }
 
-/// The router, with the `/vX.Y` prefix stripped from paths before routing.
+/// The router of version-less paths ([`serve`] checks and strips the `/vX.Y` prefix).
 pub fn router(daemon: Arc<Daemon>) -> Router {
     Router::new()
         .route("/_ping", get(ping).head(ping))
@@ -155,30 +129,9 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/exec/{id}/json", get(exec_inspect))
         .route("/exec/{id}/resize", post(exec_resize))
         .fallback(not_found)
+        .layer(axum::middleware::map_response(errors::json_errors))
         .layer(axum::middleware::map_response(server_headers))
         .with_state(daemon)
-}
-
-/// Strips the API version prefix (`/v1.41/containers/json` → `/containers/json`) and
-/// refuses versions older than we speak.
-pub fn strip_version(mut req: Request) -> Request {
-    let path = req.uri().path();
-    if let Some(rest) = path.strip_prefix("/v") {
-        if let Some(slash) = rest.find('/') {
-            let ver = &rest[..slash];
-            if !ver.is_empty() && ver.chars().all(|c| c.is_ascii_digit() || c == '.') {
-                let new_path = rest[slash..].to_owned();
-                let pq = match req.uri().query() {
-                    Some(q) => format!("{new_path}?{q}"),
-                    None => new_path,
-                };
-                if let Ok(uri) = pq.parse::<Uri>() {
-                    *req.uri_mut() = uri;
-                }
-            }
-        }
-    }
-    req
 }
 
 async fn server_headers(mut resp: Response) -> Response {
@@ -201,4 +154,19 @@ async fn ping(method: Method) -> Response {
     h.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
     h.insert("Builder-Version", HeaderValue::from_static("1"));
     r
+}
+
+/// Decodes a JSON request body; an error names the field it is in (`Cmd: invalid type ...`).
+pub(crate) fn decode_json<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    let de = &mut serde_json::Deserializer::from_slice(body);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        let msg = if path.is_empty() || path == "." {
+            format!("invalid JSON in request body: {inner}")
+        } else {
+            format!("invalid JSON in request body: {path}: {inner}")
+        };
+        ApiError(StatusCode::BAD_REQUEST, msg)
+    })
 }

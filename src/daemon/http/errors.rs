@@ -1,0 +1,125 @@
+//! Engine API errors: the one place where daemon errors become HTTP status codes, and every
+//! error body — ours, and those axum or hyper produce (a bad query, 405, 413) — becomes
+//! Docker's `{"message": ...}`, with input that is not printable text escaped.
+
+use super::super::DaemonError;
+use crate::api::types::ErrorResponse;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+/// The longest message an error body carries; the rest is cut (a long or binary input that
+/// an error names is not echoed whole).
+const MAX_MESSAGE: usize = 1024;
+
+/// An Engine API error: a status code and Docker's `{"message": ...}` body.
+pub struct ApiError(pub StatusCode, pub String);
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.0 == StatusCode::NOT_MODIFIED {
+            return StatusCode::NOT_MODIFIED.into_response();
+        }
+        (self.0, Json(ErrorResponse { message: client_message(&self.1) })).into_response()
+    }
+}
+
+impl From<DaemonError> for ApiError {
+    fn from(e: DaemonError) -> Self {
+        let code = match &e {
+            DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
+            DaemonError::Conflict(_) => StatusCode::CONFLICT,
+            DaemonError::BadRequest(_) => StatusCode::BAD_REQUEST,
+            DaemonError::NotModified(_) => StatusCode::NOT_MODIFIED,
+            DaemonError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        };
+        ApiError(code, e.to_string())
+    }
+}
+
+impl From<crate::image::ImageError> for ApiError {
+    fn from(e: crate::image::ImageError) -> Self {
+        DaemonError::from(e).into()
+    }
+}
+
+/// An error message as a client gets it, in an error body or a progress stream's
+/// `errorDetail`: in Docker's words, printable, bounded.
+pub fn client_message(msg: &str) -> String {
+    printable(&docker_errno(msg))
+}
+
+/// `msg` with Rust's wording of the errors a client reacts to replaced by Docker's (Go's
+/// strerror): "No space left on device (os error 28)" → "no space left on device".
+fn docker_errno(msg: &str) -> String {
+    const GO: [(i32, &str); 2] = [(libc::ENOSPC, "no space left on device"), (libc::EDQUOT, "disk quota exceeded")];
+    let mut out = msg.to_owned();
+    for (errno, go) in GO {
+        let rust = std::io::Error::from_raw_os_error(errno).to_string();
+        out = out.replace(&rust, go);
+    }
+    out
+}
+
+/// `s` with control characters (and the replacement character left by invalid UTF-8)
+/// escaped, cut to [`MAX_MESSAGE`] characters.
+pub fn printable(s: &str) -> String {
+    let mut out = String::with_capacity(s.len().min(MAX_MESSAGE));
+    for (n, c) in s.chars().enumerate() {
+        if n >= MAX_MESSAGE {
+            out.push_str("...");
+            break;
+        }
+        if c.is_control() || c == char::REPLACEMENT_CHARACTER {
+            out.extend(c.escape_unicode());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+/// Middleware: an error response whose body is not JSON (axum's extractor rejections, 405,
+/// 413, hyper's) gets Docker's JSON body, its text (or the status's reason) as the message.
+pub async fn json_errors(resp: Response) -> Response {
+    let status = resp.status();
+    let is_json = resp.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).is_some_and(|v| v.starts_with("application/json"));
+    if !(status.is_client_error() || status.is_server_error()) || is_json {
+        return resp;
+    }
+    let (mut parts, body) = resp.into_parts();
+    // Such bodies are one line of text; anything longer is cut, not buffered.
+    let text = match axum::body::to_bytes(body, 64 * 1024).await {
+        Ok(b) if !b.is_empty() => String::from_utf8_lossy(&b).trim().to_owned(),
+        _ => status.canonical_reason().unwrap_or("error").to_owned(),
+    };
+    let body = serde_json::to_vec(&ErrorResponse { message: printable(&text) }).unwrap_or_default();
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.remove(header::CONTENT_LENGTH);
+    Response::from_parts(parts, axum::body::Body::from(body))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_full_disk_is_reported_in_dockers_words() {
+        let e = std::io::Error::from_raw_os_error(libc::ENOSPC);
+        assert_eq!(docker_errno(&format!("write /x: {e}")), "write /x: no space left on device");
+    }
+
+    #[test]
+    fn control_characters_and_invalid_utf8_are_escaped() {
+        let raw = String::from_utf8_lossy(b"no such image: a\x00b\x1b[2J\xff");
+        let p = printable(&raw);
+        assert_eq!(p, "no such image: a\\u{0}b\\u{1b}[2J\\u{fffd}");
+        assert!(!p.chars().any(char::is_control));
+    }
+
+    #[test]
+    fn long_messages_are_cut() {
+        let p = printable(&"x".repeat(5000));
+        assert_eq!(p.len(), MAX_MESSAGE + 3);
+    }
+}

@@ -1,0 +1,104 @@
+//! `GET /containers/json`: which containers a listing shows — `all`, `limit` and the
+//! `filters` Docker's `ps` takes. Every filter name Docker knows is either applied here or
+//! refused by name; none is ignored.
+
+use super::container::{Container, Status};
+use super::{Daemon, DaemonError};
+use crate::api::filters::{FilterError, Filters};
+
+/// Filters applied below.
+const APPLIED: &[&str] = &["id", "name", "label", "status", "exited", "ancestor", "before", "since"];
+/// Filters Docker has that need what berth does not have yet (health checks, volumes,
+/// networks, ports, swarm): refused by name rather than ignored.
+const NOT_YET: &[&str] = &["health", "volume", "network", "publish", "expose", "isolation", "is-task"];
+/// Docker's container state words (what the `status` filter takes).
+const STATES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
+
+/// What `GET /containers/json` was asked for.
+#[derive(Debug, Default)]
+pub struct ListOptions {
+    pub all: bool,
+    /// Only the `limit` most recently created (any state), when > 0.
+    pub limit: i64,
+    pub filters: Filters,
+}
+
+/// A compiled `id`/`name` pattern: Docker matches them as regular expressions.
+fn patterns(f: &Filters, name: &str) -> Result<Vec<regex::Regex>, FilterError> {
+    f.get(name).iter().map(|p| regex::Regex::new(p).map_err(|_| FilterError::BadValue { name: name.to_owned(), value: p.clone() })).collect()
+}
+
+/// Whether `labels` has every `key` or `key=value` of the `label` filter.
+fn labels_match(f: &Filters, c: &Container) -> bool {
+    let labels = c.config.labels.clone().unwrap_or_default();
+    f.get("label").iter().all(|want| match want.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|have| have == v),
+        None => labels.contains_key(want.as_str()),
+    })
+}
+
+impl Daemon {
+    /// The containers a listing shows, newest first.
+    pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<Container>, DaemonError> {
+        let f = &opts.filters;
+        if let Some(k) = NOT_YET.iter().find(|k| !f.get(k).is_empty()) {
+            return Err(DaemonError::BadRequest(format!("filter '{k}' is not supported by berth yet")));
+        }
+        f.only(&[APPLIED, NOT_YET].concat())?;
+        for s in f.get("status") {
+            if !STATES.contains(&s.as_str()) {
+                return Err(FilterError::BadValue { name: "status".into(), value: s.clone() }.into());
+            }
+        }
+        let exited: Vec<i64> = f
+            .get("exited")
+            .iter()
+            .map(|v| v.parse().map_err(|_| FilterError::BadValue { name: "exited".into(), value: v.clone() }))
+            .collect::<Result<_, _>>()?;
+        let (ids, names) = (patterns(f, "id")?, patterns(f, "name")?);
+        // Containers named by `before`/`since` must exist, as in Docker.
+        let created_of = |which: &str| -> Result<Option<chrono::DateTime<chrono::Utc>>, DaemonError> {
+            let mut bound = None;
+            for v in f.get(which) {
+                let c = self.containers.get(&self.containers.resolve(v)?)?;
+                bound = Some(c.created);
+            }
+            Ok(bound)
+        };
+        let (before, since) = (created_of("before")?, created_of("since")?);
+        let ancestors: Vec<Vec<String>> =
+            f.get("ancestor").iter().filter_map(|a| self.images.get(a).ok()).map(|i| i.config.rootfs.diff_ids).collect();
+        // A `status` filter lists every state, as Docker's does.
+        let all = opts.all || opts.limit > 0 || !f.get("status").is_empty();
+        let mut cs: Vec<Container> = self
+            .containers
+            .list()
+            .into_iter()
+            .filter(|c| all || c.state.status == Status::Running)
+            .filter(|c| ids.is_empty() || ids.iter().any(|r| r.is_match(&c.id)))
+            .filter(|c| names.is_empty() || names.iter().any(|r| r.is_match(&c.name)))
+            .filter(|c| labels_match(f, c))
+            .filter(|c| f.get("status").is_empty() || f.get("status").iter().any(|s| s == c.state_name()))
+            .filter(|c| {
+                exited.is_empty() || (c.state.status == Status::Exited && c.state.started_at.is_some() && exited.contains(&c.state.exit_code))
+            })
+            .filter(|c| before.is_none_or(|t| c.created < t))
+            .filter(|c| since.is_none_or(|t| c.created > t))
+            .collect();
+        if !f.get("ancestor").is_empty() {
+            // The image or one made on top of it (its layers start with the ancestor's).
+            cs.retain(|c| {
+                let Ok(img) = self.images.get(&c.image_id) else {
+                    return false;
+                };
+                let layers = &img.config.rootfs.diff_ids;
+                ancestors.iter().any(|a| layers.starts_with(a) && (!a.is_empty() || layers.is_empty()))
+            });
+        }
+        cs.sort_by(|a, b| b.created.cmp(&a.created));
+        if opts.limit > 0 {
+            cs.truncate(opts.limit as usize);
+        }
+        Ok(cs)
+    }
+}
