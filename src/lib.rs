@@ -7,6 +7,7 @@ pub mod api;
 pub mod client;
 pub mod daemon;
 pub mod footprint;
+pub mod fsperm;
 pub mod image;
 pub mod logging;
 pub mod logs;

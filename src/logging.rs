@@ -10,7 +10,7 @@ pub fn init(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
     match file {
         Some(path) => {
-            let f = std::fs::OpenOptions::new().create(true).append(true).open(path)?;
+            let f = crate::fsperm::private_file().create(true).append(true).open(path)?;
             builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init()
         }
         None => builder.with_writer(std::io::stderr).try_init(),

@@ -5,9 +5,10 @@ use std::io::{self, Write};
 use std::path::Path;
 
 /// Writes `data` to `path` so that a crash at any instant leaves either the old or the new
-/// content: write a temp file beside it, fsync, rename over, fsync the directory.
+/// content: write a temp file beside it, fsync, rename over, fsync the directory. The file is
+/// private (0600): berth's state is nobody else's business.
 pub fn atomic_write(path: &Path, data: &[u8]) -> io::Result<()> {
-    atomic_write_mode(path, data, 0o666)
+    atomic_write_mode(path, data, crate::fsperm::FILE_PRIVATE)
 }
 
 /// [`atomic_write`] with the file created under `mode` (less the umask): 0o600 for secrets.

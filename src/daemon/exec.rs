@@ -203,7 +203,7 @@ impl Daemon {
         }
 
         let dir = self.exec_dir(exec_id);
-        std::fs::create_dir_all(&dir).map_err(|err| io_err("create", &dir, err))?;
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|err| io_err("create", &dir, err))?;
         let attach = |on: bool, name: &str| -> Result<Option<PathBuf>, DaemonError> {
             if detach || !on {
                 return Ok(None);

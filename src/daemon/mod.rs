@@ -143,8 +143,9 @@ impl Daemon {
     /// reconciles the persisted containers with what is really running.
     pub async fn start(config: DaemonConfig) -> anyhow::Result<Arc<Daemon>> {
         for d in [&config.root, &config.exec_root] {
-            std::fs::create_dir_all(d).map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?;
+            crate::fsperm::ensure_dir(d, crate::fsperm::DIR_TRAVERSE).map_err(|e| anyhow::anyhow!("{}: {e}", d.display()))?;
         }
+        crate::fsperm::secure_daemon_store(&config.root);
         let images = ImageStore::open(&config.root)?;
         let containers = ContainerStore::open(&config.root)?;
         let overlay = Driver::open(&config.root, &config.storage_driver)?;

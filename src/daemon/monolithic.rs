@@ -43,7 +43,7 @@ impl Monolithic {
         let runtime_root = exec_root.join("runtime");
         let bundles = exec_root.join("bundles");
         for d in [&runtime_root, &bundles] {
-            std::fs::create_dir_all(d).map_err(|e| BackendError::Other(format!("{}: {e}", d.display())))?;
+            crate::fsperm::ensure_dir(d, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::Other(format!("{}: {e}", d.display())))?;
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let runtime = Runtime::new(&runtime_root);
@@ -62,7 +62,7 @@ impl Monolithic {
 
     pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
         let bundle = self.bundles.join(id);
-        std::fs::create_dir_all(&bundle).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
+        crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
         let cfg = bundle.join("config.json");
         crate::util::write_json(&cfg, spec).map_err(|e| BackendError::Other(format!("{}: {e}", cfg.display())))?;
         let (id, log) = (id.to_owned(), log.clone());

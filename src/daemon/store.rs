@@ -36,7 +36,7 @@ impl ContainerStore {
     /// reported and skipped rather than stopping the daemon.
     pub fn open(root: &Path) -> Result<Self, StoreError> {
         let dir = root.join("containers");
-        std::fs::create_dir_all(&dir).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_TRAVERSE).map_err(|source| StoreError::Io { path: dir.clone(), source })?;
         let mut map = HashMap::new();
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
@@ -68,7 +68,7 @@ impl ContainerStore {
             return Err(StoreError::NameInUse { name: c.name.clone(), id: other.id.clone() });
         }
         let d = self.dir_of(&c.id);
-        std::fs::create_dir_all(&d).map_err(|source| StoreError::Io { path: d.clone(), source })?;
+        crate::fsperm::ensure_dir(&d, crate::fsperm::DIR_TRAVERSE).map_err(|source| StoreError::Io { path: d.clone(), source })?;
         self.persist(&c)?;
         map.insert(c.id.clone(), c);
         Ok(())

@@ -23,8 +23,8 @@ pub async fn ensure_running(root: &Path, exec_root: &Path) -> anyhow::Result<Pat
         return Ok(socket);
     }
     let state = exec_root.join("supervisor");
-    std::fs::create_dir_all(&state)?;
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join("supervisor.log"))?;
+    crate::fsperm::ensure_dir(&state, crate::fsperm::DIR_PRIVATE)?;
+    let log = crate::fsperm::private_file().create(true).append(true).open(state.join("supervisor.log"))?;
     let mut cmd = crate::util::self_command("berth-supervisor")?;
     cmd.arg("--address")
         .arg(&socket)

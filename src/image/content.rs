@@ -40,7 +40,7 @@ impl ContentStore {
         let dir = image_dir.join("blobs").join("sha256");
         let tmp = image_dir.join("tmp");
         for d in [&dir, &tmp] {
-            std::fs::create_dir_all(d).map_err(io_err(d))?;
+            crate::fsperm::ensure_dir(d, crate::fsperm::DIR_PRIVATE).map_err(io_err(d))?;
         }
         Ok(ContentStore { dir, tmp })
     }
@@ -76,7 +76,7 @@ impl ContentStore {
     pub fn writer(&self, expected: &str) -> Result<BlobWriter, ContentError> {
         let hex = digest::hex_of(expected)?;
         let tmp = self.tmp.join(format!("blob-{hex}-{}", crate::util::random_id()));
-        let file = File::create(&tmp).map_err(io_err(&tmp))?;
+        let file = crate::fsperm::create_private(&tmp).map_err(io_err(&tmp))?;
         Ok(BlobWriter {
             file: Some(file),
             tmp,
@@ -114,7 +114,7 @@ impl ContentStore {
     pub fn ingest(&self, write: impl FnOnce(&mut dyn Write) -> io::Result<()>) -> Result<(String, u64), ContentError> {
         let tmp = self.tmp.join(format!("blob-{}", crate::util::random_id()));
         let result = (|| {
-            let f = File::create(&tmp).map_err(io_err(&tmp))?;
+            let f = crate::fsperm::create_private(&tmp).map_err(io_err(&tmp))?;
             let mut hw = HashingWriter::new(io::BufWriter::with_capacity(256 * 1024, f));
             write(&mut hw).map_err(io_err(&tmp))?;
             let (d, n, buffered) = hw.finish();

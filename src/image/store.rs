@@ -133,7 +133,7 @@ impl ImageStore {
         let dir = root.join("image");
         for sub in ["layers", "layerdb", "configs", "tmp"] {
             let p = dir.join(sub);
-            std::fs::create_dir_all(&p).map_err(io_err(&p))?;
+            crate::fsperm::ensure_dir(&p, crate::fsperm::DIR_PRIVATE).map_err(io_err(&p))?;
         }
         // Leftovers of a crash mid-write are never referenced: clear them.
         if let Ok(rd) = std::fs::read_dir(dir.join("tmp")) {

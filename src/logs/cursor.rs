@@ -3,7 +3,7 @@
 //! because the kernel keeps an unlinked file's data until its last descriptor is closed.
 
 use super::jsonfile::{self, Entry, LogError};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom};
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
@@ -54,7 +54,7 @@ impl Cursor {
             Err(e) if e.kind() == io::ErrorKind::NotFound => {
                 // Created by appending, as the writers open it: a writer that got there first
                 // keeps its content.
-                OpenOptions::new().create(true).append(true).open(path).map_err(io_err(path))?;
+                crate::fsperm::private_file().create(true).append(true).open(path).map_err(io_err(path))?;
                 File::open(path).map_err(io_err(path))?
             }
             Err(e) => return Err(io_err(path)(e)),
@@ -78,7 +78,7 @@ impl Cursor {
         let dir = super::rotate::readers_dir(path).join(format!("{}-{n}", std::process::id()));
         // Registered before the current file is opened: a rotation in between is then
         // handed over (and skipped as the file already held).
-        std::fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        crate::fsperm::create_dir_all(&dir, crate::fsperm::DIR_PRIVATE).map_err(io_err(&dir))?;
         match Self::open(path, from) {
             Ok(mut c) => {
                 c.handoff = Some(dir);

@@ -2,7 +2,7 @@
 //! `{"log":"text\n","stream":"stdout","time":"RFC3339Nano"}`.
 
 use serde::{Deserialize, Serialize};
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::io::{self, Read, Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
@@ -40,7 +40,7 @@ const MAX_LINE: usize = 16 * 1024;
 impl Writer {
     /// Opens (creating if needed) the log at `path` for appending.
     pub fn open(path: &Path) -> Result<Self, LogError> {
-        let file = OpenOptions::new().create(true).append(true).open(path).map_err(|source| LogError::Io { path: path.into(), source })?;
+        let file = crate::fsperm::private_file().create(true).append(true).open(path).map_err(|source| LogError::Io { path: path.into(), source })?;
         Ok(Writer { path: path.into(), file, partial: [Vec::new(), Vec::new()] })
     }
 

@@ -89,7 +89,7 @@ impl RotatingWriter {
         let io = |path: &Path, source| LogError::Io { path: path.to_path_buf(), source };
         let numbered = |n: u32| PathBuf::from(format!("{}.{n}", self.path.display()));
         if self.limits.max_file == 1 {
-            std::fs::File::create(&self.path).map_err(|e| io(&self.path, e))?;
+            crate::fsperm::create_private(&self.path).map_err(|e| io(&self.path, e))?;
         } else {
             let oldest = numbered(self.limits.max_file - 1);
             match std::fs::remove_file(&oldest) {

@@ -34,6 +34,9 @@ struct Args {
     /// Storage driver for container root filesystems (overlay2, vfs).
     #[arg(long = "storage-driver", short = 's', default_value = "overlay2")]
     storage_driver: String,
+    /// Group for the unix socket (name or gid) [default: berth if it exists, else root].
+    #[arg(short = 'G', long = "group")]
+    group: Option<String>,
     /// Log level (error, warn, info, debug, trace); RUST_LOG wins.
     #[arg(long = "log-level", short = 'l', default_value = "info")]
     log_level: String,
@@ -44,6 +47,7 @@ struct Args {
 
 /// Entry point of the daemon role.
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    crate::fsperm::set_default_umask();
     let args = match Args::try_parse_from(args) {
         Ok(a) => a,
         Err(e) => {
@@ -93,12 +97,14 @@ async fn run(args: Args) -> anyhow::Result<()> {
         log_opts,
         storage_driver: args.storage_driver,
     };
+    let gid = crate::fsperm::api_socket_group(args.group.as_deref()).map_err(|e| anyhow::anyhow!("-G: {e}"))?;
+    // Before anything else: a socket path that is not ours stops the start untouched.
+    crate::fsperm::claim_socket_path(&socket).map_err(|e| anyhow::anyhow!("API socket: {e}"))?;
     let daemon = Daemon::start(config).await?;
-    if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir)?;
+    if socket.parent() == Some(daemon.config.exec_root.as_path()) {
+        crate::fsperm::allow_group_traverse(&daemon.config.exec_root, gid)?;
     }
-    let _ = std::fs::remove_file(&socket);
-    let listener = tokio::net::UnixListener::bind(&socket).map_err(|e| anyhow::anyhow!("listen on {}: {e}", socket.display()))?;
+    let listener = crate::fsperm::bind_unix_tokio(&socket, crate::fsperm::SOCKET_API, Some(gid)).map_err(|e| anyhow::anyhow!("API socket: {e}"))?;
     tracing::info!(socket = %socket.display(), monolithic = daemon.config.monolithic, "API listening");
     http::serve(listener, daemon, shutdown_signal()).await;
     let _ = std::fs::remove_file(&socket);

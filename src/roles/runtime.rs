@@ -265,7 +265,7 @@ fn log_json(path: &Path, level: &str, msg: &str) {
         "msg": msg,
         "time": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
     });
-    if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+    if let Ok(mut f) = crate::fsperm::private_file().create(true).append(true).open(path) {
         let _ = writeln!(f, "{line}");
     }
 }

@@ -69,6 +69,7 @@ fn parse(args: &[OsString]) -> Result<(ShimArgs, Action), String> {
 
 /// Entry point of the shim role.
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    crate::fsperm::set_default_umask();
     let (opts, action) = match parse(&args) {
         Ok(p) => p,
         Err(e) => {

@@ -59,7 +59,7 @@ enum Cmd {
 fn publish_binary(state: &Path) -> Result<PathBuf, std::io::Error> {
     let exe = std::env::current_exe()?;
     let dir = state.join("bin");
-    std::fs::create_dir_all(&dir)?;
+    crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE)?;
     let link = dir.join("berth-supervisor");
     if std::fs::read_link(&link).ok().as_deref() == Some(exe.as_path()) {
         return Ok(link);
@@ -94,6 +94,7 @@ async fn publish(address: &Path, topic: String, namespace: String) -> anyhow::Re
 
 /// Entry point of the supervisor role.
 pub fn main(args: Vec<OsString>) -> ExitCode {
+    crate::fsperm::set_default_umask();
     let a = match Args::try_parse_from(&args) {
         Ok(a) => a,
         Err(e) => {

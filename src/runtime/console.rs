@@ -36,8 +36,11 @@ pub struct ConsoleSocket {
 impl ConsoleSocket {
     /// Listens on `path` and starts waiting (in a thread) for the runtime to connect.
     pub fn listen(path: &Path) -> Result<Self, ConsoleError> {
-        let _ = std::fs::remove_file(path);
-        let listener = UnixListener::bind(path).map_err(|source| ConsoleError::Io { what: "listen on console socket", path: path.into(), source })?;
+        let listener = crate::fsperm::bind_unix(path, crate::fsperm::SOCKET_PRIVATE, None).map_err(|e| ConsoleError::Io {
+            what: "listen on console socket",
+            path: path.into(),
+            source: e.into(),
+        })?;
         let receiver = std::thread::Builder::new()
             .name("console-socket".into())
             .spawn(move || receive(&listener))

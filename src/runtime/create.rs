@@ -52,7 +52,8 @@ impl Drop for Undo<'_> {
 pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
     let console_socket = extra.console_socket.as_deref();
     let dir = rt.dir(id)?;
-    fs::create_dir_all(rt.root()).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
+    // runc's /run/runc: made 0700; a root the caller made is the caller's.
+    crate::fsperm::create_dir_all(rt.root(), crate::fsperm::DIR_PRIVATE).map_err(|e| RuntimeError::io(id, "mkdir", rt.root(), e))?;
     if let Err(e) = fs::create_dir(&dir) {
         return Err(if e.kind() == std::io::ErrorKind::AlreadyExists {
             RuntimeError::Exists { id: id.into() }

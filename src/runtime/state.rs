@@ -152,7 +152,7 @@ impl Persisted {
         let err = |e| RuntimeError::State { id: self.id.clone(), path: path.clone(), source: e };
         let data = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
         let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
-        std::fs::write(&tmp, &data).map_err(err)?;
+        std::io::Write::write_all(&mut crate::fsperm::create_private(&tmp).map_err(err)?, &data).map_err(err)?;
         std::fs::rename(&tmp, &path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             err(e)

@@ -123,7 +123,7 @@ fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), ShimError
                 return Ok(Sink::Log(l.clone()));
             }
             if let Some(dir) = path.parent() {
-                std::fs::create_dir_all(dir).map_err(|e| ShimError::io("create log directory", dir, e))?;
+                crate::fsperm::create_dir_all(dir, crate::fsperm::DIR_PRIVATE).map_err(|e| ShimError::io("create log directory", dir, e))?;
             }
             let writer = RotatingWriter::open(&path, limits).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
             let l = Arc::new(SharedLog { writer: Mutex::new(writer), open_streams: AtomicUsize::new(1) });
@@ -250,7 +250,7 @@ fn open_path(path: &Path) -> std::io::Result<File> {
         // O_RDWR never blocks on a fifo without a reader yet (Linux), unlike O_WRONLY.
         OpenOptions::new().read(true).write(true).open(path)
     } else {
-        OpenOptions::new().create(true).append(true).open(path)
+        crate::fsperm::private_file().create(true).append(true).open(path)
     }
 }
 

@@ -320,7 +320,7 @@ impl TaskService {
         let bundle =
             if req.bundle.is_empty() { self.shared.args.bundle.clone().unwrap_or_else(|| PathBuf::from(".")) } else { PathBuf::from(&req.bundle) };
         let cfg = runtime_config(&self.shared.args.namespace, &req.options)?;
-        std::fs::create_dir_all(&cfg.root).map_err(|e| ShimError::io("create runtime root", &cfg.root, e))?;
+        crate::fsperm::create_dir_all(&cfg.root, crate::fsperm::DIR_PRIVATE).map_err(|e| ShimError::io("create runtime root", &cfg.root, e))?;
         crate::util::write_json(&bundle.join(super::OPTIONS_FILE), &cfg).map_err(|e| ShimError::io("write", &bundle.join(super::OPTIONS_FILE), e))?;
         let _ = std::fs::remove_file(bundle.join(super::EXIT_FILE));
         let rootfs_mounted = !req.rootfs.is_empty();
@@ -800,10 +800,15 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
         .into_iter()
         .map(|(k, v)| (k.replace("/containerd.task.v3.Task/", "/containerd.task.v2.Task/"), v))
         .collect();
-    let _ = std::fs::remove_file(&socket);
     let addr = format!("unix://{}", socket.display());
     let ttrpc_err = |source| ShimError::Ttrpc { socket: addr.clone(), source };
-    let mut server = ttrpc::Server::new().bind(&addr).map_err(ttrpc_err)?.register_service(v3).register_service(v2);
+    let listener =
+        crate::fsperm::bind_unix(&socket, crate::fsperm::SOCKET_PRIVATE, None).map_err(|e| ShimError::io("listen on", &socket, e.into()))?;
+    let mut server = ttrpc::Server::new()
+        .add_listener(std::os::fd::IntoRawFd::into_raw_fd(listener))
+        .map_err(ttrpc_err)?
+        .register_service(v3)
+        .register_service(v2);
     server.start().map_err(ttrpc_err)?;
     tracing::info!("shim serving on {addr}");
     loop {

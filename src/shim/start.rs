@@ -65,11 +65,11 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
         return Ok(address);
     }
     if let Some(dir) = socket.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| ShimError::io("create socket directory", dir, e))?;
+        crate::fsperm::create_dir_all(dir, crate::fsperm::DIR_PRIVATE).map_err(|e| ShimError::io("create socket directory", dir, e))?;
     }
-    let _ = std::fs::remove_file(&socket);
+    crate::fsperm::claim_socket_path(&socket).map_err(|e| ShimError::io("claim socket path", &socket, e.into()))?;
     let log_path = bundle.join("shim.log");
-    let log = std::fs::OpenOptions::new().create(true).append(true).open(&log_path).map_err(|e| ShimError::io("open shim log", &log_path, e))?;
+    let log = crate::fsperm::private_file().create(true).append(true).open(&log_path).map_err(|e| ShimError::io("open shim log", &log_path, e))?;
     let log2 = log.try_clone().map_err(|e| ShimError::io("dup shim log", &log_path, e))?;
     let argv0 = if args.argv0.is_empty() { "containerd-shim-berth-v2" } else { args.argv0.as_str() };
     let mut cmd = crate::util::self_command(argv0).map_err(|e| ShimError::io("find own executable", Path::new("/proc/self/exe"), e))?;

@@ -43,7 +43,7 @@ impl Overlay {
     /// Opens the driver's directory under the daemon root.
     pub fn new(root: &Path) -> Result<Self, StorageError> {
         let dir = root.join("overlay2");
-        std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_TRAVERSE).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
         Ok(Overlay { dir })
     }
 
@@ -57,11 +57,15 @@ impl Overlay {
         self.dir.join(id).join("merged")
     }
 
-    /// Makes the container's upper, work and merged dirs (idempotent).
+    /// Makes the container's upper, work and merged dirs (idempotent). The upper dir is the
+    /// container's `/` (0755, what it changes later is its own); the rest is private.
     pub fn prepare(&self, id: &str) -> Result<(), StorageError> {
-        for sub in ["upper", "work", "merged"] {
-            let p = self.dir.join(id).join(sub);
-            std::fs::create_dir_all(&p).map_err(|source| StorageError::Io { path: p.clone(), source })?;
+        use crate::fsperm::{DIR_PRIVATE, DIR_ROOTFS, DIR_TRAVERSE};
+        let base = self.dir.join(id);
+        crate::fsperm::ensure_dir(&base, DIR_TRAVERSE).map_err(|source| StorageError::Io { path: base.clone(), source })?;
+        for (sub, mode) in [("upper", DIR_ROOTFS), ("work", DIR_PRIVATE), ("merged", DIR_PRIVATE)] {
+            let p = base.join(sub);
+            crate::fsperm::create_dir_all(&p, mode).map_err(|source| StorageError::Io { path: p.clone(), source })?;
         }
         Ok(())
     }
@@ -112,7 +116,7 @@ impl Overlay {
         use sha2::Digest;
         let name: String = hex::encode(sha2::Sha256::digest(layer.as_os_str().as_encoded_bytes())).chars().take(20).collect();
         let l = self.dir.join("l");
-        std::fs::create_dir_all(&l).map_err(|source| StorageError::Io { path: l.clone(), source })?;
+        crate::fsperm::ensure_dir(&l, crate::fsperm::DIR_PRIVATE).map_err(|source| StorageError::Io { path: l.clone(), source })?;
         let link = l.join(&name);
         if std::fs::read_link(&link).ok().as_deref() != Some(layer) {
             let _ = std::fs::remove_file(&link);

@@ -22,7 +22,7 @@ impl Vfs {
     /// Opens the driver's directory under the daemon root.
     pub fn new(root: &Path) -> Result<Self, StorageError> {
         let dir = root.join("vfs");
-        std::fs::create_dir_all(&dir).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_TRAVERSE).map_err(|source| StorageError::Io { path: dir.clone(), source })?;
         Ok(Vfs { dir })
     }
 
@@ -42,12 +42,13 @@ impl Vfs {
             return Ok(rootfs);
         }
         let _ = std::fs::remove_dir_all(&rootfs);
-        std::fs::create_dir_all(&rootfs).map_err(copy_err(&rootfs))?;
+        crate::fsperm::ensure_dir(&base, crate::fsperm::DIR_TRAVERSE).map_err(copy_err(&base))?;
+        crate::fsperm::create_dir_all(&rootfs, crate::fsperm::DIR_ROOTFS).map_err(copy_err(&rootfs))?;
         let mut links = Links::new();
         for layer in lowers.iter().rev() {
             apply_dir(layer, &rootfs, &mut links)?;
         }
-        std::fs::write(&done, b"").map_err(copy_err(&done))?;
+        crate::fsperm::create_private(&done).map_err(copy_err(&done))?;
         Ok(rootfs)
     }
 

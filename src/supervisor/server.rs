@@ -341,17 +341,16 @@ impl napi::namespaces_server::Namespaces for Services {
 /// Serves until SIGTERM/SIGINT. Re-attaches to surviving shims first.
 pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
     for dir in [&cfg.root, &cfg.state] {
-        std::fs::create_dir_all(dir).map_err(|e| SupervisorError::io("create", dir, e))?;
+        crate::fsperm::ensure_dir(dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", dir, e))?;
     }
+    // Records hold container specs (their environment): private, also those of an old store.
+    crate::fsperm::tighten_tree(&cfg.root, crate::fsperm::DIR_PRIVATE, crate::fsperm::FILE_PRIVATE, 3);
     let sock = cfg.address.clone();
-    if let Some(dir) = sock.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| SupervisorError::io("create", dir, e))?;
-    }
     if std::os::unix::net::UnixStream::connect(&sock).is_ok() {
         return Err(SupervisorError::InUse(sock));
     }
-    let _ = std::fs::remove_file(&sock);
-    let listener = tokio::net::UnixListener::bind(&sock).map_err(|e| SupervisorError::io("listen on", &sock, e))?;
+    let listener =
+        crate::fsperm::bind_unix_tokio(&sock, crate::fsperm::SOCKET_PRIVATE, None).map_err(|e| SupervisorError::io("listen on", &sock, e.into()))?;
 
     let store = Store::new(&cfg.root);
     let events = Exchange::default();

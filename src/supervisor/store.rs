@@ -129,7 +129,7 @@ impl Store {
             return Err(SupervisorError::AlreadyExists { what: "container", ns: ns.into(), id: rec.id.clone() });
         }
         let dir = self.dir(ns)?;
-        std::fs::create_dir_all(&dir).map_err(|e| SupervisorError::io("create", &dir, e))?;
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", &dir, e))?;
         crate::util::write_json(&path, rec).map_err(|e| SupervisorError::io("write", &path, e))
     }
 
@@ -188,6 +188,6 @@ impl Store {
 
     pub fn create_namespace(&self, ns: &str) -> Result<(), SupervisorError> {
         let dir = self.dir(ns)?;
-        std::fs::create_dir_all(&dir).map_err(|e| SupervisorError::io("create", &dir, e))
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", &dir, e))
     }
 }

@@ -309,7 +309,7 @@ impl Tasks {
             crate::shim::service::unmount_rootfs(&bundle);
             let _ = std::fs::remove_dir_all(&bundle);
         }
-        std::fs::create_dir_all(&bundle).map_err(|e| SupervisorError::io("create bundle", &bundle, e))?;
+        crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create bundle", &bundle, e))?;
         let config = bundle.join("config.json");
         crate::util::atomic_write(&config, &spec.value).map_err(|e| SupervisorError::io("write", &config, e))?;
 

@@ -37,11 +37,13 @@ impl containerd_shim_protos::shim::events_ttrpc::Events for Forwarder {
 
 /// Serves the ttrpc events endpoint on `path` until the process ends.
 pub fn serve(path: &Path, events: Exchange) -> Result<ttrpc::Server, SupervisorError> {
-    let _ = std::fs::remove_file(path);
     let addr = format!("unix://{}", path.display());
     let svc = containerd_shim_protos::shim::events_ttrpc::create_events(Arc::new(Forwarder { events }));
     let invalid = |e: ttrpc::Error| SupervisorError::Invalid(format!("ttrpc events on {addr}: {e}"));
-    let mut server = ttrpc::Server::new().bind(&addr).map_err(invalid)?.register_service(svc);
+    let listener =
+        crate::fsperm::bind_unix(path, crate::fsperm::SOCKET_PRIVATE, None).map_err(|e| SupervisorError::Invalid(format!("ttrpc events: {e}")))?;
+    let fd = std::os::fd::IntoRawFd::into_raw_fd(listener);
+    let mut server = ttrpc::Server::new().add_listener(fd).map_err(invalid)?.register_service(svc);
     server.start().map_err(invalid)?;
     Ok(server)
 }
