@@ -104,7 +104,13 @@ impl Daemon {
             .map_err(|e| DaemonError::Internal(format!("image config {}: {e}", image.id)))?;
         let mut m = raw.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
         let (entrypoint, cmd) = effective_command(&c.config, &image.config.config);
-        let list = |v: Vec<String>| if v.is_empty() { Value::Null } else { Value::from(v) };
+        let list = |v: Vec<String>| {
+            if v.is_empty() {
+                Value::Null
+            } else {
+                Value::from(v)
+            }
+        };
         m.insert("Entrypoint".into(), list(entrypoint));
         m.insert("Cmd".into(), list(cmd));
         m.insert("Env".into(), Value::from(c.env.clone()));
@@ -148,10 +154,8 @@ impl Daemon {
         let result = tokio::task::spawn_blocking(move || d.commit(&cid, opts))
             .await
             .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
-        if paused_here {
-            if let Err(e) = self.unpause(&id).await {
-                tracing::warn!("unpause {id} after commit: {e}");
-            }
+        if paused_here && let Err(e) = self.unpause(&id).await {
+            tracing::warn!("unpause {id} after commit: {e}");
         }
         result
     }
@@ -235,6 +239,14 @@ impl Daemon {
                 }
                 Err(e) => tracing::warn!("prune {}: {e}", img.id),
             }
+        }
+        // And what no image references: blobs and layers failed operations left.
+        match self.images.collect_garbage() {
+            Ok((blobs, layers)) if blobs + layers > 0 => {
+                tracing::info!("prune: removed {blobs} unreferenced blobs and {layers} layers")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("prune: garbage collection: {e}"),
         }
         Ok(report)
     }
