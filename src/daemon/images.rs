@@ -247,6 +247,14 @@ impl Daemon {
                 Err(e) => tracing::warn!("prune {}: {e}", img.id),
             }
         }
+        // And what no image references: blobs and layers failed operations left.
+        match self.images.collect_garbage() {
+            Ok((blobs, layers)) if blobs + layers > 0 => {
+                tracing::info!("prune: removed {blobs} unreferenced blobs and {layers} layers")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!("prune: garbage collection: {e}"),
+        }
         Ok(report)
     }
 

@@ -96,7 +96,7 @@ impl From<ImageError> for DaemonError {
             ImageError::Content(_) | ImageError::Layer { .. } | ImageError::Manifest(_) | ImageError::Registry { .. } => {
                 DaemonError::BadRequest(e.to_string())
             }
-            ImageError::Io { .. } => DaemonError::Internal(e.to_string()),
+            ImageError::Io { .. } | ImageError::NoSpace(_) => DaemonError::Internal(e.to_string()),
         }
     }
 }

@@ -260,10 +260,10 @@ fn is_empty(v: Option<&Value>) -> bool {
 /// sets no Entrypoint.
 pub fn merge(user: &mut Map<String, Value>, base: &Map<String, Value>) {
     if is_empty(user.get("Entrypoint")) {
-        if is_empty(user.get("Cmd")) {
-            if let Some(c) = base.get("Cmd") {
-                user.insert("Cmd".into(), c.clone());
-            }
+        if is_empty(user.get("Cmd"))
+            && let Some(c) = base.get("Cmd")
+        {
+            user.insert("Cmd".into(), c.clone());
         }
         if let Some(e) = base.get("Entrypoint") {
             user.insert("Entrypoint".into(), e.clone());

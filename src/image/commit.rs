@@ -32,6 +32,11 @@ pub struct CommitSpec {
 impl ImageStore {
     /// Makes a new image from `spec.parent` plus the layer tar `write_layer` writes.
     pub fn commit(&self, spec: &CommitSpec, write_layer: impl FnOnce(&mut dyn io::Write) -> io::Result<()>) -> Result<Image, ImageError> {
+        let op = self.begin();
+        op.end(self.commit_in(spec, write_layer))
+    }
+
+    fn commit_in(&self, spec: &CommitSpec, write_layer: impl FnOnce(&mut dyn io::Write) -> io::Result<()>) -> Result<Image, ImageError> {
         // Everything that can be refused is checked before the layer is written.
         let changes = changes::parse(&spec.changes)?;
         if let Some(n) = &spec.name {

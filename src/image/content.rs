@@ -128,6 +128,33 @@ impl ContentStore {
         result
     }
 
+    /// Stores the file at `file` (in the store's temp dir, so on the same filesystem) as the
+    /// blob `digest`, which the caller computed while writing it: linked into place, not
+    /// copied. The file itself stays where it is.
+    pub fn adopt(&self, file: &Path, digest: &str) -> Result<(), ContentError> {
+        if self.has(digest) {
+            return Ok(());
+        }
+        let dest = self.path(digest)?;
+        File::open(file).and_then(|f| f.sync_all()).map_err(io_err(file))?;
+        match std::fs::hard_link(file, &dest) {
+            Ok(()) => File::open(&self.dir).and_then(|d| d.sync_all()).map_err(io_err(&self.dir)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+            // A filesystem without hard links: copy, verifying again.
+            Err(_) => self.write_verified(digest, File::open(file).map_err(io_err(file))?).map(|_| ()),
+        }
+    }
+
+    /// The hex digests of every stored blob.
+    pub fn stored(&self) -> Result<Vec<String>, ContentError> {
+        let rd = std::fs::read_dir(&self.dir).map_err(io_err(&self.dir))?;
+        Ok(rd
+            .flatten()
+            .filter_map(|e| e.file_name().to_str().map(str::to_owned))
+            .filter(|n| digest::hex_of(&format!("sha256:{n}")).is_ok())
+            .collect())
+    }
+
     /// Deletes a blob (missing is fine).
     pub fn remove(&self, digest: &str) -> Result<(), ContentError> {
         let p = self.path(digest)?;

@@ -81,7 +81,9 @@ fn checked_relative(raw: &Path) -> Result<PathBuf, LayerError> {
         match c {
             Component::Normal(p) => out.push(p),
             Component::CurDir => {}
-            Component::ParentDir => return Err(unsafe_entry(raw, "path contains '..' and would escape the layer root")),
+            Component::ParentDir => {
+                return Err(unsafe_entry(raw, "path contains '..' and would escape the layer root"));
+            }
             Component::RootDir | Component::Prefix(_) => {
                 return Err(unsafe_entry(raw, "absolute path would escape the layer root"));
             }
@@ -90,8 +92,31 @@ fn checked_relative(raw: &Path) -> Result<PathBuf, LayerError> {
     Ok(out)
 }
 
+/// The opaque-directory marker of the image formats.
+const OPAQUE: &[u8] = b".wh..wh..opq";
+
+/// Refuses whiteout names that do not name one entry of their own directory (`.wh.`,
+/// `.wh..`, `.wh...`: removing "", "." or ".." would hit the directory itself or its
+/// parent), and whiteouts used as directories (`.wh.a/b`), which no layer tool writes.
+fn check_whiteouts(rel: &Path, raw: &Path) -> Result<(), LayerError> {
+    let comps: Vec<&OsStr> = rel.iter().collect();
+    for (i, c) in comps.iter().enumerate() {
+        let Some(hidden) = c.as_bytes().strip_prefix(b".wh.") else {
+            continue;
+        };
+        if i + 1 < comps.len() {
+            return Err(unsafe_entry(raw, format!("whiteout {:?} is used as a directory", c)));
+        }
+        if c.as_bytes() != OPAQUE && (hidden.is_empty() || hidden == b"." || hidden == b".." || hidden.contains(&b'/')) {
+            return Err(unsafe_entry(raw, format!("whiteout {:?} does not name an entry of its directory", c)));
+        }
+    }
+    Ok(())
+}
+
 /// Refuses `rel` if any of its existing parents inside `root` is a symlink: writing through
-/// one could land anywhere on the host.
+/// one could land anywhere on the host. (The staging directory is berthd's own: nothing but
+/// this extraction changes it meanwhile.)
 fn check_parents(root: &Path, rel: &Path, entry: &Path) -> Result<(), LayerError> {
     let mut cur = root.to_path_buf();
     let comps: Vec<_> = rel.components().collect();
@@ -178,13 +203,14 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
             if rel.as_os_str().is_empty() {
                 continue; // "./" itself
             }
+            check_whiteouts(&rel, &raw)?;
             check_parents(dest, &rel, &raw)?;
             let target = dest.join(&rel);
             let name = rel.file_name().unwrap_or_default().as_bytes().to_vec();
             let parent = target.parent().unwrap_or(dest).to_path_buf();
             if let Some(hidden) = name.strip_prefix(b".wh.") {
                 std::fs::create_dir_all(&parent).map_err(io_at(&parent))?;
-                if hidden == b".wh..opq" {
+                if name == OPAQUE {
                     xattr::set(&parent, "trusted.overlay.opaque", b"y").map_err(io_at(&parent))?;
                 } else {
                     let gone = parent.join(OsStr::from_bytes(hidden));
@@ -208,14 +234,18 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
                 let src = dest.join(&link_rel);
                 match std::fs::symlink_metadata(&src) {
                     Ok(md) if !md.is_dir() => {}
-                    _ => return Err(unsafe_entry(&raw, format!("hard link target {link:?} is not a file of this layer"))),
+                    _ => {
+                        return Err(unsafe_entry(&raw, format!("hard link target {link:?} is not a file of this layer")));
+                    }
                 }
                 remove_existing(&target, false).map_err(io_at(&target))?;
                 std::fs::hard_link(&src, &target).map_err(io_at(&target))?;
                 continue;
             }
-            if !kind.is_dir() {
-                // Replace, never follow, whatever an earlier entry left at this name.
+            let keep_dir = kind.is_dir() && std::fs::symlink_metadata(&target).is_ok_and(|m| m.is_dir());
+            if !keep_dir {
+                // Replace, never follow, whatever an earlier entry left at this name (a
+                // directory entry over a symlink must not chmod/chown the link's target).
                 remove_existing(&target, true).map_err(io_at(&target))?;
             }
             if kind.is_character_special() || kind.is_block_special() || kind.is_fifo() {
@@ -223,10 +253,10 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
                 make_node(entry.header(), &target)?;
                 continue;
             }
-            if kind.is_dir() {
-                if let Ok(m) = entry.header().mtime() {
-                    dir_times.push((target.clone(), m as i64));
-                }
+            if kind.is_dir()
+                && let Ok(m) = entry.header().mtime()
+            {
+                dir_times.push((target.clone(), m as i64));
             }
             entry.unpack(&target).map_err(io_at(&target))?;
         }
@@ -244,6 +274,27 @@ pub fn apply(blob: impl Read, dest: &Path) -> Result<String, LayerError> {
 mod tests {
     use super::*;
     use std::os::unix::fs::{FileTypeExt, MetadataExt};
+
+    #[test]
+    fn whiteouts_naming_no_entry_of_their_directory_are_refused_and_remove_nothing() {
+        let base = std::env::temp_dir().join(format!("berth-wh-{}", crate::util::random_id()));
+        let (layer, canary) = (base.join("layer"), base.join("canary"));
+        std::fs::create_dir_all(&layer).expect("layer dir");
+        std::fs::write(&canary, b"keep").expect("canary");
+        for name in [".wh...", ".wh..", ".wh.", "d/.wh...", ".wh.a/b"] {
+            let tar = tar_with(|b| {
+                let mut h = tar::Header::new_gnu();
+                h.set_size(0);
+                h.set_mode(0o644);
+                let _ = b.append_data(&mut h, name, &b""[..]);
+            });
+            let err = apply(&tar[..], &layer).err().map(|e| e.to_string()).unwrap_or_default();
+            assert!(err.contains("refusing layer entry") && err.contains(".wh."), "{name}: {err}");
+        }
+        assert_eq!(std::fs::read(&canary).ok().as_deref(), Some(&b"keep"[..]), "nothing outside the layer changed");
+        assert!(layer.is_dir());
+        let _ = std::fs::remove_dir_all(&base);
+    }
 
     fn tar_with(build: impl FnOnce(&mut tar::Builder<Vec<u8>>)) -> Vec<u8> {
         let mut b = tar::Builder::new(Vec::new());

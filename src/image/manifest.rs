@@ -30,6 +30,8 @@ pub enum ManifestError {
 }
 
 /// A parsed top-level manifest.
+// A short-lived parse result, matched on at once: boxing the larger variant buys nothing.
+#[allow(clippy::large_enum_variant)]
 pub enum Parsed {
     /// A single-platform image.
     Image(ImageManifest),

@@ -40,7 +40,9 @@ fn say_bytes(tx: &Progress, id: &str, status: &str, current: u64, total: Option<
 /// The credentials of an `X-Registry-Auth` header (base64url JSON), anonymous if absent.
 pub fn auth_from_header(header: Option<&str>) -> RegistryAuth {
     use base64::Engine;
-    let Some(h) = header.filter(|h| !h.is_empty()) else { return RegistryAuth::Anonymous };
+    let Some(h) = header.filter(|h| !h.is_empty()) else {
+        return RegistryAuth::Anonymous;
+    };
     let engines = [base64::engine::general_purpose::URL_SAFE, base64::engine::general_purpose::STANDARD];
     let Some(bytes) =
         engines.iter().find_map(|e| e.decode(h.trim_end_matches('=').to_owned() + &"=".repeat((4 - h.trim_end_matches('=').len() % 4) % 4)).ok())
@@ -142,16 +144,16 @@ async fn fetch_blob(
         })?;
         w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
         // An extractor that gave up (its error is reported) stops listening: download on.
-        if let Some(t) = &tee {
-            if t.send(chunk).await.is_err() {
-                tee = None;
-            }
+        if let Some(t) = &tee
+            && t.send(chunk).await.is_err()
+        {
+            tee = None;
         }
-        if let Some(tx) = tx {
-            if w.written() - last >= 512 * 1024 {
-                last = w.written();
-                say_bytes(tx, &id, "Downloading", last, sized.content_length);
-            }
+        if let Some(tx) = tx
+            && w.written() - last >= 512 * 1024
+        {
+            last = w.written();
+            say_bytes(tx, &id, "Downloading", last, sized.content_length);
         }
     }
     // The extractor sees the end of the stream now, while the blob is verified and synced.
@@ -220,7 +222,13 @@ fn blob_media_type(store: &ImageStore, digest: &str) -> Result<String, ImageErro
 }
 
 /// Pulls `name` from its registry into `store`, reporting on `tx`; returns the image id.
+/// What a failed pull downloaded is collected (see [`ImageStore::begin`]).
 pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
+    let op = store.begin();
+    op.end(pull_in(store, name, auth, tx).await)
+}
+
+async fn pull_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
     let r = parse_ref(name)?;
     let client = client_for(&r);
     let tag = r.tag().map(str::to_owned);
@@ -245,7 +253,9 @@ pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progr
             store.content().put(&bytes)?;
             match manifest::parse(&bytes, None, &d)? {
                 Parsed::Image(m) => m,
-                Parsed::Index(_) => return Err(ImageError::BadArchive(format!("{d}: an index inside an index"))),
+                Parsed::Index(_) => {
+                    return Err(ImageError::BadArchive(format!("{d}: an index inside an index")));
+                }
             }
         }
     };
@@ -317,20 +327,31 @@ fn gzip_blob(store: &ImageStore, diff: &str) -> Result<LayerBlob, ImageError> {
     Ok(b)
 }
 
+/// What [`stored_manifest`] finds: (digest, bytes, media type, source repository, layers).
+type StoredManifest = (String, Vec<u8>, String, String, Vec<LayerBlob>);
+
 /// A manifest berth already holds for image `id` (one it was pulled or pushed as), whose
 /// layer blobs are all in the content store: pushed byte for byte, it keeps its digest.
 /// Returns (digest, bytes, media type, the repository it came from, its layers).
-fn stored_manifest(store: &ImageStore, id: &str) -> Option<(String, Vec<u8>, String, String, Vec<LayerBlob>)> {
+fn stored_manifest(store: &ImageStore, id: &str) -> Option<StoredManifest> {
     for rd in store.repo_digests(id) {
         let (repo, d) = rd.rsplit_once('@')?;
-        let Ok(mut bytes) = store.content().read(d) else { continue };
+        let Ok(mut bytes) = store.content().read(d) else {
+            continue;
+        };
         let mut d = d.to_owned();
         if let Ok(Parsed::Index(index)) = manifest::parse(&bytes, None, &d) {
-            let Ok(child) = manifest::choose_platform(&index, &d) else { continue };
-            let Ok(b) = store.content().read(&child) else { continue };
+            let Ok(child) = manifest::choose_platform(&index, &d) else {
+                continue;
+            };
+            let Ok(b) = store.content().read(&child) else {
+                continue;
+            };
             (d, bytes) = (child, b);
         }
-        let Ok(Parsed::Image(m)) = manifest::parse(&bytes, None, &d) else { continue };
+        let Ok(Parsed::Image(m)) = manifest::parse(&bytes, None, &d) else {
+            continue;
+        };
         if m.config().digest().to_string() != id {
             continue;
         }
@@ -382,6 +403,12 @@ async fn push_layer(
 /// came from a registry (or was pushed before) is pushed as the very manifest it was, so its
 /// digest is kept; otherwise a Docker schema2 manifest with gzip layers is made.
 pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
+    // The blobs a push makes (gzip layers, the manifest) are referenced only at its end.
+    let op = store.begin();
+    op.end(push_in(store, name, auth, tx).await)
+}
+
+async fn push_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
     let img = store.get(name)?;
     let normalized = reference::normalize(name);
     let r = parse_ref(&normalized)?;

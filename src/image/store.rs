@@ -10,10 +10,10 @@ use super::manifest::ManifestError;
 use super::{changes, digest, reference};
 use crate::util::{atomic_write, read_json, write_json};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 
 /// Errors of the image store.
 #[derive(Debug, thiserror::Error)]
@@ -21,9 +21,12 @@ pub enum ImageError {
     /// No image answers to this name or id.
     #[error("No such image: {0}")]
     NotFound(String),
-    /// A repository name Docker would refuse.
-    #[error("invalid reference format: repository name ({0}) must be lowercase")]
-    InvalidReference(String),
+    /// A name or reference Docker's grammar refuses.
+    #[error(transparent)]
+    InvalidReference(#[from] reference::RefError),
+    /// The disk (or quota) is full; what was half-written is gone.
+    #[error("{}no space left on device", .0.as_ref().map(|p| format!("write {}: ", p.display())).unwrap_or_default())]
+    NoSpace(Option<PathBuf>),
     /// The uploaded archive is not a usable tar.
     #[error("invalid image archive: {0}")]
     BadArchive(String),
@@ -115,6 +118,22 @@ struct Inner {
     content: ContentStore,
     /// Serializes changes to repositories.json and repodigests.json.
     refs_lock: Mutex<()>,
+    /// Operations adding content, and whether garbage collection runs or is owed.
+    ops: Mutex<OpState>,
+    /// Signalled when a collection ends.
+    ops_done: Condvar,
+}
+
+/// See [`ImageStore::begin`].
+#[derive(Debug, Default)]
+struct OpState {
+    /// Operations running (load, import, commit, pull, push).
+    active: usize,
+    /// A collection is running: new operations wait for it.
+    collecting: bool,
+    /// An operation failed (or a collection was asked for) while others ran: collect once
+    /// the last one ends.
+    owed: bool,
 }
 
 /// A stored blob known to hold one layer (compressed or not).
@@ -141,8 +160,130 @@ impl ImageStore {
                 let _ = std::fs::remove_dir_all(e.path()).or_else(|_| std::fs::remove_file(e.path()));
             }
         }
+        // Records a crash cut off mid-write (`atomic_write`'s ".NAME.tmp.PID").
+        for sub in ["", "layerdb", "configs"] {
+            let Ok(rd) = std::fs::read_dir(dir.join(sub)) else {
+                continue;
+            };
+            for e in rd.flatten() {
+                let name = e.file_name();
+                let n = name.to_string_lossy();
+                if n.starts_with('.') && n.contains(".tmp.") {
+                    let _ = std::fs::remove_file(e.path());
+                }
+            }
+        }
         let content = ContentStore::open(&dir)?;
-        Ok(ImageStore { inner: Arc::new(Inner { dir, content, refs_lock: Mutex::new(()) }) })
+        let store = ImageStore {
+            inner: Arc::new(Inner { dir, content, refs_lock: Mutex::new(()), ops: Mutex::new(OpState::default()), ops_done: Condvar::new() }),
+        };
+        // Blobs and layers of loads, pulls and imports that failed or were killed.
+        match store.collect_garbage() {
+            Ok((blobs, layers)) if blobs + layers > 0 => tracing::info!("image store: removed {blobs} unreferenced blobs and {layers} layers"),
+            Ok(_) => {}
+            Err(e) => tracing::warn!("image store: garbage collection skipped: {e}"),
+        }
+        Ok(store)
+    }
+
+    fn ops(&self) -> MutexGuard<'_, OpState> {
+        self.inner.ops.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Starts an operation that adds blobs or layers (load, import, commit, pull, push).
+    /// Until it ends, what it adds is not yet referenced by any image, so garbage collection
+    /// waits for it; an operation that ends in failure has its leftovers collected as soon
+    /// as no other operation runs (a concurrent one may be using the same blobs).
+    pub fn begin(&self) -> Operation {
+        let mut st = self.ops();
+        while st.collecting {
+            st = self.inner.ops_done.wait(st).unwrap_or_else(|p| p.into_inner());
+        }
+        st.active += 1;
+        Operation { store: self.clone(), ok: false }
+    }
+
+    /// Removes every blob, layer and layer record no image references (what failed or
+    /// killed operations left), now if no operation runs, else once the last one ends.
+    /// Returns the blobs and layers removed now.
+    pub fn collect_garbage(&self) -> Result<(usize, usize), ImageError> {
+        {
+            let mut st = self.ops();
+            if st.active > 0 || st.collecting {
+                st.owed = true;
+                return Ok((0, 0));
+            }
+            st.collecting = true;
+        }
+        let result = self.sweep();
+        let mut st = self.ops();
+        st.collecting = false;
+        self.inner.ops_done.notify_all();
+        result
+    }
+
+    /// The collection itself; runs while no operation does.
+    fn sweep(&self) -> Result<(usize, usize), ImageError> {
+        let mut blobs: HashSet<String> = HashSet::new();
+        let mut layers: HashSet<String> = HashSet::new();
+        for hex in self.config_ids()? {
+            let p = self.dir().join("configs").join(format!("{hex}.json"));
+            // An unreadable config hides which layers it needs: then delete nothing.
+            let cfg: ImageConfigFile = read_json(&p).map_err(io_err(&p))?;
+            blobs.insert(hex);
+            for d in &cfg.rootfs.diff_ids {
+                let dhex = d.trim_start_matches("sha256:").to_owned();
+                let lp = self.layerdb_path(d);
+                let list: Vec<LayerBlob> = match read_json(&lp) {
+                    Ok(l) => l,
+                    Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
+                    Err(e) => {
+                        return Err(ImageError::Io { path: lp, source: e });
+                    }
+                };
+                blobs.extend(list.into_iter().map(|b| b.digest.trim_start_matches("sha256:").to_owned()));
+                layers.insert(dhex);
+            }
+        }
+        // Manifests images were pulled or pushed as, and the manifests of those indexes.
+        for list in read_map::<Vec<String>>(&self.digests_path())?.into_values() {
+            for rd in list {
+                let Some((_, d)) = rd.rsplit_once('@') else {
+                    continue;
+                };
+                blobs.insert(d.trim_start_matches("sha256:").to_owned());
+                if let Ok(bytes) = self.content().read(d)
+                    && let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d)
+                {
+                    blobs.extend(index.manifests().iter().map(|m| m.digest().to_string().trim_start_matches("sha256:").to_owned()));
+                }
+            }
+        }
+        let mut removed = (0, 0);
+        for hex in self.content().stored()? {
+            if !blobs.contains(&hex) && self.content().remove(&format!("sha256:{hex}")).is_ok() {
+                removed.0 += 1;
+            }
+        }
+        for sub in ["layers", "layerdb"] {
+            let d = self.dir().join(sub);
+            for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
+                let name = e.file_name().to_string_lossy().into_owned();
+                if layers.contains(name.trim_end_matches(".json")) || name.starts_with('.') {
+                    continue;
+                }
+                if sub == "layerdb" {
+                    let _ = std::fs::remove_file(e.path());
+                    continue;
+                }
+                let trash = self.dir().join("tmp").join(format!("rm-{}", crate::util::random_id()));
+                if std::fs::rename(e.path(), &trash).is_ok() {
+                    let _ = std::fs::remove_dir_all(&trash);
+                    removed.1 += 1;
+                }
+            }
+        }
+        Ok(removed)
     }
 
     /// The content store holding this store's blobs.
@@ -259,7 +400,9 @@ impl ImageStore {
             Ok(()) => staged.dir = PathBuf::new(),
             // Another extraction of the same layer won the race: theirs is as good as ours.
             Err(_) if dest.is_dir() => {}
-            Err(e) => return Err(ImageError::Io { path: dest, source: e }),
+            Err(e) => {
+                return Err(ImageError::Io { path: dest, source: e });
+            }
         }
         self.add_layer_blob(&diff, blob)?;
         Ok(diff)
@@ -269,7 +412,7 @@ impl ImageStore {
     /// extracts it; returns its diff id. Nothing is kept if it is not a usable tar.
     pub fn add_layer(&self, write: impl FnOnce(&mut dyn io::Write) -> io::Result<()>) -> Result<String, ImageError> {
         let (blob, _) = self.content().ingest(write).map_err(|e| match e {
-            ContentError::Io { source, .. } if source.kind() != io::ErrorKind::StorageFull => ImageError::BadArchive(source.to_string()),
+            ContentError::Io { source, .. } if !io_no_space(&source) => ImageError::BadArchive(source.to_string()),
             e => e.into(),
         })?;
         self.extract_blob(&blob, None).map_err(|e| {
@@ -283,7 +426,12 @@ impl ImageStore {
 
     /// Imports a rootfs tarball (plain, gzip or zstd) as a one-layer image, tagged `name` if
     /// given, with `changes` (Dockerfile instructions, see [`changes`]) applied to its config.
-    pub fn import(&self, mut body: impl Read, name: Option<&str>, comment: &str, changes: &[String]) -> Result<Image, ImageError> {
+    pub fn import(&self, body: impl Read, name: Option<&str>, comment: &str, changes: &[String]) -> Result<Image, ImageError> {
+        let op = self.begin();
+        op.end(self.import_in(body, name, comment, changes))
+    }
+
+    fn import_in(&self, mut body: impl Read, name: Option<&str>, comment: &str, changes: &[String]) -> Result<Image, ImageError> {
         if let Some(n) = name {
             check_name(n)?;
         }
@@ -339,12 +487,12 @@ impl ImageStore {
         })
     }
 
-    /// Points the name `reference` at image `id`.
+    /// Points the name `name` ("repo[:tag]", checked with Docker's grammar) at image `id`.
     pub fn tag(&self, id: &str, name: &str) -> Result<(), ImageError> {
-        check_name(name)?;
+        let key = check_name(name)?;
         let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
         let mut refs = self.refs()?;
-        refs.insert(reference::normalize(name), id.to_owned());
+        refs.insert(key, id.to_owned());
         let p = self.refs_path();
         write_json(&p, &refs).map_err(io_err(&p))
     }
@@ -374,13 +522,14 @@ impl ImageStore {
         let _ = self.content().remove(&img.id);
         // The manifests it was pulled or pushed as (and an index's entry for this machine).
         for rd in self.repo_digests(&img.id) {
-            let Some((_, d)) = rd.rsplit_once('@') else { continue };
-            if let Ok(bytes) = self.content().read(d) {
-                if let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d) {
-                    if let Ok(child) = super::manifest::choose_platform(&index, d) {
-                        let _ = self.content().remove(&child);
-                    }
-                }
+            let Some((_, d)) = rd.rsplit_once('@') else {
+                continue;
+            };
+            if let Ok(bytes) = self.content().read(d)
+                && let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d)
+                && let Ok(child) = super::manifest::choose_platform(&index, d)
+            {
+                let _ = self.content().remove(&child);
             }
             let _ = self.content().remove(d);
         }
@@ -425,10 +574,15 @@ impl ImageStore {
         Ok((untagged, freed))
     }
 
-    /// Resolves a name, full id, or unique id prefix to an image.
+    /// Resolves a name, full id, or unique id prefix to an image; a name Docker's grammar
+    /// refuses is an error of its own (Docker's `invalid reference format`), not a miss.
     pub fn get(&self, name_or_id: &str) -> Result<Image, ImageError> {
         let refs = self.refs()?;
-        let id = if let Some(id) = refs.get(&reference::normalize(name_or_id)) {
+        let key = match reference::parse_any(name_or_id)? {
+            reference::AnyRef::Named(n) => Some(n.key()),
+            reference::AnyRef::Id(_) => None,
+        };
+        let id = if let Some(id) = key.and_then(|k| refs.get(&k)) {
             id.clone()
         } else {
             let hexpart = name_or_id.trim_start_matches("sha256:");
@@ -507,13 +661,85 @@ impl Drop for TempDir {
     }
 }
 
-/// Refuses a name Docker would refuse.
-pub(crate) fn check_name(name: &str) -> Result<(), ImageError> {
-    let (repo, _) = reference::parse(name);
-    if reference::valid_repository(&repo) {
-        Ok(())
-    } else {
-        Err(ImageError::InvalidReference(repo))
+/// Refuses a name Docker would refuse as a tag ("repo[:tag]", no digest); returns the
+/// store's key for it.
+pub(crate) fn check_name(name: &str) -> Result<String, ImageError> {
+    let n = reference::parse_normalized(name)?;
+    if n.digest.is_some() {
+        return Err(reference::RefError::DigestNotTag.into());
+    }
+    Ok(n.key())
+}
+
+/// Whether `e`, or an error it wraps, is ENOSPC or EDQUOT.
+pub fn is_no_space(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<io::Error>()
+            && io_no_space(io)
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
+}
+
+/// [`is_no_space`] of an I/O error (whose own wrapped error `source()` skips).
+fn io_no_space(e: &io::Error) -> bool {
+    e.kind() == io::ErrorKind::StorageFull
+        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
+        || e.get_ref().is_some_and(|inner| is_no_space(inner))
+}
+
+impl ImageError {
+    /// The error as reported: a full disk says "no space left on device" whatever step
+    /// (spooling, unpacking, a record) it hit.
+    fn reported(self) -> ImageError {
+        if matches!(self, ImageError::NoSpace(_)) || !is_no_space(&self) {
+            return self;
+        }
+        let path = match &self {
+            ImageError::Io { path, .. } | ImageError::Content(ContentError::Io { path, .. }) => Some(path.clone()),
+            ImageError::Layer { source: LayerError::Io { path, .. }, .. } => Some(path.clone()),
+            _ => None,
+        };
+        ImageError::NoSpace(path)
+    }
+}
+
+/// An operation adding content (see [`ImageStore::begin`]); end it with [`Operation::end`].
+pub struct Operation {
+    store: ImageStore,
+    ok: bool,
+}
+
+impl Operation {
+    /// Ends the operation with its result (a full disk reported as such).
+    pub fn end<T>(mut self, result: Result<T, ImageError>) -> Result<T, ImageError> {
+        self.ok = result.is_ok();
+        drop(self);
+        result.map_err(ImageError::reported)
+    }
+}
+
+impl Drop for Operation {
+    fn drop(&mut self) {
+        let collect = {
+            let mut st = self.store.ops();
+            st.active -= 1;
+            // Ended in failure (or never ended: a panic, a dropped request): its blobs and
+            // layers may be left unreferenced.
+            st.owed |= !self.ok;
+            let now = st.active == 0 && st.owed;
+            if now {
+                st.owed = false;
+            }
+            now
+        };
+        if collect && let Err(e) = self.store.collect_garbage() {
+            tracing::warn!("image store: garbage collection after a failed operation: {e}");
+        }
     }
 }
 
@@ -530,7 +756,9 @@ pub fn dir_size(dir: &Path) -> u64 {
     let mut total = 0;
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             let Ok(md) = e.metadata() else { continue };
             if md.is_dir() {

@@ -9,7 +9,7 @@ use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
 /// A tar stream being written.
@@ -50,7 +50,9 @@ impl<W: Write> TarWriter<W> {
 
     /// The xattrs of `src` as PAX records, overlayfs' private ones left out.
     fn xattr_records(src: &Path) -> Vec<(String, Vec<u8>)> {
-        let Ok(names) = xattr::list(src) else { return Vec::new() };
+        let Ok(names) = xattr::list(src) else {
+            return Vec::new();
+        };
         names
             .filter(|n| !n.as_bytes().starts_with(b"trusted.overlay."))
             .filter_map(|n| {
@@ -85,10 +87,27 @@ impl<W: Write> TarWriter<W> {
         } else if ft.is_symlink() {
             let target = std::fs::read_link(src).map_err(|source| StorageError::Read { path: src.to_path_buf(), source })?;
             let mut h = header_from(md, tar::EntryType::Symlink, 0);
-            self.builder.append_link(&mut h, rel, target).map_err(archive_err(rel))
+            let bytes = target.as_os_str().as_bytes();
+            if bytes.len() < h.as_old().linkname.len() {
+                // Byte for byte: the tar crate's `set_link_name` rebuilds the target from its
+                // components and turns "/" into "//".
+                h.set_link_name_literal(bytes).map_err(archive_err(rel))?;
+                self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+            } else {
+                // Too long for the header: a GNU long-link entry, which carries the raw bytes.
+                self.builder.append_link(&mut h, rel, target).map_err(archive_err(rel))
+            }
         } else if ft.is_file() {
             let size = md.len();
-            let file = std::fs::File::open(src).map_err(|source| StorageError::Read { path: src.to_path_buf(), source })?;
+            let read_err = |source| StorageError::Read { path: src.to_path_buf(), source };
+            // A running container may swap the file for a symlink (to a host file) between
+            // the walk's lstat and this open: never follow one, and insist on the very inode
+            // the walk saw.
+            let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(src).map_err(read_err)?;
+            let now = file.metadata().map_err(read_err)?;
+            if (now.dev(), now.ino()) != (md.dev(), md.ino()) {
+                return Err(read_err(io::Error::other("replaced while being archived")));
+            }
             // A file that grows or shrinks while it is read (a running container) must not
             // break the stream: exactly `size` bytes go in, zero-padded if it shrank.
             let data = file.take(size).chain(io::repeat(0)).take(size);
@@ -129,5 +148,32 @@ impl<W: Write> TarWriter<W> {
     /// Writes the end-of-archive blocks and returns the output.
     pub fn finish(self) -> Result<W, StorageError> {
         self.builder.into_inner().map_err(archive_err(Path::new("end of archive")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn symlink_targets_are_written_byte_for_byte() {
+        let dir = std::env::temp_dir().join(format!("berth-tarball-{}", crate::util::random_id()));
+        std::fs::create_dir_all(&dir).expect("dir");
+        let long = format!("/{}", "x/".repeat(80));
+        let targets = ["/", "a//b/./c/", "../up", long.as_str()];
+        let mut w = TarWriter::new(Vec::new());
+        for (i, t) in targets.iter().enumerate() {
+            let link = dir.join(format!("l{i}"));
+            std::os::unix::fs::symlink(t, &link).expect("symlink");
+            let md = std::fs::symlink_metadata(&link).expect("lstat");
+            w.entry(Path::new(&format!("l{i}")), &link, &md).expect("entry");
+        }
+        let tar = w.finish().expect("finish");
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut ar = tar::Archive::new(&tar[..]);
+        let got: Vec<Vec<u8>> =
+            ar.entries().expect("entries").map(|e| e.expect("entry").link_name_bytes().map(|b| b.into_owned()).unwrap_or_default()).collect();
+        let want: Vec<Vec<u8>> = targets.iter().map(|t| t.as_bytes().to_vec()).collect();
+        assert_eq!(got, want);
     }
 }

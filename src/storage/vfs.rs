@@ -101,11 +101,11 @@ type Links = std::collections::HashMap<(u64, u64), PathBuf>;
 
 /// Applies the extracted layer `src` on top of `dst`.
 fn apply_dir(src: &Path, dst: &Path, links: &mut Links) -> Result<(), StorageError> {
-    if is_opaque(src) {
-        if let Ok(rd) = std::fs::read_dir(dst) {
-            for e in rd.flatten() {
-                remove_any(&e.path());
-            }
+    if is_opaque(src)
+        && let Ok(rd) = std::fs::read_dir(dst)
+    {
+        for e in rd.flatten() {
+            remove_any(&e.path());
         }
     }
     let rd = std::fs::read_dir(src).map_err(copy_err(src))?;

@@ -99,6 +99,8 @@ pub fn docker_archive(tag: &str, layers: &[Vec<u8>]) -> Vec<u8> {
         }
         paths.push(p);
     }
+    // RepoTags are always tagged in `docker save` output (Docker's load refuses a bare name).
+    let tag = if tag.rsplit('/').next().is_some_and(|l| l.contains(':')) { tag.to_owned() } else { format!("{tag}:latest") };
     let manifest = serde_json::json!([{"Config": format!("{chex}.json"), "RepoTags": [tag], "Layers": paths}]);
     append(&mut b, "manifest.json", manifest.to_string().as_bytes());
     b.into_inner().expect("finish archive")
@@ -241,7 +243,9 @@ pub fn files_below(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
     while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else { continue };
+        let Ok(rd) = std::fs::read_dir(&d) else {
+            continue;
+        };
         for e in rd.flatten() {
             if e.file_type().map(|t| t.is_dir()).unwrap_or(false) {
                 stack.push(e.path());
@@ -302,7 +306,9 @@ impl CuttingProxy {
                     break;
                 }
                 let Ok(client) = client else { continue };
-                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else { continue };
+                let Ok(server) = std::net::TcpStream::connect(("127.0.0.1", upstream)) else {
+                    continue;
+                };
                 let left = l2.clone();
                 let (c2, sv2) = (client.try_clone().expect("clone"), server.try_clone().expect("clone"));
                 // Client to server: unlimited.

@@ -1,11 +1,13 @@
 //! Image endpoints: list, inspect, history, import, pull, push, tag, remove, save, load,
 //! commit, prune.
 
-use super::{all, blocking, first, repo_tag, tar_response, ApiError, ApiResult, QList, D, Q};
+use super::{all, blocking, first, tar_response, ApiError, ApiResult, QList, D, Q};
 use crate::api::filters::Filters;
 use crate::api::types::*;
 use crate::daemon::images::CommitOptions;
+use crate::image::reference::{self, RefError};
 use crate::image::registry::{self, Progress};
+use crate::image::ImageError;
 use axum::body::Body;
 use axum::extract::{Path, Query, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
@@ -46,7 +48,7 @@ pub(super) async fn images_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<
         .iter()
         .map(|(img, n)| image_summary(img, d.images.repo_digests(&img.id), *n as i64))
         .collect();
-    out.sort_by(|a, b| b.created.cmp(&a.created));
+    out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(Json(out))
 }
 
@@ -54,6 +56,16 @@ pub(super) async fn images_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<
 pub(super) async fn images_prune(State(d): D, Query(q): Q) -> ApiResult<Json<ImagesPruneReport>> {
     let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(crate::daemon::DaemonError::from)?;
     Ok(Json(blocking(move || d.prune_images(&filters)).await?))
+}
+
+/// The `repo` and `tag` parameters (commit, import) as one checked "repo:tag" name:
+/// Docker's `RepoTagReference`, refusing what its grammar refuses (400).
+fn checked_repo_tag(q: &[(String, String)]) -> ApiResult<Option<String>> {
+    let Some(repo) = first(q, "repo") else {
+        return Ok(None);
+    };
+    let n = reference::repo_tag(&repo, first(q, "tag").as_deref()).map_err(ImageError::from)?;
+    Ok(Some(n.key()))
 }
 
 /// `POST /commit?container=&repo=&tag=&comment=&author=&changes=&pause=` with an optional
@@ -70,7 +82,7 @@ pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> 
         }
     };
     let opts = CommitOptions {
-        name: repo_tag(&q),
+        name: checked_repo_tag(&q)?,
         comment: first(&q, "comment").unwrap_or_default(),
         author: first(&q, "author").unwrap_or_default(),
         changes: all(&q, "changes"),
@@ -172,15 +184,15 @@ fn image_history(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<Vec<se
     Ok(Json(out))
 }
 
-/// `POST /images/{name}/tag?repo=R&tag=T`.
+/// `POST /images/{name}/tag?repo=R&tag=T`: the new name is checked first, as Docker does.
 fn image_tag(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMap<String, String>) -> ApiResult<Response> {
-    let img = d.images.get(name)?;
     let repo = q.get("repo").filter(|r| !r.is_empty()).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "repository name must be given".into()))?;
-    let target = match q.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) => format!("{repo}:{t}"),
-        None => repo.clone(),
-    };
-    d.images.tag(&img.id, &target)?;
+    let target = reference::repo_tag(repo, q.get("tag").map(String::as_str)).map_err(ImageError::from)?;
+    if target.familiar_repo() == "sha256" {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "refusing to create an ambiguous tag using digest algorithm as name".into()));
+    }
+    let img = d.images.get(name)?;
+    d.images.tag(&img.id, &target.key())?;
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -285,11 +297,19 @@ fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<
         .filter(|i| !i.is_empty())
         .cloned()
         .ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "fromImage or fromSrc must be given".into()))?;
-    let name = match q.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) if t.starts_with("sha256:") => format!("{image}@{t}"),
-        Some(t) => format!("{image}:{t}"),
-        None if image.contains('@') || image.rsplit('/').next().is_some_and(|l| l.contains(':')) => image,
-        None => format!("{image}:latest"),
+    // Docker's grammar, before anything is fetched; `tag` may be a digest.
+    let mut named = reference::parse_normalized(&image).map_err(ImageError::from)?;
+    match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) if reference::digest_ok(t) => (named.tag, named.digest) = (None, Some(t.clone())),
+        Some(t) if reference::tag_ok(t) => named.tag = Some(t.clone()),
+        Some(_) => return Err(ImageError::from(RefError::Tag).into()),
+        None if named.digest.is_none() && named.tag.is_none() => named.tag = Some("latest".into()),
+        None => {}
+    }
+    let name = match (&named.tag, &named.digest) {
+        (_, Some(d)) => format!("{}@{d}", named.familiar_repo()),
+        (Some(t), None) => format!("{}:{t}", named.familiar_repo()),
+        (None, None) => named.familiar_repo(),
     };
     let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
     Ok(progress_stream(move |tx| async move { registry::pull(&d.images, &name, auth, &tx).await }))
@@ -302,7 +322,7 @@ fn image_push(
     headers: &HeaderMap,
 ) -> ApiResult<Response> {
     let name = match q.get("tag").filter(|t| !t.is_empty()) {
-        Some(t) => format!("{}:{t}", crate::image::reference::parse(&name).0),
+        Some(t) => reference::repo_tag(&name, Some(t)).map_err(ImageError::from)?.key(),
         None => name,
     };
     d.images.get(&name)?;
@@ -372,7 +392,7 @@ pub(super) async fn images_create(State(d): D, Query(q): QList, headers: HeaderM
         let map: std::collections::HashMap<String, String> = q.into_iter().collect();
         return pull(d, &map, &headers);
     }
-    let name = repo_tag(&q);
+    let name = checked_repo_tag(&q)?;
     let comment = first(&q, "message").unwrap_or_else(|| "Imported from -".into());
     let changes = all(&q, "changes");
     // Refuse bad changes before taking the upload.

@@ -49,14 +49,6 @@ fn all(q: &[(String, String)], key: &str) -> Vec<String> {
     q.iter().filter(|(k, v)| k == key && !v.is_empty()).map(|(_, v)| v.clone()).collect()
 }
 
-/// "repo:tag" from the `repo` and `tag` parameters (`repo` may carry its own tag).
-fn repo_tag(q: &[(String, String)]) -> Option<String> {
-    first(q, "repo").map(|r| match first(q, "tag") {
-        Some(t) => format!("{r}:{t}"),
-        None => r,
-    })
-}
-
 /// A blocking writer feeding an HTTP response body.
 struct ChannelWriter(tokio::sync::mpsc::Sender<Result<bytes::Bytes, std::io::Error>>);
 
