@@ -17,13 +17,48 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> 
     let dir = path.parent().unwrap_or_else(|| Path::new("."));
     let name = path.file_name().ok_or_else(|| io::Error::new(io::ErrorKind::InvalidInput, "path has no file name"))?;
     let tmp = dir.join(format!(".{}.tmp.{}", name.to_string_lossy(), std::process::id()));
-    {
+    let written = (|| {
         let mut f = fs::OpenOptions::new().write(true).create(true).truncate(true).mode(mode).open(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
+        fs::rename(&tmp, path)
+    })();
+    if written.is_err() {
+        // A failed write (a full disk) leaves nothing behind: the old content stays whole.
+        let _ = fs::remove_file(&tmp);
     }
-    fs::rename(&tmp, path)?;
+    written?;
     File::open(dir)?.sync_all()
+}
+
+/// Whether `name` is the temp file of a write cut short: `.<name>.tmp.<pid>` as
+/// [`atomic_write`] names them, or `.<name>.<pid>` (the runtime's state), by a process that
+/// no longer exists. Returns the writer's pid.
+pub fn stale_temp_pid(name: &str) -> Option<u32> {
+    let rest = name.strip_prefix('.')?;
+    let (stem, pid) = rest.rsplit_once('.')?;
+    let pid: u32 = pid.parse().ok()?;
+    let stem = stem.strip_suffix(".tmp").unwrap_or(stem);
+    if stem.is_empty() || pid == 0 {
+        return None;
+    }
+    // A live writer's file is not ours to remove (its rename is still to come).
+    (!Path::new(&format!("/proc/{pid}")).exists()).then_some(pid)
+}
+
+/// Removes the stale temp files ([`stale_temp_pid`]) directly in `dir`; returns how many.
+pub fn remove_temp_files(dir: &Path) -> usize {
+    let Ok(rd) = fs::read_dir(dir) else { return 0 };
+    let mut n = 0;
+    for e in rd.flatten() {
+        let name = e.file_name();
+        let Some(name) = name.to_str() else { continue };
+        let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
+        if is_file && stale_temp_pid(name).is_some() && fs::remove_file(e.path()).is_ok() {
+            n += 1;
+        }
+    }
+    n
 }
 
 /// Reads and deserializes a JSON file.
@@ -57,4 +92,28 @@ pub fn self_command(name: &str) -> io::Result<std::process::Command> {
     let mut cmd = std::process::Command::new(std::env::current_exe()?);
     cmd.arg0(name).env(ROLE_ENV, name);
     Ok(cmd)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn temp_files_of_dead_writers_are_removed_and_others_kept() {
+        let dir = std::env::temp_dir().join(format!("berth-util-tmp-{}", random_id()));
+        fs::create_dir_all(&dir).expect("mkdir");
+        let dead = 0x3fff_fff0u32; // above pid_max: no such process
+        let me = std::process::id();
+        for name in [format!(".config.v2.json.tmp.{dead}"), format!(".state.json.{dead}")] {
+            fs::write(dir.join(&name), b"x").expect("write");
+        }
+        for name in [format!(".config.v2.json.tmp.{me}"), "config.v2.json".into(), ".tmp.".into(), "a.tmp.5x".into()] {
+            fs::write(dir.join(&name), b"x").expect("write");
+        }
+        assert_eq!(remove_temp_files(&dir), 2);
+        let mut left: Vec<String> = fs::read_dir(&dir).expect("ls").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        left.sort();
+        assert_eq!(left, vec![format!(".config.v2.json.tmp.{me}"), ".tmp.".to_owned(), "a.tmp.5x".into(), "config.v2.json".into()]);
+        fs::remove_dir_all(&dir).expect("cleanup");
+    }
 }

@@ -17,10 +17,14 @@ pub struct ExitEvent {
 /// What the backend knows of a container's task, for reconciliation after a restart.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TaskStatus {
-    /// Alive; `paused` when its processes are frozen.
+    /// The container's process runs; `paused` when its processes are frozen.
     Running {
         pid: i32,
         paused: bool,
+    },
+    /// Created but never started: its init waits for `start`, the user's process never ran.
+    Created {
+        pid: i32,
     },
     Stopped {
         exit_code: i64,

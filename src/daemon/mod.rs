@@ -10,6 +10,7 @@ pub mod logstream;
 pub mod monolithic;
 pub mod names;
 pub mod ps;
+pub mod reconcile;
 pub mod spec;
 pub mod store;
 pub mod supervisor_client;
@@ -35,6 +36,9 @@ pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// a client that stops reading makes it wait this long; its follower keeps the log file open,
 /// so even then it only loses what rotation moved to files it did not hold yet.
 const STREAM_DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// How long removing a container's task may take, through a supervisor restart included.
+const PURGE_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// How the daemon was started.
 #[derive(Debug, Clone)]
@@ -201,31 +205,85 @@ impl Daemon {
         &self.backend
     }
 
-    /// Brings each container's recorded state in line with the backend: containers that
-    /// ran on and exited while we were away get their true exit code.
+    /// Brings every container's recorded state in line with the backend and the disk,
+    /// whatever the state: a task that runs the container's process is adopted (also one
+    /// whose start was never recorded), an ended or never-started task is purged with what
+    /// it holds, a container that was being removed is removed, and containers that ran on
+    /// and exited while we were away get their true exit code.
     pub async fn reconcile(self: &Arc<Self>) {
         for c in self.containers.list() {
-            if c.state.status != Status::Running {
-                continue;
-            }
-            match self.backend.status(&c.id).await {
-                Ok(TaskStatus::Running { pid, paused }) => {
-                    if (pid != c.state.pid && pid != 0) || paused != c.state.paused {
-                        let _ = self.containers.update(&c.id, |c| {
-                            if pid != 0 {
-                                c.state.pid = pid;
-                            }
-                            c.state.paused = paused;
-                        });
-                    }
-                }
-                Ok(TaskStatus::Stopped { exit_code }) => {
-                    self.handle_exit(ExitEvent { id: c.id.clone(), exit_code, exited_at: chrono::Utc::now() }).await
-                }
-                Ok(TaskStatus::Missing) => self.handle_exit(ExitEvent { id: c.id.clone(), exit_code: 255, exited_at: chrono::Utc::now() }).await,
-                Err(e) => tracing::warn!("reconcile {}: {e}", c.id),
-            }
+            self.reconcile_one(&c.id).await;
         }
+    }
+
+    async fn reconcile_one(self: &Arc<Self>, id: &str) {
+        use reconcile::Action;
+        let exit = {
+            // A start or remove in progress finishes first: its half-done state is not a crash.
+            let _g = self.ops.lock().await;
+            let Ok(c) = self.containers.get(id) else { return };
+            let task = match self.backend.status(id).await {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(id, "reconcile: {e}");
+                    return;
+                }
+            };
+            let action = reconcile::decide(&c.state, &task);
+            match action {
+                Action::Keep => None,
+                Action::Refresh { pid, paused } => {
+                    let _ = self.containers.update(id, |c| {
+                        c.state.pid = pid;
+                        c.state.paused = paused;
+                    });
+                    None
+                }
+                Action::Adopt { pid, paused } => {
+                    tracing::info!(id, pid, "reconcile: adopting a running task whose start was never recorded");
+                    let _ = self.containers.update(id, |c| {
+                        c.state = container::State {
+                            status: Status::Running,
+                            paused,
+                            pid,
+                            exit_code: 0,
+                            error: String::new(),
+                            started_at: Some(chrono::Utc::now()),
+                            finished_at: None,
+                        };
+                    });
+                    None
+                }
+                Action::Exit { code } => Some(code),
+                Action::Clean => {
+                    if task != TaskStatus::Missing {
+                        tracing::info!(id, ?task, "reconcile: purging a task of a container that is not running");
+                    }
+                    if let Err(e) = self.release(id).await {
+                        tracing::warn!(id, "reconcile: {e}");
+                    }
+                    None
+                }
+                Action::FinishRemove => {
+                    tracing::info!(id, "reconcile: finishing an interrupted removal");
+                    if let Err(e) = self.remove_locked(id).await {
+                        tracing::warn!(id, "reconcile: {e}");
+                    }
+                    None
+                }
+            }
+        };
+        if let Some(exit_code) = exit {
+            self.handle_exit(ExitEvent { id: id.to_owned(), exit_code, exited_at: chrono::Utc::now() }).await
+        }
+    }
+
+    /// Purges container `id`'s task (bounded, verified through the backend) and unmounts its
+    /// rootfs: afterwards none of its processes, cgroups, runtime state or mounts is left.
+    async fn release(&self, id: &str) -> Result<(), DaemonError> {
+        reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await.map_err(|e| DaemonError::Internal(e.to_string()))?;
+        self.overlay.unmount(id)?;
+        Ok(())
     }
 
     async fn handle_exit(self: &Arc<Self>, ev: ExitEvent) {
@@ -405,7 +463,11 @@ impl Daemon {
                 Ok(())
             }
             Err(e) => {
-                let _ = self.overlay.unmount(id);
+                // Nothing of a failed start may stay behind (a shim, a created init, the
+                // supervisor's record); what cannot be purged now, reconcile purges later.
+                if let Err(pe) = self.release(id).await {
+                    tracing::warn!(id, "after a failed start: {pe}");
+                }
                 Err(e.into())
             }
         }
@@ -557,14 +619,35 @@ impl Daemon {
             }
         }
         let _g = self.ops.lock().await;
-        let Ok(c) = self.containers.get(&id) else {
-            return Ok(());
-        };
-        let _ = self.backend.delete(&id).await;
-        self.overlay.remove(&id)?;
-        self.containers.remove(&id)?;
-        self.execs.remove_container(&id);
-        let _ = self.events.send(ContainerEvent::Removed { id, exit_code: c.state.exit_code });
+        self.remove_locked(&id).await
+    }
+
+    /// Removes a container that is not running (ops lock held): marked Removing first, so a
+    /// crash midway is finished by the next reconcile; returns only once its task, processes,
+    /// cgroups, runtime state and rootfs are gone. On failure the previous state is restored.
+    async fn remove_locked(&self, id: &str) -> Result<(), DaemonError> {
+        let Ok(c) = self.containers.get(id) else { return Ok(()) };
+        if c.state.status == Status::Running {
+            return Err(DaemonError::Conflict(format!("container {id} is running again; not removed")));
+        }
+        let previous = c.state.status;
+        self.containers.update(id, |c| c.state.status = Status::Removing)?;
+        let removed = async {
+            reconcile::purge(&self.backend, id, PURGE_TIMEOUT)
+                .await
+                .map_err(|e| DaemonError::Internal(format!("could not remove container {id}: {e}")))?;
+            self.overlay.remove(id)?;
+            Ok::<_, DaemonError>(())
+        }
+        .await;
+        if let Err(e) = removed {
+            let restore = if previous == Status::Removing { Status::Exited } else { previous };
+            let _ = self.containers.update(id, |c| c.state.status = restore);
+            return Err(e);
+        }
+        self.containers.remove(id)?;
+        self.execs.remove_container(id);
+        let _ = self.events.send(ContainerEvent::Removed { id: id.to_owned(), exit_code: c.state.exit_code });
         Ok(())
     }
 }

@@ -47,6 +47,7 @@ impl Monolithic {
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let runtime = Runtime::new(&runtime_root);
+        clean_leftovers(&runtime, &bundles);
         std::thread::Builder::new()
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
@@ -164,12 +165,36 @@ impl Monolithic {
         // Only containers started by this daemon process can be running: any container a
         // previous daemon started died with it.
         match Runtime::new(&self.runtime_root).state(id) {
-            Ok(s) if matches!(s.status, Status::Running | Status::Created | Status::Paused) => {
+            Ok(s) if s.status == Status::Created => Ok(TaskStatus::Created { pid: s.pid }),
+            Ok(s) if matches!(s.status, Status::Running | Status::Paused) => {
                 Ok(TaskStatus::Running { pid: s.pid, paused: s.status == Status::Paused })
             }
             Ok(_) => Ok(TaskStatus::Stopped { exit_code: 137 }),
             Err(_) => Ok(TaskStatus::Missing),
         }
+    }
+}
+
+/// Every container a previous daemon process started died with it (parent-death signal):
+/// their runtime state, cgroups, any process still going and their bundles are removed
+/// before this daemon starts any container of its own.
+fn clean_leftovers(runtime: &Runtime, bundles: &Path) {
+    let mut cleaned = 0;
+    for e in std::fs::read_dir(runtime.root()).into_iter().flatten().flatten() {
+        let Some(id) = e.file_name().to_str().map(str::to_owned) else { continue };
+        match runtime.delete(&id, true) {
+            Ok(()) => cleaned += 1,
+            Err(err) if err.is_not_found() => {}
+            Err(err) => tracing::warn!(id, "removing what a previous daemon left: {err}"),
+        }
+    }
+    for e in std::fs::read_dir(bundles).into_iter().flatten().flatten() {
+        if let Err(err) = std::fs::remove_dir_all(e.path()) {
+            tracing::warn!("removing bundle {}: {err}", e.path().display());
+        }
+    }
+    if cleaned > 0 {
+        tracing::info!(cleaned, "removed the runtime state and cgroups of containers that died with the previous daemon");
     }
 }
 
@@ -183,7 +208,11 @@ fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<
                 let _ = reply.send(runtime.kill(&id, signal, false).map_err(|e| BackendError::Other(e.to_string())));
             }
             Job::Delete { id, reply } => {
-                let _ = reply.send(runtime.delete(&id, true).map_err(|e| BackendError::Other(e.to_string())));
+                let r = match runtime.delete(&id, true) {
+                    Err(e) if !e.is_not_found() => Err(BackendError::Other(e.to_string())),
+                    _ => Ok(()),
+                };
+                let _ = reply.send(r);
             }
         }
     }

@@ -6,6 +6,9 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 
+/// A container's record in its directory.
+const CONFIG_FILE: &str = "config.v2.json";
+
 /// Errors of the container store.
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -40,10 +43,22 @@ impl ContainerStore {
         let mut map = HashMap::new();
         if let Ok(rd) = std::fs::read_dir(&dir) {
             for e in rd.flatten() {
-                let p = e.path().join("config.v2.json");
+                if !e.path().is_dir() {
+                    continue;
+                }
+                crate::util::remove_temp_files(&e.path());
+                let p = e.path().join(CONFIG_FILE);
                 match read_json::<Container>(&p) {
                     Ok(c) => {
                         map.insert(c.id.clone(), c);
+                    }
+                    Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
+                        // A create cut short (SIGKILL, full disk) before its record became
+                        // whole: the container never existed.
+                        match std::fs::remove_dir_all(e.path()) {
+                            Ok(()) => tracing::info!("removed {}: a container whose create never completed", e.path().display()),
+                            Err(err) => tracing::warn!("removing incomplete container {}: {err}", e.path().display()),
+                        }
                     }
                     Err(err) => tracing::warn!("skipping container record {}: {err}", p.display()),
                 }
@@ -69,13 +84,17 @@ impl ContainerStore {
         }
         let d = self.dir_of(&c.id);
         crate::fsperm::ensure_dir(&d, crate::fsperm::DIR_TRAVERSE).map_err(|source| StoreError::Io { path: d.clone(), source })?;
-        self.persist(&c)?;
+        if let Err(e) = self.persist(&c) {
+            // A create that fails (e.g. a full disk) leaves no directory behind.
+            let _ = std::fs::remove_dir_all(&d);
+            return Err(e);
+        }
         map.insert(c.id.clone(), c);
         Ok(())
     }
 
     fn persist(&self, c: &Container) -> Result<(), StoreError> {
-        let p = self.dir_of(&c.id).join("config.v2.json");
+        let p = self.dir_of(&c.id).join(CONFIG_FILE);
         write_json(&p, c).map_err(|source| StoreError::Io { path: p, source })
     }
 

@@ -26,6 +26,8 @@ pub const NAMESPACE: &str = "berth";
 pub const RUNTIME_NAME: &str = "io.containerd.berth.v2";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// How long a start waits for the leftovers of an earlier attempt to go.
+const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(15);
 
 /// A gRPC connection to the supervisor.
 #[derive(Clone)]
@@ -54,11 +56,33 @@ fn req<T>(msg: T) -> Request<T> {
     r
 }
 
+/// Whether `s` says the supervisor could not be reached or went away mid-call, rather than
+/// answering: statuses made on our side from a transport error carry that error as their
+/// source; those the supervisor sent do not.
+fn is_transport(s: &tonic::Status) -> bool {
+    use std::error::Error;
+    s.source().is_some() || matches!(s.code(), Code::Unavailable | Code::Cancelled | Code::DeadlineExceeded)
+}
+
 fn status_err(id: &str, s: tonic::Status) -> BackendError {
+    if is_transport(&s) {
+        return BackendError::Unavailable(s.message().to_owned());
+    }
     match s.code() {
         Code::NotFound => BackendError::NotFound(id.to_owned()),
-        Code::Unavailable => BackendError::Unavailable(s.message().to_owned()),
         _ => BackendError::Other(s.message().to_owned()),
+    }
+}
+
+/// A failed task create or start: the runtime's refusal (a bad command, a bad mount), or a
+/// supervisor that went away (a backend failure, not the request's fault).
+fn start_err(id: &str, s: tonic::Status) -> BackendError {
+    if is_transport(&s) {
+        return BackendError::Unavailable(s.message().to_owned());
+    }
+    match s.code() {
+        Code::Internal | Code::AlreadyExists | Code::NotFound => status_err(id, s),
+        _ => BackendError::Start(s.message().to_owned()),
     }
 }
 
@@ -139,11 +163,14 @@ impl SupervisorClient {
         };
         let mut containers = ContainersClient::new(self.channel.clone());
         if let Err(s) = containers.create(req(CreateContainerRequest { container: Some(container.clone()) })).await {
-            if s.code() != Code::AlreadyExists {
+            if s.code() != Code::AlreadyExists || is_transport(&s) {
                 return Err(status_err(id, s));
             }
-            // Left over from an earlier run of this container: replace it.
-            let _ = self.delete(id).await;
+            // Left over from an earlier run of this container (or from a start cut short by
+            // a crash): replace it, with whatever task it still has.
+            if let Err(e) = super::reconcile::purge(self, id, LEFTOVER_TIMEOUT).await {
+                return Err(BackendError::Other(format!("cannot replace the supervisor's earlier record: {e}")));
+            }
             containers.create(req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
         }
         let log = log.uri();
@@ -151,16 +178,13 @@ impl SupervisorClient {
         let create = CreateTaskRequest { container_id: id.to_owned(), stdout: log.clone(), stderr: log, ..Default::default() };
         if let Err(s) = tasks.create(req(create)).await {
             let _ = containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await;
-            return Err(match s.code() {
-                Code::Unavailable => BackendError::Unavailable(s.message().to_owned()),
-                _ => BackendError::Start(s.message().to_owned()),
-            });
+            return Err(start_err(id, s));
         }
         match tasks.start(req(StartRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
             Ok(r) => Ok(r.into_inner().pid as i32),
             Err(s) => {
                 let _ = self.delete(id).await;
-                Err(BackendError::Start(s.message().to_owned()))
+                Err(start_err(id, s))
             }
         }
     }
@@ -204,7 +228,8 @@ impl SupervisorClient {
             Ok(r) => {
                 let Some(p) = r.into_inner().process else { return Ok(TaskStatus::Missing) };
                 Ok(match Status::try_from(p.status).unwrap_or(Status::Unknown) {
-                    Status::Running | Status::Created => TaskStatus::Running { pid: p.pid as i32, paused: false },
+                    Status::Running => TaskStatus::Running { pid: p.pid as i32, paused: false },
+                    Status::Created => TaskStatus::Created { pid: p.pid as i32 },
                     Status::Paused | Status::Pausing => TaskStatus::Running { pid: p.pid as i32, paused: true },
                     Status::Stopped => TaskStatus::Stopped { exit_code: p.exit_status as i64 },
                     Status::Unknown => TaskStatus::Missing,
@@ -272,5 +297,25 @@ impl SupervisorClient {
             Err(s) if s.code() == Code::NotFound => Ok(()),
             Err(s) => Err(status_err(id, s)),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_supervisor_gone_mid_call_is_a_backend_failure_and_a_refusal_is_the_requests() {
+        // What tonic makes on our side when the connection breaks carries the cause.
+        let broken = tonic::Status::from_error(Box::new(std::io::Error::from(std::io::ErrorKind::ConnectionReset)));
+        assert!(matches!(start_err("c", broken), BackendError::Unavailable(_)));
+        assert!(matches!(start_err("c", tonic::Status::unavailable("gone")), BackendError::Unavailable(_)));
+        // What the supervisor answers: the runtime's refusal, or its own failure.
+        let refused = tonic::Status::unknown("exec: \"nope\": executable file not found in $PATH");
+        assert!(matches!(start_err("c", refused), BackendError::Start(_)));
+        assert!(matches!(start_err("c", tonic::Status::internal("write bundle: no space left on device")), BackendError::Other(_)));
+        assert!(matches!(start_err("c", tonic::Status::already_exists("task c already exists")), BackendError::Other(_)));
+        let e: super::super::DaemonError = BackendError::Unavailable("x".into()).into();
+        assert!(matches!(e, super::super::DaemonError::Internal(_)), "HTTP 500");
     }
 }

@@ -16,7 +16,7 @@ use super::cgroups::{self, ContainerCgroup};
 use super::error::RuntimeError;
 use super::namespaces::NsPlan;
 use super::process::{spawn, InitConfig, InitStatus, Setup};
-use super::state::{proc_stat, Persisted, State, FIFO_FILE};
+use super::state::{proc_stat, Creating, Persisted, State, CREATING_FILE, FIFO_FILE};
 use super::{rootfs, spec, CreateExtra, CreateOptions, Runtime};
 
 /// How long init may take to set up before `create` gives up.
@@ -102,6 +102,9 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?
     };
     undo.pid = Some(sp.pid);
+    // Before the cgroups exist: a runtime killed from here on leaves a record of them.
+    let init_start = proc_stat(sp.pid.as_raw()).map(|(t, _)| t).unwrap_or(0);
+    Creating { pid: sp.pid.as_raw(), start_time: init_start, cgroup: cg_path.clone() }.save(id, &dir)?;
     if let Some(mut go) = sp.userns_go {
         super::namespaces::write_id_maps(id, sp.pid.as_raw(), &spec)?;
         go.write_all(b"1").map_err(|e| RuntimeError::io(id, "release user namespace child", "pipe", e))?;
@@ -168,6 +171,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         seccomp: spec.linux().as_ref().and_then(|l| l.seccomp().clone()),
     };
     persisted.save(&dir)?;
+    let _ = fs::remove_file(dir.join(CREATING_FILE));
     if let Some(h) = spec.hooks() {
         let st = persisted.to_state(&dir);
         super::hooks::run(id, "createRuntime", h.create_runtime().as_ref(), &st)?;

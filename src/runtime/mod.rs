@@ -193,7 +193,15 @@ impl Runtime {
         let p = match Persisted::load(id, &dir) {
             Ok(p) => p,
             Err(RuntimeError::NotFound { .. }) if dir.is_dir() => {
-                // A create that was itself killed midway: nothing but the directory is ours.
+                // A create that was itself killed midway: its record says what it made.
+                if let Some(c) = state::Creating::load(&dir) {
+                    let p = c.as_persisted(id);
+                    let cg = cgroups::ContainerCgroup::load(id, &p.cgroup);
+                    kill_all_and_wait(id, &p, &cg)?;
+                    if cg.exists() {
+                        cg.remove()?;
+                    }
+                }
                 return fs::remove_dir_all(&dir).map_err(|e| RuntimeError::io(id, "remove", &dir, e));
             }
             Err(e) => return Err(e),

@@ -152,11 +152,68 @@ impl Persisted {
         let err = |e| RuntimeError::State { id: self.id.clone(), path: path.clone(), source: e };
         let data = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
         let tmp = dir.join(format!(".{STATE_FILE}.{}", std::process::id()));
-        std::io::Write::write_all(&mut crate::fsperm::create_private(&tmp).map_err(err)?, &data).map_err(err)?;
+        let written = crate::fsperm::create_private(&tmp).and_then(|mut f| std::io::Write::write_all(&mut f, &data));
+        written.map_err(|e| {
+            let _ = std::fs::remove_file(&tmp);
+            err(e)
+        })?;
         std::fs::rename(&tmp, &path).map_err(|e| {
             let _ = std::fs::remove_file(&tmp);
             err(e)
         })
+    }
+}
+
+/// File name of the record a `create` writes before anything it makes outside its
+/// directory exists (init, cgroups), replaced by the state once it is whole.
+pub(crate) const CREATING_FILE: &str = "creating.json";
+
+/// What a `create` in progress has made: enough for `delete --force` to undo a create that
+/// was killed midway (its init and cgroups would otherwise be left with no state naming them).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub(crate) struct Creating {
+    pub pid: i32,
+    pub start_time: u64,
+    #[serde(flatten)]
+    pub cgroup: super::cgroups::CgroupPaths,
+}
+
+impl Creating {
+    /// Writes `<dir>/creating.json` (temp file renamed over: never torn).
+    pub fn save(&self, id: &str, dir: &Path) -> Result<(), RuntimeError> {
+        let path = dir.join(CREATING_FILE);
+        let err = |e| RuntimeError::State { id: id.to_owned(), path: path.clone(), source: e };
+        let data = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
+        let tmp = dir.join(format!(".{CREATING_FILE}.{}", std::process::id()));
+        let written = std::fs::write(&tmp, &data).and_then(|()| std::fs::rename(&tmp, &path));
+        if written.is_err() {
+            let _ = std::fs::remove_file(&tmp);
+        }
+        written.map_err(err)
+    }
+
+    /// Reads `<dir>/creating.json`, if there.
+    pub fn load(dir: &Path) -> Option<Self> {
+        crate::util::read_json(&dir.join(CREATING_FILE)).ok()
+    }
+
+    /// The half-made container as a state, for killing its processes and removing its
+    /// cgroups (no hooks: they never ran).
+    pub fn as_persisted(&self, id: &str) -> Persisted {
+        Persisted {
+            id: id.to_owned(),
+            pid: self.pid,
+            start_time: self.start_time,
+            bundle: PathBuf::new(),
+            rootfs: PathBuf::new(),
+            created: String::new(),
+            cgroup: self.cgroup.clone(),
+            annotations: HashMap::new(),
+            oci_version: String::new(),
+            hooks: None,
+            process: None,
+            seccomp: None,
+        }
     }
 }
 

@@ -65,6 +65,24 @@ impl Runtime {
             Command::new(&self.config.binary_name)
         };
         cmd.arg("--root").arg(&self.config.root).arg("--log").arg(&self.log).arg("--log-format").arg("json");
+        // A runtime whose shim was killed must not finish a create nobody will know of: it
+        // dies with the shim (the thread that spawns it waits for it, so the signal is not
+        // sent early by that thread's end), and what it made is undone by `delete --force`.
+        // SAFETY: prctl with integer arguments is async-signal-safe and touches no memory.
+        let shim = std::process::id();
+        unsafe {
+            use std::os::unix::process::CommandExt;
+            cmd.pre_exec(move || {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                // The shim died before the prctl: nobody to run for.
+                if libc::getppid() as u32 != shim {
+                    return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                }
+                Ok(())
+            });
+        }
         Ok(cmd)
     }
 

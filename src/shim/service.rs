@@ -96,6 +96,8 @@ struct Shared {
     /// Held by Start while it runs and publishes TaskStart/TaskExecStarted: an exit is
     /// published only after the start of the same process (dockerd relies on that order).
     start_lock: Mutex<()>,
+    /// Creates under way (the container is in `containers` only once created).
+    creating: std::sync::atomic::AtomicUsize,
 }
 
 fn now_rfc3339() -> String {
@@ -495,9 +497,17 @@ impl TaskService {
         if matches!(state, State::Running | State::Paused) {
             return Err(ShimError::Precondition { id: id.into(), msg: "cannot delete a running task".into() });
         }
-        if let Err(e) = runtime.delete(id) {
-            tracing::warn!("{e}");
+        // The runtime itself can fail or be killed midway: a delete that did not complete
+        // is an error (the caller retries), never a task forgotten with its state left.
+        let mut deleted = runtime.delete(id);
+        for _ in 0..2 {
+            match &deleted {
+                Err(e) => tracing::warn!("{e}; retrying"),
+                Ok(()) => break,
+            }
+            deleted = runtime.delete(id);
         }
+        deleted?;
         // A created-but-never-started init is killed by delete -f: wait for its exit record.
         let mut map = self.shared.lock();
         let deadline = Instant::now() + Duration::from_secs(3);
@@ -598,7 +608,11 @@ fn cgroup_oom(pid: i32, on_oom: impl Fn() + Send + 'static) {
 
 impl containerd_shim_protos::Task for TaskService {
     fn create(&self, _ctx: &TtrpcContext, req: api::CreateTaskRequest) -> ttrpc::Result<api::CreateTaskResponse> {
-        self.create_inner(req).map_err(log_err("create"))
+        use std::sync::atomic::Ordering;
+        self.shared.creating.fetch_add(1, Ordering::SeqCst);
+        let r = self.create_inner(req).map_err(log_err("create"));
+        self.shared.creating.fetch_sub(1, Ordering::SeqCst);
+        r
     }
 
     fn start(&self, _ctx: &TtrpcContext, req: api::StartRequest) -> ttrpc::Result<api::StartResponse> {
@@ -792,8 +806,9 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
         containers: Mutex::new(HashMap::new()),
         changed: Condvar::new(),
         start_lock: Mutex::new(()),
+        creating: Default::default(),
     });
-    let svc: Arc<dyn containerd_shim_protos::Task + Send + Sync> = Arc::new(TaskService { shared });
+    let svc: Arc<dyn containerd_shim_protos::Task + Send + Sync> = Arc::new(TaskService { shared: shared.clone() });
     let v3 = containerd_shim_protos::create_task(svc.clone());
     // containerd 1.6 speaks containerd.task.v2.Task; the messages are the same.
     let v2 = containerd_shim_protos::create_task(svc)
@@ -811,7 +826,33 @@ pub fn serve(args: ShimArgs) -> Result<(), ShimError> {
         .register_service(v2);
     server.start().map_err(ttrpc_err)?;
     tracing::info!("shim serving on {addr}");
+    exit_when_orphaned(&shared)
+}
+
+/// How long a shim without a container waits for one (a Create, or the Shutdown after the
+/// last Delete) before it exits on its own.
+const IDLE_EXIT: Duration = Duration::from_secs(60);
+
+/// Watches for a shim nobody will use: no container and none being created, and its bundle
+/// removed (the supervisor cleaned up after a create that never came, e.g. it was killed
+/// while starting this shim) or nothing for [`IDLE_EXIT`]. Such a shim exits instead of
+/// lingering forever.
+fn exit_when_orphaned(shared: &Arc<Shared>) -> ! {
+    use std::sync::atomic::Ordering;
+    let bundle = shared.args.bundle.clone();
+    let mut idle_since: Option<Instant> = None;
     loop {
-        std::thread::park();
+        std::thread::sleep(Duration::from_millis(500));
+        let idle = shared.lock().is_empty() && shared.creating.load(Ordering::SeqCst) == 0;
+        if !idle {
+            idle_since = None;
+            continue;
+        }
+        let since = *idle_since.get_or_insert_with(Instant::now);
+        let gone = bundle.as_ref().is_some_and(|b| !b.exists());
+        if gone || since.elapsed() >= IDLE_EXIT {
+            tracing::info!(bundle_gone = gone, "no container to serve; exiting");
+            shared.exit_soon(Duration::ZERO, true);
+        }
     }
 }

@@ -102,11 +102,22 @@ impl capi::containers_server::Containers for Services {
     async fn delete(&self, req: Request<capi::DeleteContainerRequest>) -> R<()> {
         let ns = namespace(&req)?;
         let id = &req.get_ref().id;
+        self.tasks.settled(&ns, id).await;
         if self.tasks.get(&ns, id).is_ok() {
             return Err(Status::failed_precondition(format!("container {id} still has a task; delete it first")));
         }
         self.store.delete(&ns, id)?;
         Ok(Response::new(()))
+    }
+}
+
+/// Runs `f` on its own task so that it completes even when the client goes away mid-call
+/// (tonic drops a handler's future then): a create or delete cut short would leave a shim
+/// holding a container no record names.
+async fn detached<T: Send + 'static>(f: impl Future<Output = Result<T, SupervisorError>> + Send + 'static) -> Result<T, Status> {
+    match tokio::spawn(f).await {
+        Ok(r) => r.map_err(Status::from),
+        Err(e) => Err(Status::internal(format!("task call failed: {e}"))),
     }
 }
 
@@ -120,32 +131,43 @@ impl tapi::tasks_server::Tasks for Services {
         let ns = namespace(&req)?;
         let r = req.into_inner();
         let id = r.container_id.clone();
-        let pid = self.tasks.create(&ns, r).await?;
+        let tasks = self.tasks.clone();
+        let pid = detached(async move { tasks.create(&ns, r).await }).await?;
         Ok(Response::new(tapi::CreateTaskResponse { container_id: id, pid }))
     }
 
     async fn start(&self, req: Request<tapi::StartRequest>) -> R<tapi::StartResponse> {
         let ns = namespace(&req)?;
-        let r = req.get_ref();
-        if !r.exec_id.is_empty() {
-            let pid = self.tasks.start_exec(&ns, &r.container_id, &r.exec_id).await?;
-            return Ok(Response::new(tapi::StartResponse { pid }));
-        }
-        let pid = self.tasks.start(&ns, &r.container_id).await?;
+        let r = req.into_inner();
+        let tasks = self.tasks.clone();
+        let pid = detached(async move {
+            if r.exec_id.is_empty() {
+                tasks.start(&ns, &r.container_id).await
+            } else {
+                tasks.start_exec(&ns, &r.container_id, &r.exec_id).await
+            }
+        })
+        .await?;
         Ok(Response::new(tapi::StartResponse { pid }))
     }
 
     async fn delete(&self, req: Request<tapi::DeleteTaskRequest>) -> R<tapi::DeleteResponse> {
         let ns = namespace(&req)?;
         let id = req.get_ref().container_id.clone();
-        let e = self.tasks.delete(&ns, &id).await?;
+        let (tasks, id2) = (self.tasks.clone(), id.clone());
+        let e = detached(async move {
+            tasks.settled(&ns, &id2).await;
+            tasks.delete(&ns, &id2).await
+        })
+        .await?;
         Ok(Response::new(tapi::DeleteResponse { id, pid: e.pid, exit_status: e.status, exited_at: Some(e.at) }))
     }
 
     async fn delete_process(&self, req: Request<tapi::DeleteProcessRequest>) -> R<tapi::DeleteResponse> {
         let ns = namespace(&req)?;
         let r = req.into_inner();
-        let e = self.tasks.delete_exec(&ns, &r.container_id, &r.exec_id).await?;
+        let (tasks, cid, eid) = (self.tasks.clone(), r.container_id.clone(), r.exec_id.clone());
+        let e = detached(async move { tasks.delete_exec(&ns, &cid, &eid).await }).await?;
         Ok(Response::new(tapi::DeleteResponse { id: r.exec_id, pid: e.pid, exit_status: e.status, exited_at: Some(e.at) }))
     }
 
@@ -156,6 +178,7 @@ impl tapi::tasks_server::Tasks for Services {
             let p = self.tasks.exec_process(&ns, &r.container_id, &r.exec_id).await?;
             return Ok(Response::new(tapi::GetResponse { process: Some(p) }));
         }
+        self.tasks.settled(&ns, &r.container_id).await;
         let task = self.tasks.get(&ns, &r.container_id)?;
         Ok(Response::new(tapi::GetResponse { process: Some(self.tasks.process(&task).await) }))
     }
@@ -353,6 +376,7 @@ pub async fn run(cfg: Config) -> Result<(), SupervisorError> {
         crate::fsperm::bind_unix_tokio(&sock, crate::fsperm::SOCKET_PRIVATE, None).map_err(|e| SupervisorError::io("listen on", &sock, e.into()))?;
 
     let store = Store::new(&cfg.root);
+    store.sweep();
     let events = Exchange::default();
     let tasks = Arc::new(Tasks::new(cfg.clone(), store.clone(), events.clone()));
     tasks.recover().await;

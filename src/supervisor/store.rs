@@ -186,6 +186,18 @@ impl Store {
         v
     }
 
+    /// Removes temp files of record writes cut short (a crash, a full disk) in every
+    /// namespace; a record only ever becomes visible whole, by rename.
+    pub fn sweep(&self) {
+        for ns in self.namespaces() {
+            let Ok(dir) = self.dir(&ns) else { continue };
+            let removed = crate::util::remove_temp_files(&dir);
+            if removed > 0 {
+                tracing::info!(ns, removed, "removed temp files of container records never written whole");
+            }
+        }
+    }
+
     pub fn create_namespace(&self, ns: &str) -> Result<(), SupervisorError> {
         let dir = self.dir(ns)?;
         crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", &dir, e))

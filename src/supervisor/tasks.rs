@@ -76,6 +76,22 @@ pub struct Tasks {
     store: Store,
     events: Exchange,
     map: Mutex<HashMap<(String, String), Arc<Task>>>,
+    /// Tasks being created (not in `map` yet), and a wake-up when one is done.
+    creating: Mutex<std::collections::HashSet<(String, String)>>,
+    created: tokio::sync::Notify,
+}
+
+/// Marks a task as being created while alive.
+struct Creating<'a> {
+    tasks: &'a Tasks,
+    key: (String, String),
+}
+
+impl Drop for Creating<'_> {
+    fn drop(&mut self) {
+        self.tasks.creating.lock().unwrap_or_else(|p| p.into_inner()).remove(&self.key);
+        self.tasks.created.notify_waiters();
+    }
 }
 
 fn ctx(timeout: Option<Duration>) -> ttrpc::context::Context {
@@ -213,7 +229,23 @@ fn shim_status(s: shimapi::Status) -> Status {
 
 impl Tasks {
     pub fn new(cfg: Config, store: Store, events: Exchange) -> Self {
-        Tasks { cfg, store, events, map: Mutex::new(HashMap::new()) }
+        Tasks { cfg, store, events, map: Mutex::new(HashMap::new()), creating: Mutex::default(), created: Default::default() }
+    }
+
+    /// Waits until no create of task `id` is under way: what a Get, a Delete or the
+    /// container's Delete sees is then the task as it will be, not a half-made one that
+    /// appears right after (a client that went away mid-create comes back and asks).
+    pub async fn settled(&self, ns: &str, id: &str) {
+        let key = (ns.to_owned(), id.to_owned());
+        loop {
+            let notified = self.created.notified();
+            tokio::pin!(notified);
+            notified.as_mut().enable();
+            if !self.creating.lock().unwrap_or_else(|p| p.into_inner()).contains(&key) {
+                return;
+            }
+            notified.await;
+        }
     }
 
     fn bundle(&self, ns: &str, id: &str) -> PathBuf {
@@ -297,17 +329,33 @@ impl Tasks {
         let id = req.container_id.clone();
         check_name("container id", &id)?;
         let rec: ContainerRecord = self.store.get(ns, &id)?;
-        if self.get(ns, &id).is_ok() {
+        let key = (ns.to_owned(), id.clone());
+        if self.get(ns, &id).is_ok() || !self.creating.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone()) {
             return Err(SupervisorError::AlreadyExists { what: "task", ns: ns.into(), id });
         }
+        let _creating = Creating { tasks: self, key };
         if req.terminal {
             return Err(SupervisorError::Invalid(format!("container {id}: terminal is not supported yet")));
         }
         let spec = rec.spec.as_ref().ok_or_else(|| SupervisorError::Invalid(format!("container {id} has no spec")))?;
         let bundle = self.bundle(ns, &id);
         if bundle.exists() {
-            crate::shim::service::unmount_rootfs(&bundle);
-            let _ = std::fs::remove_dir_all(&bundle);
+            // Left by an earlier attempt no task records (a crash midway): a shim may still
+            // serve it, with a container the runtime made.
+            let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
+            if let Ok(c) = ttrpc::Client::connect(&format!("unix://{}", sock.display())) {
+                let client = TaskClient::new(c);
+                let mut sd = shimapi::ShutdownRequest::new();
+                sd.id = id.clone();
+                sd.now = true;
+                let _ = blocking(move || client.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
+                // Gone before a new shim is started on the same socket (or it would be reused).
+                let deadline = std::time::Instant::now() + Duration::from_secs(3);
+                while std::os::unix::net::UnixStream::connect(&sock).is_ok() && std::time::Instant::now() < deadline {
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+            }
+            self.clean_bundle(ns, &id, &bundle).await;
         }
         crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create bundle", &bundle, e))?;
         let config = bundle.join("config.json");
@@ -335,8 +383,9 @@ impl Tasks {
                 Ok(pid)
             }
             Err(e) => {
-                crate::shim::service::unmount_rootfs(&bundle);
-                let _ = std::fs::remove_dir_all(&bundle);
+                // The runtime may have made the container before the shim failed or died:
+                // its delete --force undoes that too.
+                self.clean_bundle(ns, &id, &bundle).await;
                 Err(e)
             }
         }
@@ -555,6 +604,9 @@ impl Tasks {
                 let r = blocking(move || c.delete(ctx(Some(SHIM_CALL_TIMEOUT)), &req)).await?;
                 let exit = match r {
                     Ok(r) => Exit { pid: r.pid, status: r.exit_status, at: pb_ts(&r.exited_at) },
+                    // The shim never got (or never finished) the Create: clean up as for a
+                    // dead shim, which the Shutdown below then becomes.
+                    Err(ttrpc::Error::RpcStatus(st)) if st.code == ttrpc::Code::NOT_FOUND.into() => self.delete_dead(&task).await,
                     Err(e @ ttrpc::Error::RpcStatus(_)) => return Err(SupervisorError::shim(id, "delete", e)),
                     // The shim died under us: clean up as for a dead shim.
                     Err(_) => self.delete_dead(&task).await,
@@ -586,33 +638,38 @@ impl Tasks {
         Ok(exit)
     }
 
+    /// Runs `<shim> ... delete` in `bundle`: the runtime's `delete --force` (kills what is
+    /// left of the container, removes its cgroups and state) and the rootfs unmount.
+    async fn shim_delete_action(&self, ns: &str, id: &str, runtime_name: &str, bundle: &Path) {
+        let Ok(mut cmd) = shim_command(runtime_name, self.cfg.runc_shim) else { return };
+        cmd.arg("-namespace")
+            .arg(ns)
+            .arg("-address")
+            .arg(&self.cfg.address)
+            .arg("-publish-binary")
+            .arg(&self.cfg.publish_binary)
+            .arg("-id")
+            .arg(id)
+            .arg("-bundle")
+            .arg(bundle)
+            .arg("delete")
+            .current_dir(bundle);
+        match blocking(move || cmd.output()).await {
+            Ok(Ok(out)) if !out.status.success() => {
+                tracing::warn!(id, "shim delete: {}", String::from_utf8_lossy(&out.stderr).trim())
+            }
+            Ok(Err(e)) => tracing::warn!(id, "shim delete: {e}"),
+            _ => {}
+        }
+    }
+
     /// Runs `<shim> ... delete` for a task whose shim is gone; the exit comes from disk.
     async fn delete_dead(&self, task: &Task) -> Exit {
         if !task.bundle.exists() {
             // Already cleaned up when the shim's death was noticed.
             return task.exit().unwrap_or(Exit { pid: task.pid, status: 137, at: super::events::now() });
         }
-        if let Ok(mut cmd) = shim_command(&task.runtime_name, self.cfg.runc_shim) {
-            cmd.arg("-namespace")
-                .arg(&task.ns)
-                .arg("-address")
-                .arg(&self.cfg.address)
-                .arg("-publish-binary")
-                .arg(&self.cfg.publish_binary)
-                .arg("-id")
-                .arg(&task.id)
-                .arg("-bundle")
-                .arg(&task.bundle)
-                .arg("delete")
-                .current_dir(&task.bundle);
-            match blocking(move || cmd.output()).await {
-                Ok(Ok(out)) if !out.status.success() => {
-                    tracing::warn!(id = task.id, "shim delete: {}", String::from_utf8_lossy(&out.stderr).trim())
-                }
-                Ok(Err(e)) => tracing::warn!(id = task.id, "shim delete: {e}"),
-                _ => {}
-            }
-        }
+        self.shim_delete_action(&task.ns, &task.id, &task.runtime_name, &task.bundle).await;
         if let Some(e) = task.exit() {
             return e;
         }
@@ -780,20 +837,79 @@ impl Tasks {
         })
     }
 
-    /// Re-attaches to every task found under `--state` (after a restart).
+    /// Re-attaches to every task found under `--state` (after a restart) and cleans what
+    /// cannot be re-attached: a bundle whose shim never came up, a shim that never got its
+    /// container, a task whose shim is gone (its exit is kept for the client), temp files of
+    /// writes that were cut short, and runtime state no task owns.
     pub async fn recover(self: &Arc<Self>) {
         let Ok(namespaces) = std::fs::read_dir(&self.cfg.state) else { return };
         for ns_entry in namespaces.flatten() {
             let ns = ns_entry.file_name().to_string_lossy().into_owned();
-            if check_name("namespace", &ns).is_err() || ns == "runtime" || ns == "s" {
+            if check_name("namespace", &ns).is_err() || ns == "runtime" || ns == "s" || !ns_entry.path().is_dir() {
                 continue;
             }
             let Ok(entries) = std::fs::read_dir(ns_entry.path()) else { continue };
             for entry in entries.flatten() {
                 let id = entry.file_name().to_string_lossy().into_owned();
                 let bundle = entry.path();
-                let Ok(addr) = std::fs::read_to_string(bundle.join(crate::shim::ADDRESS_FILE)) else { continue };
-                self.recover_one(&ns, &id, &bundle, addr.trim().to_owned()).await;
+                if !bundle.is_dir() || check_name("container id", &id).is_err() {
+                    continue;
+                }
+                let removed = crate::util::remove_temp_files(&bundle);
+                if removed > 0 {
+                    tracing::info!(ns, id, removed, "removed temp files of writes cut short in the bundle");
+                }
+                let addr = match std::fs::read_to_string(bundle.join(crate::shim::ADDRESS_FILE)) {
+                    Ok(a) => Some(a.trim().to_owned()),
+                    // The shim may be up without having written its address yet.
+                    Err(_) => {
+                        let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), &ns, &id);
+                        std::os::unix::net::UnixStream::connect(&sock).is_ok().then(|| format!("unix://{}", sock.display()))
+                    }
+                };
+                match addr {
+                    Some(addr) => self.recover_one(&ns, &id, &bundle, addr).await,
+                    None => {
+                        tracing::info!(ns, id, "bundle without a shim (a create cut short); cleaning it");
+                        self.clean_bundle(&ns, &id, &bundle).await;
+                    }
+                }
+            }
+        }
+        self.sweep_runtime_state().await;
+    }
+
+    /// Removes a bundle nobody serves: the runtime's `delete --force` for whatever it made,
+    /// the rootfs unmount, the directory.
+    async fn clean_bundle(&self, ns: &str, id: &str, bundle: &Path) {
+        let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
+        self.shim_delete_action(ns, id, &runtime_name, bundle).await;
+        crate::shim::service::unmount_rootfs(bundle);
+        if let Err(e) = std::fs::remove_dir_all(bundle) {
+            tracing::warn!("remove bundle {}: {e}", bundle.display());
+        }
+    }
+
+    /// Runtime state under the default runtime root that no task owns (its bundle is gone)
+    /// is removed with the runtime's `delete --force`.
+    async fn sweep_runtime_state(&self) {
+        let root = self.cfg.state.join("runtime");
+        let Ok(entries) = std::fs::read_dir(&root) else { return };
+        let owned: std::collections::HashSet<String> = self.map.lock().unwrap_or_else(|p| p.into_inner()).keys().map(|(_, id)| id.clone()).collect();
+        for e in entries.flatten() {
+            let id = e.file_name().to_string_lossy().into_owned();
+            if owned.contains(&id) || crate::runtime::validate_id(&id).is_err() || !e.path().is_dir() {
+                continue;
+            }
+            tracing::info!(id, "runtime state without a task; deleting it");
+            let Ok(mut cmd) = crate::util::self_command("berth-runtime") else { return };
+            cmd.arg("--root").arg(&root).arg("delete").arg("--force").arg(&id);
+            match blocking(move || cmd.output()).await {
+                Ok(Ok(out)) if !out.status.success() => {
+                    tracing::warn!(id, "runtime delete: {}", String::from_utf8_lossy(&out.stderr).trim())
+                }
+                Ok(Err(e)) => tracing::warn!(id, "runtime delete: {e}"),
+                _ => {}
             }
         }
     }
@@ -801,23 +917,41 @@ impl Tasks {
     async fn recover_one(self: &Arc<Self>, ns: &str, id: &str, bundle: &Path, addr: String) {
         let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
         let id2 = id.to_owned();
-        let connected = blocking(move || -> Result<(TaskClient, u32), ttrpc::Error> {
-            let client = TaskClient::new(ttrpc::Client::connect(&addr)?);
+        // Some(client) when a shim listens; then whether it knows the container.
+        let connected = blocking(move || -> Option<(TaskClient, Result<u32, ttrpc::Error>)> {
+            let client = TaskClient::new(ttrpc::Client::connect(&addr).ok()?);
             let mut req = shimapi::ConnectRequest::new();
-            req.id = id2;
-            let r = client.connect(ctx(Some(Duration::from_secs(3))), &req)?;
-            Ok((client, r.task_pid))
+            req.id = id2.clone();
+            let pid = client.connect(ctx(Some(Duration::from_secs(3))), &req).map(|r| r.task_pid);
+            let mut st = shimapi::StateRequest::new();
+            st.id = id2;
+            let known = client.state(ctx(Some(Duration::from_secs(3))), &st);
+            let pid = match (pid, known) {
+                (_, Err(ttrpc::Error::RpcStatus(st))) if st.code == ttrpc::Code::NOT_FOUND.into() => Err(ttrpc::Error::RpcStatus(st)),
+                (Ok(pid), _) => Ok(pid),
+                // Busy, not gone: it is kept as alive.
+                (Err(_), _) => Ok(0),
+            };
+            Some((client, pid))
         })
-        .await;
+        .await
+        .ok()
+        .flatten();
         let pid_on_disk = crate::shim::read_pid(bundle).unwrap_or(0) as u32;
         let (client, pid) = match connected {
-            Ok(Ok((c, pid))) => (Some(c), if pid != 0 { pid } else { pid_on_disk }),
-            Ok(Err(e)) => {
-                tracing::info!(ns, id, "shim not answering ({e}); task reported stopped");
-                (None, pid_on_disk)
+            Some((c, Ok(pid))) => (Some(c), if pid != 0 { pid } else { pid_on_disk }),
+            Some((c, Err(e))) => {
+                // A shim that was started but never got (or finished) its Create.
+                tracing::info!(ns, id, "shim does not know its container ({e}); shutting it down and cleaning up");
+                let mut sd = shimapi::ShutdownRequest::new();
+                sd.id = id.to_owned();
+                sd.now = true;
+                let _ = blocking(move || c.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
+                self.clean_bundle(ns, id, bundle).await;
+                return;
             }
-            Err(e) => {
-                tracing::warn!(ns, id, "{e}");
+            None => {
+                tracing::info!(ns, id, "shim gone; task reported stopped and cleaned up");
                 (None, pid_on_disk)
             }
         };
@@ -839,6 +973,9 @@ impl Tasks {
                 None => Exit { pid, status: 255, at: super::events::now() },
             };
             task.exit.send_replace(Some(exit));
+            // Its exit is known now; nothing else of it may stay (a process the runtime
+            // still tracks, cgroups, mounts, the bundle).
+            self.clean_bundle(ns, id, bundle).await;
         }
         tracing::info!(ns, id, pid, alive = client.is_some(), "recovered task");
         self.insert(task.clone());
