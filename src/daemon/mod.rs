@@ -492,16 +492,8 @@ impl Daemon {
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout` seconds
     /// (the container's own, else Docker's 10 s; negative: no SIGKILL, wait as long as it
-    /// takes). It runs in a task of its own, so that a client that goes away (Ctrl-C on
-    /// `docker stop`) does not leave the container between the two signals.
-    pub async fn stop(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
-        let (d, name) = (self.clone(), name_or_id.to_owned());
-        tokio::spawn(async move { d.stop_detached(&name, timeout).await })
-            .await
-            .unwrap_or_else(|e| Err(DaemonError::Internal(format!("stop {name_or_id}: {e}"))))
-    }
-
-    async fn stop_detached(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
+    /// takes).
+    pub async fn stop(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
         let c = self.containers.get(&id)?;
         if c.state.status != Status::Running {

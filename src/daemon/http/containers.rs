@@ -126,8 +126,20 @@ pub(super) async fn container_export(State(d): D, Path(id): Path<String>) -> Api
     Ok(super::tar_response(format!("export {id}"), move |w| d.export(&id, w).map_err(|e| e.to_string())))
 }
 
+/// Runs a state-changing operation in a task of its own: a client that goes away midway
+/// (Ctrl-C on `docker stop -t 4`, on `docker rm -f`) does not cut it off between its steps;
+/// the container ends up where the operation takes it, whatever the client does.
+async fn detached<T, F, Fut>(d: std::sync::Arc<crate::daemon::Daemon>, op: F) -> Result<T, DaemonError>
+where
+    F: FnOnce(std::sync::Arc<crate::daemon::Daemon>) -> Fut,
+    Fut: std::future::Future<Output = Result<T, DaemonError>> + Send + 'static,
+    T: Send + 'static,
+{
+    tokio::spawn(op(d)).await.unwrap_or_else(|e| Err(DaemonError::Internal(format!("operation failed: {e}"))))
+}
+
 pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    d.start_container(&id).await?;
+    detached(d, move |d| async move { d.start_container(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -136,27 +148,29 @@ pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q)
         None | Some("") => None,
         Some(t) => Some(t.parse::<i64>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer")))?),
     };
-    d.stop(&id, t).await?;
+    detached(d, move |d| async move { d.stop(&id, t).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn container_kill(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
-    d.kill(&id, q.get("signal").map(String::as_str)).await?;
+    let signal = q.get("signal").cloned();
+    detached(d, move |d| async move { d.kill(&id, signal.as_deref()).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn container_pause(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    d.pause(&id).await?;
+    detached(d, move |d| async move { d.pause(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn container_unpause(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {
-    d.unpause(&id).await?;
+    detached(d, move |d| async move { d.unpause(&id).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn container_remove(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
-    d.remove(&id, flag(&q, "force")).await?;
+    let force = flag(&q, "force");
+    detached(d, move |d| async move { d.remove(&id, force).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
