@@ -9,6 +9,7 @@
 //!   (download, verify, extract every layer into the overlay2 layer store);
 //! - theirs: `skopeo copy docker://… oci:DIR:tag` then `umoci unpack --image DIR:tag BUNDLE`,
 //!   into fresh dirs.
+//!
 //! Prints both medians and berth/theirs (the target: ≤ 0.7). Needs root, skopeo,
 //! umoci and docker-registry. Run: `cargo bench --bench pull`.
 

@@ -136,7 +136,7 @@ fn shim_pids(d: &TestDaemon) -> Vec<i32> {
 fn restart_supervisor(d: &TestDaemon) {
     let state = d.exec_root().join("supervisor");
     let log = std::fs::OpenOptions::new().create(true).append(true).open(state.join("supervisor.log")).expect("log");
-    let child = Command::new(common::role("berth-supervisor"))
+    let mut child = Command::new(common::role("berth-supervisor"))
         .arg("--address")
         .arg(state.join("supervisor.sock"))
         .arg("--root")
@@ -149,6 +149,10 @@ fn restart_supervisor(d: &TestDaemon) {
         .spawn()
         .expect("spawn supervisor");
     std::fs::write(state.join("supervisor.pid"), child.id().to_string()).expect("pid file");
+    // The daemon's teardown kills it by pid; this thread reaps it then.
+    std::thread::spawn(move || {
+        let _ = child.wait();
+    });
 }
 
 fn berth_run(mode: &str, victim: &str, n: usize, rss: &mut Option<Rss>) -> Row {

@@ -74,6 +74,17 @@ pub fn parse_ram_bytes(s: &str) -> Result<i64, InvalidSize> {
     Ok(bytes as i64)
 }
 
+/// Parses a signal as users name it: "SIGTERM", "TERM", "term" or "15".
+pub fn parse_signal(s: &str) -> Option<i32> {
+    if let Ok(n) = s.parse::<i32>() {
+        return (n > 0 && n < 65).then_some(n);
+    }
+    let name = s.to_ascii_uppercase();
+    let name = name.strip_prefix("SIG").unwrap_or(&name);
+    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
+    Some(sig as i32)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -95,15 +106,4 @@ mod tests {
             assert!(parse_ram_bytes(bad).is_err(), "{bad:?} should be rejected");
         }
     }
-}
-
-/// Parses a signal as users name it: "SIGTERM", "TERM", "term" or "15".
-pub fn parse_signal(s: &str) -> Option<i32> {
-    if let Ok(n) = s.parse::<i32>() {
-        return (n > 0 && n < 65).then_some(n);
-    }
-    let name = s.to_ascii_uppercase();
-    let name = name.strip_prefix("SIG").unwrap_or(&name);
-    let sig: nix::sys::signal::Signal = format!("SIG{name}").parse().ok()?;
-    Some(sig as i32)
 }

@@ -33,14 +33,12 @@ fn modular_containers_survive_sigkill_of_daemon_and_supervisor_without_losing_lo
 
     d.kill_daemon();
     d.kill_supervisor();
-    let log = std::path::PathBuf::from(
-        std::fs::read_dir(d.root().join("containers"))
-            .expect("containers dir")
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| std::fs::read_to_string(p.join("config.v2.json")).unwrap_or_default().contains("\"/counter\""))
-            .expect("counter's dir"),
-    );
+    let log = std::fs::read_dir(d.root().join("containers"))
+        .expect("containers dir")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| std::fs::read_to_string(p.join("config.v2.json")).unwrap_or_default().contains("\"/counter\""))
+        .expect("counter's dir");
     let log_file =
         std::fs::read_dir(&log).expect("dir").flatten().map(|e| e.path()).find(|p| p.to_string_lossy().ends_with("-json.log")).expect("log file");
     let before = std::fs::metadata(&log_file).expect("log").len();

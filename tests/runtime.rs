@@ -1050,9 +1050,12 @@ fn list_and_ps_print_runc_style_json_and_tables() {
 
 // ---- config.json validation ----
 
+/// A change made to a valid spec to make it invalid.
+type SpecEdit = Box<dyn Fn(&mut Value)>;
+
 #[test]
 fn invalid_configs_are_refused_at_create_naming_the_field_and_leaving_nothing_behind() {
-    let cases: Vec<(&str, Box<dyn Fn(&mut Value)>)> = vec![
+    let cases: Vec<(&str, SpecEdit)> = vec![
         (
             "linux.namespaces[5].type: unknown namespace type \"bogus\"",
             Box::new(|v| v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "bogus"}))),

@@ -154,14 +154,12 @@ impl Daemon {
         let result = tokio::task::spawn_blocking(move || d.commit(&cid, opts))
             .await
             .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
-        if paused_here {
-            if let Err(e) = self.unpause(&id).await {
-                // The record could not be updated (a full disk): thaw the processes anyway;
-                // the record still says "running, not paused", as before the commit.
-                tracing::warn!("unpause {id} after commit: {e}");
-                if let Err(e) = self.backend.resume(&id).await {
-                    tracing::error!("thaw {id} after commit: {e}");
-                }
+        if paused_here && let Err(e) = self.unpause(&id).await {
+            // The record could not be updated (a full disk): thaw the processes anyway;
+            // the record still says "running, not paused", as before the commit.
+            tracing::warn!("unpause {id} after commit: {e}");
+            if let Err(e) = self.backend.resume(&id).await {
+                tracing::error!("thaw {id} after commit: {e}");
             }
         }
         result

@@ -292,10 +292,10 @@ fn copy_stream(mut src: File, stream: &str, writer: &Mutex<RotatingWriter>) {
         match src.read(&mut buf) {
             Ok(0) => return,
             Ok(n) => {
-                if let Ok(mut w) = writer.lock() {
-                    if let Err(e) = w.write(stream, &buf[..n]) {
-                        tracing::warn!("{e}");
-                    }
+                if let Ok(mut w) = writer.lock()
+                    && let Err(e) = w.write(stream, &buf[..n])
+                {
+                    tracing::warn!("{e}");
                 }
             }
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,

@@ -95,7 +95,7 @@ impl Daemon {
                 ancestors.iter().any(|a| layers.starts_with(a) && (!a.is_empty() || layers.is_empty()))
             });
         }
-        cs.sort_by(|a, b| b.created.cmp(&a.created));
+        cs.sort_by_key(|c| std::cmp::Reverse(c.created));
         if opts.limit > 0 {
             cs.truncate(opts.limit as usize);
         }

@@ -139,10 +139,10 @@ impl SupervisorClient {
                 }
                 Err(e) => {
                     tracing::debug!("subscribe to supervisor events: {e}");
-                    if let Some((root, exec_root)) = &respawn {
-                        if let Err(e) = super::supervisor_process::ensure_running(root, exec_root).await {
-                            tracing::warn!("restarting berth-supervisor: {e:#}");
-                        }
+                    if let Some((root, exec_root)) = &respawn
+                        && let Err(e) = super::supervisor_process::ensure_running(root, exec_root).await
+                    {
+                        tracing::warn!("restarting berth-supervisor: {e:#}");
                     }
                 }
             }

@@ -95,10 +95,10 @@ impl Writer {
     /// Cuts off the `written` bytes of a failed append (a full disk takes part of a write),
     /// so the log never holds half a record that the next one would be glued to.
     fn roll_back(&mut self, written: usize, source: io::Error) -> LogError {
-        if written > 0 {
-            if let Ok(len) = self.file.metadata().map(|m| m.len()) {
-                let _ = self.file.set_len(len.saturating_sub(written as u64));
-            }
+        if written > 0
+            && let Ok(len) = self.file.metadata().map(|m| m.len())
+        {
+            let _ = self.file.set_len(len.saturating_sub(written as u64));
         }
         LogError::Io { path: self.path.clone(), source }
     }
@@ -167,7 +167,7 @@ pub fn rotated_files(path: &Path) -> Vec<PathBuf> {
             }
         }
     }
-    gens.sort_by(|a, b| b.0.cmp(&a.0));
+    gens.sort_by_key(|g| std::cmp::Reverse(g.0));
     gens.into_iter().map(|(_, p)| p).collect()
 }
 

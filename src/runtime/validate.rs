@@ -37,10 +37,10 @@ pub fn check(spec: &Value) -> Result<(), String> {
             Some(a) if !a.is_empty() => {}
             _ => return Err("process.args: must not be empty".into()),
         }
-        if let Some(cwd) = p.get("cwd").and_then(Value::as_str) {
-            if !cwd.starts_with('/') {
-                return Err(format!("process.cwd: {cwd:?} is not an absolute path"));
-            }
+        if let Some(cwd) = p.get("cwd").and_then(Value::as_str)
+            && !cwd.starts_with('/')
+        {
+            return Err(format!("process.cwd: {cwd:?} is not an absolute path"));
         }
         if let Some(caps) = p.get("capabilities").and_then(Value::as_object) {
             for (set, list) in caps {
@@ -58,10 +58,10 @@ pub fn check(spec: &Value) -> Result<(), String> {
                 return Err(format!("process.rlimits[{i}].type: invalid rlimit type {typ:?}"));
             }
             let (soft, hard) = (rl.get("soft").and_then(Value::as_u64), rl.get("hard").and_then(Value::as_u64));
-            if let (Some(soft), Some(hard)) = (soft, hard) {
-                if soft > hard {
-                    return Err(format!("process.rlimits[{i}]: soft limit {soft} is above the hard limit {hard}"));
-                }
+            if let (Some(soft), Some(hard)) = (soft, hard)
+                && soft > hard
+            {
+                return Err(format!("process.rlimits[{i}]: soft limit {soft} is above the hard limit {hard}"));
             }
         }
     }

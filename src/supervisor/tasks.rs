@@ -746,7 +746,6 @@ impl Tasks {
             terminal: s.terminal,
             exit_status: s.exit_status,
             exited_at: s.exited_at.as_ref().map(pb_ts),
-            ..Default::default()
         })
     }
 

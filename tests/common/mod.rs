@@ -340,10 +340,10 @@ impl TestDaemon {
         let Ok(rd) = std::fs::read_dir("/proc") else { return out };
         for e in rd.flatten() {
             let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline")) {
-                if String::from_utf8_lossy(&cmd).contains(&needle) {
-                    out.push(pid);
-                }
+            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline"))
+                && String::from_utf8_lossy(&cmd).contains(&needle)
+            {
+                out.push(pid);
             }
         }
         out
@@ -385,10 +385,10 @@ impl Drop for TestDaemon {
         let kill = |pid: i32| {
             let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), nix::sys::signal::Signal::SIGKILL);
         };
-        if let Some(pid) = self.supervisor_pid() {
-            if self.helper_pids().contains(&pid) {
-                kill(pid);
-            }
+        if let Some(pid) = self.supervisor_pid()
+            && self.helper_pids().contains(&pid)
+        {
+            kill(pid);
         }
         for pid in self.helper_pids() {
             kill(pid);

@@ -241,13 +241,13 @@ pub(super) async fn container_attach(State(d): D, Path(id): Path<String>, Query(
         }
         let _ = io.shutdown().await;
     });
-    Ok(Response::builder()
+    Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
         .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
         .header(header::CONNECTION, "Upgrade")
         .header(header::UPGRADE, "tcp")
         .body(Body::empty())
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?)
+        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// `tail` of a logs request: None for every line (`all`, empty, or a negative number, as

@@ -149,10 +149,10 @@ pub(super) fn exec_process(p: &ExecPlan, preserve: u32) -> String {
     if let Err(e) = p.no_new_privs.then(nix::sys::prctl::set_no_new_privs).unwrap_or(Ok(())) {
         return format!("no_new_privs: {e}");
     }
-    if let Some(profile) = &p.seccomp {
-        if let Err(e) = crate::runtime::seccomp::apply(profile) {
-            return format!("seccomp: {e}");
-        }
+    if let Some(profile) = &p.seccomp
+        && let Err(e) = crate::runtime::seccomp::apply(profile)
+    {
+        return format!("seccomp: {e}");
     }
     close_fds_on_exec(preserve);
     reset_signals();

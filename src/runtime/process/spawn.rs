@@ -194,6 +194,9 @@ pub fn spawn(
 /// # Safety
 /// Must only be called in the child of a fork-like clone, with valid NUL-terminated
 /// argument arrays.
+// The arguments stay separate plain values: the child may not allocate or build structs
+// behind the parent's back between clone and execve.
+#[allow(clippy::too_many_arguments)]
 unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],

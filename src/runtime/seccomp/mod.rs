@@ -76,7 +76,7 @@ pub fn check(sc: &Value) -> Result<(), String> {
         }
         for (j, arg) in r.get("args").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let idx = arg.get("index").and_then(Value::as_u64);
-            if !idx.is_some_and(|x| x < 6) {
+            if idx.is_none_or(|x| x >= 6) {
                 return Err(format!(".syscalls[{i}].args[{j}].index: must be 0..5"));
             }
             if arg.get("value").and_then(Value::as_u64).is_none() {
@@ -161,12 +161,12 @@ impl Asm {
     }
 }
 
-const LD_W_ABS: u32 = (libc::BPF_LD | libc::BPF_W | libc::BPF_ABS) as u32;
-const JEQ: u32 = (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u32;
-const JGT: u32 = (libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K) as u32;
-const JGE: u32 = (libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K) as u32;
-const AND: u32 = (libc::BPF_ALU | libc::BPF_AND | libc::BPF_K) as u32;
-const RET: u32 = (libc::BPF_RET | libc::BPF_K) as u32;
+const LD_W_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
+const JGT: u32 = libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K;
+const JGE: u32 = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
+const AND: u32 = libc::BPF_ALU | libc::BPF_AND | libc::BPF_K;
+const RET: u32 = libc::BPF_RET | libc::BPF_K;
 /// offsetof(struct seccomp_data, nr / arch / args).
 const OFF_NR: u32 = 0;
 const OFF_ARCH: u32 = 4;
