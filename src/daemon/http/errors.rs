@@ -79,6 +79,39 @@ pub fn printable(s: &str) -> String {
     out
 }
 
+/// The largest body an endpoint that reads its body whole (create, exec, commit…) takes;
+/// archives (`/images/create`, `/images/load`) are streamed and have no limit.
+pub const BODY_LIMIT: usize = 2 << 20;
+
+/// How much of a too-large body is read and dropped before the 413 goes out: a client
+/// still sending when the server closes gets a reset instead of the answer.
+const DRAIN_LIMIT: u64 = 64 << 20;
+
+/// How long that drain may take.
+const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Middleware: a body announced larger than [`BODY_LIMIT`] on an endpoint that reads it
+/// whole is refused with 413 before the handler runs, after the rest of the upload is
+/// drained (up to [`DRAIN_LIMIT`]), so that the client reads the error.
+pub async fn refuse_large_bodies(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let streamed = matches!(req.uri().path(), "/images/create" | "/images/load");
+    let len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    match len {
+        Some(len) if !streamed && len > BODY_LIMIT as u64 => {
+            if len <= DRAIN_LIMIT {
+                let mut body = req.into_body();
+                // Read and dropped frame by frame: never held.
+                let drain = async {
+                    while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
+                };
+                let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
+            }
+            ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("request body of {len} bytes is larger than the limit of {BODY_LIMIT} bytes")).into_response()
+        }
+        _ => next.run(req).await,
+    }
+}
+
 /// Middleware: an error response whose body is not JSON (axum's extractor rejections, 405,
 /// 413, hyper's) gets Docker's JSON body, its text (or the status's reason) as the message.
 pub async fn json_errors(resp: Response) -> Response {

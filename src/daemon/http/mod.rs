@@ -121,6 +121,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/exec/{id}/json", get(exec_inspect))
         .route("/exec/{id}/resize", post(exec_resize))
         .fallback(not_found)
+        .layer(axum::extract::DefaultBodyLimit::max(errors::BODY_LIMIT))
+        .layer(axum::middleware::from_fn(errors::refuse_large_bodies))
         .layer(axum::middleware::map_response(errors::json_errors))
         .layer(axum::middleware::map_response(server_headers))
         .with_state(daemon)
