@@ -651,6 +651,23 @@ fn a_full_disk_is_reported_as_such_and_leaves_the_previous_state(monolithic: boo
     d.berth_ok(&["rm", "-f", "r"]);
 }
 
+/// A digest names the manifest an image was pulled as, never the repository's `latest`:
+/// a digest nothing was pulled as is "No such image" for inspect, run and rmi, and rmi
+/// leaves the tagged image alone.
+fn a_digest_reference_never_stands_for_the_latest_tag(monolithic: bool) {
+    let d = daemon(if monolithic { "secdgm" } else { "secdg" }, monolithic);
+    d.import_busybox();
+    let id = docker_ok(&d, &["inspect", "-f", "{{.Id}}", "busybox"]);
+    let by_digest = format!("busybox@sha256:{}", "0".repeat(64));
+    for args in [vec!["inspect", by_digest.as_str()], vec!["rmi", by_digest.as_str()], vec!["run", "--rm", "--pull", "never", by_digest.as_str(), "true"]] {
+        let out = docker(&d, &args);
+        assert!(!out.status.success(), "docker {args:?} succeeded");
+        assert!(text(&out).to_lowercase().contains("no such"), "docker {args:?}: {}", text(&out));
+    }
+    assert_eq!(docker_ok(&d, &["inspect", "-f", "{{.Id}}", "busybox"]), id, "the tagged image changed");
+    assert!(docker_ok(&d, &["images", "--format", "{{.Repository}}:{{.Tag}}"]).contains("busybox:latest"));
+}
+
 macro_rules! in_both_modes {
     ($($name:ident),* $(,)?) => {
         mod modular {
@@ -669,4 +686,5 @@ in_both_modes!(
     a_symlink_to_root_is_written_as_exactly_slash,
     refused_or_cut_off_loads_leave_nothing_behind,
     a_full_disk_is_reported_as_such_and_leaves_the_previous_state,
+    a_digest_reference_never_stands_for_the_latest_tag,
 );

@@ -500,6 +500,9 @@ impl ImageStore {
     /// Removes the name `name`; returns the normalized name if it existed.
     pub fn untag(&self, name: &str) -> Result<Option<String>, ImageError> {
         let _guard = self.inner.refs_lock.lock().unwrap_or_else(|p| p.into_inner());
+        if has_digest(name) {
+            return Ok(None);
+        }
         let mut refs = self.refs()?;
         let key = reference::normalize(name);
         if refs.remove(&key).is_none() {
@@ -512,6 +515,9 @@ impl ImageStore {
 
     /// Whether `name` is one of the store's names (rather than an id).
     pub fn is_tag(&self, name: &str) -> bool {
+        if has_digest(name) {
+            return false;
+        }
         self.refs().map(|r| r.contains_key(&reference::normalize(name))).unwrap_or(false)
     }
 
@@ -579,6 +585,17 @@ impl ImageStore {
     pub fn get(&self, name_or_id: &str) -> Result<Image, ImageError> {
         let refs = self.refs()?;
         let key = match reference::parse_any(name_or_id)? {
+            // `repo@digest` names the manifest it was pulled or pushed as, nothing else (not
+            // `repo:latest`).
+            reference::AnyRef::Named(n) if n.digest.is_some() => {
+                let want = format!("{}@{}", n.familiar_repo(), n.digest.as_deref().unwrap_or_default());
+                let all: BTreeMap<String, Vec<String>> = read_map(&self.digests_path())?;
+                let id = all.into_iter().find(|(_, v)| v.contains(&want)).map(|(id, _)| id);
+                return match id {
+                    Some(id) => self.get(&id),
+                    None => Err(ImageError::NotFound(name_or_id.to_owned())),
+                };
+            }
             reference::AnyRef::Named(n) => Some(n.key()),
             reference::AnyRef::Id(_) => None,
         };
@@ -777,3 +794,10 @@ impl ImageConfigFile {
         self.rootfs.diff_ids.clone()
     }
 }
+
+/// Whether `name` is a `repo@digest` reference (which is no tag: "busybox@sha256:…" is not
+/// "busybox:latest").
+fn has_digest(name: &str) -> bool {
+    matches!(reference::parse_any(name), Ok(reference::AnyRef::Named(reference::Named { digest: Some(_), .. })))
+}
+
