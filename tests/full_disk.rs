@@ -84,6 +84,7 @@ fn full_disk_flow(tag: &str, monolithic: bool) {
     docker_ok(&d, &["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.05; done"]);
     docker_ok(&d, &["run", "-d", "--name", "frozen", "busybox", "sleep", "600"]);
     docker_ok(&d, &["pause", "frozen"]);
+    docker_ok(&d, &["run", "-d", "--name", "victim", "busybox", "sleep", "600"]);
     // An image to load later, saved outside the small root.
     docker_ok(&d, &["commit", "ticker", "snap:1"]);
     let archive = d.dir.path().join("snap.tar");
@@ -118,6 +119,13 @@ fn full_disk_flow(tag: &str, monolithic: bool) {
     assert_eq!(tree(&d.root().join("image")), image_tree, "the image store changed on a full disk");
     let containers_now: Vec<String> = tree(&d.root().join("containers")).into_iter().filter(|p| !p.ends_with(".log")).collect();
     assert_eq!(containers_now, containers_before, "container records changed on a full disk");
+
+    // What has happened is shown as it is, even when the record cannot say so yet: a stop
+    // on a full disk stops, and removing (which frees space) works.
+    docker_ok(&d, &["stop", "-t", "1", "victim"]);
+    assert_eq!(inspect(&d, "{{.State.Running}}", "victim"), "false");
+    docker_ok(&d, &["rm", "victim"]);
+    assert!(!docker_ok(&d, &["ps", "-a", "--format", "{{.Names}}"]).contains("victim"));
 
     std::fs::remove_file(&filler).expect("free space");
     // Whatever the full disk cut off, the log holds whole records only, and grows again.

@@ -155,11 +155,15 @@ impl Daemon {
             .await
             .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
         if paused_here && let Err(e) = self.unpause(&id).await {
-            // The record could not be updated (a full disk): thaw the processes anyway;
-            // the record still says "running, not paused", as before the commit.
+            // The record could not be updated (a full disk), and the failed unpause froze it
+            // again: thaw the processes anyway and say so in memory (the disk catches up with
+            // the next write or the reconcile at start).
             tracing::warn!("unpause {id} after commit: {e}");
-            if let Err(e) = self.backend.resume(&id).await {
-                tracing::error!("thaw {id} after commit: {e}");
+            match self.backend.resume(&id).await {
+                Ok(()) => {
+                    let _ = self.containers.record(&id, |c| c.state.paused = false);
+                }
+                Err(e) => tracing::error!("thaw {id} after commit: {e}"),
             }
         }
         result

@@ -233,7 +233,7 @@ impl Daemon {
             match action {
                 Action::Keep => None,
                 Action::Refresh { pid, paused } => {
-                    let _ = self.containers.update(id, |c| {
+                    let _ = self.containers.record(id, |c| {
                         c.state.pid = pid;
                         c.state.paused = paused;
                     });
@@ -241,7 +241,7 @@ impl Daemon {
                 }
                 Action::Adopt { pid, paused } => {
                     tracing::info!(id, pid, "reconcile: adopting a running task whose start was never recorded");
-                    let _ = self.containers.update(id, |c| {
+                    let _ = self.containers.record(id, |c| {
                         c.state = container::State {
                             status: Status::Running,
                             paused,
@@ -298,13 +298,15 @@ impl Daemon {
                 return;
             }
             tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
-            let _ = self.containers.update(&ev.id, |c| {
+            if let Err(e) = self.containers.record(&ev.id, |c| {
                 c.state.status = Status::Exited;
                 c.state.paused = false;
                 c.state.exit_code = ev.exit_code;
                 c.state.pid = 0;
                 c.state.finished_at = Some(ev.exited_at);
-            });
+            }) {
+                tracing::warn!(id = %ev.id, "the exit is not on disk yet: {e}");
+            }
             c
         };
         if let Err(e) = self.backend.delete(&ev.id).await {
@@ -449,7 +451,7 @@ impl Daemon {
             .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         match self.backend.start(id, &spec, &log).await {
             Ok(pid) => {
-                self.containers.update(id, |c| {
+                let recorded = self.containers.update(id, |c| {
                     c.state = container::State {
                         status: Status::Running,
                         paused: false,
@@ -459,7 +461,16 @@ impl Daemon {
                         started_at: Some(chrono::Utc::now()),
                         finished_at: None,
                     };
-                })?;
+                });
+                if let Err(e) = recorded {
+                    // The start cannot be recorded (a full disk): undo it rather than leave a
+                    // running process the record does not know.
+                    if let Err(pe) = self.release(id).await {
+                        tracing::warn!(id, "after a start that could not be recorded: {pe}");
+                    }
+                    let _ = self.overlay.unmount(id);
+                    return Err(e.into());
+                }
                 Ok(())
             }
             Err(e) => {
@@ -530,7 +541,7 @@ impl Daemon {
         let stop_signal = c.config.stop_signal.as_deref().and_then(parse_signal);
         if c.state.paused && (sig == libc::SIGKILL || stop_signal.is_none_or(|s| s == sig)) {
             self.backend.resume(id).await?;
-            let _ = self.containers.update(id, |c| c.state.paused = false);
+            let _ = self.containers.record(id, |c| c.state.paused = false);
         }
         Ok(())
     }
@@ -623,7 +634,11 @@ impl Daemon {
             return Err(DaemonError::Conflict(format!("container {id} is running again; not removed")));
         }
         let previous = c.state.status;
-        self.containers.update(id, |c| c.state.status = Status::Removing)?;
+        // On a full disk the mark may not reach the record; removing goes on (it frees the
+        // space, and a purge that a crash cuts short is done again by the next reconcile).
+        if let Err(e) = self.containers.record(id, |c| c.state.status = Status::Removing) {
+            tracing::warn!(id, "removal mark not on disk: {e}");
+        }
         let removed = async {
             reconcile::purge(&self.backend, id, PURGE_TIMEOUT)
                 .await
@@ -634,7 +649,7 @@ impl Daemon {
         .await;
         if let Err(e) = removed {
             let restore = if previous == Status::Removing { Status::Exited } else { previous };
-            let _ = self.containers.update(id, |c| c.state.status = restore);
+            let _ = self.containers.record(id, |c| c.state.status = restore);
             return Err(e);
         }
         self.containers.remove(id)?;

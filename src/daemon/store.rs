@@ -137,6 +137,19 @@ impl ContainerStore {
         Ok(copy)
     }
 
+    /// Records a fact that has already happened (an exit, a thaw, a task found running):
+    /// memory takes it whatever the disk does, so the daemon never acts on a state that is no
+    /// longer true; the error says the record on disk is behind (a full disk), and the next
+    /// successful write or the reconcile at the next start brings it up to date.
+    pub fn record(&self, id: &str, f: impl FnOnce(&mut Container)) -> Result<Container, StoreError> {
+        let mut map = self.lock();
+        let c = map.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        f(c);
+        let copy = c.clone();
+        self.persist(&copy)?;
+        Ok(copy)
+    }
+
     /// Copies of every container.
     pub fn list(&self) -> Vec<Container> {
         self.lock().values().cloned().collect()
