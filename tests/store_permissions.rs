@@ -200,6 +200,11 @@ fn store_is_unreachable_by_other_users(monolithic: bool) {
     let d = TestDaemon::with_args(if monolithic { "permm" } else { "perm" }, monolithic, &[]);
     let tar = setuid_tar(d.dir.path());
     d.berth_ok(&["import", &tar.to_string_lossy(), "suid"]);
+    // A loaded image's blobs (spooled from the archive, then linked in) are private too.
+    let saved = d.dir.path().join("suid-saved.tar");
+    d.berth_ok(&["save", "-o", &saved.to_string_lossy(), "suid"]);
+    d.berth_ok(&["rmi", "suid"]);
+    d.berth_ok(&["load", "-i", &saved.to_string_lossy()]);
     d.berth_ok(&["run", "-d", "--name", "sec", "-e", "DB_PASSWORD=pw-9f3a1c", "suid", "sh", "-c", "echo log-secret-77e2; exec sleep 1000"]);
     let id = container_id(&d, "sec");
     let cdir = d.root().join("containers").join(&id);

@@ -74,7 +74,7 @@ pub fn save(store: &ImageStore, names: &[String], out: impl Write) -> Result<(),
                 let spool = tmp.0.join(&dhex);
                 {
                     let mut src = layer::decompressed(store.content().open_blob(&blob.digest)?).map_err(io_err(&spool))?;
-                    let mut f = std::fs::File::create(&spool).map_err(io_err(&spool))?;
+                    let mut f = crate::fsperm::create_private(&spool).map_err(io_err(&spool))?;
                     io::copy(&mut src, &mut f).map_err(io_err(&spool))?;
                 }
                 let f = std::fs::File::open(&spool).map_err(io_err(&spool))?;
@@ -154,7 +154,7 @@ impl Spooled {
             let kind = entry.header().entry_type();
             let node = if kind.is_file() || kind == tar::EntryType::Continuous || kind == tar::EntryType::GNUSparse {
                 let spool = dir.0.join(format!("f{n}"));
-                let mut f = std::fs::OpenOptions::new().write(true).create_new(true).open(&spool).map_err(io_err(&spool))?;
+                let mut f = crate::fsperm::private_file().write(true).create_new(true).open(&spool).map_err(io_err(&spool))?;
                 let mut hw = digest::HashingWriter::new(&mut f);
                 io::copy(&mut entry, &mut hw).map_err(|e| match e.kind() {
                     // A write error is the disk's; a read error is the archive's.

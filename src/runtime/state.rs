@@ -185,7 +185,9 @@ impl Creating {
         let err = |e| RuntimeError::State { id: id.to_owned(), path: path.clone(), source: e };
         let data = serde_json::to_vec(self).map_err(|e| err(std::io::Error::other(e)))?;
         let tmp = dir.join(format!(".{CREATING_FILE}.{}", std::process::id()));
-        let written = std::fs::write(&tmp, &data).and_then(|()| std::fs::rename(&tmp, &path));
+        let written = crate::fsperm::create_private(&tmp)
+            .and_then(|mut f| std::io::Write::write_all(&mut f, &data))
+            .and_then(|()| std::fs::rename(&tmp, &path));
         if written.is_err() {
             let _ = std::fs::remove_file(&tmp);
         }
