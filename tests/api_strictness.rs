@@ -122,6 +122,15 @@ fn bad_tail_since_until_filters_limit_and_t_values_are_400() {
         assert_400(&get(d, "/containers/json?filters=%7B%22health%22%3A%5B%22healthy%22%5D%7D"), "health", "unimplemented filter");
         assert_400(&get(d, "/containers/json?limit=many"), "limit", "limit=many");
         assert_400(&post_json(d, "/containers/q1/stop?t=soon", ""), "t", "t=soon");
+        assert_400(&get(d, "/containers/q1/logs?stdout=1&details=1"), "details", "logs details");
+        let out = docker_cmd(d).args(["pull", "--platform", "linux/arm64", "localhost:1/busybox"]).output().expect("docker pull");
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success() && err.contains("linux/arm64") && err.contains("not supported"), "pull --platform: {err}");
+        // Booleans read as Docker's BoolValue: `yes` is true.
+        docker_ok(d, &["create", "--name", "q2", "busybox", "true"]);
+        let all = get(d, "/containers/json?all=yes");
+        assert!(all.text().contains("/q2"), "all=yes did not list the created container: {}", all.text());
+        docker_ok(d, &["rm", "q2"]);
         // Nothing was done by the refused stop.
         assert!(docker_ok(d, &["ps"]).contains("q1"), "the refused stop stopped the container");
         // Valid values are taken.

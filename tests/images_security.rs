@@ -659,7 +659,9 @@ fn a_digest_reference_never_stands_for_the_latest_tag(monolithic: bool) {
     d.import_busybox();
     let id = docker_ok(&d, &["inspect", "-f", "{{.Id}}", "busybox"]);
     let by_digest = format!("busybox@sha256:{}", "0".repeat(64));
-    for args in [vec!["inspect", by_digest.as_str()], vec!["rmi", by_digest.as_str()], vec!["run", "--rm", "--pull", "never", by_digest.as_str(), "true"]] {
+    for args in
+        [vec!["inspect", by_digest.as_str()], vec!["rmi", by_digest.as_str()], vec!["run", "--rm", "--pull", "never", by_digest.as_str(), "true"]]
+    {
         let out = docker(&d, &args);
         assert!(!out.status.success(), "docker {args:?} succeeded");
         assert!(text(&out).to_lowercase().contains("no such"), "docker {args:?}: {}", text(&out));

@@ -800,4 +800,3 @@ impl ImageConfigFile {
 fn has_digest(name: &str) -> bool {
     matches!(reference::parse_any(name), Ok(reference::AnyRef::Named(reference::Named { digest: Some(_), .. })))
 }
-

@@ -273,6 +273,9 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     if !flag(&q, "stdout") && !flag(&q, "stderr") {
         return Err(ApiError(StatusCode::BAD_REQUEST, "Bad parameters: you must choose at least one stream".into()));
     }
+    if flag(&q, "details") {
+        return Err(ApiError(StatusCode::BAD_REQUEST, "details is not supported: berth records no log attributes (--log-opt labels/env)".into()));
+    }
     let follow = flag(&q, "follow");
     let timestamps = flag(&q, "timestamps");
     let tail = tail_of(&q)?;

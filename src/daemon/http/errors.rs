@@ -101,12 +101,11 @@ pub async fn refuse_large_bodies(req: axum::extract::Request, next: axum::middle
             if len <= DRAIN_LIMIT {
                 let mut body = req.into_body();
                 // Read and dropped frame by frame: never held.
-                let drain = async {
-                    while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {}
-                };
+                let drain = async { while let Some(Ok(_)) = http_body_util::BodyExt::frame(&mut body).await {} };
                 let _ = tokio::time::timeout(DRAIN_TIMEOUT, drain).await;
             }
-            ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("request body of {len} bytes is larger than the limit of {BODY_LIMIT} bytes")).into_response()
+            ApiError(StatusCode::PAYLOAD_TOO_LARGE, format!("request body of {len} bytes is larger than the limit of {BODY_LIMIT} bytes"))
+                .into_response()
         }
         _ => next.run(req).await,
     }

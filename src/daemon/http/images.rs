@@ -311,6 +311,14 @@ fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<
         (Some(t), None) => format!("{}:{t}", named.familiar_repo()),
         (None, None) => named.familiar_repo(),
     };
+    // Only this machine's platform is pulled (an index resolves to it); another one asked
+    // for is refused, not pulled for the host instead.
+    if let Some(p) = q.get("platform").filter(|p| !p.is_empty()) {
+        let host = format!("linux/{}", host_arch());
+        if p.as_str() != host && p.as_str() != "linux" {
+            return Err(ApiError(StatusCode::BAD_REQUEST, format!("platform {p:?} is not supported: berth pulls images for {host} only")));
+        }
+    }
     let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
     Ok(progress_stream(move |tx| async move { registry::pull(&d.images, &name, auth, &tx).await }))
 }
@@ -450,5 +458,15 @@ impl std::io::Read for SyncRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         use tokio::io::AsyncReadExt;
         self.1.block_on(self.0.read(buf))
+    }
+}
+
+/// This machine's architecture in OCI's words (`amd64`, `arm64`).
+fn host_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        "x86" => "386",
+        other => other,
     }
 }

@@ -32,8 +32,10 @@ type Q = Query<HashMap<String, String>>;
 
 type ApiResult<T> = Result<T, ApiError>;
 
+/// A boolean query parameter as Docker's `BoolValue` reads it: absent, empty, `0`, `no`,
+/// `false` and `none` are false, anything else (`1`, `true`, `yes`, `on`) true.
 fn flag(q: &HashMap<String, String>, key: &str) -> bool {
-    q.get(key).is_some_and(|v| v == "1" || v.eq_ignore_ascii_case("true"))
+    q.get(key).is_some_and(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "no" | "false" | "none"))
 }
 
 /// Query parameters in order, repeats kept (`changes=a&changes=b`).
