@@ -32,8 +32,8 @@ pub fn atomic_write_mode(path: &Path, data: &[u8], mode: u32) -> io::Result<()> 
 }
 
 /// Whether `name` is the temp file of a write cut short: `.<name>.tmp.<pid>` as
-/// [`atomic_write`] names them, or `.<name>.<pid>` (the runtime's state), by a process that
-/// no longer exists. Returns the writer's pid.
+/// [`atomic_write`] names them, or `.<name>.<pid>` (the runtime's state). Returns the
+/// writer's pid; whether that writer is gone is [`writer_gone`]'s question.
 pub fn stale_temp_pid(name: &str) -> Option<u32> {
     let rest = name.strip_prefix('.')?;
     let (stem, pid) = rest.rsplit_once('.')?;
@@ -42,8 +42,32 @@ pub fn stale_temp_pid(name: &str) -> Option<u32> {
     if stem.is_empty() || pid == 0 {
         return None;
     }
-    // A live writer's file is not ours to remove (its rename is still to come).
-    (!Path::new(&format!("/proc/{pid}")).exists()).then_some(pid)
+    Some(pid)
+}
+
+/// Whether the writer `pid` of temp file `path` is gone: no such process, or one that
+/// started after the file was last written (the pid was reused, often by this very daemon
+/// after a restart). A live writer's file is not ours to remove: its rename is still to come.
+fn writer_gone(pid: u32, path: &Path) -> bool {
+    let Some(started) = process_start(pid) else { return !Path::new(&format!("/proc/{pid}")).exists() };
+    let Ok(written) = fs::metadata(path).and_then(|m| m.modified()) else { return false };
+    // The start time is known to a second (the boot time's precision): only a file older
+    // than that by a margin is surely not this process's.
+    started > written + std::time::Duration::from_secs(2)
+}
+
+/// When process `pid` started: the boot time plus its start in clock ticks (`/proc/<pid>/stat`).
+fn process_start(pid: u32) -> Option<std::time::SystemTime> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may hold spaces) start at its closing ')'.
+    let after = &stat[stat.rfind(')')? + 1..];
+    let ticks: u64 = after.split_whitespace().nth(19)?.parse().ok()?;
+    let btime: u64 = fs::read_to_string("/proc/stat").ok()?.lines().find_map(|l| l.strip_prefix("btime ")?.trim().parse().ok())?;
+    // SAFETY: sysconf reads a constant of the system; no memory is involved.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    let hz = u64::try_from(hz).ok().filter(|&h| h > 0)?;
+    let since_boot = std::time::Duration::from_millis(ticks.saturating_mul(1000) / hz);
+    Some(std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(btime) + since_boot)
 }
 
 /// Removes the stale temp files ([`stale_temp_pid`]) directly in `dir`; returns how many.
@@ -54,7 +78,8 @@ pub fn remove_temp_files(dir: &Path) -> usize {
         let name = e.file_name();
         let Some(name) = name.to_str() else { continue };
         let is_file = e.file_type().map(|t| t.is_file()).unwrap_or(false);
-        if is_file && stale_temp_pid(name).is_some() && fs::remove_file(e.path()).is_ok() {
+        let stale = stale_temp_pid(name).is_some_and(|pid| writer_gone(pid, &e.path()));
+        if is_file && stale && fs::remove_file(e.path()).is_ok() {
             n += 1;
         }
     }
@@ -110,7 +135,11 @@ mod tests {
         for name in [format!(".config.v2.json.tmp.{me}"), "config.v2.json".into(), ".tmp.".into(), "a.tmp.5x".into()] {
             fs::write(dir.join(&name), b"x").expect("write");
         }
-        assert_eq!(remove_temp_files(&dir), 2);
+        // Written by an earlier process that had this pid (before this one started).
+        let reused = dir.join(format!(".repositories.json.tmp.{me}"));
+        let old = std::time::SystemTime::UNIX_EPOCH + std::time::Duration::from_secs(1_000_000_000);
+        File::create(&reused).and_then(|f| f.set_modified(old)).expect("old temp file");
+        assert_eq!(remove_temp_files(&dir), 3);
         let mut left: Vec<String> = fs::read_dir(&dir).expect("ls").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
         left.sort();
         assert_eq!(left, vec![format!(".config.v2.json.tmp.{me}"), ".tmp.".to_owned(), "a.tmp.5x".into(), "config.v2.json".into()]);
