@@ -339,22 +339,25 @@ impl Tasks {
         }
         let spec = rec.spec.as_ref().ok_or_else(|| SupervisorError::Invalid(format!("container {id} has no spec")))?;
         let bundle = self.bundle(ns, &id);
-        if bundle.exists() {
-            // Left by an earlier attempt no task records (a crash midway): a shim may still
-            // serve it, with a container the runtime made.
-            let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
-            if let Ok(c) = ttrpc::Client::connect(&format!("unix://{}", sock.display())) {
-                let client = TaskClient::new(c);
-                let mut sd = shimapi::ShutdownRequest::new();
-                sd.id = id.clone();
-                sd.now = true;
-                let _ = blocking(move || client.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
-                // Gone before a new shim is started on the same socket (or it would be reused).
-                let deadline = std::time::Instant::now() + Duration::from_secs(3);
-                while std::os::unix::net::UnixStream::connect(&sock).is_ok() && std::time::Instant::now() < deadline {
-                    tokio::time::sleep(Duration::from_millis(20)).await;
-                }
+        // A shim still on this container's socket serves no task of ours: left by an earlier
+        // attempt (a crash midway), or one whose task was deleted and that has not exited
+        // yet. The new shim's `start` would hand out that socket and the create would then
+        // lose its shim: the old one is shut down and gone first.
+        let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
+        if let Ok(c) = ttrpc::Client::connect(&format!("unix://{}", sock.display())) {
+            let client = TaskClient::new(c);
+            let mut sd = shimapi::ShutdownRequest::new();
+            sd.id = id.clone();
+            sd.now = true;
+            let _ = blocking(move || client.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
+            let deadline = std::time::Instant::now() + Duration::from_secs(3);
+            while std::os::unix::net::UnixStream::connect(&sock).is_ok() && std::time::Instant::now() < deadline {
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
+        }
+        if bundle.exists() {
+            // Left by an earlier attempt no task records: the runtime may have made its
+            // container.
             self.clean_bundle(ns, &id, &bundle).await;
         }
         crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create bundle", &bundle, e))?;
