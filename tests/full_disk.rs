@@ -21,21 +21,6 @@ fn daemon_on_small_tmpfs(tag: &str, monolithic: bool) -> TestDaemon {
     d
 }
 
-/// Thaws every container of the daemon when dropped, so a failing test can still kill them.
-struct ThawOnDrop(String);
-
-impl Drop for ThawOnDrop {
-    fn drop(&mut self) {
-        let base = Path::new("/sys/fs/cgroup/freezer").join(&self.0);
-        for e in std::fs::read_dir(&base).into_iter().flatten().flatten() {
-            let _ = std::fs::write(e.path().join("freezer.state"), "THAWED");
-        }
-        for e in std::fs::read_dir(Path::new("/sys/fs/cgroup").join(&self.0)).into_iter().flatten().flatten() {
-            let _ = std::fs::write(e.path().join("cgroup.freeze"), "0");
-        }
-    }
-}
-
 /// Runs docker and asserts it fails saying the disk is full.
 fn fails_with_full_disk(d: &TestDaemon, args: &[&str]) {
     let out = docker(d, args);
@@ -79,7 +64,6 @@ fn inspect(d: &TestDaemon, what: &str, name: &str) -> String {
 
 fn full_disk_flow(tag: &str, monolithic: bool) {
     let d = daemon_on_small_tmpfs(tag, monolithic);
-    let _thaw = ThawOnDrop(d.cgroup_parent.clone());
     d.import_busybox();
     docker_ok(&d, &["run", "-d", "--name", "ticker", "busybox", "sh", "-c", "while true; do echo tick; sleep 0.05; done"]);
     docker_ok(&d, &["run", "-d", "--name", "frozen", "busybox", "sleep", "600"]);

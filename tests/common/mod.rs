@@ -393,6 +393,14 @@ impl Drop for TestDaemon {
         for pid in self.helper_pids() {
             kill(pid);
         }
+        // A frozen process does not die of SIGKILL until it is thawed (a test that failed
+        // with a container paused).
+        for base in [Path::new("/sys/fs/cgroup/freezer"), Path::new("/sys/fs/cgroup")] {
+            for e in std::fs::read_dir(base.join(&self.cgroup_parent)).into_iter().flatten().flatten() {
+                let _ = std::fs::write(e.path().join("freezer.state"), "THAWED");
+                let _ = std::fs::write(e.path().join("cgroup.freeze"), "0");
+            }
+        }
         for pid in self.container_pids() {
             kill(pid);
         }
