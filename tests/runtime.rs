@@ -1309,6 +1309,25 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
     assert_eq!(text.split_whitespace().collect::<Vec<_>>(), ["0", "0", "100000", "65536"], "{text}");
 }
 
+#[test]
+fn a_user_namespace_container_runs_under_a_private_runtime_root() {
+    // berth-runtime makes its own root 0700 (as runc does): a container whose root is an
+    // unprivileged host uid must still be created, started and exec'd into.
+    let c = Ctr::new(&["sh", "-c", "id -u; exec sleep 1000"]);
+    std::fs::set_permissions(c.root.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod root");
+    c.edit(|v| {
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    assert!(c.create(&[]).status.success(), "create failed: {}", c.output_text());
+    assert!(c.rt(&["start", &c.id]).status.success(), "start failed: {}", c.output_text());
+    assert!(wait_until(5, || c.output_text().lines().count() >= 1), "output: {}", c.output_text());
+    assert_eq!(c.output_text().trim(), "0");
+    let out = c.rt(&["exec", &c.id, "id", "-u"]);
+    assert!(out.status.success(), "exec failed: {}", stderr(&out));
+}
+
 // ---- root propagation, a pid namespace by path, non-root users, seccomp vs. the runtime ----
 
 /// Adds `cap` to the bounding, effective and permitted sets of the default spec.

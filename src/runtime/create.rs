@@ -96,11 +96,24 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     // 0622 regardless of umask: init may write it after switching to a non-root user.
     fs::set_permissions(&fifo, fs::Permissions::from_mode(0o622)).map_err(|e| RuntimeError::io(id, "chmod", &fifo, e))?;
 
+    // Opened here and handed to init: a root in a user namespace may not enter a private
+    // (0700) runtime root to open it by path.
+    let fifo_path_fd = nix::fcntl::open(&fifo, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
+        .map_err(|e| RuntimeError::sys(id, format!("open {}", fifo.display()), e))?;
     let sp = {
         // A pid namespace given by path: init must be born in it.
         let _pid_ns = plan.join_pid.as_deref().map(|p| super::namespaces::PidNsForChildren::enter(id, p)).transpose()?;
-        spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds)?
+        spawn::spawn(
+            id,
+            &rt.init_exe,
+            plan.clone_flags,
+            opts.stdio,
+            opts.parent_death_signal,
+            extra.preserve_fds,
+            Some(std::os::fd::AsRawFd::as_raw_fd(&fifo_path_fd)),
+        )?
     };
+    drop(fifo_path_fd);
     undo.pid = Some(sp.pid);
     // Before the cgroups exist: a runtime killed from here on leaves a record of them.
     let init_start = proc_stat(sp.pid.as_raw()).map(|(t, _)| t).unwrap_or(0);
@@ -114,6 +127,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         spec: spec.clone(),
         rootfs: rootfs.clone(),
         fifo: fifo.clone(),
+        fifo_fd: sp.passed,
         pdeathsig: opts.parent_death_signal,
         join: plan.join.iter().map(|(f, p)| (f.bits(), p.clone())).collect(),
         cgroup: cg_path.clone(),

@@ -15,7 +15,7 @@ use nix::sched::CloneFlags;
 use nix::sys::stat::Mode;
 use nix::unistd::{Gid, Uid};
 
-use super::spawn::{ENV_CONFIG_FD, ENV_PRESERVE_FDS, ENV_STATUS_FD};
+use super::spawn::{ENV_CONFIG_FD, ENV_PASSED_FD, ENV_PRESERVE_FDS, ENV_STATUS_FD};
 use super::{InitConfig, InitStatus, Setup};
 use crate::runtime::error::RuntimeError;
 use crate::runtime::{capabilities, namespaces, rootfs, tty};
@@ -52,7 +52,7 @@ pub fn main() -> ExitCode {
     let preserve = std::env::var(ENV_PRESERVE_FDS).ok().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     // Before anything else: whatever the caller leaked must not be reachable, e.g. as a
     // process.cwd of /proc/self/fd/N pointing at a host directory (CVE-2024-21626).
-    close_leaked_fds(&[cfg_fd, st_fd], preserve);
+    close_leaked_fds(&[cfg_fd, st_fd, env_fd(ENV_PASSED_FD).unwrap_or(-1)], preserve);
     // SAFETY: `spawn` passed us these two pipe ends (named in our environment) and nothing
     // else in this fresh process owns them.
     let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
@@ -231,8 +231,18 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
 
     // The fifo lives outside the rootfs: hold it (O_PATH, opens without blocking) across
     // pivot_root.
-    let fifo = open(&cfg.fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
-        .map_err(|e| fail(RuntimeError::sys(id, format!("open {}", cfg.fifo.display()), e)))?;
+    let fifo = match cfg.fifo_fd {
+        // SAFETY: the parent passed this descriptor to us for exactly this use; nothing
+        // else in this process owns it.
+        Some(fd) => {
+            let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+                .map_err(|e| fail(RuntimeError::sys(id, "fcntl(exec fifo)", e)))?;
+            owned
+        }
+        None => open(&cfg.fifo, OFlag::O_PATH | OFlag::O_CLOEXEC, Mode::empty())
+            .map_err(|e| fail(RuntimeError::sys(id, format!("open {}", cfg.fifo.display()), e)))?,
+    };
 
     let console = match &cfg.console_socket {
         Some(p) => Some(tty::connect(id, p).map_err(fail)?),

@@ -51,6 +51,9 @@ pub struct InitConfig {
     pub rootfs: PathBuf,
     /// Host path of the exec fifo.
     pub fifo: PathBuf,
+    /// The exec fifo, opened O_PATH by the parent (init's number for it).
+    #[serde(default)]
+    pub fifo_fd: Option<i32>,
     /// Re-applied after changing uid (the kernel clears it on credential changes).
     pub pdeathsig: Option<i32>,
     /// Namespaces to join by path (clone flag bits, path).

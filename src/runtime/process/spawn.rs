@@ -28,6 +28,8 @@ pub const ENV_CONFIG_FD: &str = "_BERTH_INIT_CONFIG_FD";
 pub const ENV_STATUS_FD: &str = "_BERTH_INIT_STATUS_FD";
 /// Env var carrying the number of fds (from 3 on) passed through to the container process.
 pub const ENV_PRESERVE_FDS: &str = "_BERTH_INIT_PRESERVE_FDS";
+/// Names the fd `spawn` passed on (`pass`), which init keeps while it closes leaked ones.
+pub const ENV_PASSED_FD: &str = "_BERTH_INIT_PASSED_FD";
 /// Test-only escape hatch: `1` turns the binary protection off, so tests can show that they
 /// would notice its absence.
 pub const ENV_UNSAFE_NO_PROTECT: &str = "BERTH_UNSAFE_NO_MEMFD";
@@ -81,6 +83,8 @@ pub struct Spawned {
     pub status: File,
     /// With a new user namespace: write a byte (after the id maps) to let the child go on.
     pub userns_go: Option<File>,
+    /// The number the `pass` fd has in the init.
+    pub passed: Option<RawFd>,
 }
 
 /// Duplicates `fd` to a close-on-exec descriptor numbered `min` or above, so that dup2 onto
@@ -111,6 +115,7 @@ pub fn spawn(
     stdio: Option<[RawFd; 3]>,
     pdeathsig: Option<i32>,
     preserve_fds: u32,
+    pass: Option<RawFd>,
 ) -> Result<Spawned, RuntimeError> {
     let (cfg_r, cfg_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     let (st_r, st_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
@@ -128,6 +133,9 @@ pub fn spawn(
         drop(st_w);
         hi
     };
+    // An fd the init gets as is: one it could not open by path itself (the exec fifo, below a
+    // runtime root its user namespace's root may not enter).
+    let passed = pass.map(|fd| high_fd(id, fd, min)).transpose()?;
     let stdio_fds: Option<[OwnedFd; 3]> = match stdio {
         Some([a, b, c]) => Some([high_fd(id, a, min)?, high_fd(id, b, min)?, high_fd(id, c, min)?]),
         None => None,
@@ -143,14 +151,15 @@ pub fn spawn(
         cstr(id, format!("{ENV_CONFIG_FD}={}", cfg_r.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_STATUS_FD}={}", st_w.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_PRESERVE_FDS}={preserve_fds}").as_bytes())?,
+        cstr(id, format!("{ENV_PASSED_FD}={}", passed.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)).as_bytes())?,
     ];
     let argv: [*const libc::c_char; 4] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), argv_c[2].as_ptr(), std::ptr::null()];
-    let envp: [*const libc::c_char; 4] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), std::ptr::null()];
+    let envp: [*const libc::c_char; 5] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), env_c[3].as_ptr(), std::ptr::null()];
     let child_stdio: [RawFd; 3] = match &stdio_fds {
         Some(f) => [f[0].as_raw_fd(), f[1].as_raw_fd(), f[2].as_raw_fd()],
         None => [-1, -1, -1],
     };
-    let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd()];
+    let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd(), passed.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)];
     // The parent's pipe ends: never to be passed on, even if they sit among the fds the
     // caller claims to preserve.
     let parents = [cfg_w.as_raw_fd(), st_r.as_raw_fd()];
@@ -186,7 +195,8 @@ pub fn spawn(
         drop(r);
         File::from(w)
     });
-    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r), userns_go })
+    let passed = passed.map(|f| f.as_raw_fd());
+    Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r), userns_go, passed })
 }
 
 /// The child between clone and execve: async-signal-safe calls only.
@@ -200,7 +210,7 @@ pub fn spawn(
 unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],
-    keep: [RawFd; 2],
+    keep: [RawFd; 3],
     (preserve_fds, parents): (u32, [RawFd; 2]),
     userns_go: [RawFd; 2],
     exe: &Exe,
@@ -222,7 +232,7 @@ unsafe fn child(
             }
         }
         for fd in keep {
-            if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+            if fd >= 0 && libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
                 libc::_exit(125);
             }
         }
