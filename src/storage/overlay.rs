@@ -128,8 +128,17 @@ impl Overlay {
     /// Unmounts the rootfs of container `id` if mounted.
     pub fn unmount(&self, id: &str) -> Result<(), StorageError> {
         let merged = self.merged(id);
-        if is_mountpoint(&merged) {
-            umount2(&merged, MntFlags::MNT_DETACH).map_err(|errno| StorageError::Mount { call: "umount2", path: merged.clone(), errno })?;
+        // Until nothing is mounted there (mounts can be stacked); EINVAL once another
+        // unmount (a concurrent purge) got there first is no error.
+        for _ in 0..8 {
+            if !is_mountpoint(&merged) {
+                return Ok(());
+            }
+            match umount2(&merged, MntFlags::MNT_DETACH) {
+                Ok(()) => {}
+                Err(nix::errno::Errno::EINVAL) if !is_mountpoint(&merged) => return Ok(()),
+                Err(errno) => return Err(StorageError::Mount { call: "umount2", path: merged.clone(), errno }),
+            }
         }
         Ok(())
     }
