@@ -60,24 +60,7 @@ fn both_clients_refuse(d: &TestDaemon, args: &[&str], needles: &[&str]) {
 
 /// Every regular file below `dir` (not following symlinks).
 fn all_files(dir: &Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    let mut stack = vec![dir.to_path_buf()];
-    while let Some(d) = stack.pop() {
-        let Ok(rd) = std::fs::read_dir(&d) else {
-            continue;
-        };
-        for e in rd.flatten() {
-            let Ok(md) = std::fs::symlink_metadata(e.path()) else {
-                continue;
-            };
-            if md.is_dir() {
-                stack.push(e.path());
-            } else if md.is_file() {
-                out.push(e.path());
-            }
-        }
-    }
-    out
+    files_below(dir).into_iter().filter(|p| std::fs::symlink_metadata(p).is_ok_and(|m| m.is_file())).collect()
 }
 
 fn contains(hay: &[u8], needle: &[u8]) -> bool {
