@@ -4,6 +4,7 @@
 
 mod common;
 
+use common::pty::on_a_terminal;
 use common::TestDaemon;
 use std::io::Write;
 use std::process::{Command, Output, Stdio};
@@ -148,21 +149,8 @@ fn exec_inspect_reports_the_exit_code_and_an_unknown_exec_is_not_found() {
     d.berth_ok(&["rm", "-f", "box"]);
 }
 
-/// Runs `command` (a shell line) under script(1), which gives it a terminal 40x100, with
-/// `input` on that terminal; script's exit code is the command's.
-fn on_a_terminal(command: &str, input: &str) -> Output {
-    let mut child = Command::new("script")
-        .args(["-qec", &format!("stty rows 40 cols 100; {command}"), "/dev/null"])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("script(1) from bsdutils");
-    let mut w = child.stdin.take().expect("script stdin");
-    w.write_all(input.as_bytes()).expect("write to script");
-    drop(w);
-    child.wait_with_output().expect("script output")
-}
+/// The caller's terminal: 40 rows by 100 columns.
+const TERM: (u16, u16) = (40, 100);
 
 /// `exec -it` with each client: an interactive shell on a pty of the caller's size, whose
 /// exit code comes back; `exec -t` alone.
@@ -171,18 +159,17 @@ fn exec_terminal_flow(d: &TestDaemon) {
     let berth = format!("{} -H {}", common::berth_bin().display(), d.host());
     let docker = format!("DOCKER_HOST={} DOCKER_CONFIG={} {DOCKER}", d.host(), d.dir.path().join("docker-config").display());
     for client in [&berth, &docker] {
-        let out = on_a_terminal(&format!("{client} exec -it box sh"), "echo typed-$((2+3)); tty\nexit 4\n");
-        let shown = text(&out.stdout);
-        assert!(shown.contains("typed-5") && shown.contains("/dev/pts/"), "{client}: {shown:?} {}", text(&out.stderr));
-        assert_eq!(out.status.code(), Some(4), "{client}: {shown:?}");
+        let out = on_a_terminal(&format!("{client} exec -it box sh"), TERM, b"echo typed-$((2+3)); tty\nexit 4\n", &[]);
+        assert!(out.text.contains("typed-5") && out.text.contains("/dev/pts/"), "{client}: {:?} {}", out.text, out.status);
+        assert_eq!(out.status.code(), Some(4), "{client}: {:?}", out.text);
 
-        let out = on_a_terminal(&format!("{client} exec -t box sh -c 'tty; exit 3'"), "");
-        assert!(text(&out.stdout).contains("/dev/pts/"), "{client}: {:?}", text(&out.stdout));
-        assert_eq!(out.status.code(), Some(3));
+        let out = on_a_terminal(&format!("{client} exec -t box sh -c 'tty; exit 3'"), TERM, b"", &[]);
+        assert!(out.text.contains("/dev/pts/"), "{client}: {:?} {}", out.text, out.status);
+        assert_eq!(out.status.code(), Some(3), "{client}: {:?}", out.text);
     }
     // berth sends the size with the start, so the process sees it from its first instruction.
-    let out = on_a_terminal(&format!("{berth} exec -it box stty size"), "");
-    assert!(text(&out.stdout).contains("40 100"), "{:?}", text(&out.stdout));
+    let out = on_a_terminal(&format!("{berth} exec -it box stty size"), TERM, b"", &[]);
+    assert!(out.text.contains("40 100"), "{:?} {}", out.text, out.status);
     d.berth_ok(&["rm", "-f", "box"]);
 }
 

@@ -230,11 +230,23 @@ fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), ShimError> 
 }
 
 fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), ShimError> {
+    // The sink is open before the caller answers: a client's reader that opens its fifo
+    // after our reply and finds no writer reads EOF at once, and the output is lost.
+    let out = match &sink {
+        Sink::Path(p) => match open_path(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(container = id, "{name}: open {}: {e}; discarding output", p.display());
+                None
+            }
+        },
+        _ => None,
+    };
     let drain2 = drain.clone();
     let id2 = id.to_owned();
     drain.add();
     let spawned = std::thread::Builder::new().name(format!("io-{name}")).spawn(move || {
-        copy(&id2, name, src, sink);
+        copy(&id2, name, src, sink, out);
         drain2.done();
     });
     if let Err(e) = spawned {
@@ -254,17 +266,8 @@ fn open_path(path: &Path) -> std::io::Result<File> {
     }
 }
 
-fn copy(id: &str, name: &'static str, mut src: File, sink: Sink) {
-    let mut out = match &sink {
-        Sink::Path(p) => match open_path(p) {
-            Ok(f) => Some(f),
-            Err(e) => {
-                tracing::warn!(container = id, "{name}: open {}: {e}; discarding output", p.display());
-                None
-            }
-        },
-        _ => None,
-    };
+/// Copies `src` to `sink` (through `out`, the sink's open file, for a path) until EOF.
+fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option<File>) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match src.read(&mut buf) {
