@@ -522,12 +522,20 @@ impl Daemon {
             return Ok(());
         }
         let rx = self.subscribe();
-        let _ = self.signal(&id, libc::SIGKILL).await;
+        let sent = self.signal(&id, libc::SIGKILL).await;
         if self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
-            Ok(())
-        } else {
-            Err(DaemonError::Internal(format!("container {id} did not stop after SIGKILL")))
+            return Ok(());
         }
+        // Say what is known: whether the signal went out, and what the backend sees now.
+        let sent = match sent {
+            Ok(()) => "sent".to_owned(),
+            Err(e) => format!("not sent: {e}"),
+        };
+        let task = match self.backend.status(&id).await {
+            Ok(t) => format!("{t:?}"),
+            Err(e) => format!("unknown: {e}"),
+        };
+        Err(DaemonError::Internal(format!("container {id} did not stop after SIGKILL (signal {sent}; task {task})")))
     }
 
     /// Sends `sig` to the container's init. A paused container is thawed after a signal
