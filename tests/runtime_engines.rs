@@ -32,15 +32,10 @@ fn berth_state(root: &Path, id: &str) -> Option<serde_json::Value> {
     serde_json::from_slice(&out.stdout).ok()
 }
 
-/// `sh -c <line>` under a pseudo terminal (script(1)) whose window is 30 rows by 100
-/// columns; killed after 60 s.
-fn in_pty(line: &str, env: &[(&str, String)]) -> Output {
-    Command::new("timeout")
-        .args(["60", "script", "-qec", &format!("stty rows 30 cols 100; {line}"), "/dev/null"])
-        .envs(env.iter().map(|(k, v)| (*k, v.as_str())))
-        .stdin(Stdio::null())
-        .output()
-        .expect("script")
+/// `sh -c <line>` on a pseudo terminal whose window is 30 rows by 100 columns; killed
+/// after 60 s.
+fn in_pty(line: &str, env: &[(&str, String)]) -> common::pty::TermOutput {
+    common::pty::on_a_terminal(line, (30, 100), b"", env)
 }
 
 fn shell_quote(s: &str) -> String {
@@ -198,7 +193,7 @@ fn docker_run_it_gives_the_container_a_pty_that_takes_the_window_size() {
     let Some(s) = Docker::start("rke3") else { return };
     let line = format!("{} run -it --rm --runtime berth --network none busybox sh -c {}", common::engines::DOCKER, shell_quote(TTY_PROBE));
     let out = in_pty(&line, &s.dockerd.docker_env());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.text;
     assert!(out.status.success(), "docker run -it: {text}\n{}", tail(&s.dockerd.log(), 30));
     assert!(text.contains("/dev/pts/"), "tty inside: {text:?}");
     assert!(text.contains("30 100"), "window size inside: {text:?}");
@@ -207,7 +202,7 @@ fn docker_run_it_gives_the_container_a_pty_that_takes_the_window_size() {
     let id = s.run_detached(&["busybox", "sh", "-c", LOOP]);
     let line = format!("{} exec -it {id} sh -c {}", common::engines::DOCKER, shell_quote(TTY_PROBE));
     let out = in_pty(&line, &s.dockerd.docker_env());
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.text;
     assert!(text.contains("/dev/pts/") && text.contains("30 100"), "exec -it: {text:?}\n{}", tail(&s.dockerd.log(), 30));
 }
 
@@ -506,7 +501,7 @@ fn ctr_run_tty_with_berth_runtime_gets_a_pty() {
         line.push_str(&shell_quote(&a));
     }
     let out = in_pty(&line, &[]);
-    let text = String::from_utf8_lossy(&out.stdout);
+    let text = &out.text;
     assert!(text.contains("/dev/pts/"), "tty inside: {text:?}\n{}", tail(&c.c.log(), 30));
     assert!(text.contains("30 100"), "window size inside: {text:?}");
 }
