@@ -500,6 +500,51 @@ fn a_symlink_to_root_is_written_as_exactly_slash(monolithic: bool) {
     assert_eq!(link_of(&layer_tar, "rootlink").as_deref(), Some(&b"/"[..]), "commit");
 }
 
+/// A running container that keeps swapping a directory of 2000 files for a symlink to a
+/// host directory holding the same names: an `export` or `commit --pause=false` walking its
+/// files meanwhile must never follow the symlink to the host (before every path was resolved
+/// below the container's tree, the walk's stat and the read went through it).
+fn exporting_a_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host(monolithic: bool, driver: &str) {
+    let tag = format!("swap{}{}", if monolithic { "m" } else { "" }, &driver[..1]);
+    let d = TestDaemon::with_args(&tag, monolithic, &["--storage-driver", driver]);
+    let tmp = TempDir::new("swaphost");
+    let canary = format!("HOST-CANARY-{:016x}", rand::random::<u64>());
+    let host = tmp.path().join("hostdir");
+    std::fs::create_dir_all(&host).expect("mkdir");
+    for i in 0..2000 {
+        std::fs::write(host.join(format!("f{i}")), &canary).expect("host file");
+    }
+    d.import_busybox();
+    let script = format!(
+        "mkdir /d; i=0; while [ $i -lt 2000 ]; do echo inside > /d/f$i; i=$((i+1)); done; echo ready; \
+         while :; do mv /d /d.real; ln -s {} /d; rm /d; mv /d.real /d; done",
+        host.display()
+    );
+    docker_ok(&d, &["run", "-d", "--name", "swapper", "busybox", "sh", "-c", &script]);
+    assert!(common::wait_until(30, || docker_ok(&d, &["logs", "swapper"]).contains("ready")), "the container made its files");
+    for round in 0..8 {
+        let out = docker(&d, &["export", "swapper"]);
+        assert!(out.status.success(), "export {round}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(!contains(&out.stdout, canary.as_bytes()), "export {round} carries a host file");
+        let mut ar = tar::Archive::new(&out.stdout[..]);
+        assert!(ar.entries().expect("entries").all(|e| e.is_ok()), "export {round} is not a whole tar");
+        docker_ok(&d, &["commit", "--pause=false", "swapper", &format!("snap:{round}")]);
+    }
+    // Scanned once the swapping has stopped (a scan by path would itself follow the symlink).
+    docker_ok(&d, &["rm", "-f", "swapper"]);
+    let leaked = files_holding(&d.root(), canary.as_bytes());
+    assert!(leaked.is_empty(), "host files were stored: {leaked:?}");
+}
+
+fn exporting_a_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host_overlay(monolithic: bool) {
+    exporting_a_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host(monolithic, "overlay2")
+}
+
+#[test]
+fn exporting_a_vfs_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host() {
+    exporting_a_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host(false, "vfs")
+}
+
 /// Hex names of the stored blobs.
 fn blobs(d: &TestDaemon) -> Vec<String> {
     let mut v: Vec<String> =
@@ -669,6 +714,7 @@ in_both_modes!(
     bad_whiteouts_and_writes_through_symlinks_are_refused_by_name,
     references_docker_refuses_are_400_and_store_nothing,
     a_symlink_to_root_is_written_as_exactly_slash,
+    exporting_a_container_that_swaps_a_directory_for_a_host_symlink_never_reads_the_host_overlay,
     refused_or_cut_off_loads_leave_nothing_behind,
     a_full_disk_is_reported_as_such_and_leaves_the_previous_state,
     a_digest_reference_never_stands_for_the_latest_tag,

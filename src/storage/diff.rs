@@ -3,14 +3,16 @@
 //! deleted), or, for vfs, found by comparing the container's full copy with the merged
 //! view of the image's layers (Docker's "naive diff").
 
+use super::beneath::Root;
 use super::tarball::TarWriter;
-use super::tree::{is_opaque, is_whiteout, sorted_entries, Merged, Node};
+use super::tree::{is_whiteout, Merged, Node};
 use super::StorageError;
 use std::collections::BTreeMap;
 use std::fs::Metadata;
 use std::io::Write;
 use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// One change at a path.
 #[derive(Debug)]
@@ -32,22 +34,22 @@ impl Changes {
     /// The changes recorded in overlay upper dir `upper`.
     pub fn from_upper(upper: &Path) -> Result<Changes, StorageError> {
         let mut out = Changes::default();
-        out.walk_upper(upper, Path::new(""))?;
+        out.walk_upper(&Root::open(upper)?, Path::new(""))?;
         Ok(out)
     }
 
-    fn walk_upper(&mut self, dir: &Path, rel: &Path) -> Result<(), StorageError> {
-        for (name, src, md) in sorted_entries(dir)? {
+    fn walk_upper(&mut self, root: &Arc<Root>, rel: &Path) -> Result<(), StorageError> {
+        for (name, md) in root.entries(rel)? {
             let r = rel.join(&name);
             if is_whiteout(&md) {
                 self.0.insert(r, Change::Deleted(md));
             } else if md.is_dir() {
-                let node = Node { src: src.clone(), md };
-                let change = if is_opaque(&src) { Change::OpaqueDir(node) } else { Change::Node(node) };
+                let node = Node { root: root.clone(), rel: r.clone(), md };
+                let change = if root.is_opaque(&r) { Change::OpaqueDir(node) } else { Change::Node(node) };
                 self.0.insert(r.clone(), change);
-                self.walk_upper(&src, &r)?;
+                self.walk_upper(root, &r)?;
             } else {
-                self.0.insert(r, Change::Node(Node { src, md }));
+                self.0.insert(r.clone(), Change::Node(Node { root: root.clone(), rel: r, md }));
             }
         }
         Ok(())
@@ -57,8 +59,9 @@ impl Changes {
     /// first): what was added or modified, and whiteouts for what is gone.
     pub fn between(rootfs: &Path, lowers: &[PathBuf]) -> Result<Changes, StorageError> {
         let lower = Merged::of(lowers)?;
+        let root = Root::open(rootfs)?;
         let mut out = Changes::default();
-        out.walk_copy(rootfs, Path::new(""), &lower)?;
+        out.walk_copy(&root, Path::new(""), &lower)?;
         // Deletions: names of the image the copy lacks. Below a deleted (or replaced)
         // directory nothing more needs saying.
         let mut gone: Option<&Path> = None;
@@ -66,7 +69,7 @@ impl Changes {
             if gone.is_some_and(|g| r.starts_with(g)) {
                 continue;
             }
-            match std::fs::symlink_metadata(rootfs.join(r)) {
+            match root.lstat(r) {
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
                     out.0.insert(r.clone(), Change::Deleted(node.md.clone()));
                     gone = Some(r.as_path());
@@ -86,26 +89,26 @@ impl Changes {
             }
         }
         for p in parents {
-            let src = rootfs.join(&p);
-            let md = std::fs::symlink_metadata(&src).map_err(|source| StorageError::Read { path: src.clone(), source })?;
-            out.0.insert(p, Change::Node(Node { src, md }));
+            let md = root.lstat(&p).map_err(|source| StorageError::Read { path: root.display(&p), source })?;
+            out.0.insert(p.clone(), Change::Node(Node { root: root.clone(), rel: p, md }));
         }
         Ok(out)
     }
 
-    fn walk_copy(&mut self, dir: &Path, rel: &Path, lower: &Merged) -> Result<(), StorageError> {
-        for (name, src, md) in sorted_entries(dir)? {
+    fn walk_copy(&mut self, root: &Arc<Root>, rel: &Path, lower: &Merged) -> Result<(), StorageError> {
+        for (name, md) in root.entries(rel)? {
             let r = rel.join(&name);
+            let node = Node { root: root.clone(), rel: r.clone(), md };
             let changed = match lower.get(&r) {
                 None => true,
-                Some(old) => differs(old, &src, &md),
+                Some(old) => differs(old, &node),
             };
-            let is_dir = md.is_dir();
+            let is_dir = node.md.is_dir();
             if changed {
-                self.0.insert(r.clone(), Change::Node(Node { src: src.clone(), md }));
+                self.0.insert(r.clone(), Change::Node(node));
             }
             if is_dir {
-                self.walk_copy(&src, &r, lower)?;
+                self.walk_copy(root, &r, lower)?;
             }
         }
         Ok(())
@@ -132,9 +135,9 @@ impl Changes {
         let mut w = TarWriter::new(out);
         for (rel, change) in &self.0 {
             match change {
-                Change::Node(n) => w.entry(rel, &n.src, &n.md)?,
+                Change::Node(n) => w.entry(rel, n)?,
                 Change::OpaqueDir(n) => {
-                    w.entry(rel, &n.src, &n.md)?;
+                    w.entry(rel, n)?;
                     w.opaque(rel, &n.md)?;
                 }
                 Change::Deleted(md) => w.whiteout(rel, md)?,
@@ -148,16 +151,16 @@ impl Changes {
 pub fn write_merged(m: &Merged, out: impl Write) -> Result<(), StorageError> {
     let mut w = TarWriter::new(out);
     for (rel, n) in m.iter() {
-        w.entry(rel, &n.src, &n.md)?;
+        w.entry(rel, n)?;
     }
     w.finish().map(|_| ())
 }
 
-/// Whether the copy's entry (`src`, `md`) differs from the image's `old`: type, owner and
+/// Whether the copy's entry `new` differs from the image's `old`: type, owner and
 /// permissions; for non-directories also size, mtime, device number and link target (a
 /// directory's mtime changes with its contents, which are compared one by one).
-fn differs(old: &Node, src: &Path, md: &Metadata) -> bool {
-    let a = &old.md;
+fn differs(old: &Node, new: &Node) -> bool {
+    let (a, md) = (&old.md, &new.md);
     if a.file_type() != md.file_type() || a.mode() != md.mode() || a.uid() != md.uid() || a.gid() != md.gid() {
         return true;
     }
@@ -167,7 +170,8 @@ fn differs(old: &Node, src: &Path, md: &Metadata) -> bool {
     if a.len() != md.len() || a.mtime() != md.mtime() || a.mtime_nsec() != md.mtime_nsec() || a.rdev() != md.rdev() {
         return true;
     }
-    md.file_type().is_symlink() && std::fs::read_link(&old.src).ok() != std::fs::read_link(src).ok()
+    let target = |n: &Node| n.root.entry(&n.rel, &n.md).ok().flatten().and_then(|(e, _)| e.read_link().ok());
+    md.file_type().is_symlink() && target(old) != target(new)
 }
 
 #[cfg(test)]

@@ -1,6 +1,7 @@
 //! Container root filesystems built from image layers: overlay2 (layers stacked by
 //! overlayfs) or vfs (a full copy per container), chosen with `berthd --storage-driver`.
 
+pub mod beneath;
 pub mod diff;
 pub mod overlay;
 pub mod tarball;

@@ -4,12 +4,13 @@
 //! deletions as the image formats' whiteouts (`.wh.NAME`, and `.wh..wh..opq` for a
 //! directory whose lower contents are hidden).
 
+use super::tree::Node;
 use super::StorageError;
 use std::collections::HashMap;
 use std::fs::Metadata;
 use std::io::{self, Read, Write};
 use std::os::unix::ffi::OsStrExt;
-use std::os::unix::fs::{FileTypeExt, MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
 
 /// A tar stream being written.
@@ -48,26 +49,20 @@ impl<W: Write> TarWriter<W> {
         TarWriter { builder: tar::Builder::new(out), links: HashMap::new() }
     }
 
-    /// The xattrs of `src` as PAX records, overlayfs' private ones left out.
-    fn xattr_records(src: &Path) -> Vec<(String, Vec<u8>)> {
-        let Ok(names) = xattr::list(src) else {
-            return Vec::new();
-        };
-        names
-            .filter(|n| !n.as_bytes().starts_with(b"trusted.overlay."))
-            .filter_map(|n| {
-                let v = xattr::get(src, &n).ok().flatten()?;
-                Some((format!("SCHILY.xattr.{}", n.to_string_lossy()), v))
-            })
-            .collect()
-    }
-
-    /// Writes the entry at `src` (a directory alone, not its contents) under the name `rel`.
-    pub fn entry(&mut self, rel: &Path, src: &Path, md: &Metadata) -> Result<(), StorageError> {
-        let ft = md.file_type();
-        if ft.is_socket() {
+    /// Writes `node` (a directory alone, not its contents) under the name `rel`. The file is
+    /// reached through its tree's root without following links ([`Root::entry`]) and must
+    /// still be the one the walk saw: a running container may swap a file or a directory for
+    /// a symlink to a host path at any moment.
+    pub fn entry(&mut self, rel: &Path, node: &Node) -> Result<(), StorageError> {
+        if node.md.file_type().is_socket() {
             return Ok(()); // sockets are not filesystem content a tar can carry
         }
+        let Some((src, md)) = node.root.entry(&node.rel, &node.md)? else {
+            tracing::warn!(path = %node.src().display(), "left out of the archive: removed or replaced while being archived");
+            return Ok(());
+        };
+        let md = &md;
+        let ft = md.file_type();
         if ft.is_file() && md.nlink() > 1 {
             let key = (md.dev(), md.ino());
             if let Some(first) = self.links.get(&key).cloned() {
@@ -76,7 +71,13 @@ impl<W: Write> TarWriter<W> {
             }
             self.links.insert(key, rel.to_path_buf());
         }
-        let xattrs = Self::xattr_records(src);
+        // overlayfs' private attributes are not content.
+        let xattrs: Vec<(String, Vec<u8>)> = src
+            .xattrs(ft.is_symlink())
+            .into_iter()
+            .filter(|(n, _)| !n.as_bytes().starts_with(b"trusted.overlay."))
+            .map(|(n, v)| (format!("SCHILY.xattr.{}", n.to_string_lossy()), v))
+            .collect();
         if !xattrs.is_empty() {
             let records = xattrs.iter().map(|(k, v)| (k.as_str(), v.as_slice()));
             self.builder.append_pax_extensions(records).map_err(archive_err(rel))?;
@@ -85,7 +86,7 @@ impl<W: Write> TarWriter<W> {
             let mut h = header_from(md, tar::EntryType::Directory, 0);
             self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
         } else if ft.is_symlink() {
-            let target = std::fs::read_link(src).map_err(|source| StorageError::Read { path: src.to_path_buf(), source })?;
+            let target = src.read_link()?;
             let mut h = header_from(md, tar::EntryType::Symlink, 0);
             let bytes = target.as_os_str().as_bytes();
             if bytes.len() < h.as_old().linkname.len() {
@@ -99,15 +100,7 @@ impl<W: Write> TarWriter<W> {
             }
         } else if ft.is_file() {
             let size = md.len();
-            let read_err = |source| StorageError::Read { path: src.to_path_buf(), source };
-            // A running container may swap the file for a symlink (to a host file) between
-            // the walk's lstat and this open: never follow one, and insist on the very inode
-            // the walk saw.
-            let file = std::fs::OpenOptions::new().read(true).custom_flags(libc::O_NOFOLLOW).open(src).map_err(read_err)?;
-            let now = file.metadata().map_err(read_err)?;
-            if (now.dev(), now.ino()) != (md.dev(), md.ino()) {
-                return Err(read_err(io::Error::other("replaced while being archived")));
-            }
+            let file = src.open_file()?;
             // A file that grows or shrinks while it is read (a running container) must not
             // break the stream: exactly `size` bytes go in, zero-padded if it shrank.
             let data = file.take(size).chain(io::repeat(0)).take(size);
@@ -162,11 +155,12 @@ mod tests {
         let long = format!("/{}", "x/".repeat(80));
         let targets = ["/", "a//b/./c/", "../up", long.as_str()];
         let mut w = TarWriter::new(Vec::new());
+        let root = super::super::beneath::Root::open(&dir).expect("root");
         for (i, t) in targets.iter().enumerate() {
-            let link = dir.join(format!("l{i}"));
-            std::os::unix::fs::symlink(t, &link).expect("symlink");
-            let md = std::fs::symlink_metadata(&link).expect("lstat");
-            w.entry(Path::new(&format!("l{i}")), &link, &md).expect("entry");
+            let rel = PathBuf::from(format!("l{i}"));
+            std::os::unix::fs::symlink(t, dir.join(&rel)).expect("symlink");
+            let md = root.lstat(&rel).expect("lstat");
+            w.entry(&rel, &Node { root: root.clone(), rel: rel.clone(), md }).expect("entry");
         }
         let tar = w.finish().expect("finish");
         let _ = std::fs::remove_dir_all(&dir);

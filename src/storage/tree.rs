@@ -2,14 +2,16 @@
 //! layer hides the same name below it, a 0:0 character device ("whiteout") deletes a name,
 //! and a directory marked `trusted.overlay.opaque=y` hides everything below it in lower
 //! layers. Computed by walking the directories rather than by mounting them, so it serves
-//! stopped containers, running ones, and the vfs driver alike.
+//! stopped containers, running ones, and the vfs driver alike; the walk goes through
+//! [`super::beneath`], so a running container's symlinks are never followed out.
 
+use super::beneath::Root;
 use super::StorageError;
 use std::collections::BTreeMap;
-use std::ffi::OsString;
 use std::fs::Metadata;
 use std::os::unix::fs::{FileTypeExt, MetadataExt};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 /// Whether `md` is an overlay whiteout (a 0:0 character device).
 pub fn is_whiteout(md: &Metadata) -> bool {
@@ -21,29 +23,20 @@ pub fn is_opaque(dir: &Path) -> bool {
     xattr::get(dir, "trusted.overlay.opaque").ok().flatten().is_some_and(|v| v == b"y")
 }
 
-/// The entries of `dir` sorted by name, each with its path and metadata (symlinks not
-/// followed). Sorted, so that walks and the tars made from them are reproducible.
-pub fn sorted_entries(dir: &Path) -> Result<Vec<(OsString, PathBuf, Metadata)>, StorageError> {
-    let read_err = |path: &Path| {
-        let path = path.to_path_buf();
-        move |source| StorageError::Read { path, source }
-    };
-    let mut out = Vec::new();
-    for e in std::fs::read_dir(dir).map_err(read_err(dir))? {
-        let e = e.map_err(read_err(dir))?;
-        let path = e.path();
-        let md = std::fs::symlink_metadata(&path).map_err(read_err(&path))?;
-        out.push((e.file_name(), path, md));
-    }
-    out.sort_by(|a, b| a.0.cmp(&b.0));
-    Ok(out)
+/// One name of a tree: the tree that provides it, its path there, and its metadata as the
+/// walk saw it (symlinks not followed).
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub root: Arc<Root>,
+    pub rel: PathBuf,
+    pub md: Metadata,
 }
 
-/// One name of a merged view: the file that provides it, and that file's metadata.
-#[derive(Debug)]
-pub struct Node {
-    pub src: PathBuf,
-    pub md: Metadata,
+impl Node {
+    /// The node's host path (for messages).
+    pub fn src(&self) -> PathBuf {
+        self.root.display(&self.rel)
+    }
 }
 
 /// A merged view: relative paths, parents before children (a `BTreeMap` of paths orders
@@ -56,7 +49,7 @@ impl Merged {
     pub fn of(layers: &[PathBuf]) -> Result<Merged, StorageError> {
         let mut m = Merged::default();
         for layer in layers.iter().rev() {
-            m.apply(layer, Path::new(""))?;
+            m.apply(&Root::open(layer)?, Path::new(""))?;
         }
         Ok(m)
     }
@@ -81,9 +74,9 @@ impl Merged {
         }
     }
 
-    /// Lays directory `dir` (the layer's `rel`) over the view.
-    fn apply(&mut self, dir: &Path, rel: &Path) -> Result<(), StorageError> {
-        for (name, src, md) in sorted_entries(dir)? {
+    /// Lays directory `rel` of layer `root` over the view.
+    fn apply(&mut self, root: &Arc<Root>, rel: &Path) -> Result<(), StorageError> {
+        for (name, md) in root.entries(rel)? {
             let r = rel.join(&name);
             if is_whiteout(&md) {
                 self.remove_below(&r);
@@ -93,16 +86,16 @@ impl Merged {
             let lower_is_dir = self.0.get(&r).is_some_and(|n| n.md.is_dir());
             if md.is_dir() {
                 // An opaque directory, or one replacing a non-directory, starts empty.
-                if is_opaque(&src) || !lower_is_dir {
+                if root.is_opaque(&r) || !lower_is_dir {
                     self.remove_below(&r);
                 }
-                self.0.insert(r.clone(), Node { src: src.clone(), md });
-                self.apply(&src, &r)?;
+                self.0.insert(r.clone(), Node { root: root.clone(), rel: r.clone(), md });
+                self.apply(root, &r)?;
             } else {
                 if lower_is_dir {
                     self.remove_below(&r);
                 }
-                self.0.insert(r, Node { src, md });
+                self.0.insert(r.clone(), Node { root: root.clone(), rel: r, md });
             }
         }
         Ok(())
@@ -134,6 +127,6 @@ mod tests {
         let _ = std::fs::remove_dir_all(&base);
         assert!(opaque && whiteout, "the test needs root (trusted xattrs, mknod)");
         assert_eq!(names, ["b", "b/kept", "c", "c/new", "d", "f"]);
-        assert_eq!(m.get(Path::new("f")).map(|n| n.src.clone()), Some(up.join("f")));
+        assert_eq!(m.get(Path::new("f")).map(|n| n.src()), Some(up.join("f")));
     }
 }
