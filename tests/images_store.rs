@@ -194,3 +194,50 @@ fn vfs_driver_runs_a_multi_layer_image_from_a_full_copy_and_info_reports_it() {
     assert_eq!(d.berth_ok(&["run", "--rm", "vfsimg", "sh", "-c", "read l < /etc/hello; echo $l; test -e /bin/cat || echo nocat"]), "vfs\nnocat\n");
     assert!(d.mounts().iter().all(|m| !m.contains("/vfs/")), "vfs mounts nothing");
 }
+
+/// `rmi` of an image racing the `load` of another that shares its base layer never takes
+/// the layer from under the load (the load finds the layer extracted and references it only
+/// once its config is stored): in whatever order the two end, the loaded image runs.
+fn rmi_racing_a_load_that_reuses_its_layer_leaves_the_loaded_image_whole(monolithic: bool) {
+    let d = if monolithic { TestDaemon::monolithic("rmiracem") } else { TestDaemon::modular("rmirace") };
+    let tmp = TempDir::new("rmirace");
+    let base = busybox_layer();
+    let a = write_file(tmp.path(), "a.tar", &docker_archive("a:v1", std::slice::from_ref(&base)));
+    for round in 0..5 {
+        d.berth_ok(&["load", "-i", &a]);
+        // An own layer of many small files: quick to send, slow to extract, so the load is
+        // busy after it found the base layer (and before it stores its config).
+        let names: Vec<String> = (0..5000).map(|i| format!("many/f{i}")).collect();
+        let round_text = format!("{round}\n");
+        let mut entries = vec![E::Dir("many"), E::File("round", round_text.as_bytes())];
+        entries.extend(names.iter().map(|n| E::File(n, b"x")));
+        let own = layer(&entries);
+        let b = write_file(tmp.path(), "b.tar", &docker_archive(&format!("b:{round}"), &[base.clone(), own]));
+        let (host, b2) = (d.host(), b.clone());
+        let load = std::thread::spawn(move || {
+            std::process::Command::new(common::berth_bin()).args(["-H", &host, "load", "-i", &b2]).output().expect("berth load")
+        });
+        // The rmi goes in once the load is extracting its own layer (a staging dir holds
+        // `many`): it has passed the base layer by then.
+        let tmp_dir = d.root().join("image/tmp");
+        let extracting = || std::fs::read_dir(&tmp_dir).into_iter().flatten().flatten().any(|e| e.path().join("many").is_dir());
+        assert!(common::wait_until(60, extracting), "round {round}: the load never extracted its own layer");
+        let rmi = d.berth(&["rmi", "a:v1"]);
+        let load = load.join().expect("load thread");
+        assert!(rmi.status.success(), "round {round}: rmi: {}", stderr_of(&rmi));
+        assert!(load.status.success(), "round {round}: load: {}", stderr_of(&load));
+        assert_eq!(d.berth_ok(&["run", "--rm", &format!("b:{round}"), "cat", "/round"]), format!("{round}\n"), "round {round}");
+        d.berth_ok(&["rmi", &format!("b:{round}")]);
+    }
+    assert!(files_below(&d.root().join("image/layers")).is_empty(), "every layer is gone with its last image");
+}
+
+#[test]
+fn rmi_racing_a_load_that_reuses_its_layer_leaves_the_loaded_image_whole_modular() {
+    rmi_racing_a_load_that_reuses_its_layer_leaves_the_loaded_image_whole(false)
+}
+
+#[test]
+fn rmi_racing_a_load_that_reuses_its_layer_leaves_the_loaded_image_whole_monolithic() {
+    rmi_racing_a_load_that_reuses_its_layer_leaves_the_loaded_image_whole(true)
+}

@@ -224,8 +224,8 @@ fn blob_media_type(store: &ImageStore, digest: &str) -> Result<String, ImageErro
 /// Pulls `name` from its registry into `store`, reporting on `tx`; returns the image id.
 /// What a failed pull downloaded is collected (see [`ImageStore::begin`]).
 pub async fn pull(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
-    let op = store.begin();
-    op.end(pull_in(store, name, auth, tx).await)
+    let op = store.begin_async().await;
+    op.end_async(pull_in(store, name, auth, tx).await).await
 }
 
 async fn pull_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
@@ -404,8 +404,8 @@ async fn push_layer(
 /// digest is kept; otherwise a Docker schema2 manifest with gzip layers is made.
 pub async fn push(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {
     // The blobs a push makes (gzip layers, the manifest) are referenced only at its end.
-    let op = store.begin();
-    op.end(push_in(store, name, auth, tx).await)
+    let op = store.begin_async().await;
+    op.end_async(push_in(store, name, auth, tx).await).await
 }
 
 async fn push_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progress) -> Result<String, ImageError> {

@@ -200,7 +200,18 @@ impl ImageStore {
             st = self.inner.ops_done.wait(st).unwrap_or_else(|p| p.into_inner());
         }
         st.active += 1;
-        Operation { store: self.clone(), ok: false }
+        Operation { store: Some(self.clone()), ok: false }
+    }
+
+    /// [`begin`](Self::begin) for async callers: the wait for a running collection happens
+    /// on a blocking thread.
+    pub async fn begin_async(&self) -> Operation {
+        let store = self.clone();
+        match tokio::task::spawn_blocking(move || store.begin()).await {
+            Ok(op) => op,
+            // The blocking pool is gone (the runtime shuts down): wait here.
+            Err(_) => self.begin(),
+        }
     }
 
     /// Removes every blob, layer and layer record no image references (what failed or
@@ -522,7 +533,7 @@ impl ImageStore {
     }
 
     /// Deletes image `id` (which must have no names left): its config, and every layer and
-    /// blob no other image uses. Returns the bytes of the layers removed.
+    /// blob no other image uses. Returns the bytes of the layers that no other image uses.
     pub fn delete(&self, id: &str) -> Result<u64, ImageError> {
         let img = self.get(id)?;
         let _ = self.content().remove(&img.id);
@@ -550,19 +561,12 @@ impl ImageStore {
             }
         }
         let still_used: std::collections::HashSet<String> = self.list()?.into_iter().flat_map(|i| i.config.rootfs.diff_ids).collect();
-        let mut freed = 0;
-        for diff in img.config.rootfs.diff_ids.iter().filter(|d| !still_used.contains(*d)) {
-            freed += dir_size(&self.layer_dir(diff));
-            for b in self.layer_blobs(diff) {
-                let _ = self.content().remove(&b.digest);
-            }
-            let _ = std::fs::remove_file(self.layerdb_path(diff));
-            let dir = self.layer_dir(diff);
-            // Rename first so a half-deleted layer is never mistaken for an extracted one.
-            let trash = self.dir().join("tmp").join(format!("rm-{}", crate::util::random_id()));
-            if std::fs::rename(&dir, &trash).is_ok() {
-                let _ = std::fs::remove_dir_all(&trash);
-            }
+        let freed = img.config.rootfs.diff_ids.iter().filter(|d| !still_used.contains(*d)).map(|d| dir_size(&self.layer_dir(d))).sum();
+        // Its layers and blobs go as garbage: now if no load, pull or commit runs, else when
+        // the last one ends, since one may be reusing a layer this image had (a layer it
+        // found already extracted is referenced only once its own config is stored).
+        if let Err(e) = self.collect_garbage() {
+            tracing::warn!("image store: collecting the layers of {}: {e}", img.id);
         }
         Ok(freed)
     }
@@ -727,34 +731,68 @@ impl ImageError {
 
 /// An operation adding content (see [`ImageStore::begin`]); end it with [`Operation::end`].
 pub struct Operation {
-    store: ImageStore,
+    /// `None` once counted out.
+    store: Option<ImageStore>,
     ok: bool,
 }
 
 impl Operation {
-    /// Ends the operation with its result (a full disk reported as such).
+    /// Ends the operation with its result (a full disk reported as such); a collection it
+    /// makes due runs before this returns.
     pub fn end<T>(mut self, result: Result<T, ImageError>) -> Result<T, ImageError> {
         self.ok = result.is_ok();
-        drop(self);
+        if let Some(store) = self.finish() {
+            store.collect_after_failure();
+        }
         result.map_err(ImageError::reported)
+    }
+
+    /// [`end`](Self::end) for async callers: the collection runs on a blocking thread.
+    pub async fn end_async<T>(mut self, result: Result<T, ImageError>) -> Result<T, ImageError> {
+        self.ok = result.is_ok();
+        if let Some(store) = self.finish() {
+            let _ = tokio::task::spawn_blocking(move || store.collect_after_failure()).await;
+        }
+        result.map_err(ImageError::reported)
+    }
+
+    /// Counts the operation out; returns the store if a collection is now due.
+    fn finish(&mut self) -> Option<ImageStore> {
+        let store = self.store.take()?;
+        let mut st = store.ops();
+        st.active -= 1;
+        // Ended in failure (or never ended: a panic, a dropped request): its blobs and
+        // layers may be left unreferenced.
+        st.owed |= !self.ok;
+        let now = st.active == 0 && st.owed;
+        if now {
+            st.owed = false;
+        }
+        drop(st);
+        now.then_some(store)
     }
 }
 
 impl Drop for Operation {
     fn drop(&mut self) {
-        let collect = {
-            let mut st = self.store.ops();
-            st.active -= 1;
-            // Ended in failure (or never ended: a panic, a dropped request): its blobs and
-            // layers may be left unreferenced.
-            st.owed |= !self.ok;
-            let now = st.active == 0 && st.owed;
-            if now {
-                st.owed = false;
-            }
-            now
+        let Some(store) = self.finish() else {
+            return;
         };
-        if collect && let Err(e) = self.store.collect_garbage() {
+        // Never ended (a panic, or a request future dropped on an async thread, which the
+        // filesystem walk must not hold up): collect on a blocking thread when there is a
+        // runtime.
+        match tokio::runtime::Handle::try_current() {
+            Ok(rt) => {
+                rt.spawn_blocking(move || store.collect_after_failure());
+            }
+            Err(_) => store.collect_after_failure(),
+        }
+    }
+}
+
+impl ImageStore {
+    fn collect_after_failure(&self) {
+        if let Err(e) = self.collect_garbage() {
             tracing::warn!("image store: garbage collection after a failed operation: {e}");
         }
     }
