@@ -553,15 +553,13 @@ fn run_in_the_foreground_forwards_sigterm_to_the_container() {
     assert!(c.output_text().contains("got-term"));
 }
 
-#[test]
-fn terminal_containers_send_the_pty_master_over_the_console_socket() {
+/// Creates and starts `c` (process.terminal set) with a console socket at `sock`, receives
+/// the pty master there, and returns what the terminal shows until `until` appears (or 10 s).
+fn run_on_console_socket(c: &Ctr, sock: &std::path::Path, until: &str) -> String {
     use std::io::Read;
     use std::os::fd::{FromRawFd, OwnedFd, RawFd};
     use std::os::unix::net::UnixListener;
-    let c = Ctr::new(&["sh", "-c", "tty; echo hi-from-tty; exec sleep 1000"]);
-    c.edit(|v| v["process"]["terminal"] = json!(true));
-    let sock = c.bundle.path().join("console.sock");
-    let listener = UnixListener::bind(&sock).expect("bind console socket");
+    let listener = UnixListener::bind(sock).expect("bind console socket");
     listener.set_nonblocking(true).expect("nonblocking");
     let err = std::fs::File::create(c.out_path()).expect("err file");
     let mut create = c
@@ -609,11 +607,19 @@ fn terminal_containers_send_the_pty_master_over_the_console_socket() {
         }
     });
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    while !seen.contains("hi-from-tty") && std::time::Instant::now() < deadline {
+    while !seen.contains(until) && std::time::Instant::now() < deadline {
         if let Ok(s) = rx.recv_timeout(std::time::Duration::from_millis(100)) {
             seen.push_str(&s);
         }
     }
+    seen
+}
+
+#[test]
+fn terminal_containers_send_the_pty_master_over_the_console_socket() {
+    let c = Ctr::new(&["sh", "-c", "tty; echo hi-from-tty; exec sleep 1000"]);
+    c.edit(|v| v["process"]["terminal"] = json!(true));
+    let seen = run_on_console_socket(&c, &c.bundle.path().join("console.sock"), "hi-from-tty");
     assert!(seen.contains("/dev/pts/0"), "tty output: {seen:?}");
     assert!(seen.contains("hi-from-tty"), "tty output: {seen:?}");
 }
@@ -1326,6 +1332,25 @@ fn a_user_namespace_container_runs_under_a_private_runtime_root() {
     assert_eq!(c.output_text().trim(), "0");
     let out = c.rt(&["exec", &c.id, "id", "-u"]);
     assert!(out.status.success(), "exec failed: {}", stderr(&out));
+}
+
+#[test]
+fn a_user_namespace_container_gets_its_terminal_through_a_console_socket_only_root_may_reach() {
+    // The socket's directory is 0700 root (as a shim's or engine's is): init, root of a
+    // user namespace mapped to an unprivileged host uid, could not connect by path; the
+    // runtime connects it (as runc does) and hands init the connection.
+    let c = Ctr::new(&["sh", "-c", "id -u; tty; echo hi-from-userns-tty; exec sleep 1000"]);
+    c.edit(|v| {
+        v["process"]["terminal"] = json!(true);
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    });
+    let private = TempDir::new("rtconsole");
+    std::fs::set_permissions(private.path(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).expect("chmod");
+    let seen = run_on_console_socket(&c, &private.path().join("console.sock"), "hi-from-userns-tty");
+    assert!(seen.contains("/dev/pts/0") && seen.contains("hi-from-userns-tty"), "tty output: {seen:?}");
+    assert!(seen.lines().next().is_some_and(|l| l.trim() == "0"), "root inside the namespace: {seen:?}");
 }
 
 // ---- root propagation, a pid namespace by path, non-root users, seccomp vs. the runtime ----

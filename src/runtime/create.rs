@@ -4,6 +4,7 @@
 use std::fs;
 use std::io::{Read, Write};
 use std::os::fd::AsFd;
+use std::os::fd::AsRawFd;
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -84,10 +85,9 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         }
         _ => {}
     }
-    let console_socket = match console_socket {
-        Some(p) => Some(fs::canonicalize(p).map_err(|e| RuntimeError::io(id, "console socket", p, e))?),
-        None => None,
-    };
+    // Connected here, as host root, and handed to init (runc does the same): a root in a
+    // user namespace may not reach a socket in the caller's private directory.
+    let console = console_socket.map(|p| super::tty::connect(id, p)).transpose()?;
     let cg_path = cgroups::resolve_path(id, &spec)?;
 
     let fifo = dir.join(FIFO_FILE);
@@ -100,20 +100,15 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     // (0700) runtime root to open it by path.
     let fifo_path_fd = nix::fcntl::open(&fifo, nix::fcntl::OFlag::O_PATH | nix::fcntl::OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
         .map_err(|e| RuntimeError::sys(id, format!("open {}", fifo.display()), e))?;
+    // The fifo first, then the console socket: init finds them in that order.
+    let pass: Vec<std::os::fd::RawFd> = std::iter::once(fifo_path_fd.as_raw_fd()).chain(console.as_ref().map(|c| c.as_raw_fd())).collect();
     let sp = {
         // A pid namespace given by path: init must be born in it.
         let _pid_ns = plan.join_pid.as_deref().map(|p| super::namespaces::PidNsForChildren::enter(id, p)).transpose()?;
-        spawn::spawn(
-            id,
-            &rt.init_exe,
-            plan.clone_flags,
-            opts.stdio,
-            opts.parent_death_signal,
-            extra.preserve_fds,
-            Some(std::os::fd::AsRawFd::as_raw_fd(&fifo_path_fd)),
-        )?
+        spawn::spawn(id, &rt.init_exe, plan.clone_flags, opts.stdio, opts.parent_death_signal, extra.preserve_fds, &pass)?
     };
     drop(fifo_path_fd);
+    drop(console);
     undo.pid = Some(sp.pid);
     // Before the cgroups exist: a runtime killed from here on leaves a record of them.
     let init_start = proc_stat(sp.pid.as_raw()).map(|(t, _)| t).unwrap_or(0);
@@ -127,7 +122,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         spec: spec.clone(),
         rootfs: rootfs.clone(),
         fifo: fifo.clone(),
-        fifo_fd: sp.passed,
+        fifo_fd: sp.passed.first().copied(),
         pdeathsig: opts.parent_death_signal,
         join: plan.join.iter().map(|(f, p)| (f.bits(), p.clone())).collect(),
         cgroup: cg_path.clone(),
@@ -135,7 +130,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         new_mount_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNS),
         new_net_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWNET),
         new_uts_ns: plan.clone_flags.contains(CloneFlags::CLONE_NEWUTS),
-        console_socket,
+        console_fd: sp.passed.get(1).copied(),
         preserve_fds: extra.preserve_fds,
     };
     let data = serde_json::to_vec(&Setup::Create(Box::new(init_cfg)))

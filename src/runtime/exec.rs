@@ -101,7 +101,7 @@ pub(super) fn exec(rt: &Runtime, id: &str, process: &Process, opts: &ExecOptions
 
     // A mount namespace of its own only to protect the binary (read-only bind); it joins the
     // container's right after.
-    let sp = spawn::spawn(id, &rt.init_exe, CloneFlags::CLONE_NEWNS, opts.stdio, None, opts.preserve_fds, None)?;
+    let sp = spawn::spawn(id, &rt.init_exe, CloneFlags::CLONE_NEWNS, opts.stdio, None, opts.preserve_fds, &[])?;
     let reap = |pid: Pid| {
         let _ = nix::sys::wait::waitpid(pid, None);
     };

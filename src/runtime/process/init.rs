@@ -52,7 +52,9 @@ pub fn main() -> ExitCode {
     let preserve = std::env::var(ENV_PRESERVE_FDS).ok().and_then(|n| n.parse::<u32>().ok()).unwrap_or(0);
     // Before anything else: whatever the caller leaked must not be reachable, e.g. as a
     // process.cwd of /proc/self/fd/N pointing at a host directory (CVE-2024-21626).
-    close_leaked_fds(&[cfg_fd, st_fd, env_fd(ENV_PASSED_FD).unwrap_or(-1)], preserve);
+    let mut keep = vec![cfg_fd, st_fd];
+    keep.extend(std::env::var(ENV_PASSED_FD).unwrap_or_default().split(',').filter_map(|n| n.parse::<RawFd>().ok()).filter(|fd| *fd > 2));
+    close_leaked_fds(&keep, preserve);
     // SAFETY: `spawn` passed us these two pipe ends (named in our environment) and nothing
     // else in this fresh process owns them.
     let (mut cfg_file, mut status) = unsafe { (File::from_raw_fd(cfg_fd), File::from_raw_fd(st_fd)) };
@@ -244,8 +246,17 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
             .map_err(|e| fail(RuntimeError::sys(id, format!("open {}", cfg.fifo.display()), e)))?,
     };
 
-    let console = match &cfg.console_socket {
-        Some(p) => Some(tty::connect(id, p).map_err(fail)?),
+    // Connected by `create` (as runc does): the socket usually sits in a directory of the
+    // caller's that a user namespace's root may not enter.
+    let console = match cfg.console_fd {
+        // SAFETY: the parent passed this connected socket for exactly this use; nothing else
+        // in this process owns it.
+        Some(fd) => {
+            let owned = unsafe { std::os::fd::OwnedFd::from_raw_fd(fd) };
+            nix::fcntl::fcntl(&owned, nix::fcntl::FcntlArg::F_SETFD(nix::fcntl::FdFlag::FD_CLOEXEC))
+                .map_err(|e| fail(RuntimeError::sys(id, "fcntl(console socket)", e)))?;
+            Some(std::os::unix::net::UnixStream::from(owned))
+        }
         None => None,
     };
     let mut proc_fd_dir = None;

@@ -67,8 +67,10 @@ pub struct InitConfig {
     pub new_mount_ns: bool,
     /// Whether init is in a new network namespace (then it brings lo up).
     pub new_net_ns: bool,
-    /// process.terminal: connect here and send the pty master.
-    pub console_socket: Option<PathBuf>,
+    /// process.terminal: the console socket, connected by the parent (init's number for
+    /// it); init sends the pty master over it.
+    #[serde(default)]
+    pub console_fd: Option<i32>,
     /// Whether init is in a new UTS namespace (then it sets the hostname).
     pub new_uts_ns: bool,
     /// fds 3..3+N are passed to the process.

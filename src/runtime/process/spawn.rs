@@ -28,8 +28,11 @@ pub const ENV_CONFIG_FD: &str = "_BERTH_INIT_CONFIG_FD";
 pub const ENV_STATUS_FD: &str = "_BERTH_INIT_STATUS_FD";
 /// Env var carrying the number of fds (from 3 on) passed through to the container process.
 pub const ENV_PRESERVE_FDS: &str = "_BERTH_INIT_PRESERVE_FDS";
-/// Names the fd `spawn` passed on (`pass`), which init keeps while it closes leaked ones.
+/// Names the fds `spawn` passed on (`pass`, comma-separated), which init keeps while it
+/// closes leaked ones.
 pub const ENV_PASSED_FD: &str = "_BERTH_INIT_PASSED_FD";
+/// At most this many fds go through `pass`.
+pub const MAX_PASSED: usize = 2;
 /// Test-only escape hatch: `1` turns the binary protection off, so tests can show that they
 /// would notice its absence.
 pub const ENV_UNSAFE_NO_PROTECT: &str = "BERTH_UNSAFE_NO_MEMFD";
@@ -83,8 +86,8 @@ pub struct Spawned {
     pub status: File,
     /// With a new user namespace: write a byte (after the id maps) to let the child go on.
     pub userns_go: Option<File>,
-    /// The number the `pass` fd has in the init.
-    pub passed: Option<RawFd>,
+    /// The numbers the `pass` fds have in the init, in order.
+    pub passed: Vec<RawFd>,
 }
 
 /// Duplicates `fd` to a close-on-exec descriptor numbered `min` or above, so that dup2 onto
@@ -115,8 +118,11 @@ pub fn spawn(
     stdio: Option<[RawFd; 3]>,
     pdeathsig: Option<i32>,
     preserve_fds: u32,
-    pass: Option<RawFd>,
+    pass: &[RawFd],
 ) -> Result<Spawned, RuntimeError> {
+    if pass.len() > MAX_PASSED {
+        return Err(RuntimeError::Init { id: id.into(), msg: format!("{} fds to pass to init (at most {MAX_PASSED})", pass.len()) });
+    }
     let (cfg_r, cfg_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     let (st_r, st_w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| RuntimeError::sys(id, "pipe2", e))?;
     // The child's ends must be >= 3 and stay close-on-exec in this (possibly
@@ -133,9 +139,11 @@ pub fn spawn(
         drop(st_w);
         hi
     };
-    // An fd the init gets as is: one it could not open by path itself (the exec fifo, below a
-    // runtime root its user namespace's root may not enter).
-    let passed = pass.map(|fd| high_fd(id, fd, min)).transpose()?;
+    // Fds the init gets as they are: ones it could not open by path itself (the exec fifo
+    // below a runtime root, the console socket in a caller's private dir: a user
+    // namespace's root may not enter them).
+    let passed: Vec<OwnedFd> = pass.iter().map(|fd| high_fd(id, *fd, min)).collect::<Result<_, _>>()?;
+    let passed_list = passed.iter().map(|f| f.as_raw_fd().to_string()).collect::<Vec<_>>().join(",");
     let stdio_fds: Option<[OwnedFd; 3]> = match stdio {
         Some([a, b, c]) => Some([high_fd(id, a, min)?, high_fd(id, b, min)?, high_fd(id, c, min)?]),
         None => None,
@@ -151,7 +159,7 @@ pub fn spawn(
         cstr(id, format!("{ENV_CONFIG_FD}={}", cfg_r.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_STATUS_FD}={}", st_w.as_raw_fd()).as_bytes())?,
         cstr(id, format!("{ENV_PRESERVE_FDS}={preserve_fds}").as_bytes())?,
-        cstr(id, format!("{ENV_PASSED_FD}={}", passed.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)).as_bytes())?,
+        cstr(id, format!("{ENV_PASSED_FD}={passed_list}").as_bytes())?,
     ];
     let argv: [*const libc::c_char; 4] = [argv_c[0].as_ptr(), argv_c[1].as_ptr(), argv_c[2].as_ptr(), std::ptr::null()];
     let envp: [*const libc::c_char; 5] = [env_c[0].as_ptr(), env_c[1].as_ptr(), env_c[2].as_ptr(), env_c[3].as_ptr(), std::ptr::null()];
@@ -159,7 +167,12 @@ pub fn spawn(
         Some(f) => [f[0].as_raw_fd(), f[1].as_raw_fd(), f[2].as_raw_fd()],
         None => [-1, -1, -1],
     };
-    let keep = [cfg_r.as_raw_fd(), st_w.as_raw_fd(), passed.as_ref().map(|f| f.as_raw_fd()).unwrap_or(-1)];
+    let mut keep = [-1; 2 + MAX_PASSED];
+    keep[0] = cfg_r.as_raw_fd();
+    keep[1] = st_w.as_raw_fd();
+    for (slot, f) in keep[2..].iter_mut().zip(&passed) {
+        *slot = f.as_raw_fd();
+    }
     // The parent's pipe ends: never to be passed on, even if they sit among the fds the
     // caller claims to preserve.
     let parents = [cfg_w.as_raw_fd(), st_r.as_raw_fd()];
@@ -195,7 +208,7 @@ pub fn spawn(
         drop(r);
         File::from(w)
     });
-    let passed = passed.map(|f| f.as_raw_fd());
+    let passed = passed.iter().map(|f| f.as_raw_fd()).collect();
     Ok(Spawned { pid, config: File::from(cfg_w), status: File::from(st_r), userns_go, passed })
 }
 
@@ -210,7 +223,7 @@ pub fn spawn(
 unsafe fn child(
     pdeathsig: Option<i32>,
     stdio: [RawFd; 3],
-    keep: [RawFd; 3],
+    keep: [RawFd; 2 + MAX_PASSED],
     (preserve_fds, parents): (u32, [RawFd; 2]),
     userns_go: [RawFd; 2],
     exe: &Exe,
