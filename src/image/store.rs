@@ -233,6 +233,13 @@ impl ImageStore {
         result
     }
 
+    /// [`collect_garbage`](Self::collect_garbage) for an operation that ended in failure.
+    fn collect_after_failure(&self) {
+        if let Err(e) = self.collect_garbage() {
+            tracing::warn!("image store: garbage collection after a failed operation: {e}");
+        }
+    }
+
     /// The collection itself; runs while no operation does.
     fn sweep(&self) -> Result<(usize, usize), ImageError> {
         let mut blobs: HashSet<String> = HashSet::new();
@@ -786,14 +793,6 @@ impl Drop for Operation {
                 rt.spawn_blocking(move || store.collect_after_failure());
             }
             Err(_) => store.collect_after_failure(),
-        }
-    }
-}
-
-impl ImageStore {
-    fn collect_after_failure(&self) {
-        if let Err(e) = self.collect_garbage() {
-            tracing::warn!("image store: garbage collection after a failed operation: {e}");
         }
     }
 }

@@ -36,11 +36,6 @@ impl Root {
         Ok(Arc::new(Root { fd, path: path.to_path_buf() }))
     }
 
-    /// The tree's path on the host (for messages).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The host path of `rel` (for messages only: never opened).
     pub fn display(&self, rel: &Path) -> PathBuf {
         self.path.join(rel)
@@ -118,7 +113,7 @@ impl Root {
         if now.file_type() != md.file_type() {
             return Ok(None);
         }
-        Ok(Some((Entry { fd, path }, now)))
+        Ok(Some((Entry { fd, path, is_symlink: now.file_type().is_symlink() }, now)))
     }
 }
 
@@ -140,14 +135,10 @@ fn proc_path(fd: &OwnedFd) -> PathBuf {
 pub struct Entry {
     fd: OwnedFd,
     path: PathBuf,
+    is_symlink: bool,
 }
 
 impl Entry {
-    /// The entry's host path (for messages).
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// The regular file opened for reading (through its descriptor, not its path).
     pub fn open_file(&self) -> Result<File, StorageError> {
         std::fs::OpenOptions::new()
@@ -165,8 +156,8 @@ impl Entry {
     /// The entry's extended attributes (none for a symlink: Linux has no call that reads
     /// them through a descriptor on the kernels berth supports, and only `trusted.*` and
     /// `security.*` names can be set on one).
-    pub fn xattrs(&self, is_symlink: bool) -> Vec<(OsString, Vec<u8>)> {
-        if is_symlink {
+    pub fn xattrs(&self) -> Vec<(OsString, Vec<u8>)> {
+        if self.is_symlink {
             return Vec::new();
         }
         let p = proc_path(&self.fd);

@@ -73,7 +73,7 @@ impl<W: Write> TarWriter<W> {
         }
         // overlayfs' private attributes are not content.
         let xattrs: Vec<(String, Vec<u8>)> = src
-            .xattrs(ft.is_symlink())
+            .xattrs()
             .into_iter()
             .filter(|(n, _)| !n.as_bytes().starts_with(b"trusted.overlay."))
             .map(|(n, v)| (format!("SCHILY.xattr.{}", n.to_string_lossy()), v))
