@@ -4,8 +4,10 @@
 #![recursion_limit = "256"]
 
 pub mod api;
+pub mod bundle;
 pub mod client;
 pub mod daemon;
+pub mod exitcode;
 pub mod footprint;
 pub mod fsperm;
 pub mod image;
@@ -15,7 +17,9 @@ pub mod proto;
 pub mod roles;
 pub mod runtime;
 pub mod shim;
+pub mod stdio;
 pub mod storage;
 pub mod supervisor;
+pub mod terminal;
 pub mod units;
 pub mod util;

@@ -131,11 +131,14 @@ impl Backend {
     }
 
     /// Tells the exec process its stdin ended, where closing our end of the fifo does not
-    /// (a shim holds it open for reading and writing).
+    /// (the stdin copier holds it open for reading and writing, in either mode).
     pub async fn exec_close_stdin(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
         match self {
             Backend::Modular(s) => s.exec_close_stdin(id, exec_id).await,
-            Backend::Monolithic(_) => Ok(()),
+            Backend::Monolithic(m) => {
+                m.exec_close_stdin(exec_id);
+                Ok(())
+            }
         }
     }
 

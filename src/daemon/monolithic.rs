@@ -4,14 +4,11 @@
 //! exactly the weakness the modular design removes.
 
 use super::backend::{BackendError, ExitEvent, TaskStatus};
-use crate::logs::rotate::RotatingWriter;
 use crate::logs::LogTarget;
 use crate::runtime::{CreateOptions, Runtime, Status};
-use nix::sys::wait::{waitpid, WaitStatus};
-use nix::unistd::Pid;
+use crate::stdio::{Drain, Stdin};
 use serde_json::Value;
 use std::fs::File;
-use std::io::Read;
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
@@ -30,7 +27,9 @@ pub struct Monolithic {
     runtime_root: PathBuf,
     bundles: PathBuf,
     /// Exec processes started and not yet waited for, by exec id.
-    execs: Mutex<std::collections::HashMap<String, crate::runtime::ExecHandle>>,
+    execs: Mutex<std::collections::HashMap<String, (crate::runtime::ExecHandle, Arc<Drain>)>>,
+    /// The stdin copiers of exec processes, by exec id, until their stdin is closed.
+    inputs: Mutex<std::collections::HashMap<String, Arc<Stdin>>>,
     /// The pty masters of exec processes with a terminal, by exec id.
     ptys: Mutex<std::collections::HashMap<String, File>>,
 }
@@ -52,7 +51,7 @@ impl Monolithic {
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
             .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
-        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), ptys: Mutex::default() })
+        Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), inputs: Mutex::default(), ptys: Mutex::default() })
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
@@ -100,36 +99,34 @@ impl Monolithic {
         let process: oci_spec::runtime::Process =
             serde_json::from_value(process.clone()).map_err(|e| BackendError::Other(format!("exec process: {e}")))?;
         let (runtime, id, eid) = (Runtime::new(&self.runtime_root), id.to_owned(), exec_id.to_owned());
-        let (handle, master) = tokio::task::spawn_blocking(move || -> Result<(crate::runtime::ExecHandle, Option<File>), BackendError> {
+        let drain = Arc::new(Drain::default());
+        let copiers = drain.clone();
+        type Started = (crate::runtime::ExecHandle, Option<File>, Arc<Stdin>);
+        let (handle, master, input) = tokio::task::spawn_blocking(move || -> Result<Started, BackendError> {
             let [stdin, stdout, stderr] = stdio;
-            let open = |path: &str, write: bool| -> Result<File, BackendError> {
-                let path = if path.is_empty() { "/dev/null" } else { path };
-                std::fs::OpenOptions::new().read(!write).write(write).open(path).map_err(|e| BackendError::Other(format!("{path}: {e}")))
-            };
-            let files = [open(&stdin, false)?, open(&stdout, true)?, open(&stderr, true)?];
-            let console = match process.terminal() {
-                Some(true) => Some(crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| BackendError::Other(e.to_string()))?),
-                _ => None,
-            };
-            // With a terminal the process's stdio is the pty, and the fifos are ours to copy.
-            let null = open("", false)?;
-            let stdio = if console.is_some() { [null.as_raw_fd(); 3] } else { files.each_ref().map(|f| f.as_raw_fd()) };
-            let opts = crate::runtime::ExecOptions {
-                stdio: Some(stdio),
-                console_socket: console.as_ref().map(|c| c.path().to_path_buf()),
-                ..Default::default()
-            };
+            let other = |e: &dyn std::fmt::Display| BackendError::Other(e.to_string());
+            let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
+            if process.terminal() == Some(true) {
+                // The process's stdio is the pty; the master is copied to and from the fifos
+                // by the same copiers the shim uses.
+                let console = crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| other(&e))?;
+                let opts = crate::runtime::ExecOptions {
+                    stdio: Some([devnull.as_raw_fd(); 3]),
+                    console_socket: Some(console.path().to_path_buf()),
+                    ..Default::default()
+                };
+                let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
+                let master = console.master().map_err(|e| other(&e))?;
+                let input = crate::stdio::console(&eid, &master, &stdin, &stdout, &copiers).map_err(|e| other(&e))?;
+                return Ok((handle, Some(master), input));
+            }
+            let (pipes, input) = crate::stdio::pipes(&eid, &stdin, &stdout, &stderr, &copiers).map_err(|e| other(&e))?;
+            let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
+            let opts = crate::runtime::ExecOptions { stdio: Some([fd(&pipes.stdin), fd(&pipes.stdout), fd(&pipes.stderr)]), ..Default::default() };
             let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
-            let master = match console {
-                Some(console) => {
-                    let master = console.master().map_err(|e| BackendError::Other(e.to_string()))?;
-                    let [input, output, _] = files;
-                    proxy_pty(&master, input, output)?;
-                    Some(master)
-                }
-                None => None,
-            };
-            Ok((handle, master))
+            // The process holds its ends now; ours must go for the copiers to see EOF.
+            drop(pipes);
+            Ok((handle, None, input))
         })
         .await
         .map_err(|e| BackendError::Other(format!("exec task: {e}")))??;
@@ -137,27 +134,41 @@ impl Monolithic {
         if let Some(master) = master {
             self.ptys.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), master);
         }
-        self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), handle);
+        self.inputs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), input);
+        self.execs.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), (handle, drain));
         Ok(pid)
+    }
+
+    /// The client's stdin ended: the copier ends once the fifo is drained (the shim's CloseIO).
+    pub(super) fn exec_close_stdin(&self, exec_id: &str) {
+        if let Some(input) = self.inputs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id) {
+            input.close_io();
+        }
     }
 
     /// Sets the window size of exec process `exec_id`'s terminal.
     pub(super) fn exec_resize(&self, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
         let ptys = self.ptys.lock().unwrap_or_else(|p| p.into_inner());
         let master = ptys.get(exec_id).ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
-        crate::runtime::console::resize(master, width, height).map_err(|e| BackendError::Other(e.to_string()))
+        crate::terminal::resize(master, width, height).map_err(|e| BackendError::Other(e.to_string()))
     }
 
     /// Waits for exec process `exec_id`; its exit code.
     pub(super) async fn exec_wait(&self, exec_id: &str) -> Result<i64, BackendError> {
         let handle = self.execs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
-        let handle = handle.ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
-        let code = tokio::task::spawn_blocking(move || handle.wait())
-            .await
-            .map_err(|e| BackendError::Other(format!("exec wait task: {e}")))?
-            .map(i64::from)
-            .map_err(|e| BackendError::Other(e.to_string()));
+        let (handle, drain) = handle.ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
+        let code = tokio::task::spawn_blocking(move || {
+            let code = handle.wait();
+            // As the shim: the exit is reported once the output is copied out.
+            drain.wait(crate::stdio::DRAIN_TIMEOUT);
+            code
+        })
+        .await
+        .map_err(|e| BackendError::Other(format!("exec wait task: {e}")))?
+        .map(i64::from)
+        .map_err(|e| BackendError::Other(e.to_string()));
         self.ptys.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
+        self.inputs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
         code
     }
 
@@ -169,7 +180,9 @@ impl Monolithic {
             Ok(s) if matches!(s.status, Status::Running | Status::Paused) => {
                 Ok(TaskStatus::Running { pid: s.pid, paused: s.status == Status::Paused })
             }
-            Ok(_) => Ok(TaskStatus::Stopped { exit_code: 137 }),
+            // The exit record the waiter wrote tells the true code; without one the
+            // container was killed before it was recorded.
+            Ok(_) => Ok(TaskStatus::Stopped { exit_code: crate::bundle::read_exit(&self.bundles.join(id)).map_or(137, |r| r.exit_status.into()) }),
             Err(_) => Ok(TaskStatus::Missing),
         }
     }
@@ -218,88 +231,46 @@ fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<
     }
 }
 
-fn pipe() -> Result<(OwnedFd, OwnedFd), BackendError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| BackendError::Other(format!("pipe2: {e}")))
-}
-
 fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits: UnboundedSender<ExitEvent>) -> Result<i32, BackendError> {
-    let writer = Arc::new(Mutex::new(RotatingWriter::open(&log.path, log.limits).map_err(|e| BackendError::Other(e.to_string()))?));
+    // The same copiers as the shim's: both streams into the container's json-file log.
+    let drain = Arc::new(Drain::default());
+    let uri = log.uri();
+    let (stdio, _) = crate::stdio::pipes(id, "", &uri, &uri, &drain).map_err(|e| BackendError::Other(e.to_string()))?;
     let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
-    let (out_r, out_w) = pipe()?;
-    let (err_r, err_w) = pipe()?;
+    let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
     let opts = CreateOptions {
         pid_file: None,
-        stdio: Some([devnull.as_raw_fd(), out_w.as_raw_fd(), err_w.as_raw_fd()]),
+        stdio: Some([devnull.as_raw_fd(), fd(&stdio.stdout), fd(&stdio.stderr)]),
         parent_death_signal: Some(libc::SIGKILL),
     };
+    crate::bundle::clear_exit(bundle);
     let state = runtime.create(id, bundle, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
-    // Our copies of the write ends must go, or the readers never see EOF.
-    drop((out_w, err_w, devnull));
+    // Our copies of the write ends must go, or the copiers never see EOF.
+    drop((stdio, devnull));
     let pid = state.pid;
-    let copiers = [(out_r, "stdout"), (err_r, "stderr")].map(|(fd, name)| {
-        let w = writer.clone();
-        std::thread::spawn(move || copy_stream(File::from(fd), name, &w))
-    });
     if let Err(e) = runtime.start(id) {
         let _ = runtime.delete(id, true);
         return Err(BackendError::Start(e.to_string()));
     }
-    let id = id.to_owned();
+    let (id, bundle) = (id.to_owned(), bundle.to_path_buf());
     std::thread::spawn(move || {
-        let exit_code = match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, c)) => c as i64,
-            Ok(WaitStatus::Signaled(_, s, _)) => 128 + s as i64,
-            _ => 255,
+        let exit_code = match crate::runtime::wait_exit(&id, pid) {
+            Ok(code) => code,
+            Err(e) => {
+                tracing::error!(container = id, "{e}");
+                255
+            }
         };
         let exited_at = chrono::Utc::now();
         // The log must hold everything the container wrote before its exit is announced.
-        for c in copiers {
-            let _ = c.join();
+        if !drain.wait(crate::stdio::DRAIN_TIMEOUT) {
+            tracing::warn!(container = id, "output still open {:?} after exit; not waiting longer", crate::stdio::DRAIN_TIMEOUT);
         }
-        if let Ok(mut w) = writer.lock() {
-            let _ = w.flush_partial();
+        let rec = crate::bundle::ExitRecord { pid, exit_status: exit_code, exited_at: exited_at.to_rfc3339() };
+        if let Err(e) = crate::bundle::write_exit(&bundle, &rec) {
+            tracing::error!(container = id, "write exit record in {}: {e}", bundle.display());
         }
-        let _ = exits.send(ExitEvent { id, exit_code, exited_at });
+        let _ = exits.send(ExitEvent { id, exit_code: exit_code.into(), exited_at });
     });
     Ok(pid)
-}
-
-/// Copies a pty master to `output` (until the last holder of the slave side is gone) and
-/// `input` to the master, each in a thread.
-fn proxy_pty(master: &File, mut input: File, mut output: File) -> Result<(), BackendError> {
-    let dup = |what| master.try_clone().map_err(|e| BackendError::Other(format!("dup pty master for {what}: {e}")));
-    let (mut from_pty, mut to_pty) = (dup("output")?, dup("input")?);
-    let spawn = |name: &str, f: Box<dyn FnOnce() + Send>| {
-        std::thread::Builder::new().name(name.into()).spawn(f).map(|_| ()).map_err(|e| BackendError::Other(format!("spawn {name}: {e}")))
-    };
-    spawn(
-        "exec-pty-out",
-        Box::new(move || {
-            let _ = std::io::copy(&mut from_pty, &mut output);
-        }),
-    )?;
-    spawn(
-        "exec-pty-in",
-        Box::new(move || {
-            let _ = std::io::copy(&mut input, &mut to_pty);
-        }),
-    )
-}
-
-fn copy_stream(mut src: File, stream: &str, writer: &Mutex<RotatingWriter>) {
-    let mut buf = vec![0u8; 32 * 1024];
-    loop {
-        match src.read(&mut buf) {
-            Ok(0) => return,
-            Ok(n) => {
-                if let Ok(mut w) = writer.lock()
-                    && let Err(e) = w.write(stream, &buf[..n])
-                {
-                    tracing::warn!("{e}");
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(_) => return,
-        }
-    }
 }

@@ -9,8 +9,9 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-use crate::runtime::console::{ConsoleSocket, Proxy, Resizer};
+use crate::runtime::console::ConsoleSocket;
 use crate::runtime::{CreateExtra, CreateOptions, ExecOptions, Runtime, RuntimeError, DEFAULT_ROOT};
+use crate::terminal::{Proxy, Resizer};
 
 #[derive(Parser, Debug)]
 #[command(name = "berth-runtime", about = "berth's OCI runtime (runc's command line)", version)]

@@ -297,12 +297,13 @@ impl Runtime {
 
 /// Waits for child `pid` and maps its end to a shell-style exit code.
 pub fn wait_exit(id: &str, pid: i32) -> Result<i32, RuntimeError> {
-    use nix::sys::wait::{waitpid, WaitStatus};
+    use nix::sys::wait::waitpid;
     loop {
         match waitpid(Pid::from_raw(pid), None) {
-            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-            Ok(_) => continue,
+            Ok(ws) => match crate::exitcode::from_wait(ws) {
+                Some(code) => return Ok(code),
+                None => continue,
+            },
             Err(nix::errno::Errno::EINTR) => continue,
             Err(e) => return Err(RuntimeError::sys(id, format!("waitpid({pid})"), e)),
         }

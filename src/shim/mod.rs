@@ -6,7 +6,6 @@
 
 pub mod cgroup;
 pub mod events;
-pub mod io;
 pub mod reaper;
 pub mod runtime;
 pub mod service;
@@ -15,7 +14,7 @@ pub mod start;
 use std::path::{Path, PathBuf};
 
 pub use service::serve;
-pub use start::{delete_action, socket_path, start};
+pub use start::{delete_action, start};
 
 /// Options of the shim command line (containerd's flags).
 #[derive(Debug, Clone, Default)]
@@ -65,6 +64,12 @@ pub enum ShimError {
     /// A terminal's console socket failed.
     #[error(transparent)]
     Console(#[from] crate::runtime::console::ConsoleError),
+    /// The process's stdio could not be set up.
+    #[error(transparent)]
+    Stdio(#[from] crate::stdio::StdioError),
+    /// A terminal call (window size) failed.
+    #[error(transparent)]
+    Terminal(#[from] crate::terminal::TerminalError),
     /// The resident shim did not come up.
     #[error("shim for {id} did not start on {socket}: {reason}")]
     StartFailed { id: String, socket: String, reason: String },
@@ -86,44 +91,6 @@ impl ShimError {
         };
         ttrpc::Error::RpcStatus(ttrpc::get_status(code, self.to_string()))
     }
-}
-
-/// Exit status as containers report it: the code, or 128 + signal number.
-pub fn exit_code(status: nix::sys::wait::WaitStatus) -> Option<i32> {
-    use nix::sys::wait::WaitStatus;
-    match status {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
-}
-
-/// `<bundle>/exit.json`: the init's exit, written the moment it is known.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct ExitRecord {
-    pub pid: i32,
-    pub exit_status: i32,
-    /// RFC 3339.
-    pub exited_at: String,
-}
-
-/// Name of the exit record in a bundle.
-pub const EXIT_FILE: &str = "exit.json";
-/// Name of the file holding the shim's ttrpc address in a bundle.
-pub const ADDRESS_FILE: &str = "address";
-/// Runtime options the shim was created with (used by `delete` when the shim is gone).
-pub const OPTIONS_FILE: &str = "options.json";
-/// The init pid file the runtime writes.
-pub const PID_FILE: &str = "init.pid";
-
-/// Reads `<bundle>/exit.json`, if present and valid.
-pub fn read_exit(bundle: &Path) -> Option<ExitRecord> {
-    crate::util::read_json(&bundle.join(EXIT_FILE)).ok()
-}
-
-/// Reads `<bundle>/init.pid`.
-pub fn read_pid(bundle: &Path) -> Option<i32> {
-    std::fs::read_to_string(bundle.join(PID_FILE)).ok()?.trim().parse().ok()
 }
 
 /// Converts an RFC 3339 time to a protobuf (rust-protobuf) timestamp.

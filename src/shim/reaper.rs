@@ -65,7 +65,7 @@ impl Reaper {
         loop {
             match waitpid(None::<nix::unistd::Pid>, None) {
                 Ok(ws) => {
-                    if let (Some(pid), Some(code)) = (ws.pid(), super::exit_code(ws)) {
+                    if let (Some(pid), Some(code)) = (ws.pid(), crate::exitcode::from_wait(ws)) {
                         tracing::debug!(pid = pid.as_raw(), code, "reaped");
                         self.record(pid.as_raw(), code);
                     }

@@ -3,7 +3,6 @@
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::ExitStatusExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
@@ -21,13 +20,7 @@ pub struct RuntimeConfig {
     pub root: PathBuf,
 }
 
-/// The fds a runtime invocation hands to the container process (None = /dev/null).
-#[derive(Default)]
-pub struct ProcessStdio {
-    pub stdin: Option<OwnedFd>,
-    pub stdout: Option<OwnedFd>,
-    pub stderr: Option<OwnedFd>,
-}
+pub use crate::stdio::ProcessStdio;
 
 impl ProcessStdio {
     fn apply(self, cmd: &mut Command) {
@@ -89,7 +82,7 @@ impl Runtime {
     /// `create --bundle B --pid-file B/init.pid [--console-socket S] ID` with the container's stdio.
     pub fn create(&self, id: &str, bundle: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
         let mut cmd = self.command()?;
-        cmd.arg("create").arg("--bundle").arg(bundle).arg("--pid-file").arg(bundle.join(super::PID_FILE));
+        cmd.arg("create").arg("--bundle").arg(bundle).arg("--pid-file").arg(bundle.join(crate::bundle::PID_FILE));
         if let Some(s) = console_socket {
             cmd.arg("--console-socket").arg(s);
         }
@@ -182,7 +175,7 @@ impl Runtime {
             Some(rx) => rx.recv().map_err(|_| runtime_err("reaper gone".into()))?,
             None => {
                 let st = child.wait().map_err(|e| runtime_err(format!("wait: {e}")))?;
-                st.code().unwrap_or_else(|| 128 + st.signal().unwrap_or(0))
+                crate::exitcode::from_std(st)
             }
         };
         if code == 0 {

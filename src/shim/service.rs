@@ -16,14 +16,12 @@ use containerd_shim_protos::shim::oci::Options;
 use ttrpc::TtrpcContext;
 
 use super::events::Publisher;
-use super::io::{self, Drain, Stdin};
 use super::reaper::Reaper;
 use super::runtime::{Runtime, RuntimeConfig, Waiter};
-use super::{ExitRecord, ShimArgs, ShimError};
-use crate::runtime::console::{self, ConsoleSocket};
-
-/// How long an exit waits for the process's output to drain (grandchildren may hold pipes).
-const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
+use super::{ShimArgs, ShimError};
+use crate::bundle::ExitRecord;
+use crate::runtime::console::ConsoleSocket;
+use crate::stdio::{self as io, Drain, Stdin};
 
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum State {
@@ -142,14 +140,14 @@ impl Shared {
 
     /// Records a process's exit: drain output, write exit.json (init), wake waiters, publish.
     fn on_exit(&self, id: &str, exec_id: &str, pid: i32, status: i32, drain: &Drain) {
-        if !drain.wait(DRAIN_TIMEOUT) {
-            tracing::warn!(container = id, exec_id, "output still open {DRAIN_TIMEOUT:?} after exit; not waiting longer");
+        if !drain.wait(io::DRAIN_TIMEOUT) {
+            tracing::warn!(container = id, exec_id, "output still open {:?} after exit; not waiting longer", io::DRAIN_TIMEOUT);
         }
         let rec = ExitRecord { pid, exit_status: status, exited_at: now_rfc3339() };
         if exec_id.is_empty() {
             let bundle = self.lock().get(id).map(|c| c.bundle.clone());
             if let Some(bundle) = &bundle
-                && let Err(e) = crate::util::write_json(&bundle.join(super::EXIT_FILE), &rec)
+                && let Err(e) = crate::bundle::write_exit(bundle, &rec)
             {
                 tracing::error!(container = id, "write exit record in {}: {e}", bundle.display());
             }
@@ -258,40 +256,6 @@ fn runtime_config(ns: &str, options: &MessageField<Any>) -> Result<RuntimeConfig
     Ok(cfg)
 }
 
-/// Mounts containerd-style rootfs mounts on `<bundle>/rootfs`.
-fn mount_rootfs(bundle: &Path, mounts: &[api::Mount]) -> Result<(), ShimError> {
-    use nix::mount::{mount, MsFlags};
-    let target = bundle.join("rootfs");
-    std::fs::create_dir_all(&target).map_err(|e| ShimError::io("create rootfs dir", &target, e))?;
-    for m in mounts {
-        let mut flags = MsFlags::empty();
-        let mut data = Vec::new();
-        for o in &m.options {
-            match o.as_str() {
-                "ro" => flags |= MsFlags::MS_RDONLY,
-                "rw" => {}
-                "bind" => flags |= MsFlags::MS_BIND,
-                "rbind" => flags |= MsFlags::MS_BIND | MsFlags::MS_REC,
-                "nosuid" => flags |= MsFlags::MS_NOSUID,
-                "nodev" => flags |= MsFlags::MS_NODEV,
-                "noexec" => flags |= MsFlags::MS_NOEXEC,
-                other => data.push(other.to_owned()),
-            }
-        }
-        let data = data.join(",");
-        let fstype = if m.type_.is_empty() || m.type_ == "bind" { None } else { Some(m.type_.as_str()) };
-        mount(Some(m.source.as_str()), &target, fstype, flags, (!data.is_empty()).then_some(data.as_str()))
-            .map_err(|e| ShimError::io("mount rootfs", &target, e.into()))?;
-    }
-    Ok(())
-}
-
-/// Unmounts `<bundle>/rootfs` (lazily; best effort).
-pub fn unmount_rootfs(bundle: &Path) {
-    let target = bundle.join("rootfs");
-    while nix::mount::umount2(&target, nix::mount::MntFlags::MNT_DETACH).is_ok() {}
-}
-
 /// Checks an exec id is usable in a file name.
 fn check_exec_id(exec_id: &str) -> Result<(), ShimError> {
     if exec_id.is_empty() || exec_id.len() > 128 || exec_id.contains('/') || exec_id.starts_with('.') {
@@ -323,11 +287,14 @@ impl TaskService {
             if req.bundle.is_empty() { self.shared.args.bundle.clone().unwrap_or_else(|| PathBuf::from(".")) } else { PathBuf::from(&req.bundle) };
         let cfg = runtime_config(&self.shared.args.namespace, &req.options)?;
         crate::fsperm::create_dir_all(&cfg.root, crate::fsperm::DIR_PRIVATE).map_err(|e| ShimError::io("create runtime root", &cfg.root, e))?;
-        crate::util::write_json(&bundle.join(super::OPTIONS_FILE), &cfg).map_err(|e| ShimError::io("write", &bundle.join(super::OPTIONS_FILE), e))?;
-        let _ = std::fs::remove_file(bundle.join(super::EXIT_FILE));
+        crate::util::write_json(&bundle.join(crate::bundle::OPTIONS_FILE), &cfg)
+            .map_err(|e| ShimError::io("write", &bundle.join(crate::bundle::OPTIONS_FILE), e))?;
+        crate::bundle::clear_exit(&bundle);
         let rootfs_mounted = !req.rootfs.is_empty();
         if rootfs_mounted {
-            mount_rootfs(&bundle, &req.rootfs)?;
+            let mounts: Vec<_> =
+                req.rootfs.iter().map(|m| crate::bundle::RootfsMount { kind: &m.type_, source: &m.source, options: &m.options }).collect();
+            crate::bundle::mount_rootfs(&bundle, &mounts).map_err(|e| ShimError::io(e.what, &e.path, e.source))?;
         }
         let runtime = Arc::new(Runtime::new(cfg, &bundle, Waiter::Reaper(self.shared.reaper.clone())));
         let drain = Arc::new(Drain::default());
@@ -344,10 +311,10 @@ impl TaskService {
                 runtime.create(&id, &bundle, stdio, None)?;
                 proc_.input = Some(input);
             }
-            super::read_pid(&bundle).ok_or_else(|| ShimError::Runtime {
+            crate::bundle::read_pid(&bundle).ok_or_else(|| ShimError::Runtime {
                 id: id.clone(),
                 call: "create".into(),
-                msg: format!("no pid in {}", bundle.join(super::PID_FILE).display()),
+                msg: format!("no pid in {}", bundle.join(crate::bundle::PID_FILE).display()),
             })
         })();
         let pid = match created {
@@ -355,7 +322,7 @@ impl TaskService {
             Err(e) => {
                 let _ = runtime.delete(&id);
                 if rootfs_mounted {
-                    unmount_rootfs(&bundle);
+                    crate::bundle::unmount_rootfs(&bundle);
                 }
                 return Err(e);
             }
@@ -522,7 +489,7 @@ impl TaskService {
         let empty = map.is_empty();
         drop(map);
         if c.rootfs_mounted {
-            unmount_rootfs(&c.bundle);
+            crate::bundle::unmount_rootfs(&c.bundle);
         }
         let rec = c.init.exit.unwrap_or(ExitRecord { pid: c.init.pid, exit_status: 137, exited_at: now_rfc3339() });
         let mut resp = api::DeleteResponse::new();
@@ -745,7 +712,7 @@ impl containerd_shim_protos::Task for TaskService {
     fn resize_pty(&self, _ctx: &TtrpcContext, req: api::ResizePtyRequest) -> ttrpc::Result<Empty> {
         let master = self.with_process(&req.id, &req.exec_id, |p| p.console.as_ref().map(|m| m.try_clone())).map_err(|e| e.to_ttrpc())?;
         match master {
-            Some(Ok(m)) => console::resize(&m, req.width, req.height).map_err(ShimError::from).map_err(log_err("resize_pty"))?,
+            Some(Ok(m)) => crate::terminal::resize(&m, req.width, req.height).map_err(ShimError::from).map_err(log_err("resize_pty"))?,
             Some(Err(e)) => return Err(ShimError::io("dup pty master of", Path::new(&req.id), e).to_ttrpc()),
             None => return Err(ShimError::Precondition { id: req.id, msg: "process has no terminal".into() }.to_ttrpc()),
         }

@@ -7,31 +7,15 @@ use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use crate::bundle::socket_path;
 use containerd_shim_protos::api;
 use containerd_shim_protos::protobuf::{Message, MessageField};
-use sha2::{Digest, Sha256};
 
 use super::runtime::{Runtime, RuntimeConfig, Waiter};
 use super::{ShimArgs, ShimError};
 
 /// How long `start` waits for the resident shim's socket.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
-
-fn strip_unix(addr: &str) -> &str {
-    addr.strip_prefix("unix://").unwrap_or(addr)
-}
-
-/// containerd-style socket path: `<dir of the supervisor socket>/s/<24 hex of sha256(address+ns+id)>`.
-pub fn socket_path(address: &str, namespace: &str, id: &str) -> PathBuf {
-    let address = strip_unix(address);
-    let mut h = Sha256::new();
-    h.update(address.as_bytes());
-    h.update(namespace.as_bytes());
-    h.update(id.as_bytes());
-    let hex = hex::encode(h.finalize());
-    let dir = Path::new(address).parent().unwrap_or_else(|| Path::new("/run/berth"));
-    dir.join("s").join(&hex[..24])
-}
 
 fn bundle_of(args: &ShimArgs) -> Result<PathBuf, ShimError> {
     match &args.bundle {
@@ -58,7 +42,7 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
         None => socket_path(&args.address, &args.namespace, &args.id),
     };
     let address = format!("unix://{}", socket.display());
-    let address_file = bundle.join(super::ADDRESS_FILE);
+    let address_file = bundle.join(crate::bundle::ADDRESS_FILE);
     if UnixStream::connect(&socket).is_ok() {
         // Already served (containerd may call start twice): reuse it.
         crate::util::atomic_write(&address_file, address.as_bytes()).map_err(|e| ShimError::io("write", &address_file, e))?;
@@ -131,24 +115,24 @@ pub fn start(args: &ShimArgs) -> Result<String, ShimError> {
 /// rootfs, and return a protobuf-encoded DeleteResponse (best effort).
 pub fn delete_action(args: &ShimArgs) -> Result<Vec<u8>, ShimError> {
     let bundle = bundle_of(args)?;
-    let cfg: RuntimeConfig = crate::util::read_json(&bundle.join(super::OPTIONS_FILE))
+    let cfg: RuntimeConfig = crate::util::read_json(&bundle.join(crate::bundle::OPTIONS_FILE))
         .unwrap_or(RuntimeConfig { binary_name: String::new(), root: PathBuf::from(format!("/run/berth/runtime/{}", args.namespace)) });
     let runtime = Runtime::new(cfg, &bundle, Waiter::Direct);
     if let Err(e) = runtime.delete(&args.id) {
         tracing::warn!("{e}");
     }
-    super::service::unmount_rootfs(&bundle);
+    crate::bundle::unmount_rootfs(&bundle);
     let mut resp = api::DeleteResponse::new();
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
-    match super::read_exit(&bundle) {
+    match crate::bundle::read_exit(&bundle) {
         Some(rec) => {
             resp.pid = rec.pid as u32;
             resp.exit_status = rec.exit_status as u32;
             resp.exited_at = MessageField::some(super::pb_timestamp(&rec.exited_at));
         }
         None => {
-            resp.pid = super::read_pid(&bundle).unwrap_or(0) as u32;
-            resp.exit_status = 128 + libc::SIGKILL as u32;
+            resp.pid = crate::bundle::read_pid(&bundle).unwrap_or(0) as u32;
+            resp.exit_status = crate::exitcode::signaled(libc::SIGKILL) as u32;
             resp.exited_at = MessageField::some(super::pb_timestamp(&now));
         }
     }

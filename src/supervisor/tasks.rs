@@ -343,7 +343,7 @@ impl Tasks {
         // attempt (a crash midway), or one whose task was deleted and that has not exited
         // yet. The new shim's `start` would hand out that socket and the create would then
         // lose its shim: the old one is shut down and gone first.
-        let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
+        let sock = crate::bundle::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
         if let Ok(c) = ttrpc::Client::connect(&format!("unix://{}", sock.display())) {
             let client = TaskClient::new(c);
             let mut sd = shimapi::ShutdownRequest::new();
@@ -500,8 +500,8 @@ impl Tasks {
     async fn shim_died(&self, task: &Task) -> Exit {
         tracing::warn!(ns = task.ns, id = task.id, "shim connection lost; cleaning up after it");
         let exit = self.delete_dead(task).await;
-        let exit = if crate::shim::read_exit(&task.bundle).is_some() { exit } else { Exit { status: 137, ..exit } };
-        crate::shim::service::unmount_rootfs(&task.bundle);
+        let exit = if crate::bundle::read_exit(&task.bundle).is_some() { exit } else { Exit { status: 137, ..exit } };
+        crate::bundle::unmount_rootfs(&task.bundle);
         if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
             tracing::warn!("remove bundle {}: {e}", task.bundle.display());
         }
@@ -626,7 +626,7 @@ impl Tasks {
             self.record_exit(&task, exit.clone());
         }
         if task.bundle.exists() {
-            crate::shim::service::unmount_rootfs(&task.bundle);
+            crate::bundle::unmount_rootfs(&task.bundle);
             if let Err(e) = std::fs::remove_dir_all(&task.bundle) {
                 tracing::warn!("remove bundle {}: {e}", task.bundle.display());
             }
@@ -676,7 +676,7 @@ impl Tasks {
         if let Some(e) = task.exit() {
             return e;
         }
-        match crate::shim::read_exit(&task.bundle) {
+        match crate::bundle::read_exit(&task.bundle) {
             Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
             None => Exit { pid: task.pid, status: 137, at: super::events::now() },
         }
@@ -861,11 +861,11 @@ impl Tasks {
                 if removed > 0 {
                     tracing::info!(ns, id, removed, "removed temp files of writes cut short in the bundle");
                 }
-                let addr = match std::fs::read_to_string(bundle.join(crate::shim::ADDRESS_FILE)) {
-                    Ok(a) => Some(a.trim().to_owned()),
+                let addr = match crate::bundle::read_address(&bundle) {
+                    Ok(a) => Some(a),
                     // The shim may be up without having written its address yet.
                     Err(_) => {
-                        let sock = crate::shim::socket_path(&self.cfg.address.to_string_lossy(), &ns, &id);
+                        let sock = crate::bundle::socket_path(&self.cfg.address.to_string_lossy(), &ns, &id);
                         std::os::unix::net::UnixStream::connect(&sock).is_ok().then(|| format!("unix://{}", sock.display()))
                     }
                 };
@@ -886,7 +886,7 @@ impl Tasks {
     async fn clean_bundle(&self, ns: &str, id: &str, bundle: &Path) {
         let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
         self.shim_delete_action(ns, id, &runtime_name, bundle).await;
-        crate::shim::service::unmount_rootfs(bundle);
+        crate::bundle::unmount_rootfs(bundle);
         if let Err(e) = std::fs::remove_dir_all(bundle) {
             tracing::warn!("remove bundle {}: {e}", bundle.display());
         }
@@ -939,7 +939,7 @@ impl Tasks {
         .await
         .ok()
         .flatten();
-        let pid_on_disk = crate::shim::read_pid(bundle).unwrap_or(0) as u32;
+        let pid_on_disk = crate::bundle::read_pid(bundle).unwrap_or(0) as u32;
         let (client, pid) = match connected {
             Some((c, Ok(pid))) => (Some(c), if pid != 0 { pid } else { pid_on_disk }),
             Some((c, Err(e))) => {
@@ -970,7 +970,7 @@ impl Tasks {
             start_gate: tokio::sync::Mutex::new(()),
         });
         if client.is_none() {
-            let exit = match crate::shim::read_exit(bundle) {
+            let exit = match crate::bundle::read_exit(bundle) {
                 Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
                 None => Exit { pid, status: 255, at: super::events::now() },
             };

@@ -63,7 +63,7 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     let (rd, mut wr) = tokio::io::split(TokioIo::new(upgraded));
     // With a terminal: ours goes raw (the container's pty echoes and edits lines), and the
     // pty follows our window size.
-    let _raw = if opts.tty { crate::runtime::console::RawMode::enter().ok().flatten() } else { None };
+    let _raw = if opts.tty { crate::terminal::RawMode::enter().ok().flatten() } else { None };
     let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), created.id.clone())));
     // Our stdin goes in until it ends (then the write half is shut, which the daemon
     // passes on as the process's EOF); it is abandoned when the process ends first.
@@ -86,7 +86,7 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
 /// Our terminal's (columns, rows), from stdout or else stdin.
 fn terminal_size() -> Option<(u32, u32)> {
     use std::os::fd::AsRawFd;
-    crate::runtime::console::window_size(std::io::stdout().as_raw_fd()).or_else(|| crate::runtime::console::window_size(std::io::stdin().as_raw_fd()))
+    crate::terminal::window_size(std::io::stdout().as_raw_fd()).or_else(|| crate::terminal::window_size(std::io::stdin().as_raw_fd()))
 }
 
 /// Sends our terminal's size to exec `exec_id` now and on every SIGWINCH.

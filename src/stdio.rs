@@ -1,5 +1,5 @@
-//! A process's stdio: pipes (or a pty master) the shim holds, and copier threads that drain
-//! output into a json-file log (`jsonfile://PATH[?max-size=10m&max-file=3]`, rotated like
+//! A container process's stdio, the same for both modes: pipes (or a pty master) that the shim,
+//! or the monolithic daemon, holds, and copier threads that drain output into a json-file log (`jsonfile://PATH[?max-size=10m&max-file=3]`, rotated like
 //! Docker's json-file driver), a containerd fifo / plain file (`PATH`, `fifo://`, `file://`),
 //! or nowhere (empty), and feed stdin from a fifo. Copiers never depend on the supervisor or
 //! the daemon, so logging never blocks while those are down.
@@ -16,8 +16,37 @@ use std::time::{Duration, Instant};
 use crate::logs::rotate::{Limits, RotatingWriter};
 use crate::logs::LogTarget;
 
-use super::runtime::ProcessStdio;
-use super::ShimError;
+/// Errors of stdio setup.
+#[derive(Debug, thiserror::Error)]
+pub enum StdioError {
+    /// A pipe, file or thread call failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io { what: &'static str, path: PathBuf, source: std::io::Error },
+    /// A stdio URI or its log options are invalid.
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl StdioError {
+    fn io(what: &'static str, path: &Path, source: std::io::Error) -> Self {
+        StdioError::Io { what, path: path.to_path_buf(), source }
+    }
+}
+
+/// The fds a process gets as stdin, stdout and stderr (None: /dev/null).
+#[derive(Default)]
+pub struct ProcessStdio {
+    /// Read end of the stdin pipe.
+    pub stdin: Option<OwnedFd>,
+    /// Write end of the stdout pipe.
+    pub stdout: Option<OwnedFd>,
+    /// Write end of the stderr pipe.
+    pub stderr: Option<OwnedFd>,
+}
+
+/// How long a process's exit waits for its output to drain: a daemonized grandchild may keep
+/// the pipes open for ever, and the exit must still be reported.
+pub const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// Counts copier threads still running, so the exit can wait for output to drain.
 #[derive(Default)]
@@ -99,20 +128,20 @@ impl Stdin {
     }
 }
 
-fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), ShimError> {
-    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| ShimError::io("pipe for container", Path::new(id), e.into()))
+fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), StdioError> {
+    nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| StdioError::io("pipe for container", Path::new(id), e.into()))
 }
 
 /// Splits `jsonfile:///p?max-size=4k&max-file=3` into the path and rotation limits.
-fn parse_jsonfile(id: &str, rest: &str) -> Result<(PathBuf, Limits), ShimError> {
-    let t = LogTarget::from_uri(rest).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
+fn parse_jsonfile(id: &str, rest: &str) -> Result<(PathBuf, Limits), StdioError> {
+    let t = LogTarget::from_uri(rest).map_err(|e| StdioError::Invalid(format!("container {id}: {e}")))?;
     Ok((t.path, t.limits))
 }
 
 /// Opens the sinks of stdout and stderr (a shared writer when both name the same log).
-fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), ShimError> {
+fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), StdioError> {
     let mut logs: Vec<(PathBuf, Arc<SharedLog>)> = Vec::new();
-    let mut sink_for = |uri: &str| -> Result<Sink, ShimError> {
+    let mut sink_for = |uri: &str| -> Result<Sink, StdioError> {
         if uri.is_empty() {
             return Ok(Sink::Null);
         }
@@ -123,9 +152,9 @@ fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), ShimError
                 return Ok(Sink::Log(l.clone()));
             }
             if let Some(dir) = path.parent() {
-                crate::fsperm::create_dir_all(dir, crate::fsperm::DIR_PRIVATE).map_err(|e| ShimError::io("create log directory", dir, e))?;
+                crate::fsperm::create_dir_all(dir, crate::fsperm::DIR_PRIVATE).map_err(|e| StdioError::io("create log directory", dir, e))?;
             }
-            let writer = RotatingWriter::open(&path, limits).map_err(|e| ShimError::Invalid(format!("container {id}: {e}")))?;
+            let writer = RotatingWriter::open(&path, limits).map_err(|e| StdioError::Invalid(format!("container {id}: {e}")))?;
             let l = Arc::new(SharedLog { writer: Mutex::new(writer), open_streams: AtomicUsize::new(1) });
             logs.push((path, l.clone()));
             return Ok(Sink::Log(l));
@@ -139,7 +168,7 @@ fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), ShimError
 }
 
 /// Pipes for a process without a terminal: the fds for the runtime, and the stdin handle.
-pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drain>) -> Result<(ProcessStdio, Arc<Stdin>), ShimError> {
+pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drain>) -> Result<(ProcessStdio, Arc<Stdin>), StdioError> {
     let (out_sink, err_sink) = sinks(id, stdout, stderr)?;
     let mut stdio = ProcessStdio::default();
     if !matches!(out_sink, Sink::Null) {
@@ -163,9 +192,9 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
 }
 
 /// Copies for a process with a terminal: master → stdout sink, stdin fifo → master.
-pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<Drain>) -> Result<Arc<Stdin>, ShimError> {
+pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<Drain>) -> Result<Arc<Stdin>, StdioError> {
     let (out_sink, _) = sinks(id, stdout, "")?;
-    let dup = |m: &File| m.try_clone().map_err(|e| ShimError::io("dup pty master of", Path::new(id), e));
+    let dup = |m: &File| m.try_clone().map_err(|e| StdioError::io("dup pty master of", Path::new(id), e));
     if !matches!(out_sink, Sink::Null) {
         spawn_copy(id, "stdout", dup(master)?, out_sink, drain)?;
     }
@@ -177,14 +206,14 @@ pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<D
     Ok(input)
 }
 
-fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), ShimError> {
+fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), StdioError> {
     let path = PathBuf::from(uri.strip_prefix("fifo://").or_else(|| uri.strip_prefix("file://")).unwrap_or(uri));
     let is_fifo = std::fs::metadata(&path).map(|m| m.file_type().is_fifo()).unwrap_or(false);
     let src = if is_fifo {
         // Reader first (non-blocking, so no wait for the client), then our writer, which
         // the reader's presence lets open at once; then the reader may block in reads.
         use std::os::unix::fs::OpenOptionsExt;
-        let io = |what, e| ShimError::io(what, &path, e);
+        let io = |what, e| StdioError::io(what, &path, e);
         let reader = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| io("open stdin fifo", e))?;
         let holder = OpenOptions::new().write(true).custom_flags(libc::O_NONBLOCK).open(&path).map_err(|e| io("hold stdin fifo", e))?;
         nix::fcntl::fcntl(&reader, nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()))
@@ -226,10 +255,10 @@ fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), ShimError> 
             input.close();
         })
         .map(|_| ())
-        .map_err(|e| ShimError::io("spawn stdin copier for", Path::new(id), e))
+        .map_err(|e| StdioError::io("spawn stdin copier for", Path::new(id), e))
 }
 
-fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), ShimError> {
+fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), StdioError> {
     // The sink is open before the caller answers: a client's reader that opens its fifo
     // after our reply and finds no writer reads EOF at once, and the output is lost.
     let out = match &sink {
@@ -251,7 +280,7 @@ fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<D
     });
     if let Err(e) = spawned {
         drain.done();
-        return Err(ShimError::io("spawn copier thread for", Path::new(id), e));
+        return Err(StdioError::io("spawn copier thread for", Path::new(id), e));
     }
     Ok(())
 }
