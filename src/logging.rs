@@ -1,5 +1,6 @@
 //! tracing-subscriber set-up shared by every role: `--log-level`, `RUST_LOG`, optional file.
 
+use std::io::IsTerminal;
 use std::path::Path;
 use tracing_subscriber::EnvFilter;
 
@@ -13,7 +14,8 @@ pub fn init(level: &str, file: Option<&Path>) -> anyhow::Result<()> {
             let f = crate::fsperm::private_file().create(true).append(true).open(path)?;
             builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).try_init()
         }
-        None => builder.with_writer(std::io::stderr).try_init(),
+        // Colour only on a terminal: stderr sent to a file or a pipe gets plain text.
+        None => builder.with_ansi(std::io::stderr().is_terminal()).with_writer(std::io::stderr).try_init(),
     }
     .map_err(|e| anyhow::anyhow!("logging: {e}"))
 }

@@ -121,22 +121,56 @@ pub(super) fn exec(rt: &Runtime, id: &str, process: &Process, opts: &ExecOptions
     // The intermediate has exited (or is about to) once the pipe is at EOF.
     reap(sp.pid);
     read.map_err(|e| RuntimeError::io(id, "read exec status", "pipe", e))?;
-    let mut pid = None;
-    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
-        match serde_json::from_slice::<InitStatus>(line) {
-            Ok(InitStatus::Pid(n)) => pid = Some(n),
-            Ok(InitStatus::Error(msg)) => {
-                if let Some(n) = pid {
-                    reap(Pid::from_raw(n));
-                }
-                return Err(RuntimeError::Init { id: id.into(), msg });
-            }
-            _ => {}
+    let (pid, error) = read_reports(&buf);
+    if let Some(msg) = error {
+        // The process may have failed before the intermediate's report of its pid was
+        // written: both write to one pipe, in either order. It is our child (CLONE_PARENT)
+        // and must be reaped whatever the order: a zombie left in the container's pid
+        // namespace keeps its init from ever finishing its exit (zap_pid_ns_processes waits
+        // for every process of the namespace to be reaped).
+        if let Some(n) = pid {
+            reap(Pid::from_raw(n));
         }
+        return Err(RuntimeError::Init { id: id.into(), msg });
     }
     let pid = pid.ok_or_else(|| RuntimeError::Init { id: id.into(), msg: "exec: the joining process exited without reporting".into() })?;
     if let Some(pf) = &opts.pid_file {
         crate::util::atomic_write(pf, pid.to_string().as_bytes()).map_err(|e| RuntimeError::io(id, "write pid file", pf, e))?;
     }
     Ok(ExecHandle { id: id.into(), pid })
+}
+
+/// The pid and the first error in an exec's report pipe, whatever order they came in.
+fn read_reports(buf: &[u8]) -> (Option<i32>, Option<String>) {
+    let (mut pid, mut error) = (None, None);
+    for line in buf.split(|b| *b == b'\n').filter(|l| !l.is_empty()) {
+        match serde_json::from_slice::<InitStatus>(line) {
+            Ok(InitStatus::Pid(n)) => pid = Some(n),
+            Ok(InitStatus::Error(msg)) => {
+                error.get_or_insert(msg);
+            }
+            _ => {}
+        }
+    }
+    (pid, error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(s: &InitStatus) -> Vec<u8> {
+        let mut v = serde_json::to_vec(s).expect("encode");
+        v.push(b'\n');
+        v
+    }
+
+    #[test]
+    fn the_pid_of_a_failed_exec_is_known_whichever_report_came_first() {
+        let (pid, err) = (line(&InitStatus::Pid(42)), line(&InitStatus::Error("exec: no such file".into())));
+        for buf in [[pid.clone(), err.clone()].concat(), [err, pid].concat()] {
+            assert_eq!(read_reports(&buf), (Some(42), Some("exec: no such file".to_owned())));
+        }
+        assert_eq!(read_reports(&line(&InitStatus::Pid(7))), (Some(7), None));
+    }
 }

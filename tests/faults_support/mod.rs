@@ -377,7 +377,10 @@ pub fn run(plan: &Plan) -> Report {
     d.import_busybox();
     let mut report = Report::default();
     let violation = |report: &mut Report, i: usize, what: String| {
-        report.violations.push(format!("[seed {} kill {i} victim {:?} monolithic {}] {what}", plan.seed, plan.victim, plan.monolithic));
+        let line = format!("[seed {} kill {i} victim {:?} monolithic {}] {what}", plan.seed, plan.victim, plan.monolithic);
+        // Printed as it happens too: a CI log cut short still shows what broke.
+        eprintln!("VIOLATION {line}");
+        report.violations.push(line);
     };
     // A bystander that lives through every kill: its state must stay true too.
     d.berth_ok(&["run", "-d", "--name", "bystander", "busybox", "sh", "-c", CMD]);

@@ -83,7 +83,7 @@ pub struct InitConfig {
 pub enum InitStatus {
     /// Set up; now blocking on the exec fifo.
     Ready,
-    /// `exec`: the host pid of the process that will exec (sent before its own status).
+    /// `exec`: the host pid of the process that will exec (its own status may come first).
     Pid(i32),
     /// Setup failed with this message.
     Error(String),
