@@ -328,6 +328,11 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option
             Sink::Null => {}
         }
     }
+    if let Some(f) = &out
+        && f.metadata().is_ok_and(|m| m.file_type().is_fifo())
+    {
+        linger_until_read(f);
+    }
     if let Sink::Log(l) = &sink
         && l.open_streams.fetch_sub(1, Ordering::SeqCst) == 1
     {
@@ -335,5 +340,63 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option
         if let Err(e) = w.flush_partial() {
             tracing::warn!(container = id, "{name}: {e}");
         }
+    }
+}
+
+/// How long the last output in a fifo waits for the client's reader: containerd's clients
+/// (ctr) open their readers in the background, possibly after a fast process has exited.
+const FIFO_LINGER: Duration = Duration::from_secs(5);
+
+/// Keeps our end of a fifo open until a client has read what is still in it (at most
+/// [`FIFO_LINGER`]): closing the last end while nobody has opened theirs discards it, and
+/// a fast exec's whole output was lost that way.
+fn linger_until_read(fifo: &File) {
+    let deadline = Instant::now() + FIFO_LINGER;
+    let mut pause = Duration::from_micros(200);
+    while unread(fifo) > 0 && Instant::now() < deadline {
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(20));
+    }
+}
+
+/// Bytes written to a pipe or fifo and not read yet.
+fn unread(fifo: &File) -> usize {
+    use std::os::fd::AsRawFd;
+    let mut n: libc::c_int = 0;
+    // SAFETY: FIONREAD stores one c_int through the pointer, which is valid for the call.
+    let rc = unsafe { libc::ioctl(fifo.as_raw_fd(), libc::FIONREAD, &mut n) };
+    if rc == 0 {
+        usize::try_from(n).unwrap_or(0)
+    } else {
+        0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn output_of_a_process_that_ended_before_the_client_opened_its_fifo_is_kept_for_it() {
+        let dir = std::env::temp_dir().join(format!("berth-stdio-late-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        std::fs::create_dir_all(&dir).expect("mkdir");
+        let fifo = dir.join("stdout");
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
+        let drain = Arc::new(Drain::default());
+        let (stdio, _) = pipes("late", "", &fifo.to_string_lossy(), "", &drain).expect("pipes");
+        let mut w = File::from(stdio.stdout.expect("a stdout pipe"));
+        w.write_all(b"in-exec\n").expect("write");
+        drop(w);
+        // The process has exited and nobody reads yet: the copier must not finish (and close
+        // the fifo, discarding what is in it) before a reader came.
+        assert!(!drain.wait(Duration::from_millis(800)), "the copier closed the fifo with unread output");
+        let mut r = OpenOptions::new().read(true).custom_flags(libc::O_NONBLOCK).open(&fifo).expect("open reader");
+        let mut buf = [0u8; 64];
+        let n = r.read(&mut buf).expect("read");
+        assert_eq!(&buf[..n], b"in-exec\n");
+        assert!(drain.wait(Duration::from_secs(5)), "the copier ends once its output was read");
+        let _ = std::fs::remove_dir_all(&dir);
     }
 }

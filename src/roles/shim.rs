@@ -18,6 +18,18 @@ enum Action {
     Version,
 }
 
+/// Go's `strconv.ParseBool`, which containerd's flag package uses for `-flag=value`.
+fn go_bool(name: &str, v: &str) -> Result<bool, String> {
+    match v {
+        "1" | "t" | "T" | "true" | "TRUE" | "True" => Ok(true),
+        "0" | "f" | "F" | "false" | "FALSE" | "False" => Ok(false),
+        _ => Err(format!("invalid boolean value {v:?} for -{name}")),
+    }
+}
+
+/// Parses containerd's shim command line as Go's `flag` package does: `-name value`,
+/// `-name=value`, `--name` alike; booleans as `-name` or `-name=false`; flags end at the
+/// first argument that is not one (the action), and nothing may follow the action.
 fn parse(args: &[OsString]) -> Result<(ShimArgs, Action), String> {
     let mut out = ShimArgs {
         argv0: args.first().map(|a| a.to_string_lossy().into_owned()).unwrap_or_default(),
@@ -27,41 +39,62 @@ fn parse(args: &[OsString]) -> Result<(ShimArgs, Action), String> {
     let mut action = Action::Serve;
     let mut it = args.iter().skip(1).map(|a| a.to_string_lossy().into_owned());
     while let Some(arg) = it.next() {
-        if !arg.starts_with('-') {
-            action = match arg.as_str() {
-                "start" => Action::Start,
-                "delete" => Action::Delete,
-                other => return Err(format!("unknown action {other:?}")),
-            };
-            continue;
+        if arg == "--" || !arg.starts_with('-') || arg == "-" {
+            let word = if arg == "--" { it.next() } else { Some(arg) };
+            if let Some(word) = word {
+                action = match word.as_str() {
+                    "start" => Action::Start,
+                    "delete" => Action::Delete,
+                    other => return Err(format!("unknown action {other:?}")),
+                };
+            }
+            if let Some(extra) = it.next() {
+                return Err(format!("unexpected argument {extra:?} after the action"));
+            }
+            break;
         }
-        let flag = arg.trim_start_matches('-');
+        let flag = arg.strip_prefix("--").unwrap_or_else(|| &arg[1..]);
         let (name, inline) = match flag.split_once('=') {
             Some((n, v)) => (n.to_owned(), Some(v.to_owned())),
             None => (flag.to_owned(), None),
         };
-        if name == "debug" {
-            out.debug = true;
-            continue;
-        }
-        if name == "v" || name == "version" {
-            action = Action::Version;
-            continue;
+        let boolean = |v: Option<String>| v.map_or(Ok(true), |v| go_bool(&name, &v));
+        match name.as_str() {
+            "debug" => {
+                out.debug = boolean(inline)?;
+                continue;
+            }
+            "v" | "version" => {
+                if boolean(inline)? {
+                    action = Action::Version;
+                }
+                continue;
+            }
+            // containerd 1.x's v1 shim flags: accepted only when they ask for what berth does.
+            "systemd-cgroup" => {
+                if boolean(inline)? {
+                    return Err("-systemd-cgroup: the systemd cgroup driver is not supported by berth-shim".into());
+                }
+                continue;
+            }
+            _ => {}
         }
         let value = match inline {
             Some(v) => v,
-            None => it.next().ok_or_else(|| format!("flag -{name} needs a value"))?,
+            None => it.next().ok_or_else(|| format!("flag needs an argument: -{name}"))?,
         };
         match name.as_str() {
             "namespace" => out.namespace = value,
             "id" => out.id = value,
             "address" => out.address = value,
-            "publish-binary" => out.publish_binary = value,
+            // `-containerd-binary` is the name containerd 1.2 used for the publish binary.
+            "publish-binary" | "containerd-binary" => out.publish_binary = value,
             "bundle" => out.bundle = Some(PathBuf::from(value)),
             "socket" => out.socket = Some(PathBuf::from(value)),
-            // containerd passes these on some versions; they are not needed here.
-            "containerd-binary" | "runtime-root" | "systemd-cgroup" | "criu" => {}
-            other => return Err(format!("unknown flag -{other}")),
+            "runtime-root" | "criu" if value.is_empty() => {}
+            "runtime-root" => return Err("-runtime-root: the runtime root comes from the task's options in berth-shim".into()),
+            "criu" => return Err("-criu: checkpoint and restore are not supported by berth-shim".into()),
+            other => return Err(format!("flag provided but not defined: -{other}")),
         }
     }
     Ok((out, action))
@@ -115,5 +148,42 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(a: &[&str]) -> Vec<OsString> {
+        std::iter::once("containerd-shim-berth-v2").chain(a.iter().copied()).map(OsString::from).collect()
+    }
+
+    #[test]
+    fn go_style_flags_are_read_as_containerd_writes_them() {
+        let (o, a) =
+            parse(&args(&["-namespace", "ns", "--id=c1", "-address", "/a.sock", "-publish-binary=/bin/x", "-debug", "start"])).expect("parse");
+        assert_eq!((o.namespace.as_str(), o.id.as_str(), o.address.as_str(), o.publish_binary.as_str()), ("ns", "c1", "/a.sock", "/bin/x"));
+        assert!(o.debug && matches!(a, Action::Start));
+        let (o, a) = parse(&args(&["-debug=false", "-id", "c", "delete"])).expect("parse");
+        assert!(!o.debug, "-debug=false is false");
+        assert!(matches!(a, Action::Delete));
+        let (o, _) = parse(&args(&["-debug=1"])).expect("parse");
+        assert!(o.debug);
+        assert!(matches!(parse(&args(&["-v"])).expect("parse").1, Action::Version));
+        assert!(matches!(parse(&args(&[])).expect("parse").1, Action::Serve));
+    }
+
+    #[test]
+    fn bad_flags_and_unsupported_options_are_refused_by_name() {
+        let err = |a: &[&str]| parse(&args(a)).err().unwrap_or_default();
+        assert!(err(&["-debug=maybe"]).contains("-debug"));
+        assert!(err(&["-bogus", "x"]).contains("-bogus"));
+        assert!(err(&["-id"]).contains("-id"));
+        assert!(err(&["-systemd-cgroup"]).contains("systemd"));
+        assert!(err(&["-criu", "/usr/sbin/criu"]).contains("-criu"));
+        assert!(err(&["start", "-debug"]).contains("after the action"));
+        assert!(err(&["stop"]).contains("stop"));
+        assert!(parse(&args(&["-systemd-cgroup=false", "-runtime-root", "", "start"])).is_ok());
     }
 }

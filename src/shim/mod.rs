@@ -5,11 +5,14 @@
 //! Nothing here depends on the supervisor being alive once `start` has returned.
 
 pub mod cgroup;
+mod container;
 pub mod events;
+mod process;
 pub mod reaper;
 pub mod runtime;
 pub mod service;
 pub mod start;
+mod task;
 
 use std::path::{Path, PathBuf};
 

@@ -50,7 +50,8 @@ impl Reaper {
         rx
     }
 
-    fn record(&self, pid: i32, status: i32) {
+    /// Hands `pid`'s exit `status` to its watcher (the reaper thread; unit tests stand in for it).
+    pub(super) fn record(&self, pid: i32, status: i32) {
         let mut t = self.table.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(tx) = t.watched.remove(&pid) {
             let _ = tx.send(status);

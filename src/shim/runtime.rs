@@ -1,5 +1,5 @@
 //! Running the OCI runtime binary (runc's command line): `create`, `start`, `exec`, `kill`,
-//! `pause`, `resume`, `update`, `delete`.
+//! `pause`, `resume`, `update`, `delete`, behind the [`OciRuntime`] trait.
 
 use std::io::Read;
 use std::os::fd::OwnedFd;
@@ -47,6 +47,7 @@ pub struct Runtime {
 }
 
 impl Runtime {
+    /// The runtime of the container whose bundle is `bundle` (its log goes to `<bundle>/log.json`).
     pub fn new(config: RuntimeConfig, bundle: &Path, waiter: Waiter) -> Self {
         Runtime { config, log: bundle.join("log.json"), waiter }
     }
@@ -77,80 +78,6 @@ impl Runtime {
             });
         }
         Ok(cmd)
-    }
-
-    /// `create --bundle B --pid-file B/init.pid [--console-socket S] ID` with the container's stdio.
-    pub fn create(&self, id: &str, bundle: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("create").arg("--bundle").arg(bundle).arg("--pid-file").arg(bundle.join(crate::bundle::PID_FILE));
-        if let Some(s) = console_socket {
-            cmd.arg("--console-socket").arg(s);
-        }
-        cmd.arg(id).current_dir(bundle);
-        stdio.apply(&mut cmd);
-        // The runtime's stdio is the container's: errors come from log.json only.
-        self.run(cmd, id, "create", false)
-    }
-
-    /// `exec --process P --detach --pid-file F [--console-socket S] ID` with the process's stdio.
-    pub fn exec(&self, id: &str, process_json: &Path, pid_file: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("exec").arg("--process").arg(process_json).arg("--detach").arg("--pid-file").arg(pid_file);
-        if let Some(s) = console_socket {
-            cmd.arg("--console-socket").arg(s);
-        }
-        cmd.arg(id);
-        if let Some(dir) = process_json.parent() {
-            cmd.current_dir(dir);
-        }
-        stdio.apply(&mut cmd);
-        self.run(cmd, id, "exec", false)
-    }
-
-    /// `pause ID`.
-    pub fn pause(&self, id: &str) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("pause").arg(id);
-        self.run(cmd, id, "pause", true)
-    }
-
-    /// `resume ID`.
-    pub fn resume(&self, id: &str) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("resume").arg(id);
-        self.run(cmd, id, "resume", true)
-    }
-
-    /// `update --resources FILE ID` (FILE: an OCI LinuxResources JSON).
-    pub fn update(&self, id: &str, resources: &Path) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("update").arg("--resources").arg(resources).arg(id);
-        self.run(cmd, id, "update", true)
-    }
-
-    /// `start ID`.
-    pub fn start(&self, id: &str) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("start").arg(id);
-        self.run(cmd, id, "start", true)
-    }
-
-    /// `kill [--all] ID SIGNAL`.
-    pub fn kill(&self, id: &str, signal: u32, all: bool) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("kill");
-        if all {
-            cmd.arg("--all");
-        }
-        cmd.arg(id).arg(signal.to_string());
-        self.run(cmd, id, "kill", true)
-    }
-
-    /// `delete -f ID`.
-    pub fn delete(&self, id: &str) -> Result<(), ShimError> {
-        let mut cmd = self.command()?;
-        cmd.arg("delete").arg("-f").arg(id);
-        self.run(cmd, id, "delete", true)
     }
 
     fn run(&self, mut cmd: Command, id: &str, call: &str, capture: bool) -> Result<(), ShimError> {
@@ -188,6 +115,95 @@ impl Runtime {
             })
             .unwrap_or_else(|| format!("{bin} exited with status {code}"));
         Err(runtime_err(msg))
+    }
+}
+
+/// The OCI runtime calls the shim makes (runc's command line). The seam the shim's task
+/// state machine is tested through, as runc's shim hides its `Spawner`.
+pub trait OciRuntime: Send + Sync {
+    /// `create --bundle B --pid-file B/init.pid [--console-socket S] ID` with the container's stdio.
+    fn create(&self, id: &str, bundle: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError>;
+    /// `exec --process P --detach --pid-file F [--console-socket S] ID` with the process's stdio.
+    fn exec(&self, id: &str, process_json: &Path, pid_file: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError>;
+    /// `pause ID`.
+    fn pause(&self, id: &str) -> Result<(), ShimError>;
+    /// `resume ID`.
+    fn resume(&self, id: &str) -> Result<(), ShimError>;
+    /// `update --resources FILE ID` (FILE: an OCI LinuxResources JSON).
+    fn update(&self, id: &str, resources: &Path) -> Result<(), ShimError>;
+    /// `start ID`.
+    fn start(&self, id: &str) -> Result<(), ShimError>;
+    /// `kill [--all] ID SIGNAL`.
+    fn kill(&self, id: &str, signal: u32, all: bool) -> Result<(), ShimError>;
+    /// `delete -f ID`.
+    fn delete(&self, id: &str) -> Result<(), ShimError>;
+}
+
+impl OciRuntime for Runtime {
+    fn create(&self, id: &str, bundle: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("create").arg("--bundle").arg(bundle).arg("--pid-file").arg(bundle.join(crate::bundle::PID_FILE));
+        if let Some(s) = console_socket {
+            cmd.arg("--console-socket").arg(s);
+        }
+        cmd.arg(id).current_dir(bundle);
+        stdio.apply(&mut cmd);
+        // The runtime's stdio is the container's: errors come from log.json only.
+        self.run(cmd, id, "create", false)
+    }
+
+    fn exec(&self, id: &str, process_json: &Path, pid_file: &Path, stdio: ProcessStdio, console_socket: Option<&Path>) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("exec").arg("--process").arg(process_json).arg("--detach").arg("--pid-file").arg(pid_file);
+        if let Some(s) = console_socket {
+            cmd.arg("--console-socket").arg(s);
+        }
+        cmd.arg(id);
+        if let Some(dir) = process_json.parent() {
+            cmd.current_dir(dir);
+        }
+        stdio.apply(&mut cmd);
+        self.run(cmd, id, "exec", false)
+    }
+
+    fn pause(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("pause").arg(id);
+        self.run(cmd, id, "pause", true)
+    }
+
+    fn resume(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("resume").arg(id);
+        self.run(cmd, id, "resume", true)
+    }
+
+    fn update(&self, id: &str, resources: &Path) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("update").arg("--resources").arg(resources).arg(id);
+        self.run(cmd, id, "update", true)
+    }
+
+    fn start(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("start").arg(id);
+        self.run(cmd, id, "start", true)
+    }
+
+    fn kill(&self, id: &str, signal: u32, all: bool) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("kill");
+        if all {
+            cmd.arg("--all");
+        }
+        cmd.arg(id).arg(signal.to_string());
+        self.run(cmd, id, "kill", true)
+    }
+
+    fn delete(&self, id: &str) -> Result<(), ShimError> {
+        let mut cmd = self.command()?;
+        cmd.arg("delete").arg("-f").arg(id);
+        self.run(cmd, id, "delete", true)
     }
 }
 

@@ -11,7 +11,7 @@ use crate::bundle::socket_path;
 use containerd_shim_protos::api;
 use containerd_shim_protos::protobuf::{Message, MessageField};
 
-use super::runtime::{Runtime, RuntimeConfig, Waiter};
+use super::runtime::{OciRuntime, Runtime, RuntimeConfig, Waiter};
 use super::{ShimArgs, ShimError};
 
 /// How long `start` waits for the resident shim's socket.
