@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use prost::Message;
 
-use crate::supervisor::tasks::RuncShim;
+use crate::supervisor::shim_launch::RuncShim;
 use crate::supervisor::{self, config, Config, NAMESPACE_HEADER};
 
 #[derive(Parser, Debug)]

@@ -6,9 +6,12 @@
 pub mod config;
 pub mod events;
 pub mod leases;
+mod recovery;
 pub mod server;
 pub mod shim_client;
+pub mod shim_launch;
 pub mod store;
+mod task;
 pub mod tasks;
 pub mod ttrpc_events;
 
@@ -28,7 +31,7 @@ pub struct Config {
     /// Binary the shims run as `<bin> --address A publish --topic T --namespace NS`.
     pub publish_binary: PathBuf,
     /// Which shim serves `io.containerd.runc.v2`.
-    pub runc_shim: tasks::RuncShim,
+    pub runc_shim: shim_launch::RuncShim,
 }
 
 /// gRPC metadata header carrying the namespace, as in containerd.

@@ -1,6 +1,7 @@
-//! A ttrpc client of a shim's Task service under the name containerd 1.6 uses,
-//! `containerd.task.v2.Task` (berth's shim and containerd's shims of 1.x serve it; the
-//! messages are the same as v3's). Same calls as the generated `TaskClient`.
+//! The supervisor's side of a shim: the [`ShimApi`] trait (a shim's Task service, the seam
+//! the supervisor's task state machine is unit-tested through) and [`TaskClient`], its ttrpc
+//! implementation under the name containerd 1.6 uses, `containerd.task.v2.Task` (berth's
+//! shim and containerd's shims of 1.x serve it; the messages are the same as v3's).
 
 use containerd_shim_protos::api;
 use containerd_shim_protos::protobuf::well_known_types::empty::Empty;
@@ -17,6 +18,7 @@ pub struct TaskClient {
 }
 
 impl TaskClient {
+    /// A client over a connected ttrpc client.
     pub fn new(client: ttrpc::Client) -> Self {
         TaskClient { client }
     }
@@ -37,10 +39,17 @@ impl TaskClient {
 
 macro_rules! calls {
     ($($name:ident($method:literal, $req:ty) -> $resp:ty;)*) => {
-        impl TaskClient {
+        /// A shim's Task service, one method per call (the request's timeout in `ctx`).
+        pub trait ShimApi: Send + Sync {
             $(
                 #[doc = concat!("Task.", $method, ".")]
-                pub fn $name(&self, ctx: Context, req: &$req) -> ttrpc::Result<$resp> {
+                fn $name(&self, ctx: Context, req: &$req) -> ttrpc::Result<$resp>;
+            )*
+        }
+
+        impl ShimApi for TaskClient {
+            $(
+                fn $name(&self, ctx: Context, req: &$req) -> ttrpc::Result<$resp> {
                     self.call(ctx, $method, req)
                 }
             )*
@@ -65,4 +74,15 @@ calls! {
     connect("Connect", api::ConnectRequest) -> api::ConnectResponse;
     shutdown("Shutdown", api::ShutdownRequest) -> Empty;
     state("State", api::StateRequest) -> api::StateResponse;
+}
+
+/// A shim client shared by a task and the calls made on it.
+pub type Shim = std::sync::Arc<dyn ShimApi>;
+
+/// The context of a call: `timeout`, or none (Wait blocks until the exit).
+pub fn ctx(timeout: Option<std::time::Duration>) -> Context {
+    match timeout {
+        Some(d) => ttrpc::context::with_duration(d),
+        None => Context::default(),
+    }
 }

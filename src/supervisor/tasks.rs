@@ -1,12 +1,12 @@
-//! Tasks: one shim per container. Starts shims, keeps a ttrpc client per task, holds a Wait
-//! on every shim to learn exits, and re-attaches to surviving shims from disk on start.
+//! Tasks: one shim per container. The task lifecycle (create, start, kill, delete, execs) is
+//! relayed to each task's shim; a Wait is held on every shim to learn exits. Shims are
+//! started through a [`ShimLauncher`]; recovery after a restart is in [`super::recovery`].
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::shim_client::TaskClient;
 use containerd_shim_protos::api as shimapi;
 use containerd_shim_protos::protobuf::well_known_types::any::Any as PbAny;
 use containerd_shim_protos::protobuf::{Message as _, MessageField};
@@ -18,64 +18,22 @@ use crate::proto::containerd::services::tasks::v1 as tapi;
 use crate::proto::containerd::v1::types::{Process, Status};
 
 use super::events::Exchange;
+use super::shim_client::{ctx, Shim};
+use super::shim_launch::{Launcher, ShimLauncher};
 use super::store::{ContainerRecord, Store};
-use super::{check_name, Config, SupervisorError, BERTH_RUNTIME};
+use super::task::{pb_ts, rfc_ts, shim_status, Exit, Task};
+use super::{check_name, Config, SupervisorError};
 
 /// Timeout of ordinary shim calls (Wait has none).
 const SHIM_CALL_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// A task's exit.
-#[derive(Debug, Clone)]
-pub struct Exit {
-    pub pid: u32,
-    pub status: u32,
-    pub at: prost_types::Timestamp,
-}
-
-/// One task (a container's init process under its shim).
-pub struct Task {
-    pub ns: String,
-    pub id: String,
-    pub bundle: PathBuf,
-    pub pid: u32,
-    pub stdout: String,
-    pub stderr: String,
-    /// None when the shim is gone (found dead at start-up).
-    pub client: Option<TaskClient>,
-    pub runtime_name: String,
-    exit: watch::Sender<Option<Exit>>,
-    /// Held while Start runs: the exit of a process that dies at once must not be published
-    /// before its TaskStart (dockerd would mark the container running again).
-    start_gate: tokio::sync::Mutex<()>,
-}
-
-impl Task {
-    /// The exit, if known.
-    pub fn exit(&self) -> Option<Exit> {
-        self.exit.borrow().clone()
-    }
-
-    /// Waits for the exit.
-    pub async fn wait(&self) -> Exit {
-        let mut rx = self.exit.subscribe();
-        loop {
-            if let Some(e) = rx.borrow_and_update().clone() {
-                return e;
-            }
-            if rx.changed().await.is_err() {
-                // Sender lives in self: cannot happen while self is borrowed.
-                tokio::time::sleep(Duration::from_millis(100)).await;
-            }
-        }
-    }
-}
-
 /// All tasks, by (namespace, id).
 pub struct Tasks {
-    cfg: Config,
-    store: Store,
+    pub(super) cfg: Config,
+    pub(super) store: Store,
     events: Exchange,
-    map: Mutex<HashMap<(String, String), Arc<Task>>>,
+    pub(super) launcher: Arc<dyn ShimLauncher>,
+    pub(super) map: Mutex<HashMap<(String, String), Arc<Task>>>,
     /// Tasks being created (not in `map` yet), and a wake-up when one is done.
     creating: Mutex<std::collections::HashSet<(String, String)>>,
     created: tokio::sync::Notify,
@@ -94,142 +52,21 @@ impl Drop for Creating<'_> {
     }
 }
 
-fn ctx(timeout: Option<Duration>) -> ttrpc::context::Context {
-    match timeout {
-        Some(d) => ttrpc::context::with_duration(d),
-        None => ttrpc::context::Context::default(),
-    }
-}
-
-fn pb_ts(ts: &containerd_shim_protos::protobuf::well_known_types::timestamp::Timestamp) -> prost_types::Timestamp {
-    prost_types::Timestamp { seconds: ts.seconds, nanos: ts.nanos }
-}
-
-fn rfc_ts(s: &str) -> prost_types::Timestamp {
-    match chrono::DateTime::parse_from_rfc3339(s) {
-        Ok(t) => prost_types::Timestamp { seconds: t.timestamp(), nanos: t.timestamp_subsec_nanos() as i32 },
-        Err(_) => super::events::now(),
-    }
-}
-
 /// Runs a blocking shim call off the async runtime.
-async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SupervisorError> {
+pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SupervisorError> {
     tokio::task::spawn_blocking(f).await.map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
 }
 
-/// Which shim serves `io.containerd.runc.v2` (dockerd's default runtime).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum RuncShim {
-    /// containerd-shim-runc-v2 when it is on PATH, else berth's own shim.
-    #[default]
-    Auto,
-    /// Always berth's shim (with the runtime named in the task's options, runc by default).
-    Berth,
-    /// Always containerd-shim-runc-v2 from PATH.
-    Containerd,
-}
-
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH").map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file())).unwrap_or(false)
-}
-
-fn berth_shim() -> Result<std::process::Command, SupervisorError> {
-    crate::util::self_command("containerd-shim-berth-v2").map_err(|e| SupervisorError::io("find own executable", Path::new("/proc/self/exe"), e))
-}
-
-/// The shim binary for a runtime name: berth's own for `io.containerd.berth.v2` (and for
-/// runc.v2 when so configured), else containerd's `containerd-shim-<name>-<version>` from PATH.
-fn shim_command(runtime: &str, runc_shim: RuncShim) -> Result<std::process::Command, SupervisorError> {
-    if runtime.is_empty() || runtime == BERTH_RUNTIME {
-        return berth_shim();
-    }
-    let parts: Vec<&str> = runtime.split('.').collect();
-    match parts.as_slice() {
-        ["io", "containerd", name, version] => {
-            let bin = format!("containerd-shim-{name}-{version}");
-            let berth = *name == "runc" && (runc_shim == RuncShim::Berth || (runc_shim == RuncShim::Auto && !on_path(&bin)));
-            if berth {
-                berth_shim()
-            } else {
-                Ok(std::process::Command::new(bin))
-            }
-        }
-        _ => Err(SupervisorError::Invalid(format!("unknown runtime {runtime:?}"))),
-    }
-}
-
-/// containerd's shims log to a fifo `log` in their bundle (and fail to start without it):
-/// create it and relay what they write to the supervisor's log, as containerd does.
-fn relay_shim_log(id: &str, bundle: &Path) -> Result<(), SupervisorError> {
-    use std::io::Read;
-    use std::os::fd::AsFd;
-    use std::os::unix::fs::OpenOptionsExt;
-    let path = bundle.join("log");
-    let _ = std::fs::remove_file(&path);
-    nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o700))
-        .map_err(|e| SupervisorError::io("create shim log fifo", &path, e.into()))?;
-    // Non-blocking so the open does not wait for the shim; poll() below waits for data.
-    let mut fifo = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(&path)
-        .map_err(|e| SupervisorError::io("open shim log fifo", &path, e))?;
-    let id = id.to_owned();
-    std::thread::Builder::new()
-        .name("shim-log".into())
-        .spawn(move || {
-            use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-            let mut buf = [0u8; 8192];
-            loop {
-                let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
-                // Linux reports POLLHUP only after a writer came and went: the shim exited.
-                if poll(&mut fds, PollTimeout::from(1000u16)).is_err() {
-                    break;
-                }
-                let revents = fds[0].revents().unwrap_or(PollFlags::empty());
-                if revents.is_empty() {
-                    continue;
-                }
-                match fifo.read(&mut buf) {
-                    Ok(0) => break,
-                    Ok(n) => {
-                        for line in String::from_utf8_lossy(&buf[..n]).lines() {
-                            tracing::info!(container = id, "shim: {line}");
-                        }
-                    }
-                    Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                    Err(_) => break,
-                }
-            }
-        })
-        .map(|_| ())
-        .map_err(|e| SupervisorError::io("spawn shim log relay for", bundle, e))
-}
-
-/// Parses what a shim's `start` prints: `unix://...` or the v2 bootstrap JSON.
-fn parse_shim_address(out: &str) -> Option<String> {
-    let out = out.trim();
-    if out.starts_with('{') {
-        let v: serde_json::Value = serde_json::from_str(out).ok()?;
-        return v.get("address").and_then(|a| a.as_str()).map(str::to_owned);
-    }
-    (!out.is_empty()).then(|| out.to_owned())
-}
-
-fn shim_status(s: shimapi::Status) -> Status {
-    match s {
-        shimapi::Status::CREATED => Status::Created,
-        shimapi::Status::RUNNING => Status::Running,
-        shimapi::Status::STOPPED => Status::Stopped,
-        shimapi::Status::PAUSED => Status::Paused,
-        shimapi::Status::PAUSING => Status::Pausing,
-        _ => Status::Unknown,
-    }
-}
-
 impl Tasks {
+    /// The tasks of a supervisor of `cfg`, starting the shims on this host.
     pub fn new(cfg: Config, store: Store, events: Exchange) -> Self {
-        Tasks { cfg, store, events, map: Mutex::new(HashMap::new()), creating: Mutex::default(), created: Default::default() }
+        let launcher = Arc::new(Launcher::new(cfg.clone()));
+        Self::with_launcher(cfg, store, events, launcher)
+    }
+
+    /// The same with another way to start and reach shims (unit tests use fakes).
+    pub fn with_launcher(cfg: Config, store: Store, events: Exchange, launcher: Arc<dyn ShimLauncher>) -> Self {
+        Tasks { cfg, store, events, launcher, map: Mutex::new(HashMap::new()), creating: Mutex::default(), created: Default::default() }
     }
 
     /// Waits until no create of task `id` is under way: what a Get, a Delete or the
@@ -267,61 +104,12 @@ impl Tasks {
         v
     }
 
-    fn insert(&self, task: Arc<Task>) {
+    pub(super) fn insert(&self, task: Arc<Task>) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).insert((task.ns.clone(), task.id.clone()), task);
     }
 
     fn remove(&self, ns: &str, id: &str) {
         self.map.lock().unwrap_or_else(|p| p.into_inner()).remove(&(ns.to_owned(), id.to_owned()));
-    }
-
-    /// Starts the shim in `bundle` and connects to it.
-    async fn start_shim(&self, ns: &str, id: &str, runtime: &str, bundle: &Path) -> Result<(String, TaskClient), SupervisorError> {
-        let mut cmd = shim_command(runtime, self.cfg.runc_shim)?;
-        // berth's own shim (this executable, argv0 aside) logs to <bundle>/shim.log itself.
-        if std::path::Path::new(cmd.get_program()).file_name().is_some_and(|n| n.to_string_lossy().starts_with("containerd-shim-")) {
-            relay_shim_log(id, bundle)?;
-        }
-        let address = self.cfg.address.to_string_lossy().into_owned();
-        cmd.arg("-namespace")
-            .arg(ns)
-            .arg("-address")
-            .arg(&address)
-            .arg("-publish-binary")
-            .arg(&self.cfg.publish_binary)
-            .arg("-id")
-            .arg(id)
-            .arg("start")
-            .current_dir(bundle)
-            .env("GRPC_ADDRESS", &address)
-            .env("TTRPC_ADDRESS", format!("{address}.ttrpc"))
-            .env("NAMESPACE", ns);
-        let id2 = id.to_owned();
-        let out = blocking(move || cmd.output()).await?.map_err(|e| SupervisorError::Shim {
-            id: id2,
-            call: "start",
-            code: tonic::Code::Internal as i32,
-            msg: e.to_string(),
-        })?;
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        if !out.status.success() {
-            return Err(SupervisorError::Shim {
-                id: id.into(),
-                call: "start",
-                code: tonic::Code::Internal as i32,
-                msg: format!("{}: {}", out.status, String::from_utf8_lossy(&out.stderr).trim()),
-            });
-        }
-        let addr = parse_shim_address(&stdout).ok_or_else(|| SupervisorError::Shim {
-            id: id.into(),
-            call: "start",
-            code: tonic::Code::Internal as i32,
-            msg: format!("no address in shim output {stdout:?}"),
-        })?;
-        let id2 = id.to_owned();
-        let addr2 = addr.clone();
-        let client = blocking(move || ttrpc::Client::connect(&addr2)).await?.map_err(|e| SupervisorError::shim(&id2, "connect", e))?;
-        Ok((addr, TaskClient::new(client)))
     }
 
     /// tasks.Create.
@@ -344,8 +132,9 @@ impl Tasks {
         // yet. The new shim's `start` would hand out that socket and the create would then
         // lose its shim: the old one is shut down and gone first.
         let sock = crate::bundle::socket_path(&self.cfg.address.to_string_lossy(), ns, &id);
-        if let Ok(c) = ttrpc::Client::connect(&format!("unix://{}", sock.display())) {
-            let client = TaskClient::new(c);
+        let launcher = self.launcher.clone();
+        let addr = format!("unix://{}", sock.display());
+        if let Some(client) = blocking(move || launcher.connect(&addr)).await? {
             let mut sd = shimapi::ShutdownRequest::new();
             sd.id = id.clone();
             sd.now = true;
@@ -402,7 +191,9 @@ impl Tasks {
         bundle: &Path,
         req: &tapi::CreateTaskRequest,
     ) -> Result<Arc<Task>, SupervisorError> {
-        let (_addr, client) = self.start_shim(ns, id, &rec.runtime_name, bundle).await?;
+        let (launcher, ns2, id2, runtime, bundle2) =
+            (self.launcher.clone(), ns.to_owned(), id.to_owned(), rec.runtime_name.clone(), bundle.to_owned());
+        let client = blocking(move || launcher.start(&ns2, &id2, &runtime, &bundle2)).await??;
         let mut sreq = shimapi::CreateTaskRequest::new();
         sreq.id = id.to_owned();
         sreq.bundle = bundle.to_string_lossy().into_owned();
@@ -465,7 +256,7 @@ impl Tasks {
     }
 
     /// Holds a shim Wait for `task` in the background; records and publishes the exit.
-    fn arm_wait(self: &Arc<Self>, task: Arc<Task>) {
+    pub(super) fn arm_wait(self: &Arc<Self>, task: Arc<Task>) {
         let Some(client) = task.client.clone() else { return };
         let me = self.clone();
         tokio::spawn(async move {
@@ -508,7 +299,7 @@ impl Tasks {
         exit
     }
 
-    fn record_exit(&self, task: &Task, exit: Exit) {
+    pub(super) fn record_exit(&self, task: &Task, exit: Exit) {
         if task.exit().is_some() {
             return;
         }
@@ -522,7 +313,7 @@ impl Tasks {
         );
     }
 
-    fn client(task: &Task) -> Result<TaskClient, SupervisorError> {
+    fn client(task: &Task) -> Result<Shim, SupervisorError> {
         task.client.clone().ok_or_else(|| SupervisorError::NotFound { what: "running task", ns: task.ns.clone(), id: task.id.clone() })
     }
 
@@ -641,28 +432,11 @@ impl Tasks {
         Ok(exit)
     }
 
-    /// Runs `<shim> ... delete` in `bundle`: the runtime's `delete --force` (kills what is
-    /// left of the container, removes its cgroups and state) and the rootfs unmount.
-    async fn shim_delete_action(&self, ns: &str, id: &str, runtime_name: &str, bundle: &Path) {
-        let Ok(mut cmd) = shim_command(runtime_name, self.cfg.runc_shim) else { return };
-        cmd.arg("-namespace")
-            .arg(ns)
-            .arg("-address")
-            .arg(&self.cfg.address)
-            .arg("-publish-binary")
-            .arg(&self.cfg.publish_binary)
-            .arg("-id")
-            .arg(id)
-            .arg("-bundle")
-            .arg(bundle)
-            .arg("delete")
-            .current_dir(bundle);
-        match blocking(move || cmd.output()).await {
-            Ok(Ok(out)) if !out.status.success() => {
-                tracing::warn!(id, "shim delete: {}", String::from_utf8_lossy(&out.stderr).trim())
-            }
-            Ok(Err(e)) => tracing::warn!(id, "shim delete: {e}"),
-            _ => {}
+    /// The launcher's `<shim> ... delete` off the async runtime.
+    pub(super) async fn delete_action(&self, ns: &str, id: &str, runtime: &str, bundle: &Path) {
+        let (launcher, ns, id, runtime, bundle) = (self.launcher.clone(), ns.to_owned(), id.to_owned(), runtime.to_owned(), bundle.to_owned());
+        if let Err(e) = blocking(move || launcher.delete_action(&ns, &id, &runtime, &bundle)).await {
+            tracing::warn!("shim delete: {e}");
         }
     }
 
@@ -672,7 +446,7 @@ impl Tasks {
             // Already cleaned up when the shim's death was noticed.
             return task.exit().unwrap_or(Exit { pid: task.pid, status: 137, at: super::events::now() });
         }
-        self.shim_delete_action(&task.ns, &task.id, &task.runtime_name, &task.bundle).await;
+        self.delete_action(&task.ns, &task.id, &task.runtime_name, &task.bundle).await;
         if let Some(e) = task.exit() {
             return e;
         }
@@ -688,7 +462,7 @@ impl Tasks {
         ns: &str,
         id: &str,
         what: &'static str,
-        f: impl FnOnce(TaskClient) -> ttrpc::Result<T> + Send + 'static,
+        f: impl FnOnce(Shim) -> ttrpc::Result<T> + Send + 'static,
     ) -> Result<T, SupervisorError> {
         let task = self.get(ns, id)?;
         let client = Self::client(&task)?;
@@ -838,149 +612,8 @@ impl Tasks {
             data: r.stats.as_ref().map(|a| prost_types::Any { type_url: a.type_url.clone(), value: a.value.clone() }),
         })
     }
-
-    /// Re-attaches to every task found under `--state` (after a restart) and cleans what
-    /// cannot be re-attached: a bundle whose shim never came up, a shim that never got its
-    /// container, a task whose shim is gone (its exit is kept for the client), temp files of
-    /// writes that were cut short, and runtime state no task owns.
-    pub async fn recover(self: &Arc<Self>) {
-        let Ok(namespaces) = std::fs::read_dir(&self.cfg.state) else { return };
-        for ns_entry in namespaces.flatten() {
-            let ns = ns_entry.file_name().to_string_lossy().into_owned();
-            if check_name("namespace", &ns).is_err() || ns == "runtime" || ns == "s" || !ns_entry.path().is_dir() {
-                continue;
-            }
-            let Ok(entries) = std::fs::read_dir(ns_entry.path()) else { continue };
-            for entry in entries.flatten() {
-                let id = entry.file_name().to_string_lossy().into_owned();
-                let bundle = entry.path();
-                if !bundle.is_dir() || check_name("container id", &id).is_err() {
-                    continue;
-                }
-                let removed = crate::util::remove_temp_files(&bundle);
-                if removed > 0 {
-                    tracing::info!(ns, id, removed, "removed temp files of writes cut short in the bundle");
-                }
-                let addr = match crate::bundle::read_address(&bundle) {
-                    Ok(a) => Some(a),
-                    // The shim may be up without having written its address yet.
-                    Err(_) => {
-                        let sock = crate::bundle::socket_path(&self.cfg.address.to_string_lossy(), &ns, &id);
-                        std::os::unix::net::UnixStream::connect(&sock).is_ok().then(|| format!("unix://{}", sock.display()))
-                    }
-                };
-                match addr {
-                    Some(addr) => self.recover_one(&ns, &id, &bundle, addr).await,
-                    None => {
-                        tracing::info!(ns, id, "bundle without a shim (a create cut short); cleaning it");
-                        self.clean_bundle(&ns, &id, &bundle).await;
-                    }
-                }
-            }
-        }
-        self.sweep_runtime_state().await;
-    }
-
-    /// Removes a bundle nobody serves: the runtime's `delete --force` for whatever it made,
-    /// the rootfs unmount, the directory.
-    async fn clean_bundle(&self, ns: &str, id: &str, bundle: &Path) {
-        let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
-        self.shim_delete_action(ns, id, &runtime_name, bundle).await;
-        crate::bundle::unmount_rootfs(bundle);
-        if let Err(e) = std::fs::remove_dir_all(bundle) {
-            tracing::warn!("remove bundle {}: {e}", bundle.display());
-        }
-    }
-
-    /// Runtime state under the default runtime root that no task owns (its bundle is gone)
-    /// is removed with the runtime's `delete --force`.
-    async fn sweep_runtime_state(&self) {
-        let root = self.cfg.state.join("runtime");
-        let Ok(entries) = std::fs::read_dir(&root) else { return };
-        let owned: std::collections::HashSet<String> = self.map.lock().unwrap_or_else(|p| p.into_inner()).keys().map(|(_, id)| id.clone()).collect();
-        for e in entries.flatten() {
-            let id = e.file_name().to_string_lossy().into_owned();
-            if owned.contains(&id) || crate::runtime::validate_id(&id).is_err() || !e.path().is_dir() {
-                continue;
-            }
-            tracing::info!(id, "runtime state without a task; deleting it");
-            let Ok(mut cmd) = crate::util::self_command("berth-runtime") else { return };
-            cmd.arg("--root").arg(&root).arg("delete").arg("--force").arg(&id);
-            match blocking(move || cmd.output()).await {
-                Ok(Ok(out)) if !out.status.success() => {
-                    tracing::warn!(id, "runtime delete: {}", String::from_utf8_lossy(&out.stderr).trim())
-                }
-                Ok(Err(e)) => tracing::warn!(id, "runtime delete: {e}"),
-                _ => {}
-            }
-        }
-    }
-
-    async fn recover_one(self: &Arc<Self>, ns: &str, id: &str, bundle: &Path, addr: String) {
-        let runtime_name = self.store.get(ns, id).map(|r| r.runtime_name).unwrap_or_default();
-        let id2 = id.to_owned();
-        // Some(client) when a shim listens; then whether it knows the container.
-        let connected = blocking(move || -> Option<(TaskClient, Result<u32, ttrpc::Error>)> {
-            let client = TaskClient::new(ttrpc::Client::connect(&addr).ok()?);
-            let mut req = shimapi::ConnectRequest::new();
-            req.id = id2.clone();
-            let pid = client.connect(ctx(Some(Duration::from_secs(3))), &req).map(|r| r.task_pid);
-            let mut st = shimapi::StateRequest::new();
-            st.id = id2;
-            let known = client.state(ctx(Some(Duration::from_secs(3))), &st);
-            let pid = match (pid, known) {
-                (_, Err(ttrpc::Error::RpcStatus(st))) if st.code == ttrpc::Code::NOT_FOUND.into() => Err(ttrpc::Error::RpcStatus(st)),
-                (Ok(pid), _) => Ok(pid),
-                // Busy, not gone: it is kept as alive.
-                (Err(_), _) => Ok(0),
-            };
-            Some((client, pid))
-        })
-        .await
-        .ok()
-        .flatten();
-        let pid_on_disk = crate::bundle::read_pid(bundle).unwrap_or(0) as u32;
-        let (client, pid) = match connected {
-            Some((c, Ok(pid))) => (Some(c), if pid != 0 { pid } else { pid_on_disk }),
-            Some((c, Err(e))) => {
-                // A shim that was started but never got (or finished) its Create.
-                tracing::info!(ns, id, "shim does not know its container ({e}); shutting it down and cleaning up");
-                let mut sd = shimapi::ShutdownRequest::new();
-                sd.id = id.to_owned();
-                sd.now = true;
-                let _ = blocking(move || c.shutdown(ctx(Some(Duration::from_secs(5))), &sd)).await;
-                self.clean_bundle(ns, id, bundle).await;
-                return;
-            }
-            None => {
-                tracing::info!(ns, id, "shim gone; task reported stopped and cleaned up");
-                (None, pid_on_disk)
-            }
-        };
-        let task = Arc::new(Task {
-            ns: ns.into(),
-            id: id.into(),
-            bundle: bundle.to_path_buf(),
-            pid,
-            stdout: String::new(),
-            stderr: String::new(),
-            client: client.clone(),
-            runtime_name,
-            exit: watch::channel(None).0,
-            start_gate: tokio::sync::Mutex::new(()),
-        });
-        if client.is_none() {
-            let exit = match crate::bundle::read_exit(bundle) {
-                Some(r) => Exit { pid: r.pid as u32, status: r.exit_status as u32, at: rfc_ts(&r.exited_at) },
-                None => Exit { pid, status: 255, at: super::events::now() },
-            };
-            task.exit.send_replace(Some(exit));
-            // Its exit is known now; nothing else of it may stay (a process the runtime
-            // still tracks, cgroups, mounts, the bundle).
-            self.clean_bundle(ns, id, bundle).await;
-        }
-        tracing::info!(ns, id, pid, alive = client.is_some(), "recovered task");
-        self.insert(task.clone());
-        self.arm_wait(task);
-    }
 }
+
+#[cfg(test)]
+#[path = "tasks_tests.rs"]
+mod tests;
