@@ -48,6 +48,9 @@ pub enum RuntimeError {
     /// Persisted state could not be read or written.
     #[error("container {id}: state {}: {source}", path.display())]
     State { id: String, path: PathBuf, source: std::io::Error },
+    /// A command-line value (an exec flag, an update value) is invalid.
+    #[error("container {id}: {reason}")]
+    InvalidArgument { id: String, reason: String },
     /// A feature this runtime does not implement yet.
     #[error("unsupported: {0}")]
     Unsupported(String),

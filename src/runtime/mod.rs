@@ -7,7 +7,8 @@
 //! `process` (clone → `berth-runtime init` → exec fifo → execve; `join` for exec),
 //! `validate` (config.json checks naming the field), `rootfs`, `namespaces`, `cgroups`,
 //! `capabilities`, `seccomp` (OCI profile → BPF), `memfd` (sealed copies of the binary),
-//! `hooks`, `tty`, `features`, `state`, `spec`, `error`.
+//! `hooks`, `tty`, `features`, `state`, `spec`, `error`; for the command line: `process_flags`
+//! (exec's flags), `resource_flags` (update's flags), `signals` (foreground forwarding).
 
 pub mod capabilities;
 pub mod cgroups;
@@ -20,8 +21,11 @@ pub mod hooks;
 pub(crate) mod memfd;
 pub mod namespaces;
 pub mod process;
+pub mod process_flags;
+pub mod resource_flags;
 pub mod rootfs;
 pub mod seccomp;
+pub mod signals;
 pub mod spec;
 pub mod state;
 pub mod tty;
@@ -112,13 +116,6 @@ impl Runtime {
     /// [`Runtime::create`] with a console socket and/or preserved fds.
     pub fn create_ext(&self, id: &str, bundle: &Path, opts: &CreateOptions, extra: &CreateExtra) -> Result<State, RuntimeError> {
         create::create(self, id, bundle, opts, extra)
-    }
-
-    /// [`Runtime::create`] for process.terminal: init sends the pty master over the unix
-    /// socket at `console_socket` (runc's `--console-socket`).
-    pub fn create_with_console(&self, id: &str, bundle: &Path, opts: &CreateOptions, console_socket: &Path) -> Result<State, RuntimeError> {
-        let extra = CreateExtra { console_socket: Some(console_socket.to_owned()), preserve_fds: 0, spec: None };
-        create::create(self, id, bundle, opts, &extra)
     }
 
     /// Lets a created container's init exec the user process (reads the exec fifo).
@@ -279,19 +276,6 @@ impl Runtime {
         }
         out.sort_by(|a, b| a.created.cmp(&b.created).then(a.id.cmp(&b.id)));
         Ok(out)
-    }
-
-    /// `runc run`: create, start, wait for the init (our child) and delete; returns its exit
-    /// code (128+signal when killed).
-    pub fn run(&self, id: &str, bundle: &Path, opts: &CreateOptions) -> Result<i32, RuntimeError> {
-        let st = self.create(id, bundle, opts)?;
-        if let Err(e) = self.start(id) {
-            let _ = self.delete(id, true);
-            return Err(e);
-        }
-        let code = wait_exit(id, st.pid)?;
-        self.delete(id, true)?;
-        Ok(code)
     }
 }
 

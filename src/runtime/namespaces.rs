@@ -62,16 +62,6 @@ impl NsPlan {
         }
         Ok(plan)
     }
-
-    /// Whether `clone` creates a user namespace (the parent then writes its id maps).
-    pub fn new_user(&self) -> bool {
-        self.clone_flags.contains(CloneFlags::CLONE_NEWUSER)
-    }
-
-    /// Whether the container gets a mount namespace (new or joined).
-    pub fn has_mount_ns(&self) -> bool {
-        self.clone_flags.contains(CloneFlags::CLONE_NEWNS)
-    }
 }
 
 /// Joins the namespace at `path` (init, which is single-threaded; or, for a pid namespace,
