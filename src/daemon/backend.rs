@@ -35,18 +35,58 @@ pub enum TaskStatus {
 /// Errors of a backend.
 #[derive(Debug, thiserror::Error)]
 pub enum BackendError {
-    /// The runtime refused to create or start the container (message from the runtime).
+    /// The runtime refused to create or start the container or an exec (its own message).
     #[error("failed to create task for container: {0}")]
     Start(String),
-    /// The backend has no task for this container.
+    /// The backend has no task (or exec process) by this id.
     #[error("no task for container {0}")]
     NotFound(String),
-    /// The supervisor could not be reached.
+    /// The task's state forbids the call.
+    #[error("{0}")]
+    Conflict(String),
+    /// The supervisor could not be reached, or went away mid-call.
     #[error("supervisor unavailable: {0}")]
     Unavailable(String),
-    /// Anything else, with its context.
-    #[error("{0}")]
-    Other(String),
+    /// The supervisor answered with an error of its own.
+    #[error("supervisor: {}", .0.message())]
+    Supervisor(#[source] tonic::Status),
+    /// A container record the supervisor kept from an earlier run could not be replaced.
+    #[error("cannot replace the supervisor's earlier record: {0}")]
+    Leftover(#[source] super::reconcile::PurgeError),
+    /// The supervisor's address is unusable.
+    #[error("supervisor address: {0}")]
+    Address(#[source] tonic::transport::Error),
+    /// The in-process runtime failed (monolithic mode).
+    #[error(transparent)]
+    Runtime(#[from] crate::runtime::RuntimeError),
+    /// A process's stdio could not be set up.
+    #[error(transparent)]
+    Stdio(#[from] crate::stdio::StdioError),
+    /// A terminal's console socket failed.
+    #[error(transparent)]
+    Console(#[from] crate::runtime::console::ConsoleError),
+    /// A terminal call (window size) failed.
+    #[error(transparent)]
+    Terminal(#[from] crate::terminal::TerminalError),
+    /// A file or thread call of the backend failed.
+    #[error("{what} {}: {source}", path.display())]
+    Io { what: &'static str, path: std::path::PathBuf, source: std::io::Error },
+    /// A spec or process could not be encoded or decoded.
+    #[error("{what}: {source}")]
+    Json { what: &'static str, source: serde_json::Error },
+    /// A blocking task of the backend died.
+    #[error("{what}: {source}")]
+    Task { what: &'static str, source: tokio::task::JoinError },
+    /// The monolithic launcher thread is gone (or dropped the request).
+    #[error("the container launcher thread is gone")]
+    LauncherGone,
+}
+
+impl BackendError {
+    /// An I/O error of `path` while doing `what`.
+    pub fn io(what: &'static str, path: impl Into<std::path::PathBuf>, source: std::io::Error) -> Self {
+        BackendError::Io { what, path: path.into(), source }
+    }
 }
 
 /// The backend of a running daemon.

@@ -2,7 +2,7 @@
 //! `<root>/containers/<id>/config.v2.json` (crash-safe).
 
 use crate::api::types::{ContainerConfig, HostConfig};
-use crate::image::store::RunConfig;
+use crate::image::config::RunConfig;
 use serde::{Deserialize, Serialize};
 
 /// Lifecycle states, with Docker's names.

@@ -91,12 +91,11 @@ fn parse_user(user: &str) -> Result<(u32, u32), DaemonError> {
 }
 
 fn mkfifo(path: &Path) -> Result<(), DaemonError> {
-    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600))
-        .map_err(|e| DaemonError::Internal(format!("mkfifo {}: {e}", path.display())))
+    nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(|e| DaemonError::io("mkfifo", path, e.into()))
 }
 
-fn io_err(what: &str, path: &Path, e: std::io::Error) -> DaemonError {
-    DaemonError::Internal(format!("{what} {}: {e}", path.display()))
+fn io_err(what: &'static str, path: &Path, e: std::io::Error) -> DaemonError {
+    DaemonError::io(what, path, e)
 }
 
 impl Daemon {

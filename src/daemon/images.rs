@@ -101,7 +101,7 @@ impl Daemon {
     /// container's command, environment, working dir, user, labels and stop signal.
     fn container_run_config(&self, c: &Container, image: &Image) -> Result<Map<String, Value>, DaemonError> {
         let raw: Value = serde_json::from_slice(&self.images.config_bytes(&image.id)?)
-            .map_err(|e| DaemonError::Internal(format!("image config {}: {e}", image.id)))?;
+            .map_err(|source| DaemonError::ImageConfig { id: image.id.clone(), source })?;
         let mut m = raw.get("config").and_then(Value::as_object).cloned().unwrap_or_default();
         let (entrypoint, cmd) = effective_command(&c.config, &image.config.config);
         let list = |v: Vec<String>| {
@@ -153,7 +153,7 @@ impl Daemon {
         let (d, cid) = (self.clone(), id.clone());
         let result = tokio::task::spawn_blocking(move || d.commit(&cid, opts))
             .await
-            .unwrap_or_else(|e| Err(DaemonError::Internal(format!("commit {id}: {e}"))));
+            .unwrap_or_else(|source| Err(DaemonError::Task { what: format!("commit {id}"), source }));
         if paused_here && let Err(e) = self.unpause(&id).await {
             // The record could not be updated (a full disk), and the failed unpause froze it
             // again: thaw the processes anyway and say so in memory (the disk catches up with

@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod container;
+pub mod error;
 pub mod exec;
 pub mod http;
 pub mod images;
@@ -17,16 +18,18 @@ pub mod supervisor_client;
 pub mod supervisor_process;
 
 use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConfig};
-use crate::image::{ImageError, ImageStore};
+use crate::image::ImageStore;
 use crate::logs::LogTarget;
-use crate::storage::{Driver, StorageError};
+use crate::storage::Driver;
 use crate::units::parse_signal;
 use backend::{Backend, BackendError, ExitEvent, TaskStatus};
 use container::{Container, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
-use store::{ContainerStore, StoreError};
+use store::ContainerStore;
+
+pub use error::DaemonError;
 use tokio::sync::broadcast;
 
 /// How long `stop` waits between the stop signal and SIGKILL when nobody says (Docker's 10 s).
@@ -62,63 +65,6 @@ pub struct DaemonConfig {
 pub enum ContainerEvent {
     Exited { id: String, exit_code: i64 },
     Removed { id: String, exit_code: i64 },
-}
-
-/// Errors of daemon operations; the HTTP layer maps each kind to a status code.
-#[derive(Debug, thiserror::Error)]
-pub enum DaemonError {
-    #[error("{0}")]
-    NotFound(String),
-    #[error("{0}")]
-    Conflict(String),
-    #[error("{0}")]
-    BadRequest(String),
-    /// Nothing to do (e.g. stopping a stopped container): HTTP 304.
-    #[error("{0}")]
-    NotModified(String),
-    #[error("{0}")]
-    Internal(String),
-}
-
-impl From<StoreError> for DaemonError {
-    fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::NotFound(_) => DaemonError::NotFound(e.to_string()),
-            StoreError::Ambiguous(_) => DaemonError::BadRequest(e.to_string()),
-            StoreError::NameInUse { .. } => DaemonError::Conflict(e.to_string()),
-            StoreError::Io { .. } => DaemonError::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<ImageError> for DaemonError {
-    fn from(e: ImageError) -> Self {
-        match e {
-            ImageError::NotFound(_) => DaemonError::NotFound(e.to_string()),
-            ImageError::InvalidReference(_) | ImageError::BadArchive(_) | ImageError::Change(_) => DaemonError::BadRequest(e.to_string()),
-            ImageError::InUse(_) => DaemonError::Conflict(e.to_string()),
-            ImageError::Content(_) | ImageError::Layer { .. } | ImageError::Manifest(_) | ImageError::Registry { .. } => {
-                DaemonError::BadRequest(e.to_string())
-            }
-            ImageError::Io { .. } | ImageError::NoSpace(_) => DaemonError::Internal(e.to_string()),
-        }
-    }
-}
-
-impl From<StorageError> for DaemonError {
-    fn from(e: StorageError) -> Self {
-        DaemonError::Internal(e.to_string())
-    }
-}
-
-impl From<BackendError> for DaemonError {
-    fn from(e: BackendError) -> Self {
-        match e {
-            BackendError::NotFound(_) => DaemonError::Conflict(e.to_string()),
-            BackendError::Start(_) => DaemonError::BadRequest(e.to_string()),
-            _ => DaemonError::Internal(e.to_string()),
-        }
-    }
 }
 
 /// The daemon's state, shared by every API handler.
@@ -281,7 +227,7 @@ impl Daemon {
     /// Purges container `id`'s task (bounded, verified through the backend) and unmounts its
     /// rootfs: afterwards none of its processes, cgroups, runtime state or mounts is left.
     async fn release(&self, id: &str) -> Result<(), DaemonError> {
-        reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await.map_err(|e| DaemonError::Internal(e.to_string()))?;
+        reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await?;
         self.overlay.unmount(id)?;
         Ok(())
     }
@@ -535,7 +481,7 @@ impl Daemon {
             Ok(t) => format!("{t:?}"),
             Err(e) => format!("unknown: {e}"),
         };
-        Err(DaemonError::Internal(format!("container {id} did not stop after SIGKILL (signal {sent}; task {task})")))
+        Err(DaemonError::Stuck(format!("container {id} did not stop after SIGKILL (signal {sent}; task {task})")))
     }
 
     /// Sends `sig` to the container's init. A paused container is thawed after a signal
@@ -626,7 +572,7 @@ impl Daemon {
             let rx = self.subscribe();
             let _ = self.signal(&id, libc::SIGKILL).await;
             if !self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
-                return Err(DaemonError::Internal(format!("could not kill running container {id}, cannot remove")));
+                return Err(DaemonError::Stuck(format!("could not kill running container {id}, cannot remove")));
             }
         }
         let _g = self.ops.lock().await;
@@ -648,9 +594,7 @@ impl Daemon {
             tracing::warn!(id, "removal mark not on disk: {e}");
         }
         let removed = async {
-            reconcile::purge(&self.backend, id, PURGE_TIMEOUT)
-                .await
-                .map_err(|e| DaemonError::Internal(format!("could not remove container {id}: {e}")))?;
+            reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await.map_err(|source| DaemonError::Remove { id: id.to_owned(), source })?;
             self.overlay.remove(id)?;
             Ok::<_, DaemonError>(())
         }

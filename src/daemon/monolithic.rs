@@ -42,7 +42,7 @@ impl Monolithic {
         let runtime_root = exec_root.join("runtime");
         let bundles = exec_root.join("bundles");
         for d in [&runtime_root, &bundles] {
-            crate::fsperm::ensure_dir(d, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::Other(format!("{}: {e}", d.display())))?;
+            crate::fsperm::ensure_dir(d, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::io("create", d, e))?;
         }
         let (tx, rx) = mpsc::channel::<Job>();
         let runtime = Runtime::new(&runtime_root);
@@ -50,21 +50,21 @@ impl Monolithic {
         std::thread::Builder::new()
             .name("berth-launcher".into())
             .spawn(move || launcher(runtime, rx, exits))
-            .map_err(|e| BackendError::Other(format!("spawn launcher thread: {e}")))?;
+            .map_err(|e| BackendError::io("spawn launcher thread in", &runtime_root, e))?;
         Ok(Monolithic { jobs: Mutex::new(tx), runtime_root, bundles, execs: Mutex::default(), inputs: Mutex::default(), ptys: Mutex::default() })
     }
 
     async fn call<T>(&self, make: impl FnOnce(oneshot::Sender<Result<T, BackendError>>) -> Job) -> Result<T, BackendError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(make(tx)).map_err(|_| BackendError::Other("launcher thread is gone".into()))?;
-        rx.await.map_err(|_| BackendError::Other("launcher thread dropped the request".into()))?
+        self.jobs.lock().unwrap_or_else(|p| p.into_inner()).send(make(tx)).map_err(|_| BackendError::LauncherGone)?;
+        rx.await.map_err(|_| BackendError::LauncherGone)?
     }
 
     pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
         let bundle = self.bundles.join(id);
-        crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::Other(format!("{}: {e}", bundle.display())))?;
+        crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::io("create", &bundle, e))?;
         let cfg = bundle.join("config.json");
-        crate::util::write_json(&cfg, spec).map_err(|e| BackendError::Other(format!("{}: {e}", cfg.display())))?;
+        crate::util::write_json(&cfg, spec).map_err(|e| BackendError::io("write", &cfg, e))?;
         let (id, log) = (id.to_owned(), log.clone());
         self.call(|reply| Job::Start { id, bundle, log, reply }).await
     }
@@ -87,8 +87,8 @@ impl Monolithic {
         let (runtime, id) = (Runtime::new(&self.runtime_root), id.to_owned());
         tokio::task::spawn_blocking(move || if pause { runtime.pause(&id) } else { runtime.resume(&id) })
             .await
-            .map_err(|e| BackendError::Other(format!("pause task: {e}")))?
-            .map_err(|e| BackendError::Other(e.to_string()))
+            .map_err(|source| BackendError::Task { what: "pause task", source })?
+            .map_err(BackendError::from)
     }
 
     /// Runs `process` in container `id` as this daemon's child, its stdio on the fifos
@@ -97,30 +97,29 @@ impl Monolithic {
     /// from the fifos.
     pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
         let process: oci_spec::runtime::Process =
-            serde_json::from_value(process.clone()).map_err(|e| BackendError::Other(format!("exec process: {e}")))?;
+            serde_json::from_value(process.clone()).map_err(|source| BackendError::Json { what: "exec process", source })?;
         let (runtime, id, eid) = (Runtime::new(&self.runtime_root), id.to_owned(), exec_id.to_owned());
         let drain = Arc::new(Drain::default());
         let copiers = drain.clone();
         type Started = (crate::runtime::ExecHandle, Option<File>, Arc<Stdin>);
         let (handle, master, input) = tokio::task::spawn_blocking(move || -> Result<Started, BackendError> {
             let [stdin, stdout, stderr] = stdio;
-            let other = |e: &dyn std::fmt::Display| BackendError::Other(e.to_string());
-            let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
+            let devnull = File::open("/dev/null").map_err(|e| BackendError::io("open", "/dev/null", e))?;
             if process.terminal() == Some(true) {
                 // The process's stdio is the pty; the master is copied to and from the fifos
                 // by the same copiers the shim uses.
-                let console = crate::runtime::console::ConsoleSocket::listen_private(&eid).map_err(|e| other(&e))?;
+                let console = crate::runtime::console::ConsoleSocket::listen_private(&eid)?;
                 let opts = crate::runtime::ExecOptions {
                     stdio: Some([devnull.as_raw_fd(); 3]),
                     console_socket: Some(console.path().to_path_buf()),
                     ..Default::default()
                 };
                 let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
-                let master = console.master().map_err(|e| other(&e))?;
-                let input = crate::stdio::console(&eid, &master, &stdin, &stdout, &copiers).map_err(|e| other(&e))?;
+                let master = console.master()?;
+                let input = crate::stdio::console(&eid, &master, &stdin, &stdout, &copiers)?;
                 return Ok((handle, Some(master), input));
             }
-            let (pipes, input) = crate::stdio::pipes(&eid, &stdin, &stdout, &stderr, &copiers).map_err(|e| other(&e))?;
+            let (pipes, input) = crate::stdio::pipes(&eid, &stdin, &stdout, &stderr, &copiers)?;
             let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
             let opts = crate::runtime::ExecOptions { stdio: Some([fd(&pipes.stdin), fd(&pipes.stdout), fd(&pipes.stderr)]), ..Default::default() };
             let handle = runtime.exec(&id, &process, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
@@ -129,7 +128,7 @@ impl Monolithic {
             Ok((handle, None, input))
         })
         .await
-        .map_err(|e| BackendError::Other(format!("exec task: {e}")))??;
+        .map_err(|source| BackendError::Task { what: "exec task", source })??;
         let pid = handle.pid;
         if let Some(master) = master {
             self.ptys.lock().unwrap_or_else(|p| p.into_inner()).insert(exec_id.to_owned(), master);
@@ -150,7 +149,7 @@ impl Monolithic {
     pub(super) fn exec_resize(&self, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
         let ptys = self.ptys.lock().unwrap_or_else(|p| p.into_inner());
         let master = ptys.get(exec_id).ok_or_else(|| BackendError::NotFound(exec_id.to_owned()))?;
-        crate::terminal::resize(master, width, height).map_err(|e| BackendError::Other(e.to_string()))
+        Ok(crate::terminal::resize(master, width, height)?)
     }
 
     /// Waits for exec process `exec_id`; its exit code.
@@ -164,9 +163,9 @@ impl Monolithic {
             code
         })
         .await
-        .map_err(|e| BackendError::Other(format!("exec wait task: {e}")))?
+        .map_err(|source| BackendError::Task { what: "exec wait task", source })?
         .map(i64::from)
-        .map_err(|e| BackendError::Other(e.to_string()));
+        .map_err(BackendError::from);
         self.ptys.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
         self.inputs.lock().unwrap_or_else(|p| p.into_inner()).remove(exec_id);
         code
@@ -218,11 +217,11 @@ fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<
                 let _ = reply.send(start_one(&runtime, &id, &bundle, &log, exits.clone()));
             }
             Job::Kill { id, signal, reply } => {
-                let _ = reply.send(runtime.kill(&id, signal, false).map_err(|e| BackendError::Other(e.to_string())));
+                let _ = reply.send(runtime.kill(&id, signal, false).map_err(BackendError::from));
             }
             Job::Delete { id, reply } => {
                 let r = match runtime.delete(&id, true) {
-                    Err(e) if !e.is_not_found() => Err(BackendError::Other(e.to_string())),
+                    Err(e) if !e.is_not_found() => Err(e.into()),
                     _ => Ok(()),
                 };
                 let _ = reply.send(r);
@@ -235,8 +234,8 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits:
     // The same copiers as the shim's: both streams into the container's json-file log.
     let drain = Arc::new(Drain::default());
     let uri = log.uri();
-    let (stdio, _) = crate::stdio::pipes(id, "", &uri, &uri, &drain).map_err(|e| BackendError::Other(e.to_string()))?;
-    let devnull = File::open("/dev/null").map_err(|e| BackendError::Other(format!("/dev/null: {e}")))?;
+    let (stdio, _) = crate::stdio::pipes(id, "", &uri, &uri, &drain)?;
+    let devnull = File::open("/dev/null").map_err(|e| BackendError::io("open", "/dev/null", e))?;
     let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
     let opts = CreateOptions {
         pid_file: None,

@@ -241,7 +241,7 @@ mod tests {
             self.call("delete")?;
             let mut t = self.task.lock().unwrap();
             if matches!(*t, TaskStatus::Running { .. }) {
-                return Err(BackendError::Other("cannot delete a running task".into()));
+                return Err(BackendError::Conflict("cannot delete a running task".into()));
             }
             *t = TaskStatus::Missing;
             *self.record.lock().unwrap() = false;

@@ -40,7 +40,7 @@ pub struct SupervisorClient {
 /// killed and restarted is picked up again without the daemon noticing more than errors.
 pub fn unix_channel(socket: &Path) -> Result<Channel, BackendError> {
     let path = socket.to_path_buf();
-    let endpoint = Endpoint::try_from("http://[::]:50051").map_err(|e| BackendError::Other(e.to_string()))?.connect_timeout(Duration::from_secs(2));
+    let endpoint = Endpoint::try_from("http://[::]:50051").map_err(BackendError::Address)?.connect_timeout(Duration::from_secs(2));
     Ok(endpoint.connect_with_connector_lazy(tower::service_fn(move |_: tonic::transport::Uri| {
         let path = path.clone();
         async move {
@@ -70,7 +70,7 @@ fn status_err(id: &str, s: tonic::Status) -> BackendError {
     }
     match s.code() {
         Code::NotFound => BackendError::NotFound(id.to_owned()),
-        _ => BackendError::Other(s.message().to_owned()),
+        _ => BackendError::Supervisor(s),
     }
 }
 
@@ -154,7 +154,7 @@ impl SupervisorClient {
     }
 
     pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
-        let spec_bytes = serde_json::to_vec(spec).map_err(|e| BackendError::Other(e.to_string()))?;
+        let spec_bytes = serde_json::to_vec(spec).map_err(|source| BackendError::Json { what: "encode the spec", source })?;
         let container = Container {
             id: id.to_owned(),
             runtime: Some(Runtime { name: RUNTIME_NAME.into(), options: None }),
@@ -169,7 +169,7 @@ impl SupervisorClient {
             // Left over from an earlier run of this container (or from a start cut short by
             // a crash): replace it, with whatever task it still has.
             if let Err(e) = super::reconcile::purge(self, id, LEFTOVER_TIMEOUT).await {
-                return Err(BackendError::Other(format!("cannot replace the supervisor's earlier record: {e}")));
+                return Err(BackendError::Leftover(e));
             }
             containers.create(req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
         }
@@ -243,7 +243,7 @@ impl SupervisorClient {
     /// Adds process `exec_id` (an OCI process) to the container's task with its stdio on
     /// the fifos `stdio` (empty: none) and starts it; returns its pid.
     pub(super) async fn exec(&self, id: &str, exec_id: &str, process: &Value, stdio: [String; 3]) -> Result<i32, BackendError> {
-        let value = serde_json::to_vec(process).map_err(|e| BackendError::Other(e.to_string()))?;
+        let value = serde_json::to_vec(process).map_err(|source| BackendError::Json { what: "encode the exec process", source })?;
         let terminal = process.get("terminal").and_then(Value::as_bool).unwrap_or(false);
         let [stdin, stdout, stderr] = stdio;
         let mut tasks = TasksClient::new(self.channel.clone());
@@ -313,9 +313,9 @@ mod tests {
         // What the supervisor answers: the runtime's refusal, or its own failure.
         let refused = tonic::Status::unknown("exec: \"nope\": executable file not found in $PATH");
         assert!(matches!(start_err("c", refused), BackendError::Start(_)));
-        assert!(matches!(start_err("c", tonic::Status::internal("write bundle: no space left on device")), BackendError::Other(_)));
-        assert!(matches!(start_err("c", tonic::Status::already_exists("task c already exists")), BackendError::Other(_)));
+        assert!(matches!(start_err("c", tonic::Status::internal("write bundle: no space left on device")), BackendError::Supervisor(_)));
+        assert!(matches!(start_err("c", tonic::Status::already_exists("task c already exists")), BackendError::Supervisor(_)));
         let e: super::super::DaemonError = BackendError::Unavailable("x".into()).into();
-        assert!(matches!(e, super::super::DaemonError::Internal(_)), "HTTP 500");
+        assert_eq!(e.kind(), super::super::error::ErrorKind::Unavailable, "HTTP 503, never the request's fault");
     }
 }

@@ -10,8 +10,9 @@
 //! earlier file of the archive, is refused by name. So no host file is ever read.
 
 use super::content::ContentError;
+use super::error::ImageError;
 use super::manifest::{self, Parsed};
-use super::store::{ImageError, ImageStore, TempDir};
+use super::store::{ImageStore, TempDir};
 use super::{digest, layer, reference};
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -322,7 +323,7 @@ fn load_docker(store: &ImageStore, ar: &Spooled) -> Result<Vec<Ready>, ImageErro
 }
 
 fn diff_ids_of(config: &[u8]) -> Result<Vec<String>, ImageError> {
-    let c: super::store::ImageConfigFile = serde_json::from_slice(config).map_err(|e| bad(format!("image config: {e}")))?;
+    let c: super::config::ImageConfigFile = serde_json::from_slice(config).map_err(|e| bad(format!("image config: {e}")))?;
     Ok(c.config_diff_ids())
 }
 

@@ -3,7 +3,9 @@
 //! own config and `--change`s over it, merged as Docker does) and a history entry.
 
 use super::changes;
-use super::store::{check_name, now_rfc3339, Image, ImageError, ImageStore};
+use super::config::Image;
+use super::error::ImageError;
+use super::store::{check_name, now_rfc3339, ImageStore};
 use serde_json::{json, Map, Value};
 use std::io;
 

@@ -4,8 +4,11 @@
 pub mod archive;
 pub mod changes;
 pub mod commit;
+pub mod config;
 pub mod content;
 pub mod digest;
+pub mod error;
+mod gc;
 pub mod layer;
 pub mod login;
 pub mod manifest;
@@ -13,4 +16,6 @@ pub mod reference;
 pub mod registry;
 pub mod store;
 
-pub use store::{Image, ImageError, ImageStore};
+pub use config::{Image, ImageConfigFile};
+pub use error::ImageError;
+pub use store::ImageStore;

@@ -3,9 +3,10 @@
 //! (127.0.0.0/8, ::1, localhost) are spoken to in plain HTTP, like Docker's default
 //! insecure-registry CIDR.
 
+use super::error::{ImageError, RegistryFailure};
 use super::layer::Compression;
 use super::manifest::{self, Parsed};
-use super::store::{ImageError, ImageStore, LayerBlob};
+use super::store::{ImageStore, LayerBlob};
 use super::{digest, reference};
 use futures::StreamExt;
 use oci_client::client::BlobResponse;
@@ -77,22 +78,48 @@ fn client_for(r: &Reference) -> Client {
 }
 
 fn parse_ref(name: &str) -> Result<Reference, ImageError> {
-    name.parse::<Reference>().map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("invalid reference: {e}") })
+    name.parse::<Reference>().map_err(|e| ImageError::Registry {
+        reference: name.to_owned(),
+        message: format!("invalid reference: {e}"),
+        failure: RegistryFailure::InvalidReference,
+    })
 }
 
 fn reg_err(name: &str) -> impl Fn(oci_client::errors::OciDistributionError) -> ImageError + '_ {
-    use oci_client::errors::OciDistributionError as E;
     move |e| {
-        let message = match &e {
+        let failure = failure_of(&e);
+        let message = match failure {
             // Say what Docker says, and what to do about it.
-            E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => {
+            RegistryFailure::Unauthorized => {
                 let host = name.split_once('/').map_or("", |(h, _)| h);
                 let login = if host.contains(['.', ':']) || host == "localhost" { format!("berth login {host}") } else { "berth login".to_owned() };
                 format!("unauthorized: authentication required ({login}?): {e}")
             }
             _ => e.to_string(),
         };
-        ImageError::Registry { reference: name.to_owned(), message }
+        ImageError::Registry { reference: name.to_owned(), message, failure }
+    }
+}
+
+/// What kind of refusal a registry client error is.
+fn failure_of(e: &oci_client::errors::OciDistributionError) -> RegistryFailure {
+    use oci_client::errors::{OciDistributionError as E, OciErrorCode as C};
+    match e {
+        E::AuthenticationFailure(_) | E::UnauthorizedError { .. } => RegistryFailure::Unauthorized,
+        E::ImageManifestNotFoundError(_) => RegistryFailure::NotFound,
+        E::RegistryError { envelope, .. } => {
+            let codes: Vec<&C> = envelope.errors.iter().map(|x| &x.code).collect();
+            if codes.iter().any(|c| matches!(c, C::Unauthorized | C::Denied)) {
+                RegistryFailure::Unauthorized
+            } else if codes.iter().any(|c| matches!(c, C::ManifestUnknown | C::NameUnknown | C::BlobUnknown | C::NotFound)) {
+                RegistryFailure::NotFound
+            } else {
+                RegistryFailure::Other
+            }
+        }
+        E::ServerError { code: 401 | 403, .. } => RegistryFailure::Unauthorized,
+        E::ServerError { code: 404, .. } => RegistryFailure::NotFound,
+        _ => RegistryFailure::Other,
     }
 }
 
@@ -140,9 +167,9 @@ async fn fetch_blob(
         let chunk = chunk.map_err(|e| {
             let total = sized.content_length.map_or_else(String::new, |t| format!(" of {t}"));
             let message = format!("download {blob} broke off after {}{total} bytes: {}", w.written(), error_chain(&e));
-            ImageError::Registry { reference: name.to_owned(), message }
+            ImageError::Registry { reference: name.to_owned(), message, failure: RegistryFailure::Other }
         })?;
-        w.write_all(&chunk).map_err(|e| ImageError::Registry { reference: name.to_owned(), message: format!("store {blob}: {e}") })?;
+        w.write_all(&chunk).map_err(|source| ImageError::Io { path: std::path::PathBuf::from(blob), source })?;
         // An extractor that gave up (its error is reported) stops listening: download on.
         if let Some(t) = &tee
             && t.send(chunk).await.is_err()
@@ -264,7 +291,7 @@ async fn pull_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progre
         fetch_blob(&client, &r, name, store, (&cdigest, Some(m.config().size())), None, None).await?;
     }
     let config = store.content().read(&cdigest)?;
-    let cfg: super::store::ImageConfigFile =
+    let cfg: super::config::ImageConfigFile =
         serde_json::from_slice(&config).map_err(|e| ImageError::BadArchive(format!("image config {cdigest}: {e}")))?;
     let diff_ids = cfg.config_diff_ids();
     if diff_ids.len() != m.layers().len() {

@@ -4,136 +4,40 @@
 //! configs verbatim under `<root>/image/configs/<image-id hex>.json`, names in
 //! `<root>/image/repositories.json` and `repodigests.json`. Every file is written crash-safely.
 
-use super::content::{ContentError, ContentStore};
-use super::layer::{self, Compression, LayerError};
-use super::manifest::ManifestError;
+use super::config::{Image, ImageConfigFile};
+use super::content::ContentError;
+use super::content::ContentStore;
+use super::error::{io_err, io_no_space, ImageError};
+use super::gc::OpState;
+use super::layer::LayerError;
+use super::layer::{self, Compression};
 use super::{changes, digest, reference};
 use crate::util::{atomic_write, read_json, write_json};
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashSet};
+use std::collections::BTreeMap;
 use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex};
 
-/// Errors of the image store.
-#[derive(Debug, thiserror::Error)]
-pub enum ImageError {
-    /// No image answers to this name or id.
-    #[error("No such image: {0}")]
-    NotFound(String),
-    /// A name or reference Docker's grammar refuses.
-    #[error(transparent)]
-    InvalidReference(#[from] reference::RefError),
-    /// The disk (or quota) is full; what was half-written is gone.
-    #[error("{}no space left on device", .0.as_ref().map(|p| format!("write {}: ", p.display())).unwrap_or_default())]
-    NoSpace(Option<PathBuf>),
-    /// The uploaded archive is not a usable tar.
-    #[error("invalid image archive: {0}")]
-    BadArchive(String),
-    /// A file of the store could not be read or written.
-    #[error("image store {path}: {source}")]
-    Io { path: PathBuf, source: io::Error },
-    /// A blob could not be stored or found (digest mismatch, missing blob).
-    #[error(transparent)]
-    Content(#[from] ContentError),
-    /// A layer could not be extracted (unsafe entry, corrupt tar, wrong diff id).
-    #[error("layer {layer}: {source}")]
-    Layer { layer: String, source: LayerError },
-    /// A manifest could not be used.
-    #[error(transparent)]
-    Manifest(#[from] ManifestError),
-    /// A `--change` instruction that cannot be applied.
-    #[error(transparent)]
-    Change(#[from] changes::ChangeError),
-    /// The registry refused or failed a request.
-    #[error("{reference}: {message}")]
-    Registry { reference: String, message: String },
-    /// The image is in use (by a container, or under several names) and `force` was not given.
-    #[error("{0}")]
-    InUse(String),
-}
-
-fn io_err(path: &Path) -> impl FnOnce(io::Error) -> ImageError + '_ {
-    move |source| ImageError::Io { path: path.to_path_buf(), source }
-}
-
-/// An image's config, in the OCI/Docker image config format (the fields berth uses).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct ImageConfigFile {
-    pub architecture: String,
-    pub os: String,
-    pub created: String,
-    /// Who made it (`commit --author`).
-    pub author: String,
-    /// Why (`commit --message`, `import --message`).
-    pub comment: String,
-    /// The container it was committed from.
-    pub container: String,
-    pub config: RunConfig,
-    pub rootfs: RootFs,
-    pub history: Vec<serde_json::Value>,
-}
-
-/// The run defaults an image carries (`config` of the image config).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RunConfig {
-    pub env: Option<Vec<String>>,
-    pub cmd: Option<Vec<String>>,
-    pub entrypoint: Option<Vec<String>>,
-    pub working_dir: String,
-    pub user: String,
-}
-
-/// `rootfs` of the image config: the layers' uncompressed digests.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct RootFs {
-    #[serde(rename = "type")]
-    pub kind: String,
-    pub diff_ids: Vec<String>,
-}
-
-/// An image as the daemon sees it.
-#[derive(Debug, Clone)]
-pub struct Image {
-    /// "sha256:<hex>" of the config.
-    pub id: String,
-    pub config: ImageConfigFile,
-    /// "repo:tag" names pointing at it.
-    pub tags: Vec<String>,
-    /// Bytes of its extracted layers.
-    pub size: u64,
-}
+pub use super::config::{RootFs, RunConfig};
+pub use super::error::is_no_space;
+pub use super::gc::Operation;
 
 /// The image store of one daemon root. Cheap to clone: clones share the same state.
 #[derive(Clone)]
 pub struct ImageStore {
-    inner: Arc<Inner>,
+    pub(super) inner: Arc<Inner>,
 }
 
-struct Inner {
+pub(super) struct Inner {
     dir: PathBuf,
     content: ContentStore,
     /// Serializes changes to repositories.json and repodigests.json.
     refs_lock: Mutex<()>,
     /// Operations adding content, and whether garbage collection runs or is owed.
-    ops: Mutex<OpState>,
+    pub(super) ops: Mutex<OpState>,
     /// Signalled when a collection ends.
-    ops_done: Condvar,
-}
-
-/// See [`ImageStore::begin`].
-#[derive(Debug, Default)]
-struct OpState {
-    /// Operations running (load, import, commit, pull, push).
-    active: usize,
-    /// A collection is running: new operations wait for it.
-    collecting: bool,
-    /// An operation failed (or a collection was asked for) while others ran: collect once
-    /// the last one ends.
-    owed: bool,
+    pub(super) ops_done: Condvar,
 }
 
 /// A stored blob known to hold one layer (compressed or not).
@@ -186,130 +90,12 @@ impl ImageStore {
         Ok(store)
     }
 
-    fn ops(&self) -> MutexGuard<'_, OpState> {
-        self.inner.ops.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Starts an operation that adds blobs or layers (load, import, commit, pull, push).
-    /// Until it ends, what it adds is not yet referenced by any image, so garbage collection
-    /// waits for it; an operation that ends in failure has its leftovers collected as soon
-    /// as no other operation runs (a concurrent one may be using the same blobs).
-    pub fn begin(&self) -> Operation {
-        let mut st = self.ops();
-        while st.collecting {
-            st = self.inner.ops_done.wait(st).unwrap_or_else(|p| p.into_inner());
-        }
-        st.active += 1;
-        Operation { store: Some(self.clone()), ok: false }
-    }
-
-    /// [`begin`](Self::begin) for async callers: the wait for a running collection happens
-    /// on a blocking thread.
-    pub async fn begin_async(&self) -> Operation {
-        let store = self.clone();
-        match tokio::task::spawn_blocking(move || store.begin()).await {
-            Ok(op) => op,
-            // The blocking pool is gone (the runtime shuts down): wait here.
-            Err(_) => self.begin(),
-        }
-    }
-
-    /// Removes every blob, layer and layer record no image references (what failed or
-    /// killed operations left), now if no operation runs, else once the last one ends.
-    /// Returns the blobs and layers removed now.
-    pub fn collect_garbage(&self) -> Result<(usize, usize), ImageError> {
-        {
-            let mut st = self.ops();
-            if st.active > 0 || st.collecting {
-                st.owed = true;
-                return Ok((0, 0));
-            }
-            st.collecting = true;
-        }
-        let result = self.sweep();
-        let mut st = self.ops();
-        st.collecting = false;
-        self.inner.ops_done.notify_all();
-        result
-    }
-
-    /// [`collect_garbage`](Self::collect_garbage) for an operation that ended in failure.
-    fn collect_after_failure(&self) {
-        if let Err(e) = self.collect_garbage() {
-            tracing::warn!("image store: garbage collection after a failed operation: {e}");
-        }
-    }
-
-    /// The collection itself; runs while no operation does.
-    fn sweep(&self) -> Result<(usize, usize), ImageError> {
-        let mut blobs: HashSet<String> = HashSet::new();
-        let mut layers: HashSet<String> = HashSet::new();
-        for hex in self.config_ids()? {
-            let p = self.dir().join("configs").join(format!("{hex}.json"));
-            // An unreadable config hides which layers it needs: then delete nothing.
-            let cfg: ImageConfigFile = read_json(&p).map_err(io_err(&p))?;
-            blobs.insert(hex);
-            for d in &cfg.rootfs.diff_ids {
-                let dhex = d.trim_start_matches("sha256:").to_owned();
-                let lp = self.layerdb_path(d);
-                let list: Vec<LayerBlob> = match read_json(&lp) {
-                    Ok(l) => l,
-                    Err(e) if e.kind() == io::ErrorKind::NotFound => Vec::new(),
-                    Err(e) => {
-                        return Err(ImageError::Io { path: lp, source: e });
-                    }
-                };
-                blobs.extend(list.into_iter().map(|b| b.digest.trim_start_matches("sha256:").to_owned()));
-                layers.insert(dhex);
-            }
-        }
-        // Manifests images were pulled or pushed as, and the manifests of those indexes.
-        for list in read_map::<Vec<String>>(&self.digests_path())?.into_values() {
-            for rd in list {
-                let Some((_, d)) = rd.rsplit_once('@') else {
-                    continue;
-                };
-                blobs.insert(d.trim_start_matches("sha256:").to_owned());
-                if let Ok(bytes) = self.content().read(d)
-                    && let Ok(super::manifest::Parsed::Index(index)) = super::manifest::parse(&bytes, None, d)
-                {
-                    blobs.extend(index.manifests().iter().map(|m| m.digest().to_string().trim_start_matches("sha256:").to_owned()));
-                }
-            }
-        }
-        let mut removed = (0, 0);
-        for hex in self.content().stored()? {
-            if !blobs.contains(&hex) && self.content().remove(&format!("sha256:{hex}")).is_ok() {
-                removed.0 += 1;
-            }
-        }
-        for sub in ["layers", "layerdb"] {
-            let d = self.dir().join(sub);
-            for e in std::fs::read_dir(&d).map_err(io_err(&d))?.flatten() {
-                let name = e.file_name().to_string_lossy().into_owned();
-                if layers.contains(name.trim_end_matches(".json")) || name.starts_with('.') {
-                    continue;
-                }
-                if sub == "layerdb" {
-                    let _ = std::fs::remove_file(e.path());
-                    continue;
-                }
-                let trash = self.dir().join("tmp").join(format!("rm-{}", crate::util::random_id()));
-                if std::fs::rename(e.path(), &trash).is_ok() {
-                    let _ = std::fs::remove_dir_all(&trash);
-                    removed.1 += 1;
-                }
-            }
-        }
-        Ok(removed)
-    }
-
     /// The content store holding this store's blobs.
     pub fn content(&self) -> &ContentStore {
         &self.inner.content
     }
 
-    fn dir(&self) -> &Path {
+    pub(super) fn dir(&self) -> &Path {
         &self.inner.dir
     }
 
@@ -321,7 +107,7 @@ impl ImageStore {
         read_map(&self.refs_path())
     }
 
-    fn digests_path(&self) -> PathBuf {
+    pub(super) fn digests_path(&self) -> PathBuf {
         self.dir().join("repodigests.json")
     }
 
@@ -347,7 +133,7 @@ impl ImageStore {
         self.dir().join("layers").join(diff_id.trim_start_matches("sha256:"))
     }
 
-    fn layerdb_path(&self, diff_id: &str) -> PathBuf {
+    pub(super) fn layerdb_path(&self, diff_id: &str) -> PathBuf {
         self.dir().join("layerdb").join(format!("{}.json", diff_id.trim_start_matches("sha256:")))
     }
 
@@ -633,7 +419,7 @@ impl ImageStore {
         Ok(Image { id, config, tags, size })
     }
 
-    fn config_ids(&self) -> Result<Vec<String>, ImageError> {
+    pub(super) fn config_ids(&self) -> Result<Vec<String>, ImageError> {
         let dir = self.dir().join("configs");
         let rd = std::fs::read_dir(&dir).map_err(io_err(&dir))?;
         Ok(rd
@@ -699,105 +485,7 @@ pub(crate) fn check_name(name: &str) -> Result<String, ImageError> {
     Ok(n.key())
 }
 
-/// Whether `e`, or an error it wraps, is ENOSPC or EDQUOT.
-pub fn is_no_space(e: &(dyn std::error::Error + 'static)) -> bool {
-    let mut cur = Some(e);
-    while let Some(err) = cur {
-        if let Some(io) = err.downcast_ref::<io::Error>()
-            && io_no_space(io)
-        {
-            return true;
-        }
-        cur = err.source();
-    }
-    false
-}
-
-/// [`is_no_space`] of an I/O error (whose own wrapped error `source()` skips).
-fn io_no_space(e: &io::Error) -> bool {
-    e.kind() == io::ErrorKind::StorageFull
-        || matches!(e.raw_os_error(), Some(libc::ENOSPC | libc::EDQUOT))
-        || e.get_ref().is_some_and(|inner| is_no_space(inner))
-}
-
-impl ImageError {
-    /// The error as reported: a full disk says "no space left on device" whatever step
-    /// (spooling, unpacking, a record) it hit.
-    fn reported(self) -> ImageError {
-        if matches!(self, ImageError::NoSpace(_)) || !is_no_space(&self) {
-            return self;
-        }
-        let path = match &self {
-            ImageError::Io { path, .. } | ImageError::Content(ContentError::Io { path, .. }) => Some(path.clone()),
-            ImageError::Layer { source: LayerError::Io { path, .. }, .. } => Some(path.clone()),
-            _ => None,
-        };
-        ImageError::NoSpace(path)
-    }
-}
-
-/// An operation adding content (see [`ImageStore::begin`]); end it with [`Operation::end`].
-pub struct Operation {
-    /// `None` once counted out.
-    store: Option<ImageStore>,
-    ok: bool,
-}
-
-impl Operation {
-    /// Ends the operation with its result (a full disk reported as such); a collection it
-    /// makes due runs before this returns.
-    pub fn end<T>(mut self, result: Result<T, ImageError>) -> Result<T, ImageError> {
-        self.ok = result.is_ok();
-        if let Some(store) = self.finish() {
-            store.collect_after_failure();
-        }
-        result.map_err(ImageError::reported)
-    }
-
-    /// [`end`](Self::end) for async callers: the collection runs on a blocking thread.
-    pub async fn end_async<T>(mut self, result: Result<T, ImageError>) -> Result<T, ImageError> {
-        self.ok = result.is_ok();
-        if let Some(store) = self.finish() {
-            let _ = tokio::task::spawn_blocking(move || store.collect_after_failure()).await;
-        }
-        result.map_err(ImageError::reported)
-    }
-
-    /// Counts the operation out; returns the store if a collection is now due.
-    fn finish(&mut self) -> Option<ImageStore> {
-        let store = self.store.take()?;
-        let mut st = store.ops();
-        st.active -= 1;
-        // Ended in failure (or never ended: a panic, a dropped request): its blobs and
-        // layers may be left unreferenced.
-        st.owed |= !self.ok;
-        let now = st.active == 0 && st.owed;
-        if now {
-            st.owed = false;
-        }
-        drop(st);
-        now.then_some(store)
-    }
-}
-
-impl Drop for Operation {
-    fn drop(&mut self) {
-        let Some(store) = self.finish() else {
-            return;
-        };
-        // Never ended (a panic, or a request future dropped on an async thread, which the
-        // filesystem walk must not hold up): collect on a blocking thread when there is a
-        // runtime.
-        match tokio::runtime::Handle::try_current() {
-            Ok(rt) => {
-                rt.spawn_blocking(move || store.collect_after_failure());
-            }
-            Err(_) => store.collect_after_failure(),
-        }
-    }
-}
-
-fn read_map<V: serde::de::DeserializeOwned>(p: &Path) -> Result<BTreeMap<String, V>, ImageError> {
+pub(super) fn read_map<V: serde::de::DeserializeOwned>(p: &Path) -> Result<BTreeMap<String, V>, ImageError> {
     match read_json(p) {
         Ok(r) => Ok(r),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(BTreeMap::new()),
@@ -823,13 +511,6 @@ pub fn dir_size(dir: &Path) -> u64 {
         }
     }
     total
-}
-
-impl ImageConfigFile {
-    /// The layers' diff ids, bottom first.
-    pub fn config_diff_ids(&self) -> Vec<String> {
-        self.rootfs.diff_ids.clone()
-    }
 }
 
 /// Whether `name` is a `repo@digest` reference (which is no tag: "busybox@sha256:…" is not

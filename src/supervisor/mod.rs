@@ -63,6 +63,9 @@ pub enum SupervisorError {
     /// The gRPC server failed.
     #[error("gRPC server on {path}: {source}")]
     Serve { path: PathBuf, source: tonic::transport::Error },
+    /// A blocking task (a shim call) died before answering.
+    #[error("blocking task: {0}")]
+    Task(#[from] tokio::task::JoinError),
     /// Another supervisor already serves this socket.
     #[error("{0}: another supervisor is already listening there")]
     InUse(PathBuf),

@@ -54,7 +54,7 @@ impl Drop for Creating<'_> {
 
 /// Runs a blocking shim call off the async runtime.
 pub(super) async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> Result<T, SupervisorError> {
-    tokio::task::spawn_blocking(f).await.map_err(|e| SupervisorError::Invalid(format!("blocking task failed: {e}")))
+    Ok(tokio::task::spawn_blocking(f).await?)
 }
 
 impl Tasks {

@@ -135,7 +135,7 @@ where
     Fut: std::future::Future<Output = Result<T, DaemonError>> + Send + 'static,
     T: Send + 'static,
 {
-    tokio::spawn(op(d)).await.unwrap_or_else(|e| Err(DaemonError::Internal(format!("operation failed: {e}"))))
+    tokio::spawn(op(d)).await.unwrap_or_else(|source| Err(DaemonError::Task { what: "operation".into(), source }))
 }
 
 pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiResult<StatusCode> {

@@ -2,6 +2,7 @@
 //! error body — ours, and those axum or hyper produce (a bad query, 405, 413) — becomes
 //! Docker's `{"message": ...}`, with input that is not printable text escaped.
 
+use super::super::error::ErrorKind;
 use super::super::DaemonError;
 use crate::api::types::ErrorResponse;
 use axum::http::{header, HeaderValue, StatusCode};
@@ -24,16 +25,27 @@ impl IntoResponse for ApiError {
     }
 }
 
+/// The status code of each kind of error, as dockerd's `httpstatus.FromError`.
+fn status_of(kind: ErrorKind) -> StatusCode {
+    match kind {
+        ErrorKind::NotFound => StatusCode::NOT_FOUND,
+        ErrorKind::Conflict => StatusCode::CONFLICT,
+        ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
+        ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
+        ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
+        ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
+        ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+        ErrorKind::System => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
 impl From<DaemonError> for ApiError {
     fn from(e: DaemonError) -> Self {
-        let code = match &e {
-            DaemonError::NotFound(_) => StatusCode::NOT_FOUND,
-            DaemonError::Conflict(_) => StatusCode::CONFLICT,
-            DaemonError::BadRequest(_) => StatusCode::BAD_REQUEST,
-            DaemonError::NotModified(_) => StatusCode::NOT_MODIFIED,
-            DaemonError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
-        };
-        ApiError(code, e.to_string())
+        if e.kind() == ErrorKind::System {
+            // The whole chain goes to the daemon's log; the client gets the message.
+            tracing::warn!(error = ?e, "request failed");
+        }
+        ApiError(status_of(e.kind()), e.to_string())
     }
 }
 
