@@ -14,6 +14,8 @@ need=()
 command -v busybox >/dev/null || need+=(busybox-static)
 command -v file >/dev/null || need+=(file)
 command -v cc >/dev/null || need+=(gcc)
+# libseccomp.a: the seccomp filter compiler, linked into the static binary (.cargo/config.toml).
+[[ -e /usr/lib/x86_64-linux-gnu/libseccomp.a ]] || need+=(libseccomp-dev)
 if ((${#need[@]})); then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >/dev/null
 fi

@@ -1,14 +1,13 @@
-//! seccomp: compiles an OCI profile (linux.seccomp) to a classic-BPF filter and installs it,
-//! without libseccomp. The filter checks the architecture, then tries each rule in order
-//! (syscall number, then every argument condition, all 64-bit), and falls back to
-//! defaultAction. Syscall names this architecture does not have are skipped, like runc does.
-//! Calls from another ABI (i386, x32) get defaultAction: listing SCMP_ARCH_X86 in a profile
-//! does not allow them separately (a documented limitation).
+//! seccomp: installs an OCI profile (linux.seccomp) through libseccomp, as runc, crun and
+//! youki do. libseccomp gives every architecture the profile lists its own copy of the rules
+//! (a syscall name becomes that architecture's number: `mkdir` is 83 through `syscall` and
+//! 39 through `int 0x80`), and a call from an architecture the filter does not hold (an
+//! i386 call when only SCMP_ARCH_X86_64 is listed) gets the bad-architecture action, which is
+//! kept at libseccomp's default, SCMP_ACT_KILL (runc leaves it there too), never the allow
+//! path. Syscall names libseccomp does not know are skipped, as runc does.
 
-#[cfg(target_arch = "x86_64")]
-mod x86_64;
-
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompOperator};
+use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
+use oci_spec::runtime::{Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall};
 use serde_json::Value;
 
 /// Whether seccomp filters are installed.
@@ -46,272 +45,234 @@ pub const ARCHS: &[&str] = &[
     "SCMP_ARCH_S390X",
     "SCMP_ARCH_RISCV64",
 ];
-const FLAGS: &[(&str, u32)] = &[("SECCOMP_FILTER_FLAG_TSYNC", 1), ("SECCOMP_FILTER_FLAG_LOG", 2), ("SECCOMP_FILTER_FLAG_SPEC_ALLOW", 4)];
+/// Filter flags a profile may list.
+const FLAGS: &[&str] = &["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW"];
 
-/// Validates linux.seccomp as JSON; errors start with the sub-path (".syscalls[2].action: ...").
-pub fn check(sc: &Value) -> Result<(), String> {
+/// Linux system calls take at most six arguments.
+const MAX_ARGS: usize = 6;
+
+/// Past this many syscall names libseccomp is asked for a binary tree instead of a linear
+/// list of comparisons (runc's threshold: libseccomp <= 2.5.4 mishandles a tree with no
+/// rules, and a short list is as fast).
+const TREE_AFTER: usize = 32;
+
+/// A linux.seccomp that [`check`] refuses: where in the profile, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("{at}: {reason}")]
+pub struct InvalidProfile {
+    /// The sub-path from linux.seccomp, e.g. `.syscalls[2].action`.
+    pub at: String,
+    /// What is wrong there.
+    pub reason: String,
+}
+
+/// Why a profile could not be installed.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// The profile asks for something this runtime does not do.
+    #[error("{0}")]
+    Unsupported(String),
+    /// libseccomp refused a step of building or loading the filter.
+    #[error("{what}: {source}")]
+    Libseccomp { what: String, source: libseccomp::error::SeccompError },
+}
+
+/// `map_err` helper: a libseccomp error with what was being done.
+fn ctx(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
+    let what = what.into();
+    move |source| SeccompError::Libseccomp { what, source }
+}
+
+/// Validates linux.seccomp as JSON; errors name the sub-path (".syscalls[2].action: ...").
+pub fn check(sc: &Value) -> Result<(), InvalidProfile> {
+    let bad = |at: String, reason: String| Err(InvalidProfile { at, reason });
     let s = |v: Option<&Value>| v.and_then(Value::as_str).unwrap_or_default().to_owned();
     let action_ok = |a: &str| ACTIONS.contains(&a) || a == "SCMP_ACT_NOTIFY";
     let def = s(sc.get("defaultAction"));
     if !action_ok(&def) {
-        return Err(format!(".defaultAction: unknown action {def:?}"));
+        return bad(".defaultAction".into(), format!("unknown action {def:?}"));
     }
     for (i, a) in sc.get("architectures").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if !a.as_str().is_some_and(|a| ARCHS.contains(&a)) {
-            return Err(format!(".architectures[{i}]: unknown architecture {a}"));
+            return bad(format!(".architectures[{i}]"), format!("unknown architecture {a}"));
         }
     }
     for (i, f) in sc.get("flags").and_then(Value::as_array).into_iter().flatten().enumerate() {
-        if !FLAGS.iter().any(|(n, _)| Some(*n) == f.as_str()) {
-            return Err(format!(".flags[{i}]: unknown flag {f}"));
+        if !f.as_str().is_some_and(|f| FLAGS.contains(&f)) {
+            return bad(format!(".flags[{i}]"), format!("unknown flag {f}"));
         }
     }
     for (i, r) in sc.get("syscalls").and_then(Value::as_array).into_iter().flatten().enumerate() {
         if !r.get("names").and_then(Value::as_array).is_some_and(|n| !n.is_empty() && n.iter().all(Value::is_string)) {
-            return Err(format!(".syscalls[{i}].names: must be a non-empty list of syscall names"));
+            return bad(format!(".syscalls[{i}].names"), "must be a non-empty list of syscall names".into());
         }
         let a = s(r.get("action"));
         if !action_ok(&a) {
-            return Err(format!(".syscalls[{i}].action: unknown action {a:?}"));
+            return bad(format!(".syscalls[{i}].action"), format!("unknown action {a:?}"));
         }
         for (j, arg) in r.get("args").and_then(Value::as_array).into_iter().flatten().enumerate() {
             let idx = arg.get("index").and_then(Value::as_u64);
-            if idx.is_none_or(|x| x >= 6) {
-                return Err(format!(".syscalls[{i}].args[{j}].index: must be 0..5"));
+            if idx.is_none_or(|x| x >= MAX_ARGS as u64) {
+                return bad(format!(".syscalls[{i}].args[{j}].index"), "must be 0..5".into());
             }
             if arg.get("value").and_then(Value::as_u64).is_none() {
-                return Err(format!(".syscalls[{i}].args[{j}].value: must be an unsigned integer"));
+                return bad(format!(".syscalls[{i}].args[{j}].value"), "must be an unsigned integer".into());
             }
             let op = s(arg.get("op"));
             if !OPERATORS.contains(&op.as_str()) {
-                return Err(format!(".syscalls[{i}].args[{j}].op: unknown operator {op:?}"));
+                return bad(format!(".syscalls[{i}].args[{j}].op"), format!("unknown operator {op:?}"));
             }
         }
     }
     Ok(())
 }
 
-const SECCOMP_RET_KILL_PROCESS: u32 = 0x8000_0000;
-const SECCOMP_RET_KILL_THREAD: u32 = 0;
-const SECCOMP_RET_TRAP: u32 = 0x0003_0000;
-const SECCOMP_RET_ERRNO: u32 = 0x0005_0000;
-const SECCOMP_RET_TRACE: u32 = 0x7ff0_0000;
-const SECCOMP_RET_LOG: u32 = 0x7ffc_0000;
-const SECCOMP_RET_ALLOW: u32 = 0x7fff_0000;
-
-/// The seccomp return value of an action; `ret` is errnoRet (EPERM when absent).
-fn ret_of(action: LinuxSeccompAction, ret: Option<u32>) -> Result<u32, String> {
+/// libseccomp's action for an OCI action; `ret` is errnoRet (EPERM when absent, as runc).
+fn action_of(action: LinuxSeccompAction, ret: Option<u32>) -> Result<ScmpAction, SeccompError> {
     use LinuxSeccompAction as A;
+    // The kernel keeps the low 16 bits of an action's data (SECCOMP_RET_DATA).
+    let data = ret.unwrap_or(libc::EPERM as u32) as u16;
     Ok(match action {
-        A::ScmpActAllow => SECCOMP_RET_ALLOW,
-        A::ScmpActErrno => SECCOMP_RET_ERRNO | (ret.unwrap_or(libc::EPERM as u32) & 0xffff),
-        A::ScmpActKill | A::ScmpActKillThread => SECCOMP_RET_KILL_THREAD,
-        A::ScmpActKillProcess => SECCOMP_RET_KILL_PROCESS,
-        A::ScmpActTrap => SECCOMP_RET_TRAP,
-        A::ScmpActTrace => SECCOMP_RET_TRACE | (ret.unwrap_or(libc::EPERM as u32) & 0xffff),
-        A::ScmpActLog => SECCOMP_RET_LOG,
-        A::ScmpActNotify => return Err("SCMP_ACT_NOTIFY needs a listener socket (not supported)".into()),
+        A::ScmpActAllow => ScmpAction::Allow,
+        A::ScmpActErrno => ScmpAction::Errno(i32::from(data)),
+        // SCMP_ACT_KILL is the thread-only kill, as in libseccomp and runc.
+        A::ScmpActKill | A::ScmpActKillThread => ScmpAction::KillThread,
+        A::ScmpActKillProcess => ScmpAction::KillProcess,
+        A::ScmpActTrap => ScmpAction::Trap,
+        A::ScmpActTrace => ScmpAction::Trace(data),
+        A::ScmpActLog => ScmpAction::Log,
+        A::ScmpActNotify => return Err(SeccompError::Unsupported("SCMP_ACT_NOTIFY needs a listener socket (not supported)".into())),
     })
 }
 
-/// A jump target while assembling: fall through, or a label resolved at the end.
-#[derive(Clone, Copy)]
-enum T {
-    Next,
-    L(usize),
+/// libseccomp's token for an OCI architecture.
+fn arch_of(arch: Arch) -> ScmpArch {
+    match arch {
+        Arch::ScmpArchNative => ScmpArch::Native,
+        Arch::ScmpArchX86 => ScmpArch::X86,
+        Arch::ScmpArchX86_64 => ScmpArch::X8664,
+        Arch::ScmpArchX32 => ScmpArch::X32,
+        Arch::ScmpArchArm => ScmpArch::Arm,
+        Arch::ScmpArchAarch64 => ScmpArch::Aarch64,
+        Arch::ScmpArchMips => ScmpArch::Mips,
+        Arch::ScmpArchMips64 => ScmpArch::Mips64,
+        Arch::ScmpArchMips64n32 => ScmpArch::Mips64N32,
+        Arch::ScmpArchMipsel => ScmpArch::Mipsel,
+        Arch::ScmpArchMipsel64 => ScmpArch::Mipsel64,
+        Arch::ScmpArchMipsel64n32 => ScmpArch::Mipsel64N32,
+        Arch::ScmpArchPpc => ScmpArch::Ppc,
+        Arch::ScmpArchPpc64 => ScmpArch::Ppc64,
+        Arch::ScmpArchPpc64le => ScmpArch::Ppc64Le,
+        Arch::ScmpArchS390 => ScmpArch::S390,
+        Arch::ScmpArchS390x => ScmpArch::S390X,
+        Arch::ScmpArchParisc => ScmpArch::Parisc,
+        Arch::ScmpArchParisc64 => ScmpArch::Parisc64,
+        Arch::ScmpArchRiscv64 => ScmpArch::Riscv64,
+        Arch::ScmpArchLoongarch64 => ScmpArch::Loongarch64,
+        Arch::ScmpArchM68k => ScmpArch::M68k,
+        Arch::ScmpArchSh => ScmpArch::Sh,
+        Arch::ScmpArchSheb => ScmpArch::Sheb,
+    }
 }
 
-struct Asm {
-    code: Vec<(u16, T, T, u32)>,
-    labels: Vec<Option<usize>>,
-}
-
-impl Asm {
-    fn label(&mut self) -> usize {
-        self.labels.push(None);
-        self.labels.len() - 1
-    }
-    fn place(&mut self, l: usize) {
-        self.labels[l] = Some(self.code.len());
-    }
-    fn stmt(&mut self, code: u32, k: u32) {
-        self.code.push((code as u16, T::Next, T::Next, k));
-    }
-    fn jump(&mut self, code: u32, k: u32, jt: T, jf: T) {
-        self.code.push((code as u16, jt, jf, k));
-    }
-    fn finish(self) -> Result<Vec<libc::sock_filter>, String> {
-        let mut out = Vec::with_capacity(self.code.len());
-        for (i, (code, jt, jf, k)) in self.code.iter().enumerate() {
-            let off = |t: &T| -> Result<u8, String> {
-                match t {
-                    T::Next => Ok(0),
-                    T::L(l) => {
-                        let pos = self.labels[*l].ok_or("internal: unplaced label")?;
-                        u8::try_from(pos - (i + 1)).map_err(|_| "internal: jump too far".to_string())
-                    }
+/// The rule's argument conditions as libseccomp rules: one rule with every condition (they
+/// must all hold) or, when two conditions test the same argument (libseccomp allows one
+/// per argument in a rule), one rule per condition, so that any one of them matches: runc's
+/// reading of such a profile.
+fn condition_sets(rule: &LinuxSyscall) -> Vec<Vec<ScmpArgCompare>> {
+    let args = rule.args().as_deref().unwrap_or_default();
+    let conds: Vec<ScmpArgCompare> = args
+        .iter()
+        .map(|a| {
+            let op = match a.op() {
+                LinuxSeccompOperator::ScmpCmpNe => ScmpCompareOp::NotEqual,
+                LinuxSeccompOperator::ScmpCmpLt => ScmpCompareOp::Less,
+                LinuxSeccompOperator::ScmpCmpLe => ScmpCompareOp::LessOrEqual,
+                LinuxSeccompOperator::ScmpCmpEq => ScmpCompareOp::Equal,
+                LinuxSeccompOperator::ScmpCmpGe => ScmpCompareOp::GreaterEqual,
+                LinuxSeccompOperator::ScmpCmpGt => ScmpCompareOp::Greater,
+                // OCI's MASKED_EQ: `value` is the mask, `valueTwo` what the masked argument
+                // must equal.
+                LinuxSeccompOperator::ScmpCmpMaskedEq => {
+                    return ScmpArgCompare::new(a.index() as u32, ScmpCompareOp::MaskedEqual(a.value()), a.value_two().unwrap_or(0));
                 }
             };
-            out.push(libc::sock_filter { code: *code, jt: off(jt)?, jf: off(jf)?, k: *k });
+            ScmpArgCompare::new(a.index() as u32, op, a.value())
+        })
+        .collect();
+    let mut per_index = [0usize; MAX_ARGS];
+    for a in args {
+        if let Some(n) = per_index.get_mut(a.index()) {
+            *n += 1;
         }
-        if out.len() > 4096 {
-            return Err(format!("filter too long ({} instructions)", out.len()));
-        }
-        Ok(out)
+    }
+    if per_index.iter().any(|&n| n > 1) {
+        conds.into_iter().map(|c| vec![c]).collect()
+    } else {
+        vec![conds]
     }
 }
 
-const LD_W_ABS: u32 = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
-const JEQ: u32 = libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K;
-const JGT: u32 = libc::BPF_JMP | libc::BPF_JGT | libc::BPF_K;
-const JGE: u32 = libc::BPF_JMP | libc::BPF_JGE | libc::BPF_K;
-const AND: u32 = libc::BPF_ALU | libc::BPF_AND | libc::BPF_K;
-const RET: u32 = libc::BPF_RET | libc::BPF_K;
-/// offsetof(struct seccomp_data, nr / arch / args).
-const OFF_NR: u32 = 0;
-const OFF_ARCH: u32 = 4;
-const OFF_ARGS: u32 = 16;
-
-#[cfg(target_arch = "x86_64")]
-const NATIVE_ARCH: u32 = 0xc000_003e; // AUDIT_ARCH_X86_64
-#[cfg(target_arch = "x86_64")]
-fn syscall_nr(name: &str) -> Option<u32> {
-    x86_64::SYSCALLS.binary_search_by(|(n, _)| (*n).cmp(name)).ok().map(|i| x86_64::SYSCALLS[i].1)
-}
-#[cfg(not(target_arch = "x86_64"))]
-const NATIVE_ARCH: u32 = 0;
-#[cfg(not(target_arch = "x86_64"))]
-fn syscall_nr(_name: &str) -> Option<u32> {
-    None
-}
-
-/// One 64-bit argument condition: falls through when it holds, jumps to `fail` otherwise.
-fn emit_cond(a: &mut Asm, index: usize, op: LinuxSeccompOperator, value: u64, mask: u64, fail: usize) {
-    use LinuxSeccompOperator as O;
-    let lo_off = OFF_ARGS + 8 * index as u32;
-    let hi_off = lo_off + 4;
-    let (vhi, vlo) = ((value >> 32) as u32, value as u32);
-    let f = T::L(fail);
-    match op {
-        O::ScmpCmpEq | O::ScmpCmpMaskedEq => {
-            let masked = matches!(op, O::ScmpCmpMaskedEq);
-            // For MASKED_EQ, `mask` is the mask and `value` the wanted result (OCI: value, valueTwo).
-            a.stmt(LD_W_ABS, hi_off);
-            if masked {
-                a.stmt(AND, (mask >> 32) as u32);
-            }
-            a.jump(JEQ, vhi, T::Next, f);
-            a.stmt(LD_W_ABS, lo_off);
-            if masked {
-                a.stmt(AND, mask as u32);
-            }
-            a.jump(JEQ, vlo, T::Next, f);
-        }
-        O::ScmpCmpNe => {
-            let ok = a.label();
-            a.stmt(LD_W_ABS, hi_off);
-            a.jump(JEQ, vhi, T::Next, T::L(ok));
-            a.stmt(LD_W_ABS, lo_off);
-            a.jump(JEQ, vlo, f, T::Next);
-            a.place(ok);
-        }
-        O::ScmpCmpGt | O::ScmpCmpGe => {
-            let ok = a.label();
-            a.stmt(LD_W_ABS, hi_off);
-            a.jump(JGT, vhi, T::L(ok), T::Next);
-            a.jump(JEQ, vhi, T::Next, f);
-            a.stmt(LD_W_ABS, lo_off);
-            a.jump(if matches!(op, O::ScmpCmpGt) { JGT } else { JGE }, vlo, T::Next, f);
-            a.place(ok);
-        }
-        O::ScmpCmpLt | O::ScmpCmpLe => {
-            // LT = !(GE), LE = !(GT).
-            let ok = a.label();
-            a.stmt(LD_W_ABS, hi_off);
-            a.jump(JGT, vhi, f, T::Next);
-            a.jump(JEQ, vhi, T::Next, T::L(ok));
-            a.stmt(LD_W_ABS, lo_off);
-            a.jump(if matches!(op, O::ScmpCmpLt) { JGE } else { JGT }, vlo, f, T::Next);
-            a.place(ok);
+/// Builds libseccomp's filter for `profile` (not loaded).
+fn build(profile: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
+    let default = action_of(profile.default_action(), profile.default_errno_ret())?;
+    let rules = profile.syscalls().as_deref().unwrap_or_default();
+    // Every action is checked before any is used: a NOTIFY rule is refused even when none of
+    // its names exist here.
+    let actions = rules.iter().map(|r| action_of(r.action(), r.errno_ret())).collect::<Result<Vec<_>, _>>()?;
+    let mut filter = ScmpFilterContext::new(default).map_err(ctx("creating the filter"))?;
+    // The container's no_new_privs is set (or not) by the caller from process.noNewPrivileges;
+    // libseccomp would otherwise set it while loading.
+    filter.set_ctl_nnp(false).map_err(ctx("leaving no_new_privs to the runtime"))?;
+    // Stated, not inherited: a call through an architecture the filter does not hold is
+    // killed (libseccomp's default and runc's), never given the default action.
+    filter.set_act_badarch(ScmpAction::KillThread).map_err(ctx("setting the bad-architecture action"))?;
+    // The native architecture is always in the filter (as with runc); the listed ones join it.
+    for arch in profile.architectures().iter().flatten() {
+        let token = arch_of(*arch);
+        if !filter.is_arch_present(token).map_err(ctx(format!("architecture {arch}")))? {
+            filter.add_arch(token).map_err(ctx(format!("adding architecture {arch}")))?;
         }
     }
-}
-
-/// Compiles `profile` to BPF for this architecture.
-pub fn compile(profile: &LinuxSeccomp) -> Result<Vec<libc::sock_filter>, String> {
-    let default = ret_of(profile.default_action(), profile.default_errno_ret())?;
-    let mut a = Asm { code: Vec::new(), labels: Vec::new() };
-    let native = a.label();
-    a.stmt(LD_W_ABS, OFF_ARCH);
-    a.jump(JEQ, NATIVE_ARCH, T::L(native), T::Next);
-    a.stmt(RET, default);
-    a.place(native);
-    for rule in profile.syscalls().iter().flatten() {
-        let ret = ret_of(rule.action(), rule.errno_ret())?;
-        if ret == default && rule.args().as_ref().is_none_or(|x| x.is_empty()) {
+    for flag in profile.flags().iter().flatten() {
+        match flag {
+            // TSYNC: every thread of the process gets the filter (the container process is
+            // single-threaded here, but the flag is honoured).
+            LinuxSeccompFilterFlag::SeccompFilterFlagTsync => filter.set_ctl_tsync(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagLog => filter.set_ctl_log(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagSpecAllow => filter.set_ctl_ssb(true),
+            LinuxSeccompFilterFlag::SeccompFilterFlagWaitKillableRecv => return Err(SeccompError::Unsupported(format!("unknown flag {flag}"))),
+        }
+        .map_err(ctx(format!("flag {flag}")))?;
+    }
+    let mut names = 0;
+    for (i, (rule, action)) in rules.iter().zip(actions).enumerate() {
+        // libseccomp refuses a rule whose action is the default one; it changes nothing.
+        if action == default {
             continue;
         }
+        let conditions = condition_sets(rule);
         for name in rule.names() {
-            let Some(nr) = syscall_nr(name) else { continue };
-            let next = a.label();
-            a.stmt(LD_W_ABS, OFF_NR);
-            a.jump(JEQ, nr, T::Next, T::L(next));
-            for arg in rule.args().iter().flatten() {
-                // MASKED_EQ: OCI's `value` is the mask and `valueTwo` the expected result.
-                let (value, mask) = match arg.op() {
-                    LinuxSeccompOperator::ScmpCmpMaskedEq => (arg.value_two().unwrap_or(0), arg.value()),
-                    _ => (arg.value(), u64::MAX),
-                };
-                emit_cond(&mut a, arg.index(), arg.op(), value, mask, next);
+            // A name no architecture has: skipped (an older libseccomp, or a typo), like runc.
+            // A name only some listed architectures have resolves to a pseudo-number that
+            // libseccomp turns into each architecture's own number, or skips there.
+            let Ok(nr) = ScmpSyscall::from_name(name) else { continue };
+            names += 1;
+            for conds in &conditions {
+                filter.add_rule_conditional(action, nr, conds).map_err(ctx(format!("syscalls[{i}] {name}")))?;
             }
-            a.stmt(RET, ret);
-            a.place(next);
         }
     }
-    a.stmt(RET, default);
-    a.finish()
+    if names > TREE_AFTER {
+        filter.set_ctl_optimize(2).map_err(ctx("asking for a binary tree"))?;
+    }
+    Ok(filter)
 }
 
 /// Installs `profile` on the calling thread (needs no_new_privs or CAP_SYS_ADMIN).
-pub fn apply(profile: &LinuxSeccomp) -> Result<(), String> {
-    let filter = compile(profile)?;
-    let mut flags = 0u32;
-    for f in profile.flags().iter().flatten() {
-        let name = serde_json::to_value(f).ok().and_then(|v| v.as_str().map(str::to_owned)).unwrap_or_default();
-        flags |= FLAGS.iter().find(|(n, _)| *n == name).map(|(_, v)| *v).ok_or_else(|| format!("unknown flag {name}"))?;
-    }
-    let prog = libc::sock_fprog { len: filter.len() as u16, filter: filter.as_ptr() as *mut libc::sock_filter };
-    // SAFETY: seccomp(SECCOMP_SET_MODE_FILTER) reads `prog` and the `filter` array it points
-    // to, both alive across the call; the kernel copies the program.
-    let r = unsafe { libc::syscall(libc::SYS_seccomp, 1 as libc::c_ulong, flags as libc::c_ulong, &prog as *const libc::sock_fprog) };
-    if r != 0 {
-        return Err(format!("seccomp(SECCOMP_SET_MODE_FILTER): {}", std::io::Error::last_os_error()));
-    }
-    Ok(())
+pub fn apply(profile: &LinuxSeccomp) -> Result<(), SeccompError> {
+    build(profile)?.load().map_err(ctx("loading the filter"))
 }
 
 #[cfg(test)]
-mod tests {
-    #[test]
-    fn syscall_names_resolve_and_unknown_ones_do_not() {
-        assert_eq!(super::syscall_nr("mkdir"), Some(83));
-        assert_eq!(super::syscall_nr("read"), Some(0));
-        assert_eq!(super::syscall_nr("no_such_call"), None);
-    }
-
-    #[test]
-    fn profiles_with_arguments_compile_and_bad_ones_are_refused() {
-        let p: oci_spec::runtime::LinuxSeccomp = serde_json::from_value(serde_json::json!({
-            "defaultAction": "SCMP_ACT_ERRNO",
-            "syscalls": [
-                {"names": ["read", "write", "nonexistent_call"], "action": "SCMP_ACT_ALLOW"},
-                {"names": ["personality"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 8, "op": "SCMP_CMP_EQ"}]},
-                {"names": ["setpriority"], "action": "SCMP_ACT_ERRNO", "errnoRet": 13, "args": [{"index": 2, "value": 5, "op": "SCMP_CMP_GE"}]}
-            ]
-        }))
-        .expect("profile");
-        assert!(super::compile(&p).expect("compile").len() > 10);
-        let bad = serde_json::json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]});
-        assert!(super::check(&bad).expect_err("bad op").contains(".syscalls[0].args[0].op"));
-    }
-}
+mod tests;
