@@ -379,10 +379,8 @@ mod tests {
 
     #[test]
     fn output_of_a_process_that_ended_before_the_client_opened_its_fifo_is_kept_for_it() {
-        let dir = std::env::temp_dir().join(format!("berth-stdio-late-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let fifo = dir.join("stdout");
+        let dir = crate::util::TestDir::new("stdio-late");
+        let fifo = dir.path().join("stdout");
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).expect("mkfifo");
         let drain = Arc::new(Drain::default());
         let (stdio, _) = pipes("late", "", &fifo.to_string_lossy(), "", &drain).expect("pipes");
@@ -397,6 +395,5 @@ mod tests {
         let n = r.read(&mut buf).expect("read");
         assert_eq!(&buf[..n], b"in-exec\n");
         assert!(drain.wait(Duration::from_secs(5)), "the copier ends once its output was read");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 }

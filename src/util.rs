@@ -119,6 +119,33 @@ pub fn self_command(name: &str) -> io::Result<std::process::Command> {
     Ok(cmd)
 }
 
+/// A fresh directory under the system temp dir, removed with what it holds when dropped
+/// (unit tests).
+#[cfg(test)]
+pub struct TestDir(std::path::PathBuf);
+
+#[cfg(test)]
+impl TestDir {
+    /// Makes `<tmp>/berth-<tag>-<random>`.
+    pub fn new(tag: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("berth-{tag}-{}", random_id()));
+        fs::create_dir_all(&dir).expect("create test dir");
+        TestDir(dir)
+    }
+
+    /// The directory.
+    pub fn path(&self) -> &Path {
+        &self.0
+    }
+}
+
+#[cfg(test)]
+impl Drop for TestDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

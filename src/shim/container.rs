@@ -186,9 +186,8 @@ mod tests {
 
     #[test]
     fn a_runtime_config_file_is_read_as_toml_and_unknown_keys_are_refused() {
-        let dir = std::env::temp_dir().join(format!("berth-shim-opts-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        let file = dir.join("runc.toml");
+        let dir = crate::util::TestDir::new("shim-opts");
+        let file = dir.path().join("runc.toml");
         let read = |text: &str| {
             std::fs::write(&file, text).expect("write");
             let mut cfg = RuntimeConfig { binary_name: String::new(), root: PathBuf::from("/r") };
@@ -202,7 +201,6 @@ mod tests {
         assert!(e.contains("Bogus"), "{e}");
         let e = read("BinaryName = \"a\" = \"b\"\n").expect_err("bad toml").to_string();
         assert!(e.contains("runc.toml"), "{e}");
-        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

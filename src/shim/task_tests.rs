@@ -76,18 +76,13 @@ struct Harness {
     runtime: Arc<FakeRuntime>,
     reaper: Arc<Reaper>,
     dir: PathBuf,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _tmp: crate::util::TestDir,
 }
 
 impl Harness {
     fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("berth-shim-task-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = crate::util::TestDir::new(&format!("shim-task-{tag}"));
+        let dir = tmp.path().to_path_buf();
         std::fs::create_dir_all(dir.join("bundle")).expect("bundle dir");
         // Not started: no thread reaps this test process's children; exits come from record().
         let reaper = Arc::new(Reaper::default());
@@ -111,7 +106,7 @@ impl Harness {
             make_runtime: Box::new(move |_, _| fake.clone()),
             resident: false,
         });
-        Harness { svc: TaskService::new(shared), runtime, reaper, dir }
+        Harness { svc: TaskService::new(shared), runtime, reaper, dir, _tmp: tmp }
     }
 
     fn create(&self, id: &str) -> Result<u32, ShimError> {

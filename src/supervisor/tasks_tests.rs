@@ -167,18 +167,13 @@ struct Harness {
     launcher: Arc<FakeLauncher>,
     events: tokio::sync::broadcast::Receiver<Envelope>,
     dir: PathBuf,
-}
-
-impl Drop for Harness {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
+    _tmp: crate::util::TestDir,
 }
 
 impl Harness {
     fn new(tag: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("berth-sup-tasks-{tag}-{}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&dir);
+        let tmp = crate::util::TestDir::new(&format!("sup-tasks-{tag}"));
+        let dir = tmp.path().to_path_buf();
         let cfg = Config {
             address: dir.join("s.sock"),
             root: dir.join("root"),
@@ -191,7 +186,7 @@ impl Harness {
         let events = exchange.subscribe();
         let launcher = Arc::new(FakeLauncher { next: StdMutex::default(), listening: StdMutex::default(), deleted: StdMutex::default() });
         let tasks = Arc::new(Tasks::with_launcher(cfg, store, exchange, launcher.clone()));
-        Harness { tasks, launcher, events, dir }
+        Harness { tasks, launcher, events, dir, _tmp: tmp }
     }
 
     fn container(&self, id: &str) {
