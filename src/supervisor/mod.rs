@@ -7,6 +7,7 @@ pub mod config;
 pub mod events;
 pub mod leases;
 mod recovery;
+mod relay;
 pub mod server;
 pub mod shim_client;
 pub mod shim_launch;

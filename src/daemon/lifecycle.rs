@@ -1,0 +1,348 @@
+//! The container verbs: create, start, stop, kill, pause and unpause, remove. Each either
+//! completes or leaves the container as it was; start, stop and remove are serialized.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use tokio::sync::broadcast;
+
+use super::backend::BackendError;
+use super::container::{self, Container, Status};
+use super::{names, reconcile, spec, ContainerEvent, Daemon, DaemonError, DEFAULT_STOP_TIMEOUT, PURGE_TIMEOUT};
+use crate::api::types::{ContainerCreateRequest, ContainerCreateResponse, LogConfig};
+use crate::logs::LogTarget;
+use crate::units::parse_signal;
+
+impl Daemon {
+    /// `POST /containers/create`.
+    pub fn create(&self, req: ContainerCreateRequest, name: Option<&str>) -> Result<ContainerCreateResponse, DaemonError> {
+        if req.config.image.is_empty() {
+            return Err(DaemonError::BadRequest("config error: no image specified".into()));
+        }
+        let name = match name.filter(|n| !n.is_empty()) {
+            Some(n) => {
+                let n = n.trim_start_matches('/');
+                if !names::valid(n) {
+                    return Err(DaemonError::BadRequest(format!("Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
+                }
+                format!("/{n}")
+            }
+            None => format!("/{}", names::generate()),
+        };
+        let image = self.images.get(&req.config.image)?;
+        let img = &image.config.config;
+        let (entrypoint, cmd) = container::effective_command(&req.config, img);
+        let mut argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
+        if argv.is_empty() {
+            return Err(DaemonError::BadRequest("No command specified".into()));
+        }
+        let path = argv.remove(0);
+        let mut env = img.env.clone().unwrap_or_default();
+        for kv in req.config.env.clone().unwrap_or_default() {
+            let key = kv.split('=').next().unwrap_or("").to_owned();
+            env.retain(|e| e.split('=').next() != Some(key.as_str()));
+            env.push(kv);
+        }
+        if req.host_config.memory < 0 || (req.host_config.memory > 0 && req.host_config.memory < 6 * 1024 * 1024) {
+            return Err(DaemonError::BadRequest("Minimum memory limit allowed is 6MB".into()));
+        }
+        let id = crate::util::random_id();
+        let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
+        let mut host_config = req.host_config;
+        host_config.log_config = self.effective_log_config(host_config.log_config)?;
+        let mut config = req.config;
+        if config.working_dir.is_empty() {
+            config.working_dir = img.working_dir.clone();
+        }
+        let c = Container {
+            id: id.clone(),
+            name,
+            created: chrono::Utc::now(),
+            image_id: image.id.clone(),
+            image_name: config.image.clone(),
+            config,
+            host_config,
+            path,
+            args: argv,
+            env,
+            state: Default::default(),
+            log_path: log_path.to_string_lossy().into_owned(),
+        };
+        self.containers.insert(c)?;
+        Ok(ContainerCreateResponse { id, warnings: Vec::new() })
+    }
+
+    /// The container's log config: daemon defaults overlaid by its own options, checked now
+    /// so that a bad option fails `create`, not `start`.
+    fn effective_log_config(&self, asked: LogConfig) -> Result<LogConfig, DaemonError> {
+        if !asked.kind.is_empty() && asked.kind != "json-file" {
+            return Err(DaemonError::BadRequest(format!("logger: no log driver named '{}' is registered (berth has json-file)", asked.kind)));
+        }
+        let mut config = self.config.log_opts.clone();
+        config.extend(asked.config);
+        LogTarget::from_options(PathBuf::new(), &config).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        Ok(LogConfig { kind: "json-file".into(), config })
+    }
+
+    /// `POST /containers/{id}/start`.
+    pub async fn start_container(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let result = {
+            let _g = self.ops.lock().await;
+            self.start_locked(&id).await
+        };
+        if let Err(e) = &result {
+            let code = if e.to_string().contains("executable file not found") || e.to_string().contains("no such file or directory") {
+                127
+            } else if e.to_string().contains("permission denied") {
+                126
+            } else {
+                128
+            };
+            let msg = e.to_string();
+            if let Ok(c) = self.containers.update(&id, |c| {
+                if c.state.status != Status::Running {
+                    c.state.error = msg.clone();
+                    c.state.exit_code = code;
+                }
+            }) {
+                // A container that cannot start is removed when the user asked for --rm.
+                if c.host_config.auto_remove && c.state.status != Status::Running {
+                    let _ = self.remove(&id, true).await;
+                }
+            }
+        }
+        result
+    }
+
+    async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
+        let c = self.containers.get(id)?;
+        match c.state.status {
+            Status::Running => {
+                return Err(DaemonError::NotModified("container already started".into()));
+            }
+            Status::Removing => {
+                return Err(DaemonError::Conflict("container is marked for removal and cannot be started".into()));
+            }
+            _ => {}
+        }
+        let image = self.images.get(&c.image_id)?;
+        let rootfs = self.overlay.mount(id, &self.lowers(&image))?;
+        let spec = spec::build(&c, &rootfs, &self.config.cgroup_parent);
+        let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
+            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        match self.backend.start(id, &spec, &log).await {
+            Ok(pid) => {
+                let recorded = self.containers.update(id, |c| {
+                    c.state = container::State {
+                        status: Status::Running,
+                        paused: false,
+                        pid,
+                        exit_code: 0,
+                        error: String::new(),
+                        started_at: Some(chrono::Utc::now()),
+                        finished_at: None,
+                    };
+                });
+                if let Err(e) = recorded {
+                    // The start cannot be recorded (a full disk): undo it rather than leave a
+                    // running process the record does not know.
+                    if let Err(pe) = self.release(id).await {
+                        tracing::warn!(id, "after a start that could not be recorded: {pe}");
+                    }
+                    let _ = self.overlay.unmount(id);
+                    return Err(e.into());
+                }
+                Ok(())
+            }
+            Err(e) => {
+                // Nothing of a failed start may stay behind (a shim, a created init, the
+                // supervisor's record); what cannot be purged now, reconcile purges later.
+                if let Err(pe) = self.release(id).await {
+                    tracing::warn!(id, "after a failed start: {pe}");
+                }
+                Err(e.into())
+            }
+        }
+    }
+
+    /// Waits until container `id` is no longer running or `timeout` passes; true if it stopped.
+    async fn wait_stopped(&self, id: &str, mut rx: broadcast::Receiver<ContainerEvent>, timeout: Duration) -> bool {
+        let deadline = tokio::time::Instant::now() + timeout;
+        loop {
+            match self.containers.get(id) {
+                Ok(c) if c.state.status == Status::Running => {}
+                _ => return true,
+            }
+            match tokio::time::timeout_at(deadline, rx.recv()).await {
+                Err(_) => return false,
+                Ok(Ok(ContainerEvent::Exited { id: eid, .. })) if eid == id => return true,
+                Ok(Err(broadcast::error::RecvError::Closed)) => return false,
+                Ok(_) => {}
+            }
+        }
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after `timeout` seconds
+    /// (the container's own, else Docker's 10 s; negative: no SIGKILL, wait as long as it
+    /// takes).
+    pub async fn stop(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::NotModified("container already stopped".into()));
+        }
+        let secs = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT.as_secs() as i64);
+        let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
+        let rx = self.subscribe();
+        if let Err(e) = self.signal(&id, sig).await {
+            tracing::debug!("stop signal to {id}: {e}");
+        }
+        // A negative timeout waits for good; a century stands in for "for good".
+        let wait = u64::try_from(secs).map(Duration::from_secs).unwrap_or(Duration::from_secs(100 * 365 * 86400));
+        if self.wait_stopped(&id, rx, wait).await {
+            return Ok(());
+        }
+        let rx = self.subscribe();
+        let sent = self.signal(&id, libc::SIGKILL).await;
+        if self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
+            return Ok(());
+        }
+        // Say what is known: whether the signal went out, and what the backend sees now.
+        let sent = match sent {
+            Ok(()) => "sent".to_owned(),
+            Err(e) => format!("not sent: {e}"),
+        };
+        let task = match self.backend.status(&id).await {
+            Ok(t) => format!("{t:?}"),
+            Err(e) => format!("unknown: {e}"),
+        };
+        Err(DaemonError::Stuck(format!("container {id} did not stop after SIGKILL (signal {sent}; task {task})")))
+    }
+
+    /// Sends `sig` to the container's init. A paused container is thawed after a signal
+    /// meant to end it (SIGKILL, or its stop signal; any signal when it has none), as Docker
+    /// does: frozen processes act on a signal only once thawed.
+    async fn signal(&self, id: &str, sig: i32) -> Result<(), BackendError> {
+        self.backend.kill(id, sig).await?;
+        let Ok(c) = self.containers.get(id) else {
+            return Ok(());
+        };
+        let stop_signal = c.config.stop_signal.as_deref().and_then(parse_signal);
+        if c.state.paused && (sig == libc::SIGKILL || stop_signal.is_none_or(|s| s == sig)) {
+            self.backend.resume(id).await?;
+            let _ = self.containers.record(id, |c| c.state.paused = false);
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/pause`: freezes every process of a running container.
+    pub async fn pause(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        self.set_paused(name_or_id, true).await
+    }
+
+    /// `POST /containers/{id}/unpause`: thaws a paused container.
+    pub async fn unpause(&self, name_or_id: &str) -> Result<(), DaemonError> {
+        self.set_paused(name_or_id, false).await
+    }
+
+    async fn set_paused(&self, name_or_id: &str, pause: bool) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let _g = self.ops.lock().await;
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        match (pause, c.state.paused) {
+            (true, true) => {
+                return Err(DaemonError::Conflict(format!("Container {id} is already paused")));
+            }
+            (false, false) => {
+                return Err(DaemonError::Conflict(format!("Container {id} is not paused")));
+            }
+            (true, false) => self.backend.pause(&id).await?,
+            (false, true) => self.backend.resume(&id).await?,
+        }
+        if let Err(e) = self.containers.update(&id, |c| c.state.paused = pause) {
+            // The record could not say so (a full disk): undo the freeze or thaw, so that
+            // the error leaves the container as it was.
+            let undo = if pause { self.backend.resume(&id).await } else { self.backend.pause(&id).await };
+            if let Err(u) = undo {
+                tracing::error!(%id, "undoing {} after a failed record update: {u}", if pause { "pause" } else { "unpause" });
+            }
+            return Err(e.into());
+        }
+        tracing::info!(%id, "container {}", if pause { "paused" } else { "unpaused" });
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/kill`.
+    pub async fn kill(&self, name_or_id: &str, signal: Option<&str>) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let sig = match signal.filter(|s| !s.is_empty()) {
+            Some(s) => parse_signal(s).ok_or_else(|| DaemonError::BadRequest(format!("Invalid signal: {s}")))?,
+            None => libc::SIGKILL,
+        };
+        let c = self.containers.get(&id)?;
+        if c.state.status != Status::Running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        let rx = self.subscribe();
+        self.signal(&id, sig).await?;
+        if sig == libc::SIGKILL {
+            self.wait_stopped(&id, rx, Duration::from_secs(30)).await;
+        }
+        Ok(())
+    }
+
+    /// `DELETE /containers/{id}`.
+    pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let c = self.containers.get(&id)?;
+        if c.state.status == Status::Running {
+            if !force {
+                return Err(DaemonError::Conflict(format!(
+                    "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
+                )));
+            }
+            let rx = self.subscribe();
+            let _ = self.signal(&id, libc::SIGKILL).await;
+            if !self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
+                return Err(DaemonError::Stuck(format!("could not kill running container {id}, cannot remove")));
+            }
+        }
+        let _g = self.ops.lock().await;
+        self.remove_locked(&id).await
+    }
+
+    /// Removes a container that is not running (ops lock held): marked Removing first, so a
+    /// crash midway is finished by the next reconcile; returns only once its task, processes,
+    /// cgroups, runtime state and rootfs are gone. On failure the previous state is restored.
+    pub(super) async fn remove_locked(&self, id: &str) -> Result<(), DaemonError> {
+        let Ok(c) = self.containers.get(id) else { return Ok(()) };
+        if c.state.status == Status::Running {
+            return Err(DaemonError::Conflict(format!("container {id} is running again; not removed")));
+        }
+        let previous = c.state.status;
+        // On a full disk the mark may not reach the record; removing goes on (it frees the
+        // space, and a purge that a crash cuts short is done again by the next reconcile).
+        if let Err(e) = self.containers.record(id, |c| c.state.status = Status::Removing) {
+            tracing::warn!(id, "removal mark not on disk: {e}");
+        }
+        let removed = async {
+            reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await.map_err(|source| DaemonError::Remove { id: id.to_owned(), source })?;
+            self.overlay.remove(id)?;
+            Ok::<_, DaemonError>(())
+        }
+        .await;
+        if let Err(e) = removed {
+            let restore = if previous == Status::Removing { Status::Exited } else { previous };
+            let _ = self.containers.record(id, |c| c.state.status = restore);
+            return Err(e);
+        }
+        self.containers.remove(id)?;
+        self.execs.remove_container(id);
+        let _ = self.events.send(ContainerEvent::Removed { id: id.to_owned(), exit_code: c.state.exit_code });
+        Ok(())
+    }
+}
