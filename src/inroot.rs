@@ -101,6 +101,11 @@ impl InRoot {
         self
     }
 
+    /// The tree's host path as it was opened (for messages and for reading `/proc` links).
+    pub fn host(&self) -> &Path {
+        &self.host
+    }
+
     /// The host path of `path` inside the tree, for messages only: never opened.
     pub fn host_path(&self, path: &Path) -> PathBuf {
         self.host.join(path.strip_prefix("/").unwrap_or(path))
