@@ -111,11 +111,6 @@ impl InRoot {
         self.host.join(path.strip_prefix("/").unwrap_or(path))
     }
 
-    /// The root directory's descriptor.
-    pub fn as_fd(&self) -> BorrowedFd<'_> {
-        self.root.as_fd()
-    }
-
     /// An `O_PATH` handle on what `path` leads to, symlinks (the last one too) followed
     /// inside the tree.
     pub fn resolve(&self, path: &Path) -> Result<OwnedFd, InRootError> {
@@ -262,6 +257,7 @@ impl InRoot {
     }
 }
 
+/// The root directory's descriptor.
 impl AsFd for InRoot {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.root.as_fd()

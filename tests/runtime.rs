@@ -2015,10 +2015,12 @@ fn mount_destinations_through_hostile_symlinks_are_resolved_inside_the_rootfs_an
         m.push(tmpfs("/hostile/last"));
         m.push(bind("/hostile/lastfile", &format!("{s}/file")));
         m.push(tmpfs("/hostile/etc/t1"));
-        // Read-only through the links too: the remount must land on the new mount.
+        // Read-only and shared through the links too: the remount and the propagation change
+        // must land on the new mount.
         m.push(json!({"destination": "/hostile/up/ro", "type": "bind", "source": s, "options": ["rbind", "ro"]}));
+        m.push(json!({"destination": "/hostile/uphost/shared", "type": "tmpfs", "source": "tmpfs", "options": ["rshared"]}));
     });
-    let (host_before, etc_before) = (tree_listing(host.path()), tree_listing(Path::new("/etc")));
+    let host_before = tree_listing(host.path());
     let mounts_before = host_mounts_below(&[host.path(), src.path(), &rootfs]);
     let out = c.rt(&["run", &c.id]);
     let text = stdout(&out);
@@ -2030,10 +2032,12 @@ fn mount_destinations_through_hostile_symlinks_are_resolved_inside_the_rootfs_an
     }
     let ro = text.lines().find(|l| l.split(' ').nth(4) == Some("/ro")).expect("ro line");
     assert!(ro.split(' ').nth(5).is_some_and(|o| o.split(',').any(|f| f == "ro")), "{ro}");
+    let shared = text.lines().find(|l| l.split(' ').nth(4) == Some(&format!("{h}/shared"))).expect("shared line");
+    assert!(shared.split(' ').nth(6).is_some_and(|o| o.starts_with("shared:")), "{shared}");
     // Nothing outside the rootfs was created, changed or mounted on.
     assert_eq!(tree_listing(host.path()), host_before, "the host dir changed");
     assert_eq!(std::fs::read(host.path().join("canary")).expect("canary"), b"host canary");
-    assert_eq!(tree_listing(Path::new("/etc")), etc_before, "the host's /etc changed");
+    assert!(!Path::new("/etc/t1").exists(), "made in the host's /etc");
     assert_eq!(tree_listing(src.path()), ["file", "s"].map(PathBuf::from), "the bind sources changed");
     assert_eq!(host_mounts_below(&[host.path(), src.path(), &rootfs]), mounts_before, "host mount table changed");
     // What was made for the links was made inside the rootfs.

@@ -233,7 +233,9 @@ fn remount(id: &str, top: &Target, flags: MsFlags) -> R {
 fn reopen_after_mount(id: &str, root: &InRoot, t: &Target) -> Result<Target, RuntimeError> {
     let moved = || RuntimeError::InvalidSpec { id: id.into(), reason: format!("mount point {} moved while it was being mounted", t.shown.display()) };
     let before = fs::read_link(t.proc_path()).map_err(|e| RuntimeError::io(id, "readlink mount point", &t.shown, e))?;
-    let rel = before.strip_prefix(root.host()).map_err(|_| moved())?;
+    // The rootfs as the kernel names it (the bundle path may go through symlinks).
+    let host = fs::read_link(fd_path(root.as_fd())).map_err(|e| RuntimeError::io(id, "readlink rootfs", root.host(), e))?;
+    let rel = before.strip_prefix(&host).map_err(|_| moved())?;
     let fd = root.resolve(&Path::new("/").join(rel)).map_err(in_root(id, "reopen mount point"))?;
     let top = Target { fd, shown: t.shown.clone() };
     if fs::read_link(top.proc_path()).ok().as_deref() != Some(before.as_path()) {
@@ -266,7 +268,8 @@ fn mount_one(id: &str, root: &InRoot, m: &Mount, cgroup: &CgroupView) -> R {
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = typ == "bind" || opts.flags.contains(MsFlags::MS_BIND);
     let source = m.source().clone().unwrap_or_else(|| PathBuf::from(typ));
-    let top = if is_bind {
+    // The new mount's root when it is known without looking the path up again.
+    let (t, top) = if is_bind {
         let src_is_dir = fs::metadata(&source).map(|md| md.is_dir()).map_err(|e| RuntimeError::io(id, "bind mount source", &source, e))?;
         let t = mount_point(id, root, dest, src_is_dir)?;
         let top = bind_onto(id, BindSource::Host(&source), opts.flags.contains(MsFlags::MS_REC), &t)?;
@@ -275,22 +278,22 @@ fn mount_one(id: &str, root: &InRoot, m: &Mount, cgroup: &CgroupView) -> R {
         if !rest.is_empty() {
             remount(id, &top, rest)?;
         }
-        Some(top)
+        (t, Some(top))
     } else if typ == "cgroup" || typ == "cgroup2" {
         let t = mount_point(id, root, dest, true)?;
-        mount_cgroup(id, root, &t, &opts, cgroup)?;
-        None
+        let top = mount_cgroup(id, root, &t, &opts, cgroup)?;
+        (t, top)
     } else {
         let t = mount_point(id, root, dest, true)?;
         let data = opts.data.join(",");
         let data = (!data.is_empty()).then_some(data.as_str());
         mnt_at(id, Some(&source), &t, Some(typ), opts.flags, data)?;
-        (!opts.propagation.is_empty()).then(|| reopen_after_mount(id, root, &t)).transpose()?
+        (t, None)
     };
     if !opts.propagation.is_empty() {
         let top = match top {
             Some(top) => top,
-            None => reopen_after_mount(id, root, &mount_point(id, root, dest, true)?)?,
+            None => reopen_after_mount(id, root, &t)?,
         };
         mnt_at(id, None, &top, None, opts.propagation, None)?;
     }
@@ -320,11 +323,11 @@ pub fn binds_v1_cgroups(spec: &Spec) -> bool {
 /// of the host's directory. Hierarchies the container does not join (name=systemd,
 /// net_cls, ...) are not shown: a bind would expose the host's tree. The tmpfs is read-only
 /// if the mount asks for it. Inside the fresh tmpfs (only this mount namespace sees it)
-/// everything is made relative to its root's descriptor.
-fn mount_cgroup(id: &str, root: &InRoot, t: &Target, opts: &MountOpts, view: &CgroupView) -> R {
+/// everything is made relative to its root's descriptor, which is returned (None for v2).
+fn mount_cgroup(id: &str, root: &InRoot, t: &Target, opts: &MountOpts, view: &CgroupView) -> Result<Option<Target>, RuntimeError> {
     let flags = opts.flags & (MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC | MsFlags::MS_RDONLY | MsFlags::MS_RELATIME);
     if super::cgroups::is_v2() {
-        return mnt_at(id, Some(Path::new("cgroup2")), t, Some("cgroup2"), flags, None);
+        return mnt_at(id, Some(Path::new("cgroup2")), t, Some("cgroup2"), flags, None).map(|()| None);
     }
     // Read before our own mounts below the rootfs show up in it.
     let mountinfo = fs::read_to_string("/proc/self/mountinfo").map_err(|e| RuntimeError::io(id, "read", "/proc/self/mountinfo", e))?;
@@ -369,7 +372,7 @@ fn mount_cgroup(id: &str, root: &InRoot, t: &Target, opts: &MountOpts, view: &Cg
     if flags.contains(MsFlags::MS_RDONLY) {
         remount(id, &tmpfs, flags)?;
     }
-    Ok(())
+    Ok(Some(tmpfs))
 }
 
 /// Flags a bind remount of the mount `fd` is on must keep (the kernel refuses to clear
@@ -471,11 +474,19 @@ fn make_dev(id: &str, root: &InRoot, path: &Path, kind: SFlag, dev: u64, mode: u
 /// Step 4: pivot_root into the rootfs and drop the old root (the runc way: pivot_root(".", ".")
 /// then a lazy unmount of the old root stacked underneath).
 pub fn pivot(id: &str, rootfs: &Path) -> R {
+    let old_root = nix::fcntl::open("/", OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::sys(id, "open / (the old root)", e))?;
     nix::unistd::chdir(rootfs).map_err(|e| RuntimeError::sys(id, format!("chdir {}", rootfs.display()), e))?;
     // pivot_root also refuses a shared current root (rootfsPropagation "shared" with the
     // rootfs on a mount other than "/"); that root is detached right below.
     mnt(id, None, Path::new("/"), None, MsFlags::MS_PRIVATE, None)?;
     nix::unistd::pivot_root(".", ".").map_err(|e| RuntimeError::sys(id, "pivot_root", e))?;
+    // The old root is now stacked on the new one, and "." still names the new root's
+    // directory underneath (mount(2) does not cross the mount on the last component, only
+    // umount2 does): enter the old root itself, as runc does, or the change below would make
+    // every mount of the container a slave (dropping a "shared" that config.json asked for).
+    nix::unistd::fchdir(&old_root).map_err(|e| RuntimeError::sys(id, "fchdir to the old root", e))?;
+    drop(old_root);
     // The old root must not propagate our unmount back to the host.
     mnt(id, None, Path::new("."), None, MsFlags::MS_SLAVE | MsFlags::MS_REC, None)?;
     umount2(".", MntFlags::MNT_DETACH).map_err(|e| RuntimeError::sys(id, "umount old root", e))?;
