@@ -11,6 +11,7 @@ pub mod exitcode;
 pub mod footprint;
 pub mod fsperm;
 pub mod image;
+pub mod inroot;
 pub mod logging;
 pub mod logs;
 pub mod proto;

@@ -1955,3 +1955,159 @@ fn a_relative_cgroups_path_nests_below_the_runtimes_own_cgroups_and_delete_remov
     let left: Vec<_> = expect.iter().filter(|d| d.exists()).collect();
     assert!(left.is_empty(), "delete removes the container's cgroup in every hierarchy: {left:?}");
 }
+
+/// Every file and directory below `dir` (relative names, sorted), not following symlinks.
+fn tree_listing(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut todo = vec![PathBuf::new()];
+    while let Some(rel) = todo.pop() {
+        let Ok(entries) = std::fs::read_dir(dir.join(&rel)) else { continue };
+        for e in entries.flatten() {
+            let r = rel.join(e.file_name());
+            if e.file_type().is_ok_and(|t| t.is_dir()) {
+                todo.push(r.clone());
+            }
+            out.push(r);
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The host's mount points at or below any of `dirs` (this test's own paths: other tests on
+/// the machine mount and unmount elsewhere meanwhile).
+fn host_mounts_below(dirs: &[&Path]) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo");
+    info.lines().filter_map(|l| l.split(' ').nth(4).map(str::to_owned)).filter(|p| dirs.iter().any(|d| Path::new(p).starts_with(d))).collect()
+}
+
+#[test]
+fn mount_destinations_through_hostile_symlinks_are_resolved_inside_the_rootfs_and_touch_nothing_outside() {
+    let host = TempDir::new("rthost");
+    std::fs::write(host.path().join("canary"), b"host canary").expect("canary");
+    let src = TempDir::new("rtsrc");
+    std::fs::write(src.path().join("s"), b"bound dir").expect("src");
+    std::fs::write(src.path().join("file"), b"bound file").expect("src file");
+    let h = host.path().to_string_lossy().into_owned();
+    let c = Ctr::new(&["cat", "/proc/self/mountinfo"]);
+    let rootfs = c.bundle.path().join("rootfs");
+    let hostile = rootfs.join("hostile");
+    std::fs::create_dir_all(&hostile).expect("mkdir");
+    let climb = "../../../../../../../../../../..";
+    for (name, target) in [
+        ("abs", h.clone()),
+        ("etc", "/etc".into()),
+        ("up", climb.into()),
+        ("uphost", format!("{climb}{h}")),
+        ("last", h.clone()),
+        ("lastfile", format!("{h}/canary")),
+    ] {
+        std::os::unix::fs::symlink(&target, hostile.join(name)).expect("symlink");
+    }
+    let s = src.path().to_string_lossy().into_owned();
+    let bind = |dst: &str, source: &str| json!({"destination": dst, "type": "bind", "source": source, "options": ["rbind", "rprivate"]});
+    let tmpfs = |dst: &str| json!({"destination": dst, "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "mode=755"]});
+    c.edit(|v| {
+        let m = v["mounts"].as_array_mut().expect("mounts");
+        m.push(bind("/hostile/abs/b1", &s));
+        m.push(bind("/hostile/up/b2", &s));
+        m.push(bind("/hostile/uphost/b3", &s));
+        m.push(tmpfs("/hostile/last"));
+        m.push(bind("/hostile/lastfile", &format!("{s}/file")));
+        m.push(tmpfs("/hostile/etc/t1"));
+        // Read-only and shared through the links too: the remount and the propagation change
+        // must land on the new mount.
+        m.push(json!({"destination": "/hostile/up/ro", "type": "bind", "source": s, "options": ["rbind", "ro"]}));
+        m.push(json!({"destination": "/hostile/uphost/shared", "type": "tmpfs", "source": "tmpfs", "options": ["rshared"]}));
+    });
+    let host_before = tree_listing(host.path());
+    let mounts_before = host_mounts_below(&[host.path(), src.path(), &rootfs]);
+    let out = c.rt(&["run", &c.id]);
+    let text = stdout(&out);
+    assert!(out.status.success(), "run failed: {} / {text}", stderr(&out));
+    // Each destination is the link's target taken inside the rootfs.
+    let points: Vec<&str> = text.lines().filter_map(|l| l.split(' ').nth(4)).collect();
+    for want in [format!("{h}/b1"), "/b2".into(), format!("{h}/b3"), h.clone(), format!("{h}/canary"), "/etc/t1".into(), "/ro".into()] {
+        assert!(points.contains(&want.as_str()), "{want} is not a mount point in the container: {points:?}");
+    }
+    let ro = text.lines().find(|l| l.split(' ').nth(4) == Some("/ro")).expect("ro line");
+    assert!(ro.split(' ').nth(5).is_some_and(|o| o.split(',').any(|f| f == "ro")), "{ro}");
+    let shared = text.lines().find(|l| l.split(' ').nth(4) == Some(&format!("{h}/shared"))).expect("shared line");
+    assert!(shared.split(' ').nth(6).is_some_and(|o| o.starts_with("shared:")), "{shared}");
+    // Nothing outside the rootfs was created, changed or mounted on.
+    assert_eq!(tree_listing(host.path()), host_before, "the host dir changed");
+    assert_eq!(std::fs::read(host.path().join("canary")).expect("canary"), b"host canary");
+    assert!(!Path::new("/etc/t1").exists(), "made in the host's /etc");
+    assert_eq!(tree_listing(src.path()), ["file", "s"].map(PathBuf::from), "the bind sources changed");
+    assert_eq!(host_mounts_below(&[host.path(), src.path(), &rootfs]), mounts_before, "host mount table changed");
+    // What was made for the links was made inside the rootfs.
+    assert!(rootfs.join(h.trim_start_matches('/')).join("b1").is_dir());
+    assert!(rootfs.join("etc/t1").is_dir());
+}
+
+#[test]
+fn a_mount_destination_through_a_symlink_loop_is_refused_with_eloop_naming_it() {
+    let c = Ctr::new(&["true"]);
+    let rootfs = c.bundle.path().join("rootfs");
+    std::os::unix::fs::symlink("b", rootfs.join("a")).expect("symlink");
+    std::os::unix::fs::symlink("a", rootfs.join("b")).expect("symlink");
+    c.edit(|v| {
+        v["mounts"].as_array_mut().expect("mounts").push(json!({"destination": "/a/x", "type": "tmpfs", "source": "tmpfs"}));
+    });
+    let out = c.create(&[]);
+    let text = c.output_text();
+    assert!(!out.status.success(), "create through a loop succeeded");
+    assert!(text.contains("/a/x") && text.contains("Too many levels of symbolic links"), "{text}");
+    assert!(!c.root.path().join(&c.id).exists(), "state left behind");
+    assert_eq!(std::fs::read_link(rootfs.join("a")).expect("link"), Path::new("b"), "the loop was changed");
+}
+
+#[test]
+fn a_directory_swapped_for_a_host_symlink_while_containers_are_created_never_leads_a_mount_point_to_the_host() {
+    use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+    let host = TempDir::new("rtrace");
+    std::fs::write(host.path().join("canary"), b"host canary").expect("canary");
+    let c = Ctr::new(&["true"]);
+    let rootfs = c.bundle.path().join("rootfs");
+    let (dir, link) = (rootfs.join("race"), rootfs.join("race.link"));
+    std::fs::create_dir(&dir).expect("mkdir");
+    std::os::unix::fs::symlink(host.path(), &link).expect("symlink");
+    let mounts_before = host_mounts_below(&[host.path(), &rootfs]);
+    let stop = AtomicBool::new(false);
+    let swaps = AtomicU64::new(0);
+    const ROUNDS: usize = 60;
+    let mut failures = Vec::new();
+    std::thread::scope(|s| {
+        // "race" is a directory or a symlink to the host dir, flipped atomically as fast as
+        // the kernel allows, while every create resolves a destination through it.
+        s.spawn(|| {
+            while !stop.load(Ordering::Relaxed) {
+                nix::fcntl::renameat2(nix::fcntl::AT_FDCWD, &dir, nix::fcntl::AT_FDCWD, &link, nix::fcntl::RenameFlags::RENAME_EXCHANGE)
+                    .expect("exchange");
+                swaps.fetch_add(1, Ordering::Relaxed);
+            }
+        });
+        for i in 0..ROUNDS {
+            c.edit(|v| {
+                let m = v["mounts"].as_array_mut().expect("mounts");
+                m.retain(|m| !m["destination"].as_str().is_some_and(|d| d.starts_with("/race/")));
+                m.push(json!({"destination": format!("/race/new{i}/mnt"), "type": "tmpfs", "source": "tmpfs"}));
+            });
+            let out = c.create(&[]);
+            if !out.status.success() {
+                failures.push(c.output_text());
+            }
+            let _ = c.rt(&["delete", "-f", &c.id]);
+        }
+        stop.store(true, Ordering::Relaxed);
+    });
+    let listing = tree_listing(host.path());
+    assert_eq!(listing, [PathBuf::from("canary")], "created on the host through the swapped link ({} of {ROUNDS} creates failed)", failures.len());
+    assert_eq!(host_mounts_below(&[host.path(), &rootfs]), mounts_before, "host mount table changed");
+    assert!(swaps.load(Ordering::Relaxed) > ROUNDS as u64, "the swapper barely ran");
+    // A create that lost the race is refused by name, never half-done.
+    for f in &failures {
+        assert!(f.contains("/race/new"), "unclear failure: {f}");
+    }
+    eprintln!("{} swaps, {} of {ROUNDS} creates refused", swaps.load(Ordering::Relaxed), failures.len());
+}

@@ -1,17 +1,19 @@
 //! Reading a directory tree that someone else may be changing (a running container's upper
-//! dir or full copy) without ever leaving it: the tree's root is held open, and every path
-//! below it is resolved from that descriptor with `openat2(RESOLVE_BENEATH |
-//! RESOLVE_NO_SYMLINKS)`, so a directory swapped for a symlink to `/etc` between the walk
-//! and the read fails instead of reading the host's files. Files are first opened `O_PATH`
+//! dir or full copy) without ever leaving it: the tree's root is held open (a
+//! [`crate::inroot::InRoot`] that refuses every symlink on the way), and every path below it
+//! is resolved from that descriptor with `openat2(RESOLVE_IN_ROOT | RESOLVE_NO_SYMLINKS)`, so
+//! a directory swapped for a symlink to `/etc` between the walk and the read fails instead
+//! of reading the host's files. Files are first opened `O_PATH`
 //! (which opens no device and blocks on no fifo), checked against what the walk saw, and
 //! only then reopened for reading through their own descriptor.
 
 use super::StorageError;
-use nix::fcntl::{OFlag, OpenHow, ResolveFlag};
+use crate::inroot::{fd_path, InRoot};
+use nix::fcntl::OFlag;
 use std::ffi::OsString;
 use std::fs::{File, Metadata};
 use std::io;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
@@ -20,7 +22,7 @@ use std::sync::Arc;
 /// The root of a tree, held open.
 #[derive(Debug)]
 pub struct Root {
-    fd: OwnedFd,
+    tree: InRoot,
     path: PathBuf,
 }
 
@@ -31,9 +33,8 @@ fn read_err(path: PathBuf) -> impl FnOnce(io::Error) -> StorageError {
 impl Root {
     /// Opens the tree at `path` (itself trusted: a directory of the daemon's store).
     pub fn open(path: &Path) -> Result<Arc<Root>, StorageError> {
-        let fd = nix::fcntl::open(path, OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC, nix::sys::stat::Mode::empty())
-            .map_err(|e| StorageError::Read { path: path.to_path_buf(), source: e.into() })?;
-        Ok(Arc::new(Root { fd, path: path.to_path_buf() }))
+        let tree = InRoot::open(path).map_err(|e| StorageError::Read { path: path.to_path_buf(), source: e.source })?.without_symlinks();
+        Ok(Arc::new(Root { tree, path: path.to_path_buf() }))
     }
 
     /// The host path of `rel` (for messages only: never opened).
@@ -45,10 +46,7 @@ impl Root {
     /// last component is opened itself when `flags` has `O_PATH | O_NOFOLLOW`.
     fn open_at(&self, rel: &Path, flags: OFlag) -> io::Result<OwnedFd> {
         let rel = if rel.as_os_str().is_empty() { Path::new(".") } else { rel };
-        let how = OpenHow::new()
-            .flags(flags | OFlag::O_CLOEXEC | OFlag::O_NOFOLLOW)
-            .resolve(ResolveFlag::RESOLVE_BENEATH | ResolveFlag::RESOLVE_NO_SYMLINKS);
-        nix::fcntl::openat2(&self.fd, rel, how).map_err(io::Error::from)
+        self.tree.open_path(rel, flags | OFlag::O_NOFOLLOW).map_err(|e| e.source)
     }
 
     /// The metadata of `rel` itself (a symlink's own, not its target's).
@@ -94,7 +92,7 @@ impl Root {
     pub fn is_opaque(&self, rel: &Path) -> bool {
         self.open_at(rel, OFlag::O_PATH | OFlag::O_DIRECTORY)
             .ok()
-            .and_then(|fd| get_xattr(&proc_path(&fd), std::ffi::OsStr::new("trusted.overlay.opaque")))
+            .and_then(|fd| get_xattr(&fd_path(fd.as_fd()), std::ffi::OsStr::new("trusted.overlay.opaque")))
             .is_some_and(|v| v == b"y")
     }
 
@@ -123,13 +121,6 @@ fn is_gone(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ELOOP | libc::ENOTDIR | libc::EXDEV | libc::EAGAIN))
 }
 
-/// `/proc/self/fd/N` of `fd`: names exactly the inode `fd` holds (a magic link), so calls
-/// that take a path (xattrs, reopening) reach that inode and nothing a path could be
-/// redirected to.
-fn proc_path(fd: &OwnedFd) -> PathBuf {
-    PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))
-}
-
 /// One entry of a tree, held by an `O_PATH` descriptor.
 #[derive(Debug)]
 pub struct Entry {
@@ -144,7 +135,7 @@ impl Entry {
         std::fs::OpenOptions::new()
             .read(true)
             .custom_flags(libc::O_NOCTTY | libc::O_NONBLOCK)
-            .open(proc_path(&self.fd))
+            .open(fd_path(self.fd.as_fd()))
             .map_err(read_err(self.path.clone()))
     }
 
@@ -160,7 +151,7 @@ impl Entry {
         if self.is_symlink {
             return Vec::new();
         }
-        let p = proc_path(&self.fd);
+        let p = fd_path(self.fd.as_fd());
         list_xattrs(&p).into_iter().filter_map(|n| get_xattr(&p, &n).map(|v| (n, v))).collect()
     }
 }

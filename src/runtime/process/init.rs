@@ -262,11 +262,15 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
     let mut proc_fd_dir = None;
     if cfg.new_mount_ns {
         rootfs::prepare(id, spec, &cfg.rootfs).map_err(fail)?;
+        // Opened after the rootfs was bound onto itself: mounts made through it land on that
+        // bind, which pivot_root takes along.
+        let root = rootfs::open_root(id, &cfg.rootfs).map_err(fail)?;
         let cgroup = rootfs::CgroupView { paths: &cfg.cgroup, namespaced: cfg.new_cgroup_ns };
-        rootfs::mount_all(id, spec, &cfg.rootfs, &cgroup).map_err(fail)?;
+        rootfs::mount_all(id, spec, &root, &cgroup).map_err(fail)?;
         if rootfs::needs_dev(spec) {
-            rootfs::setup_dev(id, spec, &cfg.rootfs).map_err(fail)?;
+            rootfs::setup_dev(id, spec, &root).map_err(fail)?;
         }
+        drop(root);
         rootfs::pivot(id, &cfg.rootfs).map_err(fail)?;
     } else {
         proc_fd_dir = Some(
