@@ -5,6 +5,7 @@ pub mod backend;
 pub mod container;
 pub mod error;
 pub mod exec;
+pub mod host;
 pub mod http;
 pub mod images;
 mod lifecycle;
@@ -85,6 +86,11 @@ impl Daemon {
     /// The storage driver's name ("overlay2", "vfs"), for info and inspect.
     pub fn storage_driver_name(&self) -> &'static str {
         self.overlay.name()
+    }
+
+    /// The storage driver's `DriverStatus` rows, read off the host.
+    pub fn storage_driver_status(&self) -> Vec<(String, String)> {
+        self.overlay.status()
     }
 
     /// Opens the stores, connects the backend (starting a supervisor if needed) and

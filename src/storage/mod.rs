@@ -4,6 +4,7 @@
 pub mod beneath;
 pub mod diff;
 pub mod overlay;
+pub mod status;
 pub mod tarball;
 pub mod tree;
 pub mod vfs;
@@ -35,6 +36,15 @@ impl Driver {
         match self {
             Driver::Overlay2(_) => "overlay2",
             Driver::Vfs(_) => "vfs",
+        }
+    }
+
+    /// What `docker info` shows of the driver (`DriverStatus`), read off the host.
+    pub fn status(&self) -> Vec<(String, String)> {
+        match self {
+            Driver::Overlay2(o) => status::overlay(o.dir()),
+            // Docker's vfs driver reports nothing either.
+            Driver::Vfs(_) => Vec::new(),
         }
     }
 

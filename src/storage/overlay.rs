@@ -47,6 +47,11 @@ impl Overlay {
         Ok(Overlay { dir })
     }
 
+    /// The driver's directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Container `id`'s upper dir: everything it changed, deletions as whiteouts.
     pub fn upper(&self, id: &str) -> PathBuf {
         self.dir.join(id).join("upper")

@@ -4,6 +4,7 @@ use super::{blocking, ApiResult, D};
 use crate::api::types::*;
 use crate::api::{API_VERSION, MIN_API_VERSION};
 use crate::daemon::container::Status;
+use crate::daemon::host;
 use axum::extract::State;
 use axum::Json;
 use std::collections::HashMap;
@@ -63,6 +64,8 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         .unwrap_or(0)
         * 1024;
     let mode = if d.config.monolithic { "monolithic" } else { "modular" };
+    let cg = crate::runtime::cgroups::support::support();
+    let os = host::os_release();
     Json(serde_json::json!({
         "ID": "berth",
         "Containers": cs.len(),
@@ -71,19 +74,20 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "ContainersStopped": cs.len() - up,
         "Images": images,
         "Driver": d.storage_driver_name(),
-        "DriverStatus": [["Backing Filesystem", "extfs"], ["Supports d_type", "true"]],
+        "DriverStatus": d.storage_driver_status().into_iter().map(|(k, v)| [k, v]).collect::<Vec<_>>(),
         "Plugins": { "Volume": [], "Network": [], "Authorization": null, "Log": ["json-file"] },
-        "MemoryLimit": true, "SwapLimit": false, "CpuCfsPeriod": true, "CpuCfsQuota": true,
-        "CPUShares": true, "CPUSet": true, "PidsLimit": true, "IPv4Forwarding": false,
-        "Debug": false, "NFd": 0, "NGoroutines": 0, "OomKillDisable": false,
+        "MemoryLimit": cg.memory, "SwapLimit": cg.swap, "CpuCfsPeriod": cg.cpu_cfs_period, "CpuCfsQuota": cg.cpu_cfs_quota,
+        "CPUShares": cg.cpu_shares, "CPUSet": cg.cpuset, "PidsLimit": cg.pids, "OomKillDisable": cg.oom_kill_disable,
+        "IPv4Forwarding": host::ip_forwarding(),
+        "Debug": tracing::enabled!(tracing::Level::DEBUG), "NFd": host::open_fds(), "NGoroutines": host::threads(),
         "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "LoggingDriver": "json-file",
         "CgroupDriver": "cgroupfs",
         "CgroupVersion": cgroup_version(),
         "NEventsListener": 0,
         "KernelVersion": kernel_version(),
-        "OperatingSystem": "berth",
-        "OSVersion": "",
+        "OperatingSystem": os.pretty_name,
+        "OSVersion": os.version_id,
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
@@ -106,7 +110,7 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "ContainerdCommit": { "ID": "berth", "Expected": "berth" },
         "RuncCommit": { "ID": "berth", "Expected": "berth" },
         "InitCommit": { "ID": "", "Expected": "" },
-        "SecurityOptions": [],
+        "SecurityOptions": crate::daemon::spec::SECURITY_OPTIONS,
         "Warnings": null
     }))
 }

@@ -8,6 +8,7 @@
 mod devices;
 pub mod limits;
 pub mod paths;
+pub mod support;
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
