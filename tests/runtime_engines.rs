@@ -58,23 +58,20 @@ struct Docker {
 }
 
 impl Docker {
-    fn start(tag: &str) -> Option<Self> {
+    fn start(tag: &str) -> Self {
         Self::start_with(tag, &[])
     }
 
     /// [`Docker::start`] with more dockerd flags.
-    fn start_with(tag: &str, extra: &[&str]) -> Option<Self> {
-        if !Dockerd::installed() || !Containerd::installed() {
-            eprintln!("docker.io or containerd not installed; skipping");
-            return None;
-        }
+    fn start_with(tag: &str, extra: &[&str]) -> Self {
+        common::need(Dockerd::installed() && Containerd::installed(), "dockerd and containerd (Debian's docker.io and containerd)");
         let tmp = TempDir::new(tag);
         let containerd = Containerd::start(&tmp.path().join("c"));
         let mut flags = vec!["--add-runtime".to_owned(), format!("berth={}", role("berth-runtime").display())];
         flags.extend(extra.iter().map(|f| f.to_string()));
         let dockerd = Dockerd::start(&tmp.path().join("d"), &containerd.socket(), &flags);
         dockerd.import_busybox();
-        Some(Docker { dockerd, _containerd: containerd, tmp })
+        Docker { dockerd, _containerd: containerd, tmp }
     }
 
     fn docker(&self, args: &[&str]) -> Output {
@@ -123,7 +120,7 @@ impl Docker {
 
 #[test]
 fn docker_run_rm_with_the_berth_runtime_prints_output_and_returns_the_exit_code() {
-    let Some(s) = Docker::start("rke1") else { return };
+    let s = Docker::start("rke1");
     assert_eq!(s.docker_ok(&Docker::run_args(&["--rm", "busybox", "echo", "hi"])), "hi\n");
     let out = s.docker(&Docker::run_args(&["--rm", "busybox", "sh", "-c", "echo out; echo err >&2; exit 3"]));
     assert_eq!(out.status.code(), Some(3), "exit code: {}", String::from_utf8_lossy(&out.stderr));
@@ -144,7 +141,7 @@ fn docker_run_rm_with_the_berth_runtime_prints_output_and_returns_the_exit_code(
 
 #[test]
 fn docker_detached_container_runs_under_berth_runtime_execs_and_stops() {
-    let Some(s) = Docker::start("rke2") else { return };
+    let s = Docker::start("rke2");
     let id = s.run_detached(&["busybox", "sh", "-c", LOOP]);
     assert_eq!(s.inspect(&id, "{{.HostConfig.Runtime}}"), "berth");
     let pid: i32 = s.inspect(&id, "{{.State.Pid}}").parse().expect("pid");
@@ -190,7 +187,7 @@ fn docker_detached_container_runs_under_berth_runtime_execs_and_stops() {
 
 #[test]
 fn docker_run_it_gives_the_container_a_pty_that_takes_the_window_size() {
-    let Some(s) = Docker::start("rke3") else { return };
+    let s = Docker::start("rke3");
     let line = format!("{} run -it --rm --runtime berth --network none busybox sh -c {}", common::engines::DOCKER, shell_quote(TTY_PROBE));
     let out = in_pty(&line, &s.dockerd.docker_env());
     let text = &out.text;
@@ -208,7 +205,7 @@ fn docker_run_it_gives_the_container_a_pty_that_takes_the_window_size() {
 
 #[test]
 fn docker_memory_and_pids_limits_reach_the_cgroup_and_the_container_sees_them() {
-    let Some(s) = Docker::start("rke4") else { return };
+    let s = Docker::start("rke4");
     let id = s.run_detached(&["--memory", "64m", "--pids-limit", "20", "busybox", "sh", "-c", LOOP]);
     let (mem_file, pids_file) = if pure_v2() { ("memory.max", "pids.max") } else { ("memory.limit_in_bytes", "pids.max") };
     assert_eq!(Docker::read(&s.cgroup_dir("memory", &id).join(mem_file)), "67108864");
@@ -242,12 +239,11 @@ fn docker_memory_and_pids_limits_reach_the_cgroup_and_the_container_sees_them() 
 
 #[test]
 fn docker_memory_reservation_swappiness_oom_kill_disable_and_cpu_rt_runtime_reach_the_cgroup() {
-    if pure_v2() {
-        eprintln!("cgroup v2: dockerd drops swappiness, oom-kill-disable and real-time limits itself; skipping");
-        return;
-    }
+    // On a cgroup v2 host dockerd drops swappiness, oom-kill-disable and real-time limits
+    // itself: what this test checks exists on v1 hierarchies only.
+    common::need(!pure_v2(), "cgroup v1 memory and cpu controllers");
     // dockerd gives its cgroup parent a real-time budget to hand out to containers.
-    let Some(s) = Docker::start_with("rke6", &["--cpu-rt-runtime=50000"]) else { return };
+    let s = Docker::start_with("rke6", &["--cpu-rt-runtime=50000"]);
     let id = s.run_detached(&[
         "--memory",
         "64m",
@@ -306,7 +302,7 @@ fn docker_run_with_a_relative_cgroup_parent_nests_below_the_shims_cgroups_as_wit
             })
             .collect(),
     );
-    let Some(s) = Docker::start("rke7") else { return };
+    let s = Docker::start("rke7");
     let id = s.run_detached(&["--cgroup-parent", &parent, "--pids-limit", "9", "busybox", "sh", "-c", LOOP]);
     let pid: i32 = s.inspect(&id, "{{.State.Pid}}").parse().expect("pid");
     // The shim (and so berth-runtime) runs in this test's cgroups: `<ours>/<parent>/<id>` in
@@ -357,7 +353,7 @@ fn split_cgroup_line(l: &str) -> Option<(String, String)> {
 
 #[test]
 fn docker_pause_freezes_the_container_and_unpause_thaws_it() {
-    let Some(s) = Docker::start("rke5") else { return };
+    let s = Docker::start("rke5");
     let id = s.run_detached(&["busybox", "sh", "-c", LOOP]);
     let frozen = || {
         if pure_v2() {
@@ -390,15 +386,12 @@ struct Ctr {
 }
 
 impl Ctr {
-    fn start(tag: &str) -> Option<Self> {
-        if !Containerd::installed() {
-            eprintln!("containerd not installed; skipping");
-            return None;
-        }
+    fn start(tag: &str) -> Self {
+        common::need(Containerd::installed(), "containerd and ctr (Debian's containerd)");
         let tmp = TempDir::new(tag);
         let c = Containerd::start(tmp.path());
         c.import_busybox();
-        Some(Ctr { c, tmp })
+        Ctr { c, tmp }
     }
 
     /// The --runc-root given to ctr; containerd-shim-runc-v2 passes `--root <it>/<ns>`.
@@ -438,7 +431,7 @@ impl Ctr {
 
 #[test]
 fn ctr_run_with_berth_runtime_as_runc_binary_prints_output_and_returns_the_exit_code() {
-    let Some(c) = Ctr::start("rkc1") else { return };
+    let c = Ctr::start("rkc1");
     let out = c.run(&["--rm", BUSYBOX_IMAGE, "fg", "sh", "-c", "echo hi; echo err >&2; exit 3"]);
     assert_eq!(out.status.code(), Some(3), "exit code: {}\n{}", String::from_utf8_lossy(&out.stderr), tail(&c.c.log(), 30));
     assert_eq!(String::from_utf8_lossy(&out.stdout), "hi\n");
@@ -454,7 +447,7 @@ fn ctr_run_with_berth_runtime_as_runc_binary_prints_output_and_returns_the_exit_
 
 #[test]
 fn ctr_detached_task_under_berth_runtime_execs_pauses_and_is_killed_and_deleted() {
-    let Some(c) = Ctr::start("rkc2") else { return };
+    let c = Ctr::start("rkc2");
     let out = c.run(&["-d", "--memory-limit", "67108864", BUSYBOX_IMAGE, "bg", "sh", "-c", LOOP]);
     assert!(out.status.success(), "run -d: {}\n{}", String::from_utf8_lossy(&out.stderr), tail(&c.c.log(), 30));
     let tasks = c.tasks();
@@ -494,7 +487,7 @@ fn ctr_detached_task_under_berth_runtime_execs_pauses_and_is_killed_and_deleted(
 
 #[test]
 fn ctr_run_tty_with_berth_runtime_gets_a_pty() {
-    let Some(c) = Ctr::start("rkc3") else { return };
+    let c = Ctr::start("rkc3");
     let mut line = format!("{CTR} --address {} --namespace {}", c.c.socket().display(), c.c.ns);
     for a in c.run_args(&["-t", "--rm", BUSYBOX_IMAGE, "tty", "sh", "-c", TTY_PROBE]) {
         line.push(' ');

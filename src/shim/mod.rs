@@ -7,6 +7,8 @@
 pub mod cgroup;
 mod container;
 pub mod events;
+pub mod metrics;
+pub mod oom;
 mod process;
 pub mod reaper;
 pub mod runtime;

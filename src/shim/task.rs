@@ -9,9 +9,8 @@ use std::time::{Duration, Instant};
 
 use containerd_shim_protos::api;
 use containerd_shim_protos::events::task as ev;
-use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use containerd_shim_protos::protobuf::well_known_types::empty::Empty;
-use containerd_shim_protos::protobuf::{Message, MessageField};
+use containerd_shim_protos::protobuf::MessageField;
 use ttrpc::TtrpcContext;
 
 use super::container::{check_exec_id, runtime_config, Container};
@@ -346,7 +345,7 @@ impl TaskService {
 
 /// Starts OOM notification for the cgroup of `pid` (no-op where v1 memory is absent).
 fn cgroup_oom(pid: i32, on_oom: impl Fn() + Send + 'static) {
-    if !super::cgroup::watch_oom(pid, on_oom) {
+    if !super::oom::watch(pid, on_oom) {
         tracing::debug!(pid, "no OOM notification for this cgroup");
     }
 }
@@ -499,10 +498,7 @@ impl containerd_shim_protos::Task for TaskService {
 
     fn stats(&self, _ctx: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
         let pid = self.with(&req.id, |c| c.init.pid).map_err(|e| e.to_ttrpc())?;
-        let m = super::cgroup::metrics(pid);
-        let mut any = Any::new();
-        any.type_url = "io.containerd.cgroups.v1.Metrics".into();
-        any.value = m.write_to_bytes().map_err(|e| ShimError::Invalid(format!("encode metrics: {e}")).to_ttrpc())?;
+        let any = super::metrics::stats(pid).map_err(|e| e.to_ttrpc())?;
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(any);
         Ok(r)

@@ -9,6 +9,8 @@ use crate::shim::events::Publisher;
 use crate::shim::reaper::Reaper;
 use crate::shim::runtime::{OciRuntime, ProcessStdio};
 use crate::shim::ShimArgs;
+use containerd_shim_protos::protobuf::well_known_types::any::Any;
+use containerd_shim_protos::protobuf::Message;
 
 /// Pids above pid_max: no real process has them.
 const FIRST_PID: i32 = 0x3fff_0000;

@@ -446,3 +446,9 @@ pub fn docker_ok(d: &TestDaemon, args: &[&str]) -> String {
     );
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
+
+/// A peer a test needs (dockerd, containerd, a shim, a cgroup controller): when it is
+/// missing the test fails saying what to install; it never skips and passes.
+pub fn need(present: bool, what: &str) {
+    assert!(present, "{what} is missing: the README's test command (bash .ci/run) installs every peer the tests need");
+}
