@@ -726,3 +726,34 @@ async fn oom_kill_is_reported() {
     assert_eq!(env.wait("hog").await, 137);
     env.delete("hog").await;
 }
+
+/// containerd's own client manages berth-supervisor's namespaces: labels given at create
+/// and set later are kept and listed, and a removed namespace is gone.
+#[test]
+fn ctr_creates_labels_lists_and_removes_namespaces() {
+    common::need(Path::new("/usr/bin/ctr").exists(), "ctr (Debian's containerd)");
+    let mut env = Env::new("ssns");
+    env.start_supervisor();
+    let ctr = |args: &[&str]| {
+        let out = Command::new("/usr/bin/ctr").arg("--address").arg(env.socket()).args(args).output().expect("run ctr");
+        (out.status.success(), String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr))
+    };
+    assert!(ctr(&["namespaces", "create", "team", "owner=alice"]).0);
+    let (ok, out) = ctr(&["namespaces", "create", "team"]);
+    assert!(!ok && out.contains("already exists"), "{out}");
+    assert!(ctr(&["namespaces", "label", "team", "tier=gold"]).0);
+    let (_, ls) = ctr(&["namespaces", "ls"]);
+    let line = ls.lines().find(|l| l.starts_with("team")).unwrap_or_default().to_owned();
+    assert!(line.contains("owner=alice") && line.contains("tier=gold"), "{ls}");
+    assert!(ctr(&["namespaces", "label", "team", "owner="]).0, "an empty value removes the label");
+    let (_, ls) = ctr(&["namespaces", "ls"]);
+    assert!(!ls.contains("owner=alice") && ls.contains("tier=gold"), "{ls}");
+    let (ok, out) = ctr(&["namespaces", "rm", "team"]);
+    assert!(ok, "{out}");
+    let (_, ls) = ctr(&["namespaces", "ls", "-q"]);
+    assert!(!ls.lines().any(|l| l == "team"), "the namespace is gone: {ls}");
+    // A namespace that is not there is NotFound, which ctr (as with containerd) reports as
+    // removed; an unexpected error would fail the command.
+    let (ok, out) = ctr(&["namespaces", "rm", "ghost"]);
+    assert!(ok && out.trim() == "ghost", "{out}");
+}

@@ -64,6 +64,9 @@ pub enum SupervisorError {
     /// The gRPC server failed.
     #[error("gRPC server on {path}: {source}")]
     Serve { path: PathBuf, source: tonic::transport::Error },
+    /// A namespace that still holds containers cannot go.
+    #[error("namespace {0} must be empty, but it still has containers")]
+    NotEmpty(String),
     /// A blocking task (a shim call) died before answering.
     #[error("blocking task: {0}")]
     Task(#[from] tokio::task::JoinError),
@@ -91,6 +94,7 @@ impl From<SupervisorError> for tonic::Status {
         let code = match &e {
             SupervisorError::NotFound { .. } => tonic::Code::NotFound,
             SupervisorError::AlreadyExists { .. } => tonic::Code::AlreadyExists,
+            SupervisorError::NotEmpty(_) => tonic::Code::FailedPrecondition,
             SupervisorError::InvalidName { .. } | SupervisorError::Invalid(_) => tonic::Code::InvalidArgument,
             SupervisorError::Shim { code, .. } => tonic::Code::from_i32(*code),
             _ => tonic::Code::Internal,

@@ -331,32 +331,58 @@ impl vapi::version_server::Version for Services {
 impl napi::namespaces_server::Namespaces for Services {
     async fn get(&self, req: Request<napi::GetNamespaceRequest>) -> R<napi::GetNamespaceResponse> {
         let name = req.into_inner().name;
-        check_name("namespace", &name)?;
         // As containerd: a namespace nobody created yet simply has no labels (dockerd reads
         // the labels of its namespace at start-up, before creating anything in it).
-        Ok(Response::new(napi::GetNamespaceResponse { namespace: Some(napi::Namespace { name, labels: Default::default() }) }))
+        let labels = self.store.namespace_labels(&name)?;
+        Ok(Response::new(napi::GetNamespaceResponse { namespace: Some(napi::Namespace { name, labels }) }))
     }
 
     async fn list(&self, _req: Request<napi::ListNamespacesRequest>) -> R<napi::ListNamespacesResponse> {
-        let namespaces = self.store.namespaces().into_iter().map(|name| napi::Namespace { name, labels: Default::default() }).collect();
+        let mut namespaces = Vec::new();
+        for name in self.store.namespaces() {
+            let labels = self.store.namespace_labels(&name)?;
+            namespaces.push(napi::Namespace { name, labels });
+        }
         Ok(Response::new(napi::ListNamespacesResponse { namespaces }))
     }
 
     async fn create(&self, req: Request<napi::CreateNamespaceRequest>) -> R<napi::CreateNamespaceResponse> {
         let ns = req.into_inner().namespace.ok_or_else(|| Status::invalid_argument("namespace is required"))?;
-        self.store.create_namespace(&ns.name)?;
+        self.store.create_namespace(&ns.name, &ns.labels)?;
         Ok(Response::new(napi::CreateNamespaceResponse { namespace: Some(ns) }))
     }
 
+    /// Sets labels as containerd does: with no mask all of them, else the masked `labels`
+    /// or `labels.<key>` (a key absent from the request is removed); any other field is
+    /// refused by name.
     async fn update(&self, req: Request<napi::UpdateNamespaceRequest>) -> R<napi::UpdateNamespaceResponse> {
-        Ok(Response::new(napi::UpdateNamespaceResponse { namespace: req.into_inner().namespace }))
+        let req = req.into_inner();
+        let ns = req.namespace.ok_or_else(|| Status::invalid_argument("namespace is required"))?;
+        let mut labels = self.store.namespace_labels(&ns.name)?;
+        let paths = req.update_mask.map(|m| m.paths).unwrap_or_default();
+        if paths.is_empty() {
+            labels = ns.labels.clone();
+        }
+        for path in &paths {
+            match path.strip_prefix("labels") {
+                Some("") => labels = ns.labels.clone(),
+                Some(key) if key.starts_with('.') => match ns.labels.get(&key[1..]) {
+                    Some(v) => {
+                        labels.insert(key[1..].to_owned(), v.clone());
+                    }
+                    None => {
+                        labels.remove(&key[1..]);
+                    }
+                },
+                _ => return Err(Status::invalid_argument(format!("cannot update {path:?} field on namespace {:?}", ns.name))),
+            }
+        }
+        self.store.set_namespace_labels(&ns.name, &labels)?;
+        Ok(Response::new(napi::UpdateNamespaceResponse { namespace: Some(napi::Namespace { name: ns.name, labels }) }))
     }
 
     async fn delete(&self, req: Request<napi::DeleteNamespaceRequest>) -> R<()> {
-        let name = req.into_inner().name;
-        if !self.store.list(&name)?.is_empty() {
-            return Err(Status::failed_precondition(format!("namespace {name} is not empty")));
-        }
+        self.store.delete_namespace(&req.into_inner().name)?;
         Ok(Response::new(()))
     }
 }

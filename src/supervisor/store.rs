@@ -198,8 +198,80 @@ impl Store {
         }
     }
 
-    pub fn create_namespace(&self, ns: &str) -> Result<(), SupervisorError> {
+    fn labels_path(&self, ns: &str) -> Result<PathBuf, SupervisorError> {
+        check_name("namespace", ns)?;
+        Ok(self.root.join(ns).join("labels.json"))
+    }
+
+    /// Whether namespace `ns` exists (made by Create, or by a container created in it).
+    pub fn namespace_exists(&self, ns: &str) -> bool {
+        check_name("namespace", ns).is_ok() && self.root.join(ns).is_dir()
+    }
+
+    /// Creates namespace `ns` with `labels`; an existing one is AlreadyExists, as containerd's.
+    pub fn create_namespace(&self, ns: &str, labels: &HashMap<String, String>) -> Result<(), SupervisorError> {
+        if self.namespace_exists(ns) {
+            return Err(SupervisorError::AlreadyExists { what: "namespace", ns: ns.into(), id: ns.into() });
+        }
         let dir = self.dir(ns)?;
-        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", &dir, e))
+        crate::fsperm::ensure_dir(&dir, crate::fsperm::DIR_PRIVATE).map_err(|e| SupervisorError::io("create", &dir, e))?;
+        self.set_namespace_labels(ns, labels)
+    }
+
+    /// The labels of namespace `ns` (none for a namespace without any, or not made yet).
+    pub fn namespace_labels(&self, ns: &str) -> Result<HashMap<String, String>, SupervisorError> {
+        let path = self.labels_path(ns)?;
+        match crate::util::read_json(&path) {
+            Ok(l) => Ok(l),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(HashMap::new()),
+            Err(e) => Err(SupervisorError::io("read", &path, e)),
+        }
+    }
+
+    /// Replaces the labels of existing namespace `ns`.
+    pub fn set_namespace_labels(&self, ns: &str, labels: &HashMap<String, String>) -> Result<(), SupervisorError> {
+        if !self.namespace_exists(ns) {
+            return Err(SupervisorError::NotFound { what: "namespace", ns: ns.into(), id: ns.into() });
+        }
+        let path = self.labels_path(ns)?;
+        crate::util::write_json(&path, labels).map_err(|e| SupervisorError::io("write", &path, e))
+    }
+
+    /// Removes namespace `ns`: NotFound if it does not exist, refused while it holds containers.
+    pub fn delete_namespace(&self, ns: &str) -> Result<(), SupervisorError> {
+        if !self.namespace_exists(ns) {
+            return Err(SupervisorError::NotFound { what: "namespace", ns: ns.into(), id: ns.into() });
+        }
+        if !self.list(ns)?.is_empty() {
+            return Err(SupervisorError::NotEmpty(ns.into()));
+        }
+        let dir = self.root.join(ns);
+        std::fs::remove_dir_all(&dir).map_err(|e| SupervisorError::io("remove", &dir, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn namespaces_keep_their_labels_and_go_only_when_empty() {
+        let dir = crate::util::TestDir::new("sup-ns");
+        let store = Store::new(dir.path());
+        let labels = HashMap::from([("a".to_owned(), "1".to_owned())]);
+        store.create_namespace("x", &labels).expect("create");
+        assert!(matches!(store.create_namespace("x", &labels), Err(SupervisorError::AlreadyExists { .. })));
+        assert_eq!(store.namespace_labels("x").expect("labels"), labels);
+        let more = HashMap::from([("b".to_owned(), "2".to_owned())]);
+        store.set_namespace_labels("x", &more).expect("update");
+        assert_eq!(store.namespace_labels("x").expect("labels"), more);
+        assert!(matches!(store.set_namespace_labels("nope", &more), Err(SupervisorError::NotFound { .. })));
+        let rec = ContainerRecord::from_proto(&Container { id: "c".into(), ..Default::default() });
+        store.create("x", &rec).expect("container");
+        assert!(matches!(store.delete_namespace("x"), Err(SupervisorError::NotEmpty(_))), "a namespace with a container stays");
+        store.delete("x", "c").expect("remove container");
+        store.delete_namespace("x").expect("delete");
+        assert!(!store.namespace_exists("x") && !store.namespaces().contains(&"x".to_owned()));
+        assert!(matches!(store.delete_namespace("x"), Err(SupervisorError::NotFound { .. })));
     }
 }
