@@ -63,6 +63,12 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         .unwrap_or(0)
         * 1024;
     let mode = if d.config.monolithic { "monolithic" } else { "modular" };
+    // The OCI runtime under the shim, as dockerd names its default runc.
+    let runtime = d.config.runtime.oci_runtime();
+    let runtime_path = match d.config.runtime {
+        crate::daemon::supervisor_client::ShimRuntime::Berth => "berth-runtime",
+        crate::daemon::supervisor_client::ShimRuntime::Runc => "runc",
+    };
     Json(serde_json::json!({
         "ID": "berth",
         "Containers": cs.len(),
@@ -97,8 +103,8 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "Labels": [format!("berth.mode={mode}")],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": { "berth": { "path": "berth-runtime" } },
-        "DefaultRuntime": "berth",
+        "Runtimes": { runtime: { "path": runtime_path } },
+        "DefaultRuntime": runtime,
         "Swarm": { "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null },
         "LiveRestoreEnabled": !d.config.monolithic,
         "Isolation": "",
