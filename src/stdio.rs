@@ -159,6 +159,15 @@ fn sinks(id: &str, stdout: &str, stderr: &str) -> Result<(Sink, Sink), StdioErro
             logs.push((path, l.clone()));
             return Ok(Sink::Log(l));
         }
+        // Any other scheme (containerd's `binary://` logging) is refused by name rather than
+        // taken for a path that cannot be opened, which would discard the output.
+        if let Some((scheme, _)) = uri.split_once("://")
+            && !matches!(scheme, "file" | "fifo")
+        {
+            return Err(StdioError::Invalid(format!(
+                "container {id}: stdio URI scheme {scheme}:// is not supported (jsonfile://, file://, fifo:// or a path)"
+            )));
+        }
         let path = uri.strip_prefix("file://").or_else(|| uri.strip_prefix("fifo://")).unwrap_or(uri);
         Ok(Sink::Path(PathBuf::from(path)))
     };
@@ -189,6 +198,17 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
         stdio.stdin = Some(r);
     }
     Ok((stdio, input))
+}
+
+/// Copies output that arrives already split into `stdout` and `stderr` (a logging binary's
+/// fds) into the sink `uri` names, as [`pipes`] copies a process's; the drain ends once
+/// both reach EOF.
+pub fn copy_streams(id: &str, stdout: File, stderr: File, uri: &str) -> Result<Arc<Drain>, StdioError> {
+    let drain = Arc::new(Drain::default());
+    let (out_sink, err_sink) = sinks(id, uri, uri)?;
+    spawn_copy(id, "stdout", stdout, out_sink, &drain)?;
+    spawn_copy(id, "stderr", stderr, err_sink, &drain)?;
+    Ok(drain)
 }
 
 /// Copies for a process with a terminal: master → stdout sink, stdin fifo → master.
@@ -376,6 +396,13 @@ fn unread(fifo: &File) -> usize {
 mod tests {
     use super::*;
     use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn an_unknown_stdio_scheme_is_refused_by_name() {
+        let drain = Arc::new(Drain::default());
+        let e = pipes("c", "", "binary:///usr/bin/logger?a=b", "", &drain).err().expect("binary:// refused").to_string();
+        assert!(e.contains("scheme binary://"), "{e}");
+    }
 
     #[test]
     fn output_of_a_process_that_ended_before_the_client_opened_its_fifo_is_kept_for_it() {

@@ -13,8 +13,6 @@ use common::engines::{kill, tail, Containerd, BUSYBOX_IMAGE as IMAGE, CTR};
 use common::{wait_until, TempDir};
 use nix::sys::signal::Signal;
 
-const RUNTIME: &str = "io.containerd.berth.v2";
-
 /// A private containerd on a temp dir plus the runtime options file berth's shim reads;
 /// the containerd (with its containers and shims) is dropped before the directory.
 struct Env {
@@ -32,13 +30,12 @@ impl std::ops::Deref for Env {
 impl Env {
     fn start(tag: &str) -> Self {
         let tmp = TempDir::new(tag);
-        let d = tmp.path();
-        std::fs::write(d.join("runtime.toml"), format!("BinaryName = \"/usr/sbin/runc\"\nRoot = \"{}/runc\"\n", d.display())).expect("runtime.toml");
-        Env { c: Containerd::start(d), tmp }
+        Env { c: Containerd::start(tmp.path()), tmp }
     }
 
+    /// berth's shim with Debian's runc as its OCI runtime.
     fn runtime_args(&self) -> Vec<String> {
-        vec!["--runtime".into(), RUNTIME.into(), "--runtime-config-path".into(), self.tmp.path().join("runtime.toml").to_string_lossy().into_owned()]
+        self.c.berth_shim_args(Some("/usr/sbin/runc"))
     }
 }
 

@@ -4,10 +4,9 @@
 mod common;
 
 use common::TestDaemon;
-use std::process::Command;
 
 fn docker(bin: &str, d: &TestDaemon, args: &[&str]) -> std::process::Output {
-    Command::new(bin).env("DOCKER_HOST", d.host()).env("DOCKER_CONFIG", d.dir.path().join("docker-config")).args(args).output().expect("run docker")
+    common::docker_bin_cmd(bin, d).args(args).output().expect("run docker")
 }
 
 fn docker_ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
@@ -45,7 +44,7 @@ fn docker_flow(bin: &str, tag: &str) {
 
 #[test]
 fn docker_cli_28_runs_containers_through_berthd() {
-    docker_flow("/usr/local/bin/docker", "dk28");
+    docker_flow(common::DOCKER_28, "dk28");
 }
 
 #[test]

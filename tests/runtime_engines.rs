@@ -25,11 +25,7 @@ fn pure_v2() -> bool {
 
 /// `berth-runtime --root <root> state <id>` as JSON, None when it fails (no such container).
 fn berth_state(root: &Path, id: &str) -> Option<serde_json::Value> {
-    let out = Command::new(role("berth-runtime")).arg("--root").arg(root).args(["state", id]).output().expect("berth-runtime state");
-    if !out.status.success() {
-        return None;
-    }
-    serde_json::from_slice(&out.stdout).ok()
+    common::runtime_state(&role("berth-runtime"), root, id)
 }
 
 /// `sh -c <line>` on a pseudo terminal whose window is 30 rows by 100 columns; killed
@@ -414,19 +410,6 @@ impl Ctr {
     fn run(&self, args: &[&str]) -> Output {
         self.c.ctr().args(self.run_args(args)).stdin(Stdio::null()).output().expect("ctr run")
     }
-
-    /// `ctr task ls` as (id, pid, status) rows.
-    fn tasks(&self) -> Vec<(String, i32, String)> {
-        self.c
-            .ctr_ok(&["task", "ls"])
-            .lines()
-            .skip(1)
-            .filter_map(|l| {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                Some((f.first()?.to_string(), f.get(1)?.parse().ok()?, f.get(2)?.to_string()))
-            })
-            .collect()
-    }
 }
 
 #[test]
@@ -450,7 +433,7 @@ fn ctr_detached_task_under_berth_runtime_execs_pauses_and_is_killed_and_deleted(
     let c = Ctr::start("rkc2");
     let out = c.run(&["-d", "--memory-limit", "67108864", BUSYBOX_IMAGE, "bg", "sh", "-c", LOOP]);
     assert!(out.status.success(), "run -d: {}\n{}", String::from_utf8_lossy(&out.stderr), tail(&c.c.log(), 30));
-    let tasks = c.tasks();
+    let tasks = c.c.tasks();
     let Some((_, pid, status)) = tasks.iter().find(|t| t.0 == "bg") else { panic!("task bg: {tasks:?}") };
     assert_eq!(status, "RUNNING");
     let st = berth_state(&c.runtime_root(), "bg").unwrap_or_else(|| panic!("berth-runtime has no container bg:\n{}", tail(&c.c.log(), 30)));
@@ -470,13 +453,13 @@ fn ctr_detached_task_under_berth_runtime_execs_pauses_and_is_killed_and_deleted(
     assert!(ps.contains(&pid.to_string()), "task ps lists the init: {ps}");
 
     c.c.ctr_ok(&["task", "pause", "bg"]);
-    assert_eq!(c.tasks()[0].2, "PAUSED");
+    assert_eq!(c.c.tasks()[0].2, "PAUSED");
     assert_eq!(berth_state(&c.runtime_root(), "bg").map(|v| v["status"].clone()), Some("paused".into()));
     c.c.ctr_ok(&["task", "resume", "bg"]);
-    assert_eq!(c.tasks()[0].2, "RUNNING");
+    assert_eq!(c.c.tasks()[0].2, "RUNNING");
 
     c.c.ctr_ok(&["task", "kill", "-s", "SIGKILL", "bg"]);
-    assert!(wait_until(10, || c.tasks().first().is_some_and(|t| t.2 == "STOPPED")), "task stops: {:?}", c.tasks());
+    assert!(wait_until(10, || c.c.tasks().first().is_some_and(|t| t.2 == "STOPPED")), "task stops: {:?}", c.c.tasks());
     c.c.ctr_ok(&["task", "delete", "bg"]);
     c.c.ctr_ok(&["container", "delete", "bg"]);
     assert!(!c.runtime_root().join("bg").exists(), "berth-runtime state deleted");

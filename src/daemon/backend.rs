@@ -74,6 +74,12 @@ pub enum BackendError {
     /// A spec or process could not be encoded or decoded.
     #[error("{what}: {source}")]
     Json { what: &'static str, source: serde_json::Error },
+    /// The containerd namespace is not a valid name.
+    #[error("{0}")]
+    Namespace(String),
+    /// The runtime options could not be encoded.
+    #[error("encode the runtime options: {0}")]
+    Options(#[source] containerd_shim_protos::protobuf::Error),
     /// A blocking task of the backend died.
     #[error("{what}: {source}")]
     Task { what: &'static str, source: tokio::task::JoinError },

@@ -52,11 +52,33 @@ pub struct DaemonConfig {
     pub monolithic: bool,
     /// A supervisor to use instead of starting our own.
     pub containerd: Option<PathBuf>,
+    /// The containerd namespace of every container (`--containerd-namespace`).
+    pub containerd_namespace: String,
+    /// The shim every container runs under (`--default-runtime`).
+    pub runtime: supervisor_client::ShimRuntime,
     pub cgroup_parent: String,
     /// Default json-file options for every container (`--log-opt`).
     pub log_opts: std::collections::HashMap<String, String>,
     /// Storage driver for container root filesystems: "overlay2" or "vfs".
     pub storage_driver: String,
+}
+
+/// With containerd's runc shim, this executable, which the shim runs as its logging binary:
+/// `<it> logger URI`, reached through the `berth <role>` form, so its file name must be
+/// `berth`. berth's shim needs none (empty).
+fn logger_binary(runtime: supervisor_client::ShimRuntime) -> anyhow::Result<PathBuf> {
+    if runtime != supervisor_client::ShimRuntime::Runc {
+        return Ok(PathBuf::new());
+    }
+    let exe = std::env::current_exe()?;
+    if exe.file_name() != Some(std::ffi::OsStr::new("berth")) {
+        anyhow::bail!(
+            "--default-runtime {}: containerd's runc shim runs this executable as `berth logger` for the json-file log, which needs it named `berth`, not {}",
+            runtime.name(),
+            exe.display()
+        );
+    }
+    Ok(exe)
 }
 
 /// What happened to a container, for waiters and attach/log followers.
@@ -108,14 +130,21 @@ impl Daemon {
         let backend = if config.monolithic {
             Backend::Monolithic(monolithic::Monolithic::new(&config.exec_root, exit_tx)?)
         } else {
+            let mut settings = supervisor_client::TaskSettings::new(logger_binary(config.runtime)?);
+            settings.namespace = config.containerd_namespace.clone();
+            settings.runtime = config.runtime;
             let (socket, respawn) = match &config.containerd {
-                Some(s) => (s.clone(), None),
+                Some(s) => {
+                    // A supervisor we did not start places runtime state nowhere of ours.
+                    settings.runtime_root = Some(config.exec_root.join(format!("runtime-{}", config.runtime.oci_runtime())));
+                    (s.clone(), None)
+                }
                 None => (
                     supervisor_process::ensure_running(&config.root, &config.exec_root).await?,
                     Some((config.root.clone(), config.exec_root.clone())),
                 ),
             };
-            Backend::Modular(supervisor_client::SupervisorClient::new(&socket, exit_tx, resync_tx, respawn)?)
+            Backend::Modular(supervisor_client::SupervisorClient::new(&socket, settings, exit_tx, resync_tx, respawn)?)
         };
         let (events, _) = broadcast::channel(1024);
         let daemon = Arc::new(Daemon {

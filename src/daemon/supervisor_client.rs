@@ -15,25 +15,136 @@ use crate::proto::containerd::v1::types::Status;
 use prost::Message;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::mpsc::UnboundedSender;
+use tonic::metadata::{Ascii, MetadataValue};
 use tonic::transport::{Channel, Endpoint};
 use tonic::{Code, Request};
 
-/// containerd namespace berthd keeps its containers in (dockerd uses "moby").
-pub const NAMESPACE: &str = "berth";
-/// Runtime name the supervisor maps to berth's shim.
-pub const RUNTIME_NAME: &str = "io.containerd.berth.v2";
+/// containerd namespace berthd keeps its containers in unless `--containerd-namespace` says
+/// otherwise (dockerd's is "moby").
+pub const DEFAULT_NAMESPACE: &str = "berth";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// The type of runc's options in an `Any`, as containerd registers it.
+const RUNC_OPTIONS_TYPE_URL: &str = "containerd.runc.v1.Options";
 /// How long a start waits for the leftovers of an earlier attempt to go.
 const LEFTOVER_TIMEOUT: Duration = Duration::from_secs(15);
+
+/// The containerd runtime (shim) berthd's containers run under, by its containerd name
+/// (`--default-runtime`; dockerd since 23.0 takes shim names there too).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ShimRuntime {
+    /// `io.containerd.berth.v2`: berth's shim, with berth-runtime.
+    #[default]
+    Berth,
+    /// `io.containerd.runc.v2`: containerd's runc shim (containerd-shim-runc-v2), with runc.
+    Runc,
+}
+
+impl ShimRuntime {
+    /// The runtime name the supervisor resolves to a shim binary.
+    pub fn name(self) -> &'static str {
+        match self {
+            ShimRuntime::Berth => "io.containerd.berth.v2",
+            ShimRuntime::Runc => "io.containerd.runc.v2",
+        }
+    }
+
+    /// The OCI runtime under the shim, as `docker info` names runtimes.
+    pub fn oci_runtime(self) -> &'static str {
+        match self {
+            ShimRuntime::Berth => "berth",
+            ShimRuntime::Runc => "runc",
+        }
+    }
+}
+
+impl std::str::FromStr for ShimRuntime {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        [ShimRuntime::Berth, ShimRuntime::Runc].into_iter().find(|r| r.name() == s).ok_or_else(|| {
+            format!(
+                "unknown runtime {s:?}: berthd runs containers under {} (berth's shim and berth-runtime) or {} (containerd's runc shim and runc)",
+                ShimRuntime::Berth.name(),
+                ShimRuntime::Runc.name()
+            )
+        })
+    }
+}
+
+/// Whether `ns` is a valid containerd namespace (containerd's identifier rule: alphanumeric
+/// runs joined by single `.`, `_` or `-`, at most 76 characters).
+pub fn check_namespace(ns: &str) -> Result<(), String> {
+    let runs_ok = ns.split(['.', '_', '-']).all(|run| !run.is_empty() && run.bytes().all(|b| b.is_ascii_alphanumeric()));
+    if runs_ok && ns.len() <= 76 {
+        Ok(())
+    } else {
+        Err(format!("invalid containerd namespace {ns:?}: alphanumeric parts joined by '.', '_' or '-', at most 76 characters"))
+    }
+}
+
+/// What berthd asks of the supervisor for every container.
+#[derive(Debug, Clone)]
+pub struct TaskSettings {
+    /// The containerd namespace of every request and of the events berthd takes.
+    pub namespace: String,
+    /// The shim that runs the containers.
+    pub runtime: ShimRuntime,
+    /// The runtime's state root, sent as runc's `root` option. None leaves it to the
+    /// supervisor: the berth-supervisor that berthd starts puts it below its own state dir.
+    /// A supervisor berthd did not start (a real containerd) fills in nothing, and the
+    /// shims' defaults are host-wide (/run/berth/runtime/<ns>, /run/containerd/runc/<ns>),
+    /// outside berthd's exec-root: so berthd names one.
+    pub runtime_root: Option<PathBuf>,
+    /// The logging binary containerd's runc shim runs for the container's output: this
+    /// executable (`berth logger`). Unused with berth's shim, which writes the json-file
+    /// log itself.
+    pub logger: PathBuf,
+}
+
+impl TaskSettings {
+    /// berth's shim in berthd's default namespace, runtime state left to the supervisor.
+    pub fn new(logger: PathBuf) -> Self {
+        TaskSettings { namespace: DEFAULT_NAMESPACE.into(), runtime: ShimRuntime::Berth, runtime_root: None, logger }
+    }
+
+    /// The container's runtime: its name, with runc's options when a root is set.
+    fn runtime(&self) -> Result<Runtime, BackendError> {
+        let options = match &self.runtime_root {
+            None => None,
+            Some(root) => {
+                use containerd_shim_protos::protobuf::Message as _;
+                let mut o = containerd_shim_protos::shim::oci::Options::new();
+                o.root = root.to_string_lossy().into_owned();
+                let value = o.write_to_bytes().map_err(BackendError::Options)?;
+                Some(prost_types::Any { type_url: RUNC_OPTIONS_TYPE_URL.into(), value })
+            }
+        };
+        Ok(Runtime { name: self.runtime.name().into(), options })
+    }
+
+    /// Where the shim sends the container's output: berth's shim takes the json-file log
+    /// itself (`jsonfile://`); containerd's runc shim knows fifos, files and logging
+    /// binaries only (it refuses any other scheme), so it gets berth as its logging binary
+    /// (`binary://`, containerd's shim logging protocol), which writes the same log. Either
+    /// way the shim, not berthd, holds the container's output, and it outlives berthd.
+    fn log_uri(&self, log: &crate::logs::LogTarget) -> String {
+        match self.runtime {
+            ShimRuntime::Berth => log.uri(),
+            ShimRuntime::Runc => log.binary_uri(&self.logger),
+        }
+    }
+}
 
 /// A gRPC connection to the supervisor.
 #[derive(Clone)]
 pub struct SupervisorClient {
     channel: Channel,
     socket: PathBuf,
+    settings: Arc<TaskSettings>,
+    namespace: MetadataValue<Ascii>,
 }
 
 /// A lazy channel over a unix socket: it (re)connects on use, so a supervisor that was
@@ -48,12 +159,6 @@ pub fn unix_channel(socket: &Path) -> Result<Channel, BackendError> {
             Ok::<_, std::io::Error>(hyper_util::rt::TokioIo::new(stream))
         }
     })))
-}
-
-fn req<T>(msg: T) -> Request<T> {
-    let mut r = Request::new(msg);
-    r.metadata_mut().insert("containerd-namespace", tonic::metadata::MetadataValue::from_static(NAMESPACE));
-    r
 }
 
 /// Whether `s` says the supervisor could not be reached or went away mid-call, rather than
@@ -93,12 +198,15 @@ impl SupervisorClient {
     /// again, as dockerd restarts the containerd it started.
     pub fn new(
         socket: &Path,
+        settings: TaskSettings,
         exits: UnboundedSender<ExitEvent>,
         resync: UnboundedSender<()>,
         respawn: Option<(PathBuf, PathBuf)>,
     ) -> Result<Self, BackendError> {
+        check_namespace(&settings.namespace).map_err(BackendError::Namespace)?;
+        let namespace = settings.namespace.parse().map_err(|_| BackendError::Namespace(format!("containerd namespace {:?}", settings.namespace)))?;
         let channel = unix_channel(socket)?;
-        let client = SupervisorClient { channel, socket: socket.to_path_buf() };
+        let client = SupervisorClient { channel, socket: socket.to_path_buf(), settings: Arc::new(settings), namespace };
         tokio::spawn(client.clone().watch_exits(exits, resync, respawn));
         Ok(client)
     }
@@ -108,17 +216,31 @@ impl SupervisorClient {
         &self.socket
     }
 
+    /// What berthd asks of the supervisor (namespace, runtime).
+    pub fn settings(&self) -> &TaskSettings {
+        &self.settings
+    }
+
+    /// A request in berthd's containerd namespace.
+    fn req<T>(&self, msg: T) -> Request<T> {
+        let mut r = Request::new(msg);
+        r.metadata_mut().insert("containerd-namespace", self.namespace.clone());
+        r
+    }
+
     async fn watch_exits(self, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>, respawn: Option<(PathBuf, PathBuf)>) {
         loop {
             let mut client = EventsClient::new(self.channel.clone());
-            let sub = SubscribeRequest { filters: vec!["topic==\"/tasks/exit\"".into()] };
-            match client.subscribe(req(sub)).await {
+            // Exits of berthd's namespace only: a containerd shared with other clients
+            // (dockerd's "moby", Kubernetes' "k8s.io") sends every namespace's events.
+            let filter = format!("namespace==\"{}\",topic==\"/tasks/exit\"", self.settings.namespace);
+            match client.subscribe(self.req(SubscribeRequest { filters: vec![filter] })).await {
                 Ok(resp) => {
                     // Exits that happened while we were not subscribed are found by a resync.
                     let _ = resync.send(());
                     let mut stream = resp.into_inner();
                     while let Ok(Some(env)) = stream.message().await {
-                        if env.topic != "/tasks/exit" {
+                        if env.topic != "/tasks/exit" || env.namespace != self.settings.namespace {
                             continue;
                         }
                         let Some(any) = env.event else { continue };
@@ -157,12 +279,12 @@ impl SupervisorClient {
         let spec_bytes = serde_json::to_vec(spec).map_err(|source| BackendError::Json { what: "encode the spec", source })?;
         let container = Container {
             id: id.to_owned(),
-            runtime: Some(Runtime { name: RUNTIME_NAME.into(), options: None }),
+            runtime: Some(self.settings.runtime()?),
             spec: Some(prost_types::Any { type_url: SPEC_TYPE_URL.into(), value: spec_bytes }),
             ..Default::default()
         };
         let mut containers = ContainersClient::new(self.channel.clone());
-        if let Err(s) = containers.create(req(CreateContainerRequest { container: Some(container.clone()) })).await {
+        if let Err(s) = containers.create(self.req(CreateContainerRequest { container: Some(container.clone()) })).await {
             if s.code() != Code::AlreadyExists || is_transport(&s) {
                 return Err(status_err(id, s));
             }
@@ -171,16 +293,16 @@ impl SupervisorClient {
             if let Err(e) = super::reconcile::purge(self, id, LEFTOVER_TIMEOUT).await {
                 return Err(BackendError::Leftover(e));
             }
-            containers.create(req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
+            containers.create(self.req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
         }
-        let log = log.uri();
+        let log = self.settings.log_uri(log);
         let mut tasks = TasksClient::new(self.channel.clone());
         let create = CreateTaskRequest { container_id: id.to_owned(), stdout: log.clone(), stderr: log, ..Default::default() };
-        if let Err(s) = tasks.create(req(create)).await {
-            let _ = containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await;
+        if let Err(s) = tasks.create(self.req(create)).await {
+            let _ = containers.delete(self.req(DeleteContainerRequest { id: id.to_owned() })).await;
             return Err(start_err(id, s));
         }
-        match tasks.start(req(StartRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
+        match tasks.start(self.req(StartRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
             Ok(r) => Ok(r.into_inner().pid as i32),
             Err(s) => {
                 let _ = self.delete(id).await;
@@ -192,7 +314,7 @@ impl SupervisorClient {
     pub(super) async fn kill(&self, id: &str, signal: i32) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let k = KillRequest { container_id: id.to_owned(), exec_id: String::new(), signal: signal as u32, all: false };
-        tasks.kill(req(k)).await.map(|_| ()).map_err(|s| status_err(id, s))
+        tasks.kill(self.req(k)).await.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
     /// Pauses (`pause`) or resumes the container's task through the supervisor.
@@ -200,22 +322,22 @@ impl SupervisorClient {
         let mut tasks = TasksClient::new(self.channel.clone());
         let container_id = id.to_owned();
         let r = if pause {
-            tasks.pause(req(PauseTaskRequest { container_id })).await
+            tasks.pause(self.req(PauseTaskRequest { container_id })).await
         } else {
-            tasks.resume(req(ResumeTaskRequest { container_id })).await
+            tasks.resume(self.req(ResumeTaskRequest { container_id })).await
         };
         r.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
     pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
-        match tasks.delete(req(DeleteTaskRequest { container_id: id.to_owned() })).await {
+        match tasks.delete(self.req(DeleteTaskRequest { container_id: id.to_owned() })).await {
             Ok(_) => {}
             Err(s) if s.code() == Code::NotFound => {}
             Err(s) => return Err(status_err(id, s)),
         }
         let mut containers = ContainersClient::new(self.channel.clone());
-        match containers.delete(req(DeleteContainerRequest { id: id.to_owned() })).await {
+        match containers.delete(self.req(DeleteContainerRequest { id: id.to_owned() })).await {
             Ok(_) => Ok(()),
             Err(s) if s.code() == Code::NotFound => Ok(()),
             Err(s) => Err(status_err(id, s)),
@@ -224,7 +346,7 @@ impl SupervisorClient {
 
     pub(super) async fn status(&self, id: &str) -> Result<TaskStatus, BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
-        match tasks.get(req(GetRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
+        match tasks.get(self.req(GetRequest { container_id: id.to_owned(), exec_id: String::new() })).await {
             Ok(r) => {
                 let Some(p) = r.into_inner().process else { return Ok(TaskStatus::Missing) };
                 Ok(match Status::try_from(p.status).unwrap_or(Status::Unknown) {
@@ -256,8 +378,8 @@ impl SupervisorClient {
             terminal,
             spec: Some(prost_types::Any { type_url: PROCESS_TYPE_URL.into(), value }),
         };
-        tasks.exec(req(exec)).await.map_err(|s| status_err(id, s))?;
-        match tasks.start(req(StartRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() })).await {
+        tasks.exec(self.req(exec)).await.map_err(|s| status_err(id, s))?;
+        match tasks.start(self.req(StartRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() })).await {
             Ok(r) => Ok(r.into_inner().pid as i32),
             Err(s) => {
                 let _ = self.exec_delete(id, exec_id).await;
@@ -270,7 +392,7 @@ impl SupervisorClient {
     pub(super) async fn exec_wait(&self, id: &str, exec_id: &str) -> Result<i64, BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let w = WaitRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
-        let r = tasks.wait(req(w)).await.map_err(|s| status_err(id, s))?;
+        let r = tasks.wait(self.req(w)).await.map_err(|s| status_err(id, s))?;
         Ok(r.into_inner().exit_status as i64)
     }
 
@@ -278,21 +400,21 @@ impl SupervisorClient {
     pub(super) async fn exec_close_stdin(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let c = CloseIoRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), stdin: true };
-        tasks.close_io(req(c)).await.map(|_| ()).map_err(|s| status_err(id, s))
+        tasks.close_io(self.req(c)).await.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
     /// Sets the window size of process `exec_id`'s terminal.
     pub(super) async fn exec_resize(&self, id: &str, exec_id: &str, width: u32, height: u32) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let r = ResizePtyRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned(), width, height };
-        tasks.resize_pty(req(r)).await.map(|_| ()).map_err(|s| status_err(id, s))
+        tasks.resize_pty(self.req(r)).await.map(|_| ()).map_err(|s| status_err(id, s))
     }
 
     /// Forgets the exited process `exec_id`.
     pub(super) async fn exec_delete(&self, id: &str, exec_id: &str) -> Result<(), BackendError> {
         let mut tasks = TasksClient::new(self.channel.clone());
         let d = DeleteProcessRequest { container_id: id.to_owned(), exec_id: exec_id.to_owned() };
-        match tasks.delete_process(req(d)).await {
+        match tasks.delete_process(self.req(d)).await {
             Ok(_) => Ok(()),
             Err(s) if s.code() == Code::NotFound => Ok(()),
             Err(s) => Err(status_err(id, s)),
@@ -303,6 +425,20 @@ impl SupervisorClient {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn runtimes_and_namespaces_are_taken_by_their_containerd_names_and_others_refused() {
+        assert_eq!("io.containerd.runc.v2".parse::<ShimRuntime>(), Ok(ShimRuntime::Runc));
+        assert_eq!("io.containerd.berth.v2".parse::<ShimRuntime>(), Ok(ShimRuntime::Berth));
+        let e = "runc".parse::<ShimRuntime>().expect_err("a docker runtime name is not a shim name");
+        assert!(e.contains("unknown runtime \"runc\"") && e.contains("io.containerd.runc.v2"), "{e}");
+        for ok in ["berth", "bt0a1b2c3d", "k8s.io", "a-b_c.d"] {
+            assert_eq!(check_namespace(ok), Ok(()), "{ok}");
+        }
+        for bad in ["", "a..b", "-a", "a/b", "ä", &"x".repeat(77)] {
+            assert!(check_namespace(bad).is_err(), "{bad:?} accepted");
+        }
+    }
 
     #[test]
     fn a_supervisor_gone_mid_call_is_a_backend_failure_and_a_refusal_is_the_requests() {

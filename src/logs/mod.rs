@@ -5,7 +5,7 @@ pub mod cursor;
 pub mod jsonfile;
 pub mod rotate;
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Where a container's json-file log goes and when it rotates (Docker's `--log-opt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,6 +64,27 @@ impl LogTarget {
         }
         uri
     }
+
+    /// The stdout/stderr URI for a shim that hands output to a logging binary (containerd's
+    /// `binary://` scheme): `exe` run as `berth logger <jsonfile URI>`, which writes this log.
+    /// One query key only: the shim passes each key and its value as two arguments, in no
+    /// set order.
+    pub fn binary_uri(&self, exe: &Path) -> String {
+        format!("binary://{}?logger={}", percent_encode(&exe.to_string_lossy(), "/"), percent_encode(&self.uri(), ""))
+    }
+}
+
+/// `s` with every byte but URI's unreserved ones (and those in `keep`) as `%XX`.
+fn percent_encode(s: &str, keep: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || b"-._~".contains(&b) || keep.as_bytes().contains(&b) {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
 }
 
 #[cfg(test)]
@@ -78,6 +99,10 @@ mod tests {
         assert_eq!(t.uri(), "jsonfile:///l/c-json.log?max-size=10240&max-file=3");
         assert_eq!(LogTarget::from_uri("/l/c-json.log?max-size=10240&max-file=3").unwrap(), t);
         assert_eq!(LogTarget::from_options("/l".into(), &HashMap::new()).unwrap().uri(), "jsonfile:///l");
+        assert_eq!(
+            t.binary_uri(Path::new("/usr/bin/my berth")),
+            "binary:///usr/bin/my%20berth?logger=jsonfile%3A%2F%2F%2Fl%2Fc-json.log%3Fmax-size%3D10240%26max-file%3D3"
+        );
         let bad = HashMap::from([("max-sise".to_owned(), "1".to_owned())]);
         assert!(LogTarget::from_options("/l".into(), &bad).is_err());
         let bad = HashMap::from([("max-file".to_owned(), "0".to_owned())]);

@@ -25,6 +25,13 @@ struct Args {
     /// Supervisor (containerd API) socket to use instead of starting berth-supervisor.
     #[arg(long)]
     containerd: Option<PathBuf>,
+    /// containerd namespace of berthd's containers (modular mode).
+    #[arg(long = "containerd-namespace", default_value = crate::daemon::supervisor_client::DEFAULT_NAMESPACE, conflicts_with = "monolithic")]
+    containerd_namespace: String,
+    /// The containerd runtime containers run under (modular mode): io.containerd.berth.v2
+    /// (berth's shim, berth-runtime) or io.containerd.runc.v2 (containerd's runc shim, runc).
+    #[arg(long = "default-runtime", default_value = "io.containerd.berth.v2", conflicts_with = "monolithic")]
+    default_runtime: crate::daemon::supervisor_client::ShimRuntime,
     /// Parent cgroup of every container.
     #[arg(long = "cgroup-parent", default_value = "berth")]
     cgroup_parent: String,
@@ -93,6 +100,8 @@ async fn run(args: Args) -> anyhow::Result<()> {
         socket: socket.clone(),
         monolithic: args.monolithic,
         containerd: args.containerd,
+        containerd_namespace: args.containerd_namespace,
+        runtime: args.default_runtime,
         cgroup_parent: args.cgroup_parent,
         log_opts,
         storage_driver: args.storage_driver,

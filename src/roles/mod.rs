@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 pub mod client;
 pub mod daemon;
+pub mod logger;
 pub mod runtime;
 pub mod shim;
 pub mod supervisor;
@@ -24,6 +25,8 @@ const ROLES: &[Role] = &[
     Role { names: &["berth-supervisor"], sub: "supervisor", main: supervisor::main },
     Role { names: &["berth-shim", "containerd-shim-berth-v2"], sub: "shim", main: shim::main },
     Role { names: &["berth-runtime"], sub: "runtime", main: runtime::main },
+    // Run by containerd's runc shim as `<berth> logger URI` (its `binary://` logging).
+    Role { names: &["berth-logger"], sub: "logger", main: logger::main },
 ];
 
 /// Names `install-links` creates, pointing at this binary.

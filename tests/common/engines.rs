@@ -183,6 +183,7 @@ impl Containerd {
 
     /// Starts containerd on `dir` and waits for its socket.
     pub fn start(dir: &Path) -> Self {
+        assert!(Self::installed(), "{CONTAINERD} or {CTR} is missing: install Debian's containerd package (.ci/run does)");
         std::fs::create_dir_all(dir).expect("containerd dir");
         let n: u32 = rand::random();
         let mut c = Containerd { dir: dir.to_path_buf(), ns: format!("bt{n:08x}"), child: None };
@@ -240,6 +241,37 @@ impl Containerd {
     pub fn import_busybox(&self) {
         let archive = busybox_docker_archive(&self.dir);
         self.ctr_ok(&["image", "import", &archive.to_string_lossy()]);
+    }
+
+    /// `ctr task ls` as (id, pid, status) rows.
+    pub fn tasks(&self) -> Vec<(String, i32, String)> {
+        self.ctr_ok(&["task", "ls"])
+            .lines()
+            .skip(1)
+            .filter_map(|l| {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                Some((f.first()?.to_string(), f.get(1)?.parse().ok()?, f.get(2)?.to_string()))
+            })
+            .collect()
+    }
+
+    /// The runtime state root berth's shim gets from [`Containerd::berth_shim_args`].
+    pub fn berth_shim_root(&self) -> PathBuf {
+        self.dir.join("runtime")
+    }
+
+    /// `ctr run` flags that run a container under berth's shim (`--runtime
+    /// io.containerd.berth.v2`) with the runc options it reads from a file
+    /// (`--runtime-config-path`): runtime state in [`Containerd::berth_shim_root`] (not the
+    /// host's /run), and `binary` (e.g. runc) as the OCI runtime instead of berth-runtime.
+    pub fn berth_shim_args(&self, binary: Option<&str>) -> Vec<String> {
+        let config = self.dir.join("berth-shim.toml");
+        let mut toml = format!("Root = \"{}\"\n", self.berth_shim_root().display());
+        if let Some(b) = binary {
+            toml.push_str(&format!("BinaryName = \"{b}\"\n"));
+        }
+        std::fs::write(&config, toml).expect("berth-shim.toml");
+        vec!["--runtime".into(), "io.containerd.berth.v2".into(), "--runtime-config-path".into(), config.to_string_lossy().into_owned()]
     }
 
     /// Deletes every task (killing it) and container of this namespace, so that each shim
@@ -300,6 +332,7 @@ impl Dockerd {
     /// Starts dockerd on `dir` with `--containerd <containerd>` and `extra` flags, and waits
     /// until it answers.
     pub fn start(dir: &Path, containerd: &Path, extra: &[String]) -> Self {
+        assert!(Self::installed(), "{DOCKERD} or {DOCKER} is missing: install Debian's docker.io package (.ci/run does)");
         std::fs::create_dir_all(dir).expect("dockerd dir");
         let n: u32 = rand::random();
         let mut d = Dockerd { dir: dir.to_path_buf(), cgroup_parent: format!("berth-dk-{n:08x}"), child: None };
@@ -405,5 +438,43 @@ impl Drop for Spawned {
         kill(self.child.id() as i32, Signal::SIGKILL);
         let _ = self.child.wait();
         kill_mentioning(&self.dir);
+    }
+}
+
+/// berth-supervisor standing in for containerd (berth's shim serving dockerd's default
+/// runtime io.containerd.runc.v2, runc under it) and a dockerd on it (`dockerd
+/// --containerd=<supervisor socket>`), both on `dir`. Dropped in field order: dockerd (its
+/// containers and cgroups), then the supervisor (with its shims).
+pub struct DockerdOnSupervisor {
+    pub dockerd: Dockerd,
+    _supervisor: Spawned,
+}
+
+impl DockerdOnSupervisor {
+    /// Starts the supervisor on `<dir>/sup.sock`, then dockerd on it.
+    pub fn start(dir: &Path) -> Self {
+        let sup = Command::new(super::role("berth-supervisor"))
+            .arg("--address")
+            .arg(dir.join("sup.sock"))
+            .arg("--root")
+            .arg(dir.join("sroot"))
+            .arg("--state")
+            .arg(dir.join("sstate"))
+            .args(["--runc-shim", "berth", "--log-level", "debug", "--log-file"])
+            .arg(dir.join("supervisor.log"))
+            .stdin(Stdio::null())
+            .spawn()
+            .expect("spawn supervisor");
+        let supervisor = Spawned::new(sup, dir);
+        assert!(wait_until(10, || std::os::unix::net::UnixStream::connect(dir.join("sup.sock")).is_ok()), "supervisor up");
+        let dockerd = Dockerd::start(dir, &dir.join("sup.sock"), &[]);
+        DockerdOnSupervisor { dockerd, _supervisor: supervisor }
+    }
+}
+
+impl std::ops::Deref for DockerdOnSupervisor {
+    type Target = Dockerd;
+    fn deref(&self) -> &Dockerd {
+        &self.dockerd
     }
 }

@@ -132,6 +132,21 @@ pub fn busybox_tar() -> &'static Path {
     })
 }
 
+/// Runs the berth client against the Engine API at `host` (`unix://PATH`).
+pub fn berth_at(host: &str, args: &[&str]) -> std::process::Output {
+    Command::new(berth_bin()).arg("-H").arg(host).args(args).output().expect("run berth")
+}
+
+/// `<runtime> --root <root> state <id>` (berth-runtime's or runc's) as JSON; None when it
+/// fails (no such container).
+pub fn runtime_state(runtime: &Path, root: &Path, id: &str) -> Option<serde_json::Value> {
+    let out = Command::new(runtime).arg("--root").arg(root).args(["state", id]).output().expect("runtime state");
+    if !out.status.success() {
+        return None;
+    }
+    serde_json::from_slice(&out.stdout).ok()
+}
+
 /// Whether a process with this pid exists (and is not a zombie).
 pub fn pid_alive(pid: i32) -> bool {
     match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
@@ -283,7 +298,7 @@ impl TestDaemon {
 
     /// Runs the berth client against this daemon.
     pub fn berth(&self, args: &[&str]) -> std::process::Output {
-        Command::new(berth_bin()).arg("-H").arg(self.host()).args(args).output().expect("run berth")
+        berth_at(&self.host(), args)
     }
 
     /// Runs the berth client and returns stdout, failing the test on a non-zero exit.
@@ -420,9 +435,17 @@ impl Drop for TestDaemon {
     }
 }
 
+/// The docker 28.x CLI of the machine image.
+pub const DOCKER_28: &str = "/usr/local/bin/docker";
+
 /// The docker 28.x CLI of the machine image, pointed at daemon `d` with its own config dir.
 pub fn docker_cmd(d: &TestDaemon) -> Command {
-    let mut c = Command::new("/usr/local/bin/docker");
+    docker_bin_cmd(DOCKER_28, d)
+}
+
+/// The docker CLI `bin` pointed at daemon `d` with its own config dir.
+pub fn docker_bin_cmd(bin: &str, d: &TestDaemon) -> Command {
+    let mut c = Command::new(bin);
     c.env("DOCKER_HOST", d.host()).env("DOCKER_CONFIG", d.dir.path().join("docker-config"));
     c
 }

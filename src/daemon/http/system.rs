@@ -66,6 +66,12 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
     let mode = if d.config.monolithic { "monolithic" } else { "modular" };
     let cg = crate::runtime::cgroups::support::support();
     let os = host::os_release();
+    // The OCI runtime under the shim, as dockerd names its default runc.
+    let runtime = d.config.runtime.oci_runtime();
+    let runtime_path = match d.config.runtime {
+        crate::daemon::supervisor_client::ShimRuntime::Berth => "berth-runtime",
+        crate::daemon::supervisor_client::ShimRuntime::Runc => "runc",
+    };
     Json(serde_json::json!({
         "ID": "berth",
         "Containers": cs.len(),
@@ -101,8 +107,8 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "Labels": [format!("berth.mode={mode}")],
         "ExperimentalBuild": false,
         "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "Runtimes": { "berth": { "path": "berth-runtime" } },
-        "DefaultRuntime": "berth",
+        "Runtimes": { runtime: { "path": runtime_path } },
+        "DefaultRuntime": runtime,
         "Swarm": { "NodeID": "", "NodeAddr": "", "LocalNodeState": "inactive", "ControlAvailable": false, "Error": "", "RemoteManagers": null },
         "LiveRestoreEnabled": !d.config.monolithic,
         "Isolation": "",
