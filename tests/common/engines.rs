@@ -176,14 +176,14 @@ pub struct Containerd {
 }
 
 impl Containerd {
-    /// Whether Debian's containerd and ctr are installed.
+    /// Whether containerd and ctr are on PATH (Debian's containerd package).
     pub fn installed() -> bool {
-        Path::new(CONTAINERD).exists() && Path::new(CTR).exists()
+        super::on_path("containerd").is_some() && super::on_path("ctr").is_some()
     }
 
     /// Starts containerd on `dir` and waits for its socket.
     pub fn start(dir: &Path) -> Self {
-        assert!(Self::installed(), "{CONTAINERD} or {CTR} is missing: install Debian's containerd package (.ci/run does)");
+        super::need(Self::installed(), "containerd or ctr on PATH (Debian's containerd)");
         std::fs::create_dir_all(dir).expect("containerd dir");
         let n: u32 = rand::random();
         let mut c = Containerd { dir: dir.to_path_buf(), ns: format!("bt{n:08x}"), child: None };
@@ -197,7 +197,7 @@ impl Containerd {
         );
         std::fs::write(dir.join("config.toml"), config).expect("config.toml");
         let path = format!("{}:{}", super::bin_dir().display(), std::env::var("PATH").unwrap_or_default());
-        let mut cmd = Command::new(CONTAINERD);
+        let mut cmd = Command::new(super::on_path("containerd").unwrap_or_else(|| PathBuf::from(CONTAINERD)));
         cmd.arg("--config").arg(dir.join("config.toml")).env("PATH", path);
         c.child = Some(spawn_logged(&mut cmd, &dir.join("containerd.log")));
         let sock = c.socket();
@@ -324,19 +324,19 @@ pub struct Dockerd {
 }
 
 impl Dockerd {
-    /// Whether Debian's dockerd and docker CLI are installed.
+    /// Whether dockerd is on PATH and Debian's docker CLI is installed.
     pub fn installed() -> bool {
-        Path::new(DOCKERD).exists() && Path::new(DOCKER).exists()
+        super::on_path("dockerd").is_some() && Path::new(DOCKER).exists()
     }
 
     /// Starts dockerd on `dir` with `--containerd <containerd>` and `extra` flags, and waits
     /// until it answers.
     pub fn start(dir: &Path, containerd: &Path, extra: &[String]) -> Self {
-        assert!(Self::installed(), "{DOCKERD} or {DOCKER} is missing: install Debian's docker.io package (.ci/run does)");
+        super::need(Self::installed(), "dockerd on PATH or /usr/bin/docker (Debian's docker.io)");
         std::fs::create_dir_all(dir).expect("dockerd dir");
         let n: u32 = rand::random();
         let mut d = Dockerd { dir: dir.to_path_buf(), cgroup_parent: format!("berth-dk-{n:08x}"), child: None };
-        let mut cmd = Command::new(DOCKERD);
+        let mut cmd = Command::new(super::on_path("dockerd").unwrap_or_else(|| PathBuf::from(DOCKERD)));
         cmd.arg("--containerd")
             .arg(containerd)
             .args(["--containerd-namespace", "moby", "--data-root"])

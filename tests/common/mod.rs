@@ -475,3 +475,9 @@ pub fn docker_ok(d: &TestDaemon, args: &[&str]) -> String {
 pub fn need(present: bool, what: &str) {
     assert!(present, "{what} is missing: the README's test command (bash .ci/run) installs every peer the tests need");
 }
+
+/// `name` as the shell would find it on PATH.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path).map(|d| d.join(name)).find(|p| p.is_file())
+}
