@@ -213,10 +213,32 @@ fn bind_onto(id: &str, source: BindSource, rec: bool, t: &Target) -> Result<Targ
         BindSource::Host(p) => (open_tree(rustix::fs::CWD, p, flags), p.display().to_string()),
         BindSource::Fd(fd) => (open_tree(fd, "", flags | OpenTreeFlags::AT_EMPTY_PATH), t.shown.display().to_string()),
     };
-    let tree = tree.map_err(|e| RuntimeError::sys(id, format!("open_tree {shown} (to bind on {})", t.shown.display()), errno(e)))?;
+    let tree = match tree {
+        // Kernels before 5.2, and valgrind (examples/link-order.sh profiles under it), have no
+        // open_tree: bind with mount(2) instead.
+        Err(rustix::io::Errno::NOSYS) => return bind_by_mount(id, source, rec, t),
+        r => r.map_err(|e| RuntimeError::sys(id, format!("open_tree {shown} (to bind on {})", t.shown.display()), errno(e)))?,
+    };
     move_mount(&tree, "", &t.fd, "", MoveMountFlags::MOVE_MOUNT_F_EMPTY_PATH | MoveMountFlags::MOVE_MOUNT_T_EMPTY_PATH)
         .map_err(|e| RuntimeError::sys(id, format!("move_mount {shown} onto {}", t.shown.display()), errno(e)))?;
     Ok(Target { fd: tree, shown: t.shown.clone() })
+}
+
+/// [`bind_onto`] without open_tree: mount(2) binds `source` onto the target's descriptor, and
+/// the new mount's root is opened by the target's path (read off the descriptor), which
+/// leaves the window runc's reopenAfterMount has; only where open_tree is missing.
+fn bind_by_mount(id: &str, source: BindSource, rec: bool, t: &Target) -> Result<Target, RuntimeError> {
+    let src = match source {
+        BindSource::Host(p) => p.to_path_buf(),
+        BindSource::Fd(fd) => fd_path(fd),
+    };
+    let flags = if rec { MsFlags::MS_BIND | MsFlags::MS_REC } else { MsFlags::MS_BIND };
+    mount(Some(&src), &t.proc_path(), None::<&str>, flags, None::<&str>)
+        .map_err(|e| RuntimeError::sys(id, format!("bind {} on {}", src.display(), t.shown.display()), e))?;
+    let at = fs::read_link(t.proc_path()).map_err(|e| RuntimeError::io(id, "readlink mount point", &t.shown, e))?;
+    let fd = nix::fcntl::open(&at, OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
+        .map_err(|e| RuntimeError::sys(id, format!("open the bind mount on {}", t.shown.display()), e))?;
+    Ok(Target { fd, shown: t.shown.clone() })
 }
 
 /// Remounts the mount whose root `top` holds with `flags` (plus the flags the kernel keeps
