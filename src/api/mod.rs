@@ -1,6 +1,7 @@
 //! Docker Engine API v1.41: the types on the wire between client and daemon, and the
 //! stream framing both sides share. Nothing here knows about processes or the kernel.
 
+pub mod create_fields;
 pub mod filters;
 pub mod stream;
 pub mod timestamp;

@@ -71,6 +71,8 @@ fn entrypoint_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct HostConfig {
+    /// `[height, width]` of the container's terminal at start (with `Tty`).
+    pub console_size: Option<[u32; 2]>,
     pub memory: i64,
     pub pids_limit: Option<i64>,
     pub auto_remove: bool,

@@ -112,7 +112,7 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
         resources["pids"] = json!({ "limit": p });
     }
     let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
-    json!({
+    let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": c.config.tty,
@@ -147,5 +147,10 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
             ],
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
-    })
+    });
+    // The terminal starts at the caller's size (`HostConfig.ConsoleSize`), as Docker's.
+    if let (true, Some([height, width])) = (c.config.tty, c.host_config.console_size) {
+        spec["process"]["consoleSize"] = json!({ "height": height, "width": width });
+    }
+    spec
 }

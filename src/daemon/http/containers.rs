@@ -71,6 +71,16 @@ pub(super) async fn containers_list(State(d): D, Query(q): Q) -> ApiResult<Json<
 }
 
 pub(super) async fn container_create(State(d): D, Query(q): Q, body: Bytes) -> ApiResult<(StatusCode, Json<ContainerCreateResponse>)> {
+    let raw: serde_json::Value = super::decode_json(&body)?;
+    let refused = crate::api::create_fields::unsupported(&raw);
+    if !refused.is_empty() {
+        return Err(DaemonError::BadRequest(format!(
+            "berth does not implement {} yet: the container is not created rather than created without {}",
+            refused.join(", "),
+            if refused.len() == 1 { "it" } else { "them" }
+        ))
+        .into());
+    }
     let req: ContainerCreateRequest = super::decode_json(&body)?;
     let resp = d.create(req, q.get("name").map(String::as_str))?;
     Ok((StatusCode::CREATED, Json(resp)))

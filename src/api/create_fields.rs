@@ -1,0 +1,273 @@
+//! Which fields of `POST /containers/create` berth honours. Every field of the Engine API's
+//! `Config` and `HostConfig` is listed: a field berth does not implement is accepted only
+//! with its "not asked for" value (what the docker CLI sends when no flag sets it), and any
+//! other value is refused by name, never accepted and dropped. Keys the API does not define
+//! are ignored, as Docker's decoder ignores them.
+
+use serde_json::Value;
+
+/// What berth does with a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Policy {
+    /// Honoured (a test shows it).
+    Honoured,
+    /// Not implemented: refused unless it holds its empty value (null, false, 0, "", [], {}).
+    Unsupported,
+    /// Not implemented, but these strings (besides the empty value) ask for what berth does
+    /// anyway (e.g. `IpcMode: "private"`).
+    OnlyValues(&'static [&'static str]),
+    /// Meaningless to the daemon and ignored by Docker's too (Windows-only `ArgsEscaped`, the
+    /// CLI's own `ContainerIDFile`): accepted whatever it holds.
+    Ignored,
+}
+
+use Policy::*;
+
+/// The fields of `Config` (the top level of the create body), Engine API v1.41.
+pub const CONFIG: &[(&str, Policy)] = &[
+    ("Hostname", Honoured),
+    ("Domainname", Unsupported),
+    ("User", Unsupported),
+    ("AttachStdin", Unsupported),
+    ("AttachStdout", Honoured),
+    ("AttachStderr", Honoured),
+    ("ExposedPorts", Unsupported),
+    ("Tty", Unsupported),
+    ("OpenStdin", Unsupported),
+    ("StdinOnce", Unsupported),
+    ("Env", Honoured),
+    ("Cmd", Honoured),
+    ("Healthcheck", Unsupported),
+    ("ArgsEscaped", Ignored),
+    ("Image", Honoured),
+    ("Volumes", Unsupported),
+    ("WorkingDir", Honoured),
+    ("Entrypoint", Honoured),
+    // Without networks, a container already has no network but loopback.
+    ("NetworkDisabled", Honoured),
+    ("MacAddress", Unsupported),
+    ("OnBuild", Unsupported),
+    ("Labels", Honoured),
+    ("StopSignal", Honoured),
+    ("StopTimeout", Honoured),
+    ("Shell", Unsupported),
+];
+
+/// The fields of `HostConfig`, Engine API v1.41.
+pub const HOST_CONFIG: &[(&str, Policy)] = &[
+    // Resources.
+    ("CpuShares", Unsupported),
+    ("Memory", Honoured),
+    ("CgroupParent", Honoured),
+    ("BlkioWeight", Unsupported),
+    ("BlkioWeightDevice", Unsupported),
+    ("BlkioDeviceReadBps", Unsupported),
+    ("BlkioDeviceWriteBps", Unsupported),
+    ("BlkioDeviceReadIOps", Unsupported),
+    ("BlkioDeviceWriteIOps", Unsupported),
+    ("CpuPeriod", Unsupported),
+    ("CpuQuota", Unsupported),
+    ("CpuRealtimePeriod", Unsupported),
+    ("CpuRealtimeRuntime", Unsupported),
+    ("CpusetCpus", Unsupported),
+    ("CpusetMems", Unsupported),
+    ("Devices", Unsupported),
+    ("DeviceCgroupRules", Unsupported),
+    ("DeviceRequests", Unsupported),
+    ("KernelMemory", Unsupported),
+    ("KernelMemoryTCP", Unsupported),
+    ("MemoryReservation", Unsupported),
+    ("MemorySwap", Unsupported),
+    ("MemorySwappiness", Unsupported),
+    ("NanoCpus", Unsupported),
+    ("OomKillDisable", Unsupported),
+    ("Init", Unsupported),
+    ("PidsLimit", Honoured),
+    ("Ulimits", Unsupported),
+    // Windows-only: Docker on Linux discards or refuses them; berth refuses.
+    ("CpuCount", Unsupported),
+    ("CpuPercent", Unsupported),
+    ("IOMaximumIOps", Unsupported),
+    ("IOMaximumBandwidth", Unsupported),
+    // The rest.
+    ("Binds", Unsupported),
+    ("ContainerIDFile", Ignored),
+    ("LogConfig", Honoured),
+    // Without networks: a network namespace with loopback only, which is "none".
+    ("NetworkMode", OnlyValues(&["default", "none"])),
+    ("PortBindings", Unsupported),
+    ("RestartPolicy", Unsupported),
+    ("AutoRemove", Honoured),
+    ("VolumeDriver", Unsupported),
+    ("VolumesFrom", Unsupported),
+    ("Mounts", Unsupported),
+    ("ConsoleSize", Honoured),
+    ("CapAdd", Unsupported),
+    ("CapDrop", Unsupported),
+    // berth gives a container no cgroup namespace: the host's.
+    ("CgroupnsMode", OnlyValues(&["host"])),
+    ("Dns", Unsupported),
+    ("DnsOptions", Unsupported),
+    ("DnsSearch", Unsupported),
+    ("ExtraHosts", Unsupported),
+    ("GroupAdd", Unsupported),
+    // An IPC namespace of its own, which no other container can join yet.
+    ("IpcMode", OnlyValues(&["private"])),
+    ("Cgroup", Unsupported),
+    ("Links", Unsupported),
+    ("OomScoreAdj", Unsupported),
+    ("PidMode", Unsupported),
+    ("Privileged", Unsupported),
+    ("PublishAllPorts", Unsupported),
+    ("ReadonlyRootfs", Unsupported),
+    ("SecurityOpt", Unsupported),
+    ("StorageOpt", Unsupported),
+    ("Tmpfs", Unsupported),
+    ("UTSMode", Unsupported),
+    // No user namespace: the host's.
+    ("UsernsMode", OnlyValues(&["host"])),
+    ("ShmSize", Unsupported),
+    ("Sysctls", Unsupported),
+    ("Runtime", Unsupported),
+    ("Isolation", OnlyValues(&["default"])),
+    ("MaskedPaths", Unsupported),
+    ("ReadonlyPaths", Unsupported),
+];
+
+/// Whether `v` is a field's "not asked for" value.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// Values the docker CLI and SDKs send for fields left alone that are not empty values.
+fn is_default(section: &str, field: &str, v: &Value) -> bool {
+    match (section, field) {
+        // `RestartPolicy: {"Name": "no"|"", "MaximumRetryCount": 0}`.
+        ("HostConfig", "RestartPolicy") => v.get("Name").is_none_or(|n| is_empty(n) || n == "no") && v.get("MaximumRetryCount").is_none_or(is_empty),
+        // -1 asks for the kernel's default swappiness, as absent does.
+        ("HostConfig", "MemorySwappiness") => v.as_i64() == Some(-1),
+        // 64 MiB is what /dev/shm gets anyway.
+        ("HostConfig", "ShmSize") => v.as_i64() == Some(64 << 20),
+        _ => false,
+    }
+}
+
+fn check(section: &str, table: &[(&str, Policy)], obj: Option<&serde_json::Map<String, Value>>, out: &mut Vec<String>) {
+    let Some(obj) = obj else { return };
+    for (field, policy) in table {
+        let Some(v) = obj.get(*field) else { continue };
+        let refused = match policy {
+            Honoured | Ignored => false,
+            Unsupported => !is_empty(v) && !is_default(section, field, v),
+            OnlyValues(ok) => !is_empty(v) && !v.as_str().is_some_and(|s| ok.contains(&s)),
+        };
+        if refused {
+            let shown = if section.is_empty() { (*field).to_owned() } else { format!("{section}.{field}") };
+            out.push(shown);
+        }
+    }
+}
+
+/// The fields of a create body that ask for what berth does not implement, by path
+/// (`User`, `HostConfig.Privileged`, `NetworkingConfig.EndpointsConfig`).
+pub fn unsupported(body: &Value) -> Vec<String> {
+    let mut out = Vec::new();
+    check("", CONFIG, body.as_object(), &mut out);
+    check("HostConfig", HOST_CONFIG, body.get("HostConfig").and_then(Value::as_object), &mut out);
+    // The docker CLI names the network mode's own endpoint, with nothing set in it.
+    let endpoints = body.get("NetworkingConfig").and_then(|n| n.get("EndpointsConfig")).and_then(Value::as_object);
+    let asks = |(name, settings): (&String, &Value)| {
+        !matches!(name.as_str(), "default" | "none") || settings.as_object().is_some_and(|o| o.values().any(|v| !is_empty(v)))
+    };
+    if endpoints.is_some_and(|e| e.iter().any(asks)) {
+        out.push("NetworkingConfig.EndpointsConfig".into());
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    /// What docker CLI 28 sends for `docker run busybox true`.
+    fn plain_run() -> Value {
+        json!({
+            "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": true,
+            "AttachStderr": true, "Tty": false, "OpenStdin": false, "StdinOnce": false, "Env": null,
+            "Cmd": ["true"], "Image": "busybox", "Volumes": {}, "WorkingDir": "", "Entrypoint": null,
+            "OnBuild": null, "Labels": {},
+            "HostConfig": {
+                "Binds": null, "ContainerIDFile": "", "LogConfig": {"Type": "", "Config": {}},
+                "NetworkMode": "default", "PortBindings": {}, "RestartPolicy": {"Name": "no", "MaximumRetryCount": 0},
+                "AutoRemove": false, "VolumeDriver": "", "VolumesFrom": null, "ConsoleSize": [24, 80],
+                "CapAdd": null, "CapDrop": null, "CgroupnsMode": "", "Dns": [], "DnsOptions": [], "DnsSearch": [],
+                "ExtraHosts": null, "GroupAdd": null, "IpcMode": "", "Cgroup": "", "Links": null, "OomScoreAdj": 0,
+                "PidMode": "", "Privileged": false, "PublishAllPorts": false, "ReadonlyRootfs": false,
+                "SecurityOpt": null, "UTSMode": "", "UsernsMode": "", "ShmSize": 0, "Isolation": "",
+                "CpuShares": 0, "Memory": 0, "NanoCpus": 0, "CgroupParent": "", "BlkioWeight": 0,
+                "BlkioWeightDevice": [], "BlkioDeviceReadBps": [], "BlkioDeviceWriteBps": [],
+                "BlkioDeviceReadIOps": [], "BlkioDeviceWriteIOps": [], "CpuPeriod": 0, "CpuQuota": 0,
+                "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "CpusetCpus": "", "CpusetMems": "",
+                "Devices": [], "DeviceCgroupRules": null, "DeviceRequests": null, "MemoryReservation": 0,
+                "MemorySwap": 0, "MemorySwappiness": null, "OomKillDisable": null, "PidsLimit": null,
+                "Ulimits": [], "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+                "MaskedPaths": null, "ReadonlyPaths": null
+            },
+            "NetworkingConfig": {"EndpointsConfig": {"default": {"IPAMConfig": null, "Links": null, "Aliases": null,
+                "MacAddress": "", "DriverOpts": null, "NetworkID": "", "EndpointID": "", "Gateway": "", "IPAddress": ""}}}
+        })
+    }
+
+    #[test]
+    fn a_plain_docker_run_asks_for_nothing_berth_lacks() {
+        assert_eq!(unsupported(&plain_run()), Vec::<String>::new());
+    }
+
+    #[test]
+    fn each_unsupported_field_set_is_refused_by_its_path() {
+        let mut body = plain_run();
+        body["User"] = json!("1234:5678");
+        body["HostConfig"]["Privileged"] = json!(true);
+        body["HostConfig"]["ReadonlyRootfs"] = json!(true);
+        body["HostConfig"]["CapDrop"] = json!(["ALL"]);
+        body["HostConfig"]["RestartPolicy"] = json!({"Name": "always"});
+        body["HostConfig"]["IpcMode"] = json!("host");
+        body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
+        assert_eq!(
+            unsupported(&body),
+            [
+                "User",
+                "HostConfig.RestartPolicy",
+                "HostConfig.CapDrop",
+                "HostConfig.IpcMode",
+                "HostConfig.Privileged",
+                "HostConfig.ReadonlyRootfs",
+                "NetworkingConfig.EndpointsConfig"
+            ]
+        );
+    }
+
+    #[test]
+    fn values_that_ask_for_what_berth_does_are_accepted() {
+        let mut body = plain_run();
+        body["HostConfig"]["NetworkMode"] = json!("none");
+        body["HostConfig"]["IpcMode"] = json!("private");
+        body["HostConfig"]["UsernsMode"] = json!("host");
+        body["HostConfig"]["MemorySwappiness"] = json!(-1);
+        body["HostConfig"]["ShmSize"] = json!(64 << 20);
+        body["HostConfig"]["Memory"] = json!(1 << 26);
+        body["NotAnApiField"] = json!("ignored as Docker ignores it");
+        assert_eq!(unsupported(&body), Vec::<String>::new());
+        body["HostConfig"]["NetworkMode"] = json!("host");
+        body["HostConfig"]["ShmSize"] = json!(1 << 20);
+        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode", "HostConfig.ShmSize"]);
+    }
+}
