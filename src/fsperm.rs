@@ -224,7 +224,7 @@ pub fn secure_daemon_store(root: &Path) {
 /// The group of the Engine API socket: `name` (a group name or number) when given, else
 /// [`DEFAULT_API_GROUP`] if it exists, else root's group.
 pub fn api_socket_group(name: Option<&str>) -> Result<u32, PermError> {
-    let lookup = |n: &str| nix::unistd::Group::from_name(n).ok().flatten().map(|g| g.gid.as_raw());
+    let lookup = crate::accounts::host_gid;
     match name {
         Some(n) => n.parse::<u32>().ok().or_else(|| lookup(n)).ok_or_else(|| PermError::NoSuchGroup(n.to_owned())),
         None => Ok(lookup(DEFAULT_API_GROUP).unwrap_or(0)),

@@ -3,6 +3,7 @@
 
 #![recursion_limit = "256"]
 
+pub mod accounts;
 pub mod api;
 pub mod bundle;
 pub mod client;

@@ -46,8 +46,5 @@ pub fn run(rt: &Runtime, root: &Path, a: &Args) -> Result<(), String> {
 fn owner_of(dir: &Path) -> String {
     use std::os::unix::fs::MetadataExt;
     let Ok(md) = std::fs::metadata(dir) else { return String::new() };
-    match nix::unistd::User::from_uid(md.uid().into()) {
-        Ok(Some(u)) => u.name,
-        _ => md.uid().to_string(),
-    }
+    crate::accounts::host_user(md.uid()).unwrap_or_else(|| md.uid().to_string())
 }

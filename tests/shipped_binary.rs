@@ -1,0 +1,35 @@
+//! The shipped binary itself (the static release build, `.ci/run` makes it before the tests):
+//! every other test drives the debug build, which is dynamically linked, so what only the
+//! static one does wrong (glibc's NSS modules, which a static program cannot load, crashed
+//! berthd at start on a host with `group: files systemd`) shows only here. Both modes run a
+//! container with it, the client, supervisor, shim and runtime all static.
+
+mod common;
+
+use common::TestDaemon;
+use std::path::PathBuf;
+
+/// The static release build of this checkout.
+fn shipped() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target dir>/tmp.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().map(PathBuf::from).unwrap_or_default();
+    target.join("x86_64-unknown-linux-gnu/release/berth")
+}
+
+#[test]
+fn the_shipped_static_binary_runs_containers_in_both_modes() {
+    let bin = shipped();
+    common::need(bin.exists(), &format!("{} (the static release build; .ci/run builds it before the tests)", bin.display()));
+    // SAFETY: this file's only test sets the variable before any thread it starts reads the
+    // environment; every role link and client call of this test binary then runs `bin`.
+    unsafe { std::env::set_var("BERTH_BIN", &bin) };
+    let file = std::process::Command::new("file").arg("-L").arg(&bin).output().expect("file");
+    assert!(String::from_utf8_lossy(&file.stdout).contains("statically linked"), "{}", String::from_utf8_lossy(&file.stdout));
+    for d in [TestDaemon::modular("shipm"), TestDaemon::monolithic("shipo")] {
+        d.import_busybox();
+        let out = d.berth_ok(&["run", "--rm", "busybox", "echo", "from the shipped binary"]);
+        assert_eq!(out, "from the shipped binary\n");
+        let out = common::docker_ok(&d, &["run", "--rm", "busybox", "sh", "-c", "echo docker too"]);
+        assert_eq!(out, "docker too\n");
+    }
+}
