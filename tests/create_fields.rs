@@ -151,22 +151,12 @@ fn docker_run_with_an_unsupported_flag_fails_naming_the_field() {
             let mut args = vec!["run", "--rm"];
             args.extend(flag.iter().copied());
             args.extend(["busybox", "true"]);
-            let out = std::process::Command::new(bin)
-                .env("DOCKER_HOST", d.host())
-                .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
-                .args(&args)
-                .output()
-                .expect("run docker");
+            let out = common::docker_bin_cmd(bin, &d).args(&args).output().expect("run docker");
             let err = String::from_utf8_lossy(&out.stderr);
             assert!(!out.status.success() && err.contains(field), "{bin} {args:?}: {err}");
         }
         // A plain run still works with the CLI's full default body.
-        let out = std::process::Command::new(bin)
-            .env("DOCKER_HOST", d.host())
-            .env("DOCKER_CONFIG", d.dir.path().join("docker-config"))
-            .args(["run", "--rm", "busybox", "echo", "ok"])
-            .output()
-            .expect("run docker");
+        let out = common::docker_bin_cmd(bin, &d).args(["run", "--rm", "busybox", "echo", "ok"]).output().expect("run docker");
         assert_eq!(String::from_utf8_lossy(&out.stdout), "ok\n", "{bin}: {}", String::from_utf8_lossy(&out.stderr));
     }
     assert_eq!(containers(&d), 0, "nothing left behind");
