@@ -31,6 +31,14 @@ impl Daemon {
         };
         let image = self.images.get(&req.config.image)?;
         let img = &image.config.config;
+        // The image asks its containers not to run as root: until users are resolved, such a
+        // container is refused rather than run as root.
+        if !matches!(img.user.as_str(), "" | "root" | "0" | "0:0" | "root:root") {
+            return Err(DaemonError::BadRequest(format!(
+                "image {} runs as user {:?} (its config's User): berth does not implement User yet, and does not run it as root instead",
+                req.config.image, img.user
+            )));
+        }
         let (entrypoint, cmd) = container::effective_command(&req.config, img);
         let mut argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
         if argv.is_empty() {
