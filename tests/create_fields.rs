@@ -161,18 +161,3 @@ fn docker_run_with_an_unsupported_flag_fails_naming_the_field() {
     }
     assert_eq!(containers(&d), 0, "nothing left behind");
 }
-
-/// An image whose config says USER: its containers are refused (not run as root instead).
-#[test]
-fn an_image_that_runs_as_a_user_is_refused_rather_than_run_as_root() {
-    let d = TestDaemon::modular("cfu");
-    d.import_busybox();
-    let tar = common::busybox_tar().to_string_lossy().into_owned();
-    common::docker_ok(&d, &["import", "--change", "USER nobody", &tar, "nobody-image"]);
-    let out = common::docker(&d, &["run", "--rm", "nobody-image", "id", "-u"]);
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains("User") && err.contains("nobody"), "{err}");
-    assert_eq!(containers(&d), 0, "nothing created");
-    common::docker_ok(&d, &["import", "--change", "USER root", &tar, "root-image"]);
-    assert_eq!(common::docker_ok(&d, &["run", "--rm", "root-image", "id", "-u"]), "0\n");
-}

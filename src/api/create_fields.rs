@@ -27,7 +27,7 @@ use Policy::*;
 pub const CONFIG: &[(&str, Policy)] = &[
     ("Hostname", Honoured),
     ("Domainname", Unsupported),
-    ("User", Unsupported),
+    ("User", Honoured),
     ("AttachStdin", Unsupported),
     ("AttachStdout", Honoured),
     ("AttachStderr", Honoured),

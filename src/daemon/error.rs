@@ -75,6 +75,9 @@ pub enum DaemonError {
     /// A container's task could not be removed (in `rm`).
     #[error("could not remove container {id}: {source}")]
     Remove { id: String, source: PurgeError },
+    /// A path inside a container's root filesystem could not be resolved or opened.
+    #[error(transparent)]
+    InRoot(#[from] crate::inroot::InRootError),
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -110,7 +113,8 @@ impl DaemonError {
             | DaemonError::Stuck(_)
             | DaemonError::Purge(_)
             | DaemonError::Remove { .. }
-            | DaemonError::ImageConfig { .. } => ErrorKind::System,
+            | DaemonError::ImageConfig { .. }
+            | DaemonError::InRoot(_) => ErrorKind::System,
         }
     }
 }

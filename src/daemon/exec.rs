@@ -78,18 +78,6 @@ impl ExecSession {
     }
 }
 
-/// Parses `--user`: empty or `root` is 0:0; `uid[:gid]` numeric.
-fn parse_user(user: &str) -> Result<(u32, u32), DaemonError> {
-    if user.is_empty() || user == "root" || user == "0" {
-        return Ok((0, 0));
-    }
-    let (u, g) = user.split_once(':').unwrap_or((user, "0"));
-    match (u.parse(), g.parse()) {
-        (Ok(u), Ok(g)) => Ok((u, g)),
-        _ => Err(DaemonError::BadRequest(format!("exec user {user:?}: only root or a numeric uid[:gid] is supported"))),
-    }
-}
-
 fn mkfifo(path: &Path) -> Result<(), DaemonError> {
     nix::unistd::mkfifo(path, nix::sys::stat::Mode::from_bits_truncate(0o600)).map_err(|e| DaemonError::io("mkfifo", path, e.into()))
 }
@@ -116,7 +104,6 @@ impl Daemon {
         if config.cmd.as_ref().is_none_or(Vec::is_empty) {
             return Err(DaemonError::BadRequest("No exec command specified".into()));
         }
-        parse_user(&config.user)?;
         let exec_id = crate::util::random_id();
         let (exited, _) = watch::channel(None);
         let record = ExecRecord { container_id: id, config, state: ExecState::Created, pid: 0, exited };
@@ -195,8 +182,19 @@ impl Daemon {
             e.config.tty,
             e.config.privileged,
         );
-        let (uid, gid) = parse_user(&e.config.user)?;
-        process["user"] = serde_json::json!({ "uid": uid, "gid": gid });
+        // As Docker: the exec's user, else the container's (its own, else its image's),
+        // resolved in the container's root filesystem.
+        let image = self.images.get(&c.image_id)?;
+        let user_spec = [&e.config.user, &c.config.user, &image.config.config.user].into_iter().find(|u| !u.is_empty()).cloned().unwrap_or_default();
+        let rootfs = self.overlay.mount(&cid, &self.lowers(&image))?;
+        let root = crate::inroot::InRoot::open(&rootfs)?;
+        let user = super::user::resolve(&root, &user_spec).map_err(|err| DaemonError::BadRequest(err.to_string()))?;
+        process["user"] = serde_json::json!({ "uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids });
+        if let Some(env) = process["env"].as_array_mut()
+            && !env.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("HOME=")))
+        {
+            env.push(serde_json::Value::String(format!("HOME={}", user.home)));
+        }
         if let (true, Some([height, width])) = (e.config.tty, console_size) {
             process["consoleSize"] = serde_json::json!({ "height": height, "width": width });
         }

@@ -31,14 +31,6 @@ impl Daemon {
         };
         let image = self.images.get(&req.config.image)?;
         let img = &image.config.config;
-        // The image asks its containers not to run as root: until users are resolved, such a
-        // container is refused rather than run as root.
-        if !matches!(img.user.as_str(), "" | "root" | "0" | "0:0" | "root:root") {
-            return Err(DaemonError::BadRequest(format!(
-                "image {} runs as user {:?} (its config's User): berth does not implement User yet, and does not run it as root instead",
-                req.config.image, img.user
-            )));
-        }
         let (entrypoint, cmd) = container::effective_command(&req.config, img);
         let mut argv: Vec<String> = entrypoint.into_iter().chain(cmd).collect();
         if argv.is_empty() {
@@ -136,9 +128,23 @@ impl Daemon {
         }
         let image = self.images.get(&c.image_id)?;
         let rootfs = self.overlay.mount(id, &self.lowers(&image))?;
-        let spec = spec::build(&c, &rootfs, &self.config.cgroup_parent);
-        let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
-            .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        let prepared = (|| {
+            // The container's User, else its image's, resolved in its own root filesystem.
+            let user_spec = if c.config.user.is_empty() { &image.config.config.user } else { &c.config.user };
+            let root = crate::inroot::InRoot::open(&rootfs)?;
+            let user = super::user::resolve(&root, user_spec).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+            let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
+                .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+            Ok::<_, DaemonError>((spec::build(&c, &rootfs, &self.config.cgroup_parent, &user), log))
+        })();
+        let (spec, log) = match prepared {
+            Ok(p) => p,
+            Err(e) => {
+                // Nothing of a start that cannot begin stays mounted.
+                let _ = self.overlay.unmount(id);
+                return Err(e);
+            }
+        };
         match self.backend.start(id, &spec, &log).await {
             Ok(pid) => {
                 let recorded = self.containers.update(id, |c| {

@@ -18,6 +18,7 @@ pub mod spec;
 pub mod store;
 pub mod supervisor_client;
 pub mod supervisor_process;
+pub mod user;
 
 use crate::image::ImageStore;
 use crate::storage::Driver;

@@ -98,8 +98,9 @@ pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {
 /// together; `docker info` must not claim a protection containers do not have.
 pub const SECURITY_OPTIONS: &[&str] = &[];
 
-/// Builds config.json for container `c` whose rootfs is mounted at `rootfs`.
-pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
+/// Builds config.json for container `c` whose rootfs is mounted at `rootfs`, its process
+/// running as `user` (resolved in that rootfs: see [`super::user`]).
+pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::user::ExecUser) -> Value {
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
@@ -112,13 +113,18 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str) -> Value {
         resources["pids"] = json!({ "limit": p });
     }
     let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
+    // As Docker: HOME is the user's home unless the environment sets it.
+    let mut env = c.env.clone();
+    if !env.iter().any(|e| e.starts_with("HOME=")) {
+        env.push(format!("HOME={}", user.home));
+    }
     let mut spec = json!({
         "ociVersion": "1.0.2",
         "process": {
             "terminal": c.config.tty,
-            "user": { "uid": 0, "gid": 0 },
+            "user": { "uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids },
             "args": args,
-            "env": c.env,
+            "env": env,
             "cwd": cwd,
             "capabilities": {
                 "bounding": DEFAULT_CAPS, "effective": DEFAULT_CAPS, "permitted": DEFAULT_CAPS,
