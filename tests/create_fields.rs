@@ -4,7 +4,7 @@
 //! (src/api/create_fields.rs), which lists every field of the API; a sample value is needed
 //! for each, so a field added to the table without one fails here.
 //!
-//! Where the honoured ones are shown: Hostname, Env, Cmd, Entrypoint, WorkingDir, Labels,
+//! Where the honoured ones are shown: User (tests/container_user.rs); Hostname, Env, Cmd, Entrypoint, WorkingDir, Labels,
 //! Image, AttachStdout/AttachStderr (tests/engine_cli.rs, tests/docker_cli.rs); StopSignal,
 //! StopTimeout (tests/exit_codes.rs, tests/api_strictness.rs); Memory, PidsLimit
 //! (tests/daemon_info.rs, from the container's cgroup); CgroupParent (every TestDaemon);
@@ -145,9 +145,11 @@ fn docker_run_with_an_unsupported_flag_fails_naming_the_field() {
     d.import_busybox();
     for bin in ["/usr/local/bin/docker", "/usr/bin/docker"] {
         common::need(std::path::Path::new(bin).exists(), bin);
-        for (flag, field) in
-            [(vec!["-u", "1234"], "User"), (vec!["--read-only"], "HostConfig.ReadonlyRootfs"), (vec!["--cap-drop", "ALL"], "HostConfig.CapDrop")]
-        {
+        for (flag, field) in [
+            (vec!["--privileged"], "HostConfig.Privileged"),
+            (vec!["--read-only"], "HostConfig.ReadonlyRootfs"),
+            (vec!["--cap-drop", "ALL"], "HostConfig.CapDrop"),
+        ] {
             let mut args = vec!["run", "--rm"];
             args.extend(flag.iter().copied());
             args.extend(["busybox", "true"]);
