@@ -39,9 +39,14 @@ fn sample(field: &str) -> Value {
         "StopTimeout" => json!(3),
         "Shell" => json!(["/bin/sh", "-c"]),
         // HostConfig
-        "CpuShares" | "BlkioWeight" | "CpuPeriod" | "CpuQuota" | "CpuRealtimePeriod" | "CpuRealtimeRuntime" | "KernelMemory" | "KernelMemoryTCP"
-        | "MemoryReservation" | "MemorySwap" | "NanoCpus" | "CpuCount" | "CpuPercent" | "IOMaximumIOps" | "IOMaximumBandwidth" | "OomScoreAdj"
-        | "ShmSize" => json!(100_000),
+        "BlkioWeight" | "CpuRealtimePeriod" | "CpuRealtimeRuntime" | "KernelMemory" | "KernelMemoryTCP" | "CpuCount" | "CpuPercent"
+        | "IOMaximumIOps" | "IOMaximumBandwidth" | "ShmSize" | "CpuPeriod" => json!(100_000),
+        "CpuShares" => json!(512),
+        "CpuQuota" => json!(50_000),
+        "NanoCpus" => json!(500_000_000),
+        "MemoryReservation" => json!(32 << 20),
+        "MemorySwap" => json!(-1),
+        "OomScoreAdj" => json!(500),
         "Memory" => json!(64 << 20),
         "PidsLimit" => json!(32),
         "MemorySwappiness" => json!(10),
@@ -145,11 +150,9 @@ fn docker_run_with_an_unsupported_flag_fails_naming_the_field() {
     d.import_busybox();
     for bin in ["/usr/local/bin/docker", "/usr/bin/docker"] {
         common::need(std::path::Path::new(bin).exists(), bin);
-        for (flag, field) in [
-            (vec!["--privileged"], "HostConfig.Privileged"),
-            (vec!["--read-only"], "HostConfig.ReadonlyRootfs"),
-            (vec!["--cap-drop", "ALL"], "HostConfig.CapDrop"),
-        ] {
+        for (flag, field) in
+            [(vec!["--privileged"], "HostConfig.Privileged"), (vec!["--init"], "HostConfig.Init"), (vec!["-v", "/tmp:/x"], "HostConfig.Binds")]
+        {
             let mut args = vec!["run", "--rm"];
             args.extend(flag.iter().copied());
             args.extend(["busybox", "true"]);

@@ -26,7 +26,7 @@ use Policy::*;
 /// The fields of `Config` (the top level of the create body), Engine API v1.41.
 pub const CONFIG: &[(&str, Policy)] = &[
     ("Hostname", Honoured),
-    ("Domainname", Unsupported),
+    ("Domainname", Honoured),
     ("User", Honoured),
     ("AttachStdin", Unsupported),
     ("AttachStdout", Honoured),
@@ -56,7 +56,7 @@ pub const CONFIG: &[(&str, Policy)] = &[
 /// The fields of `HostConfig`, Engine API v1.41.
 pub const HOST_CONFIG: &[(&str, Policy)] = &[
     // Resources.
-    ("CpuShares", Unsupported),
+    ("CpuShares", Honoured),
     ("Memory", Honoured),
     ("CgroupParent", Honoured),
     ("BlkioWeight", Unsupported),
@@ -65,25 +65,25 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("BlkioDeviceWriteBps", Unsupported),
     ("BlkioDeviceReadIOps", Unsupported),
     ("BlkioDeviceWriteIOps", Unsupported),
-    ("CpuPeriod", Unsupported),
-    ("CpuQuota", Unsupported),
+    ("CpuPeriod", Honoured),
+    ("CpuQuota", Honoured),
     ("CpuRealtimePeriod", Unsupported),
     ("CpuRealtimeRuntime", Unsupported),
-    ("CpusetCpus", Unsupported),
-    ("CpusetMems", Unsupported),
+    ("CpusetCpus", Honoured),
+    ("CpusetMems", Honoured),
     ("Devices", Unsupported),
     ("DeviceCgroupRules", Unsupported),
     ("DeviceRequests", Unsupported),
     ("KernelMemory", Unsupported),
     ("KernelMemoryTCP", Unsupported),
-    ("MemoryReservation", Unsupported),
-    ("MemorySwap", Unsupported),
-    ("MemorySwappiness", Unsupported),
-    ("NanoCpus", Unsupported),
-    ("OomKillDisable", Unsupported),
+    ("MemoryReservation", Honoured),
+    ("MemorySwap", Honoured),
+    ("MemorySwappiness", Honoured),
+    ("NanoCpus", Honoured),
+    ("OomKillDisable", Honoured),
     ("Init", Unsupported),
     ("PidsLimit", Honoured),
-    ("Ulimits", Unsupported),
+    ("Ulimits", Honoured),
     // Windows-only: Docker on Linux discards or refuses them; berth refuses.
     ("CpuCount", Unsupported),
     ("CpuPercent", Unsupported),
@@ -102,8 +102,8 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("VolumesFrom", Unsupported),
     ("Mounts", Unsupported),
     ("ConsoleSize", Honoured),
-    ("CapAdd", Unsupported),
-    ("CapDrop", Unsupported),
+    ("CapAdd", Honoured),
+    ("CapDrop", Honoured),
     // berth gives a container no cgroup namespace: the host's.
     ("CgroupnsMode", OnlyValues(&["host"])),
     ("Dns", Unsupported),
@@ -115,12 +115,12 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("IpcMode", OnlyValues(&["private"])),
     ("Cgroup", Unsupported),
     ("Links", Unsupported),
-    ("OomScoreAdj", Unsupported),
+    ("OomScoreAdj", Honoured),
     ("PidMode", Unsupported),
     ("Privileged", Unsupported),
     ("PublishAllPorts", Unsupported),
-    ("ReadonlyRootfs", Unsupported),
-    ("SecurityOpt", Unsupported),
+    ("ReadonlyRootfs", Honoured),
+    ("SecurityOpt", Honoured),
     ("StorageOpt", Unsupported),
     ("Tmpfs", Unsupported),
     ("UTSMode", Unsupported),
@@ -234,24 +234,14 @@ mod tests {
     #[test]
     fn each_unsupported_field_set_is_refused_by_its_path() {
         let mut body = plain_run();
-        body["User"] = json!("1234:5678");
         body["HostConfig"]["Privileged"] = json!(true);
-        body["HostConfig"]["ReadonlyRootfs"] = json!(true);
-        body["HostConfig"]["CapDrop"] = json!(["ALL"]);
+        body["HostConfig"]["Binds"] = json!(["/:/host"]);
         body["HostConfig"]["RestartPolicy"] = json!({"Name": "always"});
         body["HostConfig"]["IpcMode"] = json!("host");
         body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
         assert_eq!(
             unsupported(&body),
-            [
-                "User",
-                "HostConfig.RestartPolicy",
-                "HostConfig.CapDrop",
-                "HostConfig.IpcMode",
-                "HostConfig.Privileged",
-                "HostConfig.ReadonlyRootfs",
-                "NetworkingConfig.EndpointsConfig"
-            ]
+            ["HostConfig.Binds", "HostConfig.RestartPolicy", "HostConfig.IpcMode", "HostConfig.Privileged", "NetworkingConfig.EndpointsConfig"]
         );
     }
 

@@ -74,11 +74,38 @@ pub struct HostConfig {
     /// `[height, width]` of the container's terminal at start (with `Tty`).
     pub console_size: Option<[u32; 2]>,
     pub memory: i64,
+    pub memory_reservation: i64,
+    /// Memory plus swap; -1 unlimited; 0 with `Memory` set: twice `Memory` (Docker's default).
+    pub memory_swap: i64,
+    pub memory_swappiness: Option<i64>,
+    pub oom_kill_disable: Option<bool>,
+    pub cpu_shares: i64,
+    pub cpu_period: i64,
+    pub cpu_quota: i64,
+    /// CPUs in billionths (`--cpus`).
+    pub nano_cpus: i64,
+    pub cpuset_cpus: String,
+    pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
+    pub oom_score_adj: i64,
+    pub ulimits: Option<Vec<Ulimit>>,
+    pub cap_add: Option<Vec<String>>,
+    pub cap_drop: Option<Vec<String>>,
+    pub readonly_rootfs: bool,
+    pub security_opt: Option<Vec<String>>,
     pub auto_remove: bool,
     pub network_mode: String,
     pub cgroup_parent: String,
     pub log_config: LogConfig,
+}
+
+/// One `--ulimit` (`HostConfig.Ulimits`): a resource name as Docker spells it (`nofile`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Ulimit {
+    pub name: String,
+    pub soft: i64,
+    pub hard: i64,
 }
 
 /// `HostConfig.LogConfig`: the log driver and its options (`--log-opt`).

@@ -181,7 +181,7 @@ impl Daemon {
             &e.config.working_dir,
             e.config.tty,
             e.config.privileged,
-        );
+        )?;
         // As Docker: the exec's user, else the container's (its own, else its image's),
         // resolved in the container's root filesystem.
         let image = self.images.get(&c.image_id)?;

@@ -43,9 +43,7 @@ impl Daemon {
             env.retain(|e| e.split('=').next() != Some(key.as_str()));
             env.push(kv);
         }
-        if req.host_config.memory < 0 || (req.host_config.memory > 0 && req.host_config.memory < 6 * 1024 * 1024) {
-            return Err(DaemonError::BadRequest("Minimum memory limit allowed is 6MB".into()));
-        }
+        super::host_config::check(&req.host_config)?;
         let id = crate::util::random_id();
         let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
         let mut host_config = req.host_config;
@@ -135,7 +133,7 @@ impl Daemon {
             let user = super::user::resolve(&root, user_spec).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
-            Ok::<_, DaemonError>((spec::build(&c, &rootfs, &self.config.cgroup_parent, &user), log))
+            Ok::<_, DaemonError>((spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?, log))
         })();
         let (spec, log) = match prepared {
             Ok(p) => p,

@@ -6,6 +6,7 @@ pub mod container;
 pub mod error;
 pub mod exec;
 pub mod host;
+pub mod host_config;
 pub mod http;
 pub mod images;
 mod lifecycle;

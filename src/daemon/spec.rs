@@ -5,24 +5,6 @@ use super::container::Container;
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Capabilities Docker grants by default.
-const DEFAULT_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_FSETID",
-    "CAP_FOWNER",
-    "CAP_MKNOD",
-    "CAP_NET_RAW",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETFCAP",
-    "CAP_SETPCAP",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_SYS_CHROOT",
-    "CAP_KILL",
-    "CAP_AUDIT_WRITE",
-];
-
 /// Every capability, for `exec --privileged`.
 const ALL_CAPS: &[&str] = &[
     "CAP_CHOWN",
@@ -66,9 +48,16 @@ const ALL_CAPS: &[&str] = &[
 ];
 
 /// The OCI process of `docker exec` in container `c`: the container's environment with the
-/// exec's on top, its working directory unless the exec names one, its capabilities (all
-/// of them with `privileged`).
-pub fn exec_process(c: &Container, cmd: &[String], env: &[String], working_dir: &str, tty: bool, privileged: bool) -> Value {
+/// exec's on top, its working directory unless the exec names one, the container's
+/// capabilities (all of them with `privileged`), no_new_privs and rlimits.
+pub fn exec_process(
+    c: &Container,
+    cmd: &[String],
+    env: &[String],
+    working_dir: &str,
+    tty: bool,
+    privileged: bool,
+) -> Result<Value, super::DaemonError> {
     let mut all_env = c.env.clone();
     for e in env {
         let key = e.split('=').next().unwrap_or(e);
@@ -76,16 +65,18 @@ pub fn exec_process(c: &Container, cmd: &[String], env: &[String], working_dir: 
         all_env.push(e.clone());
     }
     let cwd = [working_dir, &c.config.working_dir].into_iter().find(|d| !d.is_empty()).unwrap_or("/");
-    let caps = if privileged { ALL_CAPS } else { DEFAULT_CAPS };
-    json!({
+    let caps: Vec<String> =
+        if privileged { ALL_CAPS.iter().map(|c| (*c).to_owned()).collect() } else { super::host_config::capabilities(&c.host_config)? };
+    Ok(json!({
         "terminal": tty,
         "user": { "uid": 0, "gid": 0 },
         "args": cmd,
         "env": all_env,
         "cwd": cwd,
         "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "noNewPrivileges": false
-    })
+        "noNewPrivileges": super::host_config::no_new_privileges(&c.host_config)?,
+        "rlimits": super::host_config::rlimits(c.host_config.ulimits.as_deref().unwrap_or_default())?
+    }))
 }
 
 /// The cgroup a container's processes go to: `<parent>/<id>`.
@@ -100,18 +91,15 @@ pub const SECURITY_OPTIONS: &[&str] = &[];
 
 /// Builds config.json for container `c` whose rootfs is mounted at `rootfs`, its process
 /// running as `user` (resolved in that rootfs: see [`super::user`]).
-pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::user::ExecUser) -> Value {
+pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::user::ExecUser) -> Result<Value, super::DaemonError> {
+    use super::host_config as hc;
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
     let hostname = if c.config.hostname.is_empty() { c.id.chars().take(12).collect() } else { c.config.hostname.clone() };
-    let mut resources = json!({ "devices": [{ "allow": false, "access": "rwm" }] });
-    if c.host_config.memory > 0 {
-        resources["memory"] = json!({ "limit": c.host_config.memory });
-    }
-    if let Some(p) = c.host_config.pids_limit.filter(|p| *p != 0) {
-        resources["pids"] = json!({ "limit": p });
-    }
+    let mut resources = hc::resources(&c.host_config, crate::runtime::cgroups::support::support().swap)?;
+    resources.insert("devices".into(), json!([{ "allow": false, "access": "rwm" }]));
+    let caps = hc::capabilities(&c.host_config)?;
     let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
     // As Docker: HOME is the user's home unless the environment sets it.
     let mut env = c.env.clone();
@@ -126,13 +114,14 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
             "args": args,
             "env": env,
             "cwd": cwd,
-            "capabilities": {
-                "bounding": DEFAULT_CAPS, "effective": DEFAULT_CAPS, "permitted": DEFAULT_CAPS,
-            },
-            "noNewPrivileges": false
+            "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
+            "noNewPrivileges": hc::no_new_privileges(&c.host_config)?,
+            "rlimits": hc::rlimits(c.host_config.ulimits.as_deref().unwrap_or_default())?,
+            "oomScoreAdj": c.host_config.oom_score_adj
         },
-        "root": { "path": rootfs, "readonly": false },
+        "root": { "path": rootfs, "readonly": c.host_config.readonly_rootfs },
         "hostname": hostname,
+        "domainname": c.config.domainname,
         "mounts": [
             { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
             { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
@@ -158,5 +147,5 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     if let (true, Some([height, width])) = (c.config.tty, c.host_config.console_size) {
         spec["process"]["consoleSize"] = json!({ "height": height, "width": width });
     }
-    spec
+    Ok(spec)
 }

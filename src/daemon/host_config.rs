@@ -1,0 +1,279 @@
+//! `HostConfig` into the OCI spec, with Docker's rules and messages: capabilities
+//! (`CapAdd`/`CapDrop`, `ALL`), `linux.resources` (memory, swap, CPU, cpuset, pids), rlimits
+//! (`Ulimits`), `OomScoreAdj` and `SecurityOpt`'s `no-new-privileges`. Everything is checked at
+//! create, so a bad value fails `create`, never `start`.
+
+use serde_json::{json, Map, Value};
+
+use super::DaemonError;
+use crate::api::types::{HostConfig, Ulimit};
+
+/// Capabilities Docker grants by default.
+pub const DEFAULT_CAPS: &[&str] = &[
+    "CAP_CHOWN",
+    "CAP_DAC_OVERRIDE",
+    "CAP_FSETID",
+    "CAP_FOWNER",
+    "CAP_MKNOD",
+    "CAP_NET_RAW",
+    "CAP_SETGID",
+    "CAP_SETUID",
+    "CAP_SETFCAP",
+    "CAP_SETPCAP",
+    "CAP_NET_BIND_SERVICE",
+    "CAP_SYS_CHROOT",
+    "CAP_KILL",
+    "CAP_AUDIT_WRITE",
+];
+
+fn bad(msg: String) -> DaemonError {
+    DaemonError::BadRequest(msg)
+}
+
+/// `CAP_NET_ADMIN` for `net_admin`, `NET_ADMIN` or `CAP_NET_ADMIN`; an unknown name is refused.
+fn cap_name(name: &str) -> Result<String, DaemonError> {
+    let upper = name.to_ascii_uppercase();
+    let full = if upper.starts_with("CAP_") { upper } else { format!("CAP_{upper}") };
+    let known = crate::runtime::capabilities::NAMES.iter().any(|n| format!("CAP_{n}") == full);
+    if known {
+        Ok(full)
+    } else {
+        Err(bad(format!("invalid CapAdd/CapDrop: unknown capability: {name:?}")))
+    }
+}
+
+/// The process's capabilities: Docker's default set, `ALL` in CapAdd for every one, `ALL` in
+/// CapDrop for none, then the named additions and removals.
+pub fn capabilities(hc: &HostConfig) -> Result<Vec<String>, DaemonError> {
+    let add = hc.cap_add.clone().unwrap_or_default();
+    let drop = hc.cap_drop.clone().unwrap_or_default();
+    let is_all = |n: &String| n.eq_ignore_ascii_case("ALL");
+    let mut caps: Vec<String> = if add.iter().any(is_all) {
+        crate::runtime::capabilities::NAMES.iter().map(|n| format!("CAP_{n}")).collect()
+    } else if drop.iter().any(is_all) {
+        Vec::new()
+    } else {
+        DEFAULT_CAPS.iter().map(|c| (*c).to_owned()).collect()
+    };
+    for name in drop.iter().filter(|n| !is_all(n)) {
+        let c = cap_name(name)?;
+        caps.retain(|x| *x != c);
+    }
+    for name in add.iter().filter(|n| !is_all(n)) {
+        let c = cap_name(name)?;
+        if !caps.contains(&c) {
+            caps.push(c);
+        }
+    }
+    Ok(caps)
+}
+
+/// Whether `SecurityOpt` sets no_new_privs; any other option is refused by name.
+pub fn no_new_privileges(hc: &HostConfig) -> Result<bool, DaemonError> {
+    let mut on = false;
+    for opt in hc.security_opt.iter().flatten() {
+        let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), "true"));
+        match (key, value) {
+            ("no-new-privileges", "true") => on = true,
+            ("no-new-privileges", "false") => on = false,
+            ("no-new-privileges", v) => return Err(bad(format!("invalid --security-opt 2: \"no-new-privileges:{v}\""))),
+            _ => return Err(bad(format!("HostConfig.SecurityOpt {opt:?}: berth does not implement it yet (only no-new-privileges)"))),
+        }
+    }
+    Ok(on)
+}
+
+/// The rlimit of Docker's ulimit name (`nofile` → `RLIMIT_NOFILE`).
+fn rlimit_type(name: &str) -> Option<&'static str> {
+    Some(match name {
+        "core" => "RLIMIT_CORE",
+        "cpu" => "RLIMIT_CPU",
+        "data" => "RLIMIT_DATA",
+        "fsize" => "RLIMIT_FSIZE",
+        "locks" => "RLIMIT_LOCKS",
+        "memlock" => "RLIMIT_MEMLOCK",
+        "msgqueue" => "RLIMIT_MSGQUEUE",
+        "nice" => "RLIMIT_NICE",
+        "nofile" => "RLIMIT_NOFILE",
+        "nproc" => "RLIMIT_NPROC",
+        "rss" => "RLIMIT_RSS",
+        "rtprio" => "RLIMIT_RTPRIO",
+        "rttime" => "RLIMIT_RTTIME",
+        "sigpending" => "RLIMIT_SIGPENDING",
+        "stack" => "RLIMIT_STACK",
+        _ => return None,
+    })
+}
+
+/// `process.rlimits` from `Ulimits`.
+pub fn rlimits(ulimits: &[Ulimit]) -> Result<Vec<Value>, DaemonError> {
+    ulimits
+        .iter()
+        .map(|u| {
+            let t = rlimit_type(&u.name).ok_or_else(|| bad(format!("invalid ulimit type: {}", u.name)))?;
+            if u.soft > u.hard || u.soft < 0 {
+                return Err(bad(format!("ulimit {}: soft limit {} is above the hard limit {} or negative", u.name, u.soft, u.hard)));
+            }
+            Ok(json!({ "type": t, "soft": u.soft, "hard": u.hard }))
+        })
+        .collect()
+}
+
+/// CFS period when `--cpus` sets the quota (Docker's).
+const NANO_CPU_PERIOD: i64 = 100_000;
+
+/// `linux.resources` of the container (the device rule list aside). `swap_supported`: the
+/// host accounts swap (Docker's default of twice the memory limit applies only there).
+pub fn resources(hc: &HostConfig, swap_supported: bool) -> Result<Map<String, Value>, DaemonError> {
+    if hc.memory < 0 || (hc.memory > 0 && hc.memory < 6 * 1024 * 1024) {
+        return Err(bad("Minimum memory limit allowed is 6MB".into()));
+    }
+    if hc.memory_swap > 0 && hc.memory == 0 {
+        return Err(bad("You should always set the Memory limit when using Memoryswap limit".into()));
+    }
+    if hc.memory_swap > 0 && hc.memory_swap < hc.memory {
+        return Err(bad("Minimum memoryswap limit should be larger than memory limit, see usage".into()));
+    }
+    if hc.memory > 0 && hc.memory_reservation > hc.memory {
+        return Err(bad("Minimum memory limit can not be less than memory reservation limit, see usage".into()));
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| *s != -1)
+        && !(0..=100).contains(&s)
+    {
+        return Err(bad(format!("Invalid value: {s}, valid memory swappiness range is 0-100")));
+    }
+    if hc.nano_cpus > 0 && hc.cpu_period > 0 {
+        return Err(bad("Conflicting options: Nano CPUs and CPU Period cannot both be set".into()));
+    }
+    if hc.nano_cpus > 0 && hc.cpu_quota > 0 {
+        return Err(bad("Conflicting options: Nano CPUs and CPU Quota cannot both be set".into()));
+    }
+    let ncpu = std::thread::available_parallelism().map(|n| n.get() as i64).unwrap_or(1);
+    if hc.nano_cpus < 0 || (hc.nano_cpus > 0 && hc.nano_cpus < 10_000_000) || hc.nano_cpus > ncpu * 1_000_000_000 {
+        return Err(bad(format!("Range of CPUs is from 0.01 to {ncpu}.00, as there are only {ncpu} CPUs available")));
+    }
+    if hc.cpu_period != 0 && !(1000..=1_000_000).contains(&hc.cpu_period) {
+        return Err(bad("CPU cfs period can not be less than 1ms (i.e. 1000) or larger than 1s (i.e. 1000000)".into()));
+    }
+    if hc.cpu_quota > 0 && hc.cpu_quota < 1000 {
+        return Err(bad("CPU cfs quota can not be less than 1ms (i.e. 1000)".into()));
+    }
+    if hc.cpu_shares < 0 {
+        return Err(bad(format!("invalid CPU shares {}", hc.cpu_shares)));
+    }
+    if !(-1000..=1000).contains(&hc.oom_score_adj) {
+        return Err(bad(format!("Invalid value {}, range for oom score adj is [-1000, 1000]", hc.oom_score_adj)));
+    }
+    let mut r = Map::new();
+    let mut memory = Map::new();
+    if hc.memory > 0 {
+        memory.insert("limit".into(), json!(hc.memory));
+        let swap = match hc.memory_swap {
+            0 => 2 * hc.memory,
+            s => s,
+        };
+        if swap_supported {
+            memory.insert("swap".into(), json!(swap));
+        }
+    }
+    if hc.memory_reservation > 0 {
+        memory.insert("reservation".into(), json!(hc.memory_reservation));
+    }
+    if let Some(s) = hc.memory_swappiness.filter(|s| *s >= 0) {
+        memory.insert("swappiness".into(), json!(s));
+    }
+    if hc.oom_kill_disable == Some(true) {
+        memory.insert("disableOOMKiller".into(), json!(true));
+    }
+    if !memory.is_empty() {
+        r.insert("memory".into(), Value::Object(memory));
+    }
+    let mut cpu = Map::new();
+    if hc.cpu_shares > 0 {
+        cpu.insert("shares".into(), json!(hc.cpu_shares));
+    }
+    if hc.nano_cpus > 0 {
+        cpu.insert("period".into(), json!(NANO_CPU_PERIOD));
+        cpu.insert("quota".into(), json!(hc.nano_cpus * NANO_CPU_PERIOD / 1_000_000_000));
+    }
+    if hc.cpu_period > 0 {
+        cpu.insert("period".into(), json!(hc.cpu_period));
+    }
+    if hc.cpu_quota != 0 {
+        cpu.insert("quota".into(), json!(hc.cpu_quota));
+    }
+    if !hc.cpuset_cpus.is_empty() {
+        cpu.insert("cpus".into(), json!(hc.cpuset_cpus));
+    }
+    if !hc.cpuset_mems.is_empty() {
+        cpu.insert("mems".into(), json!(hc.cpuset_mems));
+    }
+    if !cpu.is_empty() {
+        r.insert("cpu".into(), Value::Object(cpu));
+    }
+    if let Some(p) = hc.pids_limit.filter(|p| *p != 0) {
+        r.insert("pids".into(), json!({ "limit": p }));
+    }
+    Ok(r)
+}
+
+/// Checks everything of `hc` this module turns into the spec (at create).
+pub fn check(hc: &HostConfig) -> Result<(), DaemonError> {
+    capabilities(hc)?;
+    no_new_privileges(hc)?;
+    rlimits(hc.ulimits.as_deref().unwrap_or_default())?;
+    resources(hc, true).map(drop)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn capabilities_follow_dockers_add_and_drop_rules() {
+        let hc = |add: &[&str], drop: &[&str]| HostConfig {
+            cap_add: Some(add.iter().map(|s| s.to_string()).collect()),
+            cap_drop: Some(drop.iter().map(|s| s.to_string()).collect()),
+            ..Default::default()
+        };
+        assert_eq!(capabilities(&hc(&[], &[])).expect("default").len(), DEFAULT_CAPS.len());
+        assert!(capabilities(&hc(&[], &["ALL"])).expect("drop all").is_empty());
+        assert_eq!(capabilities(&hc(&["net_admin"], &["ALL"])).expect("only one"), ["CAP_NET_ADMIN"]);
+        let c = capabilities(&hc(&["CAP_SYS_ADMIN"], &["chown", "NET_RAW"])).expect("add and drop");
+        assert!(c.contains(&"CAP_SYS_ADMIN".to_owned()) && !c.contains(&"CAP_CHOWN".to_owned()) && !c.contains(&"CAP_NET_RAW".to_owned()));
+        assert_eq!(capabilities(&hc(&["ALL"], &[])).expect("all").len(), crate::runtime::capabilities::NAMES.len());
+        assert!(capabilities(&hc(&["FLY"], &[])).expect_err("unknown").to_string().contains("FLY"));
+    }
+
+    #[test]
+    fn resources_take_dockers_defaults_and_refuse_what_docker_refuses() {
+        let hc = HostConfig { memory: 64 << 20, nano_cpus: 500_000_000, cpuset_cpus: "0".into(), ..Default::default() };
+        let r = resources(&hc, true).expect("resources");
+        assert_eq!(r["memory"], json!({"limit": 64 << 20, "swap": 128 << 20}), "swap defaults to twice the memory");
+        assert_eq!(r["cpu"], json!({"period": 100_000, "quota": 50_000, "cpus": "0"}));
+        assert!(resources(&hc, false).expect("no swap accounting")["memory"].get("swap").is_none());
+        let refused = |hc: HostConfig, what: &str| {
+            let e = resources(&hc, true).expect_err(what).to_string();
+            assert!(e.contains(what), "{e}");
+        };
+        refused(HostConfig { memory_swap: 1 << 30, ..Default::default() }, "Memoryswap");
+        refused(HostConfig { memory: 64 << 20, memory_swap: 32 << 20, ..Default::default() }, "memoryswap limit should be larger");
+        refused(HostConfig { nano_cpus: 1, cpu_quota: 50_000, ..Default::default() }, "Nano CPUs and CPU Quota");
+        refused(HostConfig { memory_swappiness: Some(101), ..Default::default() }, "swappiness");
+        refused(HostConfig { oom_score_adj: 2000, ..Default::default() }, "oom score adj");
+        refused(HostConfig { cpu_period: 10, ..Default::default() }, "CPU cfs period");
+    }
+
+    #[test]
+    fn ulimits_and_security_options_are_read_as_docker_writes_them() {
+        let r = rlimits(&[Ulimit { name: "nofile".into(), soft: 1024, hard: 2048 }]).expect("nofile");
+        assert_eq!(r, [json!({"type": "RLIMIT_NOFILE", "soft": 1024, "hard": 2048})]);
+        assert!(rlimits(&[Ulimit { name: "bogus".into(), soft: 1, hard: 1 }]).is_err());
+        assert!(rlimits(&[Ulimit { name: "nproc".into(), soft: 5, hard: 1 }]).is_err());
+        let opt = |o: &[&str]| HostConfig { security_opt: Some(o.iter().map(|s| s.to_string()).collect()), ..Default::default() };
+        assert!(no_new_privileges(&opt(&["no-new-privileges"])).expect("bare"));
+        assert!(no_new_privileges(&opt(&["no-new-privileges:true"])).expect("colon"));
+        assert!(!no_new_privileges(&opt(&["no-new-privileges=false"])).expect("false"));
+        assert!(no_new_privileges(&opt(&["seccomp=unconfined"])).expect_err("not yet").to_string().contains("seccomp=unconfined"));
+    }
+}
