@@ -32,6 +32,10 @@ pub const DIR_ROOTFS: u32 = 0o755;
 /// A file of berth's state: container configs (the environment holds secrets), logs,
 /// records, blobs, bundles' config.json.
 pub const FILE_PRIVATE: u32 = 0o600;
+/// The subdirectory of a container's directory with the files Docker manages in it
+/// (/etc/hosts, ...): the container's content, which its non-root users read (0644), and which
+/// the store's tightening leaves alone (the container directory around it is 0700).
+pub const CONTAINER_ETC_DIR: &str = "etc";
 /// The Engine API socket: root and the API group (`berthd -G`), as dockerd's.
 pub const SOCKET_API: u32 = 0o660;
 /// Supervisor, shim, events and console sockets: their owner only.
@@ -163,9 +167,26 @@ pub fn tighten_tree(dir: &Path, dir_max: u32, file_max: u32, depth: usize) {
     walk(dir, top.dev(), dir_max, file_max, depth);
 }
 
+/// [`tighten_tree`], leaving `dir`'s entry named `skip` (and what is below it) as it is.
+fn tighten_tree_except(dir: &Path, dir_max: u32, file_max: u32, depth: usize, skip: &str) {
+    let Ok(top) = fs::symlink_metadata(dir) else {
+        return;
+    };
+    if top.is_dir() {
+        walk_except(dir, top.dev(), dir_max, file_max, depth, Some(skip));
+    }
+}
+
 fn walk(dir: &Path, dev: u64, dir_max: u32, file_max: u32, depth: usize) {
+    walk_except(dir, dev, dir_max, file_max, depth, None)
+}
+
+fn walk_except(dir: &Path, dev: u64, dir_max: u32, file_max: u32, depth: usize, skip: Option<&str>) {
     let Ok(rd) = fs::read_dir(dir) else { return };
     for e in rd.flatten() {
+        if skip.is_some_and(|s| e.file_name() == s) {
+            continue;
+        }
         let p = e.path();
         let Ok(md) = fs::symlink_metadata(&p) else {
             continue;
@@ -209,9 +230,10 @@ pub fn secure_daemon_store(root: &Path) {
     }
     // containers/<id>/{config.v2.json, <id>-json.log*, <log>.readers/...}
     tighten_tree(&root.join("containers"), DIR_TRAVERSE, FILE_PRIVATE, 0);
+    // (Not containers/<id>/etc: /etc/hosts and the like, which the container reads.)
     if let Ok(rd) = fs::read_dir(root.join("containers")) {
         for e in rd.flatten() {
-            tighten_tree(&e.path(), DIR_PRIVATE, FILE_PRIVATE, 3);
+            tighten_tree_except(&e.path(), DIR_PRIVATE, FILE_PRIVATE, 3, CONTAINER_ETC_DIR);
         }
     }
     // overlay2/<id> and vfs/<id> hold the container's upper dir or copy: the wrappers are

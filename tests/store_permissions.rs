@@ -146,6 +146,9 @@ fn allowed_exception(rel: &str, md: &std::fs::Metadata) -> Option<&'static str> 
         // The mount point of the container's rootfs shows the mounted root (0755).
         ["root", "overlay2", _, "merged"] => Some("the mounted container root"),
         ["root", "vfs", _, "rootfs", ..] => Some("a vfs copy is the container's content"),
+        // /etc/hostname, hosts, resolv.conf: bind-mounted into the container, read by its
+        // non-root users (0644 as Docker's), inside the 0700 container directory.
+        ["root", "containers", _, "etc", _] if md.is_file() => Some("a managed /etc file the container reads"),
         // The bundle's rootfs mount point (modular), the mounted container root.
         ["exec", "supervisor", _, _, "rootfs"] => Some("the mounted container root in the bundle"),
         // runc's /run/runc/<id> is 0711 and its exec fifo 0622 (init reopens it as the user).

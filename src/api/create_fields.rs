@@ -106,10 +106,10 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("CapDrop", Honoured),
     // berth gives a container no cgroup namespace: the host's.
     ("CgroupnsMode", OnlyValues(&["host"])),
-    ("Dns", Unsupported),
-    ("DnsOptions", Unsupported),
-    ("DnsSearch", Unsupported),
-    ("ExtraHosts", Unsupported),
+    ("Dns", Honoured),
+    ("DnsOptions", Honoured),
+    ("DnsSearch", Honoured),
+    ("ExtraHosts", Honoured),
     ("GroupAdd", Unsupported),
     // An IPC namespace of its own, which no other container can join yet.
     ("IpcMode", OnlyValues(&["private"])),

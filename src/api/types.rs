@@ -96,6 +96,11 @@ pub struct HostConfig {
     pub auto_remove: bool,
     pub network_mode: String,
     pub cgroup_parent: String,
+    /// `name:ip` lines for /etc/hosts (`--add-host`).
+    pub extra_hosts: Option<Vec<String>>,
+    pub dns: Option<Vec<String>>,
+    pub dns_search: Option<Vec<String>>,
+    pub dns_options: Option<Vec<String>>,
     pub log_config: LogConfig,
 }
 

@@ -44,6 +44,7 @@ impl Daemon {
             env.push(kv);
         }
         super::host_config::check(&req.host_config)?;
+        super::etc_files::check(&req.host_config)?;
         let id = crate::util::random_id();
         let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
         let mut host_config = req.host_config;
@@ -133,7 +134,13 @@ impl Daemon {
             let user = super::user::resolve(&root, user_spec).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
-            Ok::<_, DaemonError>((spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?, log))
+            let mut spec = spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?;
+            // /etc/hostname, hosts and resolv.conf over the image's, after the system mounts.
+            let managed = super::etc_files::prepare(&self.containers.dir_of(id), &c)?;
+            if let Some(mounts) = spec["mounts"].as_array_mut() {
+                mounts.extend(managed);
+            }
+            Ok::<_, DaemonError>((spec, log))
         })();
         let (spec, log) = match prepared {
             Ok(p) => p,

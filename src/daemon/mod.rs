@@ -4,6 +4,7 @@
 pub mod backend;
 pub mod container;
 pub mod error;
+pub mod etc_files;
 pub mod exec;
 pub mod host;
 pub mod host_config;

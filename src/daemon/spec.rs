@@ -96,7 +96,7 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     let mut args = vec![c.path.clone()];
     args.extend(c.args.iter().cloned());
     let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
-    let hostname = if c.config.hostname.is_empty() { c.id.chars().take(12).collect() } else { c.config.hostname.clone() };
+    let hostname = super::etc_files::hostname(c);
     let mut resources = hc::resources(&c.host_config, crate::runtime::cgroups::support::support().swap)?;
     resources.insert("devices".into(), json!([{ "allow": false, "access": "rwm" }]));
     let caps = hc::capabilities(&c.host_config)?;

@@ -1,0 +1,212 @@
+//! The files Docker manages in every container: `/etc/hostname`, `/etc/hosts` (with
+//! `ExtraHosts`, `--add-host`) and `/etc/resolv.conf` (the host's, localhost name servers
+//! dropped, or `Dns`/`DnsSearch`/`DnsOptions`). They are written once into the container's
+//! directory and bind-mounted over the image's files, so the container's own edits survive a
+//! restart, as under Docker.
+
+use std::fs;
+use std::io::Write;
+use std::net::IpAddr;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::container::Container;
+use super::DaemonError;
+use crate::api::types::HostConfig;
+
+/// Where in a container's directory the files are (see [`crate::fsperm::CONTAINER_ETC_DIR`]).
+pub const DIR: &str = crate::fsperm::CONTAINER_ETC_DIR;
+
+/// Name servers a container gets when the host has none it can reach (Docker's defaults).
+const DEFAULT_NAMESERVERS: &[&str] = &["8.8.8.8", "8.8.4.4"];
+
+/// The host file a container's resolv.conf starts from.
+const HOST_RESOLV_CONF: &str = "/etc/resolv.conf";
+
+fn bad(msg: String) -> DaemonError {
+    DaemonError::BadRequest(msg)
+}
+
+/// Checks `ExtraHosts` (`name:ip`), `Dns` (addresses), `DnsSearch` and `DnsOptions` (one word
+/// each) at create, with Docker's messages, so that a bad value fails `create`.
+pub fn check(hc: &HostConfig) -> Result<(), DaemonError> {
+    for entry in hc.extra_hosts.iter().flatten() {
+        extra_host(entry)?;
+    }
+    for ns in hc.dns.iter().flatten() {
+        ns.parse::<IpAddr>().map_err(|_| bad(format!("invalid HostConfig.Dns: {ns:?} is not an IP address")))?;
+    }
+    for (field, words) in [("DnsSearch", &hc.dns_search), ("DnsOptions", &hc.dns_options)] {
+        for w in words.iter().flatten() {
+            if w.is_empty() || w.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(bad(format!("invalid HostConfig.{field}: {w:?} must be one word")));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// `name:ip` of `--add-host` (an IPv6 address keeps its colons) as `(name, ip)`.
+fn extra_host(entry: &str) -> Result<(String, IpAddr), DaemonError> {
+    let invalid = || bad(format!("invalid IP address in add-host: {entry:?} (expected name:ip)"));
+    let (name, ip) = entry.split_once(':').ok_or_else(invalid)?;
+    if name.is_empty() || name.chars().any(|c| c.is_whitespace() || c.is_control()) {
+        return Err(invalid());
+    }
+    if ip == "host-gateway" {
+        return Err(bad(format!("add-host {entry:?}: host-gateway needs a container network with a gateway, which berth does not have yet")));
+    }
+    let ip = ip.trim_start_matches('[').trim_end_matches(']');
+    let ip = ip.parse::<IpAddr>().map_err(|_| invalid())?;
+    Ok((name.to_owned(), ip))
+}
+
+/// The container's hostname as the kernel and /etc/hostname show it: `Hostname`, else the
+/// first 12 characters of its id.
+pub fn hostname(c: &Container) -> String {
+    if c.config.hostname.is_empty() {
+        c.id.chars().take(12).collect()
+    } else {
+        c.config.hostname.clone()
+    }
+}
+
+/// /etc/hosts: loopback and the IPv6 multicast names Docker writes, then `ExtraHosts`.
+fn hosts(c: &Container) -> Result<String, DaemonError> {
+    let mut out = String::from(
+        "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\nfe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
+    );
+    for entry in c.host_config.extra_hosts.iter().flatten() {
+        let (name, ip) = extra_host(entry)?;
+        out.push_str(&format!("{ip}\t{name}\n"));
+    }
+    Ok(out)
+}
+
+/// Whether a `nameserver` address is the host's own loopback, which the container (in a
+/// network namespace of its own) cannot reach.
+fn is_local(ns: &str) -> bool {
+    ns.parse::<IpAddr>().is_ok_and(|ip| ip.is_loopback())
+}
+
+/// resolv.conf from the host's `host` text: its name servers (loopback ones dropped; Docker's
+/// public defaults if none remains), search domains and options, each replaced by the
+/// container's `Dns`, `DnsSearch`, `DnsOptions` when given.
+fn resolv_conf(host: &str, hc: &HostConfig) -> String {
+    let (mut servers, mut search, mut options) = (Vec::new(), Vec::new(), Vec::new());
+    for line in host.lines() {
+        let mut words = line.split_whitespace();
+        match words.next() {
+            Some("nameserver") => servers.extend(words.next().filter(|ns| !is_local(ns)).map(str::to_owned)),
+            // The last search/domain line wins, as in the resolver.
+            Some("search" | "domain") => search = words.map(str::to_owned).collect(),
+            Some("options") => options.extend(words.map(str::to_owned)),
+            _ => {}
+        }
+    }
+    let given = |v: &Option<Vec<String>>| v.as_ref().filter(|v| !v.is_empty()).cloned();
+    if let Some(d) = given(&hc.dns) {
+        servers = d;
+    }
+    if servers.is_empty() {
+        servers = DEFAULT_NAMESERVERS.iter().map(|s| (*s).to_owned()).collect();
+    }
+    if let Some(s) = given(&hc.dns_search) {
+        // `--dns-search .` asks for no search domain at all.
+        search = s.into_iter().filter(|d| d != ".").collect();
+    }
+    if let Some(o) = given(&hc.dns_options) {
+        options = o;
+    }
+    let mut out = String::new();
+    for ns in servers {
+        out.push_str(&format!("nameserver {ns}\n"));
+    }
+    if !search.is_empty() {
+        out.push_str(&format!("search {}\n", search.join(" ")));
+    }
+    if !options.is_empty() {
+        out.push_str(&format!("options {}\n", options.join(" ")));
+    }
+    out
+}
+
+/// Writes `text` to `path` (mode 0644 whatever the umask) unless the file exists: what the
+/// container wrote there before a restart is kept.
+fn write_once(path: &Path, text: &str) -> Result<(), DaemonError> {
+    let io = |source| DaemonError::Io { what: "write managed file", path: path.to_path_buf(), source };
+    match fs::OpenOptions::new().write(true).create_new(true).mode(0o644).open(path) {
+        Ok(mut f) => {
+            f.set_permissions(fs::Permissions::from_mode(0o644)).map_err(io)?;
+            f.write_all(text.as_bytes()).map_err(io)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Makes the managed files of container `c` under its directory `dir` (if missing) and returns
+/// their bind mounts for config.json: read-only with a read-only root, as Docker's.
+pub fn prepare(dir: &Path, c: &Container) -> Result<Vec<Value>, DaemonError> {
+    let etc: PathBuf = dir.join(DIR);
+    crate::fsperm::ensure_dir(&etc, crate::fsperm::DIR_PRIVATE).map_err(|source| DaemonError::Io { what: "mkdir", path: etc.clone(), source })?;
+    // A host without /etc/resolv.conf gives containers the default name servers.
+    let host_resolv = fs::read_to_string(HOST_RESOLV_CONF).unwrap_or_default();
+    let files = [
+        ("hostname", "/etc/hostname", format!("{}\n", hostname(c))),
+        ("hosts", "/etc/hosts", hosts(c)?),
+        ("resolv.conf", "/etc/resolv.conf", resolv_conf(&host_resolv, &c.host_config)),
+    ];
+    let mode = if c.host_config.readonly_rootfs { "ro" } else { "rw" };
+    let mut mounts = Vec::new();
+    for (name, dest, text) in files {
+        let src = etc.join(name);
+        write_once(&src, &text)?;
+        mounts.push(json!({ "destination": dest, "type": "bind", "source": src, "options": ["rbind", "rprivate", mode] }));
+    }
+    Ok(mounts)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hc(dns: &[&str], search: &[&str], opts: &[&str]) -> HostConfig {
+        let v = |s: &[&str]| Some(s.iter().map(|x| x.to_string()).collect());
+        HostConfig { dns: v(dns), dns_search: v(search), dns_options: v(opts), ..Default::default() }
+    }
+
+    #[test]
+    fn resolv_conf_drops_loopback_servers_and_falls_back_to_dockers_defaults() {
+        let host = "# comment\nnameserver 127.0.0.53\nnameserver ::1\nsearch lan\noptions edns0 trust-ad\n";
+        assert_eq!(resolv_conf(host, &HostConfig::default()), "nameserver 8.8.8.8\nnameserver 8.8.4.4\nsearch lan\noptions edns0 trust-ad\n");
+        let host = "nameserver 10.0.0.2\nnameserver 127.0.0.1\ndomain a.test\n";
+        assert_eq!(resolv_conf(host, &HostConfig::default()), "nameserver 10.0.0.2\nsearch a.test\n");
+    }
+
+    #[test]
+    fn dns_flags_replace_the_hosts_servers_search_and_options() {
+        let host = "nameserver 10.0.0.2\nsearch lan\noptions edns0\n";
+        assert_eq!(
+            resolv_conf(host, &hc(&["1.1.1.1"], &["x.test", "y.test"], &["ndots:2"])),
+            "nameserver 1.1.1.1\nsearch x.test y.test\noptions ndots:2\n"
+        );
+        assert_eq!(resolv_conf(host, &hc(&[], &["."], &[])), "nameserver 10.0.0.2\noptions edns0\n");
+    }
+
+    #[test]
+    fn extra_hosts_take_ipv4_and_ipv6_and_refuse_the_rest_by_value() {
+        assert_eq!(extra_host("db:10.1.2.3").expect("v4"), ("db".into(), "10.1.2.3".parse().expect("ip")));
+        assert_eq!(extra_host("v6:2001:db8::1").expect("v6").1, "2001:db8::1".parse::<IpAddr>().expect("ip"));
+        assert_eq!(extra_host("v6:[2001:db8::1]").expect("bracketed").1, "2001:db8::1".parse::<IpAddr>().expect("ip"));
+        for bad in ["db", "db:", ":1.2.3.4", "db:not-an-ip", "a b:1.2.3.4"] {
+            assert!(extra_host(bad).expect_err(bad).to_string().contains(bad), "{bad}");
+        }
+        assert!(extra_host("gw:host-gateway").expect_err("gateway").to_string().contains("host-gateway"));
+        let bad_dns = hc(&["8.8.8.8", "nope"], &[], &[]);
+        assert!(check(&bad_dns).expect_err("dns").to_string().contains("\"nope\""));
+        assert!(check(&hc(&[], &["two words"], &[])).expect_err("search").to_string().contains("DnsSearch"));
+    }
+}
