@@ -49,6 +49,11 @@ fn v1_is_oom(now: &OomControl, last_kills: u64) -> bool {
     }
 }
 
+/// How long a v1 wake-up waits for the kill count to move (the killer runs right after the
+/// notification, in the same allocation's path): 40 steps of 5 ms.
+const V1_KILL_WAIT_STEPS: usize = 40;
+const V1_KILL_WAIT_STEP: std::time::Duration = std::time::Duration::from_millis(5);
+
 /// `oom_kill` of v2's `memory.events`.
 fn v2_kills(dir: &Path) -> u64 {
     key_values(&dir.join("memory.events")).into_iter().find(|(k, _)| k == "oom_kill").map_or(0, |(_, v)| v)
@@ -78,7 +83,16 @@ fn watch_v1(dir: PathBuf, on_oom: impl Fn() + Send + 'static) -> bool {
         let mut buf = [0u8; 8];
         // The eventfd also fires when the cgroup is removed: only report while it exists.
         while f.read_exact(&mut buf).is_ok() && dir.exists() {
-            let now = read(&dir);
+            // The kernel signals the eventfd before its OOM killer runs and counts the kill:
+            // give the count a moment to move (a removal's wake-up never moves it).
+            let mut now = read(&dir);
+            for _ in 0..V1_KILL_WAIT_STEPS {
+                if v1_is_oom(&now, kills) || !dir.exists() {
+                    break;
+                }
+                std::thread::sleep(V1_KILL_WAIT_STEP);
+                now = read(&dir);
+            }
             if v1_is_oom(&now, kills) {
                 on_oom();
             }
