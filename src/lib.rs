@@ -12,6 +12,7 @@ pub mod exitcode;
 pub mod footprint;
 pub mod fsperm;
 pub mod image;
+pub mod init;
 pub mod inroot;
 pub mod logging;
 pub mod logs;

@@ -146,6 +146,31 @@ impl Drop for TestDir {
     }
 }
 
+/// Whether the ELF executable at `path` is statically linked: it names no program
+/// interpreter (`PT_INTERP`), so it runs where no dynamic loader is, as in a container's
+/// root filesystem. Not an ELF file: `InvalidData`.
+pub fn is_static_executable(path: &std::path::Path) -> std::io::Result<bool> {
+    use std::io::{Read, Seek, SeekFrom};
+    const PT_INTERP: u32 = 3;
+    let invalid = |what: &str| std::io::Error::new(std::io::ErrorKind::InvalidData, format!("not a 64-bit little-endian ELF executable ({what})"));
+    let mut f = std::fs::File::open(path)?;
+    let mut eh = [0u8; 64];
+    f.read_exact(&mut eh)?;
+    if &eh[..4] != b"\x7fELF" || eh[4] != 2 || eh[5] != 1 {
+        return Err(invalid("header"));
+    }
+    let u16_at = |b: &[u8], o: usize| u16::from_le_bytes([b[o], b[o + 1]]);
+    let phoff = u64::from_le_bytes(eh[32..40].try_into().map_err(|_| invalid("e_phoff"))?);
+    let (phentsize, phnum) = (u16_at(&eh, 54) as usize, u16_at(&eh, 56) as usize);
+    if phentsize < 4 || phnum > 4096 {
+        return Err(invalid("program headers"));
+    }
+    let mut ph = vec![0u8; phentsize * phnum];
+    f.seek(SeekFrom::Start(phoff))?;
+    f.read_exact(&mut ph)?;
+    Ok(!ph.chunks(phentsize).any(|h| u32::from_le_bytes([h[0], h[1], h[2], h[3]]) == PT_INTERP))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -171,5 +196,13 @@ mod tests {
         left.sort();
         assert_eq!(left, vec![format!(".config.v2.json.tmp.{me}"), ".tmp.".to_owned(), "a.tmp.5x".into(), "config.v2.json".into()]);
         fs::remove_dir_all(&dir).expect("cleanup");
+    }
+
+    #[test]
+    fn a_static_executable_is_told_from_a_dynamic_one_and_from_a_non_elf() {
+        assert!(is_static_executable(std::path::Path::new("/bin/busybox")).expect("busybox-static"), "busybox-static is static");
+        assert!(!is_static_executable(std::path::Path::new("/bin/sh")).expect("dash"), "Debian's /bin/sh is dynamic");
+        let e = is_static_executable(std::path::Path::new("/etc/passwd")).expect_err("text");
+        assert_eq!(e.kind(), std::io::ErrorKind::InvalidData);
     }
 }

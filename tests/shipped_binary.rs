@@ -7,19 +7,10 @@
 mod common;
 
 use common::TestDaemon;
-use std::path::PathBuf;
-
-/// The static release build of this checkout.
-fn shipped() -> PathBuf {
-    // CARGO_TARGET_TMPDIR is <target dir>/tmp.
-    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().map(PathBuf::from).unwrap_or_default();
-    target.join("x86_64-unknown-linux-gnu/release/berth")
-}
 
 #[test]
 fn the_shipped_static_binary_runs_containers_in_both_modes() {
-    let bin = shipped();
-    common::need(bin.exists(), &format!("{} (the static release build; .ci/run builds it before the tests)", bin.display()));
+    let bin = common::shipped_static();
     // SAFETY: this file's only test sets the variable before any thread it starts reads the
     // environment; every role link and client call of this test binary then runs `bin`.
     unsafe { std::env::set_var("BERTH_BIN", &bin) };

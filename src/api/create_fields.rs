@@ -81,7 +81,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("MemorySwappiness", Honoured),
     ("NanoCpus", Honoured),
     ("OomKillDisable", Honoured),
-    ("Init", Unsupported),
+    ("Init", Honoured),
     ("PidsLimit", Honoured),
     ("Ulimits", Honoured),
     // Windows-only: Docker on Linux discards or refuses them; berth refuses.

@@ -101,6 +101,8 @@ pub struct HostConfig {
     pub dns: Option<Vec<String>>,
     pub dns_search: Option<Vec<String>>,
     pub dns_options: Option<Vec<String>>,
+    /// Run berth's init as PID 1 (`--init`).
+    pub init: Option<bool>,
     pub log_config: LogConfig,
 }
 

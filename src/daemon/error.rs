@@ -78,6 +78,9 @@ pub enum DaemonError {
     /// A path inside a container's root filesystem could not be resolved or opened.
     #[error(transparent)]
     InRoot(#[from] crate::inroot::InRootError),
+    /// The daemon's own set-up cannot do what was asked (e.g. its `--init-path`).
+    #[error("{0}")]
+    Setup(String),
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -114,6 +117,7 @@ impl DaemonError {
             | DaemonError::Purge(_)
             | DaemonError::Remove { .. }
             | DaemonError::ImageConfig { .. }
+            | DaemonError::Setup(_)
             | DaemonError::InRoot(_) => ErrorKind::System,
         }
     }

@@ -140,6 +140,23 @@ impl Daemon {
             if let Some(mounts) = spec["mounts"].as_array_mut() {
                 mounts.extend(managed);
             }
+            if c.host_config.init == Some(true) {
+                let init = &self.config.init_path;
+                // A dynamically linked init would fail inside the container with a bare ENOENT
+                // (its loader is not there): say what is wrong instead.
+                let is_static = crate::util::is_static_executable(init).map_err(|source| DaemonError::Io {
+                    what: "read the init binary",
+                    path: init.clone(),
+                    source,
+                })?;
+                if !is_static {
+                    return Err(DaemonError::Setup(format!(
+                        "--init: {} is dynamically linked and cannot run inside a container; start berthd with --init-path set to a static build (the release build is static)",
+                        init.display()
+                    )));
+                }
+                spec::add_init(&mut spec, init);
+            }
             Ok::<_, DaemonError>((spec, log))
         })();
         let (spec, log) = match prepared {

@@ -64,6 +64,8 @@ pub struct DaemonConfig {
     pub log_opts: std::collections::HashMap<String, String>,
     /// Storage driver for container root filesystems: "overlay2" or "vfs".
     pub storage_driver: String,
+    /// The init of `--init` containers (`--init-path`), bound at /sbin/docker-init.
+    pub init_path: PathBuf,
 }
 
 /// With containerd's runc shim, this executable, which the shim runs as its logging binary:

@@ -149,3 +149,17 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     }
     Ok(spec)
 }
+
+/// Where `--init` puts the init in the container, as Docker does.
+pub const INIT_PATH: &str = "/sbin/docker-init";
+
+/// Makes `init_binary` (this multicall binary, whose `docker-init` role is the init) PID 1 of
+/// the container: bound read-only at [`INIT_PATH`] and run as `docker-init -- <command>`.
+pub fn add_init(spec: &mut Value, init_binary: &Path) {
+    let mut args = vec![json!(INIT_PATH), json!("--")];
+    args.extend(spec["process"]["args"].as_array().cloned().unwrap_or_default());
+    spec["process"]["args"] = Value::Array(args);
+    if let Some(mounts) = spec["mounts"].as_array_mut() {
+        mounts.push(json!({ "destination": INIT_PATH, "type": "bind", "source": init_binary, "options": ["bind", "ro"] }));
+    }
+}

@@ -50,6 +50,10 @@ struct Args {
     /// Write logs to this file instead of stderr.
     #[arg(long = "log-file")]
     log_file: Option<PathBuf>,
+    /// The init `--init` containers run as PID 1, a static executable [default: this binary,
+    /// whose docker-init role is the init].
+    #[arg(long = "init-path")]
+    init_path: Option<PathBuf>,
 }
 
 /// Entry point of the daemon role.
@@ -105,6 +109,10 @@ async fn run(args: Args) -> anyhow::Result<()> {
         cgroup_parent: args.cgroup_parent,
         log_opts,
         storage_driver: args.storage_driver,
+        init_path: match args.init_path {
+            Some(p) => p,
+            None => std::env::current_exe().map_err(|e| anyhow::anyhow!("finding this executable (the default --init-path): {e}"))?,
+        },
     };
     let gid = crate::fsperm::api_socket_group(args.group.as_deref()).map_err(|e| anyhow::anyhow!("-G: {e}"))?;
     // Before anything else: a socket path that is not ours stops the start untouched.

@@ -7,6 +7,7 @@ use std::process::ExitCode;
 
 pub mod client;
 pub mod daemon;
+pub mod init;
 pub mod logger;
 pub mod runtime;
 pub mod shim;
@@ -27,6 +28,8 @@ const ROLES: &[Role] = &[
     Role { names: &["berth-runtime"], sub: "runtime", main: runtime::main },
     // Run by containerd's runc shim as `<berth> logger URI` (its `binary://` logging).
     Role { names: &["berth-logger"], sub: "logger", main: logger::main },
+    // PID 1 of a `--init` container: berthd binds this binary at /sbin/docker-init.
+    Role { names: &["docker-init", "berth-init"], sub: "init", main: init::main },
 ];
 
 /// Names `install-links` creates, pointing at this binary.

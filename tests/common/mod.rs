@@ -436,6 +436,16 @@ impl Drop for TestDaemon {
     }
 }
 
+/// The static release build of this checkout (`.ci/run` builds it before the tests), for
+/// what only a static binary can do (run inside a container's root filesystem).
+pub fn shipped_static() -> PathBuf {
+    // CARGO_TARGET_TMPDIR is <target dir>/tmp.
+    let target = PathBuf::from(env!("CARGO_TARGET_TMPDIR")).parent().map(PathBuf::from).unwrap_or_default();
+    let bin = target.join("x86_64-unknown-linux-gnu/release/berth");
+    need(bin.exists(), &format!("{} (the static release build; .ci/run builds it before the tests)", bin.display()));
+    bin
+}
+
 /// The docker 28.x CLI of the machine image.
 pub const DOCKER_28: &str = "/usr/local/bin/docker";
 

@@ -1,0 +1,88 @@
+//! `docker run --init` (issue 13, process life): PID 1 is berth's init (the multicall binary's
+//! docker-init role, bound at /sbin/docker-init), which runs the command with default signal
+//! dispositions, reaps an orphan reparented to it, forwards `docker stop`'s SIGTERM to the
+//! command and exits with its status. Both modes, docker CLI 28.x and 20.10.
+
+mod common;
+
+use common::{docker_bin_cmd, TestDaemon};
+
+const DOCKER: &str = "/usr/local/bin/docker";
+
+fn ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
+    let out = docker_bin_cmd(bin, d).args(args).output().expect("run docker");
+    assert!(
+        out.status.success(),
+        "{bin} {args:?} failed: {}\n{}\ndaemon log tail:\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        d.log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn init_flow(d: &TestDaemon) {
+    d.import_busybox();
+    for bin in [DOCKER, "/usr/bin/docker"] {
+        let out =
+            ok(bin, d, &["run", "--rm", "--init", "busybox", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; grep SigIgn /proc/self/status"]);
+        let mut lines = out.lines();
+        assert_eq!(
+            lines.next().map(str::trim_end),
+            Some("/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline; echo; grep SigIgn /proc/self/status"),
+            "{bin}: {out}"
+        );
+        assert_eq!(lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()), Some(vec!["SigIgn:", "0000000000000000"]), "{bin}: {out}");
+        // Without --init the command is PID 1 itself.
+        assert_eq!(
+            ok(bin, d, &["run", "--rm", "busybox", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]).trim_end(),
+            "sh -c tr '\\0' ' ' < /proc/1/cmdline"
+        );
+    }
+
+    // The command's exit status is the container's.
+    let out = docker_bin_cmd(DOCKER, d).args(["run", "--rm", "--init", "busybox", "sh", "-c", "exit 7"]).output().expect("docker run");
+    assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // An orphan (a background sleep whose shell exited) is reparented to the init, which
+    // reaps it: its /proc entry goes away instead of staying a zombie. The loop ends as soon
+    // as it is gone; only a failure waits the whole 10 s.
+    let script = "sh -c 'sleep 0.3 &'; i=0; \
+                  while grep -qsx sleep /proc/[0-9]*/comm && [ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done; \
+                  if grep -qsx sleep /proc/[0-9]*/comm; then grep -s State /proc/[0-9]*/status | grep -v 'S (sleeping)'; echo not-reaped; else echo reaped; fi";
+    assert_eq!(ok(DOCKER, d, &["run", "--rm", "--init", "busybox", "sh", "-c", script]).trim(), "reaped");
+
+    // `docker stop` signals PID 1; the init passes SIGTERM to the command, which dies of it
+    // (143), where a bare `sleep` as PID 1 would ignore it until the SIGKILL 60 s later (137).
+    let id = ok(DOCKER, d, &["run", "-d", "--init", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    ok(DOCKER, d, &["stop", "-t", "60", id]);
+    assert_eq!(ok(DOCKER, d, &["inspect", "-f", "{{.State.ExitCode}}", id]).trim(), "143");
+    ok(DOCKER, d, &["rm", id]);
+}
+
+/// A daemon whose `--init-path` is the static release build: the debug build the tests run
+/// is dynamically linked, and its loader is not in the container.
+fn daemon(tag: &str, monolithic: bool) -> TestDaemon {
+    let init = common::shipped_static();
+    TestDaemon::with_args(tag, monolithic, &["--init-path", &init.to_string_lossy()])
+}
+
+#[test]
+fn init_is_pid_1_reaps_orphans_forwards_signals_and_returns_the_status_modular() {
+    init_flow(&daemon("initm", false));
+}
+
+#[test]
+fn init_is_pid_1_reaps_orphans_forwards_signals_and_returns_the_status_monolithic() {
+    init_flow(&daemon("inito", true));
+}
+
+#[test]
+fn a_dynamically_linked_init_is_refused_at_start_naming_init_path() {
+    let d = TestDaemon::with_args("initdyn", false, &["--init-path", "/bin/sh"]);
+    d.import_busybox();
+    let out = docker_bin_cmd(DOCKER, &d).args(["run", "--rm", "--init", "busybox", "true"]).output().expect("docker run");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains("/bin/sh is dynamically linked") && err.contains("--init-path"), "{err}");
+}
