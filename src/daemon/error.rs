@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::backend::BackendError;
 use super::reconcile::PurgeError;
+use super::seccomp_profile::ProfileError;
 use super::store::StoreError;
 use crate::image::error::RegistryFailure;
 use crate::image::ImageError;
@@ -78,6 +79,10 @@ pub enum DaemonError {
     /// A path inside a container's root filesystem could not be resolved or opened.
     #[error(transparent)]
     InRoot(#[from] crate::inroot::InRootError),
+    /// A seccomp profile that cannot be used (a custom one that is wrong, or a host whose
+    /// kernel version cannot be read).
+    #[error(transparent)]
+    Seccomp(#[from] super::seccomp_profile::ProfileError),
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -108,6 +113,10 @@ impl DaemonError {
             DaemonError::Conflict(_) => ErrorKind::Conflict,
             DaemonError::BadRequest(_) => ErrorKind::InvalidParameter,
             DaemonError::NotModified(_) => ErrorKind::NotModified,
+            DaemonError::Seccomp(e) => match e {
+                ProfileError::Decode(_) | ProfileError::Invalid { .. } => ErrorKind::InvalidParameter,
+                ProfileError::KernelVersion(_) => ErrorKind::System,
+            },
             DaemonError::Io { .. }
             | DaemonError::Task { .. }
             | DaemonError::Stuck(_)
