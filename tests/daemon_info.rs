@@ -70,6 +70,9 @@ fn info_is_true(d: &TestDaemon) {
     let seccomp = status.lines().find_map(|l| l.strip_prefix("Seccomp:")).map(str::trim).unwrap_or("?").to_owned();
     let claims_seccomp = i["SecurityOptions"].as_array().is_some_and(|o| o.iter().any(|s| s.as_str().is_some_and(|s| s.contains("seccomp"))));
     assert_eq!(claims_seccomp, seccomp == "2", "SecurityOptions {} but the container's Seccomp: {seccomp}", i["SecurityOptions"]);
+    // Every container gets Docker's default profile, and docker info says so as dockerd does.
+    assert_eq!(i["SecurityOptions"], serde_json::json!(["name=seccomp,profile=builtin"]));
+    assert_eq!(seccomp, "2", "{status}");
     docker_ok(d, &["rm", "-f", "lim"]);
 }
 

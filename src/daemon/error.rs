@@ -7,6 +7,7 @@ use std::path::PathBuf;
 
 use super::backend::BackendError;
 use super::reconcile::PurgeError;
+use super::seccomp_profile::ProfileError;
 use super::store::StoreError;
 use crate::image::error::RegistryFailure;
 use crate::image::ImageError;
@@ -81,6 +82,10 @@ pub enum DaemonError {
     /// The daemon's own set-up cannot do what was asked (e.g. its `--init-path`).
     #[error("{0}")]
     Setup(String),
+    /// A seccomp profile that cannot be used (a custom one that is wrong, or a host whose
+    /// kernel version cannot be read).
+    #[error(transparent)]
+    Seccomp(#[from] super::seccomp_profile::ProfileError),
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -111,6 +116,10 @@ impl DaemonError {
             DaemonError::Conflict(_) => ErrorKind::Conflict,
             DaemonError::BadRequest(_) => ErrorKind::InvalidParameter,
             DaemonError::NotModified(_) => ErrorKind::NotModified,
+            DaemonError::Seccomp(e) => match e {
+                ProfileError::Decode(_) | ProfileError::Invalid { .. } => ErrorKind::InvalidParameter,
+                ProfileError::KernelVersion(_) => ErrorKind::System,
+            },
             DaemonError::Io { .. }
             | DaemonError::Task { .. }
             | DaemonError::Stuck(_)

@@ -1,10 +1,11 @@
 //! `HostConfig` into the OCI spec, with Docker's rules and messages: capabilities
 //! (`CapAdd`/`CapDrop`, `ALL`), `linux.resources` (memory, swap, CPU, cpuset, pids), rlimits
-//! (`Ulimits`), `OomScoreAdj` and `SecurityOpt`'s `no-new-privileges`. Everything is checked at
-//! create, so a bad value fails `create`, never `start`.
+//! (`Ulimits`), `OomScoreAdj` and `SecurityOpt` (`no-new-privileges`, `seccomp`). Everything
+//! is checked at create, so a bad value fails `create`, never `start`.
 
 use serde_json::{json, Map, Value};
 
+use super::seccomp_profile::{self, Seccomp};
 use super::DaemonError;
 use crate::api::types::{HostConfig, Ulimit};
 
@@ -68,19 +69,43 @@ pub fn capabilities(hc: &HostConfig) -> Result<Vec<String>, DaemonError> {
     Ok(caps)
 }
 
-/// Whether `SecurityOpt` sets no_new_privs; any other option is refused by name.
-pub fn no_new_privileges(hc: &HostConfig) -> Result<bool, DaemonError> {
-    let mut on = false;
+/// What `SecurityOpt` asks of the container's process.
+#[derive(Debug)]
+pub struct SecurityOptions {
+    /// `no-new-privileges`: the process gets no_new_privs.
+    pub no_new_privileges: bool,
+    /// `seccomp=...`: which filter, Docker's default when not said.
+    pub seccomp: Seccomp,
+}
+
+/// `SecurityOpt` read as dockerd reads it: `no-new-privileges[=bool]`, `seccomp=unconfined`,
+/// `seccomp=builtin`, `seccomp=<profile JSON>` (`:` in place of `=` is Docker's deprecated
+/// form; the last of each wins). Any other option is refused by name.
+pub fn security_options(hc: &HostConfig) -> Result<SecurityOptions, DaemonError> {
+    let mut out = SecurityOptions { no_new_privileges: false, seccomp: Seccomp::Builtin };
     for opt in hc.security_opt.iter().flatten() {
-        let (key, value) = opt.split_once(['=', ':']).unwrap_or((opt.as_str(), "true"));
+        // Docker's split: at the first '=' if there is one (a profile's JSON has ':'s), else
+        // at the first ':'.
+        let (key, value) = match opt.split_once('=').or_else(|| opt.split_once(':')) {
+            Some((k, v)) => (k, Some(v)),
+            None => (opt.as_str(), None),
+        };
         match (key, value) {
-            ("no-new-privileges", "true") => on = true,
-            ("no-new-privileges", "false") => on = false,
-            ("no-new-privileges", v) => return Err(bad(format!("invalid --security-opt 2: \"no-new-privileges:{v}\""))),
-            _ => return Err(bad(format!("HostConfig.SecurityOpt {opt:?}: berth does not implement it yet (only no-new-privileges)"))),
+            ("no-new-privileges", None) => out.no_new_privileges = true,
+            ("no-new-privileges", Some(v)) => {
+                // Go's strconv.ParseBool, which dockerd uses.
+                out.no_new_privileges = match v {
+                    "1" | "t" | "T" | "true" | "TRUE" | "True" => true,
+                    "0" | "f" | "F" | "false" | "FALSE" | "False" => false,
+                    _ => return Err(bad(format!("invalid --security-opt 2: {opt:?}"))),
+                }
+            }
+            ("seccomp", Some(v)) => out.seccomp = seccomp_profile::parse(v)?,
+            ("seccomp", None) => return Err(bad(format!("invalid --security-opt 1: {opt:?}"))),
+            _ => return Err(bad(format!("HostConfig.SecurityOpt {opt:?}: berth does not implement it yet (only no-new-privileges and seccomp)"))),
         }
     }
-    Ok(on)
+    Ok(out)
 }
 
 /// The rlimit of Docker's ulimit name (`nofile` → `RLIMIT_NOFILE`).
@@ -220,7 +245,7 @@ pub fn resources(hc: &HostConfig, swap_supported: bool) -> Result<Map<String, Va
 /// Checks everything of `hc` this module turns into the spec (at create).
 pub fn check(hc: &HostConfig) -> Result<(), DaemonError> {
     capabilities(hc)?;
-    no_new_privileges(hc)?;
+    security_options(hc)?;
     rlimits(hc.ulimits.as_deref().unwrap_or_default())?;
     resources(hc, true).map(drop)
 }
@@ -271,9 +296,25 @@ mod tests {
         assert!(rlimits(&[Ulimit { name: "bogus".into(), soft: 1, hard: 1 }]).is_err());
         assert!(rlimits(&[Ulimit { name: "nproc".into(), soft: 5, hard: 1 }]).is_err());
         let opt = |o: &[&str]| HostConfig { security_opt: Some(o.iter().map(|s| s.to_string()).collect()), ..Default::default() };
-        assert!(no_new_privileges(&opt(&["no-new-privileges"])).expect("bare"));
-        assert!(no_new_privileges(&opt(&["no-new-privileges:true"])).expect("colon"));
-        assert!(!no_new_privileges(&opt(&["no-new-privileges=false"])).expect("false"));
-        assert!(no_new_privileges(&opt(&["seccomp=unconfined"])).expect_err("not yet").to_string().contains("seccomp=unconfined"));
+        let nnp = |o: &[&str]| security_options(&opt(o)).map(|s| s.no_new_privileges);
+        assert!(nnp(&["no-new-privileges"]).expect("bare"));
+        assert!(nnp(&["no-new-privileges:true"]).expect("colon"));
+        assert!(!nnp(&["no-new-privileges=false"]).expect("false"));
+        assert!(!nnp(&["no-new-privileges", "no-new-privileges=0"]).expect("the last wins"));
+        assert!(nnp(&["no-new-privileges=maybe"]).is_err());
+        let seccomp = |o: &[&str]| security_options(&opt(o)).map(|s| s.seccomp);
+        assert!(matches!(seccomp(&[]), Ok(Seccomp::Builtin)), "Docker's default profile unless told otherwise");
+        assert!(matches!(seccomp(&["seccomp=unconfined"]), Ok(Seccomp::Unconfined)));
+        assert!(matches!(seccomp(&["seccomp:unconfined"]), Ok(Seccomp::Unconfined)));
+        assert!(matches!(seccomp(&["seccomp=unconfined", "seccomp=builtin"]), Ok(Seccomp::Builtin)));
+        let profile = r#"seccomp={"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir"],"action":"SCMP_ACT_ERRNO"}]}"#;
+        assert!(matches!(seccomp(&[profile]), Ok(Seccomp::Custom(_))));
+        let e = seccomp(&[r#"seccomp={"defaultAction":"SCMP_ACT_NEVER"}"#]).expect_err("unknown action");
+        assert!(matches!(e, DaemonError::Seccomp(_)) && e.to_string().contains("SCMP_ACT_NEVER"), "{e}");
+        assert_eq!(e.kind(), crate::daemon::error::ErrorKind::InvalidParameter);
+        for refused in ["apparmor=unconfined", "label=disable", "systempaths=unconfined", "seccomp", "writable-cgroups"] {
+            let e = seccomp(&[refused]).expect_err(refused).to_string();
+            assert!(e.contains(refused), "{e}");
+        }
     }
 }

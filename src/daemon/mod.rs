@@ -16,6 +16,7 @@ pub mod monolithic;
 pub mod names;
 pub mod ps;
 pub mod reconcile;
+pub mod seccomp_profile;
 pub mod spec;
 pub mod store;
 pub mod supervisor_client;

@@ -1,5 +1,6 @@
 //! The OCI runtime spec (config.json) the daemon generates for a container, with Docker's
-//! defaults: the usual namespaces and mounts, the resources asked for, masked paths.
+//! defaults: the usual namespaces and mounts, the resources asked for, masked paths, Docker's
+//! seccomp profile.
 
 use super::container::Container;
 use serde_json::{json, Value};
@@ -49,7 +50,8 @@ const ALL_CAPS: &[&str] = &[
 
 /// The OCI process of `docker exec` in container `c`: the container's environment with the
 /// exec's on top, its working directory unless the exec names one, the container's
-/// capabilities (all of them with `privileged`), no_new_privs and rlimits.
+/// capabilities (all of them with `privileged`), no_new_privs and rlimits. Its seccomp filter
+/// is the container's (`linux.seccomp`), which the runtime gives every exec, as runc does.
 pub fn exec_process(
     c: &Container,
     cmd: &[String],
@@ -74,7 +76,7 @@ pub fn exec_process(
         "env": all_env,
         "cwd": cwd,
         "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-        "noNewPrivileges": super::host_config::no_new_privileges(&c.host_config)?,
+        "noNewPrivileges": super::host_config::security_options(&c.host_config)?.no_new_privileges,
         "rlimits": super::host_config::rlimits(c.host_config.ulimits.as_deref().unwrap_or_default())?
     }))
 }
@@ -84,10 +86,10 @@ pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {
     format!("/{}/{}", cgroup_parent.trim_matches('/'), id)
 }
 
-/// The security options every container [`build`] makes gets, as `docker info` lists them
-/// (`name=seccomp,profile=builtin`, `name=userns`, ...): none yet. This list and `build` change
-/// together; `docker info` must not claim a protection containers do not have.
-pub const SECURITY_OPTIONS: &[&str] = &[];
+/// The security options every container [`build`] makes gets, as `docker info` lists them:
+/// Docker's default seccomp profile unless the container asks otherwise. This list and
+/// `build` change together; `docker info` must not claim a protection containers do not have.
+pub const SECURITY_OPTIONS: &[&str] = &["name=seccomp,profile=builtin"];
 
 /// Builds config.json for container `c` whose rootfs is mounted at `rootfs`, its process
 /// running as `user` (resolved in that rootfs: see [`super::user`]).
@@ -100,6 +102,9 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     let mut resources = hc::resources(&c.host_config, crate::runtime::cgroups::support::support().swap)?;
     resources.insert("devices".into(), json!([{ "allow": false, "access": "rwm" }]));
     let caps = hc::capabilities(&c.host_config)?;
+    let security = hc::security_options(&c.host_config)?;
+    // Judged against the container's final capabilities, as dockerd does.
+    let seccomp = super::seccomp_profile::linux_seccomp(&security.seccomp, &caps)?;
     let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
     // As Docker: HOME is the user's home unless the environment sets it.
     let mut env = c.env.clone();
@@ -115,7 +120,7 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
             "env": env,
             "cwd": cwd,
             "capabilities": { "bounding": caps, "effective": caps, "permitted": caps },
-            "noNewPrivileges": hc::no_new_privileges(&c.host_config)?,
+            "noNewPrivileges": security.no_new_privileges,
             "rlimits": hc::rlimits(c.host_config.ulimits.as_deref().unwrap_or_default())?,
             "oomScoreAdj": c.host_config.oom_score_adj
         },
@@ -143,6 +148,9 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
     });
+    if let Some(seccomp) = seccomp {
+        spec["linux"]["seccomp"] = seccomp;
+    }
     // The terminal starts at the caller's size (`HostConfig.ConsoleSize`), as Docker's.
     if let (true, Some([height, width])) = (c.config.tty, c.host_config.console_size) {
         spec["process"]["consoleSize"] = json!({ "height": height, "width": width });

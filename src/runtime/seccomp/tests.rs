@@ -185,6 +185,25 @@ fn unknown_names_are_skipped_and_names_of_other_architectures_only_go_to_them() 
 }
 
 #[test]
+fn an_allow_list_with_names_libseccomp_does_not_know_still_allows_the_names_it_knows() {
+    // Docker's default profile lists calls newer than some libseccomp (and kernels); runc
+    // skips them, and so does this runtime, instead of failing the container's start.
+    let allow = |names: &[&str]| {
+        json!({
+            "defaultAction": "SCMP_ACT_ERRNO",
+            "defaultErrnoRet": REFUSED,
+            "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+            "syscalls": [{"names": names, "action": "SCMP_ACT_ALLOW"}]
+        })
+    };
+    let with_unknown = allow(&["no_such_call_anywhere", CALL, "write", "exit", "exit_group", "future_call_2099"]);
+    assert_eq!(run_under(&with_unknown, &[[0, 0]]), Outcome::Returned(vec![0]));
+    // The filter is in force: without CALL on the list, the default refuses it.
+    let without = allow(&["no_such_call_anywhere", "write", "exit", "exit_group"]);
+    assert_eq!(run_under(&without, &[[0, 0]]), Outcome::Returned(vec![REFUSED]));
+}
+
+#[test]
 fn invalid_profiles_are_refused_naming_the_field() {
     let bad = json!({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [{"names": ["x"], "action": "SCMP_ACT_ALLOW", "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]});
     assert_eq!(super::check(&bad).expect_err("bad op").to_string(), ".syscalls[0].args[0].op: unknown operator \"SCMP_CMP_SOMETIMES\"");
