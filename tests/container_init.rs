@@ -24,20 +24,13 @@ fn ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
 fn init_flow(d: &TestDaemon) {
     d.import_busybox();
     for bin in [DOCKER, "/usr/bin/docker"] {
-        let out =
-            ok(bin, d, &["run", "--rm", "--init", "busybox", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline; echo; grep SigIgn /proc/self/status"]);
-        let mut lines = out.lines();
-        assert_eq!(
-            lines.next().map(str::trim_end),
-            Some("/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline; echo; grep SigIgn /proc/self/status"),
-            "{bin}: {out}"
-        );
-        assert_eq!(lines.next().map(|l| l.split_whitespace().collect::<Vec<_>>()), Some(vec!["SigIgn:", "0000000000000000"]), "{bin}: {out}");
+        let out = ok(bin, d, &["run", "--rm", "--init", "busybox", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]);
+        assert_eq!(out.trim_end(), "/sbin/docker-init -- sh -c tr '\\0' ' ' < /proc/1/cmdline", "{bin}");
+        // The command (the init's child, grep itself here) ignores and blocks nothing.
+        let out = ok(bin, d, &["run", "--rm", "--init", "busybox", "grep", "-E", "^Sig(Ign|Blk)", "/proc/self/status"]);
+        assert_eq!(out, "SigBlk:\t0000000000000000\nSigIgn:\t0000000000000000\n", "{bin}");
         // Without --init the command is PID 1 itself.
-        assert_eq!(
-            ok(bin, d, &["run", "--rm", "busybox", "sh", "-c", "tr '\\0' ' ' < /proc/1/cmdline"]).trim_end(),
-            "sh -c tr '\\0' ' ' < /proc/1/cmdline"
-        );
+        assert_eq!(ok(bin, d, &["run", "--rm", "busybox", "sh", "-c", "cat /proc/1/comm; true"]), "sh\n");
     }
 
     // The command's exit status is the container's.
