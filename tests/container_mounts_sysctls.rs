@@ -145,6 +145,11 @@ fn groups_and_sysctls(d: &TestDaemon, bin: &str) {
     gids.sort_unstable();
     assert_eq!(gids, ["0", "1234", "29"], "{bin}: id -G: {out}");
     refused(bin, d, &["run", "--rm", "--group-add", "nosuch", "groups", "true"], "unable to find group nosuch");
+    // Every exec gets them too, as under Docker.
+    let id = ok(bin, d, &["run", "-d", "--group-add", "audio", "groups", "sleep", "100"]);
+    let out = ok(bin, d, &["exec", id.trim(), "id", "-G"]);
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["0", "29"], "{bin}: exec id -G: {out}");
+    ok(bin, d, &["rm", "-f", id.trim()]);
 
     let out = ok(
         bin,
