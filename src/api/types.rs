@@ -381,13 +381,21 @@ pub struct ProgressMessage {
 pub struct ExecConfig {
     pub cmd: Option<Vec<String>>,
     pub env: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
     pub working_dir: String,
+    #[serde(deserialize_with = "null_default")]
     pub user: String,
+    #[serde(deserialize_with = "null_default")]
     pub tty: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdin: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdout: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stderr: bool,
+    #[serde(deserialize_with = "null_default")]
     pub privileged: bool,
+    #[serde(deserialize_with = "null_default")]
     pub detach_keys: String,
 }
 
@@ -395,7 +403,9 @@ pub struct ExecConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ExecStartConfig {
+    #[serde(deserialize_with = "null_default")]
     pub detach: bool,
+    #[serde(deserialize_with = "null_default")]
     pub tty: bool,
     /// `[height, width]` of the terminal from its start (API 1.42).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -461,5 +471,8 @@ mod tests {
         let r: ContainerCreateRequest = serde_json::from_str(r#"{"Image":"busybox","HostConfig":null}"#).expect("a null HostConfig");
         assert_eq!(r.host_config.memory, 0);
         assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"HostConfig":{"Memory":"lots"}}"#).is_err(), "a wrong type is still refused");
+        let e: ExecConfig = serde_json::from_str(r#"{"Cmd":["true"],"User":null,"WorkingDir":null,"Tty":null,"DetachKeys":null,"Env":null}"#)
+            .expect("an exec body with nulls");
+        assert!(e.user.is_empty() && !e.tty);
     }
 }
