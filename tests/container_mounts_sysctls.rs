@@ -3,7 +3,8 @@
 //! nodev unless overridden, writable under `--read-only`); `--shm-size` sizes /dev/shm
 //! (Docker's 64 MiB by default); `--group-add` by number and by a name of the container's
 //! /etc/group; `--sysctl` for namespaced sysctls. Bad values fail the create (or, for a group
-//! name the image lacks, the start) by name and leave no container. Both modes, docker CLI
+//! name the image lacks or a sysctl the kernel lacks, the start) by name and leave no
+//! container (with `--rm`). Both modes, docker CLI
 //! 28.x and 20.10.
 
 mod common;
@@ -168,6 +169,8 @@ fn groups_and_sysctls(d: &TestDaemon, bin: &str) {
         ],
     );
     assert_eq!(out, "1\n12345\n", "{bin}: --sysctl");
+    // A namespaced name the kernel does not have fails the start naming it, as under Docker.
+    refused(bin, d, &["run", "--rm", "--sysctl", "net.ipv4.no_such_knob=1", "busybox", "true"], "no_such_knob");
 }
 
 /// What the CLIs do not send (they refuse it themselves, or cannot say it): the daemon still
