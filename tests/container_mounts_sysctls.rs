@@ -4,8 +4,7 @@
 //! (Docker's 64 MiB by default); `--group-add` by number and by a name of the container's
 //! /etc/group; `--sysctl` for namespaced sysctls. Bad values fail the create (or, for a group
 //! name the image lacks or a sysctl the kernel lacks, the start) by name and leave no
-//! container (with `--rm`). Both modes, docker CLI
-//! 28.x and 20.10.
+//! container (with `--rm`). Both modes, docker CLI 28.x and 20.10.
 
 mod common;
 
