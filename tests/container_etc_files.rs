@@ -7,22 +7,12 @@
 
 mod common;
 
+use common::docker_bin_ok as ok;
+
 use common::{docker_bin_cmd, TestDaemon};
 
 fn run(bin: &str, d: &TestDaemon, args: &[&str]) -> std::process::Output {
     docker_bin_cmd(bin, d).args(args).output().expect("run docker")
-}
-
-fn ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
-    let out = run(bin, d, args);
-    assert!(
-        out.status.success(),
-        "{bin} {args:?} failed: {}\n{}\ndaemon log tail:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        d.log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
 fn etc_files_flow(d: &TestDaemon) {

@@ -5,21 +5,11 @@
 
 mod common;
 
+use common::docker_bin_ok as ok;
+
 use common::{docker_bin_cmd, TestDaemon};
 
 const DOCKER: &str = "/usr/local/bin/docker";
-
-fn ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
-    let out = docker_bin_cmd(bin, d).args(args).output().expect("run docker");
-    assert!(
-        out.status.success(),
-        "{bin} {args:?} failed: {}\n{}\ndaemon log tail:\n{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr),
-        d.log().lines().rev().take(20).collect::<Vec<_>>().join("\n")
-    );
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
 
 fn init_flow(d: &TestDaemon) {
     d.import_busybox();

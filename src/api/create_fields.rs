@@ -110,7 +110,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("DnsOptions", Honoured),
     ("DnsSearch", Honoured),
     ("ExtraHosts", Honoured),
-    ("GroupAdd", Unsupported),
+    ("GroupAdd", Honoured),
     // An IPC namespace of its own, which no other container can join yet.
     ("IpcMode", OnlyValues(&["private"])),
     ("Cgroup", Unsupported),
@@ -122,12 +122,12 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("ReadonlyRootfs", Honoured),
     ("SecurityOpt", Honoured),
     ("StorageOpt", Unsupported),
-    ("Tmpfs", Unsupported),
+    ("Tmpfs", Honoured),
     ("UTSMode", Unsupported),
     // No user namespace: the host's.
     ("UsernsMode", OnlyValues(&["host"])),
-    ("ShmSize", Unsupported),
-    ("Sysctls", Unsupported),
+    ("ShmSize", Honoured),
+    ("Sysctls", Honoured),
     ("Runtime", Unsupported),
     ("Isolation", OnlyValues(&["default"])),
     ("MaskedPaths", Unsupported),
@@ -153,8 +153,6 @@ fn is_default(section: &str, field: &str, v: &Value) -> bool {
         ("HostConfig", "RestartPolicy") => v.get("Name").is_none_or(|n| is_empty(n) || n == "no") && v.get("MaximumRetryCount").is_none_or(is_empty),
         // -1 asks for the kernel's default swappiness, as absent does.
         ("HostConfig", "MemorySwappiness") => v.as_i64() == Some(-1),
-        // 64 MiB is what /dev/shm gets anyway.
-        ("HostConfig", "ShmSize") => v.as_i64() == Some(64 << 20),
         _ => false,
     }
 }
@@ -257,7 +255,7 @@ mod tests {
         body["NotAnApiField"] = json!("ignored as Docker ignores it");
         assert_eq!(unsupported(&body), Vec::<String>::new());
         body["HostConfig"]["NetworkMode"] = json!("host");
-        body["HostConfig"]["ShmSize"] = json!(1 << 20);
-        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode", "HostConfig.ShmSize"]);
+        body["HostConfig"]["PidMode"] = json!("host");
+        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode", "HostConfig.PidMode"]);
     }
 }

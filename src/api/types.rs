@@ -1,25 +1,42 @@
 //! Request and response bodies of the Engine API, with Docker's field names.
 
 use serde::{Deserialize, Serialize};
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
+
+/// Reads `null` as the field's default (its absence), as Go's decoder in dockerd does: Compose
+/// v2 and the SDKs send `null` for optional objects, lists and strings left unset.
+fn null_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
 
 /// `Config` of `POST /containers/create` (the container's own settings).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ContainerConfig {
+    #[serde(deserialize_with = "null_default")]
     pub hostname: String,
+    #[serde(deserialize_with = "null_default")]
     pub domainname: String,
+    #[serde(deserialize_with = "null_default")]
     pub user: String,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdin: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdout: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stderr: bool,
+    #[serde(deserialize_with = "null_default")]
     pub tty: bool,
+    #[serde(deserialize_with = "null_default")]
     pub open_stdin: bool,
+    #[serde(deserialize_with = "null_default")]
     pub stdin_once: bool,
     pub env: Option<Vec<String>>,
     #[serde(deserialize_with = "cmd_slice")]
     pub cmd: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
     pub image: String,
+    #[serde(deserialize_with = "null_default")]
     pub working_dir: String,
     #[serde(deserialize_with = "entrypoint_slice")]
     pub entrypoint: Option<Vec<String>>,
@@ -73,28 +90,42 @@ fn entrypoint_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec
 pub struct HostConfig {
     /// `[height, width]` of the container's terminal at start (with `Tty`).
     pub console_size: Option<[u32; 2]>,
+    #[serde(deserialize_with = "null_default")]
     pub memory: i64,
+    #[serde(deserialize_with = "null_default")]
     pub memory_reservation: i64,
     /// Memory plus swap; -1 unlimited; 0 with `Memory` set: twice `Memory` (Docker's default).
+    #[serde(deserialize_with = "null_default")]
     pub memory_swap: i64,
     pub memory_swappiness: Option<i64>,
     pub oom_kill_disable: Option<bool>,
+    #[serde(deserialize_with = "null_default")]
     pub cpu_shares: i64,
+    #[serde(deserialize_with = "null_default")]
     pub cpu_period: i64,
+    #[serde(deserialize_with = "null_default")]
     pub cpu_quota: i64,
     /// CPUs in billionths (`--cpus`).
+    #[serde(deserialize_with = "null_default")]
     pub nano_cpus: i64,
+    #[serde(deserialize_with = "null_default")]
     pub cpuset_cpus: String,
+    #[serde(deserialize_with = "null_default")]
     pub cpuset_mems: String,
     pub pids_limit: Option<i64>,
+    #[serde(deserialize_with = "null_default")]
     pub oom_score_adj: i64,
     pub ulimits: Option<Vec<Ulimit>>,
     pub cap_add: Option<Vec<String>>,
     pub cap_drop: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
     pub readonly_rootfs: bool,
     pub security_opt: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
     pub auto_remove: bool,
+    #[serde(deserialize_with = "null_default")]
     pub network_mode: String,
+    #[serde(deserialize_with = "null_default")]
     pub cgroup_parent: String,
     /// `name:ip` lines for /etc/hosts (`--add-host`).
     pub extra_hosts: Option<Vec<String>>,
@@ -103,6 +134,17 @@ pub struct HostConfig {
     pub dns_options: Option<Vec<String>>,
     /// Run berth's init as PID 1 (`--init`).
     pub init: Option<bool>,
+    /// tmpfs mounts (`--tmpfs`): destination to its mount options (`rw,size=64m`).
+    pub tmpfs: Option<BTreeMap<String, String>>,
+    /// Bytes of /dev/shm (`--shm-size`); 0 at create means Docker's 64 MiB.
+    #[serde(deserialize_with = "null_default")]
+    pub shm_size: i64,
+    /// Supplementary groups of the process (`--group-add`): names in the container's
+    /// /etc/group, or numbers.
+    pub group_add: Option<Vec<String>>,
+    /// Namespaced sysctls set in the container (`--sysctl`).
+    pub sysctls: Option<BTreeMap<String, String>>,
+    #[serde(deserialize_with = "null_default")]
     pub log_config: LogConfig,
 }
 
@@ -110,8 +152,11 @@ pub struct HostConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct Ulimit {
+    #[serde(deserialize_with = "null_default")]
     pub name: String,
+    #[serde(deserialize_with = "null_default")]
     pub soft: i64,
+    #[serde(deserialize_with = "null_default")]
     pub hard: i64,
 }
 
@@ -120,8 +165,10 @@ pub struct Ulimit {
 #[serde(default)]
 pub struct LogConfig {
     #[serde(rename = "Type")]
+    #[serde(deserialize_with = "null_default")]
     pub kind: String,
     #[serde(rename = "Config")]
+    #[serde(deserialize_with = "null_default")]
     pub config: HashMap<String, String>,
 }
 
@@ -131,6 +178,7 @@ pub struct LogConfig {
 pub struct ContainerCreateRequest {
     #[serde(flatten)]
     pub config: ContainerConfig,
+    #[serde(deserialize_with = "null_default")]
     pub host_config: HostConfig,
 }
 
@@ -333,13 +381,21 @@ pub struct ProgressMessage {
 pub struct ExecConfig {
     pub cmd: Option<Vec<String>>,
     pub env: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
     pub working_dir: String,
+    #[serde(deserialize_with = "null_default")]
     pub user: String,
+    #[serde(deserialize_with = "null_default")]
     pub tty: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdin: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stdout: bool,
+    #[serde(deserialize_with = "null_default")]
     pub attach_stderr: bool,
+    #[serde(deserialize_with = "null_default")]
     pub privileged: bool,
+    #[serde(deserialize_with = "null_default")]
     pub detach_keys: String,
 }
 
@@ -347,7 +403,9 @@ pub struct ExecConfig {
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase", default)]
 pub struct ExecStartConfig {
+    #[serde(deserialize_with = "null_default")]
     pub detach: bool,
+    #[serde(deserialize_with = "null_default")]
     pub tty: bool,
     /// `[height, width]` of the terminal from its start (API 1.42).
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -399,5 +457,22 @@ mod tests {
         assert_eq!(c.entrypoint, None);
         assert!(serde_json::from_str::<ContainerConfig>(r#"{"Cmd":5}"#).is_err());
         assert!(serde_json::from_str::<ContainerConfig>(r#"{"Cmd":["a",1]}"#).is_err());
+    }
+
+    #[test]
+    fn null_reads_as_absent_everywhere_as_dockerd_reads_it() {
+        let body = r#"{"Hostname":null,"User":null,"Tty":null,"Env":null,"Cmd":null,"Image":"busybox","Labels":null,"WorkingDir":null,
+            "HostConfig":{"LogConfig":{"Type":"","Config":null},"Memory":null,"CpusetCpus":null,"ReadonlyRootfs":null,"NetworkMode":null,
+            "Tmpfs":null,"ShmSize":null,"GroupAdd":null,"Sysctls":null,"Ulimits":[{"Name":"nofile","Soft":null,"Hard":5}]}}"#;
+        let r: ContainerCreateRequest = serde_json::from_str(body).expect("nulls are absent values");
+        assert_eq!((r.config.image.as_str(), r.config.hostname.as_str(), r.config.tty), ("busybox", "", false));
+        assert!(r.host_config.log_config.config.is_empty() && r.host_config.tmpfs.is_none());
+        assert_eq!(r.host_config.ulimits, Some(vec![Ulimit { name: "nofile".into(), soft: 0, hard: 5 }]));
+        let r: ContainerCreateRequest = serde_json::from_str(r#"{"Image":"busybox","HostConfig":null}"#).expect("a null HostConfig");
+        assert_eq!(r.host_config.memory, 0);
+        assert!(serde_json::from_str::<ContainerCreateRequest>(r#"{"HostConfig":{"Memory":"lots"}}"#).is_err(), "a wrong type is still refused");
+        let e: ExecConfig = serde_json::from_str(r#"{"Cmd":["true"],"User":null,"WorkingDir":null,"Tty":null,"DetachKeys":null,"Env":null}"#)
+            .expect("an exec body with nulls");
+        assert!(e.user.is_empty() && !e.tty);
     }
 }

@@ -86,6 +86,9 @@ pub enum DaemonError {
     /// kernel version cannot be read).
     #[error(transparent)]
     Seccomp(#[from] super::seccomp_profile::ProfileError),
+    /// A `Tmpfs` or `ShmSize` that cannot be mounted.
+    #[error(transparent)]
+    Mount(#[from] super::mounts::MountError),
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -114,7 +117,7 @@ impl DaemonError {
             DaemonError::Backend(e) => backend_kind(e),
             DaemonError::NotFound(_) => ErrorKind::NotFound,
             DaemonError::Conflict(_) => ErrorKind::Conflict,
-            DaemonError::BadRequest(_) => ErrorKind::InvalidParameter,
+            DaemonError::BadRequest(_) | DaemonError::Mount(_) => ErrorKind::InvalidParameter,
             DaemonError::NotModified(_) => ErrorKind::NotModified,
             DaemonError::Seccomp(e) => match e {
                 ProfileError::Decode(_) | ProfileError::Invalid { .. } => ErrorKind::InvalidParameter,

@@ -188,7 +188,10 @@ impl Daemon {
         let user_spec = [&e.config.user, &c.config.user, &image.config.config.user].into_iter().find(|u| !u.is_empty()).cloned().unwrap_or_default();
         let rootfs = self.overlay.mount(&cid, &self.lowers(&image))?;
         let root = crate::inroot::InRoot::open(&rootfs)?;
-        let user = super::user::resolve(&root, &user_spec).map_err(|err| DaemonError::BadRequest(err.to_string()))?;
+        let mut user = super::user::resolve(&root, &user_spec).map_err(|err| DaemonError::BadRequest(err.to_string()))?;
+        // The container's --group-add groups too, as Docker gives them to every exec.
+        let group_add = c.host_config.group_add.as_deref().unwrap_or_default();
+        super::user::add_groups(&root, &mut user, group_add).map_err(|err| DaemonError::BadRequest(format!("--group-add: {err}")))?;
         process["user"] = serde_json::json!({ "uid": user.uid, "gid": user.gid, "additionalGids": user.additional_gids });
         if let Some(env) = process["env"].as_array_mut()
             && !env.iter().any(|v| v.as_str().is_some_and(|s| s.starts_with("HOME=")))

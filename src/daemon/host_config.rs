@@ -1,7 +1,8 @@
 //! `HostConfig` into the OCI spec, with Docker's rules and messages: capabilities
 //! (`CapAdd`/`CapDrop`, `ALL`), `linux.resources` (memory, swap, CPU, cpuset, pids), rlimits
-//! (`Ulimits`), `OomScoreAdj` and `SecurityOpt` (`no-new-privileges`, `seccomp`). Everything
-//! is checked at create, so a bad value fails `create`, never `start`.
+//! (`Ulimits`), `OomScoreAdj`, `SecurityOpt` (`no-new-privileges`, `seccomp`), `Sysctls` and
+//! the numbers of `GroupAdd` (its names are resolved at start, in the container's /etc/group).
+//! Everything else is checked at create, so a bad value fails `create`, never `start`.
 
 use serde_json::{json, Map, Value};
 
@@ -242,8 +243,55 @@ pub fn resources(hc: &HostConfig, swap_supported: bool) -> Result<Map<String, Va
     Ok(r)
 }
 
+/// Whether sysctl `key` belongs to a namespace every berth container has its own of (IPC,
+/// network), so setting it cannot change the host: Docker's list, as the runtime checks it.
+fn namespaced_sysctl(key: &str) -> bool {
+    key.starts_with("kernel.msg") || key == "kernel.sem" || key.starts_with("kernel.shm") || key.starts_with("fs.mqueue.") || key.starts_with("net.")
+}
+
+/// `linux.sysctl` from `Sysctls`. Only namespaced sysctls are allowed, with names of dotted
+/// words (no `/`, which the runtime would read as a path) and a value.
+pub fn sysctls(hc: &HostConfig) -> Result<Map<String, Value>, DaemonError> {
+    let mut out = Map::new();
+    for (key, value) in hc.sysctls.iter().flatten() {
+        let well_formed = key.split('.').all(|w| !w.is_empty() && w.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_' || b == b'-'));
+        if !well_formed {
+            return Err(bad(format!("invalid HostConfig.Sysctls: sysctl {key:?} is not a name of dotted words (net.ipv4.ip_forward)")));
+        }
+        if !namespaced_sysctl(key) {
+            return Err(bad(format!(
+                "invalid HostConfig.Sysctls: sysctl {key:?} is not allowed: it is not in a namespace of the container's own, so it would change the host (allowed: kernel.msg*, kernel.sem, kernel.shm*, fs.mqueue.*, net.*)"
+            )));
+        }
+        if value.is_empty() {
+            return Err(bad(format!("invalid HostConfig.Sysctls: sysctl {key:?} has no value")));
+        }
+        out.insert(key.clone(), Value::String(value.clone()));
+    }
+    Ok(out)
+}
+
+/// Largest group id `GroupAdd` takes (runc's, as Docker's).
+const MAX_GID: u64 = (1 << 31) - 1;
+
+/// Checks `GroupAdd`: each entry a group name (resolved at start) or a gid in range.
+pub fn group_add(hc: &HostConfig) -> Result<(), DaemonError> {
+    for g in hc.group_add.iter().flatten() {
+        if g.is_empty() || g.contains(':') || g.contains('\n') {
+            return Err(bad(format!("invalid HostConfig.GroupAdd: {g:?} is not a group name or number")));
+        }
+        let numeric = g.bytes().all(|b| b.is_ascii_digit());
+        if numeric && g.parse::<u64>().map_or(true, |n| n > MAX_GID) {
+            return Err(bad(format!("invalid HostConfig.GroupAdd: group id {g} is out of range (0 to {MAX_GID})")));
+        }
+    }
+    Ok(())
+}
+
 /// Checks everything of `hc` this module turns into the spec (at create).
 pub fn check(hc: &HostConfig) -> Result<(), DaemonError> {
+    sysctls(hc)?;
+    group_add(hc)?;
     capabilities(hc)?;
     security_options(hc)?;
     rlimits(hc.ulimits.as_deref().unwrap_or_default())?;
@@ -287,6 +335,25 @@ mod tests {
         refused(HostConfig { memory_swappiness: Some(101), ..Default::default() }, "swappiness");
         refused(HostConfig { oom_score_adj: 2000, ..Default::default() }, "oom score adj");
         refused(HostConfig { cpu_period: 10, ..Default::default() }, "CPU cfs period");
+    }
+
+    #[test]
+    fn only_namespaced_sysctls_and_valid_groups_are_taken() {
+        let hc = |k: &str, v: &str| HostConfig { sysctls: Some([(k.to_owned(), v.to_owned())].into()), ..Default::default() };
+        assert_eq!(sysctls(&hc("net.ipv4.ip_forward", "1")).expect("net"), json!({"net.ipv4.ip_forward": "1"}).as_object().cloned().expect("map"));
+        for ok in ["kernel.msgmax", "kernel.sem", "kernel.shmmax", "fs.mqueue.msg_max", "net.core.somaxconn"] {
+            assert!(sysctls(&hc(ok, "10")).is_ok(), "{ok}");
+        }
+        for refused in ["kernel.hostname", "kernel.core_pattern", "vm.swappiness", "net/ipv4/ip_forward", "net..x", "fs.file-max"] {
+            let e = sysctls(&hc(refused, "1")).expect_err(refused).to_string();
+            assert!(e.contains(refused) && e.contains("HostConfig.Sysctls"), "{e}");
+        }
+        assert!(sysctls(&hc("net.ipv4.ip_forward", "")).is_err(), "no value");
+        let groups = |g: &[&str]| group_add(&HostConfig { group_add: Some(g.iter().map(|s| s.to_string()).collect()), ..Default::default() });
+        assert!(groups(&["audio", "1234", "0"]).is_ok());
+        for refused in ["", "a:b", "2147483648", "99999999999999999999"] {
+            assert!(groups(&[refused]).expect_err(refused).to_string().contains("HostConfig.GroupAdd"), "{refused}");
+        }
     }
 
     #[test]

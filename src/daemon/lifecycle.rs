@@ -45,9 +45,12 @@ impl Daemon {
         }
         super::host_config::check(&req.host_config)?;
         super::etc_files::check(&req.host_config)?;
+        super::mounts::check(&req.host_config)?;
         let id = crate::util::random_id();
         let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
         let mut host_config = req.host_config;
+        // Docker records its default, so inspect shows the size /dev/shm gets.
+        host_config.shm_size = super::mounts::shm_size(&host_config)?;
         host_config.log_config = self.effective_log_config(host_config.log_config)?;
         let mut config = req.config;
         if config.working_dir.is_empty() {
@@ -131,7 +134,9 @@ impl Daemon {
             // The container's User, else its image's, resolved in its own root filesystem.
             let user_spec = if c.config.user.is_empty() { &image.config.config.user } else { &c.config.user };
             let root = crate::inroot::InRoot::open(&rootfs)?;
-            let user = super::user::resolve(&root, user_spec).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+            let mut user = super::user::resolve(&root, user_spec).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+            let group_add = c.host_config.group_add.as_deref().unwrap_or_default();
+            super::user::add_groups(&root, &mut user, group_add).map_err(|e| DaemonError::BadRequest(format!("--group-add: {e}")))?;
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             let mut spec = spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?;

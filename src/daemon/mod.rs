@@ -13,6 +13,7 @@ pub mod images;
 mod lifecycle;
 pub mod logstream;
 pub mod monolithic;
+pub mod mounts;
 pub mod names;
 pub mod ps;
 pub mod reconcile;

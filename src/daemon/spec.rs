@@ -127,14 +127,7 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
         "root": { "path": rootfs, "readonly": c.host_config.readonly_rootfs },
         "hostname": hostname,
         "domainname": c.config.domainname,
-        "mounts": [
-            { "destination": "/proc", "type": "proc", "source": "proc", "options": ["nosuid", "noexec", "nodev"] },
-            { "destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"] },
-            { "destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] },
-            { "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"] },
-            { "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] },
-            { "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"] }
-        ],
+        "mounts": super::mounts::mounts(&c.host_config)?,
         "linux": {
             "namespaces": [
                 { "type": "pid" }, { "type": "ipc" }, { "type": "uts" }, { "type": "mount" }, { "type": "network" }
@@ -148,6 +141,10 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
             "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
         }
     });
+    let sysctl = hc::sysctls(&c.host_config)?;
+    if !sysctl.is_empty() {
+        spec["linux"]["sysctl"] = Value::Object(sysctl);
+    }
     if let Some(seccomp) = seccomp {
         spec["linux"]["seccomp"] = seccomp;
     }

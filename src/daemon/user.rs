@@ -108,6 +108,37 @@ pub fn resolve_in(passwd: Option<&str>, group: Option<&str>, spec: &str) -> Resu
     Ok(user)
 }
 
+/// The gids of `groups` (`GroupAdd`) against the text of the group file (None: absent), as
+/// runc's `GetAdditionalGroups`: an entry is a group's name or gid, else a number as given.
+pub fn additional_groups_in(group: Option<&str>, groups: &[String]) -> Result<Vec<u32>, UserError> {
+    groups
+        .iter()
+        .map(|g| {
+            let found = group.into_iter().flat_map(group_entries).find(|e| e.name == g || e.gid.to_string() == *g);
+            match (found, g.parse::<u32>()) {
+                (Some(e), _) => Ok(e.gid),
+                (None, Ok(gid)) => Ok(gid),
+                (None, Err(_)) => Err(UserError::NoGroup(g.clone())),
+            }
+        })
+        .collect()
+}
+
+/// Adds the groups of `GroupAdd` to `user`'s supplementary groups, resolved in the
+/// container whose root filesystem is `root`; each gid once.
+pub fn add_groups(root: &InRoot, user: &mut ExecUser, groups: &[String]) -> Result<(), UserError> {
+    if groups.is_empty() {
+        return Ok(());
+    }
+    let group = read_in(root, "/etc/group")?;
+    for gid in additional_groups_in(group.as_deref(), groups)? {
+        if !user.additional_gids.contains(&gid) {
+            user.additional_gids.push(gid);
+        }
+    }
+    Ok(())
+}
+
 /// Reads `path` inside the container's root; None when it is not there.
 fn read_in(root: &InRoot, path: &'static str) -> Result<Option<String>, UserError> {
     match root.open_read(Path::new(path)) {
@@ -157,6 +188,14 @@ mod tests {
         assert!(matches!(r("alice:nosuch"), Err(UserError::NoGroup(g)) if g == "nosuch"));
         assert_eq!(resolve_in(None, None, "7:8").expect("no files, numbers").uid, 7);
         assert!(resolve_in(None, None, "alice").is_err(), "a name without a passwd file");
+    }
+
+    #[test]
+    fn added_groups_resolve_by_name_or_number() {
+        let g = |names: &[&str]| additional_groups_in(Some(GROUP), &names.iter().map(|s| s.to_string()).collect::<Vec<_>>());
+        assert_eq!(g(&["audio", "44", "1234"]).expect("resolved"), [29, 44, 1234]);
+        assert!(matches!(g(&["nosuch"]), Err(UserError::NoGroup(n)) if n == "nosuch"));
+        assert_eq!(additional_groups_in(None, &["7".to_owned()]).expect("no group file"), [7]);
     }
 
     #[test]

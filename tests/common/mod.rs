@@ -469,10 +469,16 @@ pub fn docker(d: &TestDaemon, args: &[&str]) -> std::process::Output {
 /// Runs the docker CLI against `d` and returns stdout, failing the test (with the daemon
 /// log's tail) on a non-zero exit.
 pub fn docker_ok(d: &TestDaemon, args: &[&str]) -> String {
-    let out = docker(d, args);
+    docker_bin_ok(DOCKER_28, d, args)
+}
+
+/// Runs the docker CLI `bin` against `d` and returns stdout, failing the test (with the
+/// daemon log's tail) on a non-zero exit.
+pub fn docker_bin_ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
+    let out = docker_bin_cmd(bin, d).args(args).output().expect("run docker");
     assert!(
         out.status.success(),
-        "docker {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
+        "{bin} {args:?} failed ({}):\nstdout: {}\nstderr: {}\ndaemon log tail:\n{}",
         out.status,
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr),
