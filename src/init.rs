@@ -32,15 +32,6 @@ fn exec_failure_code(e: Errno) -> i32 {
     }
 }
 
-/// What the init's exit status is for the child's end, or None if `ws` is not an end.
-fn end_code(ws: WaitStatus) -> Option<i32> {
-    match ws {
-        WaitStatus::Exited(_, code) => Some(code),
-        WaitStatus::Signaled(_, sig, _) => Some(128 + sig as i32),
-        _ => None,
-    }
-}
-
 /// Runs `argv` as the child and supervises it; returns the exit status for the init.
 pub fn run(argv: &[CString]) -> Result<i32, InitError> {
     let program = argv.first().ok_or(InitError::NoCommand)?;
@@ -90,7 +81,7 @@ fn reap(main: Pid) -> Result<Option<i32>, InitError> {
             Ok(WaitStatus::StillAlive) | Err(Errno::ECHILD) => return Ok(code),
             Ok(ws) => {
                 if ws.pid() == Some(main) {
-                    code = end_code(ws).or(code);
+                    code = crate::exitcode::from_wait(ws).or(code);
                 }
             }
             Err(Errno::EINTR) => {}
@@ -104,11 +95,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn the_init_exits_as_a_shell_would_for_its_childs_end() {
-        let p = Pid::from_raw(7);
-        assert_eq!(end_code(WaitStatus::Exited(p, 3)), Some(3));
-        assert_eq!(end_code(WaitStatus::Signaled(p, Signal::SIGTERM, false)), Some(143));
-        assert_eq!(end_code(WaitStatus::Stopped(p, Signal::SIGSTOP)), None);
+    fn a_command_that_cannot_be_executed_ends_as_in_a_shell() {
         assert_eq!(exec_failure_code(Errno::ENOENT), 127);
         assert_eq!(exec_failure_code(Errno::EACCES), 126);
     }
