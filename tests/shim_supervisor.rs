@@ -210,6 +210,10 @@ impl Drop for Env {
             kill9(pid);
         }
         self.kill_supervisor();
+        // Resident shims outlive the supervisor; a test that failed midway left them.
+        for pid in common::pids_naming(self.tmp.path()) {
+            kill9(pid);
+        }
         for id in &self.ids {
             let _ = Command::new(RUNC)
                 .arg("--root")

@@ -352,18 +352,7 @@ impl TestDaemon {
 
     /// Pids of processes whose command line mentions this daemon's temp dir (shims).
     pub fn helper_pids(&self) -> Vec<i32> {
-        let needle = self.dir.path().to_string_lossy().into_owned();
-        let mut out = Vec::new();
-        let Ok(rd) = std::fs::read_dir("/proc") else { return out };
-        for e in rd.flatten() {
-            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
-            if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline"))
-                && String::from_utf8_lossy(&cmd).contains(&needle)
-            {
-                out.push(pid);
-            }
-        }
-        out
+        pids_naming(self.dir.path())
     }
 
     /// Cgroup directories of this daemon still present.
@@ -444,6 +433,22 @@ pub fn shipped_static() -> PathBuf {
     let bin = target.join("x86_64-unknown-linux-gnu/release/berth");
     need(bin.exists(), &format!("{} (the static release build; .ci/run builds it before the tests)", bin.display()));
     bin
+}
+
+/// Processes whose command line names `dir` (shims, supervisors, daemons of one test).
+pub fn pids_naming(dir: &Path) -> Vec<i32> {
+    let needle = dir.to_string_lossy().into_owned();
+    let mut out = Vec::new();
+    let Ok(rd) = std::fs::read_dir("/proc") else { return out };
+    for e in rd.flatten() {
+        let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+        if let Ok(cmd) = std::fs::read(format!("/proc/{pid}/cmdline"))
+            && String::from_utf8_lossy(&cmd).contains(&needle)
+        {
+            out.push(pid);
+        }
+    }
+    out
 }
 
 /// The docker 28.x CLI of the machine image.
