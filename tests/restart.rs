@@ -79,7 +79,8 @@ fn monolithic_containers_die_with_the_daemon_and_show_exited_after_restart() {
     let ps = d.berth_ok(&["ps", "-a"]);
     assert!(ps.lines().any(|l| l.ends_with("counter") && l.contains("Exited")), "listed as exited:\n{ps}");
     assert!(d.container_pids().is_empty(), "no process left");
-    assert!(d.mounts().is_empty(), "no mount left: {:?}", d.mounts());
+    // The API answers once the exits are on record; the rootfs mounts are released after.
+    assert!(wait_until(10, || d.mounts().is_empty()), "no mount left: {:?}", d.mounts());
     let leftover: Vec<_> = d
         .cgroup_dirs()
         .iter()
@@ -87,6 +88,30 @@ fn monolithic_containers_die_with_the_daemon_and_show_exited_after_restart() {
         .collect();
     assert!(leftover.is_empty(), "no container cgroup left: {leftover:?}");
     d.berth_ok(&["rm", "counter"]);
+}
+
+#[test]
+fn a_container_started_as_soon_as_a_monolithic_berthd_is_back_keeps_its_rootfs() {
+    let mut d = TestDaemon::monolithic("dieup");
+    d.import_busybox();
+    let names: Vec<String> = (0..6).map(|i| format!("c{i}")).collect();
+    for n in &names {
+        d.berth_ok(&["run", "-d", "--name", n, "busybox", "sh", "-c", COUNTER]);
+    }
+    let pids: Vec<i32> = names.iter().map(|n| inspect_pid(&d, n)).collect();
+    d.kill_daemon();
+    assert!(wait_until(10, || pids.iter().all(|&p| !pid_alive(p))), "containers died with the daemon");
+    d.start();
+    // Started while the dead containers' mounts may still be being released: the start
+    // waits for that release, which never unmounts the rootfs it has just mounted.
+    d.berth_ok(&["start", "c0"]);
+    assert!(wait_until(10, || d.mounts().len() == 1), "only c0's rootfs stays mounted: {:?}", d.mounts());
+    assert_eq!(d.berth_ok(&["exec", "c0", "cat", "/etc/hostname"]).trim().len(), 12, "c0 runs on its rootfs");
+    assert!(d.berth_ok(&["exec", "c0", "ls", "/bin/busybox"]).contains("busybox"));
+    for n in &names {
+        d.berth_ok(&["rm", "-f", n]);
+    }
+    assert!(wait_until(10, || d.mounts().is_empty()), "no mount left: {:?}", d.mounts());
 }
 
 #[test]

@@ -27,7 +27,7 @@ pub mod user;
 use crate::image::ImageStore;
 use crate::storage::Driver;
 use backend::{Backend, ExitEvent, TaskStatus};
-use container::Status;
+use container::{Container, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
@@ -106,7 +106,8 @@ pub struct Daemon {
     /// Attach and log followers still reading, which auto-removal waits for.
     readers: logstream::Readers,
     /// Serializes start/stop/remove of containers so that two calls don't interleave.
-    ops: tokio::sync::Mutex<()>,
+    /// (Shared, so that a task can hold it past the call that took it: see `reconcile`.)
+    ops: Arc<tokio::sync::Mutex<()>>,
     /// `docker exec` processes.
     execs: exec::Execs,
 }
@@ -196,23 +197,44 @@ impl Daemon {
     /// whose start was never recorded), an ended or never-started task is purged with what
     /// it holds, a container that was being removed is removed, and containers that ran on
     /// and exited while we were away get their true exit code.
+    ///
+    /// The exits are on record when this returns; releasing those containers' tasks and
+    /// rootfs mounts goes on in a task of its own that holds the ops lock, so no start or
+    /// removal of them runs first, while reads (ping, ps, inspect, logs) are answered at
+    /// once. The wait is worth moving off the API's start: the first overlay unmount syncs
+    /// the backing filesystem, hundreds of ms after containers wrote their logs.
     pub async fn reconcile(self: &Arc<Self>) {
+        let mut exited = Vec::new();
         for c in self.containers.list() {
-            self.reconcile_one(&c.id).await;
+            if let Some(done) = self.reconcile_one(&c.id).await {
+                exited.push(done);
+            }
         }
+        if exited.is_empty() {
+            return;
+        }
+        let guard = self.ops.clone().lock_owned().await;
+        let d = self.clone();
+        tokio::spawn(async move {
+            for (ev, c) in exited {
+                d.release_exited(ev, c).await;
+            }
+            drop(guard);
+        });
     }
 
-    async fn reconcile_one(self: &Arc<Self>, id: &str) {
+    /// Reconciles container `id`; an exit it records is returned for release.
+    async fn reconcile_one(self: &Arc<Self>, id: &str) -> Option<(ExitEvent, Container)> {
         use reconcile::Action;
         let exit = {
             // A start or remove in progress finishes first: its half-done state is not a crash.
             let _g = self.ops.lock().await;
-            let Ok(c) = self.containers.get(id) else { return };
+            let Ok(c) = self.containers.get(id) else { return None };
             let task = match self.backend.status(id).await {
                 Ok(t) => t,
                 Err(e) => {
                     tracing::warn!(id, "reconcile: {e}");
-                    return;
+                    return None;
                 }
             };
             let action = reconcile::decide(&c.state, &task);
@@ -259,9 +281,9 @@ impl Daemon {
                 }
             }
         };
-        if let Some(exit_code) = exit {
-            self.handle_exit(ExitEvent { id: id.to_owned(), exit_code, exited_at: chrono::Utc::now() }).await
-        }
+        let ev = ExitEvent { id: id.to_owned(), exit_code: exit?, exited_at: chrono::Utc::now() };
+        let c = self.record_exit(&ev).await?;
+        Some((ev, c))
     }
 
     /// Purges container `id`'s task (bounded, verified through the backend) and unmounts its
@@ -273,15 +295,21 @@ impl Daemon {
     }
 
     async fn handle_exit(self: &Arc<Self>, ev: ExitEvent) {
-        let c = {
+        if let Some(c) = self.record_exit(&ev).await {
+            self.release_exited(ev, c).await;
+        }
+    }
+
+    /// Records the exit of a running container; returns it, or None when it was not
+    /// running (a stale or repeated exit).
+    async fn record_exit(&self, ev: &ExitEvent) -> Option<Container> {
+        {
             // A quick container can exit before its start is recorded: taking the ops lock
             // waits for that record, so the exit is never mistaken for a stale one.
             let _g = self.ops.lock().await;
-            let Ok(c) = self.containers.get(&ev.id) else {
-                return;
-            };
+            let c = self.containers.get(&ev.id).ok()?;
             if c.state.status != Status::Running {
-                return;
+                return None;
             }
             tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
             if let Err(e) = self.containers.record(&ev.id, |c| {
@@ -293,8 +321,13 @@ impl Daemon {
             }) {
                 tracing::warn!(id = %ev.id, "the exit is not on disk yet: {e}");
             }
-            c
-        };
+            Some(c)
+        }
+    }
+
+    /// Releases an exited container's task and rootfs mount, announces the exit and, for
+    /// `--rm`, removes it.
+    async fn release_exited(self: &Arc<Self>, ev: ExitEvent, c: Container) {
         if let Err(e) = self.backend.delete(&ev.id).await {
             tracing::warn!("release task of {}: {e}", ev.id);
         }
