@@ -96,7 +96,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     // Without networks: a network namespace with loopback only, which is "none".
     ("NetworkMode", OnlyValues(&["default", "none"])),
     ("PortBindings", Unsupported),
-    ("RestartPolicy", Unsupported),
+    ("RestartPolicy", Honoured),
     ("AutoRemove", Honoured),
     ("VolumeDriver", Unsupported),
     ("VolumesFrom", Unsupported),
@@ -149,8 +149,6 @@ fn is_empty(v: &Value) -> bool {
 /// Values the docker CLI and SDKs send for fields left alone that are not empty values.
 fn is_default(section: &str, field: &str, v: &Value) -> bool {
     match (section, field) {
-        // `RestartPolicy: {"Name": "no"|"", "MaximumRetryCount": 0}`.
-        ("HostConfig", "RestartPolicy") => v.get("Name").is_none_or(|n| is_empty(n) || n == "no") && v.get("MaximumRetryCount").is_none_or(is_empty),
         // -1 asks for the kernel's default swappiness, as absent does.
         ("HostConfig", "MemorySwappiness") => v.as_i64() == Some(-1),
         _ => false,
@@ -234,13 +232,9 @@ mod tests {
         let mut body = plain_run();
         body["HostConfig"]["Privileged"] = json!(true);
         body["HostConfig"]["Binds"] = json!(["/:/host"]);
-        body["HostConfig"]["RestartPolicy"] = json!({"Name": "always"});
         body["HostConfig"]["IpcMode"] = json!("host");
         body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
-        assert_eq!(
-            unsupported(&body),
-            ["HostConfig.Binds", "HostConfig.RestartPolicy", "HostConfig.IpcMode", "HostConfig.Privileged", "NetworkingConfig.EndpointsConfig"]
-        );
+        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.IpcMode", "HostConfig.Privileged", "NetworkingConfig.EndpointsConfig"]);
     }
 
     #[test]

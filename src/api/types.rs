@@ -146,6 +146,20 @@ pub struct HostConfig {
     pub sysctls: Option<BTreeMap<String, String>>,
     #[serde(deserialize_with = "null_default")]
     pub log_config: LogConfig,
+    /// `--restart`: what to do when the container exits.
+    #[serde(deserialize_with = "null_default")]
+    pub restart_policy: RestartPolicy,
+}
+
+/// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped` or `on-failure` (with at most
+/// `MaximumRetryCount` restarts; 0 is no limit).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct RestartPolicy {
+    #[serde(deserialize_with = "null_default")]
+    pub name: String,
+    #[serde(deserialize_with = "null_default")]
+    pub maximum_retry_count: i64,
 }
 
 /// One `--ulimit` (`HostConfig.Ulimits`): a resource name as Docker spells it (`nofile`).

@@ -36,6 +36,9 @@ pub struct State {
     /// A running container whose processes are frozen (`pause`); `status` stays Running, as
     /// Docker keeps `Running` true for a paused container.
     pub paused: bool,
+    /// An exited container waiting out its restart policy's back-off; `status` stays
+    /// Exited, as nothing runs (Docker's inspect shows it running and restarting).
+    pub restarting: bool,
     pub pid: i32,
     pub exit_code: i64,
     pub error: String,
@@ -64,6 +67,11 @@ pub struct Container {
     pub env: Vec<String>,
     pub state: State,
     pub log_path: String,
+    /// Restarts made by the restart policy since the user last started it.
+    pub restart_count: u32,
+    /// Stopped or killed through the API: no restart policy brings it back (but `always`
+    /// does when the daemon starts, as Docker's).
+    pub manually_stopped: bool,
 }
 
 impl Container {
@@ -71,6 +79,7 @@ impl Container {
     pub fn state_name(&self) -> &'static str {
         match self.state.status {
             Status::Running if self.state.paused => "paused",
+            Status::Exited if self.state.restarting => "restarting",
             s => s.as_str(),
         }
     }
@@ -90,7 +99,8 @@ impl Container {
             }
             Status::Exited => {
                 let since = self.state.finished_at.unwrap_or(self.created);
-                format!("Exited ({}) {} ago", self.state.exit_code, crate::units::human_duration((now - since).num_seconds()))
+                let word = if self.state.restarting { "Restarting" } else { "Exited" };
+                format!("{word} ({}) {} ago", self.state.exit_code, crate::units::human_duration((now - since).num_seconds()))
             }
             Status::Created => "Created".into(),
             Status::Removing => "Removal In Progress".into(),

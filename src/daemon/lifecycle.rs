@@ -44,6 +44,7 @@ impl Daemon {
             env.push(kv);
         }
         super::host_config::check(&req.host_config)?;
+        super::restart::check(&req.host_config).map_err(DaemonError::BadRequest)?;
         super::etc_files::check(&req.host_config)?;
         super::mounts::check(&req.host_config)?;
         let id = crate::util::random_id();
@@ -69,6 +70,8 @@ impl Daemon {
             env,
             state: Default::default(),
             log_path: log_path.to_string_lossy().into_owned(),
+            restart_count: 0,
+            manually_stopped: false,
         };
         self.containers.insert(c)?;
         Ok(ContainerCreateResponse { id, warnings: Vec::new() })
@@ -91,6 +94,13 @@ impl Daemon {
         let id = self.containers.resolve(name_or_id)?;
         let result = {
             let _g = self.ops.lock().await;
+            // A start by the user starts the restart policy over, as Docker's does.
+            self.restarts.forget(&id);
+            let _ = self.containers.record(&id, |c| {
+                c.manually_stopped = false;
+                c.restart_count = 0;
+                c.state.restarting = false;
+            });
             self.start_locked(&id).await
         };
         if let Err(e) = &result {
@@ -117,7 +127,7 @@ impl Daemon {
         result
     }
 
-    async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
+    pub(super) async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
         let c = self.containers.get(id)?;
         match c.state.status {
             Status::Running => {
@@ -178,6 +188,7 @@ impl Daemon {
                     c.state = container::State {
                         status: Status::Running,
                         paused: false,
+                        restarting: false,
                         pid,
                         exit_code: 0,
                         error: String::new(),
@@ -229,10 +240,21 @@ impl Daemon {
     /// takes).
     pub async fn stop(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
-        let c = self.containers.get(&id)?;
-        if c.state.status != Status::Running {
-            return Err(DaemonError::NotModified("container already stopped".into()));
-        }
+        let c = {
+            // Under the ops lock: a restart that is under way finishes first.
+            let _g = self.ops.lock().await;
+            let c = self.containers.get(&id)?;
+            if c.state.status != Status::Running {
+                if self.cancel_restart(&c) {
+                    let _ = self.containers.record(&id, |c| c.manually_stopped = true);
+                    return Ok(());
+                }
+                return Err(DaemonError::NotModified("container already stopped".into()));
+            }
+            // Before the signal: the exit it causes restarts nothing (in memory whatever the
+            // disk does: a full disk must not keep a container from stopping).
+            self.containers.record(&id, |c| c.manually_stopped = true).unwrap_or(c)
+        };
         let secs = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT.as_secs() as i64);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
@@ -324,9 +346,17 @@ impl Daemon {
             Some(s) => parse_signal(s).ok_or_else(|| DaemonError::BadRequest(format!("Invalid signal: {s}")))?,
             None => libc::SIGKILL,
         };
-        let c = self.containers.get(&id)?;
-        if c.state.status != Status::Running {
-            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        {
+            let _g = self.ops.lock().await;
+            let c = self.containers.get(&id)?;
+            if c.state.restarting {
+                return Err(DaemonError::Conflict(format!("Container {id} is restarting, wait until the container is running")));
+            }
+            if c.state.status != Status::Running {
+                return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+            }
+            // A kill by the user is a manual stop (Docker's): its exit restarts nothing.
+            let _ = self.containers.record(&id, |c| c.manually_stopped = true);
         }
         let rx = self.subscribe();
         self.signal(&id, sig).await?;
@@ -340,12 +370,18 @@ impl Daemon {
     pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
         let c = self.containers.get(&id)?;
+        if c.state.restarting && !force {
+            return Err(DaemonError::Conflict(format!(
+                "You cannot remove a restarting container {id}. Stop the container before attempting removal or force remove"
+            )));
+        }
         if c.state.status == Status::Running {
             if !force {
                 return Err(DaemonError::Conflict(format!(
                     "You cannot remove a running container {id}. Stop the container before attempting removal or force remove"
                 )));
             }
+            let _ = self.containers.record(&id, |c| c.manually_stopped = true);
             let rx = self.subscribe();
             let _ = self.signal(&id, libc::SIGKILL).await;
             if !self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
@@ -364,6 +400,8 @@ impl Daemon {
         if c.state.status == Status::Running {
             return Err(DaemonError::Conflict(format!("container {id} is running again; not removed")));
         }
+        self.cancel_restart(&c);
+        self.restarts.forget(id);
         let previous = c.state.status;
         // On a full disk the mark may not reach the record; removing goes on (it frees the
         // space, and a purge that a crash cuts short is done again by the next reconcile).

@@ -17,6 +17,7 @@ pub mod mounts;
 pub mod names;
 pub mod ps;
 pub mod reconcile;
+pub mod restart;
 pub mod seccomp_profile;
 pub mod spec;
 pub mod store;
@@ -110,6 +111,8 @@ pub struct Daemon {
     ops: Arc<tokio::sync::Mutex<()>>,
     /// `docker exec` processes.
     execs: exec::Execs,
+    /// Back-offs and pending restarts of restart policies.
+    restarts: restart::Restarts,
 }
 
 impl Daemon {
@@ -165,8 +168,11 @@ impl Daemon {
             readers: Default::default(),
             ops: Default::default(),
             execs: Default::default(),
+            restarts: Default::default(),
         });
+        let restarts = daemon.restarts_at_daemon_start();
         daemon.reconcile().await;
+        daemon.restart_at_daemon_start(restarts);
         let d = daemon.clone();
         tokio::spawn(async move {
             while let Some(ev) = exit_rx.recv().await {
@@ -253,6 +259,7 @@ impl Daemon {
                         c.state = container::State {
                             status: Status::Running,
                             paused,
+                            restarting: false,
                             pid,
                             exit_code: 0,
                             error: String::new(),
@@ -335,6 +342,7 @@ impl Daemon {
             tracing::warn!("{e}");
         }
         let _ = self.events.send(ContainerEvent::Exited { id: ev.id.clone(), exit_code: ev.exit_code });
+        self.restart_after_exit(&ev.id);
         if c.host_config.auto_remove {
             // Removed once attach and log followers have read the log to its end (Docker
             // drains a container's streams before removing it), from a task of its own so

@@ -74,7 +74,7 @@ impl Daemon {
             .containers
             .list()
             .into_iter()
-            .filter(|c| all || c.state.status == Status::Running)
+            .filter(|c| all || c.state.status == Status::Running || c.state.restarting)
             .filter(|c| ids.is_empty() || ids.iter().any(|r| r.is_match(&c.id)))
             .filter(|c| names.is_empty() || names.iter().any(|r| r.is_match(&c.name)))
             .filter(|c| labels_match(f, c))

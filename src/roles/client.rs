@@ -288,6 +288,9 @@ struct RunArgs {
     /// Tune container pids limit (set -1 for unlimited)
     #[arg(long, allow_negative_numbers = true)]
     pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits (no, always, unless-stopped, on-failure[:max-retries])
+    #[arg(long, value_parser = run::parse_restart)]
+    restart: Option<crate::api::types::RestartPolicy>,
     /// Logging driver for the container (json-file)
     #[arg(long = "log-driver")]
     log_driver: Option<String>,
@@ -400,6 +403,7 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 env: a.env,
                 memory: a.memory,
                 pids_limit: a.pids_limit,
+                restart: a.restart.unwrap_or_default(),
                 log_driver: a.log_driver,
                 log_opts: a.log_opt,
                 tty: a.tty,

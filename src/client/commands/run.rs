@@ -2,7 +2,7 @@
 //! code, exactly the order the docker CLI uses.
 
 use super::container_path;
-use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, LogConfig, WaitResponse};
+use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, LogConfig, RestartPolicy, WaitResponse};
 use crate::client::error::{ClientError, Result};
 use crate::client::http::{empty, read_body, EngineClient, Query};
 use crate::client::stdio::{copy_body, copy_reader, StdioSink};
@@ -18,6 +18,8 @@ pub struct RunOptions {
     pub env: Vec<String>,
     pub memory: Option<i64>,
     pub pids_limit: Option<i64>,
+    /// `--restart`.
+    pub restart: RestartPolicy,
     pub log_driver: Option<String>,
     /// `--log-opt KEY=VALUE` entries (a bare KEY is sent with an empty value).
     pub log_opts: Vec<String>,
@@ -62,6 +64,7 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             memory: opts.memory.unwrap_or(0),
             pids_limit: opts.pids_limit,
             auto_remove: opts.rm,
+            restart_policy: opts.restart.clone(),
             log_config: LogConfig {
                 kind: opts.log_driver.clone().unwrap_or_default(),
                 config: opts
@@ -76,6 +79,20 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             ..Default::default()
         },
     }
+}
+
+/// `--restart NAME[:MAX]` as the docker CLI reads it; the daemon checks the policy itself.
+pub fn parse_restart(s: &str) -> std::result::Result<RestartPolicy, String> {
+    let (name, count) = match s.split_once(':') {
+        Some((name, n)) => {
+            (name, n.parse::<i64>().map_err(|_| format!("invalid restart policy format: maximum retry count must be an integer: {n:?}"))?)
+        }
+        None => (s, 0),
+    };
+    if name.is_empty() {
+        return Err("invalid restart policy format: no policy provided before colon".into());
+    }
+    Ok(RestartPolicy { name: name.to_owned(), maximum_retry_count: count })
 }
 
 /// "busybox" → "busybox:latest", as docker names the image it cannot find.

@@ -108,8 +108,10 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         args: c.args.clone(),
         state: ContainerState {
             status: c.state_name().into(),
-            running: s.status == Status::Running,
+            // Docker's: a container waiting to restart counts as running.
+            running: s.status == Status::Running || s.restarting,
             paused: s.status == Status::Running && s.paused,
+            restarting: s.restarting,
             pid: s.pid as i64,
             exit_code: s.exit_code,
             error: s.error.clone(),
@@ -119,6 +121,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         },
         image: c.image_id.clone(),
         name: c.name.clone(),
+        restart_count: c.restart_count.into(),
         driver: d.storage_driver_name().into(),
         platform: "linux".into(),
         log_path: c.log_path.clone(),
