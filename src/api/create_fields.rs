@@ -37,7 +37,7 @@ pub const CONFIG: &[(&str, Policy)] = &[
     ("StdinOnce", Unsupported),
     ("Env", Honoured),
     ("Cmd", Honoured),
-    ("Healthcheck", Unsupported),
+    ("Healthcheck", Honoured),
     ("ArgsEscaped", Ignored),
     ("Image", Honoured),
     ("Volumes", Unsupported),

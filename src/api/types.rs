@@ -43,6 +43,49 @@ pub struct ContainerConfig {
     pub labels: Option<HashMap<String, String>>,
     pub stop_signal: Option<String>,
     pub stop_timeout: Option<i64>,
+    /// The health probe (`--health-*`, else the image's `HEALTHCHECK`).
+    pub healthcheck: Option<HealthConfig>,
+}
+
+/// `Config.Healthcheck` (a container's or an image's): the probe and its timing, durations
+/// in nanoseconds, 0 meaning the default (or, in a container's, the image's).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthConfig {
+    /// `[]` (inherit), `["NONE"]`, `["CMD", argv...]` or `["CMD-SHELL", command]`.
+    #[serde(deserialize_with = "null_default")]
+    pub test: Vec<String>,
+    #[serde(deserialize_with = "null_default")]
+    pub interval: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub timeout: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub start_period: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub start_interval: i64,
+    #[serde(deserialize_with = "null_default")]
+    pub retries: i64,
+}
+
+/// `State.Health` of a container with a healthcheck.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct Health {
+    /// `starting`, `healthy` or `unhealthy`.
+    pub status: String,
+    pub failing_streak: i64,
+    /// The last probes, oldest first.
+    pub log: Vec<HealthResult>,
+}
+
+/// One probe of a healthcheck.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct HealthResult {
+    pub start: String,
+    pub end: String,
+    pub exit_code: i64,
+    pub output: String,
 }
 
 /// Docker's `StrSlice` (`Cmd`, `Entrypoint`): a list of strings, a single string (a list
@@ -246,6 +289,8 @@ pub struct ContainerState {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub health: Option<Health>,
 }
 
 /// `GET /containers/{id}/json`.

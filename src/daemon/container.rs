@@ -44,6 +44,8 @@ pub struct State {
     pub error: String,
     pub started_at: Option<chrono::DateTime<chrono::Utc>>,
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// The healthcheck's verdict, for a container that has one.
+    pub health: Option<crate::api::types::Health>,
 }
 
 /// One container.
@@ -91,10 +93,11 @@ impl Container {
             Status::Running => {
                 let since = self.state.started_at.unwrap_or(self.created);
                 let up = format!("Up {}", crate::units::human_duration((now - since).num_seconds()));
-                if self.state.paused {
-                    format!("{up} (Paused)")
-                } else {
-                    up
+                match &self.state.health {
+                    _ if self.state.paused => format!("{up} (Paused)"),
+                    Some(h) if h.status == "starting" => format!("{up} (health: starting)"),
+                    Some(h) => format!("{up} ({})", h.status),
+                    None => up,
                 }
             }
             Status::Exited => {

@@ -2,6 +2,7 @@
 //! completes or leaves the container as it was; start, stop and remove are serialized.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::sync::broadcast;
@@ -57,6 +58,11 @@ impl Daemon {
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
         }
+        // Inspect shows the healthcheck that runs: the container's, filled from the image's.
+        config.healthcheck = super::health::effective(config.healthcheck.as_ref(), img.healthcheck.as_ref());
+        if let Some(h) = &config.healthcheck {
+            super::health::check(h).map_err(DaemonError::BadRequest)?;
+        }
         let c = Container {
             id: id.clone(),
             name,
@@ -90,7 +96,7 @@ impl Daemon {
     }
 
     /// `POST /containers/{id}/start`.
-    pub async fn start_container(&self, name_or_id: &str) -> Result<(), DaemonError> {
+    pub async fn start_container(self: &Arc<Self>, name_or_id: &str) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
         let result = {
             let _g = self.ops.lock().await;
@@ -127,7 +133,7 @@ impl Daemon {
         result
     }
 
-    pub(super) async fn start_locked(&self, id: &str) -> Result<(), DaemonError> {
+    pub(super) async fn start_locked(self: &Arc<Self>, id: &str) -> Result<(), DaemonError> {
         let c = self.containers.get(id)?;
         match c.state.status {
             Status::Running => {
@@ -194,6 +200,7 @@ impl Daemon {
                         error: String::new(),
                         started_at: Some(chrono::Utc::now()),
                         finished_at: None,
+                        health: super::health::at_start(c.config.healthcheck.as_ref()),
                     };
                 });
                 if let Err(e) = recorded {
@@ -205,6 +212,7 @@ impl Daemon {
                     let _ = self.overlay.unmount(id);
                     return Err(e.into());
                 }
+                self.watch_health(id);
                 Ok(())
             }
             Err(e) => {

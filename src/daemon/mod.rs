@@ -6,6 +6,7 @@ pub mod container;
 pub mod error;
 pub mod etc_files;
 pub mod exec;
+pub mod health;
 pub mod host;
 pub mod host_config;
 pub mod http;
@@ -173,6 +174,11 @@ impl Daemon {
         let restarts = daemon.restarts_at_daemon_start();
         daemon.reconcile().await;
         daemon.restart_at_daemon_start(restarts);
+        for c in daemon.containers.list() {
+            if c.state.status == Status::Running {
+                daemon.watch_health(&c.id);
+            }
+        }
         let d = daemon.clone();
         tokio::spawn(async move {
             while let Some(ev) = exit_rx.recv().await {
@@ -265,6 +271,7 @@ impl Daemon {
                             error: String::new(),
                             started_at: Some(chrono::Utc::now()),
                             finished_at: None,
+                            health: c.state.health.clone(),
                         };
                     });
                     None

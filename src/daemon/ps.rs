@@ -7,10 +7,12 @@ use super::{Daemon, DaemonError};
 use crate::api::filters::{FilterError, Filters};
 
 /// Filters applied below.
-const APPLIED: &[&str] = &["id", "name", "label", "status", "exited", "ancestor", "before", "since"];
-/// Filters Docker has that need what berth does not have yet (health checks, volumes,
-/// networks, ports, swarm): refused by name rather than ignored.
-const NOT_YET: &[&str] = &["health", "volume", "network", "publish", "expose", "isolation", "is-task"];
+const APPLIED: &[&str] = &["id", "name", "label", "status", "exited", "ancestor", "before", "since", "health"];
+/// Filters Docker has that need what berth does not have yet (volumes, networks, ports,
+/// swarm): refused by name rather than ignored.
+const NOT_YET: &[&str] = &["volume", "network", "publish", "expose", "isolation", "is-task"];
+/// Values of the `health` filter (`none`: no healthcheck).
+const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 /// Docker's container state words (what the `status` filter takes).
 const STATES: &[&str] = &["created", "restarting", "running", "removing", "paused", "exited", "dead"];
 
@@ -50,6 +52,11 @@ impl Daemon {
                 return Err(FilterError::BadValue { name: "status".into(), value: s.clone() }.into());
             }
         }
+        for h in f.get("health") {
+            if !HEALTH.contains(&h.as_str()) {
+                return Err(FilterError::BadValue { name: "health".into(), value: h.clone() }.into());
+            }
+        }
         let exited: Vec<i64> = f
             .get("exited")
             .iter()
@@ -81,6 +88,10 @@ impl Daemon {
             .filter(|c| f.get("status").is_empty() || f.get("status").iter().any(|s| s == c.state_name()))
             .filter(|c| {
                 exited.is_empty() || (c.state.status == Status::Exited && c.state.started_at.is_some() && exited.contains(&c.state.exit_code))
+            })
+            .filter(|c| {
+                let health = c.state.health.as_ref().map_or("none", |h| h.status.as_str());
+                f.get("health").is_empty() || f.get("health").iter().any(|h| h == health)
             })
             .filter(|c| before.is_none_or(|t| c.created < t))
             .filter(|c| since.is_none_or(|t| c.created > t))

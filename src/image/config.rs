@@ -30,6 +30,8 @@ pub struct RunConfig {
     pub entrypoint: Option<Vec<String>>,
     pub working_dir: String,
     pub user: String,
+    /// `HEALTHCHECK`.
+    pub healthcheck: Option<crate::api::types::HealthConfig>,
 }
 
 /// `rootfs` of the image config: the layers' uncompressed digests.

@@ -117,6 +117,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
             error: s.error.clone(),
             started_at: rfc3339(s.started_at),
             finished_at: rfc3339(s.finished_at),
+            health: s.health.clone(),
             ..Default::default()
         },
         image: c.image_id.clone(),
