@@ -71,8 +71,8 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("CpuRealtimeRuntime", Unsupported),
     ("CpusetCpus", Honoured),
     ("CpusetMems", Honoured),
-    ("Devices", Unsupported),
-    ("DeviceCgroupRules", Unsupported),
+    ("Devices", Honoured),
+    ("DeviceCgroupRules", Honoured),
     ("DeviceRequests", Unsupported),
     ("KernelMemory", Unsupported),
     ("KernelMemoryTCP", Unsupported),
@@ -117,7 +117,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("Links", Unsupported),
     ("OomScoreAdj", Honoured),
     ("PidMode", Unsupported),
-    ("Privileged", Unsupported),
+    ("Privileged", Honoured),
     ("PublishAllPorts", Unsupported),
     ("ReadonlyRootfs", Honoured),
     ("SecurityOpt", Honoured),
@@ -230,11 +230,10 @@ mod tests {
     #[test]
     fn each_unsupported_field_set_is_refused_by_its_path() {
         let mut body = plain_run();
-        body["HostConfig"]["Privileged"] = json!(true);
         body["HostConfig"]["Binds"] = json!(["/:/host"]);
         body["HostConfig"]["IpcMode"] = json!("host");
         body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
-        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.IpcMode", "HostConfig.Privileged", "NetworkingConfig.EndpointsConfig"]);
+        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.IpcMode", "NetworkingConfig.EndpointsConfig"]);
     }
 
     #[test]

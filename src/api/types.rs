@@ -192,6 +192,25 @@ pub struct HostConfig {
     /// `--restart`: what to do when the container exits.
     #[serde(deserialize_with = "null_default")]
     pub restart_policy: RestartPolicy,
+    /// `--privileged`: every capability and host device, no seccomp, masks or read-only /sys.
+    #[serde(deserialize_with = "null_default")]
+    pub privileged: bool,
+    /// `--device`: host devices made in the container.
+    pub devices: Option<Vec<DeviceMapping>>,
+    /// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS` access rules.
+    pub device_cgroup_rules: Option<Vec<String>>,
+}
+
+/// One `HostConfig.Devices` entry (`--device HOST[:CONTAINER[:PERMS]]`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct DeviceMapping {
+    #[serde(deserialize_with = "null_default")]
+    pub path_on_host: String,
+    #[serde(deserialize_with = "null_default")]
+    pub path_in_container: String,
+    #[serde(deserialize_with = "null_default")]
+    pub cgroup_permissions: String,
 }
 
 /// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped` or `on-failure` (with at most

@@ -49,6 +49,12 @@ impl Execs {
         self.lock().get(exec_id).cloned().ok_or_else(|| DaemonError::NotFound(format!("No such exec instance: {exec_id}")))
     }
 
+    /// Forgets exec `exec_id` (a healthcheck probe, once read: probes every few seconds
+    /// must not pile up).
+    pub fn forget(&self, exec_id: &str) {
+        self.lock().remove(exec_id);
+    }
+
     /// Forgets the execs of a removed container.
     pub fn remove_container(&self, container_id: &str) {
         self.lock().retain(|_, e| e.container_id != container_id);

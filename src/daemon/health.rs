@@ -163,7 +163,9 @@ impl Daemon {
             out.extend(err);
             (session.exit_code().await, out)
         };
-        match tokio::time::timeout(timeout, run).await {
+        let result = tokio::time::timeout(timeout, run).await;
+        self.execs.forget(&exec_id);
+        match result {
             Ok((code, mut out)) => {
                 out.truncate(MAX_OUTPUT);
                 HealthResult { start, end: now(), exit_code: code, output: String::from_utf8_lossy(&out).into_owned() }

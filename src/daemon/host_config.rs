@@ -50,8 +50,15 @@ pub fn capabilities(hc: &HostConfig) -> Result<Vec<String>, DaemonError> {
     let add = hc.cap_add.clone().unwrap_or_default();
     let drop = hc.cap_drop.clone().unwrap_or_default();
     let is_all = |n: &String| n.eq_ignore_ascii_case("ALL");
+    // Names are checked even where privileged overrides them, so a typo is still an error.
+    for name in add.iter().chain(&drop).filter(|n| !is_all(n)) {
+        cap_name(name)?;
+    }
+    if hc.privileged {
+        return Ok(crate::runtime::capabilities::in_bounding_set());
+    }
     let mut caps: Vec<String> = if add.iter().any(is_all) {
-        crate::runtime::capabilities::NAMES.iter().map(|n| format!("CAP_{n}")).collect()
+        crate::runtime::capabilities::in_bounding_set()
     } else if drop.iter().any(is_all) {
         Vec::new()
     } else {
@@ -314,7 +321,10 @@ mod tests {
         assert_eq!(capabilities(&hc(&["net_admin"], &["ALL"])).expect("only one"), ["CAP_NET_ADMIN"]);
         let c = capabilities(&hc(&["CAP_SYS_ADMIN"], &["chown", "NET_RAW"])).expect("add and drop");
         assert!(c.contains(&"CAP_SYS_ADMIN".to_owned()) && !c.contains(&"CAP_CHOWN".to_owned()) && !c.contains(&"CAP_NET_RAW".to_owned()));
-        assert_eq!(capabilities(&hc(&["ALL"], &[])).expect("all").len(), crate::runtime::capabilities::NAMES.len());
+        // ALL and privileged: what this process may hand on.
+        let host = crate::runtime::capabilities::in_bounding_set();
+        assert_eq!(capabilities(&hc(&["ALL"], &[])).expect("all"), host);
+        assert_eq!(capabilities(&HostConfig { privileged: true, ..hc(&[], &["ALL"]) }).expect("privileged"), host, "privileged ignores drops");
         assert!(capabilities(&hc(&["FLY"], &[])).expect_err("unknown").to_string().contains("FLY"));
     }
 

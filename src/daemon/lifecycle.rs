@@ -46,6 +46,7 @@ impl Daemon {
         }
         super::host_config::check(&req.host_config)?;
         super::restart::check(&req.host_config).map_err(DaemonError::BadRequest)?;
+        super::devices::check(&req.host_config).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         super::etc_files::check(&req.host_config)?;
         super::mounts::check(&req.host_config)?;
         let id = crate::util::random_id();

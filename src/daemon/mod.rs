@@ -3,6 +3,7 @@
 
 pub mod backend;
 pub mod container;
+pub mod devices;
 pub mod error;
 pub mod etc_files;
 pub mod exec;

@@ -6,48 +6,6 @@ use super::container::Container;
 use serde_json::{json, Value};
 use std::path::Path;
 
-/// Every capability, for `exec --privileged`.
-const ALL_CAPS: &[&str] = &[
-    "CAP_CHOWN",
-    "CAP_DAC_OVERRIDE",
-    "CAP_DAC_READ_SEARCH",
-    "CAP_FOWNER",
-    "CAP_FSETID",
-    "CAP_KILL",
-    "CAP_SETGID",
-    "CAP_SETUID",
-    "CAP_SETPCAP",
-    "CAP_LINUX_IMMUTABLE",
-    "CAP_NET_BIND_SERVICE",
-    "CAP_NET_BROADCAST",
-    "CAP_NET_ADMIN",
-    "CAP_NET_RAW",
-    "CAP_IPC_LOCK",
-    "CAP_IPC_OWNER",
-    "CAP_SYS_MODULE",
-    "CAP_SYS_RAWIO",
-    "CAP_SYS_CHROOT",
-    "CAP_SYS_PTRACE",
-    "CAP_SYS_PACCT",
-    "CAP_SYS_ADMIN",
-    "CAP_SYS_BOOT",
-    "CAP_SYS_NICE",
-    "CAP_SYS_RESOURCE",
-    "CAP_SYS_TIME",
-    "CAP_SYS_TTY_CONFIG",
-    "CAP_MKNOD",
-    "CAP_LEASE",
-    "CAP_AUDIT_WRITE",
-    "CAP_AUDIT_CONTROL",
-    "CAP_SETFCAP",
-    "CAP_MAC_OVERRIDE",
-    "CAP_MAC_ADMIN",
-    "CAP_SYSLOG",
-    "CAP_WAKE_ALARM",
-    "CAP_BLOCK_SUSPEND",
-    "CAP_AUDIT_READ",
-];
-
 /// The OCI process of `docker exec` in container `c`: the container's environment with the
 /// exec's on top, its working directory unless the exec names one, the container's
 /// capabilities (all of them with `privileged`), no_new_privs and rlimits. Its seccomp filter
@@ -68,7 +26,7 @@ pub fn exec_process(
     }
     let cwd = [working_dir, &c.config.working_dir].into_iter().find(|d| !d.is_empty()).unwrap_or("/");
     let caps: Vec<String> =
-        if privileged { ALL_CAPS.iter().map(|c| (*c).to_owned()).collect() } else { super::host_config::capabilities(&c.host_config)? };
+        if privileged { crate::runtime::capabilities::in_bounding_set() } else { super::host_config::capabilities(&c.host_config)? };
     Ok(json!({
         "terminal": tty,
         "user": { "uid": 0, "gid": 0 },
@@ -80,6 +38,23 @@ pub fn exec_process(
         "rlimits": super::host_config::rlimits(c.host_config.ulimits.as_deref().unwrap_or_default())?
     }))
 }
+
+/// Paths Docker masks in every unprivileged container.
+const MASKED_PATHS: &[&str] = &[
+    "/proc/asound",
+    "/proc/acpi",
+    "/proc/kcore",
+    "/proc/keys",
+    "/proc/latency_stats",
+    "/proc/timer_list",
+    "/proc/timer_stats",
+    "/proc/sched_debug",
+    "/proc/scsi",
+    "/sys/firmware",
+];
+
+/// Paths Docker makes read-only in every unprivileged container.
+const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// The cgroup a container's processes go to: `<parent>/<id>`.
 pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {
@@ -100,11 +75,16 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
     let hostname = super::etc_files::hostname(c);
     let mut resources = hc::resources(&c.host_config, crate::runtime::cgroups::support::support().swap)?;
-    resources.insert("devices".into(), json!([{ "allow": false, "access": "rwm" }]));
+    let (devices, allowed) = super::devices::devices(&c.host_config).map_err(|e| super::DaemonError::BadRequest(e.to_string()))?;
+    let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
+    rules.extend(allowed);
+    resources.insert("devices".into(), Value::Array(rules));
     let caps = hc::capabilities(&c.host_config)?;
     let security = hc::security_options(&c.host_config)?;
-    // Judged against the container's final capabilities, as dockerd does.
-    let seccomp = super::seccomp_profile::linux_seccomp(&security.seccomp, &caps)?;
+    // Judged against the container's final capabilities, as dockerd does; none for a
+    // privileged container (Docker's: it runs unconfined).
+    let seccomp = if c.host_config.privileged { None } else { super::seccomp_profile::linux_seccomp(&security.seccomp, &caps)? };
+    let (masked, readonly): (&[&str], &[&str]) = if c.host_config.privileged { (&[], &[]) } else { (MASKED_PATHS, READONLY_PATHS) };
     let parent = if c.host_config.cgroup_parent.is_empty() { cgroup_parent } else { &c.host_config.cgroup_parent };
     // As Docker: HOME is the user's home unless the environment sets it.
     let mut env = c.env.clone();
@@ -134,11 +114,9 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
             ],
             "cgroupsPath": cgroups_path(parent, &c.id),
             "resources": resources,
-            "maskedPaths": [
-                "/proc/asound", "/proc/acpi", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/proc/scsi", "/sys/firmware"
-            ],
-            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+            "devices": devices,
+            "maskedPaths": masked,
+            "readonlyPaths": readonly
         }
     });
     let sysctl = hc::sysctls(&c.host_config)?;

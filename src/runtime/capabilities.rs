@@ -61,6 +61,16 @@ fn last_cap() -> u32 {
     })
 }
 
+/// The capabilities this process may hand on ("CAP_..." names, bit order): those the kernel
+/// knows that are in its bounding set. `--privileged` and `--cap-add ALL` get these, not
+/// every name: one outside the bounding set cannot be raised (capset fails with EPERM).
+pub fn in_bounding_set() -> Vec<String> {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    let bounding =
+        status.lines().find_map(|l| l.strip_prefix("CapBnd:")).and_then(|hex| u64::from_str_radix(hex.trim(), 16).ok()).unwrap_or(u64::MAX);
+    NAMES.iter().enumerate().filter(|(bit, _)| *bit as u32 <= last_cap() && bounding & (1 << bit) != 0).map(|(_, n)| format!("CAP_{n}")).collect()
+}
+
 /// Bit numbers of a capability set; names the kernel does not know are skipped (runc warns).
 fn bits(set: &Option<Capabilities>) -> HashSet<u32> {
     let last = last_cap();

@@ -136,7 +136,6 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
         .map_err(|e| RuntimeError::Init { id: id.into(), msg: format!("encoding init config: {e}") })?;
     let mut cfg_pipe = Some(sp.config);
     let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref());
-    let devices = spec.linux().as_ref().and_then(|l| l.devices().clone()).unwrap_or_default();
     // The cgroup work (mkdirs, limits, and the migration, which waits for an RCU grace
     // period on v1) overlaps init's exec and setup: init only needs to be inside its cgroup
     // before the user process starts, and `create` returns after the move. Init that binds
@@ -153,7 +152,7 @@ pub(super) fn create(rt: &Runtime, id: &str, bundle: &Path, opts: &CreateOptions
     if !plan.new_cgroup && !rootfs::binds_v1_cgroups(&spec) {
         send(&mut cfg_pipe);
     }
-    let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources, &devices)?);
+    let cg = undo.cgroup.insert(ContainerCgroup::create(id, &cg_path, resources)?);
     if !plan.new_cgroup {
         send(&mut cfg_pipe);
     }

@@ -1,7 +1,9 @@
 //! The v1 device cgroup rules of a container: linux.resources.devices in order, then runc's
-//! always-allowed devices and linux.devices. (v2 needs an eBPF program: not done yet.)
+//! always-allowed devices. The nodes of linux.devices get no access of their own (as with
+//! runc): what may use them is the rules' say, so `--device X:Y:r` stays read-only.
+//! (v2 needs an eBPF program: not done yet.)
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 /// Devices every container may use whatever the rules say (runc's list): mknod of any, and
 /// null, zero, full, random, urandom, tty, console, ptmx, the pts, tun.
@@ -22,18 +24,10 @@ const ALWAYS: &[&str] = &[
 
 /// (allow, rule) writes for devices.allow / devices.deny, in order; empty when
 /// linux.resources has no device rules (the cgroup keeps what it inherits).
-pub fn v1_rules(res: &LinuxResources, devices: &[LinuxDevice]) -> Vec<(bool, String)> {
+pub fn v1_rules(res: &LinuxResources) -> Vec<(bool, String)> {
     let Some(rules) = res.devices().as_ref().filter(|r| !r.is_empty()) else { return Vec::new() };
     let mut out: Vec<(bool, String)> = rules.iter().map(|r| (r.allow(), device_rule(r))).collect();
     out.extend(ALWAYS.iter().map(|r| (true, (*r).to_owned())));
-    for d in devices {
-        let t = match d.typ() {
-            LinuxDeviceType::B => 'b',
-            LinuxDeviceType::C | LinuxDeviceType::U => 'c',
-            _ => continue,
-        };
-        out.push((true, format!("{t} {}:{} rwm", d.major(), d.minor())));
-    }
     out
 }
 
@@ -59,18 +53,17 @@ mod tests {
     use serde_json::json;
 
     #[test]
-    fn rules_come_in_config_order_then_the_standard_devices_then_linux_devices() {
+    fn rules_come_in_config_order_then_the_standard_devices() {
         let res: LinuxResources = serde_json::from_value(json!({"devices": [
             {"allow": false, "access": "rwm"},
             {"allow": true, "type": "c", "major": 4, "access": "rw"},
         ]}))
         .expect("resources");
-        let dev: LinuxDevice = serde_json::from_value(json!({"path": "/dev/sda", "type": "b", "major": 8, "minor": 0})).expect("device");
-        let rules = v1_rules(&res, &[dev]);
+        let rules = v1_rules(&res);
         assert_eq!(rules[0], (false, "a".to_owned()));
         assert_eq!(rules[1], (true, "c 4:* rw".to_owned()));
         assert_eq!(rules[2], (true, "c *:* m".to_owned()));
-        assert_eq!(rules.last(), Some(&(true, "b 8:0 rwm".to_owned())));
-        assert!(v1_rules(&LinuxResources::default(), &[]).is_empty());
+        assert_eq!(rules.last(), Some(&(true, "c 10:200 rwm".to_owned())), "no rule of its own for a linux.devices node");
+        assert!(v1_rules(&LinuxResources::default()).is_empty());
     }
 }

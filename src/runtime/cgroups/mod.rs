@@ -18,7 +18,7 @@ use cgroups_rs::fs::freezer::FreezerController;
 use cgroups_rs::fs::{hierarchies, Cgroup};
 use cgroups_rs::{CgroupPid, FreezerState};
 use nix::errno::Errno;
-use oci_spec::runtime::{LinuxDevice, LinuxResources, Spec};
+use oci_spec::runtime::{LinuxResources, Spec};
 
 use super::error::RuntimeError;
 use limits::{Step, Version, Write};
@@ -107,12 +107,11 @@ impl ContainerCgroup {
     }
 
     /// Creates the cgroup and applies linux.resources (every field, or the create fails
-    /// naming the one this host cannot apply), and on v1 the device rules (`devices` are
-    /// linux.devices, which get allowed like runc does).
-    pub fn create(id: &str, paths: &CgroupPaths, resources: Option<&LinuxResources>, devices: &[LinuxDevice]) -> Result<Self, RuntimeError> {
+    /// naming the one this host cannot apply), and on v1 the device rules.
+    pub fn create(id: &str, paths: &CgroupPaths, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
         let this = Self::load(id, paths);
         let made = this.groups.iter().try_for_each(|g| g.create()).map_err(|e| this.err(format!("create: {e}")));
-        let applied = made.and_then(|()| resources.map_or(Ok(()), |res| this.apply(res).and_then(|()| this.apply_devices(res, devices))));
+        let applied = made.and_then(|()| resources.map_or(Ok(()), |res| this.apply(res).and_then(|()| this.apply_devices(res))));
         if let Err(e) = applied {
             let _ = this.remove();
             return Err(e);
@@ -213,8 +212,8 @@ impl ContainerCgroup {
 
     /// v1 device rules (see [`devices`]); v2 needs an eBPF program: not done yet, rules are
     /// not enforced there.
-    fn apply_devices(&self, res: &LinuxResources, devices: &[LinuxDevice]) -> Result<(), RuntimeError> {
-        let rules = devices::v1_rules(res, devices);
+    fn apply_devices(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
+        let rules = devices::v1_rules(res);
         if rules.is_empty() {
             return Ok(());
         }
