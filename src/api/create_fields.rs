@@ -112,18 +112,18 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("ExtraHosts", Honoured),
     ("GroupAdd", Honoured),
     // An IPC namespace of its own, which no other container can join yet.
-    ("IpcMode", OnlyValues(&["private"])),
+    ("IpcMode", Honoured),
     ("Cgroup", Unsupported),
     ("Links", Unsupported),
     ("OomScoreAdj", Honoured),
-    ("PidMode", Unsupported),
+    ("PidMode", Honoured),
     ("Privileged", Honoured),
     ("PublishAllPorts", Unsupported),
     ("ReadonlyRootfs", Honoured),
     ("SecurityOpt", Honoured),
     ("StorageOpt", Unsupported),
     ("Tmpfs", Honoured),
-    ("UTSMode", Unsupported),
+    ("UTSMode", Honoured),
     // No user namespace: the host's.
     ("UsernsMode", OnlyValues(&["host"])),
     ("ShmSize", Honoured),
@@ -231,9 +231,8 @@ mod tests {
     fn each_unsupported_field_set_is_refused_by_its_path() {
         let mut body = plain_run();
         body["HostConfig"]["Binds"] = json!(["/:/host"]);
-        body["HostConfig"]["IpcMode"] = json!("host");
         body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
-        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.IpcMode", "NetworkingConfig.EndpointsConfig"]);
+        assert_eq!(unsupported(&body), ["HostConfig.Binds", "NetworkingConfig.EndpointsConfig"]);
     }
 
     #[test]
@@ -248,7 +247,6 @@ mod tests {
         body["NotAnApiField"] = json!("ignored as Docker ignores it");
         assert_eq!(unsupported(&body), Vec::<String>::new());
         body["HostConfig"]["NetworkMode"] = json!("host");
-        body["HostConfig"]["PidMode"] = json!("host");
-        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode", "HostConfig.PidMode"]);
+        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode"]);
     }
 }

@@ -199,6 +199,15 @@ pub struct HostConfig {
     pub devices: Option<Vec<DeviceMapping>>,
     /// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS` access rules.
     pub device_cgroup_rules: Option<Vec<String>>,
+    /// `--pid`: `""`, `host` or `container:<name|id>`.
+    #[serde(deserialize_with = "null_default")]
+    pub pid_mode: String,
+    /// `--ipc`: `""`, `private`, `shareable`, `none`, `host` or `container:<name|id>`.
+    #[serde(deserialize_with = "null_default")]
+    pub ipc_mode: String,
+    /// `--uts`: `""` or `host`.
+    #[serde(rename = "UTSMode", deserialize_with = "null_default")]
+    pub uts_mode: String,
 }
 
 /// One `HostConfig.Devices` entry (`--device HOST[:CONTAINER[:PERMS]]`).

@@ -66,6 +66,10 @@ fn extra_host(entry: &str) -> Result<(String, IpAddr), DaemonError> {
 /// The container's hostname as the kernel and /etc/hostname show it: `Hostname`, else the
 /// first 12 characters of its id.
 pub fn hostname(c: &Container) -> String {
+    if c.host_config.uts_mode == "host" {
+        // The host's UTS namespace, so the host's name.
+        return nix::unistd::gethostname().map(|h| h.to_string_lossy().into_owned()).unwrap_or_default();
+    }
     if c.config.hostname.is_empty() {
         c.id.chars().take(12).collect()
     } else {

@@ -47,6 +47,7 @@ impl Daemon {
         super::host_config::check(&req.host_config)?;
         super::restart::check(&req.host_config).map_err(DaemonError::BadRequest)?;
         super::devices::check(&req.host_config).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+        super::namespaces::check(&req.host_config, &req.config.hostname).map_err(DaemonError::BadRequest)?;
         super::etc_files::check(&req.host_config)?;
         super::mounts::check(&req.host_config)?;
         let id = crate::util::random_id();
@@ -157,6 +158,7 @@ impl Daemon {
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             let mut spec = spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?;
+            super::namespaces::apply(&mut spec, &c.host_config, |name| self.namespace_donor(name)).map_err(DaemonError::BadRequest)?;
             // /etc/hostname, hosts and resolv.conf over the image's, after the system mounts.
             let managed = super::etc_files::prepare(&self.containers.dir_of(id), &c)?;
             if let Some(mounts) = spec["mounts"].as_array_mut() {
@@ -225,6 +227,16 @@ impl Daemon {
                 Err(e.into())
             }
         }
+    }
+
+    /// The running container `name` whose namespaces another joins (`container:<name>`).
+    fn namespace_donor(&self, name: &str) -> Result<super::namespaces::Donor, String> {
+        let c =
+            self.containers.resolve(name).and_then(|id| self.containers.get(&id)).map_err(|e| format!("joining the namespaces of {name}: {e}"))?;
+        if c.state.status != Status::Running || c.state.pid <= 0 {
+            return Err(format!("cannot join the namespaces of a non running container: {name}"));
+        }
+        Ok(super::namespaces::Donor { pid: c.state.pid })
     }
 
     /// Waits until container `id` is no longer running or `timeout` passes; true if it stopped.

@@ -17,6 +17,7 @@ pub mod logstream;
 pub mod monolithic;
 pub mod mounts;
 pub mod names;
+pub mod namespaces;
 pub mod ps;
 pub mod reconcile;
 pub mod restart;
