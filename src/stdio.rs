@@ -182,12 +182,12 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
     let mut stdio = ProcessStdio::default();
     if !matches!(out_sink, Sink::Null) {
         let (r, w) = pipe(id)?;
-        spawn_copy(id, "stdout", File::from(r), out_sink, drain)?;
+        spawn_copy(id, "stdout", File::from(r), out_sink, drain, false)?;
         stdio.stdout = Some(w);
     }
     if !matches!(err_sink, Sink::Null) {
         let (r, w) = pipe(id)?;
-        spawn_copy(id, "stderr", File::from(r), err_sink, drain)?;
+        spawn_copy(id, "stderr", File::from(r), err_sink, drain, false)?;
         stdio.stderr = Some(w);
     }
     let input = Arc::new(Stdin::default());
@@ -206,8 +206,8 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
 pub fn copy_streams(id: &str, stdout: File, stderr: File, uri: &str) -> Result<Arc<Drain>, StdioError> {
     let drain = Arc::new(Drain::default());
     let (out_sink, err_sink) = sinks(id, uri, uri)?;
-    spawn_copy(id, "stdout", stdout, out_sink, &drain)?;
-    spawn_copy(id, "stderr", stderr, err_sink, &drain)?;
+    spawn_copy(id, "stdout", stdout, out_sink, &drain, false)?;
+    spawn_copy(id, "stderr", stderr, err_sink, &drain, false)?;
     Ok(drain)
 }
 
@@ -216,7 +216,9 @@ pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<D
     let (out_sink, _) = sinks(id, stdout, "")?;
     let dup = |m: &File| m.try_clone().map_err(|e| StdioError::io("dup pty master of", Path::new(id), e));
     if !matches!(out_sink, Sink::Null) {
-        spawn_copy(id, "stdout", dup(master)?, out_sink, drain)?;
+        // A terminal's output is logged as it comes, unfinished lines too: attach reads
+        // the log, and a shell's prompt has no newline.
+        spawn_copy(id, "stdout", dup(master)?, out_sink, drain, true)?;
     }
     let input = Arc::new(Stdin::default());
     if !stdin.is_empty() {
@@ -278,7 +280,7 @@ fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), StdioError>
         .map_err(|e| StdioError::io("spawn stdin copier for", Path::new(id), e))
 }
 
-fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), StdioError> {
+fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>, chunks: bool) -> Result<(), StdioError> {
     // The sink is open before the caller answers: a client's reader that opens its fifo
     // after our reply and finds no writer reads EOF at once, and the output is lost.
     let out = match &sink {
@@ -295,7 +297,7 @@ fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<D
     let id2 = id.to_owned();
     drain.add();
     let spawned = std::thread::Builder::new().name(format!("io-{name}")).spawn(move || {
-        copy(&id2, name, src, sink, out);
+        copy(&id2, name, src, sink, out, chunks);
         drain2.done();
     });
     if let Err(e) = spawned {
@@ -315,8 +317,9 @@ fn open_path(path: &Path) -> std::io::Result<File> {
     }
 }
 
-/// Copies `src` to `sink` (through `out`, the sink's open file, for a path) until EOF.
-fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option<File>) {
+/// Copies `src` to `sink` (through `out`, the sink's open file, for a path) until EOF; with
+/// `chunks`, a log gets every read as a record, ended by a newline or not.
+fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option<File>, chunks: bool) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match src.read(&mut buf) {
@@ -334,6 +337,9 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option
             Sink::Log(l) => {
                 let mut w = l.writer.lock().unwrap_or_else(|p| p.into_inner());
                 if let Err(e) = w.write(name, &buf[..n]) {
+                    tracing::warn!(container = id, "{name}: {e}");
+                }
+                if chunks && let Err(e) = w.flush_partial() {
                     tracing::warn!(container = id, "{name}: {e}");
                 }
             }

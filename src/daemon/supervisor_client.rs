@@ -275,7 +275,8 @@ impl SupervisorClient {
         }
     }
 
-    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
+    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget, stdin: &str) -> Result<i32, BackendError> {
+        let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
         let spec_bytes = serde_json::to_vec(spec).map_err(|source| BackendError::Json { what: "encode the spec", source })?;
         let container = Container {
             id: id.to_owned(),
@@ -297,7 +298,9 @@ impl SupervisorClient {
         }
         let log = self.settings.log_uri(log);
         let mut tasks = TasksClient::new(self.channel.clone());
-        let create = CreateTaskRequest { container_id: id.to_owned(), stdout: log.clone(), stderr: log, ..Default::default() };
+        // The shim holds the stdin fifo and the pty master: both outlive berthd.
+        let stderr = if terminal { String::new() } else { log.clone() };
+        let create = CreateTaskRequest { container_id: id.to_owned(), stdin: stdin.to_owned(), stdout: log, stderr, terminal, ..Default::default() };
         if let Err(s) = tasks.create(self.req(create)).await {
             let _ = containers.delete(self.req(DeleteContainerRequest { id: id.to_owned() })).await;
             return Err(start_err(id, s));

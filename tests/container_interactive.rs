@@ -1,0 +1,208 @@
+//! Interactive containers: `run -i` (stdin through `OpenStdin`/`StdinOnce` and the attach
+//! stream), `run -t`/`-it` (a pty as the init's stdio, raw streams, resize, exit codes),
+//! `attach` and its detach keys, driven by the real docker CLIs (28.x and Debian's 20.10)
+//! and by the berth client, in both modes.
+
+mod common;
+
+use common::pty::{on_a_terminal, on_a_terminal_steps};
+use common::{docker_bin_cmd, wait_until, TestDaemon, DOCKER_28};
+use std::io::Write;
+use std::process::{Output, Stdio};
+
+/// Debian's docker.io client.
+const DOCKER_20: &str = "/usr/bin/docker";
+/// The caller's terminal: 40 rows by 100 columns.
+const TERM: (u16, u16) = (40, 100);
+
+fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
+
+/// Runs docker CLI `bin` against `d` with `input` as its stdin (then closed).
+fn docker_with_input(bin: &str, d: &TestDaemon, args: &[&str], input: &[u8]) -> Output {
+    assert!(std::path::Path::new(bin).exists(), "{bin} is missing: the README's test command installs it");
+    let mut child =
+        docker_bin_cmd(bin, d).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn docker");
+    let mut w = child.stdin.take().expect("docker stdin");
+    w.write_all(input).expect("write docker stdin");
+    drop(w);
+    child.wait_with_output().expect("docker output")
+}
+
+/// The shell line that runs docker CLI `bin` against `d` (for a terminal).
+fn docker_line(bin: &str, d: &TestDaemon) -> String {
+    format!("DOCKER_HOST={} DOCKER_CONFIG={} {bin}", d.host(), d.dir.path().join("docker-config").display())
+}
+
+/// `run -i` with each docker CLI: the input reaches the container, its end closes the
+/// container's stdin (StdinOnce), and the exit code comes back.
+fn stdin_flow(d: &TestDaemon) {
+    for bin in [DOCKER_28, DOCKER_20] {
+        let out = docker_with_input(bin, d, &["run", "-i", "--rm", "busybox", "cat"], b"hi\n");
+        assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "hi\n".into()), "{bin}: stderr: {}\n{}", text(&out.stderr), d.log());
+
+        // More than a pipe holds, then EOF: all of it arrives, and the process sees the end.
+        let big: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
+        let out = docker_with_input(bin, d, &["run", "-i", "--rm", "busybox", "sh", "-c", "wc -c; echo end; exit 5"], &big);
+        assert_eq!(text(&out.stdout).split_whitespace().collect::<Vec<_>>(), ["200000", "end"], "{bin}: {}", text(&out.stderr));
+        assert_eq!(out.status.code(), Some(5), "{bin}: {}", text(&out.stderr));
+    }
+    // Without -i, the container's stdin is empty: `cat` ends at once.
+    let out = docker_with_input(DOCKER_28, d, &["run", "--rm", "busybox", "cat"], b"not for you\n");
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), String::new()), "{}", text(&out.stderr));
+}
+
+#[test]
+fn run_i_feeds_stdin_to_the_container_and_its_end_closes_it_modular() {
+    let d = TestDaemon::modular("itinm");
+    d.import_busybox();
+    stdin_flow(&d);
+}
+
+#[test]
+fn run_i_feeds_stdin_to_the_container_and_its_end_closes_it_monolithic() {
+    let d = TestDaemon::monolithic("itino");
+    d.import_busybox();
+    stdin_flow(&d);
+}
+
+/// `run -it` with each docker CLI: a shell on a pty of the caller's size, whose exit code
+/// comes back; `docker logs` of a terminal container shows its output, raw.
+fn terminal_flow(d: &TestDaemon) {
+    for bin in [DOCKER_28, DOCKER_20] {
+        let line = format!("{} run -it --rm busybox sh", docker_line(bin, d));
+        // The 20.10 CLI sends the size just after the start (28.x with the create): the
+        // shell waits for it, 10 s at most.
+        let input = b"echo typed-$((2+3)); tty; i=0; until [ \"$(stty size)\" = '40 100' ] || [ $i = 100 ]; do sleep 0.1; i=$((i+1)); done; echo size-$(stty size | tr ' ' x)\nexit 3\n";
+        let out = on_a_terminal(&line, TERM, input, &[]);
+        assert!(out.text.contains("typed-5") && out.text.contains("/dev/pts/0"), "{bin}: {:?} {}", out.text, out.status);
+        assert!(out.text.contains("size-40x100"), "{bin}: the terminal has the caller's size: {:?}\n{}", out.text, d.log());
+        assert_eq!(out.status.code(), Some(3), "{bin}: {:?}\n{}", out.text, d.log());
+    }
+    let out = docker_bin_cmd(DOCKER_28, d)
+        .args(["run", "-t", "--name", "t1", "busybox", "sh", "-c", "echo one; echo two; exit 2"])
+        .output()
+        .expect("docker");
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "one\r\ntwo\r\n", "a terminal's output, raw (no stream headers)");
+    let logs = docker_bin_cmd(DOCKER_28, d).args(["logs", "t1"]).output().expect("docker logs");
+    assert_eq!(text(&logs.stdout), "one\r\ntwo\r\n", "{}", text(&logs.stderr));
+    common::docker_ok(d, &["rm", "t1"]);
+}
+
+#[test]
+fn run_it_gives_the_container_a_terminal_and_returns_its_exit_code_modular() {
+    let d = TestDaemon::modular("ittym");
+    d.import_busybox();
+    terminal_flow(&d);
+}
+
+#[test]
+fn run_it_gives_the_container_a_terminal_and_returns_its_exit_code_monolithic() {
+    let d = TestDaemon::monolithic("ittyo");
+    d.import_busybox();
+    terminal_flow(&d);
+}
+
+/// The size of container `name`'s terminal as `stty` reads it inside.
+fn stty_size(d: &TestDaemon, name: &str) -> String {
+    let out = docker_bin_cmd(DOCKER_28, d).args(["exec", name, "stty", "-F", "/proc/1/fd/0", "size"]).output().expect("docker exec");
+    text(&out.stdout).trim().to_owned()
+}
+
+/// `POST /containers/{id}/resize` changes the size the container's terminal has inside;
+/// `HostConfig.ConsoleSize` is its size at start; a container without a terminal cannot be
+/// resized.
+fn resize_flow(d: &TestDaemon) {
+    let created = common::http::post_json(
+        d,
+        "/containers/create?name=r1",
+        r#"{"Image":"busybox","Cmd":["sh"],"Tty":true,"OpenStdin":true,"HostConfig":{"ConsoleSize":[31,91]}}"#,
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    let started = common::http::post_json(d, "/containers/r1/start", "");
+    assert_eq!(started.status, 204, "{}", started.text());
+    assert!(wait_until(10, || stty_size(d, "r1") == "31 91"), "start size: {:?}", stty_size(d, "r1"));
+    let r = common::http::post_json(d, "/containers/r1/resize?h=33&w=77", "");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(stty_size(d, "r1"), "33 77");
+    let r = common::http::post_json(d, "/containers/r1/resize?h=x&w=77", "");
+    assert_eq!(r.status, 400, "{}", r.text());
+
+    d.berth_ok(&["run", "-d", "--name", "plain", "busybox", "sleep", "1000"]);
+    let r = common::http::post_json(d, "/containers/plain/resize?h=10&w=10", "");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.message().contains("no terminal"), "{}", r.text());
+    d.berth_ok(&["rm", "-f", "r1", "plain"]);
+}
+
+#[test]
+fn resize_changes_the_terminal_size_inside_the_container_modular() {
+    let d = TestDaemon::modular("itrsm");
+    d.import_busybox();
+    resize_flow(&d);
+}
+
+#[test]
+fn resize_changes_the_terminal_size_inside_the_container_monolithic() {
+    let d = TestDaemon::monolithic("itrso");
+    d.import_busybox();
+    resize_flow(&d);
+}
+
+/// `docker attach` to a running `-it` container: input reaches it and its output comes
+/// back; ctrl-p ctrl-q (or `--detach-keys`) detaches and leaves it running; `exit` in the
+/// shell ends the attach with the container's exit code.
+fn attach_flow(d: &TestDaemon) {
+    for (i, bin) in [DOCKER_28, DOCKER_20].into_iter().enumerate() {
+        let name = format!("a{i}");
+        common::docker_bin_ok(bin, d, &["run", "-dit", "--name", &name, "busybox", "sh"]);
+        let docker = docker_line(bin, d);
+
+        // The detach keys are typed once the client shows the container's output: before
+        // the client makes the terminal raw, its line discipline would take ctrl-q itself.
+        let steps: &[(&str, &[u8])] = &[("", b"echo ready-$((1+1))\n"), ("ready-2", b"touch /tmp/was-here\n\x10\x11")];
+        let out = on_a_terminal_steps(&format!("{docker} attach {name}"), TERM, steps, &[]);
+        assert!(
+            wait_until(10, || common::docker(d, &["exec", &name, "ls", "/tmp/was-here"]).status.success()),
+            "{bin}: input before the detach keys: {:?}",
+            out.text
+        );
+        // The CLI, as with Docker, reports the detach as an error of `attach`.
+        assert!(out.text.contains("read escape sequence"), "{bin}: {:?}", out.text);
+        let running = common::docker_ok(d, &["inspect", "-f", "{{.State.Running}}", &name]);
+        assert_eq!(running.trim(), "true", "{bin}: {:?}", out.text);
+
+        let steps: &[(&str, &[u8])] = &[("", b"echo ready-$((2+2))\n"), ("ready-4", b"\x18")];
+        let out = on_a_terminal_steps(&format!("{docker} attach --detach-keys ctrl-x {name}"), TERM, steps, &[]);
+        assert!(out.text.contains("read escape sequence"), "{bin}: {:?}", out.text);
+
+        let out = on_a_terminal(&format!("{docker} attach {name}"), TERM, b"echo back-$((40+2))\nexit 7\n", &[]);
+        assert!(out.text.contains("back-42"), "{bin}: {:?}", out.text);
+        assert_eq!(out.status.code(), Some(7), "{bin}: {:?}", out.text);
+        common::docker_ok(d, &["rm", &name]);
+
+        // `run -it` detached with ctrl-p ctrl-q: the CLI ends with 0, the container runs on.
+        let steps: &[(&str, &[u8])] = &[("", b"echo up-$((3+3))\n"), ("up-6", b"\x10\x11")];
+        let out = on_a_terminal_steps(&format!("{docker} run -it --name {name} busybox sh"), TERM, steps, &[]);
+        assert_eq!(out.status.code(), Some(0), "{bin}: {:?}", out.text);
+        let running = common::docker_ok(d, &["inspect", "-f", "{{.State.Running}}", &name]);
+        assert_eq!(running.trim(), "true", "{bin}: {:?}", out.text);
+        common::docker_ok(d, &["rm", "-f", &name]);
+    }
+}
+
+#[test]
+fn attach_to_a_terminal_container_carries_input_and_output_and_detaches_modular() {
+    let d = TestDaemon::modular("itatm");
+    d.import_busybox();
+    attach_flow(&d);
+}
+
+#[test]
+fn attach_to_a_terminal_container_carries_input_and_output_and_detaches_monolithic() {
+    let d = TestDaemon::monolithic("itato");
+    d.import_busybox();
+    attach_flow(&d);
+}
