@@ -206,3 +206,36 @@ fn attach_to_a_terminal_container_carries_input_and_output_and_detaches_monolith
     d.import_busybox();
     attach_flow(&d);
 }
+
+/// In modular mode the shim holds the container's stdin fifo: a berthd killed and started
+/// again leaves the stdin of a `run -di` container open (its `cat` runs on), and an attach
+/// to the new berthd feeds it.
+#[test]
+fn the_stdin_of_a_container_outlives_a_berthd_restart_modular() {
+    let mut d = TestDaemon::modular("itrst");
+    d.import_busybox();
+    common::docker_ok(&d, &["run", "-d", "-i", "--name", "c", "busybox", "cat"]);
+    d.kill_daemon();
+    d.start();
+    let running = common::docker_ok(&d, &["inspect", "-f", "{{.State.Running}}", "c"]);
+    assert_eq!(running.trim(), "true", "the container's stdin was closed with berthd");
+    // The CLI's attach ends with the container (it waits for its exit): it runs meanwhile.
+    let mut attach = docker_bin_cmd(DOCKER_28, &d)
+        .args(["attach", "c"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn docker attach");
+    // Its input stays open: the end of a non-StdinOnce attach's input ends its output too.
+    let mut input = attach.stdin.take().expect("stdin");
+    input.write_all(b"after-restart\n").expect("write");
+    let logs = || text(&common::docker(&d, &["logs", "c"]).stdout);
+    assert!(wait_until(10, || logs().contains("after-restart")), "{:?}\n{}", logs(), d.log());
+    common::docker_ok(&d, &["kill", "c"]);
+    drop(input);
+    let out = attach.wait_with_output().expect("docker attach");
+    assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "after-restart\n", "the attach streamed the container's output");
+    common::docker_ok(&d, &["rm", "c"]);
+}
