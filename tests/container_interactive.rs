@@ -8,10 +8,14 @@ mod common;
 use common::pty::{on_a_terminal, on_a_terminal_steps};
 use common::{docker_bin_cmd, wait_until, TestDaemon, DOCKER_28};
 use std::io::Write;
-use std::process::{Output, Stdio};
+use std::process::{Command, Output, Stdio};
 
 /// Debian's docker.io client.
 const DOCKER_20: &str = "/usr/bin/docker";
+/// The berth client, in the lists of clients.
+const BERTH: &str = "berth";
+/// Every client under test.
+const CLIENTS: [&str; 3] = [DOCKER_28, DOCKER_20, BERTH];
 /// The caller's terminal: 40 rows by 100 columns.
 const TERM: (u16, u16) = (40, 100);
 
@@ -19,37 +23,49 @@ fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
-/// Runs docker CLI `bin` against `d` with `input` as its stdin (then closed).
-fn docker_with_input(bin: &str, d: &TestDaemon, args: &[&str], input: &[u8]) -> Output {
+/// Client `bin` (a docker CLI, or [`BERTH`]) pointed at `d`.
+fn client_cmd(bin: &str, d: &TestDaemon) -> Command {
+    if bin == BERTH {
+        let mut c = Command::new(common::berth_bin());
+        c.arg("-H").arg(d.host());
+        return c;
+    }
     assert!(std::path::Path::new(bin).exists(), "{bin} is missing: the README's test command installs it");
-    let mut child =
-        docker_bin_cmd(bin, d).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn docker");
+    docker_bin_cmd(bin, d)
+}
+
+/// Runs client `bin` against `d` with `input` as its stdin (then closed).
+fn client_with_input(bin: &str, d: &TestDaemon, args: &[&str], input: &[u8]) -> Output {
+    let mut child = client_cmd(bin, d).args(args).stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn docker");
     let mut w = child.stdin.take().expect("docker stdin");
     w.write_all(input).expect("write docker stdin");
     drop(w);
     child.wait_with_output().expect("docker output")
 }
 
-/// The shell line that runs docker CLI `bin` against `d` (for a terminal).
-fn docker_line(bin: &str, d: &TestDaemon) -> String {
+/// The shell line that runs client `bin` against `d` (for a terminal).
+fn client_line(bin: &str, d: &TestDaemon) -> String {
+    if bin == BERTH {
+        return format!("{} -H {}", common::berth_bin().display(), d.host());
+    }
     format!("DOCKER_HOST={} DOCKER_CONFIG={} {bin}", d.host(), d.dir.path().join("docker-config").display())
 }
 
-/// `run -i` with each docker CLI: the input reaches the container, its end closes the
+/// `run -i` with each client: the input reaches the container, its end closes the
 /// container's stdin (StdinOnce), and the exit code comes back.
 fn stdin_flow(d: &TestDaemon) {
-    for bin in [DOCKER_28, DOCKER_20] {
-        let out = docker_with_input(bin, d, &["run", "-i", "--rm", "busybox", "cat"], b"hi\n");
+    for bin in CLIENTS {
+        let out = client_with_input(bin, d, &["run", "-i", "--rm", "busybox", "cat"], b"hi\n");
         assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), "hi\n".into()), "{bin}: stderr: {}\n{}", text(&out.stderr), d.log());
 
         // More than a pipe holds, then EOF: all of it arrives, and the process sees the end.
         let big: Vec<u8> = (0..200_000u32).map(|i| b'a' + (i % 26) as u8).collect();
-        let out = docker_with_input(bin, d, &["run", "-i", "--rm", "busybox", "sh", "-c", "wc -c; echo end; exit 5"], &big);
+        let out = client_with_input(bin, d, &["run", "-i", "--rm", "busybox", "sh", "-c", "wc -c; echo end; exit 5"], &big);
         assert_eq!(text(&out.stdout).split_whitespace().collect::<Vec<_>>(), ["200000", "end"], "{bin}: {}", text(&out.stderr));
         assert_eq!(out.status.code(), Some(5), "{bin}: {}", text(&out.stderr));
     }
     // Without -i, the container's stdin is empty: `cat` ends at once.
-    let out = docker_with_input(DOCKER_28, d, &["run", "--rm", "busybox", "cat"], b"not for you\n");
+    let out = client_with_input(DOCKER_28, d, &["run", "--rm", "busybox", "cat"], b"not for you\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), String::new()), "{}", text(&out.stderr));
 }
 
@@ -67,11 +83,11 @@ fn run_i_feeds_stdin_to_the_container_and_its_end_closes_it_monolithic() {
     stdin_flow(&d);
 }
 
-/// `run -it` with each docker CLI: a shell on a pty of the caller's size, whose exit code
+/// `run -it` with each client: a shell on a pty of the caller's size, whose exit code
 /// comes back; `docker logs` of a terminal container shows its output, raw.
 fn terminal_flow(d: &TestDaemon) {
-    for bin in [DOCKER_28, DOCKER_20] {
-        let line = format!("{} run -it --rm busybox sh", docker_line(bin, d));
+    for bin in CLIENTS {
+        let line = format!("{} run -it --rm busybox sh", client_line(bin, d));
         // The 20.10 CLI sends the size just after the start (28.x with the create): the
         // shell waits for it, 10 s at most.
         let input = b"echo typed-$((2+3)); tty; i=0; until [ \"$(stty size)\" = '40 100' ] || [ $i = 100 ]; do sleep 0.1; i=$((i+1)); done; echo size-$(stty size | tr ' ' x)\nexit 3\n";
@@ -80,15 +96,15 @@ fn terminal_flow(d: &TestDaemon) {
         assert!(out.text.contains("size-40x100"), "{bin}: the terminal has the caller's size: {:?}\n{}", out.text, d.log());
         assert_eq!(out.status.code(), Some(3), "{bin}: {:?}\n{}", out.text, d.log());
     }
-    let out = docker_bin_cmd(DOCKER_28, d)
-        .args(["run", "-t", "--name", "t1", "busybox", "sh", "-c", "echo one; echo two; exit 2"])
-        .output()
-        .expect("docker");
-    assert_eq!(out.status.code(), Some(2), "{}", text(&out.stderr));
-    assert_eq!(text(&out.stdout), "one\r\ntwo\r\n", "a terminal's output, raw (no stream headers)");
-    let logs = docker_bin_cmd(DOCKER_28, d).args(["logs", "t1"]).output().expect("docker logs");
-    assert_eq!(text(&logs.stdout), "one\r\ntwo\r\n", "{}", text(&logs.stderr));
-    common::docker_ok(d, &["rm", "t1"]);
+    for bin in CLIENTS {
+        let out =
+            client_cmd(bin, d).args(["run", "-t", "--name", "t1", "busybox", "sh", "-c", "echo one; echo two; exit 2"]).output().expect("run -t");
+        assert_eq!(out.status.code(), Some(2), "{bin}: {}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), "one\r\ntwo\r\n", "{bin}: a terminal's output, raw (no stream headers)");
+        let logs = client_cmd(bin, d).args(["logs", "t1"]).output().expect("logs");
+        assert_eq!(text(&logs.stdout), "one\r\ntwo\r\n", "{bin}: {}", text(&logs.stderr));
+        common::docker_ok(d, &["rm", "t1"]);
+    }
 }
 
 #[test]
@@ -151,14 +167,25 @@ fn resize_changes_the_terminal_size_inside_the_container_monolithic() {
     resize_flow(&d);
 }
 
-/// `docker attach` to a running `-it` container: input reaches it and its output comes
+/// An attach ended by the detach keys: the docker CLIs see the keys themselves and report
+/// them as an error of `attach` (as with Docker); berth leaves them to the daemon and
+/// ends with 0.
+fn detached(bin: &str, out: &common::pty::TermOutput) {
+    if bin == BERTH {
+        assert_eq!(out.status.code(), Some(0), "{bin}: {:?}", out.text);
+    } else {
+        assert!(out.text.contains("read escape sequence"), "{bin}: {:?}", out.text);
+    }
+}
+
+/// `attach` (each client) to a running `-it` container: input reaches it and its output comes
 /// back; ctrl-p ctrl-q (or `--detach-keys`) detaches and leaves it running; `exit` in the
 /// shell ends the attach with the container's exit code.
 fn attach_flow(d: &TestDaemon) {
-    for (i, bin) in [DOCKER_28, DOCKER_20].into_iter().enumerate() {
+    for (i, bin) in CLIENTS.into_iter().enumerate() {
         let name = format!("a{i}");
-        common::docker_bin_ok(bin, d, &["run", "-dit", "--name", &name, "busybox", "sh"]);
-        let docker = docker_line(bin, d);
+        common::docker_ok(d, &["run", "-dit", "--name", &name, "busybox", "sh"]);
+        let docker = client_line(bin, d);
 
         // The detach keys are typed once the client shows the container's output: before
         // the client makes the terminal raw, its line discipline would take ctrl-q itself.
@@ -169,14 +196,13 @@ fn attach_flow(d: &TestDaemon) {
             "{bin}: input before the detach keys: {:?}",
             out.text
         );
-        // The CLI, as with Docker, reports the detach as an error of `attach`.
-        assert!(out.text.contains("read escape sequence"), "{bin}: {:?}", out.text);
+        detached(bin, &out);
         let running = common::docker_ok(d, &["inspect", "-f", "{{.State.Running}}", &name]);
         assert_eq!(running.trim(), "true", "{bin}: {:?}", out.text);
 
         let steps: &[(&str, &[u8])] = &[("", b"echo ready-$((2+2))\n"), ("ready-4", b"\x18")];
         let out = on_a_terminal_steps(&format!("{docker} attach --detach-keys ctrl-x {name}"), TERM, steps, &[]);
-        assert!(out.text.contains("read escape sequence"), "{bin}: {:?}", out.text);
+        detached(bin, &out);
 
         let out = on_a_terminal(&format!("{docker} attach {name}"), TERM, b"echo back-$((40+2))\nexit 7\n", &[]);
         assert!(out.text.contains("back-42"), "{bin}: {:?}", out.text);
@@ -191,6 +217,12 @@ fn attach_flow(d: &TestDaemon) {
         assert_eq!(running.trim(), "true", "{bin}: {:?}", out.text);
         common::docker_ok(d, &["rm", "-f", &name]);
     }
+    // Detach keys the daemon cannot read are refused by name, before anything is attached.
+    common::docker_ok(d, &["run", "-dit", "--name", "bad", "busybox", "sh"]);
+    let out = client_cmd(BERTH, d).args(["attach", "--no-stdin", "--detach-keys", "ctrl-1", "bad"]).output().expect("berth attach");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("Invalid detach keys (ctrl-1)"), "{}", text(&out.stderr));
+    common::docker_ok(d, &["rm", "-f", "bad"]);
 }
 
 #[test]

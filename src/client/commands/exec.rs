@@ -64,7 +64,8 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     // With a terminal: ours goes raw (the container's pty echoes and edits lines), and the
     // pty follows our window size.
     let _raw = if opts.tty { crate::terminal::RawMode::enter().ok().flatten() } else { None };
-    let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), created.id.clone())));
+    let resize_path = format!("/exec/{}/resize", escape(&created.id, false));
+    let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), resize_path)));
     // Our stdin goes in until it ends (then the write half is shut, which the daemon
     // passes on as the process's EOF); it is abandoned when the process ends first.
     let input = opts.interactive.then(|| {
@@ -84,17 +85,18 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
 }
 
 /// Our terminal's (columns, rows), from stdout or else stdin.
-fn terminal_size() -> Option<(u32, u32)> {
+pub(super) fn terminal_size() -> Option<(u32, u32)> {
     use std::os::fd::AsRawFd;
     crate::terminal::window_size(std::io::stdout().as_raw_fd()).or_else(|| crate::terminal::window_size(std::io::stdin().as_raw_fd()))
 }
 
-/// Sends our terminal's size to exec `exec_id` now and on every SIGWINCH.
-async fn follow_window_size(client: EngineClient, exec_id: String) {
+/// Sends our terminal's size to `resize_path` (an exec's or a container's `/resize`) now
+/// and on every SIGWINCH.
+pub(super) async fn follow_window_size(client: EngineClient, resize_path: String) {
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     loop {
         if let Some((w, h)) = terminal_size() {
-            let path = format!("/exec/{}/resize?h={h}&w={w}", escape(&exec_id, false));
+            let path = format!("{resize_path}?h={h}&w={w}");
             if let Err(e) = client.post_empty(&path).await {
                 tracing::debug!("resize exec: {e}");
             }
