@@ -64,6 +64,13 @@ fn stdin_flow(d: &TestDaemon) {
         assert_eq!(text(&out.stdout).split_whitespace().collect::<Vec<_>>(), ["200000", "end"], "{bin}: {}", text(&out.stderr));
         assert_eq!(out.status.code(), Some(5), "{bin}: {}", text(&out.stderr));
     }
+    // `create -i` then `start -ai`: the same StdinOnce attach, to a created container.
+    for bin in [DOCKER_28, DOCKER_20] {
+        common::docker_ok(d, &["create", "-i", "--name", "later", "busybox", "sh", "-c", "cat; exit 6"]);
+        let out = client_with_input(bin, d, &["start", "-ai", "later"], b"to a created one\n");
+        assert_eq!((out.status.code(), text(&out.stdout)), (Some(6), "to a created one\n".into()), "{bin}: {}", text(&out.stderr));
+        common::docker_ok(d, &["rm", "later"]);
+    }
     // Without -i, the container's stdin is empty: `cat` ends at once.
     let out = client_with_input(DOCKER_28, d, &["run", "--rm", "busybox", "cat"], b"not for you\n");
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(0), String::new()), "{}", text(&out.stderr));
@@ -270,4 +277,39 @@ fn the_stdin_of_a_container_outlives_a_berthd_restart_modular() {
     assert_eq!(out.status.code(), Some(137), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "after-restart\n", "the attach streamed the container's output");
     common::docker_ok(&d, &["rm", "c"]);
+}
+
+/// `exec -it` detached with ctrl-p ctrl-q (each client): the client ends and the exec's
+/// shell runs on; exec detach keys the daemon cannot read are refused at create.
+fn exec_detach_flow(d: &TestDaemon) {
+    common::docker_ok(d, &["run", "-d", "--name", "box", "busybox", "sleep", "1000"]);
+    let shells = || {
+        let ps = text(&common::docker(d, &["exec", "box", "ps", "-o", "comm"]).stdout);
+        ps.lines().filter(|l| l.trim() == "sh").count()
+    };
+    for (i, bin) in CLIENTS.into_iter().enumerate() {
+        let steps: &[(&str, &[u8])] = &[("", b"echo ready-$((1+1))\n"), ("ready-2", b"\x10\x11")];
+        let out = on_a_terminal_steps(&format!("{} exec -it box sh", client_line(bin, d)), TERM, steps, &[]);
+        detached(bin, &out);
+        // The detached shells still run (their stdin was not closed).
+        assert_eq!(shells(), i + 1, "{bin}: {:?}", out.text);
+    }
+    let r = common::http::post_json(d, "/containers/box/exec", r#"{"Cmd":["sh"],"Tty":true,"AttachStdin":true,"DetachKeys":"ctrl-1"}"#);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.message().contains("Invalid detach keys (ctrl-1)"), "{}", r.text());
+    common::docker_ok(d, &["rm", "-f", "box"]);
+}
+
+#[test]
+fn exec_it_detaches_with_the_detach_keys_and_the_process_runs_on_modular() {
+    let d = TestDaemon::modular("itexm");
+    d.import_busybox();
+    exec_detach_flow(&d);
+}
+
+#[test]
+fn exec_it_detaches_with_the_detach_keys_and_the_process_runs_on_monolithic() {
+    let d = TestDaemon::monolithic("itexo");
+    d.import_busybox();
+    exec_detach_flow(&d);
 }

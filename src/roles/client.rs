@@ -344,6 +344,9 @@ struct ExecArgs {
     /// Username or UID (format: <uid>[:<gid>])
     #[arg(short, long)]
     user: Option<String>,
+    /// Override the key sequence for detaching from the process
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     /// Give extended privileges to the command
     #[arg(long)]
     privileged: bool,
@@ -440,6 +443,7 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 workdir: a.workdir,
                 user: a.user,
                 privileged: a.privileged,
+                detach_keys: a.detach_keys,
                 container: it.next().unwrap_or_default(),
                 cmd: it.collect(),
             };

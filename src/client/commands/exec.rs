@@ -20,6 +20,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub privileged: bool,
+    /// `--detach-keys` (the daemon's default, ctrl-p ctrl-q, when None).
+    pub detach_keys: Option<String>,
     pub container: String,
     pub cmd: Vec<String>,
 }
@@ -37,7 +39,7 @@ pub fn create_request(opts: &ExecOptions) -> ExecConfig {
         attach_stdout: attach,
         attach_stderr: attach,
         privileged: opts.privileged,
-        detach_keys: String::new(),
+        detach_keys: opts.detach_keys.clone().unwrap_or_default(),
     }
 }
 
@@ -81,6 +83,10 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     }
     copied?;
     let inspect: ExecInspect = client.get_json(&format!("/exec/{}/json", escape(&created.id, false))).await?;
+    // The stream ended with the process running: detached (the detach keys).
+    if inspect.running {
+        return Ok(0);
+    }
     Ok(inspect.exit_code.map(|c| (c & 0xff) as u8).unwrap_or(126))
 }
 
