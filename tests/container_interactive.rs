@@ -313,3 +313,73 @@ fn exec_it_detaches_with_the_detach_keys_and_the_process_runs_on_monolithic() {
     d.import_busybox();
     exec_detach_flow(&d);
 }
+
+/// The same after a restart with a terminal: a `run -dit` shell survives berthd's SIGKILL,
+/// and an attach to the new berthd types into it, reads its output and ends with its code.
+#[test]
+fn a_terminal_container_outlives_a_berthd_restart_and_takes_an_attach_modular() {
+    let mut d = TestDaemon::modular("itrtt");
+    d.import_busybox();
+    common::docker_ok(&d, &["run", "-dit", "--name", "t", "busybox", "sh"]);
+    d.kill_daemon();
+    d.start();
+    let line = format!("{} attach t", client_line(DOCKER_28, &d));
+    let out = on_a_terminal(&line, TERM, b"echo back-$((40+2))\nexit 7\n", &[]);
+    assert!(out.text.contains("back-42"), "{:?}\n{}", out.text, d.log());
+    assert_eq!(out.status.code(), Some(7), "{:?}", out.text);
+    common::docker_ok(&d, &["rm", "t"]);
+}
+
+/// `run -i` without a terminal proxies the signals its client gets to the container (the
+/// docker CLIs do it themselves, berth too: docker's default `--sig-proxy`).
+fn sig_proxy_flow(d: &TestDaemon) {
+    use std::io::{BufRead, BufReader};
+    let script = "trap 'echo got-term; exit 9' TERM; echo ready; while true; do sleep 0.1; done";
+    for bin in CLIENTS {
+        let mut child = client_cmd(bin, d)
+            .args(["run", "-i", "--name", "sp", "busybox", "sh", "-c", script])
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("spawn client");
+        let input = child.stdin.take();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let stdout = child.stdout.take().expect("stdout");
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let ready = rx.recv_timeout(std::time::Duration::from_secs(30));
+        if ready.as_deref() != Ok("ready") {
+            let _ = child.kill();
+            panic!("{bin}: the container did not say ready: {ready:?}");
+        }
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.id() as i32), nix::sys::signal::Signal::SIGTERM).expect("signal the client");
+        // The container ends by its trap: the client's end comes with it.
+        let ended = wait_until(30, || child.try_wait().is_ok_and(|s| s.is_some()));
+        if !ended {
+            let _ = child.kill();
+        }
+        let status = child.wait().expect("wait client");
+        let rest: Vec<String> = rx.iter().collect();
+        assert_eq!((status.code(), rest), (Some(9), vec!["got-term".to_owned()]), "{bin}");
+        drop(input);
+        common::docker_ok(d, &["rm", "-f", "sp"]);
+    }
+}
+
+#[test]
+fn run_i_proxies_signals_to_the_container_modular() {
+    let d = TestDaemon::modular("itsgm");
+    d.import_busybox();
+    sig_proxy_flow(&d);
+}
+
+#[test]
+fn run_i_proxies_signals_to_the_container_monolithic() {
+    let d = TestDaemon::monolithic("itsgo");
+    d.import_busybox();
+    sig_proxy_flow(&d);
+}
