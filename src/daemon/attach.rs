@@ -15,8 +15,13 @@ use tokio::net::unix::pipe;
 const STDIN_FIFO: &str = "stdin";
 /// Docker's default detach keys: ctrl-p, ctrl-q.
 pub const DEFAULT_DETACH_KEYS: &[u8] = &[0x10, 0x11];
-/// How often an ended input looks whether its container has started yet.
+/// How often an ended input looks whether its container has started yet: often at first
+/// (`run` starts it right after attaching), then rarely (a start that failed leaves the
+/// container created until it is started again or removed).
 const START_POLL: Duration = Duration::from_millis(25);
+const START_POLL_LATER: Duration = Duration::from_millis(500);
+/// How long the frequent polling lasts.
+const START_POLL_FAST_FOR: Duration = Duration::from_secs(10);
 
 /// How an attach's input ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -126,10 +131,12 @@ impl Daemon {
     /// `attached_at` (`run` attaches before it starts) is waited for: its reader is not
     /// there yet to take the input.
     pub async fn close_container_stdin(&self, id: &str, stdin: pipe::Sender, attached_at: Option<chrono::DateTime<chrono::Utc>>) {
+        let fast_until = tokio::time::Instant::now() + START_POLL_FAST_FOR;
         loop {
             match self.containers.get(id) {
                 Ok(c) if c.state.status == Status::Running || c.state.started_at != attached_at => break,
-                Ok(_) => tokio::time::sleep(START_POLL).await,
+                Ok(_) => tokio::time::sleep(if tokio::time::Instant::now() < fast_until { START_POLL } else { START_POLL_LATER }).await,
+                // Removed: nothing to close.
                 Err(_) => return,
             }
         }
