@@ -383,3 +383,25 @@ fn run_i_proxies_signals_to_the_container_monolithic() {
     d.import_busybox();
     sig_proxy_flow(&d);
 }
+
+/// berth-supervisor takes a task with a terminal from a real dockerd (20.10): `docker run
+/// -it` on it gets a shell on a pty, `run -i` its stdin, and their exit codes come back.
+#[test]
+fn real_dockerd_on_berth_supervisor_runs_interactive_containers() {
+    let tmp = common::TempDir::new("itdkd");
+    let s = common::engines::DockerdOnSupervisor::start(tmp.path());
+    s.import_busybox();
+    let env = s.docker_env();
+    let line = format!("{DOCKER_20} run -it --rm --network none busybox sh");
+    let out = on_a_terminal(&line, TERM, b"echo typed-$((2+3)); tty\nexit 3\n", &env);
+    assert!(out.text.contains("typed-5") && out.text.contains("/dev/pts/0"), "{:?}\n{}", out.text, s.log());
+    assert_eq!(out.status.code(), Some(3), "{:?}", out.text);
+    let mut cmd = s.docker_cmd();
+    cmd.args(["run", "-i", "--rm", "--network", "none", "busybox", "sh", "-c", "cat; exit 4"]);
+    let out = {
+        let mut c = cmd.stdin(Stdio::piped()).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().expect("spawn docker");
+        c.stdin.take().expect("stdin").write_all(b"through dockerd\n").expect("write");
+        c.wait_with_output().expect("docker")
+    };
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(4), "through dockerd\n".into()), "{}", text(&out.stderr));
+}
