@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::logs::rotate::{Limits, RotatingWriter};
-use crate::logs::LogTarget;
+use crate::logs::{LogTarget, CHUNKS_KEY};
 
 /// Errors of stdio setup.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,25 @@ fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), StdioError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| StdioError::io("pipe for container", Path::new(id), e.into()))
 }
 
+/// Whether a stdio URI asks for [`CHUNKS_KEY`], and the URI without it.
+fn take_chunks(uri: &str) -> (bool, String) {
+    let Some((base, query)) = uri.split_once('?') else { return (false, uri.to_owned()) };
+    let mut chunks = false;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| {
+            let hit = *kv == format!("{CHUNKS_KEY}=1");
+            chunks |= hit;
+            !hit
+        })
+        .collect();
+    if rest.is_empty() {
+        (chunks, base.to_owned())
+    } else {
+        (chunks, format!("{base}?{}", rest.join("&")))
+    }
+}
+
 /// Splits `jsonfile:///p?max-size=4k&max-file=3` into the path and rotation limits.
 fn parse_jsonfile(id: &str, rest: &str) -> Result<(PathBuf, Limits), StdioError> {
     let t = LogTarget::from_uri(rest).map_err(|e| StdioError::Invalid(format!("container {id}: {e}")))?;
@@ -202,12 +221,13 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
 
 /// Copies output that arrives already split into `stdout` and `stderr` (a logging binary's
 /// fds) into the sink `uri` names, as [`pipes`] copies a process's; the drain ends once
-/// both reach EOF.
+/// both reach EOF. With [`CHUNKS_KEY`] in the URI, every read is logged as it comes.
 pub fn copy_streams(id: &str, stdout: File, stderr: File, uri: &str) -> Result<Arc<Drain>, StdioError> {
     let drain = Arc::new(Drain::default());
-    let (out_sink, err_sink) = sinks(id, uri, uri)?;
-    spawn_copy(id, "stdout", stdout, out_sink, &drain, false)?;
-    spawn_copy(id, "stderr", stderr, err_sink, &drain, false)?;
+    let (chunks, uri) = take_chunks(uri);
+    let (out_sink, err_sink) = sinks(id, &uri, &uri)?;
+    spawn_copy(id, "stdout", stdout, out_sink, &drain, chunks)?;
+    spawn_copy(id, "stderr", stderr, err_sink, &drain, chunks)?;
     Ok(drain)
 }
 
@@ -402,6 +422,14 @@ fn unread(fifo: &File) -> usize {
 mod tests {
     use super::*;
     use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn the_chunks_key_is_taken_out_of_a_logger_uri_and_the_rest_kept() {
+        assert_eq!(take_chunks("jsonfile:///l?chunks=1"), (true, "jsonfile:///l".into()));
+        assert_eq!(take_chunks("jsonfile:///l?max-size=1&max-file=2&chunks=1"), (true, "jsonfile:///l?max-size=1&max-file=2".into()));
+        assert_eq!(take_chunks("jsonfile:///l?max-size=1&max-file=2"), (false, "jsonfile:///l?max-size=1&max-file=2".into()));
+        assert_eq!(take_chunks("jsonfile:///l"), (false, "jsonfile:///l".into()));
+    }
 
     #[test]
     fn an_unknown_stdio_scheme_is_refused_by_name() {

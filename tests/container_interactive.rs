@@ -112,6 +112,11 @@ fn terminal_flow(d: &TestDaemon) {
         assert_eq!(text(&logs.stdout), "one\r\ntwo\r\n", "{bin}: {}", text(&logs.stderr));
         common::docker_ok(d, &["rm", "t1"]);
     }
+    // A terminal's unfinished line (a prompt) reaches the log, hence attach, at once.
+    common::docker_ok(d, &["run", "-dt", "--name", "p", "busybox", "sh", "-c", "printf prompt-; exec sleep 1000"]);
+    let logs = || text(&common::docker(d, &["logs", "p"]).stdout);
+    assert!(wait_until(10, || logs() == "prompt-"), "{:?}", logs());
+    common::docker_ok(d, &["rm", "-f", "p"]);
 }
 
 #[test]
@@ -404,4 +409,24 @@ fn real_dockerd_on_berth_supervisor_runs_interactive_containers() {
         c.wait_with_output().expect("docker")
     };
     assert_eq!((out.status.code(), text(&out.stdout)), (Some(4), "through dockerd\n".into()), "{}", text(&out.stderr));
+}
+
+/// Under containerd's runc shim (`--default-runtime io.containerd.runc.v2`, its output
+/// logged by `berth logger`): `run -t` gets a terminal whose unfinished line (a prompt)
+/// reaches the log at once (the logger logs a terminal's output read by read), and whose
+/// exit code comes back; `run -i` is refused by name, as that shim keeps no writer of its
+/// own on the stdin fifo (its client would have to, and berthd's restarts would close it).
+#[test]
+fn run_t_works_and_run_i_is_refused_under_containerd_runc_shim_modular() {
+    let d = TestDaemon::modular_with("itrunc", &["--default-runtime", "io.containerd.runc.v2"]);
+    d.import_busybox();
+    let out = client_cmd(DOCKER_28, &d).args(["run", "-t", "--rm", "busybox", "sh", "-c", "tty; exit 3"]).output().expect("run -t");
+    assert_eq!((out.status.code(), text(&out.stdout)), (Some(3), "/dev/pts/0\r\n".into()), "{}", text(&out.stderr));
+    common::docker_ok(&d, &["run", "-dt", "--name", "p", "busybox", "sh", "-c", "printf prompt-; exec sleep 1000"]);
+    let logs = || text(&common::docker(&d, &["logs", "p"]).stdout);
+    assert!(wait_until(10, || logs() == "prompt-"), "{:?}", logs());
+    common::docker_ok(&d, &["rm", "-f", "p"]);
+    let out = client_with_input(DOCKER_28, &d, &["run", "-i", "--rm", "busybox", "cat"], b"via runc\n");
+    assert_ne!(out.status.code(), Some(0), "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("OpenStdin (-i) is not supported under io.containerd.runc.v2"), "{}", text(&out.stderr));
 }
