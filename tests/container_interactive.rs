@@ -235,6 +235,12 @@ fn attach_flow(d: &TestDaemon) {
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
     assert!(text(&out.stderr).contains("Invalid detach keys (ctrl-1)"), "{}", text(&out.stderr));
     common::docker_ok(d, &["rm", "-f", "bad"]);
+    // A stopped container cannot be attached to (as docker says).
+    common::docker_ok(d, &["create", "-it", "--name", "stopped", "busybox", "sh"]);
+    let out = client_cmd(BERTH, d).args(["attach", "stopped"]).output().expect("berth attach");
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("You cannot attach to a stopped container, start it first"), "{}", text(&out.stderr));
+    common::docker_ok(d, &["rm", "stopped"]);
 }
 
 #[test]
