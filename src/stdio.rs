@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use crate::logs::rotate::{Limits, RotatingWriter};
-use crate::logs::LogTarget;
+use crate::logs::{LogTarget, CHUNKS_KEY};
 
 /// Errors of stdio setup.
 #[derive(Debug, thiserror::Error)]
@@ -132,6 +132,25 @@ fn pipe(id: &str) -> Result<(OwnedFd, OwnedFd), StdioError> {
     nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).map_err(|e| StdioError::io("pipe for container", Path::new(id), e.into()))
 }
 
+/// Whether a stdio URI asks for [`CHUNKS_KEY`], and the URI without it.
+fn take_chunks(uri: &str) -> (bool, String) {
+    let Some((base, query)) = uri.split_once('?') else { return (false, uri.to_owned()) };
+    let mut chunks = false;
+    let rest: Vec<&str> = query
+        .split('&')
+        .filter(|kv| {
+            let hit = *kv == format!("{CHUNKS_KEY}=1");
+            chunks |= hit;
+            !hit
+        })
+        .collect();
+    if rest.is_empty() {
+        (chunks, base.to_owned())
+    } else {
+        (chunks, format!("{base}?{}", rest.join("&")))
+    }
+}
+
 /// Splits `jsonfile:///p?max-size=4k&max-file=3` into the path and rotation limits.
 fn parse_jsonfile(id: &str, rest: &str) -> Result<(PathBuf, Limits), StdioError> {
     let t = LogTarget::from_uri(rest).map_err(|e| StdioError::Invalid(format!("container {id}: {e}")))?;
@@ -182,12 +201,12 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
     let mut stdio = ProcessStdio::default();
     if !matches!(out_sink, Sink::Null) {
         let (r, w) = pipe(id)?;
-        spawn_copy(id, "stdout", File::from(r), out_sink, drain)?;
+        spawn_copy(id, "stdout", File::from(r), out_sink, drain, false)?;
         stdio.stdout = Some(w);
     }
     if !matches!(err_sink, Sink::Null) {
         let (r, w) = pipe(id)?;
-        spawn_copy(id, "stderr", File::from(r), err_sink, drain)?;
+        spawn_copy(id, "stderr", File::from(r), err_sink, drain, false)?;
         stdio.stderr = Some(w);
     }
     let input = Arc::new(Stdin::default());
@@ -202,12 +221,13 @@ pub fn pipes(id: &str, stdin: &str, stdout: &str, stderr: &str, drain: &Arc<Drai
 
 /// Copies output that arrives already split into `stdout` and `stderr` (a logging binary's
 /// fds) into the sink `uri` names, as [`pipes`] copies a process's; the drain ends once
-/// both reach EOF.
+/// both reach EOF. With [`CHUNKS_KEY`] in the URI, every read is logged as it comes.
 pub fn copy_streams(id: &str, stdout: File, stderr: File, uri: &str) -> Result<Arc<Drain>, StdioError> {
     let drain = Arc::new(Drain::default());
-    let (out_sink, err_sink) = sinks(id, uri, uri)?;
-    spawn_copy(id, "stdout", stdout, out_sink, &drain)?;
-    spawn_copy(id, "stderr", stderr, err_sink, &drain)?;
+    let (chunks, uri) = take_chunks(uri);
+    let (out_sink, err_sink) = sinks(id, &uri, &uri)?;
+    spawn_copy(id, "stdout", stdout, out_sink, &drain, chunks)?;
+    spawn_copy(id, "stderr", stderr, err_sink, &drain, chunks)?;
     Ok(drain)
 }
 
@@ -216,7 +236,9 @@ pub fn console(id: &str, master: &File, stdin: &str, stdout: &str, drain: &Arc<D
     let (out_sink, _) = sinks(id, stdout, "")?;
     let dup = |m: &File| m.try_clone().map_err(|e| StdioError::io("dup pty master of", Path::new(id), e));
     if !matches!(out_sink, Sink::Null) {
-        spawn_copy(id, "stdout", dup(master)?, out_sink, drain)?;
+        // A terminal's output is logged as it comes, unfinished lines too: attach reads
+        // the log, and a shell's prompt has no newline.
+        spawn_copy(id, "stdout", dup(master)?, out_sink, drain, true)?;
     }
     let input = Arc::new(Stdin::default());
     if !stdin.is_empty() {
@@ -278,7 +300,7 @@ fn spawn_stdin(id: &str, uri: &str, input: Arc<Stdin>) -> Result<(), StdioError>
         .map_err(|e| StdioError::io("spawn stdin copier for", Path::new(id), e))
 }
 
-fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>) -> Result<(), StdioError> {
+fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<Drain>, chunks: bool) -> Result<(), StdioError> {
     // The sink is open before the caller answers: a client's reader that opens its fifo
     // after our reply and finds no writer reads EOF at once, and the output is lost.
     let out = match &sink {
@@ -295,7 +317,7 @@ fn spawn_copy(id: &str, name: &'static str, src: File, sink: Sink, drain: &Arc<D
     let id2 = id.to_owned();
     drain.add();
     let spawned = std::thread::Builder::new().name(format!("io-{name}")).spawn(move || {
-        copy(&id2, name, src, sink, out);
+        copy(&id2, name, src, sink, out, chunks);
         drain2.done();
     });
     if let Err(e) = spawned {
@@ -315,8 +337,9 @@ fn open_path(path: &Path) -> std::io::Result<File> {
     }
 }
 
-/// Copies `src` to `sink` (through `out`, the sink's open file, for a path) until EOF.
-fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option<File>) {
+/// Copies `src` to `sink` (through `out`, the sink's open file, for a path) until EOF; with
+/// `chunks`, a log gets every read as a record, ended by a newline or not.
+fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option<File>, chunks: bool) {
     let mut buf = vec![0u8; 32 * 1024];
     loop {
         let n = match src.read(&mut buf) {
@@ -334,6 +357,9 @@ fn copy(id: &str, name: &'static str, mut src: File, sink: Sink, mut out: Option
             Sink::Log(l) => {
                 let mut w = l.writer.lock().unwrap_or_else(|p| p.into_inner());
                 if let Err(e) = w.write(name, &buf[..n]) {
+                    tracing::warn!(container = id, "{name}: {e}");
+                }
+                if chunks && let Err(e) = w.flush_partial() {
                     tracing::warn!(container = id, "{name}: {e}");
                 }
             }
@@ -396,6 +422,14 @@ fn unread(fifo: &File) -> usize {
 mod tests {
     use super::*;
     use std::os::unix::fs::OpenOptionsExt;
+
+    #[test]
+    fn the_chunks_key_is_taken_out_of_a_logger_uri_and_the_rest_kept() {
+        assert_eq!(take_chunks("jsonfile:///l?chunks=1"), (true, "jsonfile:///l".into()));
+        assert_eq!(take_chunks("jsonfile:///l?max-size=1&max-file=2&chunks=1"), (true, "jsonfile:///l?max-size=1&max-file=2".into()));
+        assert_eq!(take_chunks("jsonfile:///l?max-size=1&max-file=2"), (false, "jsonfile:///l?max-size=1&max-file=2".into()));
+        assert_eq!(take_chunks("jsonfile:///l"), (false, "jsonfile:///l".into()));
+    }
 
     #[test]
     fn an_unknown_stdio_scheme_is_refused_by_name() {

@@ -361,11 +361,12 @@ fn run_create_404_exits_125_with_the_message() {
 }
 
 #[test]
-fn run_tty_is_a_clear_error() {
+fn run_it_without_a_terminal_is_a_clear_error() {
     let d = FakeDaemon::start(run_router(|| Reply::Status(204), 0));
-    let out = d.berth(&["run", "-t", "busybox"]);
+    // As docker: -it needs a terminal on stdin; nothing is created without one.
+    let out = d.berth(&["run", "-it", "busybox"]);
     assert_eq!(out.status.code(), Some(125));
-    assert!(stderr(&out).contains("not supported"), "{}", stderr(&out));
+    assert!(stderr(&out).contains("the input device is not a TTY"), "{}", stderr(&out));
     assert!(d.requests().is_empty());
 }
 

@@ -102,11 +102,32 @@ pub enum Backend {
 }
 
 impl Backend {
-    /// Creates and starts container `id` from `spec`, its output going to the json-file log.
-    pub async fn start(&self, id: &str, spec: &Value, log: &LogTarget) -> Result<i32, BackendError> {
+    /// Creates and starts container `id` from `spec`, its output going to the json-file log
+    /// and its stdin read from the fifo `stdin` (empty: /dev/null). With `process.terminal`
+    /// in the spec, the init gets a pty whose master the shim (or this daemon) holds.
+    pub async fn start(&self, id: &str, spec: &Value, log: &LogTarget, stdin: &str) -> Result<i32, BackendError> {
         match self {
-            Backend::Modular(s) => s.start(id, spec, log).await,
-            Backend::Monolithic(m) => m.start(id, spec, log).await,
+            Backend::Modular(s) => s.start(id, spec, log, stdin).await,
+            Backend::Monolithic(m) => m.start(id, spec, log, stdin).await,
+        }
+    }
+
+    /// Closes the container init's stdin once what is in its fifo has been read (CloseIO).
+    pub async fn close_stdin(&self, id: &str) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_close_stdin(id, "").await,
+            Backend::Monolithic(m) => {
+                m.exec_close_stdin(&super::monolithic::init_key(id));
+                Ok(())
+            }
+        }
+    }
+
+    /// Sets the window size of the container init's terminal.
+    pub async fn resize(&self, id: &str, width: u32, height: u32) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.exec_resize(id, "", width, height).await,
+            Backend::Monolithic(m) => m.exec_resize(&super::monolithic::init_key(id), width, height),
         }
     }
 

@@ -70,6 +70,8 @@ pub struct ExecSession {
     pub stderr: Option<pipe::Receiver>,
     /// Becomes `Some(exit code)` when the process has exited.
     pub exited: watch::Receiver<Option<i64>>,
+    /// With a terminal: the keys that detach the client from the process (it runs on).
+    pub detach_keys: Option<Vec<u8>>,
     /// Closes the process's stdin (after `stdin` was dropped).
     pub close_stdin: Box<dyn FnOnce() + Send>,
 }
@@ -82,6 +84,18 @@ impl ExecSession {
             Err(_) => -1,
         }
     }
+}
+
+/// The detach keys of an exec with a terminal (Docker's default unless its config names
+/// others); None without a terminal, whose input is never scanned.
+fn detach_keys(config: &ExecConfig) -> Result<Option<Vec<u8>>, DaemonError> {
+    if !config.tty {
+        return Ok(None);
+    }
+    if config.detach_keys.is_empty() {
+        return Ok(Some(super::attach::DEFAULT_DETACH_KEYS.to_vec()));
+    }
+    super::attach::parse_detach_keys(&config.detach_keys).map(Some).map_err(DaemonError::BadRequest)
 }
 
 fn mkfifo(path: &Path) -> Result<(), DaemonError> {
@@ -110,6 +124,7 @@ impl Daemon {
         if config.cmd.as_ref().is_none_or(Vec::is_empty) {
             return Err(DaemonError::BadRequest("No exec command specified".into()));
         }
+        detach_keys(&config)?;
         let exec_id = crate::util::random_id();
         let (exited, _) = watch::channel(None);
         let record = ExecRecord { container_id: id, config, state: ExecState::Created, pid: 0, exited };
@@ -277,7 +292,8 @@ impl Daemon {
                 }
             });
         });
-        Ok(ExecSession { tty: e.config.tty, stdin, stdout, stderr, exited: e.exited.subscribe(), close_stdin })
+        let detach_keys = detach_keys(&e.config)?;
+        Ok(ExecSession { tty: e.config.tty, stdin, stdout, stderr, exited: e.exited.subscribe(), close_stdin, detach_keys })
     }
 
     /// `POST /exec/{id}/resize`: sets the window size of a running exec's terminal.

@@ -191,7 +191,14 @@ impl Daemon {
                 return Err(e);
             }
         };
-        match self.backend.start(id, &spec, &log).await {
+        let stdin = match self.stdin_fifo(&c) {
+            Ok(s) => s,
+            Err(e) => {
+                let _ = self.overlay.unmount(id);
+                return Err(e);
+            }
+        };
+        match self.backend.start(id, &spec, &log, &stdin).await {
             Ok(pid) => {
                 let recorded = self.containers.update(id, |c| {
                     c.state = container::State {

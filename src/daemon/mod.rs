@@ -1,6 +1,7 @@
 //! The daemon (dockerd's part): containers, images, the Engine API, and the backend that
 //! runs containers — a supervisor in modular mode, itself in monolithic mode.
 
+pub mod attach;
 pub mod backend;
 pub mod container;
 pub mod devices;

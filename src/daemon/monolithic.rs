@@ -16,9 +16,23 @@ use tokio::sync::{mpsc::UnboundedSender, oneshot};
 
 /// Work for the launcher thread.
 enum Job {
-    Start { id: String, bundle: PathBuf, log: LogTarget, reply: oneshot::Sender<Result<i32, BackendError>> },
+    Start { id: String, bundle: PathBuf, log: LogTarget, stdin: String, reply: oneshot::Sender<Result<Started, BackendError>> },
     Kill { id: String, signal: i32, reply: oneshot::Sender<Result<(), BackendError>> },
     Delete { id: String, reply: oneshot::Sender<Result<(), BackendError>> },
+}
+
+/// A started container init: its pid, and the stdio this daemon holds for it.
+struct Started {
+    pid: i32,
+    /// The pty master, with a terminal.
+    master: Option<File>,
+    input: Arc<Stdin>,
+}
+
+/// The key of a container init's stdin and pty in the maps shared with exec processes
+/// (exec ids never hold a '/').
+pub(super) fn init_key(id: &str) -> String {
+    format!("init/{id}")
 }
 
 /// The in-process backend.
@@ -28,9 +42,10 @@ pub struct Monolithic {
     bundles: PathBuf,
     /// Exec processes started and not yet waited for, by exec id.
     execs: Mutex<std::collections::HashMap<String, (crate::runtime::ExecHandle, Arc<Drain>)>>,
-    /// The stdin copiers of exec processes, by exec id, until their stdin is closed.
+    /// The stdin copiers of exec processes, by exec id (container inits by [`init_key`]),
+    /// until their stdin is closed.
     inputs: Mutex<std::collections::HashMap<String, Arc<Stdin>>>,
-    /// The pty masters of exec processes with a terminal, by exec id.
+    /// The pty masters of processes with a terminal, by exec id (inits by [`init_key`]).
     ptys: Mutex<std::collections::HashMap<String, File>>,
 }
 
@@ -60,13 +75,21 @@ impl Monolithic {
         rx.await.map_err(|_| BackendError::LauncherGone)?
     }
 
-    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
+    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget, stdin: &str) -> Result<i32, BackendError> {
         let bundle = self.bundles.join(id);
         crate::fsperm::ensure_dir(&bundle, crate::fsperm::DIR_PRIVATE).map_err(|e| BackendError::io("create", &bundle, e))?;
         let cfg = bundle.join("config.json");
         crate::util::write_json(&cfg, spec).map_err(|e| BackendError::io("write", &cfg, e))?;
-        let (id, log) = (id.to_owned(), log.clone());
-        self.call(|reply| Job::Start { id, bundle, log, reply }).await
+        let (idc, log, stdin) = (id.to_owned(), log.clone(), stdin.to_owned());
+        let started = self.call(|reply| Job::Start { id: idc, bundle, log, stdin, reply }).await?;
+        let key = init_key(id);
+        let mut ptys = self.ptys.lock().unwrap_or_else(|p| p.into_inner());
+        match started.master {
+            Some(m) => ptys.insert(key.clone(), m),
+            None => ptys.remove(&key),
+        };
+        self.inputs.lock().unwrap_or_else(|p| p.into_inner()).insert(key, started.input);
+        Ok(started.pid)
     }
 
     pub(super) async fn kill(&self, id: &str, signal: i32) -> Result<(), BackendError> {
@@ -77,6 +100,8 @@ impl Monolithic {
     pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {
         let idc = id.to_owned();
         let r = self.call(|reply| Job::Delete { id: idc, reply }).await;
+        self.ptys.lock().unwrap_or_else(|p| p.into_inner()).remove(&init_key(id));
+        self.inputs.lock().unwrap_or_else(|p| p.into_inner()).remove(&init_key(id));
         let _ = std::fs::remove_dir_all(self.bundles.join(id));
         r
     }
@@ -213,8 +238,8 @@ fn clean_leftovers(runtime: &Runtime, bundles: &Path) {
 fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<ExitEvent>) {
     for job in jobs {
         match job {
-            Job::Start { id, bundle, log, reply } => {
-                let _ = reply.send(start_one(&runtime, &id, &bundle, &log, exits.clone()));
+            Job::Start { id, bundle, log, stdin, reply } => {
+                let _ = reply.send(start_one(&runtime, &id, &bundle, &log, &stdin, exits.clone()));
             }
             Job::Kill { id, signal, reply } => {
                 let _ = reply.send(runtime.kill(&id, signal, false).map_err(BackendError::from));
@@ -230,28 +255,51 @@ fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<
     }
 }
 
-fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits: UnboundedSender<ExitEvent>) -> Result<i32, BackendError> {
-    // The same copiers as the shim's: both streams into the container's json-file log.
+fn start_one(
+    runtime: &Runtime,
+    id: &str,
+    bundle: &Path,
+    log: &LogTarget,
+    stdin: &str,
+    exits: UnboundedSender<ExitEvent>,
+) -> Result<Started, BackendError> {
+    // The same copiers as the shim's: both streams (or the pty) into the container's
+    // json-file log, the stdin fifo into the process.
     let drain = Arc::new(Drain::default());
     let uri = log.uri();
-    let (stdio, _) = crate::stdio::pipes(id, "", &uri, &uri, &drain)?;
     let devnull = File::open("/dev/null").map_err(|e| BackendError::io("open", "/dev/null", e))?;
-    let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
-    let opts = CreateOptions {
-        pid_file: None,
-        stdio: Some([devnull.as_raw_fd(), fd(&stdio.stdout), fd(&stdio.stderr)]),
-        parent_death_signal: Some(libc::SIGKILL),
-    };
     crate::bundle::clear_exit(bundle);
-    let state = runtime.create(id, bundle, &opts).map_err(|e| BackendError::Start(e.to_string()))?;
-    // Our copies of the write ends must go, or the copiers never see EOF.
-    drop((stdio, devnull));
+    let spec = crate::runtime::spec::load(id, bundle).map_err(|e| BackendError::Start(e.to_string()))?;
+    let (state, master, input) = if spec.process().as_ref().and_then(|p| p.terminal()) == Some(true) {
+        // As an exec with a terminal: the runtime sends the master to our console socket.
+        let console = crate::runtime::console::ConsoleSocket::listen_private(id)?;
+        let opts = CreateOptions { pid_file: None, stdio: Some([devnull.as_raw_fd(); 3]), parent_death_signal: Some(libc::SIGKILL) };
+        let extra = crate::runtime::CreateExtra { console_socket: Some(console.path().to_path_buf()), spec: Some(spec), ..Default::default() };
+        let state = runtime.create_ext(id, bundle, &opts, &extra).map_err(|e| BackendError::Start(e.to_string()))?;
+        let master = console.master()?;
+        let input = crate::stdio::console(id, &master, stdin, &uri, &drain)?;
+        (state, Some(master), input)
+    } else {
+        let (stdio, input) = crate::stdio::pipes(id, stdin, &uri, &uri, &drain)?;
+        let fd = |f: &Option<OwnedFd>| f.as_ref().map_or(devnull.as_raw_fd(), |f| f.as_raw_fd());
+        let opts = CreateOptions {
+            pid_file: None,
+            stdio: Some([fd(&stdio.stdin), fd(&stdio.stdout), fd(&stdio.stderr)]),
+            parent_death_signal: Some(libc::SIGKILL),
+        };
+        let extra = crate::runtime::CreateExtra { spec: Some(spec), ..Default::default() };
+        let state = runtime.create_ext(id, bundle, &opts, &extra).map_err(|e| BackendError::Start(e.to_string()))?;
+        // Our copies of the process's ends must go, or the copiers never see EOF.
+        drop(stdio);
+        (state, None, input)
+    };
+    drop(devnull);
     let pid = state.pid;
     if let Err(e) = runtime.start(id) {
         let _ = runtime.delete(id, true);
         return Err(BackendError::Start(e.to_string()));
     }
-    let (id, bundle) = (id.to_owned(), bundle.to_path_buf());
+    let (id, bundle, stdin_of_exited) = (id.to_owned(), bundle.to_path_buf(), input.clone());
     std::thread::spawn(move || {
         let exit_code = match crate::runtime::wait_exit(&id, pid) {
             Ok(code) => code,
@@ -261,6 +309,8 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits:
             }
         };
         let exited_at = chrono::Utc::now();
+        // Nobody reads its stdin any more: the copier ends with the attached writers (as the shim's).
+        stdin_of_exited.close_io();
         // The log must hold everything the container wrote before its exit is announced.
         if !drain.wait(crate::stdio::DRAIN_TIMEOUT) {
             tracing::warn!(container = id, "output still open {:?} after exit; not waiting longer", crate::stdio::DRAIN_TIMEOUT);
@@ -271,5 +321,5 @@ fn start_one(runtime: &Runtime, id: &str, bundle: &Path, log: &LogTarget, exits:
         }
         let _ = exits.send(ExitEvent { id, exit_code: exit_code.into(), exited_at });
     });
-    Ok(pid)
+    Ok(Started { pid, master, input })
 }

@@ -130,10 +130,12 @@ impl TaskSettings {
     /// binaries only (it refuses any other scheme), so it gets berth as its logging binary
     /// (`binary://`, containerd's shim logging protocol), which writes the same log. Either
     /// way the shim, not berthd, holds the container's output, and it outlives berthd.
-    fn log_uri(&self, log: &crate::logs::LogTarget) -> String {
-        match self.runtime {
-            ShimRuntime::Berth => log.uri(),
-            ShimRuntime::Runc => log.binary_uri(&self.logger),
+    /// A terminal's output under the runc shim is logged read by read, as berth's shim does.
+    fn log_uri(&self, log: &crate::logs::LogTarget, terminal: bool) -> String {
+        match (self.runtime, terminal) {
+            (ShimRuntime::Berth, _) => log.uri(),
+            (ShimRuntime::Runc, false) => log.binary_uri(&self.logger),
+            (ShimRuntime::Runc, true) => log.binary_uri_for_terminal(&self.logger),
         }
     }
 }
@@ -275,7 +277,18 @@ impl SupervisorClient {
         }
     }
 
-    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget) -> Result<i32, BackendError> {
+    pub(super) async fn start(&self, id: &str, spec: &Value, log: &crate::logs::LogTarget, stdin: &str) -> Result<i32, BackendError> {
+        let terminal = spec["process"]["terminal"].as_bool().unwrap_or(false);
+        if !stdin.is_empty() && self.settings.runtime == ShimRuntime::Runc {
+            // containerd's runc shim keeps no writer of its own on the stdin fifo: its
+            // client must hold one for the container's life, which berthd cannot promise
+            // (its restarts would close the container's stdin).
+            return Err(BackendError::Start(format!(
+                "OpenStdin (-i) is not supported under {}: containerd's runc shim does not hold the stdin fifo open; use {}",
+                ShimRuntime::Runc.name(),
+                ShimRuntime::Berth.name()
+            )));
+        }
         let spec_bytes = serde_json::to_vec(spec).map_err(|source| BackendError::Json { what: "encode the spec", source })?;
         let container = Container {
             id: id.to_owned(),
@@ -295,9 +308,11 @@ impl SupervisorClient {
             }
             containers.create(self.req(CreateContainerRequest { container: Some(container) })).await.map_err(|s| status_err(id, s))?;
         }
-        let log = self.settings.log_uri(log);
+        let log = self.settings.log_uri(log, terminal);
         let mut tasks = TasksClient::new(self.channel.clone());
-        let create = CreateTaskRequest { container_id: id.to_owned(), stdout: log.clone(), stderr: log, ..Default::default() };
+        // The shim holds the stdin fifo and the pty master: both outlive berthd.
+        let stderr = if terminal { String::new() } else { log.clone() };
+        let create = CreateTaskRequest { container_id: id.to_owned(), stdin: stdin.to_owned(), stdout: log, stderr, terminal, ..Default::default() };
         if let Err(s) = tasks.create(self.req(create)).await {
             let _ = containers.delete(self.req(DeleteContainerRequest { id: id.to_owned() })).await;
             return Err(start_err(id, s));

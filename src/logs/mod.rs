@@ -7,6 +7,10 @@ pub mod rotate;
 
 use std::path::{Path, PathBuf};
 
+/// The query key of a json-file URI that asks for every read to be logged as it comes (a
+/// terminal's output, read by a logging binary that cannot know it is one).
+pub const CHUNKS_KEY: &str = "chunks";
+
 /// Where a container's json-file log goes and when it rotates (Docker's `--log-opt`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogTarget {
@@ -71,6 +75,15 @@ impl LogTarget {
     /// set order.
     pub fn binary_uri(&self, exe: &Path) -> String {
         format!("binary://{}?logger={}", percent_encode(&exe.to_string_lossy(), "/"), percent_encode(&self.uri(), ""))
+    }
+
+    /// [`binary_uri`](Self::binary_uri) for a terminal's output: the logger logs every read
+    /// as it comes ([`CHUNKS_KEY`]), a shell's prompt too, which ends with no newline.
+    pub fn binary_uri_for_terminal(&self, exe: &Path) -> String {
+        let uri = self.uri();
+        let sep = if uri.contains('?') { '&' } else { '?' };
+        let inner = format!("{uri}{sep}{CHUNKS_KEY}=1");
+        format!("binary://{}?logger={}", percent_encode(&exe.to_string_lossy(), "/"), percent_encode(&inner, ""))
     }
 }
 

@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{container, exec, image, registry, run, system};
+use crate::client::commands::{attach, container, exec, image, registry, run, system};
 use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -29,6 +29,19 @@ enum Cmd {
     Run(RunArgs),
     /// Execute a command in a running container
     Exec(ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container
+    Attach {
+        /// Do not attach STDIN
+        #[arg(long)]
+        no_stdin: bool,
+        /// Override the key sequence for detaching a container
+        #[arg(long, value_name = "KEYS")]
+        detach_keys: Option<String>,
+        /// Proxy all received signals to the process
+        #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+        sig_proxy: bool,
+        container: String,
+    },
     /// List containers
     Ps {
         /// Show all containers (default shows just running)
@@ -297,12 +310,18 @@ struct RunArgs {
     /// Log driver options (max-size=SIZE, max-file=N)
     #[arg(long = "log-opt", value_name = "KEY=VALUE")]
     log_opt: Vec<String>,
-    /// Allocate a pseudo-TTY (not supported yet)
+    /// Allocate a pseudo-TTY
     #[arg(short, long)]
     tty: bool,
-    /// Keep STDIN open (not supported yet)
+    /// Keep STDIN open even if not attached
     #[arg(short, long)]
     interactive: bool,
+    /// Override the key sequence for detaching a container
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
+    /// Proxy received signals to the process
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    sig_proxy: bool,
     /// IMAGE [COMMAND] [ARG...]
     #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     image_and_cmd: Vec<String>,
@@ -328,6 +347,9 @@ struct ExecArgs {
     /// Username or UID (format: <uid>[:<gid>])
     #[arg(short, long)]
     user: Option<String>,
+    /// Override the key sequence for detaching from the process
+    #[arg(long, value_name = "KEYS")]
+    detach_keys: Option<String>,
     /// Give extended privileges to the command
     #[arg(long)]
     privileged: bool,
@@ -408,6 +430,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 log_opts: a.log_opt,
                 tty: a.tty,
                 interactive: a.interactive,
+                detach_keys: a.detach_keys,
+                sig_proxy: a.sig_proxy,
                 image,
                 cmd: it.collect(),
             };
@@ -423,10 +447,14 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 workdir: a.workdir,
                 user: a.user,
                 privileged: a.privileged,
+                detach_keys: a.detach_keys,
                 container: it.next().unwrap_or_default(),
                 cmd: it.collect(),
             };
             exec::exec(client, opts).await
+        }
+        Cmd::Attach { no_stdin, detach_keys, sig_proxy, container } => {
+            attach::attach(client, attach::AttachOptions { no_stdin, detach_keys, sig_proxy, container }).await
         }
         Cmd::Ps { all, quiet, no_trunc } => container::ps(client, container::PsOptions { all, quiet, no_trunc }).await,
         Cmd::Logs { follow, tail, timestamps, container } => {

@@ -122,9 +122,6 @@ impl Tasks {
             return Err(SupervisorError::AlreadyExists { what: "task", ns: ns.into(), id });
         }
         let _creating = Creating { tasks: self, key };
-        if req.terminal {
-            return Err(SupervisorError::Invalid(format!("container {id}: terminal is not supported yet")));
-        }
         let spec = rec.spec.as_ref().ok_or_else(|| SupervisorError::Invalid(format!("container {id} has no spec")))?;
         let bundle = self.bundle(ns, &id);
         // A shim still on this container's socket serves no task of ours: left by an earlier

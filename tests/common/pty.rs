@@ -8,7 +8,7 @@ use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, ExitStatus, Stdio};
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::time::Duration;
 
 /// What a command printed on its terminal, and how it ended.
@@ -20,7 +20,14 @@ pub struct TermOutput {
 
 /// Runs `sh -c line` with `env` on a fresh terminal of `rows` x `cols` whose input is
 /// `input` (typed at once; nothing closes the terminal's input). Killed after 60 s.
-pub fn on_a_terminal(line: &str, (rows, cols): (u16, u16), input: &[u8], env: &[(&str, String)]) -> TermOutput {
+pub fn on_a_terminal(line: &str, size: (u16, u16), input: &[u8], env: &[(&str, String)]) -> TermOutput {
+    on_a_terminal_steps(line, size, &[("", input)], env)
+}
+
+/// [`on_a_terminal`], typing each step's input once the terminal shows its text (what the
+/// command printed so far contains it): keys that the terminal's line discipline would take
+/// for itself before the client made it raw (ctrl-q, ctrl-c) wait for the client's output.
+pub fn on_a_terminal_steps(line: &str, (rows, cols): (u16, u16), steps: &[(&str, &[u8])], env: &[(&str, String)]) -> TermOutput {
     let size = Winsize { ws_row: rows, ws_col: cols, ws_xpixel: 0, ws_ypixel: 0 };
     let pty = openpty(Some(&size), None).expect("openpty");
     let slave = std::fs::File::from(pty.slave);
@@ -49,27 +56,34 @@ pub fn on_a_terminal(line: &str, (rows, cols): (u16, u16), input: &[u8], env: &[
     drop(slave);
     let mut master = std::fs::File::from(pty.master);
     let mut writer = master.try_clone().expect("dup pty master");
-    writer.write_all(input).expect("type on the terminal");
     let (tx, rx) = mpsc::channel();
     let fd = master.as_raw_fd();
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let seen2 = seen.clone();
     std::thread::spawn(move || {
-        let mut out = Vec::new();
         let mut buf = [0u8; 4096];
         loop {
             match master.read(&mut buf) {
                 Ok(0) => break,
-                Ok(n) => out.extend_from_slice(&buf[..n]),
+                Ok(n) => seen2.lock().unwrap_or_else(|p| p.into_inner()).extend_from_slice(&buf[..n]),
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 // EIO: every slave fd is closed, all that was written has been read.
                 Err(_) => break,
             }
         }
-        let _ = tx.send(out);
+        let _ = tx.send(());
     });
+    let shown = || String::from_utf8_lossy(&seen.lock().unwrap_or_else(|p| p.into_inner())).into_owned();
+    for (wait_for, input) in steps {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !shown().contains(wait_for) {
+            assert!(std::time::Instant::now() < deadline, "`{line}`: {wait_for:?} not shown in 30 s: {:?}", shown());
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        writer.write_all(input).expect("type on the terminal");
+    }
     let status = child.wait().expect("wait for sh on a pty");
-    let out = rx
-        .recv_timeout(Duration::from_secs(20))
-        .unwrap_or_else(|_| panic!("the terminal (master fd {fd}) is still held open 20 s after `{line}` ended"));
+    rx.recv_timeout(Duration::from_secs(20)).unwrap_or_else(|_| panic!("the terminal (master fd {fd}) is still held open 20 s after `{line}` ended"));
     drop(writer);
-    TermOutput { status, text: String::from_utf8_lossy(&out).into_owned() }
+    TermOutput { status, text: shown() }
 }

@@ -20,6 +20,8 @@ pub struct ExecOptions {
     pub workdir: Option<String>,
     pub user: Option<String>,
     pub privileged: bool,
+    /// `--detach-keys` (the daemon's default, ctrl-p ctrl-q, when None).
+    pub detach_keys: Option<String>,
     pub container: String,
     pub cmd: Vec<String>,
 }
@@ -37,7 +39,7 @@ pub fn create_request(opts: &ExecOptions) -> ExecConfig {
         attach_stdout: attach,
         attach_stderr: attach,
         privileged: opts.privileged,
-        detach_keys: String::new(),
+        detach_keys: opts.detach_keys.clone().unwrap_or_default(),
     }
 }
 
@@ -64,7 +66,8 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     // With a terminal: ours goes raw (the container's pty echoes and edits lines), and the
     // pty follows our window size.
     let _raw = if opts.tty { crate::terminal::RawMode::enter().ok().flatten() } else { None };
-    let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), created.id.clone())));
+    let resize_path = format!("/exec/{}/resize", escape(&created.id, false));
+    let resizer = opts.tty.then(|| tokio::spawn(follow_window_size(client.clone(), resize_path)));
     // Our stdin goes in until it ends (then the write half is shut, which the daemon
     // passes on as the process's EOF); it is abandoned when the process ends first.
     let input = opts.interactive.then(|| {
@@ -80,21 +83,26 @@ pub async fn exec(client: &EngineClient, opts: ExecOptions) -> Result<u8> {
     }
     copied?;
     let inspect: ExecInspect = client.get_json(&format!("/exec/{}/json", escape(&created.id, false))).await?;
+    // The stream ended with the process running: detached (the detach keys).
+    if inspect.running {
+        return Ok(0);
+    }
     Ok(inspect.exit_code.map(|c| (c & 0xff) as u8).unwrap_or(126))
 }
 
 /// Our terminal's (columns, rows), from stdout or else stdin.
-fn terminal_size() -> Option<(u32, u32)> {
+pub(super) fn terminal_size() -> Option<(u32, u32)> {
     use std::os::fd::AsRawFd;
     crate::terminal::window_size(std::io::stdout().as_raw_fd()).or_else(|| crate::terminal::window_size(std::io::stdin().as_raw_fd()))
 }
 
-/// Sends our terminal's size to exec `exec_id` now and on every SIGWINCH.
-async fn follow_window_size(client: EngineClient, exec_id: String) {
+/// Sends our terminal's size to `resize_path` (an exec's or a container's `/resize`) now
+/// and on every SIGWINCH.
+pub(super) async fn follow_window_size(client: EngineClient, resize_path: String) {
     let mut winch = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::window_change()).ok();
     loop {
         if let Some((w, h)) = terminal_size() {
-            let path = format!("/exec/{}/resize?h={h}&w={w}", escape(&exec_id, false));
+            let path = format!("{resize_path}?h={h}&w={w}");
             if let Err(e) = client.post_empty(&path).await {
                 tracing::debug!("resize exec: {e}");
             }

@@ -2,6 +2,7 @@
 //! printing its own per-item errors) or a [`ClientError`](super::error::ClientError) that
 //! the role prints.
 
+pub mod attach;
 pub mod container;
 pub mod exec;
 pub mod image;

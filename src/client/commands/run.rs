@@ -5,9 +5,7 @@ use super::container_path;
 use crate::api::types::{ContainerConfig, ContainerCreateRequest, ContainerCreateResponse, HostConfig, LogConfig, RestartPolicy, WaitResponse};
 use crate::client::error::{ClientError, Result};
 use crate::client::http::{empty, read_body, EngineClient, Query};
-use crate::client::stdio::{copy_body, copy_reader, StdioSink};
-use hyper::{Method, StatusCode};
-use hyper_util::rt::TokioIo;
+use hyper::Method;
 
 /// What `berth run` was asked to do.
 #[derive(Debug, Clone, Default)]
@@ -25,6 +23,10 @@ pub struct RunOptions {
     pub log_opts: Vec<String>,
     pub tty: bool,
     pub interactive: bool,
+    /// `--detach-keys` (the daemon's default, ctrl-p ctrl-q, when None).
+    pub detach_keys: Option<String>,
+    /// `--sig-proxy` (docker's default: true).
+    pub sig_proxy: bool,
     pub image: String,
     pub cmd: Vec<String>,
 }
@@ -54,13 +56,18 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             image: opts.image.clone(),
             cmd: if opts.cmd.is_empty() { None } else { Some(opts.cmd.clone()) },
             env: if env.is_empty() { None } else { Some(env) },
+            attach_stdin: opts.interactive && !opts.detach,
             attach_stdout: !opts.detach,
             attach_stderr: !opts.detach,
             tty: opts.tty,
             open_stdin: opts.interactive,
+            // As docker: the end of a foreground run's input closes the container's stdin.
+            stdin_once: opts.interactive && !opts.detach,
             ..Default::default()
         },
         host_config: HostConfig {
+            // The terminal starts at our size (docker sends it from API 1.42).
+            console_size: opts.tty.then(super::exec::terminal_size).flatten().map(|(w, h)| [h, w]),
             memory: opts.memory.unwrap_or(0),
             pids_limit: opts.pids_limit,
             auto_remove: opts.rm,
@@ -143,7 +150,7 @@ const PROXIED: &[(i32, &str)] = &[
 
 /// Starts catching the signals in [`PROXIED`] (before the container starts, so none is
 /// missed); they queue up until [`proxy_signals`] forwards them.
-fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
+pub(super) fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
     use tokio::signal::unix::{signal, SignalKind};
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel::<&'static str>();
     for &(num, name) in PROXIED {
@@ -166,7 +173,7 @@ fn catch_signals() -> tokio::sync::mpsc::UnboundedReceiver<&'static str> {
 
 /// Forwards caught signals to the container with `POST /containers/{id}/kill?signal=NAME`
 /// until forwarding fails (then the error is returned, so the user is never stuck).
-async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio::sync::mpsc::UnboundedReceiver<&'static str>) -> ClientError {
+pub(super) async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio::sync::mpsc::UnboundedReceiver<&'static str>) -> ClientError {
     while let Some(name) = rx.recv().await {
         let path = container_path(id, &format!("/kill{}", Query::new().set("signal", name).encode()));
         tracing::debug!("forwarding SIG{name} to {id}");
@@ -179,11 +186,8 @@ async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio::sync::mps
 
 /// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
 pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
-    if opts.tty {
-        return Err(ClientError::Invalid("the -t/--tty option is not supported yet".into()));
-    }
-    if opts.interactive {
-        return Err(ClientError::Invalid("the -i/--interactive option is not supported yet".into()));
+    if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
+        return Err(ClientError::Invalid("the input device is not a TTY".into()));
     }
     let req = create_request(&opts);
     let path = format!("/containers/create{}", Query::new().set_opt("name", opts.name.as_deref()).encode());
@@ -210,23 +214,9 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
         return Ok(0);
     }
 
-    // Attach first, so no output is lost.
-    let q = Query::new().set("stream", 1).set("stdout", 1).set("stderr", 1).encode();
-    let mut resp =
-        client.call(Method::POST, &container_path(&id, &format!("/attach{q}")), &[("connection", "Upgrade"), ("upgrade", "tcp")], empty()).await?;
-    let attach = if resp.status() == StatusCode::SWITCHING_PROTOCOLS {
-        let upgraded = hyper::upgrade::on(&mut resp).await?;
-        tokio::spawn(async move {
-            let mut sink = StdioSink::multiplexed();
-            copy_reader(TokioIo::new(upgraded), &mut sink).await
-        })
-    } else {
-        let ct = resp.headers().get(hyper::header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_owned);
-        tokio::spawn(async move {
-            let mut sink = StdioSink::for_content_type(ct.as_deref());
-            copy_body(resp.into_body(), &mut sink).await
-        })
-    };
+    // Attach first, so no output (and no input) is lost.
+    let stream = super::attach::StreamOptions { stdin: opts.interactive, tty: opts.tty, detach_keys: opts.detach_keys.clone() };
+    let attach = super::attach::open(client, &id, &stream).await?;
 
     // Then wait, before start, so a quick exit is not missed.
     let cond = if opts.rm { "removed" } else { "next-exit" };
@@ -244,12 +234,17 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
         crate::client::http::decode::<WaitResponse>(&body)
     });
 
-    let signals = catch_signals();
+    // As docker: signals are proxied only to a container without a terminal.
+    let signals = (opts.sig_proxy && !opts.tty).then(catch_signals);
+    // A terminal of ours goes raw for the container's pty (which echoes and edits lines).
+    let raw = if opts.tty && opts.interactive { crate::terminal::RawMode::enter().ok().flatten() } else { None };
     if let Err(e) = start(client, &id).await {
+        drop(raw);
         attach.abort();
         wait.abort();
         return Ok(report_start_error(&e));
     }
+    let resizer = opts.tty.then(|| tokio::spawn(super::exec::follow_window_size(client.clone(), container_path(&id, "/resize"))));
 
     let finished = async {
         match attach.await {
@@ -257,16 +252,33 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
             Ok(Err(e)) => tracing::warn!("attach stream: {e}"),
             Err(e) => tracing::warn!("attach task: {e}"),
         }
+        if let Some(r) = resizer {
+            r.abort();
+        }
+        // The stream ended with the container running: detached (the detach keys, or the
+        // end of a terminal's input); the container runs on.
+        if client.get_value(&container_path(&id, "/json")).await.is_ok_and(|c| c["State"]["Running"] == true) {
+            wait.abort();
+            return Ok(None);
+        }
         match wait.await {
-            Ok(r) => r,
+            Ok(r) => r.map(Some),
             Err(e) => Err(ClientError::Invalid(format!("waiting for the container: {e}"))),
         }
     };
     // Like docker's default --sig-proxy: signals we receive go to the container.
+    let proxied = async {
+        match signals {
+            Some(rx) => proxy_signals(client, &id, rx).await,
+            None => std::future::pending().await,
+        }
+    };
     let status = tokio::select! {
         r = finished => r?,
-        e = proxy_signals(client, &id, signals) => return Err(e),
+        e = proxied => return Err(e),
     };
+    drop(raw);
+    let Some(status) = status else { return Ok(0) };
     if let Some(err) = status.error.as_ref().filter(|e| !e.message.is_empty()) {
         eprintln!("Error waiting for container: {}", err.message);
     }

@@ -1,5 +1,5 @@
-//! Container endpoints: create, start, stop, kill, pause, unpause, wait, attach, logs,
-//! inspect, list, remove.
+//! Container endpoints: create, start, stop, kill, pause, unpause, wait, logs, inspect,
+//! list, remove (attach and resize: `attach.rs`).
 
 use super::{flag, ApiError, ApiResult, D, Q};
 use crate::api::filters::Filters;
@@ -10,14 +10,12 @@ use crate::daemon::logstream::{self, ReadFrom};
 use crate::daemon::ps::ListOptions;
 use crate::daemon::{ContainerEvent, DaemonError};
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use futures::StreamExt;
-use hyper_util::rt::TokioIo;
 use std::collections::HashMap;
-use tokio::io::AsyncWriteExt;
 
 /// The `ps` entry of `c` at time `now` (sizes left out).
 pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono::Utc>) -> ContainerSummary {
@@ -191,7 +189,8 @@ pub(super) async fn container_remove(State(d): D, Path(id): Path<String>, Query(
 /// `POST /containers/{id}/wait`: headers go out at once (clients wait for them before
 /// starting the container); the body follows when the condition is met.
 pub(super) async fn container_wait(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Response> {
-    let condition = q.get("condition").cloned().unwrap_or_else(|| "not-running".into());
+    // Empty is the default too: the 20.10 CLI's attach sends `condition=`.
+    let condition = q.get("condition").filter(|c| !c.is_empty()).cloned().unwrap_or_else(|| "not-running".into());
     if !["not-running", "next-exit", "removed"].contains(&condition.as_str()) {
         return Err(ApiError(StatusCode::BAD_REQUEST, format!("invalid condition: {condition:?}")));
     }
@@ -223,45 +222,19 @@ pub(super) async fn container_wait(State(d): D, Path(id): Path<String>, Query(q)
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
 }
 
-fn entry_frame(e: &crate::logs::jsonfile::Entry, timestamps: bool) -> Vec<u8> {
+/// Log entry `e` as a client reads it: raw for a container with a terminal (its one
+/// stream), else in Docker's multiplexed framing.
+pub(super) fn entry_frame(e: &crate::logs::jsonfile::Entry, timestamps: bool, tty: bool) -> Vec<u8> {
     let payload = if timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+    if tty {
+        return payload.into_bytes();
+    }
     frame(StdStream::from_name(&e.stream), payload.as_bytes())
 }
 
-fn wants(q: &HashMap<String, String>, e: &crate::logs::jsonfile::Entry) -> bool {
+pub(super) fn wants(q: &HashMap<String, String>, e: &crate::logs::jsonfile::Entry) -> bool {
     let (out, err) = (flag(q, "stdout"), flag(q, "stderr"));
     (e.stream == "stdout" && out) || (e.stream == "stderr" && err)
-}
-
-/// `POST /containers/{id}/attach`: upgrades the connection to a raw stream and sends the
-/// container's output in Docker's multiplexed framing until it exits.
-pub(super) async fn container_attach(State(d): D, Path(id): Path<String>, Query(q): Q, mut req: Request) -> ApiResult<Response> {
-    let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
-    let c = d.containers.get(&id).map_err(DaemonError::from)?;
-    if c.config.tty {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "attach to a TTY container is not supported yet".into()));
-    }
-    let from = if flag(&q, "logs") { ReadFrom::Start } else { ReadFrom::End };
-    let stream = flag(&q, "stream");
-    let mut rx = logstream::follow(d.clone(), id, from, stream);
-    let upgrade = hyper::upgrade::on(&mut req);
-    tokio::spawn(async move {
-        let Ok(upgraded) = upgrade.await else { return };
-        let mut io = TokioIo::new(upgraded);
-        while let Some(e) = rx.recv().await {
-            if wants(&q, &e) && io.write_all(&entry_frame(&e, false)).await.is_err() {
-                return;
-            }
-        }
-        let _ = io.shutdown().await;
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONTENT_TYPE, "application/vnd.docker.raw-stream")
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "tcp")
-        .body(Body::empty())
-        .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))
 }
 
 /// `tail` of a logs request: None for every line (`all`, empty, or a negative number, as
@@ -290,6 +263,8 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     if flag(&q, "details") {
         return Err(ApiError(StatusCode::BAD_REQUEST, "details is not supported: berth records no log attributes (--log-opt labels/env)".into()));
     }
+    let c = d.containers.get(&id).map_err(DaemonError::from)?;
+    let tty = c.config.tty;
     let follow = flag(&q, "follow");
     let timestamps = flag(&q, "timestamps");
     let tail = tail_of(&q)?;
@@ -302,7 +277,6 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
         let t = entry_time(e);
         since.is_none_or(|s| t >= s) && until.is_none_or(|u| t <= u)
     };
-    let c = d.containers.get(&id).map_err(DaemonError::from)?;
     // The tail is cut from what is on disk now; following continues from there.
     let (existing, offset) =
         crate::logs::jsonfile::read_all(std::path::Path::new(&c.log_path)).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
@@ -311,7 +285,7 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
         let skip = existing.len().saturating_sub(n);
         existing.drain(..skip);
     }
-    let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, timestamps)))));
+    let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, timestamps, tty)))));
     let now = chrono::Utc::now();
     let body = if follow && c.state.status == Status::Running && until.is_none_or(|u| u > now) {
         let rx = logstream::follow(d.clone(), id, ReadFrom::At(offset), true);
@@ -328,7 +302,7 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
             .take_until(end)
             .take_while(move |e| futures::future::ready(until.is_none_or(|u| entry_time(e) <= u)))
             .filter(move |e| futures::future::ready(wants(&q2, e) && since.is_none_or(|s| entry_time(e) >= s)))
-            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps))));
+            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps, tty))));
         Body::from_stream(head.chain(rest))
     } else {
         Body::from_stream(head)

@@ -4,6 +4,7 @@
 use super::{ApiError, ApiResult, D, Q};
 use crate::api::stream::{frame, StdStream};
 use crate::api::types::{ExecConfig, ExecInspect, ExecStartConfig, IdResponse};
+use crate::daemon::attach::{copy_input, InputEnd};
 use crate::daemon::exec::ExecSession;
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, Query, Request, State};
@@ -110,14 +111,29 @@ where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin,
 {
+    let (detach_tx, detach_rx) = tokio::sync::oneshot::channel::<()>();
     if let (Some(mut input), Some(mut stdin)) = (client_in, session.stdin.take()) {
         let close = std::mem::replace(&mut session.close_stdin, Box::new(|| {}));
+        let keys = session.detach_keys.take();
         tokio::spawn(async move {
-            let _ = tokio::io::copy(&mut input, &mut stdin).await;
-            drop(stdin);
-            close();
+            match copy_input(&mut input, &mut stdin, keys.as_deref()).await {
+                // The process runs on, its stdin open.
+                InputEnd::Detached => {
+                    let _ = detach_tx.send(());
+                }
+                InputEnd::Eof | InputEnd::Closed => {
+                    drop(stdin);
+                    close();
+                }
+            }
         });
     }
+    let detached = async move {
+        if detach_rx.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::pin!(detached);
     let tty = session.tty;
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(16);
     for (reader, kind) in [(session.stdout.take(), StdStream::Stdout), (session.stderr.take(), StdStream::Stderr)] {
@@ -143,6 +159,7 @@ where
         tokio::time::sleep(crate::daemon::exec::OUTPUT_DRAIN_TIMEOUT).await;
     };
     tokio::pin!(exit_then_drain);
+    let mut was_detached = false;
     loop {
         tokio::select! {
             f = rx.recv() => match f {
@@ -150,9 +167,15 @@ where
                 None => break,
             },
             _ = &mut exit_then_drain => break,
+            _ = &mut detached => {
+                was_detached = true;
+                break;
+            }
         }
     }
     // The exit is recorded before the client sees the end: it asks for the code next.
-    session.exit_code().await;
+    if !was_detached {
+        session.exit_code().await;
+    }
     let _ = client_out.shutdown().await;
 }

@@ -11,6 +11,7 @@ use axum::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod attach;
 mod containers;
 mod errors;
 mod exec;
@@ -22,6 +23,7 @@ mod version;
 pub use errors::ApiError;
 pub use serve::{serve, HEADER_READ_TIMEOUT};
 
+use attach::*;
 use containers::*;
 use exec::*;
 use images::*;
@@ -115,6 +117,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/unpause", post(container_unpause))
         .route("/containers/{id}/wait", post(container_wait))
         .route("/containers/{id}/attach", post(container_attach))
+        .route("/containers/{id}/resize", post(container_resize))
         .route("/containers/{id}/logs", get(container_logs))
         .route("/containers/{id}/export", get(container_export))
         .route("/containers/{id}", delete(container_remove))
