@@ -20,6 +20,8 @@ pub enum DeviceError {
     ContainerPath(String),
     #[error("invalid device cgroup permissions {0:?}: use a combination of r, w and m")]
     Permissions(String),
+    #[error("device cgroup permissions {0:?}: device access rules are not enforced on cgroup v2 by berth yet")]
+    NotEnforced(String),
     #[error(
         "invalid device cgroup rule {0:?}: expected 'TYPE MAJOR:MINOR ACCESS' (TYPE a, b or c; MAJOR and MINOR numbers or '*'; ACCESS of r, w, m)"
     )]
@@ -134,9 +136,19 @@ fn host_devices(dir: &Path) -> Vec<(PathBuf, std::fs::Metadata)> {
     out
 }
 
-/// Checks `Devices` and `DeviceCgroupRules` (at create).
+/// Checks `Devices` and `DeviceCgroupRules` (at create). On cgroup v2 the runtime enforces
+/// no device rules yet, so a `--device` limited to less than `rwm` would be accepted and
+/// ignored: refused there by name.
 pub fn check(hc: &HostConfig) -> Result<(), DeviceError> {
-    devices(hc).map(drop)
+    devices(hc)?;
+    if crate::runtime::cgroups::is_v2() {
+        let limited =
+            hc.devices.iter().flatten().find(|m| !m.cgroup_permissions.is_empty() && !"rwm".chars().all(|c| m.cgroup_permissions.contains(c)));
+        if let Some(m) = limited {
+            return Err(DeviceError::NotEnforced(m.cgroup_permissions.clone()));
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]
