@@ -60,6 +60,12 @@ impl Daemon {
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
         }
+        // The image's labels, under the container's own (Docker's merge).
+        if let Some(image_labels) = img.labels.as_ref().filter(|l| !l.is_empty()) {
+            let mut labels = image_labels.clone();
+            labels.extend(config.labels.take().unwrap_or_default());
+            config.labels = Some(labels);
+        }
         // Inspect shows the healthcheck that runs: the container's, filled from the image's.
         config.healthcheck = super::health::effective(config.healthcheck.as_ref(), img.healthcheck.as_ref());
         if let Some(h) = &config.healthcheck {

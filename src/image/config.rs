@@ -32,6 +32,8 @@ pub struct RunConfig {
     pub user: String,
     /// `HEALTHCHECK`.
     pub healthcheck: Option<crate::api::types::HealthConfig>,
+    /// `LABEL`s, which its containers inherit.
+    pub labels: Option<std::collections::HashMap<String, String>>,
 }
 
 /// `rootfs` of the image config: the layers' uncompressed digests.
