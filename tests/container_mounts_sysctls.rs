@@ -87,11 +87,35 @@ fn compose_nulls(d: &TestDaemon) {
     assert_eq!(ok(DOCKER, d, &["wait", "nulls-app"]).trim(), "0");
     assert_eq!(ok(DOCKER, d, &["logs", "nulls-app"]), "compose-ok\n");
     ok(DOCKER, d, &["rm", "nulls-app"]);
-    // Nulls do not open the door to what berth lacks: a real value is still refused by name.
+    // Nulls do not open the door to what berth lacks: a real value is still refused by name,
+    // each part of a service that asks for one, and nothing is created.
     let mut body = compose_body();
-    body["HostConfig"]["Privileged"] = json!(true);
-    let r = post_json(d, "/v1.41/containers/create", &body.to_string());
-    assert!(r.status == 400 && r.message().contains("HostConfig.Privileged"), "{} {}", r.status, r.text());
+    body["Healthcheck"] = json!({"Test": ["CMD-SHELL", "true"], "Interval": 200_000_000, "Retries": 1});
+    body["HostConfig"]["RestartPolicy"] = json!({"Name": "on-failure", "MaximumRetryCount": 2});
+    body["HostConfig"]["Binds"] = json!(["/srv/data:/data"]);
+    body["HostConfig"]["PortBindings"] = json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]});
+    body["ExposedPorts"] = json!({"80/tcp": {}});
+    let r = post_json(d, "/v1.41/containers/create?name=parts", &body.to_string());
+    assert_eq!(r.status, 400, "{}", r.text());
+    for part in ["HostConfig.Binds", "HostConfig.PortBindings", "ExposedPorts"] {
+        assert!(r.message().contains(part), "{part} named: {}", r.message());
+    }
+    assert!(!ok(DOCKER, d, &["ps", "-a", "--format", "{{.Names}}"]).contains("parts"), "nothing created");
+    // Without those, the healthcheck and the restart policy take effect.
+    for key in ["Binds", "PortBindings"] {
+        body["HostConfig"][key] = Value::Null;
+    }
+    body["ExposedPorts"] = Value::Null;
+    body["Entrypoint"] = json!(["sh", "-c", "echo ran; sleep 1; exit 3"]);
+    let r = post_json(d, "/v1.41/containers/create?name=parts", &body.to_string());
+    assert_eq!(r.status, 201, "{}", r.text());
+    ok(DOCKER, d, &["start", "parts"]);
+    let health = || ok(DOCKER, d, &["inspect", "-f", "{{json .State.Health.Log}}", "parts"]);
+    assert!(common::wait_until(20, || health().contains(r#""ExitCode":0"#)), "the probe ran: {}", health());
+    let state = || ok(DOCKER, d, &["inspect", "-f", "{{.RestartCount}} {{.State.Status}} {{.State.ExitCode}}", "parts"]);
+    assert!(common::wait_until(30, || state().trim() == "2 exited 3"), "restarted twice, then exited 3: {}", state());
+    assert_eq!(ok(DOCKER, d, &["logs", "parts"]), "ran\nran\nran\n");
+    ok(DOCKER, d, &["rm", "parts"]);
 }
 
 fn tmpfs_and_shm(d: &TestDaemon, bin: &str) {
