@@ -274,21 +274,23 @@ impl Daemon {
     /// takes).
     pub async fn stop(&self, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;
-        let c = {
-            // Under the ops lock: a restart that is under way finishes first.
+        let mut c = self.containers.get(&id)?;
+        if c.state.restarting {
+            // A restart under way holds the ops lock: it finishes first, and a pending one is
+            // cancelled. (Only then: stops of running containers do not wait on other starts.)
             let _g = self.ops.lock().await;
-            let c = self.containers.get(&id)?;
-            if c.state.status != Status::Running {
-                if self.cancel_restart(&c) {
-                    let _ = self.containers.record(&id, |c| c.manually_stopped = true);
-                    return Ok(());
-                }
-                return Err(DaemonError::NotModified("container already stopped".into()));
+            c = self.containers.get(&id)?;
+            if c.state.status != Status::Running && self.cancel_restart(&c) {
+                let _ = self.containers.record(&id, |c| c.manually_stopped = true);
+                return Ok(());
             }
-            // Before the signal: the exit it causes restarts nothing (in memory whatever the
-            // disk does: a full disk must not keep a container from stopping).
-            self.containers.record(&id, |c| c.manually_stopped = true).unwrap_or(c)
-        };
+        }
+        if c.state.status != Status::Running {
+            return Err(DaemonError::NotModified("container already stopped".into()));
+        }
+        // Before the signal: the exit it causes restarts nothing (in memory whatever the disk
+        // does: a full disk must not keep a container from stopping).
+        let c = self.containers.record(&id, |c| c.manually_stopped = true).unwrap_or(c);
         let secs = timeout.or(c.config.stop_timeout).unwrap_or(DEFAULT_STOP_TIMEOUT.as_secs() as i64);
         let sig = c.config.stop_signal.as_deref().and_then(parse_signal).unwrap_or(libc::SIGTERM);
         let rx = self.subscribe();
@@ -380,18 +382,15 @@ impl Daemon {
             Some(s) => parse_signal(s).ok_or_else(|| DaemonError::BadRequest(format!("Invalid signal: {s}")))?,
             None => libc::SIGKILL,
         };
-        {
-            let _g = self.ops.lock().await;
-            let c = self.containers.get(&id)?;
-            if c.state.restarting {
-                return Err(DaemonError::Conflict(format!("Container {id} is restarting, wait until the container is running")));
-            }
-            if c.state.status != Status::Running {
-                return Err(DaemonError::Conflict(format!("Container {id} is not running")));
-            }
-            // A kill by the user is a manual stop (Docker's): its exit restarts nothing.
-            let _ = self.containers.record(&id, |c| c.manually_stopped = true);
+        let c = self.containers.get(&id)?;
+        if c.state.restarting {
+            return Err(DaemonError::Conflict(format!("Container {id} is restarting, wait until the container is running")));
         }
+        if c.state.status != Status::Running {
+            return Err(DaemonError::Conflict(format!("Container {id} is not running")));
+        }
+        // A kill by the user is a manual stop (Docker's): its exit restarts nothing.
+        let _ = self.containers.record(&id, |c| c.manually_stopped = true);
         let rx = self.subscribe();
         self.signal(&id, sig).await?;
         if sig == libc::SIGKILL {
