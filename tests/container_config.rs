@@ -71,6 +71,8 @@ fn config_flow(d: &TestDaemon) {
             "--memory-swappiness",
             "10",
             "--oom-kill-disable",
+            "--pids-limit",
+            "32",
             "busybox",
             "sleep",
             "100",
@@ -93,6 +95,25 @@ fn config_flow(d: &TestDaemon) {
         assert_eq!(cgroup(d, id, "", "", "cpu.max"), "50000 100000");
         assert_eq!(cgroup(d, id, "", "", "memory.max"), "67108864");
     }
+    // And from inside: its own cgroup at each controller's root, read-only, as under Docker.
+    let (files, want) = if Path::new("/sys/fs/cgroup/cpu").exists() {
+        ("memory/memory.limit_in_bytes pids/pids.max cpu/cpu.cfs_quota_us cpu/cpu.cfs_period_us", "67108864\n32\n50000\n100000\n")
+    } else {
+        ("memory.max pids.max cpu.max", "67108864\n32\n50000 100000\n")
+    };
+    let inside = docker_ok(d, &["exec", id, "sh", "-c", &format!("cd /sys/fs/cgroup && cat {files}")]);
+    assert_eq!(inside, want, "the limits seen inside the container");
+    let write = docker_ok(
+        d,
+        &[
+            "exec",
+            id,
+            "sh",
+            "-c",
+            &format!("echo 1 > /sys/fs/cgroup/{} 2>/dev/null && echo wrote || echo refused", files.split(' ').nth(1).unwrap_or_default()),
+        ],
+    );
+    assert_eq!(write, "refused\n", "its cgroup files are read-only inside");
     docker_ok(d, &["rm", "-f", id]);
 }
 

@@ -1,6 +1,7 @@
-//! `--pid`, `--ipc` and `--uts` (issue 13, security), seen from inside the container: `host`
-//! shares the host's namespace, `container:<name>` a running container's PID namespace (IPC
-//! joins are refused by name for now), `none` has no /dev/shm; the defaults are private.
+//! `--pid`, `--ipc`, `--uts` and `--cgroupns` (issue 13, security), seen from inside the
+//! container: `host` shares the host's namespace, `container:<name>` a running container's
+//! (for IPC only a `shareable` one's, with its /dev/shm), `none` has no /dev/shm; the
+//! defaults are private (the cgroup namespace: the host's on this cgroup v1 host, as Docker's).
 //! Both modes, docker CLI 28.x and 20.10.
 
 mod common;
@@ -18,7 +19,7 @@ fn run(d: &TestDaemon, bin: &str, args: &[&str], script: &str) -> String {
     docker_bin_ok(bin, d, &[&["run", "--rm"][..], args, &["busybox", "sh", "-c", script]].concat())
 }
 
-fn namespaces_flow(d: &TestDaemon) {
+fn namespaces_flow(d: &mut TestDaemon) {
     d.import_busybox();
     let links = "for n in pid ipc uts; do readlink /proc/self/ns/$n; done";
     for bin in [DOCKER, DOCKER_20] {
@@ -35,24 +36,68 @@ fn namespaces_flow(d: &TestDaemon) {
         assert_eq!(run(d, bin, &["--pid", "host"], "cat /proc/1/comm"), host_init, "{bin}: the host's pid 1");
     }
 
-    // container:<name>: the donor's pid namespace (its sleep is pid 1); an IPC join is
-    // refused by name; a stopped donor's namespaces cannot be joined.
+    // container:<name>: the donor's pid namespace (its sleep is pid 1), and a shareable
+    // donor's IPC namespace with its /dev/shm: what one writes there the other reads.
     let donor = docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "donor", "--ipc", "shareable", "busybox", "sleep", "1000"]);
-    let donor_ns = docker_bin_ok(DOCKER, d, &["exec", "donor", "readlink", "/proc/self/ns/pid"]);
+    let donor_ns = docker_bin_ok(DOCKER, d, &["exec", "donor", "sh", "-c", "readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc"]);
+    docker_bin_ok(DOCKER, d, &["exec", "donor", "sh", "-c", "echo from-donor > /dev/shm/note"]);
+    let donor_shm = d.root().join("containers").join(donor.trim()).join("mounts/shm");
+    assert!(d.mounts().contains(&donor_shm.to_string_lossy().into_owned()), "the shareable /dev/shm is a mount of its own on the host");
     for bin in [DOCKER, DOCKER_20] {
         let joined = run(d, bin, &["--pid", "container:donor"], "readlink /proc/self/ns/pid; cat /proc/1/comm");
-        assert_eq!(joined, format!("{donor_ns}sleep\n"), "{bin}");
+        let donor_pid_ns = donor_ns.lines().next().unwrap_or_default();
+        assert_eq!(joined, format!("{donor_pid_ns}\nsleep\n"), "{bin}");
+        let script = "readlink /proc/self/ns/pid; readlink /proc/self/ns/ipc; cat /dev/shm/note; echo from-joiner > /dev/shm/back";
+        let joined = run(d, bin, &["--pid", "container:donor", "--ipc", "container:donor"], script);
+        assert_eq!(joined, format!("{donor_ns}from-donor\n"), "{bin}: the donor's IPC namespace and /dev/shm");
+        assert_eq!(docker_bin_ok(DOCKER, d, &["exec", "donor", "cat", "/dev/shm/back"]), "from-joiner\n", "{bin}");
     }
-    let out = docker_bin_cmd(DOCKER, d).args(["run", "--rm", "--ipc", "container:donor", "busybox", "true"]).output().expect("docker run");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("IpcMode container:donor"), "{out:?}");
+    // A private IPC namespace cannot be joined (Docker's message).
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "loner", "busybox", "sleep", "1000"]);
+    let out = docker_bin_cmd(DOCKER, d).args(["run", "--rm", "--ipc", "container:loner", "busybox", "true"]).output().expect("docker run");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("non-shareable IPC"), "{out:?}");
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "loner"]);
+    if !d.monolithic {
+        // A daemon restart keeps the running donor's /dev/shm mounted and joinable.
+        d.kill_daemon();
+        d.start();
+        let joined = run(d, DOCKER, &["--ipc", "container:donor"], "cat /dev/shm/note");
+        assert_eq!(joined, "from-donor\n", "joined after a berthd restart");
+    }
+    // A stopped donor's namespaces cannot be joined, and its /dev/shm is unmounted.
     docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "donor"]);
-    let out = docker_bin_cmd(DOCKER, d).args(["run", "--rm", "--pid", "container:donor", "busybox", "true"]).output().expect("docker run");
-    assert!(String::from_utf8_lossy(&out.stderr).contains("non running container"), "{out:?}");
+    assert!(common::wait_until(10, || !d.mounts().contains(&donor_shm.to_string_lossy().into_owned())), "the stopped donor's /dev/shm is unmounted");
+    for mode in ["--pid", "--ipc"] {
+        let out = docker_bin_cmd(DOCKER, d).args(["run", "--rm", mode, "container:donor", "busybox", "true"]).output().expect("docker run");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("non running container"), "{mode}: {out:?}");
+    }
     assert_eq!(
         docker_bin_ok(DOCKER, d, &["ps", "-aq", "--filter", "status=created"]),
         "",
         "refused starts leave nothing but their created containers removed by --rm"
     );
+    // Restarted, a shareable container gets a fresh /dev/shm again.
+    docker_bin_ok(DOCKER, d, &["start", "donor"]);
+    assert_eq!(docker_bin_ok(DOCKER, d, &["exec", "donor", "ls", "/dev/shm"]), "", "a fresh /dev/shm");
+    assert!(d.mounts().contains(&donor_shm.to_string_lossy().into_owned()));
+
+    // cgroupns: the host's by default on cgroup v1 (as Docker's), one of its own with
+    // `private`, where the container's cgroup is the root of every hierarchy.
+    let host_cg = host_ns("cgroup");
+    for bin in [DOCKER, DOCKER_20] {
+        let script = "readlink /proc/self/ns/cgroup; grep ':memory:' /proc/self/cgroup";
+        let own = run(d, bin, &[], script);
+        assert!(own.starts_with(&format!("{host_cg}\n")), "{bin}: the host's cgroup namespace by default: {own}");
+        assert!(own.contains(&d.cgroup_parent), "{bin}: its cgroup path as the host sees it: {own}");
+        let private = run(d, bin, &["--cgroupns", "private"], script);
+        let mut lines = private.lines();
+        assert_ne!(lines.next(), Some(host_cg.as_str()), "{bin}: a cgroup namespace of its own");
+        assert!(lines.next().is_some_and(|l| l.ends_with(":memory:/")), "{bin}: its cgroup is the root: {private}");
+        let host = run(d, bin, &["--cgroupns", "host"], "readlink /proc/self/ns/cgroup");
+        assert_eq!(host, format!("{host_cg}\n"), "{bin}");
+    }
+    let mode = docker_bin_ok(DOCKER, d, &["inspect", "-f", "{{.HostConfig.CgroupnsMode}} {{.HostConfig.IpcMode}}", "donor"]);
+    assert_eq!(mode, "host shareable\n");
 
     // none: a private IPC namespace without /dev/shm.
     assert_eq!(run(d, DOCKER, &["--ipc", "none"], "grep -c ' /dev/shm ' /proc/self/mountinfo || true"), "0\n");
@@ -61,12 +106,12 @@ fn namespaces_flow(d: &TestDaemon) {
 
 #[test]
 fn host_and_container_namespaces_are_shared_and_the_defaults_private_modular() {
-    namespaces_flow(&TestDaemon::modular("nsm"));
+    namespaces_flow(&mut TestDaemon::modular("nsm"));
 }
 
 #[test]
 fn host_and_container_namespaces_are_shared_and_the_defaults_private_monolithic() {
-    namespaces_flow(&TestDaemon::monolithic("nsmo"));
+    namespaces_flow(&mut TestDaemon::monolithic("nsmo"));
 }
 
 #[test]
@@ -77,6 +122,8 @@ fn bad_namespace_modes_are_refused_by_name_and_create_nothing() {
         (&["--uts", "host", "-h", "myhost"][..], "hostname and the UTS mode"),
         (&["--ipc", "sideways"][..], "sideways"),
         (&["--pid", "container:"][..], "pid mode"),
+        (&["--ipc", "host", "--shm-size", "1m"][..], "ShmSize and IpcMode"),
+        (&["--cgroupns", "sideways"][..], "cgroupns"),
     ] {
         let out = docker_bin_cmd(DOCKER, &d).args(["create"]).args(args).args(["busybox", "true"]).output().expect("docker create");
         let err = String::from_utf8_lossy(&out.stderr);

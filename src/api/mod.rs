@@ -3,6 +3,7 @@
 
 pub mod create_fields;
 pub mod filters;
+pub mod host_config;
 pub mod stream;
 pub mod timestamp;
 pub mod types;

@@ -1,11 +1,13 @@
 //! Request and response bodies of the Engine API, with Docker's field names.
 
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
+
+pub use super::host_config::*;
 
 /// Reads `null` as the field's default (its absence), as Go's decoder in dockerd does: Compose
 /// v2 and the SDKs send `null` for optional objects, lists and strings left unset.
-fn null_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
+pub(super) fn null_default<'de, D: serde::Deserializer<'de>, T: Default + Deserialize<'de>>(d: D) -> Result<T, D::Error> {
     Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
 }
 
@@ -125,136 +127,6 @@ fn cmd_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String
 
 fn entrypoint_slice<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
     str_slice(d, "Entrypoint")
-}
-
-/// `HostConfig` of `POST /containers/create` (what the host grants the container).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct HostConfig {
-    /// `[height, width]` of the container's terminal at start (with `Tty`).
-    pub console_size: Option<[u32; 2]>,
-    #[serde(deserialize_with = "null_default")]
-    pub memory: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub memory_reservation: i64,
-    /// Memory plus swap; -1 unlimited; 0 with `Memory` set: twice `Memory` (Docker's default).
-    #[serde(deserialize_with = "null_default")]
-    pub memory_swap: i64,
-    pub memory_swappiness: Option<i64>,
-    pub oom_kill_disable: Option<bool>,
-    #[serde(deserialize_with = "null_default")]
-    pub cpu_shares: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub cpu_period: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub cpu_quota: i64,
-    /// CPUs in billionths (`--cpus`).
-    #[serde(deserialize_with = "null_default")]
-    pub nano_cpus: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub cpuset_cpus: String,
-    #[serde(deserialize_with = "null_default")]
-    pub cpuset_mems: String,
-    pub pids_limit: Option<i64>,
-    #[serde(deserialize_with = "null_default")]
-    pub oom_score_adj: i64,
-    pub ulimits: Option<Vec<Ulimit>>,
-    pub cap_add: Option<Vec<String>>,
-    pub cap_drop: Option<Vec<String>>,
-    #[serde(deserialize_with = "null_default")]
-    pub readonly_rootfs: bool,
-    pub security_opt: Option<Vec<String>>,
-    #[serde(deserialize_with = "null_default")]
-    pub auto_remove: bool,
-    #[serde(deserialize_with = "null_default")]
-    pub network_mode: String,
-    #[serde(deserialize_with = "null_default")]
-    pub cgroup_parent: String,
-    /// `name:ip` lines for /etc/hosts (`--add-host`).
-    pub extra_hosts: Option<Vec<String>>,
-    pub dns: Option<Vec<String>>,
-    pub dns_search: Option<Vec<String>>,
-    pub dns_options: Option<Vec<String>>,
-    /// Run berth's init as PID 1 (`--init`).
-    pub init: Option<bool>,
-    /// tmpfs mounts (`--tmpfs`): destination to its mount options (`rw,size=64m`).
-    pub tmpfs: Option<BTreeMap<String, String>>,
-    /// Bytes of /dev/shm (`--shm-size`); 0 at create means Docker's 64 MiB.
-    #[serde(deserialize_with = "null_default")]
-    pub shm_size: i64,
-    /// Supplementary groups of the process (`--group-add`): names in the container's
-    /// /etc/group, or numbers.
-    pub group_add: Option<Vec<String>>,
-    /// Namespaced sysctls set in the container (`--sysctl`).
-    pub sysctls: Option<BTreeMap<String, String>>,
-    #[serde(deserialize_with = "null_default")]
-    pub log_config: LogConfig,
-    /// `--restart`: what to do when the container exits.
-    #[serde(deserialize_with = "null_default")]
-    pub restart_policy: RestartPolicy,
-    /// `--privileged`: every capability and host device, no seccomp, masks or read-only /sys.
-    #[serde(deserialize_with = "null_default")]
-    pub privileged: bool,
-    /// `--device`: host devices made in the container.
-    pub devices: Option<Vec<DeviceMapping>>,
-    /// `--device-cgroup-rule`: `TYPE MAJOR:MINOR ACCESS` access rules.
-    pub device_cgroup_rules: Option<Vec<String>>,
-    /// `--pid`: `""`, `host` or `container:<name|id>`.
-    #[serde(deserialize_with = "null_default")]
-    pub pid_mode: String,
-    /// `--ipc`: `""`, `private`, `shareable`, `none`, `host` or `container:<name|id>`.
-    #[serde(deserialize_with = "null_default")]
-    pub ipc_mode: String,
-    /// `--uts`: `""` or `host`.
-    #[serde(rename = "UTSMode", deserialize_with = "null_default")]
-    pub uts_mode: String,
-}
-
-/// One `HostConfig.Devices` entry (`--device HOST[:CONTAINER[:PERMS]]`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct DeviceMapping {
-    #[serde(deserialize_with = "null_default")]
-    pub path_on_host: String,
-    #[serde(deserialize_with = "null_default")]
-    pub path_in_container: String,
-    #[serde(deserialize_with = "null_default")]
-    pub cgroup_permissions: String,
-}
-
-/// `HostConfig.RestartPolicy`: `no`, `always`, `unless-stopped` or `on-failure` (with at most
-/// `MaximumRetryCount` restarts; 0 is no limit).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct RestartPolicy {
-    #[serde(deserialize_with = "null_default")]
-    pub name: String,
-    #[serde(deserialize_with = "null_default")]
-    pub maximum_retry_count: i64,
-}
-
-/// One `--ulimit` (`HostConfig.Ulimits`): a resource name as Docker spells it (`nofile`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "PascalCase", default)]
-pub struct Ulimit {
-    #[serde(deserialize_with = "null_default")]
-    pub name: String,
-    #[serde(deserialize_with = "null_default")]
-    pub soft: i64,
-    #[serde(deserialize_with = "null_default")]
-    pub hard: i64,
-}
-
-/// `HostConfig.LogConfig`: the log driver and its options (`--log-opt`).
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-#[serde(default)]
-pub struct LogConfig {
-    #[serde(rename = "Type")]
-    #[serde(deserialize_with = "null_default")]
-    pub kind: String,
-    #[serde(rename = "Config")]
-    #[serde(deserialize_with = "null_default")]
-    pub config: HashMap<String, String>,
 }
 
 /// Body of `POST /containers/create`: `Config` fields at the top level plus `HostConfig`.

@@ -48,6 +48,7 @@ impl Daemon {
         super::restart::check(&req.host_config).map_err(DaemonError::BadRequest)?;
         super::devices::check(&req.host_config).map_err(|e| DaemonError::BadRequest(e.to_string()))?;
         super::namespaces::check(&req.host_config, &req.config.hostname).map_err(DaemonError::BadRequest)?;
+        super::blkio::block_io(&req.host_config, &crate::runtime::cgroups::support::support()).map_err(DaemonError::BadRequest)?;
         super::etc_files::check(&req.host_config)?;
         super::mounts::check(&req.host_config)?;
         let id = crate::util::random_id();
@@ -55,6 +56,14 @@ impl Daemon {
         let mut host_config = req.host_config;
         // Docker records its default, so inspect shows the size /dev/shm gets.
         host_config.shm_size = super::mounts::shm_size(&host_config)?;
+        // And the namespace modes it gives (Docker's defaults: private IPC; the host's
+        // cgroup namespace on cgroup v1, a private one on v2).
+        if host_config.ipc_mode.is_empty() {
+            host_config.ipc_mode = "private".into();
+        }
+        if host_config.cgroupns_mode.is_empty() {
+            host_config.cgroupns_mode = if crate::runtime::cgroups::is_v2() { "private" } else { "host" }.into();
+        }
         host_config.log_config = self.effective_log_config(host_config.log_config)?;
         let mut config = req.config;
         if config.working_dir.is_empty() {
@@ -164,7 +173,13 @@ impl Daemon {
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
             let mut spec = spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?;
-            super::namespaces::apply(&mut spec, &c.host_config, |name| self.namespace_donor(name)).map_err(DaemonError::BadRequest)?;
+            let own_shm = match c.host_config.ipc_mode.as_str() {
+                "shareable" => Some(super::shm::mount_fresh(&self.containers.dir_of(id), c.host_config.shm_size)?),
+                _ => None,
+            };
+            let v2 = crate::runtime::cgroups::is_v2();
+            super::namespaces::apply(&mut spec, &c.host_config, own_shm.as_deref(), v2, |kind, name| self.namespace_donor(kind, name))
+                .map_err(DaemonError::BadRequest)?;
             // /etc/hostname, hosts and resolv.conf over the image's, after the system mounts.
             let managed = super::etc_files::prepare(&self.containers.dir_of(id), &c)?;
             if let Some(mounts) = spec["mounts"].as_array_mut() {
@@ -193,14 +208,14 @@ impl Daemon {
             Ok(p) => p,
             Err(e) => {
                 // Nothing of a start that cannot begin stays mounted.
-                let _ = self.overlay.unmount(id);
+                self.unmount_all(id);
                 return Err(e);
             }
         };
         let stdin = match self.stdin_fifo(&c) {
             Ok(s) => s,
             Err(e) => {
-                let _ = self.overlay.unmount(id);
+                self.unmount_all(id);
                 return Err(e);
             }
         };
@@ -225,7 +240,7 @@ impl Daemon {
                     if let Err(pe) = self.release(id).await {
                         tracing::warn!(id, "after a start that could not be recorded: {pe}");
                     }
-                    let _ = self.overlay.unmount(id);
+                    self.unmount_all(id);
                     return Err(e.into());
                 }
                 self.watch_health(id);
@@ -242,14 +257,28 @@ impl Daemon {
         }
     }
 
-    /// The running container `name` whose namespaces another joins (`container:<name>`).
-    fn namespace_donor(&self, name: &str) -> Result<super::namespaces::Donor, String> {
+    /// The running container `name` whose `kind` namespace another joins
+    /// (`container:<name>`); for IPC, with its shareable /dev/shm if it has one.
+    fn namespace_donor(&self, kind: super::namespaces::Kind, name: &str) -> Result<super::namespaces::Donor, String> {
         let c =
             self.containers.resolve(name).and_then(|id| self.containers.get(&id)).map_err(|e| format!("joining the namespaces of {name}: {e}"))?;
         if c.state.status != Status::Running || c.state.pid <= 0 {
             return Err(format!("cannot join the namespaces of a non running container: {name}"));
         }
-        Ok(super::namespaces::Donor { pid: c.state.pid })
+        let dir = self.containers.dir_of(&c.id);
+        let shareable = kind == super::namespaces::Kind::Ipc && c.host_config.ipc_mode == "shareable" && super::shm::is_mounted(&dir);
+        Ok(super::namespaces::Donor { pid: c.state.pid, shm: shareable.then(|| super::shm::path(&dir)) })
+    }
+
+    /// Unmounts what a start of container `id` mounted on the host: its rootfs and its
+    /// shareable /dev/shm (failures are logged: a later release or reconcile tries again).
+    pub(super) fn unmount_all(&self, id: &str) {
+        if let Err(e) = self.overlay.unmount(id) {
+            tracing::warn!(id, "{e}");
+        }
+        if let Err(e) = super::shm::unmount(&self.containers.dir_of(id)) {
+            tracing::warn!(id, "{e}");
+        }
     }
 
     /// Waits until container `id` is no longer running or `timeout` passes; true if it stopped.
@@ -443,6 +472,7 @@ impl Daemon {
         }
         let removed = async {
             reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await.map_err(|source| DaemonError::Remove { id: id.to_owned(), source })?;
+            super::shm::unmount(&self.containers.dir_of(id))?;
             self.overlay.remove(id)?;
             Ok::<_, DaemonError>(())
         }

@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod backend;
+pub mod blkio;
 pub mod container;
 pub mod devices;
 pub mod error;
@@ -23,6 +24,7 @@ pub mod ps;
 pub mod reconcile;
 pub mod restart;
 pub mod seccomp_profile;
+pub mod shm;
 pub mod spec;
 pub mod store;
 pub mod supervisor_client;
@@ -308,6 +310,7 @@ impl Daemon {
     async fn release(&self, id: &str) -> Result<(), DaemonError> {
         reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await?;
         self.overlay.unmount(id)?;
+        shm::unmount(&self.containers.dir_of(id))?;
         Ok(())
     }
 
@@ -348,9 +351,7 @@ impl Daemon {
         if let Err(e) = self.backend.delete(&ev.id).await {
             tracing::warn!("release task of {}: {e}", ev.id);
         }
-        if let Err(e) = self.overlay.unmount(&ev.id) {
-            tracing::warn!("{e}");
-        }
+        self.unmount_all(&ev.id);
         let _ = self.events.send(ContainerEvent::Exited { id: ev.id.clone(), exit_code: ev.exit_code });
         self.restart_after_exit(&ev.id);
         if c.host_config.auto_remove {

@@ -184,6 +184,9 @@ pub fn mounts(hc: &HostConfig) -> Result<Vec<Value>, MountError> {
         json!({ "destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"] }),
         // Writable only for a privileged container, as Docker's.
         json!({ "destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", if hc.privileged { "rw" } else { "ro" }] }),
+        // Its own cgroups, read-only unless privileged, as Docker's: the limits it runs
+        // under are there to read (v1: its cgroup at each controller's root).
+        json!({ "destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["nosuid", "noexec", "nodev", "relatime", if hc.privileged { "rw" } else { "ro" }] }),
         json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] }),
         json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", shm] }),
     ];
@@ -242,14 +245,15 @@ mod tests {
     fn tmpfs_mounts_follow_the_system_ones_and_replace_them_by_destination() {
         let m = mounts(&hc(&[("/run/", "size=1m"), ("/tmp", "")], 0)).expect("mounts");
         let dests: Vec<&str> = m.iter().filter_map(|m| m["destination"].as_str()).collect();
-        assert_eq!(dests, ["/proc", "/dev", "/dev/pts", "/sys", "/dev/mqueue", "/dev/shm", "/run", "/tmp"]);
-        assert_eq!(m[5]["options"][4], "size=67108864", "Docker's 64 MiB /dev/shm");
-        assert_eq!(m[6]["options"], json!(["noexec", "nosuid", "nodev", "rprivate", "size=1m"]));
+        assert_eq!(dests, ["/proc", "/dev", "/dev/pts", "/sys", "/sys/fs/cgroup", "/dev/mqueue", "/dev/shm", "/run", "/tmp"]);
+        assert_eq!(m[4]["options"][4], "ro", "its cgroups read-only");
+        assert_eq!(m[6]["options"][4], "size=67108864", "Docker's 64 MiB /dev/shm");
+        assert_eq!(m[7]["options"], json!(["noexec", "nosuid", "nodev", "rprivate", "size=1m"]));
         let m = mounts(&hc(&[("/dev/shm", "size=1m")], 0)).expect("own shm");
         assert_eq!(m.iter().filter(|m| m["destination"] == "/dev/shm").count(), 1);
         let m = mounts(&hc(&[("/dev", "")], 128 << 20)).expect("own dev");
         assert!(m.iter().all(|m| m["destination"] == "/dev" || !m["destination"].as_str().unwrap_or_default().starts_with("/dev")));
-        assert_eq!(mounts(&hc(&[], 128 << 20)).expect("sized")[5]["options"][4], "size=134217728");
+        assert_eq!(mounts(&hc(&[], 128 << 20)).expect("sized")[6]["options"][4], "size=134217728");
     }
 
     #[test]

@@ -1,9 +1,9 @@
-//! The namespaces of a container (`--pid`, `--ipc`, `--uts`), as Docker's: private by default;
+//! The namespaces of a container (`--pid`, `--ipc`, `--uts`, `--cgroupns`), as Docker's:
+//! private by default (the cgroup namespace: private on a cgroup v2 host, the host's on v1);
 //! `host` shares the host's (no namespace in the spec); `container:<name|id>` joins a running
-//! container's (PID only, for now: joining an IPC namespace needs the donor's /dev/shm on the
-//! host side, which berth does not keep yet, so `--ipc container:` is refused by name);
-//! `none` is private IPC without /dev/shm; the host's IPC namespace comes with the host's
-//! /dev/shm.
+//! container's; `none` is private IPC without /dev/shm; the host's IPC namespace comes with
+//! the host's /dev/shm, a `shareable` one with a /dev/shm the daemon keeps on the host side
+//! ([`super::shm`]), which a container joining it binds too.
 
 use crate::api::types::HostConfig;
 use serde_json::{json, Value};
@@ -72,35 +72,72 @@ pub fn modes(hc: &HostConfig) -> Result<[(Kind, Mode); 3], String> {
     Ok([(Kind::Pid, parse(Kind::Pid, &hc.pid_mode)?), (Kind::Ipc, parse(Kind::Ipc, &hc.ipc_mode)?), (Kind::Uts, parse(Kind::Uts, &hc.uts_mode)?)])
 }
 
+/// Whether the container gets a cgroup namespace of its own: `CgroupnsMode` `private`, or
+/// empty on a cgroup v2 host (`v2`), as Docker's default.
+pub fn private_cgroupns(hc: &HostConfig, v2: bool) -> Result<bool, String> {
+    match hc.cgroupns_mode.as_str() {
+        "" => Ok(v2),
+        "private" => Ok(true),
+        "host" => Ok(false),
+        other => Err(format!("invalid HostConfig.CgroupnsMode: {other:?} (host or private)")),
+    }
+}
+
 /// Checks the modes of a create (`hostname` is the container's own `Hostname`).
 pub fn check(hc: &HostConfig, hostname: &str) -> Result<(), String> {
     let [_, (_, ipc), (_, uts)] = modes(hc)?;
-    if let Mode::Container(name) = ipc {
-        return Err(ipc_join_refused(&name));
-    }
+    private_cgroupns(hc, false)?;
     if uts == Mode::Host && !hostname.is_empty() {
         return Err("conflicting options: hostname and the UTS mode".into());
+    }
+    if !matches!(ipc, Mode::Private | Mode::Shareable) {
+        // Its /dev/shm is the host's, its donor's or none: a size or a tmpfs of its own
+        // would be dropped.
+        if hc.shm_size != 0 {
+            return Err(format!("conflicting options: ShmSize and IpcMode {:?} (the container has no /dev/shm of its own)", hc.ipc_mode));
+        }
+        if hc.tmpfs.iter().flatten().any(|(d, _)| std::path::Path::new(d) == std::path::Path::new("/dev/shm")) {
+            return Err(format!("conflicting options: a tmpfs on /dev/shm and IpcMode {:?} (the container has no /dev/shm of its own)", hc.ipc_mode));
+        }
+    }
+    if ipc == Mode::Shareable && hc.tmpfs.iter().flatten().any(|(d, _)| std::path::Path::new(d) == std::path::Path::new("/dev/shm")) {
+        return Err(
+            "conflicting options: a tmpfs on /dev/shm and IpcMode \"shareable\" (its /dev/shm is the one others join; size it with ShmSize)".into()
+        );
     }
     Ok(())
 }
 
-fn ipc_join_refused(name: &str) -> String {
-    format!("HostConfig.IpcMode container:{name} is not supported by berth yet (the donor's /dev/shm is not shareable)")
-}
-
-/// A running container a namespace is joined from: its init's pid.
+/// A running container a namespace is joined from.
 pub struct Donor {
+    /// Its init's pid.
     pub pid: i32,
+    /// Its shareable /dev/shm on the host (for an IPC join; the lookup refuses a donor
+    /// without one).
+    pub shm: Option<PathBuf>,
 }
 
-/// Sets the spec's pid, ipc and uts namespaces (after mount and network) and, for a shared
-/// IPC namespace, its /dev/shm; `donor` finds the running container a mode names.
-pub fn apply(spec: &mut Value, hc: &HostConfig, donor: impl Fn(&str) -> Result<Donor, String>) -> Result<(), String> {
+/// Sets the spec's pid, ipc, uts and cgroup namespaces (after mount and network) and, for a
+/// shared IPC namespace, its /dev/shm: `own_shm` is this container's shareable one (mounted
+/// for `--ipc shareable`); `donor` finds the running container a mode names; `v2`: the host
+/// is cgroup v2 (Docker's default cgroup namespace mode depends on it).
+pub fn apply(
+    spec: &mut Value,
+    hc: &HostConfig,
+    own_shm: Option<&std::path::Path>,
+    v2: bool,
+    donor: impl Fn(Kind, &str) -> Result<Donor, String>,
+) -> Result<(), String> {
     let mut namespaces = vec![json!({ "type": "mount" }), json!({ "type": "network" })];
     let mut shm: Option<Option<PathBuf>> = None;
     for (kind, mode) in modes(hc)? {
         match mode {
-            Mode::Private | Mode::Shareable => namespaces.push(json!({ "type": kind.oci() })),
+            Mode::Private => namespaces.push(json!({ "type": kind.oci() })),
+            Mode::Shareable => {
+                namespaces.push(json!({ "type": kind.oci() }));
+                let own = own_shm.ok_or("IpcMode shareable: its /dev/shm is not mounted")?;
+                shm = Some(Some(own.to_path_buf()));
+            }
             Mode::NoShm => {
                 namespaces.push(json!({ "type": kind.oci() }));
                 shm = Some(None);
@@ -117,18 +154,28 @@ pub fn apply(spec: &mut Value, hc: &HostConfig, donor: impl Fn(&str) -> Result<D
                     shm = Some(Some(PathBuf::from("/dev/shm")));
                 }
             }
-            Mode::Container(name) if kind == Kind::Ipc => return Err(ipc_join_refused(&name)),
             Mode::Container(name) => {
-                let d = donor(&name)?;
+                let d = donor(kind, &name)?;
                 namespaces.push(json!({ "type": kind.oci(), "path": format!("/proc/{}/ns/{}", d.pid, kind.oci()) }));
+                if kind == Kind::Ipc {
+                    let donor_shm = d.shm.ok_or_else(|| {
+                        format!("cannot join IPC of container {name}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)")
+                    })?;
+                    shm = Some(Some(donor_shm));
+                }
             }
         }
+    }
+    if private_cgroupns(hc, v2)? {
+        namespaces.push(json!({ "type": "cgroup" }));
     }
     spec["linux"]["namespaces"] = Value::Array(namespaces);
     if let (Some(source), Some(mounts)) = (shm, spec["mounts"].as_array_mut()) {
         mounts.retain(|m| m["destination"] != "/dev/shm");
         if let Some(source) = source {
-            mounts.push(json!({ "destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rw"] }));
+            mounts.push(
+                json!({ "destination": "/dev/shm", "type": "bind", "source": source, "options": ["rbind", "rw", "nosuid", "nodev", "noexec"] }),
+            );
         }
     }
     Ok(())
@@ -159,26 +206,48 @@ mod tests {
     fn modes_parse_as_docker_accepts_them() {
         assert_eq!(parse(Kind::Ipc, "shareable"), Ok(Mode::Shareable));
         assert_eq!(parse(Kind::Pid, "container:db"), Ok(Mode::Container("db".into())));
+        assert_eq!(parse(Kind::Ipc, "container:db"), Ok(Mode::Container("db".into())));
         for (k, v) in [(Kind::Uts, "container:db"), (Kind::Pid, "shareable"), (Kind::Ipc, "container:"), (Kind::Uts, "private")] {
             assert!(parse(k, v).expect_err(v).contains(v), "{k:?} {v}");
         }
         assert!(check(&hc("", "", "host"), "myhost").expect_err("conflict").contains("hostname and the UTS mode"));
-        assert!(check(&hc("", "container:db", ""), "").expect_err("ipc join").contains("IpcMode container:db"));
+        check(&hc("", "container:db", ""), "").expect("an IPC join");
+        let sized = HostConfig { shm_size: 1 << 20, ..hc("", "host", "") };
+        assert!(check(&sized, "").expect_err("shm size").contains("ShmSize and IpcMode"));
+        let tmpfs = HostConfig { tmpfs: Some([("/dev/shm/".to_owned(), String::new())].into()), ..hc("", "shareable", "") };
+        assert!(check(&tmpfs, "").expect_err("tmpfs").contains("a tmpfs on /dev/shm"));
+        let cg = |m: &str| HostConfig { cgroupns_mode: m.into(), ..Default::default() };
+        assert_eq!((private_cgroupns(&cg(""), false), private_cgroupns(&cg(""), true)), (Ok(false), Ok(true)), "Docker's defaults");
+        assert_eq!(private_cgroupns(&cg("private"), false), Ok(true));
+        assert!(check(&cg("container:x"), "").expect_err("cgroupns").contains("CgroupnsMode"));
     }
 
     #[test]
     fn host_drops_the_namespace_and_container_joins_the_donors() {
-        let donor = |n: &str| if n == "db" { Ok(Donor { pid: 42 }) } else { Err(format!("no {n}")) };
+        let donor = |_: Kind, n: &str| match n {
+            "db" => Ok(Donor { pid: 42, shm: Some(PathBuf::from("/r/db/mounts/shm")) }),
+            "plain" => Ok(Donor { pid: 43, shm: None }),
+            _ => Err(format!("no {n}")),
+        };
+        let shm_bind = |src: &str| json!([{ "destination": "/dev/shm", "type": "bind", "source": src, "options": ["rbind", "rw", "nosuid", "nodev", "noexec"] }]);
         let mut s = spec();
-        apply(&mut s, &hc("container:db", "host", "host"), donor).expect("apply");
+        apply(&mut s, &hc("container:db", "host", "host"), None, false, donor).expect("apply");
         assert_eq!(types(&s), ["mount", "network", "pid=/proc/42/ns/pid"]);
         assert!(s.get("hostname").is_none(), "no hostname without a UTS namespace");
-        assert_eq!(s["mounts"], json!([{ "destination": "/dev/shm", "type": "bind", "source": "/dev/shm", "options": ["rbind", "rw"] }]));
+        assert_eq!(s["mounts"], shm_bind("/dev/shm"));
         let mut s = spec();
-        apply(&mut s, &hc("", "none", ""), donor).expect("apply");
-        assert_eq!(types(&s), ["mount", "network", "pid", "ipc", "uts"]);
+        apply(&mut s, &hc("", "none", ""), None, true, donor).expect("apply");
+        assert_eq!(types(&s), ["mount", "network", "pid", "ipc", "uts", "cgroup"]);
         assert_eq!(s["mounts"], json!([]), "no /dev/shm with IpcMode none");
-        assert!(apply(&mut spec(), &hc("", "container:db", ""), donor).expect_err("ipc join").contains("IpcMode container:db"));
-        assert!(apply(&mut spec(), &hc("container:nope", "", ""), donor).expect_err("missing").contains("nope"));
+        let mut s = spec();
+        apply(&mut s, &hc("", "container:db", ""), None, false, donor).expect("ipc join");
+        assert_eq!(types(&s), ["mount", "network", "pid", "ipc=/proc/42/ns/ipc", "uts"]);
+        assert_eq!(s["mounts"], shm_bind("/r/db/mounts/shm"), "the donor's /dev/shm");
+        let mut s = spec();
+        apply(&mut s, &hc("", "shareable", ""), Some(std::path::Path::new("/r/me/mounts/shm")), false, donor).expect("shareable");
+        assert_eq!(s["mounts"], shm_bind("/r/me/mounts/shm"));
+        assert!(apply(&mut spec(), &hc("", "shareable", ""), None, false, donor).is_err(), "shareable needs its /dev/shm");
+        assert!(apply(&mut spec(), &hc("", "container:plain", ""), None, false, donor).expect_err("not shareable").contains("non-shareable IPC"));
+        assert!(apply(&mut spec(), &hc("container:nope", "", ""), None, false, donor).expect_err("missing").contains("nope"));
     }
 }

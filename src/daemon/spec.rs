@@ -74,7 +74,11 @@ pub fn build(c: &Container, rootfs: &Path, cgroup_parent: &str, user: &super::us
     args.extend(c.args.iter().cloned());
     let cwd = if c.config.working_dir.is_empty() { "/".to_owned() } else { c.config.working_dir.clone() };
     let hostname = super::etc_files::hostname(c);
-    let mut resources = hc::resources(&c.host_config, crate::runtime::cgroups::support::support().swap)?;
+    let support = crate::runtime::cgroups::support::support();
+    let mut resources = hc::resources(&c.host_config, support.swap)?;
+    if let Some(b) = super::blkio::block_io(&c.host_config, &support).map_err(super::DaemonError::BadRequest)? {
+        resources.insert("blockIO".into(), b);
+    }
     let (devices, allowed) = super::devices::devices(&c.host_config).map_err(|e| super::DaemonError::BadRequest(e.to_string()))?;
     let mut rules = vec![json!({ "allow": false, "access": "rwm" })];
     rules.extend(allowed);

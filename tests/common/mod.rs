@@ -498,6 +498,19 @@ pub fn need(present: bool, what: &str) {
     assert!(present, "{what} is missing: the README's test command (bash .ci/run) installs every peer the tests need");
 }
 
+/// A whole-disk block device of the host (`/dev/<name>` of the first of /sys/block), which
+/// cgroup block I/O limits can name (they refuse partitions).
+pub fn block_device() -> String {
+    let mut names: Vec<String> =
+        std::fs::read_dir("/sys/block").expect("/sys/block").flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|n| format!("/dev/{n}"))
+        .find(|p| std::fs::metadata(p).is_ok_and(|m| std::os::unix::fs::FileTypeExt::is_block_device(&m.file_type())))
+        .expect("a whole-disk block device in /sys/block with its node in /dev")
+}
+
 /// `name` as the shell would find it on PATH.
 pub fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;

@@ -22,6 +22,12 @@ pub struct Support {
     pub pids: bool,
     /// Turning the OOM killer off (v1 only).
     pub oom_kill_disable: bool,
+    /// A block I/O weight (a proportional I/O scheduler such as BFQ, or CFQ of old).
+    pub blkio_weight: bool,
+    /// Block I/O weights per device.
+    pub blkio_weight_device: bool,
+    /// Block I/O limits per device (bytes and operations per second).
+    pub blkio_throttle: bool,
 }
 
 /// The host's support, from /proc/self/mountinfo and the cgroup files.
@@ -43,6 +49,9 @@ pub fn support() -> Support {
         cpuset: file("cpuset", "cpuset.cpus"),
         pids: hierarchies.iter().any(|h| h.subsystems.iter().any(|s| s == "pids")),
         oom_kill_disable: file("memory", "memory.oom_control"),
+        blkio_weight: file("blkio", "blkio.weight") || file("blkio", "blkio.bfq.weight"),
+        blkio_weight_device: file("blkio", "blkio.weight_device") || file("blkio", "blkio.bfq.weight_device"),
+        blkio_throttle: file("blkio", "blkio.throttle.read_bps_device"),
     }
 }
 
@@ -64,6 +73,9 @@ fn v2_support(controllers: &str, has_file: impl Fn(&str) -> bool) -> Support {
         cpuset: on("cpuset"),
         pids: on("pids"),
         oom_kill_disable: false,
+        blkio_weight: on("io") && (has_file("io.weight") || has_file("io.bfq.weight")),
+        blkio_weight_device: on("io") && (has_file("io.weight") || has_file("io.bfq.weight")),
+        blkio_throttle: on("io") && has_file("io.max"),
     }
 }
 
