@@ -194,3 +194,22 @@ fn without_device_rules_no_filter_is_attached() {
     let disk = result(&out, "read-disk");
     assert!(!disk.contains(EPERM), "{out}");
 }
+
+#[test]
+fn an_allow_all_rule_lets_every_device_through() {
+    // `--privileged`'s rule: the disk open reaches the driver lookup (ENXIO, no such disk
+    // here) or opens; it is not the filter's EPERM.
+    let c = Ctr::new("mknod /tmp/sda b 8 0; check read-disk head -c 1 /tmp/sda", Some(json!([{ "allow": true, "access": "rwm" }])));
+    let out = c.run();
+    assert!(!result(&out, "read-disk").contains(EPERM), "{out}");
+}
+
+#[test]
+fn a_rule_the_filter_cannot_express_fails_the_create_and_leaves_no_cgroup() {
+    let c = Ctr::new("echo ran", Some(json!([{ "allow": false, "access": "rwm" }, { "allow": true, "type": "c", "major": 1, "access": "rwx" }])));
+    let out = c.rt(&["run", &c.id]);
+    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    assert!(!out.status.success() && !text.contains("ran"), "{text}");
+    assert!(text.contains("linux.resources.devices") && text.contains("c 1:* rwx"), "the error names the rule: {text}");
+    assert!(!c.host_cgroup().exists(), "the failed create removes its cgroup");
+}
