@@ -5,12 +5,15 @@
 //! The limits are written by [`limits`]' plan straight to the files: cgroups-rs writes some
 //! v2 knobs to the wrong file (swappiness to memory.swap.max) and knows no bfq weight.
 
+mod bpf;
+mod device_filter;
 mod devices;
 pub mod limits;
 pub mod paths;
 pub mod support;
 
 use std::io::Write as _;
+use std::os::fd::AsFd as _;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -107,7 +110,7 @@ impl ContainerCgroup {
     }
 
     /// Creates the cgroup and applies linux.resources (every field, or the create fails
-    /// naming the one this host cannot apply), and on v1 the device rules.
+    /// naming the one this host cannot apply), the device rules included.
     pub fn create(id: &str, paths: &CgroupPaths, resources: Option<&LinuxResources>) -> Result<Self, RuntimeError> {
         let this = Self::load(id, paths);
         let made = this.groups.iter().try_for_each(|g| g.create()).map_err(|e| this.err(format!("create: {e}")));
@@ -120,6 +123,8 @@ impl ContainerCgroup {
     }
 
     /// Applies new limits to an existing cgroup (`update`), with the same rules as create.
+    /// Device rules stay as create set them: like `runc update`, berth's takes none (a
+    /// resources file's `devices` is ignored), so no filter program needs replacing.
     pub fn update(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
         self.apply(res)
     }
@@ -210,20 +215,30 @@ impl ContainerCgroup {
         }
     }
 
-    /// v1 device rules (see [`devices`]); v2 needs an eBPF program: not done yet, rules are
-    /// not enforced there.
+    /// The device rules (see [`devices`]): written to devices.allow/deny on v1; on v2 a
+    /// device filter program (see [`device_filter`]) attached to the cgroup, which holds no
+    /// process yet, so nothing the container runs escapes it.
     fn apply_devices(&self, res: &LinuxResources) -> Result<(), RuntimeError> {
-        let rules = devices::v1_rules(res);
+        let rules = devices::rules(res);
         if rules.is_empty() {
             return Ok(());
         }
         if self.v2 {
-            tracing::warn!(container = %self.id, "device cgroup rules are not enforced on cgroup v2 yet");
-            return Ok(());
+            let prog = device_filter::program(&rules)
+                .map_err(|e| RuntimeError::InvalidSpec { id: self.id.clone(), reason: format!("linux.resources.devices: {e}") })?;
+            let dir = Path::new(hierarchies::UNIFIED_MOUNTPOINT).join(&self.paths.path);
+            let cgroup = std::fs::File::open(&dir).map_err(|e| RuntimeError::io(&self.id, "open", &dir, e))?;
+            let loaded = bpf::load_device_program(&device_filter::encode(&prog)).map_err(|e| {
+                let hint = if e.raw_os_error() == Some(Errno::EPERM as i32) { " (needs CAP_SYS_ADMIN or CAP_BPF)" } else { "" };
+                self.err(format!("loading the device filter (bpf BPF_PROG_LOAD): {e}{hint}"))
+            })?;
+            return bpf::attach_device_program(cgroup.as_fd(), loaded.as_fd())
+                .map_err(|e| self.err(format!("attaching the device filter (bpf BPF_PROG_ATTACH): {e}")));
         }
         let Some(dir) = self.dir_of("devices") else { return Ok(()) };
-        for (allow, rule) in rules {
-            let f = dir.join(if allow { "devices.allow" } else { "devices.deny" });
+        for rule in rules {
+            let f = dir.join(if rule.allow { "devices.allow" } else { "devices.deny" });
+            let rule = rule.to_string();
             std::fs::write(&f, &rule).map_err(|e| self.err(format!("{} {rule:?}: {e}", f.display())))?;
         }
         Ok(())
