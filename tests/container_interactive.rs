@@ -104,10 +104,12 @@ fn terminal_flow(d: &TestDaemon) {
         assert_eq!(out.status.code(), Some(3), "{bin}: {:?}\n{}", out.text, d.log());
     }
     for bin in CLIENTS {
-        let out =
-            client_cmd(bin, d).args(["run", "-t", "--name", "t1", "busybox", "sh", "-c", "echo one; echo two; exit 2"]).output().expect("run -t");
+        let out = client_cmd(bin, d)
+            .args(["run", "-t", "--name", "t1", "busybox", "sh", "-c", "echo one; echo two > /dev/console; exit 2"])
+            .output()
+            .expect("run -t");
         assert_eq!(out.status.code(), Some(2), "{bin}: {}", text(&out.stderr));
-        assert_eq!(text(&out.stdout), "one\r\ntwo\r\n", "{bin}: a terminal's output, raw (no stream headers)");
+        assert_eq!(text(&out.stdout), "one\r\ntwo\r\n", "{bin}: a terminal's output, raw (no stream headers); /dev/console is the terminal");
         let logs = client_cmd(bin, d).args(["logs", "t1"]).output().expect("logs");
         assert_eq!(text(&logs.stdout), "one\r\ntwo\r\n", "{bin}: {}", text(&logs.stderr));
         common::docker_ok(d, &["rm", "t1"]);

@@ -1316,6 +1316,23 @@ fn a_user_namespace_maps_container_root_to_an_unprivileged_host_uid() {
 }
 
 #[test]
+fn a_user_namespace_container_gets_a_hosts_node_only_when_it_is_the_device_asked_for() {
+    // In a user namespace mknod is refused and the host's node at the same path is bound
+    // instead (the defaults /dev/null... pass that way): a node whose numbers differ from
+    // the spec's (/dev/kmsg is 1:11, not 1:3) is refused, never bound as a stand-in.
+    let c = Ctr::new(&["true"]);
+    c.edit(|v| {
+        v["linux"]["namespaces"].as_array_mut().expect("ns").push(json!({"type": "user"}));
+        v["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+        v["linux"]["devices"] = json!([{"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 3, "fileMode": 438}]);
+    });
+    let out = c.create(&[]);
+    assert!(!out.status.success(), "a stand-in device was accepted");
+    assert!(c.output_text().contains("/dev/kmsg") || stderr(&out).contains("/dev/kmsg"), "{} {}", c.output_text(), stderr(&out));
+}
+
+#[test]
 fn a_user_namespace_container_runs_under_a_private_runtime_root() {
     // berth-runtime makes its own root 0700 (as runc does): a container whose root is an
     // unprivileged host uid must still be created, started and exec'd into.

@@ -20,8 +20,8 @@ pub fn connect(id: &str, path: &Path) -> Result<UnixStream, RuntimeError> {
 }
 
 /// Allocates the pty, sends its master over `sock`, and makes the slave fds 0-2 and the
-/// controlling terminal of this (session leader) process.
-pub fn setup(id: &str, sock: UnixStream, size: Option<(u16, u16)>, owner: (u32, u32)) -> Result<(), RuntimeError> {
+/// controlling terminal of this (session leader) process; returns the slave's path.
+pub fn setup(id: &str, sock: UnixStream, size: Option<(u16, u16)>, owner: (u32, u32)) -> Result<String, RuntimeError> {
     let sys = |what: &str, e| RuntimeError::sys(id, what.to_owned(), e);
     let master = posix_openpt(OFlag::O_RDWR | OFlag::O_NOCTTY | OFlag::O_CLOEXEC).map_err(|e| sys("posix_openpt", e))?;
     grantpt(&master).map_err(|e| sys("grantpt", e))?;
@@ -48,5 +48,30 @@ pub fn setup(id: &str, sock: UnixStream, size: Option<(u16, u16)>, owner: (u32, 
     if unsafe { libc::ioctl(0, libc::TIOCSCTTY, 0) } < 0 {
         return Err(sys("ioctl(TIOCSCTTY)", nix::errno::Errno::last()));
     }
-    Ok(())
+    Ok(name)
+}
+
+/// Binds the pty slave `slave` onto the container's /dev/console (runc's behaviour for a
+/// container's init), so that what writes to the console reaches the terminal. Runs after
+/// pivot_root: every path is the container's. The mount point is made (or found) without
+/// following a symlink and mounted on through its descriptor.
+pub fn mount_console(id: &str, slave: &str) -> Result<(), RuntimeError> {
+    let sys = |what: &str, e| RuntimeError::sys(id, what.to_owned(), e);
+    match open(
+        "/dev/console",
+        OFlag::O_CREAT | OFlag::O_EXCL | OFlag::O_NOFOLLOW | OFlag::O_WRONLY | OFlag::O_CLOEXEC,
+        Mode::from_bits_truncate(0o600),
+    ) {
+        Ok(_) | Err(nix::errno::Errno::EEXIST) => {}
+        Err(e) => return Err(sys("create /dev/console", e)),
+    }
+    let target =
+        open("/dev/console", OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).map_err(|e| sys("open /dev/console", e))?;
+    let st = nix::sys::stat::fstat(&target).map_err(|e| sys("stat /dev/console", e))?;
+    if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
+        return Err(RuntimeError::Unsupported(format!("/dev/console in container {id} is a symbolic link")));
+    }
+    let on = format!("/proc/self/fd/{}", target.as_raw_fd());
+    nix::mount::mount(Some(slave), on.as_str(), None::<&str>, nix::mount::MsFlags::MS_BIND, None::<&str>)
+        .map_err(|e| sys("bind the pty onto /dev/console", e))
 }

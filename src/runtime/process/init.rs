@@ -318,17 +318,19 @@ fn setup(cfg: &InitConfig) -> Result<Prepared, String> {
             return Err(fail(RuntimeError::sys(id, format!("personality({persona:#x})"), nix::errno::Errno::last())));
         }
     }
+    let console = console.map(|sock| (sock, cfg.new_mount_ns));
     let exec = become_process(id, process, console, cfg.pdeathsig, spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()))?;
     Ok(Prepared { fifo, proc_fd_dir, exec })
 }
 
 /// From rlimits to capabilities: turns this process (inside the container's namespaces and
-/// root) into `process`'s identity, with `console` (if any) as its terminal, and resolves the
+/// root) into `process`'s identity, with `console` (if any) as its terminal (and, when its flag
+/// says so, a container init's, as its /dev/console too), and resolves the
 /// executable. Shared by init and exec.
 pub(super) fn become_process(
     id: &str,
     process: &oci_spec::runtime::Process,
-    console: Option<std::os::unix::net::UnixStream>,
+    console: Option<(std::os::unix::net::UnixStream, bool)>,
     pdeathsig: Option<i32>,
     seccomp: Option<&oci_spec::runtime::LinuxSeccomp>,
 ) -> Result<ExecPlan, String> {
@@ -341,10 +343,13 @@ pub(super) fn become_process(
         set_rlimit(rl).map_err(|e| fail(RuntimeError::sys(id, format!("setrlimit {:?}", rl.typ()), e)))?;
     }
 
-    if let Some(sock) = console {
+    if let Some((sock, mount_console)) = console {
         let size =
             process.console_size().as_ref().map(|b| (u16::try_from(b.height()).unwrap_or(u16::MAX), u16::try_from(b.width()).unwrap_or(u16::MAX)));
-        tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+        let slave = tty::setup(id, sock, size, (process.user().uid(), process.user().gid())).map_err(fail)?;
+        if mount_console {
+            tty::mount_console(id, &slave).map_err(fail)?;
+        }
     }
     // The working directory is entered as root first (runc's order: the user may lack
     // search permission on the way there) and checked while getcwd is certainly allowed: a

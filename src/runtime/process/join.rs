@@ -67,7 +67,7 @@ fn fork_and_exec(cfg: &ExecConfig, mut status: File, console: Option<std::os::un
     }
     // Our own session, as runc's exec: not part of the caller's job control.
     let _ = nix::unistd::setsid();
-    let msg = match become_process(&cfg.id, &cfg.process, console, None, cfg.seccomp.as_ref()) {
+    let msg = match become_process(&cfg.id, &cfg.process, console.map(|sock| (sock, false)), None, cfg.seccomp.as_ref()) {
         Ok(plan) => exec_process(&plan, cfg.preserve_fds),
         Err(msg) => msg,
     };
