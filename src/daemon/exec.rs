@@ -127,8 +127,10 @@ impl Daemon {
         detach_keys(&config)?;
         let exec_id = crate::util::random_id();
         let (exited, _) = watch::channel(None);
-        let record = ExecRecord { container_id: id, config, state: ExecState::Created, pid: 0, exited };
+        let action = format!("exec_create: {}", config.cmd.as_deref().unwrap_or_default().join(" "));
+        let record = ExecRecord { container_id: id.clone(), config, state: ExecState::Created, pid: 0, exited };
         self.execs.lock().insert(exec_id.clone(), record);
+        self.container_event(&c, &action, &[("execID", exec_id.clone())]);
         Ok(exec_id)
     }
 
@@ -174,7 +176,11 @@ impl Daemon {
             e.clone()
         };
         match self.exec_spawn(exec_id, &e, detach, console_size).await {
-            Ok(s) => Ok(s),
+            Ok(s) => {
+                let action = format!("exec_start: {}", e.config.cmd.as_deref().unwrap_or_default().join(" "));
+                self.container_event_of(&e.container_id, &action, &[("execID", exec_id.to_owned())]);
+                Ok(s)
+            }
             Err(err) => {
                 self.exec_finished(exec_id, 126);
                 let _ = std::fs::remove_dir_all(self.exec_dir(exec_id));
@@ -310,9 +316,13 @@ impl Daemon {
     }
 
     fn exec_finished(&self, exec_id: &str, code: i64) {
-        if let Some(r) = self.execs.lock().get_mut(exec_id) {
+        let container = self.execs.lock().get_mut(exec_id).map(|r| {
             r.state = ExecState::Exited(code);
             r.exited.send_replace(Some(code));
+            r.container_id.clone()
+        });
+        if let Some(cid) = container {
+            self.container_event_of(&cid, "exec_die", &[("execID", exec_id.to_owned()), ("exitCode", code.to_string())]);
         }
     }
 }

@@ -120,16 +120,21 @@ impl Daemon {
                 }
                 let in_start_period = (chrono::Utc::now() - run).to_std().unwrap_or_default() < start_period;
                 let result = d.probe(&id, &argv, timeout).await;
-                let _ = d.containers.record(&id, |c| {
+                let mut changed = None;
+                let recorded = d.containers.record(&id, |c| {
                     if this_run(c) {
                         let health = c.state.health.get_or_insert_with(Default::default);
                         let before = health.status.clone();
                         record(health, result, h.retries, in_start_period);
                         if health.status != before {
                             tracing::info!(id = %c.id, status = %health.status, "health status");
+                            changed = Some(health.status.clone());
                         }
                     }
                 });
+                if let (Ok(c), Some(status)) = (recorded, changed) {
+                    d.container_event(&c, &format!("health_status: {status}"), &[]);
+                }
             }
         });
     }

@@ -97,6 +97,7 @@ impl Daemon {
             manually_stopped: false,
         };
         self.containers.insert(c)?;
+        self.container_event_of(&id, "create", &[]);
         Ok(ContainerCreateResponse { id, warnings: Vec::new() })
     }
 
@@ -243,6 +244,7 @@ impl Daemon {
                     self.unmount_all(id);
                     return Err(e.into());
                 }
+                self.container_event_of(id, "start", &[]);
                 self.watch_health(id);
                 Ok(())
             }
@@ -329,11 +331,13 @@ impl Daemon {
         // A negative timeout waits for good; a century stands in for "for good".
         let wait = u64::try_from(secs).map(Duration::from_secs).unwrap_or(Duration::from_secs(100 * 365 * 86400));
         if self.wait_stopped(&id, rx, wait).await {
+            self.container_event_of(&id, "stop", &[]);
             return Ok(());
         }
         let rx = self.subscribe();
         let sent = self.signal(&id, libc::SIGKILL).await;
         if self.wait_stopped(&id, rx, Duration::from_secs(30)).await {
+            self.container_event_of(&id, "stop", &[]);
             return Ok(());
         }
         // Say what is known: whether the signal went out, and what the backend sees now.
@@ -353,6 +357,7 @@ impl Daemon {
     /// does: frozen processes act on a signal only once thawed.
     async fn signal(&self, id: &str, sig: i32) -> Result<(), BackendError> {
         self.backend.kill(id, sig).await?;
+        self.container_event_of(id, "kill", &[("signal", sig.to_string())]);
         let Ok(c) = self.containers.get(id) else {
             return Ok(());
         };
@@ -401,6 +406,7 @@ impl Daemon {
             return Err(e.into());
         }
         tracing::info!(%id, "container {}", if pause { "paused" } else { "unpaused" });
+        self.container_event_of(&id, if pause { "pause" } else { "unpause" }, &[]);
         Ok(())
     }
 
@@ -483,6 +489,7 @@ impl Daemon {
             return Err(e);
         }
         self.containers.remove(id)?;
+        self.container_event(&c, "destroy", &[]);
         self.execs.remove_container(id);
         let _ = self.events.send(ContainerEvent::Removed { id: id.to_owned(), exit_code: c.state.exit_code });
         Ok(())

@@ -8,6 +8,7 @@ pub mod container;
 pub mod devices;
 pub mod error;
 pub mod etc_files;
+pub mod events;
 pub mod exec;
 pub mod health;
 pub mod host;
@@ -110,6 +111,8 @@ pub struct Daemon {
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
+    /// What `GET /events` reports.
+    pub event_log: events::EventLog,
     /// Attach and log followers still reading, which auto-removal waits for.
     readers: logstream::Readers,
     /// Serializes start/stop/remove of containers so that two calls don't interleave.
@@ -171,6 +174,7 @@ impl Daemon {
             overlay,
             backend,
             events,
+            event_log: Default::default(),
             readers: Default::default(),
             ops: Default::default(),
             execs: Default::default(),
@@ -341,6 +345,7 @@ impl Daemon {
             }) {
                 tracing::warn!(id = %ev.id, "the exit is not on disk yet: {e}");
             }
+            self.container_event(&c, "die", &[("exitCode", ev.exit_code.to_string())]);
             Some(c)
         }
     }

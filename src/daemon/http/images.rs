@@ -193,6 +193,7 @@ fn image_tag(d: &crate::daemon::Daemon, name: &str, q: &std::collections::HashMa
     }
     let img = d.images.get(name)?;
     d.images.tag(&img.id, &target.key())?;
+    d.image_event("tag", &img.id, &target.key());
     Ok(StatusCode::CREATED.into_response())
 }
 
@@ -210,6 +211,7 @@ async fn image_delete(
     let mut out = Vec::new();
     if by_tag && img.tags.len() > 1 {
         if let Some(t) = d.images.untag(name)? {
+            d.image_event("untag", &img.id, &t);
             out.push(serde_json::json!({ "Untagged": t }));
         }
         return Ok(Json(out));
@@ -247,13 +249,18 @@ async fn image_delete(
         let (untagged, _) = tokio::task::spawn_blocking(move || images.remove(&id))
             .await
             .map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))??;
-        out.extend(untagged.into_iter().map(|t| serde_json::json!({ "Untagged": t })));
+        for t in untagged {
+            d.image_event("untag", &img.id, &t);
+            out.push(serde_json::json!({ "Untagged": t }));
+        }
+        d.image_event("delete", &img.id, &img.id);
         out.push(serde_json::json!({ "Deleted": img.id }));
         return Ok(Json(out));
     }
     // Forced, and a stopped container uses it: the names go, the image stays.
     for t in &img.tags {
         if let Some(t) = d.images.untag(t)? {
+            d.image_event("untag", &img.id, &t);
             out.push(serde_json::json!({ "Untagged": t }));
         }
     }
@@ -320,7 +327,13 @@ fn pull(d: std::sync::Arc<crate::daemon::Daemon>, q: &std::collections::HashMap<
         }
     }
     let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
-    Ok(progress_stream(move |tx| async move { registry::pull(&d.images, &name, auth, &tx).await }))
+    Ok(progress_stream(move |tx| async move {
+        let pulled = registry::pull(&d.images, &name, auth, &tx).await;
+        if pulled.is_ok() {
+            d.image_event("pull", &name, &name);
+        }
+        pulled
+    }))
 }
 
 fn image_push(
@@ -335,7 +348,13 @@ fn image_push(
     };
     d.images.get(&name)?;
     let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
-    Ok(progress_stream(move |tx| async move { registry::push(&d.images, &name, auth, &tx).await }))
+    Ok(progress_stream(move |tx| async move {
+        let pushed = registry::push(&d.images, &name, auth, &tx).await;
+        if pushed.is_ok() {
+            d.image_event("push", &name, &name);
+        }
+        pushed
+    }))
 }
 
 /// `GET /images/get?names=A&names=B`: a docker-archive tar of the images.
@@ -349,7 +368,8 @@ async fn images_save(d: std::sync::Arc<crate::daemon::Daemon>, names: Vec<String
         return Err(ApiError(StatusCode::BAD_REQUEST, "no image names given".into()));
     }
     for n in &names {
-        d.images.get(n)?;
+        let img = d.images.get(n)?;
+        d.image_event("save", &img.id, n);
     }
     let images = d.images.clone();
     let what = format!("save {names:?}");
@@ -365,6 +385,9 @@ pub(super) async fn images_load(State(d): D, body: Body) -> ApiResult<Response> 
     tokio::task::spawn_blocking(move || {
         let sync_reader = SyncRead(reader, handle);
         let mut say = |line: String| {
+            if let Some(name) = line.strip_prefix("Loaded image: ").or_else(|| line.strip_prefix("Loaded image ID: ")) {
+                d.image_event("load", name, name);
+            }
             let _ = tx.send(serde_json::json!({ "stream": format!("{line}\n") }));
         };
         if let Err(e) = crate::image::archive::load(&images, sync_reader, &mut say) {
@@ -436,7 +459,10 @@ pub(super) async fn images_create(State(d): D, Query(q): QList, headers: HeaderM
             error_detail: Some(ErrorResponse { message: super::errors::client_message(&e) }),
             ..Default::default()
         },
-        (Ok(img), Ok(())) => ProgressMessage { status: Some(img.id), ..Default::default() },
+        (Ok(img), Ok(())) => {
+            d.image_event("import", &img.id, &img.id);
+            ProgressMessage { status: Some(img.id), ..Default::default() }
+        }
         (Err(e), Ok(())) => {
             let m = super::errors::client_message(&e.to_string());
             ProgressMessage { error: Some(m.clone()), error_detail: Some(ErrorResponse { message: m }), ..Default::default() }

@@ -14,6 +14,7 @@ use std::sync::Arc;
 mod attach;
 mod containers;
 mod errors;
+mod events;
 mod exec;
 mod images;
 mod serve;
@@ -25,6 +26,7 @@ pub use serve::{serve, HEADER_READ_TIMEOUT};
 
 use attach::*;
 use containers::*;
+use events::*;
 use exec::*;
 use images::*;
 use system::*;
@@ -100,6 +102,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/info", get(info))
         .route("/auth", post(auth))
         .route("/system/df", get(system_df))
+        .route("/events", get(events))
         .route("/commit", post(commit))
         .route("/images/json", get(images_list))
         .route("/images/prune", post(images_prune))
