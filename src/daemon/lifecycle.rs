@@ -434,6 +434,34 @@ impl Daemon {
         Ok(())
     }
 
+    /// `POST /containers/{id}/restart`: a stop (if running) with `timeout`, then a start.
+    pub async fn restart(self: &Arc<Self>, name_or_id: &str, timeout: Option<i64>) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        match self.stop(&id, timeout).await {
+            Ok(()) | Err(DaemonError::NotModified(_)) => {}
+            Err(e) => return Err(e),
+        }
+        self.start_container(&id).await?;
+        self.container_event_of(&id, "restart", &[]);
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/rename?name=`: a new name, running or not.
+    pub fn rename(&self, name_or_id: &str, new_name: &str) -> Result<(), DaemonError> {
+        let id = self.containers.resolve(name_or_id)?;
+        let new_name = new_name.trim_start_matches('/');
+        if !names::valid(new_name) {
+            return Err(DaemonError::BadRequest(format!("Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed")));
+        }
+        let old = self.containers.get(&id)?.name;
+        if old.trim_start_matches('/') == new_name {
+            return Err(DaemonError::BadRequest("Renaming a container with the same name as its current name".into()));
+        }
+        let c = self.containers.rename(&id, &format!("/{new_name}"))?;
+        self.container_event(&c, "rename", &[("oldName", old)]);
+        Ok(())
+    }
+
     /// `DELETE /containers/{id}`.
     pub async fn remove(&self, name_or_id: &str, force: bool) -> Result<(), DaemonError> {
         let id = self.containers.resolve(name_or_id)?;

@@ -30,6 +30,7 @@ pub mod spec;
 pub mod store;
 pub mod supervisor_client;
 pub mod supervisor_process;
+pub mod top;
 pub mod user;
 
 use crate::image::ImageStore;

@@ -93,6 +93,20 @@ impl ContainerStore {
         Ok(())
     }
 
+    /// Renames container `id` to `name` (with its '/'), refusing a name another one has.
+    pub fn rename(&self, id: &str, name: &str) -> Result<Container, StoreError> {
+        let mut map = self.lock();
+        if let Some(other) = map.values().find(|o| o.name == name && o.id != id) {
+            return Err(StoreError::NameInUse { name: name.to_owned(), id: other.id.clone() });
+        }
+        let c = map.get_mut(id).ok_or_else(|| StoreError::NotFound(id.to_owned()))?;
+        let mut renamed = c.clone();
+        renamed.name = name.to_owned();
+        self.persist(&renamed)?;
+        *c = renamed.clone();
+        Ok(renamed)
+    }
+
     fn persist(&self, c: &Container) -> Result<(), StoreError> {
         let p = self.dir_of(&c.id).join(CONFIG_FILE);
         write_json(&p, c).map_err(|source| StoreError::Io { path: p, source })

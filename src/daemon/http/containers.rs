@@ -164,6 +164,25 @@ pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q)
     Ok(StatusCode::NO_CONTENT)
 }
 
+pub(super) async fn container_restart(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    let t = match q.get("t").map(String::as_str) {
+        None | Some("") => None,
+        Some(t) => Some(t.parse::<i64>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer")))?),
+    };
+    detached(d, move |d| async move { d.restart(&id, t).await }).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_rename(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
+    let name = q.get("name").filter(|n| !n.is_empty()).ok_or_else(|| ApiError(StatusCode::BAD_REQUEST, "name must be given".into()))?;
+    d.rename(&id, name)?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn container_top(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<crate::daemon::top::Top>> {
+    Ok(Json(d.top(&id, q.get("ps_args").map(String::as_str)).await?))
+}
+
 pub(super) async fn container_kill(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
     let signal = q.get("signal").cloned();
     detached(d, move |d| async move { d.kill(&id, signal.as_deref()).await }).await?;
