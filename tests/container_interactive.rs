@@ -377,7 +377,7 @@ fn sig_proxy_flow(d: &TestDaemon) {
         }
         let status = child.wait().expect("wait client");
         let rest: Vec<String> = rx.iter().collect();
-        assert_eq!((status.code(), rest), (Some(9), vec!["got-term".to_owned()]), "{bin}");
+        assert_eq!((status.code(), rest), (Some(9), vec!["got-term".to_owned()]), "{bin}\n{}", d.log());
         drop(input);
         common::docker_ok(d, &["rm", "-f", "sp"]);
     }

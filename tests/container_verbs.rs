@@ -1,7 +1,8 @@
 //! Daily verbs (issue 14): `docker restart` (a stop with its timeout, then a start: a new
 //! process, the policy's RestartCount untouched), `docker rename` (running or not; a taken or
 //! unchanged name refused), `docker top` (the host's ps, only the container's processes, with
-//! the caller's ps options). Both modes, docker CLI 28.x and 20.10.
+//! the caller's ps options), `docker diff` (the container's own changes: the mount points the
+//! runtime needs are in its init layer, not among them). Both modes, docker CLI 28.x and 20.10.
 
 mod common;
 
@@ -58,6 +59,21 @@ fn verbs_flow(d: &TestDaemon) {
         assert_eq!(inspect(bin, d, &renamed, "{{.State.Running}}"), "true", "{bin}");
         docker_bin_ok(bin, d, &["rm", "-f", name, &renamed]);
     }
+    // diff: added, changed and deleted paths, and nothing of the runtime's own mount points.
+    docker_bin_ok(
+        DOCKER,
+        d,
+        &["run", "--name", "dv", "busybox", "sh", "-c", "mkdir /newdir && echo x > /newdir/f && rm /bin/ls && echo y >> /etc/group"],
+    );
+    for bin in [DOCKER, DOCKER_20] {
+        let diff = docker_bin_ok(bin, d, &["diff", "dv"]);
+        let mut lines: Vec<&str> = diff.lines().collect();
+        lines.sort();
+        assert_eq!(lines, ["A /newdir", "A /newdir/f", "C /bin", "C /etc", "C /etc/group", "D /bin/ls"], "{bin}: {diff}");
+    }
+    docker_bin_ok(DOCKER, d, &["run", "--name", "clean", "busybox", "true"]);
+    assert_eq!(docker_bin_ok(DOCKER, d, &["diff", "clean"]), "", "a container that changed nothing");
+    docker_bin_ok(DOCKER, d, &["rm", "dv", "clean"]);
     assert_eq!(docker_bin_ok(DOCKER, d, &["ps", "-aq"]), "", "nothing left");
 }
 

@@ -146,6 +146,8 @@ fn allowed_exception(rel: &str, md: &std::fs::Metadata) -> Option<&'static str> 
         // The mount point of the container's rootfs shows the mounted root (0755).
         ["root", "overlay2", _, "merged"] => Some("the mounted container root"),
         ["root", "vfs", _, "rootfs", ..] => Some("a vfs copy is the container's content"),
+        // The init layer (Docker's <id>-init): mount points, part of the container's root.
+        ["root", "overlay2" | "vfs", _, "init", ..] => Some("the container's init layer is root content"),
         // /etc/hostname, hosts, resolv.conf: bind-mounted into the container, read by its
         // non-root users (0644 as Docker's), inside the 0700 container directory.
         ["root", "containers", _, "etc", _] if md.is_file() => Some("a managed /etc file the container reads"),

@@ -97,6 +97,16 @@ impl Daemon {
         image.config.rootfs.diff_ids.iter().rev().map(|d| self.images.layer_dir(d)).collect()
     }
 
+    /// `GET /containers/{id}/changes` (`docker diff`): the container's changes against its
+    /// image, parents before children.
+    pub fn changes(&self, name_or_id: &str) -> Result<Vec<Value>, DaemonError> {
+        let c = self.containers.get(&self.containers.resolve(name_or_id)?)?;
+        let image = self.images.get(&c.image_id)?;
+        let lowers = self.lowers(&image);
+        let kinds = self.overlay.changes(&c.id, &lowers)?.kinds(&lowers)?;
+        Ok(kinds.into_iter().map(|(path, kind)| serde_json::json!({ "Path": path, "Kind": kind })).collect())
+    }
+
     /// The run config of container `c` as Docker keeps it: its image's config with the
     /// container's command, environment, working dir, user, labels and stop signal.
     fn container_run_config(&self, c: &Container, image: &Image) -> Result<Map<String, Value>, DaemonError> {

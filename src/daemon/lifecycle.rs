@@ -316,6 +316,9 @@ impl Daemon {
                 return Ok(());
             }
         }
+        if c.state.status != Status::Running && !c.state.restarting {
+            c = self.after_pending_start(&id).await?;
+        }
         if c.state.status != Status::Running {
             return Err(DaemonError::NotModified("container already stopped".into()));
         }
@@ -350,6 +353,14 @@ impl Daemon {
             Err(e) => format!("unknown: {e}"),
         };
         Err(DaemonError::Stuck(format!("container {id} did not stop after SIGKILL (signal {sent}; task {task})")))
+    }
+
+    /// Container `id` once a start under way (which holds the ops lock until it records the
+    /// container running) is over: its process can show life (print, take a signal from its
+    /// client) before that record, and a stop or kill then must not find it "not running".
+    async fn after_pending_start(&self, id: &str) -> Result<super::container::Container, DaemonError> {
+        let _g = self.ops.lock().await;
+        Ok(self.containers.get(id)?)
     }
 
     /// Sends `sig` to the container's init. A paused container is thawed after a signal
@@ -417,7 +428,10 @@ impl Daemon {
             Some(s) => parse_signal(s).ok_or_else(|| DaemonError::BadRequest(format!("Invalid signal: {s}")))?,
             None => libc::SIGKILL,
         };
-        let c = self.containers.get(&id)?;
+        let mut c = self.containers.get(&id)?;
+        if c.state.status != Status::Running && !c.state.restarting {
+            c = self.after_pending_start(&id).await?;
+        }
         if c.state.restarting {
             return Err(DaemonError::Conflict(format!("Container {id} is restarting, wait until the container is running")));
         }

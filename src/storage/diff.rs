@@ -114,6 +114,24 @@ impl Changes {
         Ok(())
     }
 
+    /// `docker diff`'s view: each changed path (absolute) with Docker's kind, 0 modified (it
+    /// is in `lowers`, the image's layers topmost first), 1 added, 2 deleted.
+    pub fn kinds(&self, lowers: &[PathBuf]) -> Result<Vec<(String, u8)>, StorageError> {
+        let image = Merged::of(lowers)?;
+        Ok(self
+            .0
+            .iter()
+            .map(|(rel, c)| {
+                let kind = match c {
+                    Change::Deleted(_) => 2,
+                    _ if image.get(rel).is_some() => 0,
+                    _ => 1,
+                };
+                (Path::new("/").join(rel).to_string_lossy().into_owned(), kind)
+            })
+            .collect())
+    }
+
     /// Whether nothing changed.
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()

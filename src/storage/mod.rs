@@ -3,6 +3,7 @@
 
 pub mod beneath;
 pub mod diff;
+pub mod init_layer;
 pub mod overlay;
 pub mod status;
 pub mod tarball;
@@ -48,11 +49,21 @@ impl Driver {
         }
     }
 
-    /// Makes container `id`'s rootfs from `lowers` (topmost layer first); returns its path.
-    pub fn mount(&self, id: &str, lowers: &[PathBuf]) -> Result<PathBuf, StorageError> {
+    /// Where container `id`'s init layer goes (inside its own directory, removed with it).
+    fn init_dir(&self, id: &str) -> PathBuf {
         match self {
-            Driver::Overlay2(o) => o.mount(id, lowers),
-            Driver::Vfs(v) => v.mount(id, lowers),
+            Driver::Overlay2(o) => o.dir().join(id).join("init"),
+            Driver::Vfs(v) => v.dir().join(id).join("init"),
+        }
+    }
+
+    /// Makes container `id`'s rootfs from `lowers` (topmost layer first) under its init
+    /// layer ([`init_layer`]); returns its path.
+    pub fn mount(&self, id: &str, lowers: &[PathBuf]) -> Result<PathBuf, StorageError> {
+        let layers = init_layer::over(&self.init_dir(id), lowers)?;
+        match self {
+            Driver::Overlay2(o) => o.mount(id, &layers),
+            Driver::Vfs(v) => v.mount(id, &layers),
         }
     }
 
@@ -84,8 +95,9 @@ impl Driver {
                     Ok(Changes::default())
                 }
             }
+            // Against the init layer too: its mount points are not the container's changes.
             Driver::Vfs(v) => match v.rootfs(id) {
-                Some(rootfs) => Changes::between(&rootfs, lowers),
+                Some(rootfs) => Changes::between(&rootfs, &init_layer::over(&self.init_dir(id), lowers)?),
                 None => Ok(Changes::default()),
             },
         }
@@ -95,7 +107,11 @@ impl Driver {
     /// first, with its changes on top) as a tar to `out`.
     pub fn export(&self, id: &str, lowers: &[PathBuf], out: impl Write) -> Result<(), StorageError> {
         let layers: Vec<PathBuf> = match self {
-            Driver::Overlay2(o) => std::iter::once(o.upper(id)).filter(|u| u.is_dir()).chain(lowers.iter().cloned()).collect(),
+            Driver::Overlay2(o) => {
+                let init = self.init_dir(id);
+                let with_init = if init.is_dir() { init_layer::over(&init, lowers)? } else { lowers.to_vec() };
+                std::iter::once(o.upper(id)).filter(|u| u.is_dir()).chain(with_init).collect()
+            }
             Driver::Vfs(v) => match v.rootfs(id) {
                 Some(rootfs) => vec![rootfs],
                 None => lowers.to_vec(),

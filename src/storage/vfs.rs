@@ -26,6 +26,11 @@ impl Vfs {
         Ok(Vfs { dir })
     }
 
+    /// The driver's directory (`<root>/vfs`).
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Container `id`'s full copy, if it was made (completely): it is made at first start.
     pub fn rootfs(&self, id: &str) -> Option<PathBuf> {
         let base = self.dir.join(id);

@@ -1,7 +1,7 @@
 //! Container endpoints: create, start, stop, kill, pause, unpause, wait, logs, inspect,
 //! list, remove (attach and resize: `attach.rs`).
 
-use super::{flag, ApiError, ApiResult, D, Q};
+use super::{blocking, flag, ApiError, ApiResult, D, Q};
 use crate::api::filters::Filters;
 use crate::api::stream::{frame, StdStream};
 use crate::api::types::*;
@@ -155,20 +155,22 @@ pub(super) async fn container_start(State(d): D, Path(id): Path<String>) -> ApiR
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// The `t` (stop timeout, seconds) of a stop or restart.
+fn stop_timeout(q: &std::collections::HashMap<String, String>) -> ApiResult<Option<i64>> {
+    match q.get("t").map(String::as_str) {
+        None | Some("") => Ok(None),
+        Some(t) => t.parse::<i64>().map(Some).map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer"))),
+    }
+}
+
 pub(super) async fn container_stop(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
-    let t = match q.get("t").map(String::as_str) {
-        None | Some("") => None,
-        Some(t) => Some(t.parse::<i64>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer")))?),
-    };
+    let t = stop_timeout(&q)?;
     detached(d, move |d| async move { d.stop(&id, t).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 pub(super) async fn container_restart(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {
-    let t = match q.get("t").map(String::as_str) {
-        None | Some("") => None,
-        Some(t) => Some(t.parse::<i64>().map_err(|_| ApiError(StatusCode::BAD_REQUEST, format!("invalid value for t: {t:?} is not an integer")))?),
-    };
+    let t = stop_timeout(&q)?;
     detached(d, move |d| async move { d.restart(&id, t).await }).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -181,6 +183,10 @@ pub(super) async fn container_rename(State(d): D, Path(id): Path<String>, Query(
 
 pub(super) async fn container_top(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<crate::daemon::top::Top>> {
     Ok(Json(d.top(&id, q.get("ps_args").map(String::as_str)).await?))
+}
+
+pub(super) async fn container_changes(State(d): D, Path(id): Path<String>) -> ApiResult<Json<Vec<serde_json::Value>>> {
+    Ok(Json(blocking(move || d.changes(&id)).await?))
 }
 
 pub(super) async fn container_kill(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<StatusCode> {

@@ -119,6 +119,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/restart", post(container_restart))
         .route("/containers/{id}/rename", post(container_rename))
         .route("/containers/{id}/top", get(container_top))
+        .route("/containers/{id}/changes", get(container_changes))
         .route("/containers/{id}/pause", post(container_pause))
         .route("/containers/{id}/unpause", post(container_unpause))
         .route("/containers/{id}/wait", post(container_wait))
