@@ -74,6 +74,16 @@ fn verbs_flow(d: &TestDaemon) {
     docker_bin_ok(DOCKER, d, &["run", "--name", "clean", "busybox", "true"]);
     assert_eq!(docker_bin_ok(DOCKER, d, &["diff", "clean"]), "", "a container that changed nothing");
     docker_bin_ok(DOCKER, d, &["rm", "dv", "clean"]);
+
+    // The berth client has the same verbs.
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "bv", "busybox", "sh", "-c", "mkdir -p /made; exec sleep 1000"]);
+    assert!(common::wait_until(10, || d.berth_ok(&["diff", "bv"]) == "A /made\n"), "berth diff: {}", d.berth_ok(&["diff", "bv"]));
+    d.berth_ok(&["rename", "bv", "bv2"]);
+    let pid = inspect(DOCKER, d, "bv2", "{{.State.Pid}}");
+    assert_eq!(d.berth_ok(&["restart", "-t", "0", "bv2"]), "bv2\n");
+    assert_eq!(inspect(DOCKER, d, "bv2", "{{.Name}} {{.State.Running}}"), "/bv2 true");
+    assert_ne!(inspect(DOCKER, d, "bv2", "{{.State.Pid}}"), pid, "berth restart made a new process");
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "bv2"]);
     assert_eq!(docker_bin_ok(DOCKER, d, &["ps", "-aq"]), "", "nothing left");
 }
 

@@ -320,7 +320,11 @@ impl Daemon {
     }
 
     async fn handle_exit(self: &Arc<Self>, ev: ExitEvent) {
-        if let Some(c) = self.record_exit(&ev).await {
+        // Recorded and released under one hold of the ops lock: a start right after the
+        // recorded exit (a restart, or a start a stop's caller sends at once) must find the
+        // old task and mounts released, not have its own released by this exit.
+        let _g = self.ops.lock().await;
+        if let Some(c) = self.record_exit_locked(&ev) {
             self.release_exited(ev, c).await;
         }
     }
@@ -328,32 +332,40 @@ impl Daemon {
     /// Records the exit of a running container; returns it, or None when it was not
     /// running (a stale or repeated exit).
     async fn record_exit(&self, ev: &ExitEvent) -> Option<Container> {
-        {
-            // A quick container can exit before its start is recorded: taking the ops lock
-            // waits for that record, so the exit is never mistaken for a stale one.
-            let _g = self.ops.lock().await;
-            let c = self.containers.get(&ev.id).ok()?;
-            if c.state.status != Status::Running {
-                return None;
-            }
-            tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
-            if let Err(e) = self.containers.record(&ev.id, |c| {
-                c.state.status = Status::Exited;
-                c.state.paused = false;
-                c.state.exit_code = ev.exit_code;
-                c.state.pid = 0;
-                c.state.finished_at = Some(ev.exited_at);
-            }) {
-                tracing::warn!(id = %ev.id, "the exit is not on disk yet: {e}");
-            }
-            self.container_event(&c, "die", &[("exitCode", ev.exit_code.to_string())]);
-            Some(c)
-        }
+        // A quick container can exit before its start is recorded: taking the ops lock waits
+        // for that record, so the exit is never mistaken for a stale one.
+        let _g = self.ops.lock().await;
+        self.record_exit_locked(ev)
     }
 
-    /// Releases an exited container's task and rootfs mount, announces the exit and, for
-    /// `--rm`, removes it.
+    /// [`Self::record_exit`] with the ops lock held by the caller.
+    fn record_exit_locked(&self, ev: &ExitEvent) -> Option<Container> {
+        let c = self.containers.get(&ev.id).ok()?;
+        if c.state.status != Status::Running {
+            return None;
+        }
+        tracing::info!(id = %ev.id, code = ev.exit_code, "container exited");
+        if let Err(e) = self.containers.record(&ev.id, |c| {
+            c.state.status = Status::Exited;
+            c.state.paused = false;
+            c.state.exit_code = ev.exit_code;
+            c.state.pid = 0;
+            c.state.finished_at = Some(ev.exited_at);
+        }) {
+            tracing::warn!(id = %ev.id, "the exit is not on disk yet: {e}");
+        }
+        self.container_event(&c, "die", &[("exitCode", ev.exit_code.to_string())]);
+        Some(c)
+    }
+
+    /// Releases an exited container's task and rootfs mount (unless it runs again), announces
+    /// the exit and, for `--rm`, removes it. The caller holds the ops lock.
     async fn release_exited(self: &Arc<Self>, ev: ExitEvent, c: Container) {
+        if self.containers.get(&ev.id).is_ok_and(|now| now.state.status == Status::Running) {
+            // Started again meanwhile: its new task and mounts are not this exit's to release.
+            let _ = self.events.send(ContainerEvent::Exited { id: ev.id.clone(), exit_code: ev.exit_code });
+            return;
+        }
         if let Err(e) = self.backend.delete(&ev.id).await {
             tracing::warn!("release task of {}: {e}", ev.id);
         }

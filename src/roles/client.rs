@@ -75,6 +75,18 @@ enum Cmd {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Restart one or more containers
+    Restart {
+        /// Seconds to wait for stop before killing it
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Rename a container
+    Rename { container: String, new_name: String },
+    /// Inspect changes to files or directories on a container's filesystem
+    Diff { container: String },
     /// Kill one or more running containers
     Kill {
         /// Signal to send to the container
@@ -462,6 +474,9 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
         }
         Cmd::Stop { time, containers } => Ok(container::stop(client, time, &containers).await),
         Cmd::Kill { signal, containers } => Ok(container::kill(client, signal, &containers).await),
+        Cmd::Restart { time, containers } => Ok(container::restart(client, time, &containers).await),
+        Cmd::Rename { container, new_name } => container::rename(client, &container, &new_name).await,
+        Cmd::Diff { container } => container::diff(client, &container).await,
         Cmd::Pause { containers } => Ok(container::pause(client, true, &containers).await),
         Cmd::Unpause { containers } => Ok(container::pause(client, false, &containers).await),
         Cmd::Rm { force, containers } => Ok(container::rm(client, force, &containers).await),

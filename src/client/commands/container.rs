@@ -117,12 +117,43 @@ where
 
 /// `berth stop [-t SECS]`.
 pub async fn stop(client: &EngineClient, timeout: Option<i64>, names: &[String]) -> u8 {
+    stop_or_restart(client, "/stop", timeout, names).await
+}
+
+/// POSTs `verb` (`/stop` or `/restart`) with the stop timeout for each container.
+async fn stop_or_restart(client: &EngineClient, verb: &str, timeout: Option<i64>, names: &[String]) -> u8 {
     let q = Query::new().set_opt("t", timeout).encode();
     for_each(names, true, |n| {
-        let path = container_path(&n, &format!("/stop{q}"));
+        let path = container_path(&n, &format!("{verb}{q}"));
         async move { client.post_empty(&path).await.map(|_| None) }
     })
     .await
+}
+
+/// `berth restart [-t SECONDS]`: a stop, then a start, of each container.
+pub async fn restart(client: &EngineClient, timeout: Option<i64>, names: &[String]) -> u8 {
+    stop_or_restart(client, "/restart", timeout, names).await
+}
+
+/// `berth rename CONTAINER NEW_NAME`.
+pub async fn rename(client: &EngineClient, container: &str, new_name: &str) -> Result<u8> {
+    let q = Query::new().set("name", new_name).encode();
+    client.post_empty(&container_path(container, &format!("/rename{q}"))).await?;
+    Ok(0)
+}
+
+/// `berth diff CONTAINER`: its changes against its image, `A`dded, `C`hanged or `D`eleted.
+pub async fn diff(client: &EngineClient, container: &str) -> Result<u8> {
+    let changes: Vec<serde_json::Value> = client.get_json(&container_path(container, "/changes")).await?;
+    for c in changes {
+        let kind = match c["Kind"].as_u64() {
+            Some(1) => 'A',
+            Some(2) => 'D',
+            _ => 'C',
+        };
+        println!("{kind} {}", c["Path"].as_str().unwrap_or_default());
+    }
+    Ok(0)
 }
 
 /// `berth kill [-s SIGNAL]`.
