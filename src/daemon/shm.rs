@@ -6,7 +6,7 @@
 
 use std::path::{Path, PathBuf};
 
-use nix::mount::{mount, umount2, MntFlags, MsFlags};
+use nix::mount::{mount, MsFlags};
 
 use super::error::DaemonError;
 
@@ -39,17 +39,7 @@ pub fn mount_fresh(dir: &Path, size: i64) -> Result<PathBuf, DaemonError> {
 /// Detached: a container that joined it keeps its own bind of it until it ends.
 pub fn unmount(dir: &Path) -> Result<(), DaemonError> {
     let p = path(dir);
-    for _ in 0..8 {
-        if !crate::storage::overlay::is_mountpoint(&p) {
-            return Ok(());
-        }
-        match umount2(&p, MntFlags::MNT_DETACH) {
-            Ok(()) => {}
-            Err(nix::errno::Errno::EINVAL) if !crate::storage::overlay::is_mountpoint(&p) => return Ok(()),
-            Err(e) => return Err(DaemonError::Setup(format!("unmount the shareable /dev/shm at {}: {e}", p.display()))),
-        }
-    }
-    Ok(())
+    crate::storage::overlay::unmount_stacked(&p).map_err(|e| DaemonError::Setup(format!("unmount the shareable /dev/shm at {}: {e}", p.display())))
 }
 
 /// Whether the shareable /dev/shm of the container whose directory is `dir` is mounted.

@@ -133,19 +133,7 @@ impl Overlay {
     /// Unmounts the rootfs of container `id` if mounted.
     pub fn unmount(&self, id: &str) -> Result<(), StorageError> {
         let merged = self.merged(id);
-        // Until nothing is mounted there (mounts can be stacked); EINVAL once another
-        // unmount (a concurrent purge) got there first is no error.
-        for _ in 0..8 {
-            if !is_mountpoint(&merged) {
-                return Ok(());
-            }
-            match umount2(&merged, MntFlags::MNT_DETACH) {
-                Ok(()) => {}
-                Err(nix::errno::Errno::EINVAL) if !is_mountpoint(&merged) => return Ok(()),
-                Err(errno) => return Err(StorageError::Mount { call: "umount2", path: merged.clone(), errno }),
-            }
-        }
-        Ok(())
+        unmount_stacked(&merged).map_err(|errno| StorageError::Mount { call: "umount2", path: merged.clone(), errno })
     }
 
     /// Unmounts and deletes everything of container `id`.
@@ -158,6 +146,22 @@ impl Overlay {
             Err(source) => Err(StorageError::Io { path: p, source }),
         }
     }
+}
+
+/// Lazily unmounts whatever is mounted at `path` until nothing is (mounts can be stacked);
+/// EINVAL once another unmount (a concurrent purge) got there first is no error.
+pub fn unmount_stacked(path: &Path) -> Result<(), nix::Error> {
+    for _ in 0..8 {
+        if !is_mountpoint(path) {
+            return Ok(());
+        }
+        match umount2(path, MntFlags::MNT_DETACH) {
+            Ok(()) => {}
+            Err(nix::errno::Errno::EINVAL) if !is_mountpoint(path) => return Ok(()),
+            Err(errno) => return Err(errno),
+        }
+    }
+    Ok(())
 }
 
 /// Whether `path` is a mount point, per /proc/self/mountinfo.
