@@ -9,6 +9,8 @@ pub mod format;
 pub mod http;
 pub mod progress;
 pub mod stdio;
+pub mod template;
+pub mod timestamp;
 
 pub use endpoint::Endpoint;
 pub use error::{ClientError, Result};

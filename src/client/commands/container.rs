@@ -2,11 +2,14 @@
 //! commit, export.
 
 use super::container_path;
+use crate::api::filters::Filters;
 use crate::api::types::{ContainerSummary, IdResponse, WaitResponse};
 use crate::client::error::{ClientError, Result};
-use crate::client::format::{ago, ellipsis, go_quote, inspect_array, now_unix, short_id, table};
+use crate::client::format::{ago, ellipsis, go_quote, human_size, inspect_array, now_unix, short_id, table};
 use crate::client::http::{empty, escape, EngineClient, Query};
 use crate::client::stdio::{copy_body, StdioSink};
+use crate::client::template::{tabwriter, Format};
+use crate::client::timestamp::api_timestamp;
 use hyper::Method;
 
 /// `berth ps` options.
@@ -15,6 +18,89 @@ pub struct PsOptions {
     pub all: bool,
     pub quiet: bool,
     pub no_trunc: bool,
+    /// `--filter name=value` arguments.
+    pub filters: Vec<String>,
+    /// `--format`: a Go template, `table ...` or `json`.
+    pub format: Option<String>,
+    /// `-n`: the last N created containers (any state); `-l` is 1.
+    pub last: Option<i64>,
+    /// `-s`: ask for sizes.
+    pub size: bool,
+}
+
+/// docker's default `ps` table.
+const PS_TABLE: &str = "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
+
+/// Go's `time.Time.String()` of a Unix time, in the local zone as docker prints `CreatedAt`.
+pub fn go_time(secs: i64) -> String {
+    use chrono::TimeZone;
+    match chrono::Local.timestamp_opt(secs, 0).single() {
+        Some(t) if t.offset().local_minus_utc() == 0 => t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string(),
+        Some(t) => t.format("%Y-%m-%d %H:%M:%S %z").to_string(),
+        None => secs.to_string(),
+    }
+}
+
+/// The fields docker's `ps --format` templates see for one container.
+fn ps_context(c: &ContainerSummary, opts: &PsOptions, now: i64) -> serde_json::Value {
+    let id = if opts.no_trunc { c.id.clone() } else { short_id(&c.id) };
+    let command = if opts.no_trunc { c.command.clone() } else { ellipsis(&c.command, 20) };
+    let names: Vec<&str> = c.names.iter().map(|n| n.strip_prefix('/').unwrap_or(n)).filter(|n| opts.no_trunc || !n.contains('/')).collect();
+    let mut labels: Vec<String> = c.labels.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    labels.sort();
+    let mount_name = |m: &serde_json::Value| {
+        let name = m.get("Name").and_then(|v| v.as_str()).filter(|n| !n.is_empty());
+        let name = name.or_else(|| m.get("Source").and_then(|v| v.as_str())).unwrap_or("");
+        if opts.no_trunc {
+            name.to_owned()
+        } else {
+            ellipsis(name, 15)
+        }
+    };
+    let networks: Vec<String> =
+        c.network_settings.get("Networks").and_then(|n| n.as_object()).map(|n| n.keys().cloned().collect()).unwrap_or_default();
+    let local_volumes = c.mounts.iter().filter(|m| m.get("Driver").and_then(|d| d.as_str()) == Some("local")).count();
+    let size = match (c.size_rw, c.size_root_fs) {
+        (Some(rw), Some(root)) => format!("{} (virtual {})", human_size(rw), human_size(root)),
+        _ => "0B".to_owned(),
+    };
+    serde_json::json!({
+        "ID": id,
+        "Image": c.image,
+        "Command": go_quote(&command),
+        "CreatedAt": go_time(c.created),
+        "RunningFor": ago(c.created, now),
+        "Ports": format_ports(&c.ports),
+        "State": c.state,
+        "Status": c.status,
+        "Size": size,
+        "Names": names.join(","),
+        "Labels": labels.join(","),
+        "Mounts": c.mounts.iter().map(mount_name).collect::<Vec<_>>().join(","),
+        "Networks": networks.join(","),
+        "LocalVolumes": local_volumes.to_string(),
+        "_labels": c.labels,
+    })
+}
+
+/// docker's `ps` rows have a method `.Label "key"`; gtmpl fields take no arguments, so the
+/// call becomes an `index` into the row's labels.
+fn label_calls(format: &str) -> String {
+    static CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| regex::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*")"#).ok());
+    match &*CALL {
+        Some(re) => re.replace_all(format, "(index ._labels $1)").into_owned(),
+        None => format.to_owned(),
+    }
+}
+
+/// The column titles of `ps --format table ...`.
+fn ps_header() -> serde_json::Value {
+    serde_json::json!({
+        "ID": "CONTAINER ID", "Image": "IMAGE", "Command": "COMMAND", "CreatedAt": "CREATED AT",
+        "RunningFor": "CREATED", "Ports": "PORTS", "State": "STATE", "Status": "STATUS", "Size": "SIZE",
+        "Names": "NAMES", "Labels": "LABELS", "Mounts": "MOUNTS", "Networks": "NETWORKS",
+        "LocalVolumes": "LOCAL VOLUMES", "_labels": {},
+    })
 }
 
 /// One `ps` port cell from the API's `Ports` entries.
@@ -55,9 +141,29 @@ pub fn render_ps(list: &[ContainerSummary], opts: &PsOptions, now: i64) -> Strin
 
 /// `berth ps`.
 pub async fn ps(client: &EngineClient, opts: PsOptions) -> Result<u8> {
-    let q = Query::new().flag("all", opts.all).encode();
+    let filters = Filters::from_args(&opts.filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    // Parse the template before asking the daemon, as docker does.
+    let format = match opts.format.as_deref().filter(|f| !f.is_empty() && !opts.quiet) {
+        Some(f) => Some(Format::list(&label_calls(f), PS_TABLE)?),
+        // `-s` adds docker's SIZE column to the default table.
+        None if opts.size && !opts.quiet => Some(Format::list(&format!("{PS_TABLE}\\t{{{{.Size}}}}"), PS_TABLE)?),
+        None => None,
+    };
+    let q = Query::new()
+        .flag("all", opts.all)
+        .set_opt("limit", opts.last.filter(|&n| n > 0))
+        .flag("size", opts.size)
+        .set_opt("filters", filters.encode())
+        .encode();
     let list: Vec<ContainerSummary> = client.get_json(&format!("/containers/json{q}")).await?;
-    print!("{}", render_ps(&list, &opts, now_unix()));
+    let now = now_unix();
+    match format {
+        Some(f) => {
+            let rows: Vec<serde_json::Value> = list.iter().map(|c| ps_context(c, &opts, now)).collect();
+            print!("{}", f.render_all(&ps_header(), &rows)?);
+        }
+        None => print!("{}", render_ps(&list, &opts, now)),
+    }
     Ok(0)
 }
 
@@ -67,6 +173,10 @@ pub struct LogsOptions {
     pub follow: bool,
     pub tail: Option<String>,
     pub timestamps: bool,
+    pub details: bool,
+    /// `--since`/`--until` as typed (durations, RFC 3339 times or Unix seconds).
+    pub since: Option<String>,
+    pub until: Option<String>,
     pub container: String,
 }
 
@@ -78,6 +188,9 @@ pub async fn logs(client: &EngineClient, opts: LogsOptions) -> Result<u8> {
         .flag("follow", opts.follow)
         .set_opt("tail", opts.tail.as_deref())
         .flag("timestamps", opts.timestamps)
+        .flag("details", opts.details)
+        .set_opt("since", opts.since.as_deref().map(|v| api_timestamp(v, now_nanos())).transpose()?)
+        .set_opt("until", opts.until.as_deref().map(|v| api_timestamp(v, now_nanos())).transpose()?)
         .encode();
     // Like docker: the framing follows the container's TTY setting (API 1.41 daemons label
     // both framings "raw-stream"), so ask the container first.
@@ -222,27 +335,75 @@ pub async fn wait(client: &EngineClient, names: &[String]) -> u8 {
 }
 
 /// `berth inspect`: containers first, then images; a JSON array like docker's.
-pub async fn inspect(client: &EngineClient, names: &[String]) -> Result<u8> {
+pub async fn inspect(client: &EngineClient, names: &[String], opts: &InspectOptions) -> Result<u8> {
+    let format = match opts.format.as_deref().filter(|f| !f.is_empty()) {
+        Some(f) => Some(Format::inspect(f)?),
+        None => None,
+    };
+    let (containers, images) = match opts.kind.as_deref() {
+        None | Some("") => (true, true),
+        Some("container") => (true, false),
+        Some("image") => (false, true),
+        Some(other) => return Err(ClientError::Invalid(format!("\"{other}\" is not a valid value for --type"))),
+    };
+    let size = Query::new().flag("size", opts.size).encode();
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for name in names {
-        let container = client.get_text(&container_path(name, "/json")).await;
-        match container {
+        let container = if containers { Some(client.get_text(&format!("{}{size}", container_path(name, "/json"))).await) } else { None };
+        let image = match container {
+            Some(Ok(v)) => {
+                found.push(v);
+                continue;
+            }
+            Some(Err(e @ ClientError::Connect { .. })) => return Err(e),
+            Some(Err(e)) if e.status() != Some(404) => {
+                errors.push(e);
+                continue;
+            }
+            _ if images => client.get_text(&format!("/images/{}/json", escape(name, true))).await,
+            _ => {
+                errors.push(ClientError::NoSuchObject(name.clone()));
+                continue;
+            }
+        };
+        match image {
             Ok(v) => found.push(v),
-            Err(e) if e.status() == Some(404) => match client.get_text(&format!("/images/{}/json", escape(name, true))).await {
-                Ok(v) => found.push(v),
-                Err(e) if e.status() == Some(404) => errors.push(ClientError::NoSuchObject(name.clone())),
-                Err(e) => errors.push(e),
-            },
-            Err(e @ ClientError::Connect { .. }) => return Err(e),
+            Err(e) if e.status() == Some(404) => errors.push(ClientError::NoSuchObject(name.clone())),
             Err(e) => errors.push(e),
         }
     }
-    println!("{}", inspect_array(&found));
+    match format {
+        Some(f) => print_templated(&f, &found)?,
+        None => println!("{}", inspect_array(&found)),
+    }
     for e in &errors {
         eprintln!("{e}");
     }
     Ok(if errors.is_empty() { 0 } else { 1 })
+}
+
+/// `inspect -f`: the template's output for each object, one per line.
+pub fn print_templated(f: &Format, raws: &[String]) -> Result<()> {
+    let mut out = String::new();
+    for raw in raws {
+        let v: serde_json::Value = serde_json::from_str(raw)?;
+        out.push_str(&f.render(&v)?);
+        out.push('\n');
+    }
+    print!("{out}");
+    Ok(())
+}
+
+/// `berth inspect` options.
+#[derive(Debug, Clone, Default)]
+pub struct InspectOptions {
+    /// `-f`: a Go template.
+    pub format: Option<String>,
+    /// `--type`: container or image.
+    pub kind: Option<String>,
+    /// `-s`: the container's sizes too.
+    pub size: bool,
 }
 
 /// `berth commit` options.
@@ -285,6 +446,55 @@ pub async fn commit(client: &EngineClient, container: &str, reference: Option<&s
 pub async fn export(client: &EngineClient, container: &str, output: Option<&str>) -> Result<u8> {
     let resp = client.call(Method::GET, &container_path(container, "/export"), &[], empty()).await?;
     super::image::write_archive(resp, output).await
+}
+
+/// The current Unix time in nanoseconds.
+pub fn now_nanos() -> i128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos() as i128).unwrap_or(0)
+}
+
+/// `berth top CONTAINER [ps OPTIONS]`: the container's processes as the host's `ps` lists
+/// them, in docker's table.
+pub async fn top(client: &EngineClient, container: &str, ps_args: &[String]) -> Result<u8> {
+    let q = Query::new().set_opt("ps_args", (!ps_args.is_empty()).then(|| ps_args.join(" "))).encode();
+    let v = client.get_value(&container_path(container, &format!("/top{q}"))).await?;
+    let cells = |row: &serde_json::Value| -> String {
+        row.as_array().map(|a| a.iter().map(|c| c.as_str().unwrap_or_default().to_owned()).collect::<Vec<_>>().join("\t")).unwrap_or_default()
+    };
+    let mut text = cells(&v["Titles"]);
+    for p in v["Processes"].as_array().into_iter().flatten() {
+        text.push('\n');
+        text.push_str(&cells(p));
+    }
+    print!("{}", tabwriter(&text, 20));
+    Ok(0)
+}
+
+/// `berth container prune [-f] [--filter k=v]...`.
+pub async fn prune(client: &EngineClient, force: bool, filters: &[String]) -> Result<u8> {
+    let f = Filters::from_args(filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    if !force && !super::confirm("WARNING! This will remove all stopped containers.\nAre you sure you want to continue?") {
+        return Err(ClientError::Invalid("container prune has been cancelled".into()));
+    }
+    let (ids, space) = prune_containers(client, &f).await?;
+    let mut out = String::new();
+    if !ids.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        ids.iter().for_each(|id| out.push_str(&format!("{id}\n")));
+        out.push('\n');
+    }
+    out.push_str(&format!("Total reclaimed space: {}\n", human_size(space)));
+    print!("{out}");
+    Ok(0)
+}
+
+/// `POST /containers/prune`: the ids removed and the bytes reclaimed.
+pub async fn prune_containers(client: &EngineClient, f: &Filters) -> Result<(Vec<String>, i64)> {
+    let q = Query::new().set_opt("filters", f.encode()).encode();
+    let resp = client.call(Method::POST, &format!("/containers/prune{q}"), &[], empty()).await?;
+    let v: serde_json::Value = crate::client::http::decode(&crate::client::http::read_body(resp).await?)?;
+    let ids = v["ContainersDeleted"].as_array().into_iter().flatten().filter_map(|i| i.as_str().map(str::to_owned)).collect();
+    Ok((ids, v["SpaceReclaimed"].as_i64().unwrap_or(0)))
 }
 
 #[cfg(test)]

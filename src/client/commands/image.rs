@@ -7,6 +7,7 @@ use crate::client::config::ClientConfig;
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, human_size, now_unix, short_id, split_repo_tag, table};
 use crate::client::http::{empty, escape, read_body, EngineClient, Query, ReqBody};
+use crate::client::template::Format;
 use bytes::Bytes;
 use http_body_util::{BodyExt, StreamBody};
 use hyper::body::Frame;
@@ -15,10 +16,6 @@ use tokio::io::{AsyncRead, AsyncReadExt};
 
 /// Renders `berth images` (or the id list with `quiet`) at time `now`.
 pub fn render_images(list: &[ImageSummary], quiet: bool, now: i64) -> String {
-    if quiet {
-        let mut seen = std::collections::HashSet::new();
-        return list.iter().map(|i| short_id(&i.id)).filter(|id| seen.insert(id.clone())).map(|id| format!("{id}\n")).collect();
-    }
     let mut rows = Vec::new();
     for img in list {
         let tags: Vec<(String, String)> = img
@@ -33,18 +30,103 @@ pub fn render_images(list: &[ImageSummary], quiet: bool, now: i64) -> String {
             rows.push(vec![repo, tag, short_id(&img.id), ago(img.created, now), human_size(img.size)]);
         }
     }
+    // Like docker: one id per row, so an image with several repositories shows up as often.
+    if quiet {
+        return rows.into_iter().map(|r| format!("{}\n", r[2])).collect();
+    }
     table(&["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"], &rows)
 }
 
-/// `berth images [-q] [--filter k=v]... [REPOSITORY[:TAG]]`.
-pub async fn images(client: &EngineClient, quiet: bool, filters: &[String], reference: Option<&str>) -> Result<u8> {
-    let mut f = Filters::from_args(filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
-    if let Some(r) = reference {
+/// docker's default `images` table.
+const IMAGES_TABLE: &str = "table {{.Repository}}\\t{{.Tag}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}";
+
+/// `berth images` options.
+#[derive(Debug, Clone, Default)]
+pub struct ImagesOptions {
+    pub quiet: bool,
+    pub no_trunc: bool,
+    /// `-a`: intermediate images too (berth keeps none, so the same list).
+    pub all: bool,
+    pub digests: bool,
+    pub filters: Vec<String>,
+    pub format: Option<String>,
+    /// `REPOSITORY[:TAG]`.
+    pub reference: Option<String>,
+}
+
+/// The rows docker's `images --format` templates see: one per repository:tag.
+fn images_contexts(list: &[ImageSummary], opts: &ImagesOptions, now: i64) -> Vec<serde_json::Value> {
+    let mut rows = Vec::new();
+    for img in list {
+        let id = if opts.no_trunc { img.id.clone() } else { short_id(&img.id) };
+        let mut tags: Vec<(String, String)> = img
+            .repo_tags
+            .iter()
+            .filter(|t| t.as_str() != "<none>:<none>")
+            .map(|t| split_repo_tag(t))
+            .map(|(r, t)| (r, if t.is_empty() { "<none>".to_owned() } else { t }))
+            .collect();
+        if tags.is_empty() {
+            tags.push(("<none>".to_owned(), "<none>".to_owned()));
+        }
+        for (repo, tag) in tags {
+            let digest = img
+                .repo_digests
+                .iter()
+                .find(|d| d.split_once('@').is_some_and(|(r, _)| r == repo))
+                .and_then(|d| d.split_once('@'))
+                .map(|(_, h)| h.to_owned())
+                .unwrap_or_else(|| "<none>".to_owned());
+            rows.push(serde_json::json!({
+                "ID": id,
+                "Repository": repo,
+                "Tag": tag,
+                "Digest": digest,
+                "CreatedSince": ago(img.created, now),
+                "CreatedAt": super::container::go_time(img.created),
+                "Size": human_size(img.size),
+                "Containers": if img.containers < 0 { "N/A".to_owned() } else { img.containers.to_string() },
+                "VirtualSize": human_size(img.virtual_size.max(img.size)),
+                "SharedSize": if img.shared_size < 0 { "N/A".to_owned() } else { human_size(img.shared_size) },
+                "UniqueSize": if img.shared_size < 0 { "N/A".to_owned() } else { human_size(img.size - img.shared_size) },
+            }));
+        }
+    }
+    rows
+}
+
+/// `berth images [-q] [--filter k=v]... [--format F] [REPOSITORY[:TAG]]`.
+pub async fn images(client: &EngineClient, opts: &ImagesOptions) -> Result<u8> {
+    let mut f = Filters::from_args(&opts.filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    if let Some(r) = &opts.reference {
         f = f.add("reference", r);
     }
-    let q = Query::new().set_opt("filters", f.encode()).encode();
+    let format = match (opts.format.as_deref().filter(|f| !f.is_empty() && !opts.quiet), opts.digests) {
+        (Some(f), _) => Some(Format::list(f, IMAGES_TABLE)?),
+        (None, true) if !opts.quiet => {
+            Some(Format::list("table {{.Repository}}\\t{{.Tag}}\\t{{.Digest}}\\t{{.ID}}\\t{{.CreatedSince}}\\t{{.Size}}", IMAGES_TABLE)?)
+        }
+        _ => None,
+    };
+    let q = Query::new().flag("all", opts.all).set_opt("filters", f.encode()).encode();
     let list: Vec<ImageSummary> = client.get_json(&format!("/images/json{q}")).await?;
-    print!("{}", render_images(&list, quiet, now_unix()));
+    let now = now_unix();
+    match format {
+        Some(fmt) => {
+            let header = serde_json::json!({
+                "ID": "IMAGE ID", "Repository": "REPOSITORY", "Tag": "TAG", "Digest": "DIGEST",
+                "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "Size": "SIZE",
+                "Containers": "CONTAINERS", "VirtualSize": "VIRTUAL SIZE", "SharedSize": "SHARED SIZE",
+                "UniqueSize": "UNIQUE SIZE",
+            });
+            print!("{}", fmt.render_all(&header, &images_contexts(&list, opts, now))?);
+        }
+        None if opts.quiet && opts.no_trunc => {
+            let f = Format::list("{{.ID}}", IMAGES_TABLE)?;
+            print!("{}", f.render_all(&serde_json::Value::Null, &images_contexts(&list, opts, now))?);
+        }
+        None => print!("{}", render_images(&list, opts.quiet, now)),
+    }
     Ok(0)
 }
 
@@ -258,28 +340,75 @@ pub async fn load(client: &EngineClient, input: Option<&str>) -> Result<u8> {
 }
 
 /// `berth history IMAGE`.
-pub async fn history(client: &EngineClient, image: &str, no_trunc: bool) -> Result<u8> {
+pub async fn history(client: &EngineClient, image: &str, opts: &HistoryOptions) -> Result<u8> {
+    let no_trunc = opts.no_trunc;
+    let format = match opts.format.as_deref().filter(|f| !f.is_empty() && !opts.quiet) {
+        Some(f) => Some(Format::list(f, HISTORY_TABLE)?),
+        None => None,
+    };
     let items: Vec<serde_json::Value> = client.get_value(&image_path(image, "/history")).await?.as_array().cloned().unwrap_or_default();
     let now = now_unix();
     let mut rows = Vec::new();
+    let mut contexts = Vec::new();
     for it in items {
         let id = it.get("Id").and_then(|v| v.as_str()).unwrap_or("<missing>");
         let id = if id.starts_with("sha256:") && !no_trunc { short_id(id) } else { id.to_owned() };
+        if opts.quiet {
+            println!("{id}");
+            continue;
+        }
         let created = it.get("Created").and_then(|v| v.as_i64()).unwrap_or(0);
         let mut by = it.get("CreatedBy").and_then(|v| v.as_str()).unwrap_or("").to_owned();
         if !no_trunc && by.chars().count() > 45 {
             by = by.chars().take(44).collect::<String>() + "…";
         }
         let size = it.get("Size").and_then(|v| v.as_i64()).unwrap_or(0);
+        let size = if opts.human { human_size(size) } else { size.to_string() };
         let comment = it.get("Comment").and_then(|v| v.as_str()).unwrap_or("").to_owned();
-        rows.push(vec![id, ago(created, now), by, human_size(size), comment]);
+        let since = if opts.human {
+            ago(created, now)
+        } else {
+            chrono::DateTime::from_timestamp(created, 0).map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)).unwrap_or_default()
+        };
+        contexts.push(serde_json::json!({
+            "ID": id, "CreatedSince": since, "CreatedAt": super::container::go_time(created),
+            "CreatedBy": by, "Size": size, "Comment": comment,
+        }));
+        rows.push(vec![id, since, by, size, comment]);
     }
-    print!("{}", table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &rows));
+    match format {
+        Some(f) => {
+            let header = serde_json::json!({
+                "ID": "IMAGE", "CreatedSince": "CREATED", "CreatedAt": "CREATED AT", "CreatedBy": "CREATED BY",
+                "Size": "SIZE", "Comment": "COMMENT",
+            });
+            print!("{}", f.render_all(&header, &contexts)?);
+        }
+        None if opts.quiet => {}
+        None => print!("{}", table(&["IMAGE", "CREATED", "CREATED BY", "SIZE", "COMMENT"], &rows)),
+    }
     Ok(0)
 }
 
+/// docker's default `history` table.
+const HISTORY_TABLE: &str = "table {{.ID}}\\t{{.CreatedSince}}\\t{{.CreatedBy}}\\t{{.Size}}\\t{{.Comment}}";
+
+/// `berth history` options.
+#[derive(Debug, Clone)]
+pub struct HistoryOptions {
+    pub no_trunc: bool,
+    pub quiet: bool,
+    /// `-H`: sizes and dates for humans (the default).
+    pub human: bool,
+    pub format: Option<String>,
+}
+
 /// `berth image inspect IMAGE...`.
-pub async fn inspect(client: &EngineClient, images: &[String]) -> Result<u8> {
+pub async fn inspect(client: &EngineClient, images: &[String], format: Option<&str>) -> Result<u8> {
+    let format = match format.filter(|f| !f.is_empty()) {
+        Some(f) => Some(Format::inspect(f)?),
+        None => None,
+    };
     let mut found = Vec::new();
     let mut code = 0;
     for name in images {
@@ -292,20 +421,11 @@ pub async fn inspect(client: &EngineClient, images: &[String]) -> Result<u8> {
             }
         }
     }
-    println!("{}", crate::client::format::inspect_array(&found));
-    Ok(code)
-}
-
-/// Asks `question` on stdout and reads the answer from stdin: docker's `[y/N]` prompt.
-fn confirm(question: &str) -> bool {
-    use std::io::Write;
-    print!("{question} [y/N] ");
-    let _ = std::io::stdout().flush();
-    let mut answer = String::new();
-    if std::io::stdin().read_line(&mut answer).is_err() {
-        return false;
+    match format {
+        Some(f) => super::container::print_templated(&f, &found)?,
+        None => println!("{}", crate::client::format::inspect_array(&found)),
     }
-    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+    Ok(code)
 }
 
 /// `berth image prune [-a] [-f] [--filter k=v]...`: deletes dangling images (with `-a`,
@@ -317,7 +437,7 @@ pub async fn prune(client: &EngineClient, all: bool, force: bool, filters: &[Str
     } else {
         "WARNING! This will remove all dangling images.\nAre you sure you want to continue?"
     };
-    if !force && !confirm(warning) {
+    if !force && !super::confirm(warning) {
         return Err(ClientError::Invalid("image prune has been cancelled".into()));
     }
     let q = Query::new().set_opt("filters", f.encode()).encode();

@@ -16,3 +16,15 @@ use super::http::escape;
 pub(crate) fn container_path(id: &str, rest: &str) -> String {
     format!("/containers/{}{rest}", escape(id, false))
 }
+
+/// Asks `question` on stdout and reads the answer from stdin: docker's `[y/N]` prompt.
+pub fn confirm(question: &str) -> bool {
+    use std::io::Write;
+    print!("{question} [y/N] ");
+    let _ = std::io::stdout().flush();
+    let mut answer = String::new();
+    if std::io::stdin().read_line(&mut answer).is_err() {
+        return false;
+    }
+    matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes")
+}

@@ -1,9 +1,12 @@
 //! System commands: version, info, system df.
 
+use crate::api::filters::Filters;
 use crate::api::types::{DiskUsage, Version};
-use crate::client::error::Result;
+use crate::client::error::{ClientError, Result};
 use crate::client::format::{ago, bytes_size, ellipsis, go_quote, human_size, human_size_prec, now_unix, short_id, split_repo_tag, table};
-use crate::client::http::EngineClient;
+use crate::client::http::{EngineClient, Query};
+use crate::client::template::Format;
+use crate::client::timestamp::api_timestamp;
 use serde_json::Value;
 
 /// Go's name for our architecture, as docker prints it in OS/Arch.
@@ -80,7 +83,30 @@ pub fn parse_version(mut raw: Value) -> Result<Version> {
 }
 
 /// `berth version`: the client section always; the server's when the daemon answers.
-pub async fn version(client: &EngineClient) -> Result<u8> {
+pub async fn version(client: &EngineClient, format: Option<&str>) -> Result<u8> {
+    if let Some(f) = format.filter(|f| !f.is_empty()) {
+        let f = Format::inspect(f)?;
+        let client_info = serde_json::json!({
+            "Platform": {"Name": ""},
+            "Version": env!("CARGO_PKG_VERSION"),
+            "ApiVersion": crate::api::API_VERSION,
+            "APIVersion": crate::api::API_VERSION,
+            "DefaultAPIVersion": crate::api::API_VERSION,
+            "Os": std::env::consts::OS,
+            "Arch": go_arch(),
+            "Context": "default",
+        });
+        let mut server = client.get_value("/version").await?;
+        // docker's template sees Go's field names where they differ from the JSON's.
+        if let Some(obj) = server.as_object_mut() {
+            for (go, json) in [("APIVersion", "ApiVersion"), ("MinAPIVersion", "MinAPIVersion")] {
+                let v = obj.get(json).cloned().unwrap_or_default();
+                obj.insert(go.to_owned(), v);
+            }
+        }
+        println!("{}", f.render(&serde_json::json!({"Client": client_info, "Server": server}))?);
+        return Ok(0);
+    }
     println!("{}", client_section());
     let raw = client.get_value("/version").await?;
     let experimental = raw.get("Experimental").and_then(Value::as_bool).unwrap_or(false);
@@ -153,9 +179,16 @@ pub fn render_info(info: &Value) -> String {
 }
 
 /// `berth info`.
-pub async fn info(client: &EngineClient) -> Result<u8> {
+pub async fn info(client: &EngineClient, format: Option<&str>) -> Result<u8> {
+    let f = match format.filter(|f| !f.is_empty()) {
+        Some(f) => Some(Format::inspect(f)?),
+        None => None,
+    };
     let info = client.get_value("/info").await?;
-    print!("{}", render_info(&info));
+    match f {
+        Some(f) => println!("{}", f.render(&info)?),
+        None => print!("{}", render_info(&info)),
+    }
     Ok(0)
 }
 
@@ -282,4 +315,115 @@ mod tests {
         assert_eq!(lines[2], "Containers      1         0         1.234kB   1.234kB (100%)");
         assert_eq!(lines[3], "Local Volumes   0         0         0B        0B");
     }
+}
+
+/// `berth events` / `berth system events` options.
+#[derive(Debug, Clone, Default)]
+pub struct EventsOptions {
+    pub filters: Vec<String>,
+    pub format: Option<String>,
+    pub since: Option<String>,
+    pub until: Option<String>,
+}
+
+/// docker's line for one event: "TIME TYPE ACTION ID (k=v, ...)".
+pub fn render_event(ev: &Value) -> String {
+    let nanos = ev.get("timeNano").and_then(Value::as_i64).unwrap_or(0);
+    let t = chrono::DateTime::from_timestamp(nanos.div_euclid(1_000_000_000), nanos.rem_euclid(1_000_000_000) as u32).unwrap_or_default();
+    let t = t.with_timezone(&chrono::Local);
+    let zone = if t.offset().local_minus_utc() == 0 { "Z".to_owned() } else { t.format("%:z").to_string() };
+    let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+    let mut line = format!("{}{zone} {} {} {}", t.format("%Y-%m-%dT%H:%M:%S%.9f"), s(&ev["Type"]), s(&ev["Action"]), s(&ev["Actor"]["ID"]));
+    if let Some(attrs) = ev["Actor"]["Attributes"].as_object().filter(|a| !a.is_empty()) {
+        let mut kv: Vec<String> = attrs.iter().map(|(k, v)| format!("{k}={}", v.as_str().unwrap_or_default())).collect();
+        kv.sort();
+        line.push_str(&format!(" ({})", kv.join(", ")));
+    }
+    line
+}
+
+/// What `events --format` templates see: the message's JSON plus the Go field names of its
+/// lower-case members (`.Status`, `.ID`, `.From`, `.Time`, `.TimeNano`, `.Scope`).
+fn event_context(ev: &Value) -> Value {
+    let mut ctx = ev.clone();
+    if let Some(obj) = ctx.as_object_mut() {
+        for (go, json) in [("Status", "status"), ("ID", "id"), ("From", "from"), ("Time", "time"), ("TimeNano", "timeNano"), ("Scope", "scope")] {
+            let v = obj.get(json).cloned().unwrap_or(Value::Null);
+            obj.insert(go.to_owned(), v);
+        }
+    }
+    ctx
+}
+
+/// `berth events`: the daemon's events as they come, until `--until` or the stream ends.
+pub async fn events(client: &EngineClient, opts: &EventsOptions) -> Result<u8> {
+    use http_body_util::BodyExt;
+    let filters = Filters::from_args(&opts.filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let format = match opts.format.as_deref().filter(|f| !f.is_empty() && *f != "json") {
+        Some(f) => Some(Format::inspect(f)?),
+        None => None,
+    };
+    let raw_json = opts.format.as_deref() == Some("json");
+    let now = super::container::now_nanos();
+    let q = Query::new()
+        .set_opt("since", opts.since.as_deref().map(|v| api_timestamp(v, now)).transpose()?)
+        .set_opt("until", opts.until.as_deref().map(|v| api_timestamp(v, now)).transpose()?)
+        .set_opt("filters", filters.encode())
+        .encode();
+    let mut body = client.call(hyper::Method::GET, &format!("/events{q}"), &[], crate::client::http::empty()).await?.into_body();
+    let mut pending: Vec<u8> = Vec::new();
+    while let Some(frame) = body.frame().await {
+        let Ok(data) = frame?.into_data() else { continue };
+        pending.extend_from_slice(&data);
+        while let Some(nl) = pending.iter().position(|&b| b == b'\n') {
+            let line: Vec<u8> = pending.drain(..=nl).collect();
+            let text = String::from_utf8_lossy(&line);
+            let text = text.trim();
+            if text.is_empty() {
+                continue;
+            }
+            let ev: Value = serde_json::from_str(text)?;
+            let out = match &format {
+                _ if raw_json => text.to_owned(),
+                Some(f) => f.render(&event_context(&ev))?,
+                None => render_event(&ev),
+            };
+            use std::io::Write;
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{out}").and_then(|_| stdout.flush()).map_err(|e| ClientError::io("writing events", e))?;
+        }
+    }
+    Ok(0)
+}
+
+/// `berth system prune [-a] [-f] [--filter k=v]...`: stopped containers, then dangling (with
+/// `-a`: unused) images. berth has no networks, volumes or build cache to prune yet.
+pub async fn prune(client: &EngineClient, all: bool, force: bool, volumes: bool, filters: &[String]) -> Result<u8> {
+    if volumes {
+        return Err(ClientError::Invalid("--volumes: berth has no volumes to prune yet".into()));
+    }
+    let f = Filters::from_args(filters).map_err(|e| ClientError::Invalid(e.to_string()))?;
+    let images = if all { "all images without at least one container associated to them" } else { "all dangling images" };
+    let warning = format!("WARNING! This will remove:\n  - all stopped containers\n  - {images}\n\nAre you sure you want to continue?");
+    if !force && !super::confirm(&warning) {
+        return Err(ClientError::Invalid("system prune has been cancelled".into()));
+    }
+    let (ids, container_space) = super::container::prune_containers(client, &f).await?;
+    let mut out = String::new();
+    if !ids.is_empty() {
+        out.push_str("Deleted Containers:\n");
+        ids.iter().for_each(|id| out.push_str(&format!("{id}\n")));
+        out.push('\n');
+    }
+    let image_filters = f.add("dangling", if all { "false" } else { "true" });
+    let q = Query::new().set_opt("filters", image_filters.encode()).encode();
+    let resp = client.call(hyper::Method::POST, &format!("/images/prune{q}"), &[], crate::client::http::empty()).await?;
+    let report: crate::api::types::ImagesPruneReport = crate::client::http::decode(&crate::client::http::read_body(resp).await?)?;
+    let images_part = super::image::render_prune(&report);
+    // render_prune ends with its own total; the total here covers both.
+    let images_part = images_part.lines().filter(|l| !l.starts_with("Total reclaimed space:")).map(|l| format!("{l}\n")).collect::<String>();
+    out.push_str(&images_part);
+    out.push_str(&format!("Total reclaimed space: {}\n", human_size(container_space + report.space_reclaimed as i64)));
+    print!("{out}");
+    Ok(0)
 }

@@ -1,0 +1,84 @@
+//! The docker CLI's reading of `--since`/`--until` (`timetypes.GetTimestamp`): a Go
+//! duration ("10m", "1h30m") is that long before now, an RFC 3339 time or date is that
+//! moment, anything else is sent as written (Unix seconds). The daemon receives
+//! "seconds.nanoseconds".
+
+use crate::client::error::ClientError;
+
+/// What the daemon gets for a `--since`/`--until` value given at Unix time `now_nanos`.
+pub fn api_timestamp(value: &str, now_nanos: i128) -> Result<String, ClientError> {
+    if value.is_empty() {
+        return Ok(String::new());
+    }
+    if let Some(d) = go_duration(value) {
+        return Ok(secs_nanos(now_nanos - d));
+    }
+    let parsed = chrono::DateTime::parse_from_rfc3339(value)
+        .map(|t| t.with_timezone(&chrono::Utc).naive_utc())
+        .or_else(|_| chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S%.f"))
+        .or_else(|_| chrono::NaiveDate::parse_from_str(value, "%Y-%m-%d").map(|d| d.and_hms_opt(0, 0, 0).unwrap_or_default()));
+    if let Ok(t) = parsed {
+        return Ok(secs_nanos(t.and_utc().timestamp_nanos_opt().unwrap_or(0) as i128));
+    }
+    // Unix seconds with an optional fraction pass through; anything else is an error here,
+    // as the daemon would refuse it anyway.
+    let (secs, frac) = value.split_once('.').unwrap_or((value, ""));
+    if !secs.is_empty() && secs.trim_start_matches('-').bytes().all(|b| b.is_ascii_digit()) && frac.bytes().all(|b| b.is_ascii_digit()) {
+        return Ok(value.to_owned());
+    }
+    Err(ClientError::Invalid(format!("invalid value {value:?}: neither a duration (e.g. \"10m\"), an RFC 3339 time nor Unix seconds")))
+}
+
+fn secs_nanos(n: i128) -> String {
+    format!("{}.{:09}", n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000))
+}
+
+/// Go's `time.ParseDuration`, in nanoseconds ("1h30m", "1.5s", "300ms").
+fn go_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() || rest == "0" {
+        return (rest == "0").then_some(0);
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(if neg { -(total as i128) } else { total as i128 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations_count_back_from_now_and_times_are_absolute() {
+        let now = 1_700_000_000_500_000_000i128;
+        assert_eq!(api_timestamp("10m", now).ok().as_deref(), Some("1699999400.500000000"));
+        assert_eq!(api_timestamp("1h30m", now).ok().as_deref(), Some("1699994600.500000000"));
+        assert_eq!(api_timestamp("2023-11-14T22:13:20Z", now).ok().as_deref(), Some("1700000000.000000000"));
+        assert_eq!(api_timestamp("2023-11-14", now).ok().as_deref(), Some("1699920000.000000000"));
+        assert_eq!(api_timestamp("1700000000.25", now).ok().as_deref(), Some("1700000000.25"));
+        assert!(api_timestamp("yesterday", now).is_err());
+        assert!(api_timestamp("10x", now).is_err());
+    }
+}
