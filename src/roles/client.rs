@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{attach, container, exec, image, registry, run, system};
+use crate::client::commands::{attach, container, exec, image, registry, run, stats, system, update};
 use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{Parser, Subcommand};
 use std::ffi::OsString;
@@ -85,6 +85,10 @@ enum Cmd {
     },
     /// Rename a container
     Rename { container: String, new_name: String },
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff { container: String },
     /// Kill one or more running containers
@@ -477,6 +481,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
         Cmd::Restart { time, containers } => Ok(container::restart(client, time, &containers).await),
         Cmd::Rename { container, new_name } => container::rename(client, &container, &new_name).await,
         Cmd::Diff { container } => container::diff(client, &container).await,
+        Cmd::Update(a) => update::update(client, &a).await,
+        Cmd::Stats(a) => stats::stats(client, &a).await,
         Cmd::Pause { containers } => Ok(container::pause(client, true, &containers).await),
         Cmd::Unpause { containers } => Ok(container::pause(client, false, &containers).await),
         Cmd::Rm { force, containers } => Ok(container::rm(client, force, &containers).await),
