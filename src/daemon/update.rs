@@ -75,10 +75,10 @@ fn check_cpuset(value: &str, what: &str, online_file: &str, unavailable: &str) -
     }
     let asked = cpuset_list(value).ok_or_else(|| format!("Invalid value {value} for cpuset {what}"))?;
     let online = std::fs::read_to_string(online_file).unwrap_or_default();
-    if let Some(avail) = cpuset_list(online.trim()) {
-        if asked.iter().any(|c| !avail.contains(c)) {
-            return Err(format!("{unavailable} - requested {value}, available: {}", online.trim()));
-        }
+    if let Some(avail) = cpuset_list(online.trim())
+        && asked.iter().any(|c| !avail.contains(c))
+    {
+        return Err(format!("{unavailable} - requested {value}, available: {}", online.trim()));
     }
     Ok(())
 }
