@@ -110,6 +110,7 @@ fn update_flow(d: &TestDaemon) {
         );
         fails_saying(bin, d, &["update", "--cpus", "1", "--cpu-quota", "5000", name], "Nano CPUs and CPU Quota cannot both be set");
         fails_saying(bin, d, &["update", "--restart", "sometimes", name], "invalid restart policy");
+        fails_saying(DOCKER_20, d, &["update", "--kernel-memory", "64m", name], "KernelMemory");
         assert_eq!(inspect(d, name, "{{.HostConfig.Memory}}"), "134217728");
 
         // The stored limits are the ones a later start applies.
@@ -156,6 +157,11 @@ fn update_flow(d: &TestDaemon) {
     assert_eq!(inside(d, "b", "memory/memory.limit_in_bytes pids/pids.max", "memory.max pids.max"), "100663296\n30\n");
     let out = d.berth(&["update", "--memory", "4m", "b"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Minimum memory limit allowed is 6MB"));
+    // A stopped container's update is kept for its next start.
+    docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "b"]);
+    assert_eq!(d.berth_ok(&["update", "--pids-limit", "40", "b"]).trim(), "b");
+    docker_bin_ok(DOCKER, d, &["start", "b"]);
+    assert_eq!(inside(d, "b", "pids/pids.max", "pids.max"), "40\n");
     docker_bin_ok(DOCKER, d, &["rm", "-f", "b"]);
 }
 
@@ -207,6 +213,13 @@ fn stats_flow(d: &TestDaemon) {
     let mut berth = std::process::Command::new(common::role("berth"));
     berth.args(["-H", &d.host(), "stats", "s"]);
     redraws(&mut berth, "berth stats");
+
+    // A busy container's CPU % is its share of the host's CPU time.
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "busy", "busybox", "sh", "-c", "while :; do :; done"]);
+    let out = docker_bin_ok(DOCKER, d, &["stats", "--no-stream", "--format", "{{.CPUPerc}}", "busy"]);
+    let cpu: f64 = out.trim().trim_end_matches('%').parse().unwrap_or_else(|_| panic!("CPU %: {out}"));
+    assert!(cpu > 5.0, "a busy loop's CPU %: {out}");
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "busy"]);
 
     // A stream: an object a second, each with the previous one's CPU statistics.
     let (code, mut r) = request(d, "GET", "/v1.41/containers/s/stats", "");
