@@ -157,6 +157,13 @@ fn update_flow(d: &TestDaemon) {
     assert_eq!(inside(d, "b", "memory/memory.limit_in_bytes pids/pids.max", "memory.max pids.max"), "100663296\n30\n");
     let out = d.berth(&["update", "--memory", "4m", "b"]);
     assert!(!out.status.success() && String::from_utf8_lossy(&out.stderr).contains("Minimum memory limit allowed is 6MB"));
+    d.berth_ok(&["update", "--cpu-shares", "512", "--memory-reservation", "32m", "--cpuset-cpus", "0", "b"]);
+    assert_eq!(
+        inside(d, "b", "cpu/cpu.shares memory/memory.soft_limit_in_bytes cpuset/cpuset.cpus", "cpu.weight memory.low cpuset.cpus"),
+        if v1() { "512\n33554432\n0\n" } else { "20\n33554432\n0\n" }
+    );
+    fails_saying(DOCKER, d, &["update", "--cpuset-cpus", "4096", "b"], "Requested CPUs are not available");
+    fails_saying(DOCKER, d, &["update", "--cpuset-cpus", "x", "b"], "Invalid value x for cpuset cpus");
     // A stopped container's update is kept for its next start.
     docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "b"]);
     assert_eq!(d.berth_ok(&["update", "--pids-limit", "40", "b"]).trim(), "b");
