@@ -191,7 +191,7 @@ pub fn merge(stored: &HostConfig, u: &HostConfig) -> Result<HostConfig, String> 
 }
 
 /// The `linux.resources` the update `u` changes (only what it sets, as Docker sends the
-/// runtime); `swap_supported`: the host accounts swap.
+/// runtime); `support` says what the host's cgroups can apply (swap, block I/O weight).
 pub fn resources(u: &HostConfig, support: &crate::runtime::cgroups::support::Support) -> Result<Map<String, Value>, String> {
     let mut r = Map::new();
     let mut memory = Map::new();

@@ -21,8 +21,8 @@ pub(super) async fn container_update(State(d): D, Path(id): Path<String>, body: 
 
 pub(super) async fn container_stats(State(d): D, Path(id): Path<String>, q: Q) -> ApiResult<Response> {
     let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
-    // `stream` defaults to true: only an explicit false value turns it off.
-    let stream = !q.contains_key("stream") || flag(&q, "stream");
+    // `stream` defaults to true when absent or empty (Docker's BoolValueOrDefault).
+    let stream = q.get("stream").is_none_or(|v| v.is_empty()) || flag(&q, "stream");
     let one_shot = flag(&q, "one-shot");
     if stream && one_shot {
         return Err(ApiError(StatusCode::BAD_REQUEST, "cannot have stream=true and one-shot=true".into()));
