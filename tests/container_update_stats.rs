@@ -273,7 +273,19 @@ fn stats_flow(d: &TestDaemon) {
     assert_eq!(v["memory_stats"], serde_json::json!({}));
     let (code, body) = call(d, "GET", "/v1.41/containers/nosuch/stats?stream=false", "");
     assert!(code == 404 && body.contains("No such container: nosuch"), "{code} {body}");
+    // A stream of a stopped container is zeroed samples, and ends when it is removed.
+    let (code, mut r) = request(d, "GET", "/v1.41/containers/s/stats", "");
+    assert_eq!(code, 200);
+    for _ in 0..2 {
+        let mut line = String::new();
+        r.read_line(&mut line).expect("a stats object");
+        let v: Value = serde_json::from_str(&line).expect("JSON");
+        assert_eq!((v["read"].as_str(), v["pids_stats"].clone()), (Some("0001-01-01T00:00:00Z"), serde_json::json!({})), "{v}");
+    }
     docker_bin_ok(DOCKER, d, &["rm", "s"]);
+    let mut rest = String::new();
+    r.read_to_string(&mut rest).expect("the stream ends");
+    assert!(rest.lines().count() <= 1, "{rest}");
 }
 
 #[test]
