@@ -133,7 +133,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
 ];
 
 /// Whether `v` is a field's "not asked for" value.
-fn is_empty(v: &Value) -> bool {
+pub fn is_empty(v: &Value) -> bool {
     match v {
         Value::Null => true,
         Value::Bool(b) => !b,

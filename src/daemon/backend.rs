@@ -83,6 +83,9 @@ pub enum BackendError {
     /// A blocking task of the backend died.
     #[error("{what}: {source}")]
     Task { what: &'static str, source: tokio::task::JoinError },
+    /// A container's statistics could not be read or encoded.
+    #[error("container statistics: {0}")]
+    Metrics(String),
     /// The monolithic launcher thread is gone (or dropped the request).
     #[error("the container launcher thread is gone")]
     LauncherGone,
@@ -152,6 +155,24 @@ impl Backend {
         match self {
             Backend::Modular(s) => s.pause(id, false).await,
             Backend::Monolithic(m) => m.pause(id, false).await,
+        }
+    }
+
+    /// Applies new cgroup limits (`linux.resources` JSON) to a running container's task
+    /// (containerd's Task.Update, `runc update`).
+    pub async fn update(&self, id: &str, resources: &Value) -> Result<(), BackendError> {
+        match self {
+            Backend::Modular(s) => s.update(id, resources).await,
+            Backend::Monolithic(m) => m.update(id, resources).await,
+        }
+    }
+
+    /// The cgroup statistics of running container `id` whose init is `pid`: (type url,
+    /// encoded `io.containerd.cgroups.v1.Metrics` or `.v2.Metrics`); None without a task.
+    pub async fn metrics(&self, id: &str, pid: i32) -> Result<Option<(String, Vec<u8>)>, BackendError> {
+        match self {
+            Backend::Modular(s) => s.metrics(id).await,
+            Backend::Monolithic(m) => m.metrics(pid).await,
         }
     }
 

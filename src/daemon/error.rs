@@ -89,6 +89,9 @@ pub enum DaemonError {
     /// A `Tmpfs` or `ShmSize` that cannot be mounted.
     #[error(transparent)]
     Mount(#[from] super::mounts::MountError),
+    /// The backend could not apply a container's new limits (`update`).
+    #[error("Cannot update container {id}: {source}")]
+    Update { id: String, source: BackendError },
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
@@ -129,6 +132,7 @@ impl DaemonError {
             | DaemonError::Purge(_)
             | DaemonError::Remove { .. }
             | DaemonError::ImageConfig { .. }
+            | DaemonError::Update { .. }
             | DaemonError::Setup(_)
             | DaemonError::InRoot(_) => ErrorKind::System,
         }

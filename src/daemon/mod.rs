@@ -27,10 +27,12 @@ pub mod restart;
 pub mod seccomp_profile;
 pub mod shm;
 pub mod spec;
+pub mod stats;
 pub mod store;
 pub mod supervisor_client;
 pub mod supervisor_process;
 pub mod top;
+pub mod update;
 pub mod user;
 
 use crate::image::ImageStore;

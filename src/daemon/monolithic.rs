@@ -116,6 +116,28 @@ impl Monolithic {
             .map_err(BackendError::from)
     }
 
+    /// Applies new cgroup limits (`linux.resources` JSON) with the runtime library: the same
+    /// call `berth-runtime update` makes under the shim.
+    pub(super) async fn update(&self, id: &str, resources: &Value) -> Result<(), BackendError> {
+        let res: oci_spec::runtime::LinuxResources =
+            serde_json::from_value(resources.clone()).map_err(|source| BackendError::Json { what: "resources", source })?;
+        let (runtime, id) = (Runtime::new(&self.runtime_root), id.to_owned());
+        tokio::task::spawn_blocking(move || runtime.update(&id, &res))
+            .await
+            .map_err(|source| BackendError::Task { what: "update task", source })?
+            .map_err(BackendError::from)
+    }
+
+    /// The cgroup statistics of the process `pid` (the container's init), read by the same
+    /// function the shim answers Stats with: (type url, encoded v1 or v2 Metrics).
+    pub(super) async fn metrics(&self, pid: i32) -> Result<Option<(String, Vec<u8>)>, BackendError> {
+        let any = tokio::task::spawn_blocking(move || crate::runtime::cgroups::metrics::stats(pid))
+            .await
+            .map_err(|source| BackendError::Task { what: "metrics task", source })?
+            .map_err(|e| BackendError::Metrics(e.to_string()))?;
+        Ok(Some((any.type_url, any.value)))
+    }
+
     /// Runs `process` in container `id` as this daemon's child, its stdio on the fifos
     /// `stdio` (empty: /dev/null); returns its pid. With `process.terminal`, the runtime
     /// sends the pty master to a console socket of ours, and the master is copied to and

@@ -9,7 +9,7 @@ use crate::proto::containerd::services::containers::v1::{
 use crate::proto::containerd::services::events::v1::{events_client::EventsClient, SubscribeRequest};
 use crate::proto::containerd::services::tasks::v1::{
     tasks_client::TasksClient, CloseIoRequest, CreateTaskRequest, DeleteProcessRequest, DeleteTaskRequest, ExecProcessRequest, GetRequest,
-    KillRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, WaitRequest,
+    KillRequest, MetricsRequest, PauseTaskRequest, ResizePtyRequest, ResumeTaskRequest, StartRequest, UpdateTaskRequest, WaitRequest,
 };
 use crate::proto::containerd::v1::types::Status;
 use prost::Message;
@@ -27,6 +27,8 @@ use tonic::{Code, Request};
 pub const DEFAULT_NAMESPACE: &str = "berth";
 const SPEC_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Spec";
 const PROCESS_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/Process";
+/// The type of `linux.resources` in an `Any`, as containerd registers it (Task.Update).
+const RESOURCES_TYPE_URL: &str = "types.containerd.io/opencontainers/runtime-spec/1/LinuxResources";
 /// The type of runc's options in an `Any`, as containerd registers it.
 const RUNC_OPTIONS_TYPE_URL: &str = "containerd.runc.v1.Options";
 /// How long a start waits for the leftovers of an earlier attempt to go.
@@ -342,6 +344,27 @@ impl SupervisorClient {
             tasks.resume(self.req(ResumeTaskRequest { container_id })).await
         };
         r.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
+    /// Applies new cgroup limits (`linux.resources` JSON) to the container's task (Task.Update).
+    pub(super) async fn update(&self, id: &str, resources: &Value) -> Result<(), BackendError> {
+        let value = serde_json::to_vec(resources).map_err(|source| BackendError::Json { what: "encode the resources", source })?;
+        let req = UpdateTaskRequest {
+            container_id: id.to_owned(),
+            resources: Some(prost_types::Any { type_url: RESOURCES_TYPE_URL.into(), value }),
+            ..Default::default()
+        };
+        let mut tasks = TasksClient::new(self.channel.clone());
+        tasks.update(self.req(req)).await.map(|_| ()).map_err(|s| status_err(id, s))
+    }
+
+    /// The cgroup statistics of the container's task (Task.Metrics): the `Any` holding
+    /// `io.containerd.cgroups.v1.Metrics` or `.v2.Metrics`; None when it has no running task.
+    pub(super) async fn metrics(&self, id: &str) -> Result<Option<(String, Vec<u8>)>, BackendError> {
+        let mut tasks = TasksClient::new(self.channel.clone());
+        let req = MetricsRequest { filters: vec![format!("id=={id}")] };
+        let r = tasks.metrics(self.req(req)).await.map_err(|s| status_err(id, s))?.into_inner();
+        Ok(r.metrics.into_iter().find(|m| m.id == id).and_then(|m| m.data).map(|a| (a.type_url, a.value)))
     }
 
     pub(super) async fn delete(&self, id: &str) -> Result<(), BackendError> {

@@ -4,10 +4,8 @@
 //!
 //! Nothing here depends on the supervisor being alive once `start` has returned.
 
-pub mod cgroup;
 mod container;
 pub mod events;
-pub mod metrics;
 pub mod oom;
 mod process;
 pub mod reaper;
@@ -15,6 +13,9 @@ pub mod runtime;
 pub mod service;
 pub mod start;
 mod task;
+
+// Read by the daemon too (monolithic mode's stats), so they live in the runtime layer.
+pub use crate::runtime::cgroups::{metrics, of_pid as cgroup};
 
 use std::path::{Path, PathBuf};
 

@@ -498,7 +498,7 @@ impl containerd_shim_protos::Task for TaskService {
 
     fn stats(&self, _ctx: &TtrpcContext, req: api::StatsRequest) -> ttrpc::Result<api::StatsResponse> {
         let pid = self.with(&req.id, |c| c.init.pid).map_err(|e| e.to_ttrpc())?;
-        let any = super::metrics::stats(pid).map_err(|e| e.to_ttrpc())?;
+        let any = super::metrics::stats(pid).map_err(|e| ShimError::Invalid(format!("encode metrics: {e}")).to_ttrpc())?;
         let mut r = api::StatsResponse::new();
         r.stats = MessageField::some(any);
         Ok(r)

@@ -8,7 +8,9 @@ pub mod exec;
 pub mod image;
 pub mod registry;
 pub mod run;
+pub mod stats;
 pub mod system;
+pub mod update;
 
 use super::http::escape;
 

@@ -17,6 +17,7 @@ mod errors;
 mod events;
 mod exec;
 mod images;
+mod resources;
 mod serve;
 mod system;
 mod version;
@@ -29,6 +30,7 @@ use containers::*;
 use events::*;
 use exec::*;
 use images::*;
+use resources::*;
 use system::*;
 
 type D = State<Arc<Daemon>>;
@@ -119,6 +121,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/restart", post(container_restart))
         .route("/containers/{id}/rename", post(container_rename))
         .route("/containers/{id}/top", get(container_top))
+        .route("/containers/{id}/update", post(container_update))
+        .route("/containers/{id}/stats", get(container_stats))
         .route("/containers/{id}/changes", get(container_changes))
         .route("/containers/{id}/pause", post(container_pause))
         .route("/containers/{id}/unpause", post(container_unpause))

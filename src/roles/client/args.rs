@@ -2,6 +2,7 @@
 //! sub-commands (`container ...`, `image ...`, `system ...`), each mapped onto one
 //! top-level command so both spellings run the same code.
 
+use crate::client::commands::{stats, update};
 #[cfg(test)]
 use clap::CommandFactory;
 use clap::{Parser, Subcommand};
@@ -40,6 +41,10 @@ pub enum Cmd {
     Restart(StopArgs),
     /// Rename a container
     Rename(RenameArgs),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainer),
     /// Display the running processes of a container
@@ -146,12 +151,16 @@ pub enum ContainerCmd {
     Run(RunArgs),
     /// Start one or more stopped containers
     Start(Containers),
+    /// Display a live stream of container(s) resource usage statistics
+    Stats(stats::StatsArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Display the running processes of a container
     Top(TopArgs),
     /// Unpause all processes within one or more containers
     Unpause(Containers),
+    /// Update configuration of one or more containers
+    Update(update::UpdateArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(Containers),
 }
@@ -223,7 +232,9 @@ impl ContainerCmd {
             ContainerCmd::Run(a) => Cmd::Run(a),
             ContainerCmd::Start(a) => Cmd::Start(a),
             ContainerCmd::Stop(a) => Cmd::Stop(a),
+            ContainerCmd::Stats(a) => Cmd::Stats(a),
             ContainerCmd::Top(a) => Cmd::Top(a),
+            ContainerCmd::Update(a) => Cmd::Update(a),
             ContainerCmd::Unpause(a) => Cmd::Unpause(a),
             ContainerCmd::Wait(a) => Cmd::Wait(a),
         })

@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{attach, container, exec, image, registry, run, system};
+use crate::client::commands::{attach, container, exec, image, registry, run, stats, system, update};
 use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{CommandFactory, Parser};
 use std::ffi::OsString;
@@ -130,6 +130,8 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
         Cmd::Restart(a) => Ok(container::restart(client, a.time, &a.containers).await),
         Cmd::Rename(a) => container::rename(client, &a.container, &a.new_name).await,
         Cmd::Diff(a) => container::diff(client, &a.container).await,
+        Cmd::Update(a) => update::update(client, &a).await,
+        Cmd::Stats(a) => stats::stats(client, &a).await,
         Cmd::Top(a) => container::top(client, &a.container, &a.ps_args).await,
         Cmd::Pause(a) => Ok(container::pause(client, true, &a.containers).await),
         Cmd::Unpause(a) => Ok(container::pause(client, false, &a.containers).await),

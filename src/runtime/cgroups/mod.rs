@@ -9,6 +9,8 @@ mod bpf;
 mod device_filter;
 mod devices;
 pub mod limits;
+pub mod metrics;
+pub mod of_pid;
 pub mod paths;
 pub mod support;
 

@@ -10,22 +10,20 @@ use containerd_shim_protos::cgroups_v2::metrics as v2;
 use containerd_shim_protos::protobuf::well_known_types::any::Any;
 use containerd_shim_protos::protobuf::{Message, MessageField};
 
-use super::cgroup::{dir_of, key_values, read_u64, unified_dir};
-use super::ShimError;
+use super::of_pid::{dir_of, key_values, read_u64, unified_dir};
 
 /// The Stats of the cgroup of `pid`, as the Any containerd expects.
-pub fn stats(pid: i32) -> Result<Any, ShimError> {
-    let encode = |e: containerd_shim_protos::protobuf::Error| ShimError::Invalid(format!("encode metrics: {e}"));
+pub fn stats(pid: i32) -> Result<Any, containerd_shim_protos::protobuf::Error> {
     let mut any = Any::new();
     let v1_controllers = ["memory", "cpuacct", "pids", "blkio"].iter().any(|c| dir_of(pid, c).is_some());
     match unified_dir(pid) {
         Some(dir) if !v1_controllers => {
             any.type_url = "io.containerd.cgroups.v2.Metrics".into();
-            any.value = v2_metrics(&dir).write_to_bytes().map_err(encode)?;
+            any.value = v2_metrics(&dir).write_to_bytes()?;
         }
         _ => {
             any.type_url = "io.containerd.cgroups.v1.Metrics".into();
-            any.value = v1_metrics(pid).write_to_bytes().map_err(encode)?;
+            any.value = v1_metrics(pid).write_to_bytes()?;
         }
     }
     Ok(any)

@@ -1,6 +1,6 @@
 //! A container's cgroup as seen from its init pid: its directories on v1, v2 and hybrid
 //! hierarchies and the processes in it (Pids); [`super::metrics`] reads its statistics and
-//! [`super::oom`] watches it for OOM kills.
+//! the shim's OOM watch finds its memory controller here.
 
 use std::path::{Path, PathBuf};
 
@@ -33,18 +33,18 @@ fn dirs(pid: i32) -> Vec<(String, PathBuf)> {
 }
 
 /// The directory of `pid`'s cgroup in the v1 hierarchy of `controller`.
-pub(super) fn dir_of(pid: i32, controller: &str) -> Option<PathBuf> {
+pub fn dir_of(pid: i32, controller: &str) -> Option<PathBuf> {
     dirs(pid).into_iter().find(|(c, _)| c.split(',').any(|x| x == controller)).map(|(_, d)| d)
 }
 
 /// The directory of `pid`'s cgroup in the unified (v2) hierarchy, when it has one.
-pub(super) fn unified_dir(pid: i32) -> Option<PathBuf> {
+pub fn unified_dir(pid: i32) -> Option<PathBuf> {
     dirs(pid).into_iter().find(|(c, d)| c.is_empty() && d.join("cgroup.controllers").exists()).map(|(_, d)| d)
 }
 
 /// A cgroup file's number; v2's `max` (no limit) reads as `u64::MAX`, as containerd
 /// reports it; a missing or unreadable file as 0.
-pub(super) fn read_u64(path: &Path) -> u64 {
+pub fn read_u64(path: &Path) -> u64 {
     match std::fs::read_to_string(path) {
         Ok(s) if s.trim() == "max" => u64::MAX,
         Ok(s) => s.trim().parse().unwrap_or(0),
@@ -53,7 +53,7 @@ pub(super) fn read_u64(path: &Path) -> u64 {
 }
 
 /// `key value` lines of a cgroup file (memory.stat, cpu.stat, memory.events).
-pub(super) fn key_values(path: &Path) -> Vec<(String, u64)> {
+pub fn key_values(path: &Path) -> Vec<(String, u64)> {
     std::fs::read_to_string(path)
         .unwrap_or_default()
         .lines()
