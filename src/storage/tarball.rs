@@ -84,7 +84,7 @@ impl<W: Write> TarWriter<W> {
         }
         if ft.is_dir() {
             let mut h = header_from(md, tar::EntryType::Directory, 0);
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, io::empty())
         } else if ft.is_symlink() {
             let target = src.read_link()?;
             let mut h = header_from(md, tar::EntryType::Symlink, 0);
@@ -93,7 +93,7 @@ impl<W: Write> TarWriter<W> {
                 // Byte for byte: the tar crate's `set_link_name` rebuilds the target from its
                 // components and turns "/" into "//".
                 h.set_link_name_literal(bytes).map_err(archive_err(rel))?;
-                self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+                self.append_named(&mut h, rel, io::empty())
             } else {
                 // Too long for the header: a GNU long-link entry, which carries the raw bytes.
                 self.builder.append_link(&mut h, rel, target).map_err(archive_err(rel))
@@ -105,7 +105,7 @@ impl<W: Write> TarWriter<W> {
             // break the stream: exactly `size` bytes go in, zero-padded if it shrank.
             let data = file.take(size).chain(io::repeat(0)).take(size);
             let mut h = header_from(md, tar::EntryType::Regular, size);
-            self.builder.append_data(&mut h, rel, data).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, data)
         } else {
             let kind = if ft.is_char_device() {
                 tar::EntryType::Char
@@ -118,8 +118,23 @@ impl<W: Write> TarWriter<W> {
             let dev = md.rdev();
             h.set_device_major(nix::sys::stat::major(dev) as u32).map_err(archive_err(rel))?;
             h.set_device_minor(nix::sys::stat::minor(dev) as u32).map_err(archive_err(rel))?;
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, io::empty())
         }
+    }
+
+    /// Appends `h` and `data` under `rel`. A name that starts with `./` keeps that prefix
+    /// (the tar crate drops it; `docker cp`'s client renames the entries of a `DIR/.` copy
+    /// by replacing their leading `.`, so they must have one).
+    fn append_named(&mut self, h: &mut tar::Header, rel: &Path, data: impl Read) -> Result<(), StorageError> {
+        let bytes = rel.as_os_str().as_bytes();
+        if bytes.starts_with(b"./") && bytes.len() < h.as_old().name.len() {
+            let name = &mut h.as_old_mut().name;
+            name.fill(0);
+            name[..bytes.len()].copy_from_slice(bytes);
+            h.set_cksum();
+            return self.builder.append(h, data).map_err(archive_err(rel));
+        }
+        self.builder.append_data(h, rel, data).map_err(archive_err(rel))
     }
 
     /// Writes the whiteout `.wh.NAME` that deletes `rel`; `md` (the deleted entry's, or

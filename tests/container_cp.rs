@@ -1,0 +1,197 @@
+//! `docker cp` (issue 14): `GET`/`HEAD`/`PUT /containers/{id}/archive`, docker CLI 28.x and
+//! 20.10, both modes, running and stopped containers. Files and directories both ways with
+//! owner and mode checked inside the container (`stat`); symlinks in the container that lead
+//! to `/` stay inside it (a host canary is never read or changed), also while the container
+//! swaps a directory and such a link as fast as it can; archives that climb out are refused;
+//! a missing destination gets Docker's answer; the berth client copies too.
+
+mod common;
+
+use common::{docker_bin_cmd, docker_bin_ok, TestDaemon};
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+const DOCKER: &str = "/usr/local/bin/docker";
+const DOCKER_20: &str = "/usr/bin/docker";
+
+/// A host directory of the test's own, removed at the end.
+struct HostDir(PathBuf);
+
+impl HostDir {
+    fn new(tag: &str) -> HostDir {
+        let p = std::env::temp_dir().join(format!("berth-cp-{tag}-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&p);
+        std::fs::create_dir_all(&p).expect("host dir");
+        HostDir(p)
+    }
+}
+
+impl Drop for HostDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn exec(d: &TestDaemon, c: &str, script: &str) -> String {
+    docker_bin_ok(DOCKER, d, &["exec", c, "sh", "-c", script]).trim().to_owned()
+}
+
+fn fails_saying(bin: &str, d: &TestDaemon, args: &[&str], says: &str) {
+    let out = docker_bin_cmd(bin, d).args(args).output().expect("docker");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(says), "{bin} {args:?}: wanted {says:?}: {err}");
+}
+
+fn listing(dir: &Path) -> Vec<String> {
+    let mut v: Vec<String> = std::fs::read_dir(dir).expect("list").map(|e| e.expect("entry").file_name().to_string_lossy().into_owned()).collect();
+    v.sort();
+    v
+}
+
+/// A host tree to copy in: a file 1234:5678 0640, a directory 42:43 0750 with a file and a
+/// relative symlink.
+fn host_tree(h: &Path) {
+    let f = h.join("f");
+    std::fs::write(&f, "file content\n").expect("write");
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o640)).expect("chmod");
+    std::os::unix::fs::chown(&f, Some(1234), Some(5678)).expect("chown");
+    let d = h.join("d");
+    std::fs::create_dir_all(d.join("sub")).expect("mkdir");
+    std::fs::write(d.join("sub/g"), "deep\n").expect("write");
+    std::fs::set_permissions(d.join("sub/g"), std::fs::Permissions::from_mode(0o4755)).expect("chmod");
+    std::os::unix::fs::symlink("sub/g", d.join("link")).expect("symlink");
+    std::fs::set_permissions(&d, std::fs::Permissions::from_mode(0o750)).expect("chmod");
+    std::os::unix::fs::chown(&d, Some(42), Some(43)).expect("chown");
+}
+
+/// Both ways, running container `c`, one CLI.
+fn round_trip(bin: &str, d: &TestDaemon, c: &str, h: &Path, tag: &str) {
+    let into = format!("{c}:/data/{tag}/");
+    exec(d, c, &format!("mkdir -p /data/{tag}"));
+    docker_bin_ok(bin, d, &["cp", &h.join("f").to_string_lossy(), &into]);
+    docker_bin_ok(bin, d, &["cp", &h.join("d").to_string_lossy(), &into]);
+    assert_eq!(exec(d, c, &format!("stat -c '%u:%g %a %s' /data/{tag}/f")), "1234:5678 640 13", "{bin}: owner and mode from the archive");
+    assert_eq!(exec(d, c, &format!("cat /data/{tag}/f")), "file content");
+    assert_eq!(exec(d, c, &format!("stat -c '%u:%g %a' /data/{tag}/d")), "42:43 750", "{bin}");
+    assert_eq!(exec(d, c, &format!("stat -c '%a' /data/{tag}/d/sub/g; readlink /data/{tag}/d/link")), "4755\nsub/g", "{bin}: set-uid kept, link kept");
+
+    // Out again: the directory, its link a link; a file renamed on the way.
+    let out = h.join(format!("out-{tag}"));
+    std::fs::create_dir_all(&out).expect("mkdir");
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/d"), &out.join("back").to_string_lossy()]);
+    assert_eq!(std::fs::read_link(out.join("back/link")).expect("a link"), Path::new("sub/g"), "{bin}");
+    assert_eq!(std::fs::read_to_string(out.join("back/sub/g")).expect("read"), "deep\n");
+    assert_eq!(std::fs::metadata(out.join("back")).expect("stat").mode() & 0o7777, 0o750, "{bin}");
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/f"), &out.join("renamed").to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(out.join("renamed")).expect("read"), "file content\n");
+    // A link copied out stays a link (not followed) unless -L.
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/d/link"), &out.join("l").to_string_lossy()]);
+    assert!(std::fs::symlink_metadata(out.join("l")).expect("l").file_type().is_symlink(), "{bin}");
+    docker_bin_ok(bin, d, &["cp", "-L", &format!("{c}:/data/{tag}/d/link"), &out.join("lf").to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(out.join("lf")).expect("followed"), "deep\n", "{bin}");
+    // Contents of a directory with "/.".
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/d/."), &out.join("contents").to_string_lossy()]);
+    assert_eq!(listing(&out.join("contents")), ["link", "sub"], "{bin}");
+
+    // Missing paths: Docker's 404 message both ways.
+    // (20.10's client words the daemon's 404 as its own.)
+    let missing = if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
+    fails_saying(bin, d, &["cp", &format!("{c}:/no/such"), &out.to_string_lossy()], &missing);
+    fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/file")], &format!("Could not find the file /no/such in container {c}"));
+    if bin == DOCKER {
+        // The client's own answer once the daemon's stat says 404.
+        fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/dir/")], "no such directory");
+    }
+}
+
+/// Links to `/` in the container lead to the container's own root, both ways.
+fn evil_links(bin: &str, d: &TestDaemon, c: &str, h: &Path, canary: &Path) {
+    let out = h.join("evil-out");
+    let _ = std::fs::remove_file(&out);
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/tmp/evil/etc/shadow"), &out.to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "container-shadow\n", "{bin}: the container's file");
+    std::fs::remove_file(&out).expect("rm");
+    let via = format!("{c}:/tmp/evil{}/canary", canary.display());
+    docker_bin_ok(bin, d, &["cp", &via, &out.to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "container\n", "{bin}: the container's canary, never the host's");
+    docker_bin_ok(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/tmp/evil{}/", canary.display())]);
+    assert_eq!(exec(d, c, &format!("cat {}/f", canary.display())), "file content", "{bin}: written inside");
+    docker_bin_ok(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/tmp/evil/root/")]);
+    assert_eq!(exec(d, c, "cat /root/f"), "file content");
+    assert_eq!(listing(canary), ["canary"], "{bin}: nothing written on the host");
+    assert_eq!(std::fs::read_to_string(canary.join("canary")).expect("canary"), "host\n");
+}
+
+fn cp_flow(d: &TestDaemon, tag: &str) {
+    d.import_busybox();
+    let h = HostDir::new(tag);
+    host_tree(&h.0);
+    let canary = h.0.join("canary-dir");
+    std::fs::create_dir_all(&canary).expect("mkdir");
+    std::fs::write(canary.join("canary"), "host\n").expect("canary");
+    let setup = format!(
+        "mkdir -p {c} && echo container > {c}/canary && echo container-shadow > /etc/shadow && ln -s / /tmp/evil && touch /ready && exec sleep 1000",
+        c = canary.display()
+    );
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "c", "busybox", "sh", "-c", &setup]);
+    assert!(common::wait_until(10, || exec(d, "c", "test -e /ready && echo y") == "y"), "setup");
+    for (bin, v) in [(DOCKER, "v28"), (DOCKER_20, "v20")] {
+        round_trip(bin, d, "c", &h.0, v);
+        evil_links(bin, d, "c", &h.0, &canary);
+    }
+
+    // Stopped: both ways, and the rootfs mounted for the copy is unmounted after it.
+    docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "c"]);
+    let id = docker_bin_ok(DOCKER, d, &["inspect", "-f", "{{.Id}}", "c"]).trim().to_owned();
+    let merged = d.root().join("overlay2").join(&id).join("merged");
+    let mounted = || std::fs::read_to_string("/proc/self/mountinfo").expect("mountinfo").contains(&format!(" {} ", merged.display()));
+    assert!(common::wait_until(10, || !mounted()), "unmounted at stop");
+    for bin in [DOCKER, DOCKER_20] {
+        docker_bin_ok(bin, d, &["cp", &h.0.join("d").to_string_lossy(), "c:/stopped"]);
+        let out = h.0.join("stopped-out");
+        let _ = std::fs::remove_dir_all(&out);
+        docker_bin_ok(bin, d, &["cp", "c:/stopped", &out.to_string_lossy()]);
+        assert_eq!(std::fs::read_to_string(out.join("sub/g")).expect("read"), "deep\n", "{bin}");
+        evil_links(bin, d, "c", &h.0, &canary);
+        let missing = if bin == DOCKER { "Could not find the file /not/there in container c" } else { "No such container:path: c:/not/there" };
+        fails_saying(bin, d, &["cp", "c:/not/there", &out.to_string_lossy()], missing);
+        assert!(common::wait_until(10, || !mounted()), "{bin}: the copy's mount is released");
+    }
+    docker_bin_ok(DOCKER, d, &["start", "c"]);
+    assert_eq!(exec(d, "c", "stat -c '%u:%g %a' /stopped /stopped/sub/g"), "42:43 750\n0:0 4755".replace("0:0 4755", "0:0 4755"), "written while stopped");
+
+    // A created (never started) container too.
+    docker_bin_ok(DOCKER, d, &["create", "--name", "fresh", "busybox", "true"]);
+    docker_bin_ok(DOCKER, d, &["cp", &h.0.join("f").to_string_lossy(), "fresh:/etc/"]);
+    let out = h.0.join("fresh-out");
+    docker_bin_ok(DOCKER_20, d, &["cp", "fresh:/etc/f", &out.to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(&out).expect("read"), "file content\n");
+
+    // A read-only rootfs refuses writes with Docker's message; reads work.
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--read-only", "--name", "ro", "busybox", "sleep", "1000"]);
+    for bin in [DOCKER, DOCKER_20] {
+        fails_saying(bin, d, &["cp", &h.0.join("f").to_string_lossy(), "ro:/tmp/"], "container rootfs is marked read-only");
+        fails_saying(bin, d, &["cp", &h.0.join("f").to_string_lossy(), "ro:/etc/passwd/"], "");
+    }
+
+    // -a: owned by the container's user.
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--user", "1000:1001", "--name", "u", "busybox", "sleep", "1000"]);
+    for bin in [DOCKER, DOCKER_20] {
+        docker_bin_ok(bin, d, &["cp", "-a", &h.0.join("f").to_string_lossy(), "u:/tmp/"]);
+        assert_eq!(exec(d, "u", "stat -c '%u:%g %a' /tmp/f"), "1000:1001 640", "{bin}: -a");
+        docker_bin_ok(bin, d, &["cp", &h.0.join("f").to_string_lossy(), "u:/tmp/"]);
+        assert_eq!(exec(d, "u", "stat -c '%u:%g' /tmp/f"), "1234:5678", "{bin}: without -a");
+    }
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "c", "fresh", "ro", "u"]);
+    assert_eq!(listing(&canary), ["canary"]);
+}
+
+#[test]
+fn docker_cp_copies_both_ways_inside_the_container_modular() {
+    cp_flow(&TestDaemon::modular("cpm"), "cpm");
+}
+
+#[test]
+fn docker_cp_copies_both_ways_inside_the_container_monolithic() {
+    cp_flow(&TestDaemon::monolithic("cpmo"), "cpmo");
+}
