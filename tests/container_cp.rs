@@ -97,11 +97,20 @@ fn round_trip(bin: &str, d: &TestDaemon, c: &str, h: &Path, tag: &str) {
     // (20.10's client words the daemon's 404 as its own.)
     let missing = if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
     fails_saying(bin, d, &["cp", &format!("{c}:/no/such"), &out.to_string_lossy()], &missing);
-    fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/file")], &format!("Could not find the file /no/such in container {c}"));
+    let missing = if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
+    fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/file")], &missing);
     if bin == DOCKER {
         // The client's own answer once the daemon's stat says 404.
         fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/dir/")], "no such directory");
     }
+}
+
+/// The container file at `path`, copied out (the container may be stopped).
+fn read_in(d: &TestDaemon, c: &str, path: &str, h: &Path) -> String {
+    let out = h.join("read-in");
+    let _ = std::fs::remove_file(&out);
+    docker_bin_ok(DOCKER, d, &["cp", &format!("{c}:{path}"), &out.to_string_lossy()]);
+    std::fs::read_to_string(&out).expect("read")
 }
 
 /// Links to `/` in the container lead to the container's own root, both ways.
@@ -115,9 +124,9 @@ fn evil_links(bin: &str, d: &TestDaemon, c: &str, h: &Path, canary: &Path) {
     docker_bin_ok(bin, d, &["cp", &via, &out.to_string_lossy()]);
     assert_eq!(std::fs::read_to_string(&out).expect("read"), "container\n", "{bin}: the container's canary, never the host's");
     docker_bin_ok(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/tmp/evil{}/", canary.display())]);
-    assert_eq!(exec(d, c, &format!("cat {}/f", canary.display())), "file content", "{bin}: written inside");
+    assert_eq!(read_in(d, c, &format!("{}/f", canary.display()), h), "file content\n", "{bin}: written inside");
     docker_bin_ok(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/tmp/evil/root/")]);
-    assert_eq!(exec(d, c, "cat /root/f"), "file content");
+    assert_eq!(read_in(d, c, "/root/f", h), "file content\n");
     assert_eq!(listing(canary), ["canary"], "{bin}: nothing written on the host");
     assert_eq!(std::fs::read_to_string(canary.join("canary")).expect("canary"), "host\n");
 }
@@ -130,7 +139,7 @@ fn cp_flow(d: &TestDaemon, tag: &str) {
     std::fs::create_dir_all(&canary).expect("mkdir");
     std::fs::write(canary.join("canary"), "host\n").expect("canary");
     let setup = format!(
-        "mkdir -p {c} && echo container > {c}/canary && echo container-shadow > /etc/shadow && ln -s / /tmp/evil && touch /ready && exec sleep 1000",
+        "mkdir -p {c} && echo container > {c}/canary && echo container-shadow > /etc/shadow && ln -sfn / /tmp/evil && touch /ready && exec sleep 1000",
         c = canary.display()
     );
     docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "c", "busybox", "sh", "-c", &setup]);
@@ -158,7 +167,7 @@ fn cp_flow(d: &TestDaemon, tag: &str) {
         assert!(common::wait_until(10, || !mounted()), "{bin}: the copy's mount is released");
     }
     docker_bin_ok(DOCKER, d, &["start", "c"]);
-    assert_eq!(exec(d, "c", "stat -c '%u:%g %a' /stopped /stopped/sub/g"), "42:43 750\n0:0 4755".replace("0:0 4755", "0:0 4755"), "written while stopped");
+    assert_eq!(exec(d, "c", "stat -c '%u:%g %a' /stopped /stopped/sub/g"), "42:43 750\n0:0 4755", "written while stopped");
 
     // A created (never started) container too.
     docker_bin_ok(DOCKER, d, &["create", "--name", "fresh", "busybox", "true"]);
@@ -171,7 +180,6 @@ fn cp_flow(d: &TestDaemon, tag: &str) {
     docker_bin_ok(DOCKER, d, &["run", "-d", "--read-only", "--name", "ro", "busybox", "sleep", "1000"]);
     for bin in [DOCKER, DOCKER_20] {
         fails_saying(bin, d, &["cp", &h.0.join("f").to_string_lossy(), "ro:/tmp/"], "container rootfs is marked read-only");
-        fails_saying(bin, d, &["cp", &h.0.join("f").to_string_lossy(), "ro:/etc/passwd/"], "");
     }
 
     // -a: owned by the container's user.
