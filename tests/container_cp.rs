@@ -203,3 +203,133 @@ fn docker_cp_copies_both_ways_inside_the_container_modular() {
 fn docker_cp_copies_both_ways_inside_the_container_monolithic() {
     cp_flow(&TestDaemon::monolithic("cpmo"), "cpmo");
 }
+
+/// A container swapping a directory and a link to `/` as fast as it can while copies go
+/// both ways through it: every copy reads the container's files or fails, and the host
+/// directory the link would reach on the host is never read or written.
+fn swap_race(d: &TestDaemon, tag: &str) {
+    d.import_busybox();
+    let h = HostDir::new(&format!("{tag}-race"));
+    let target = h.0.join("target");
+    std::fs::create_dir_all(&target).expect("mkdir");
+    std::fs::write(target.join("canary"), "host\n").expect("canary");
+    std::fs::write(h.0.join("payload"), "payload\n").expect("payload");
+    let t = target.display();
+    // /sw/real is a directory holding <target>/canary, or a link to /, whose <target>/canary
+    // is the container's too: either way the container's.
+    let script = format!(
+        "mkdir -p {t} /sw/real{t} && echo container-root > {t}/canary && echo container-dir > /sw/real{t}/canary && touch /ready && \
+         while :; do mv /sw/real /sw/hold; ln -s / /sw/real; rm /sw/real; mv /sw/hold /sw/real; done"
+    );
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "racer", "busybox", "sh", "-c", &script]);
+    assert!(common::wait_until(10, || exec(d, "racer", "test -e /ready && echo y") == "y"), "setup");
+    let out = h.0.join("out");
+    let mut read = 0;
+    for i in 0..60 {
+        let bin = if i % 4 == 3 { DOCKER_20 } else { DOCKER };
+        let _ = std::fs::remove_file(&out);
+        let got = docker_bin_cmd(bin, d).args(["cp", &format!("racer:/sw/real{t}/canary"), &out.to_string_lossy()]).output().expect("docker");
+        if got.status.success() {
+            let s = std::fs::read_to_string(&out).expect("read");
+            assert!(s == "container-root\n" || s == "container-dir\n", "iteration {i}: read {s:?}");
+            read += 1;
+        }
+        let _ = docker_bin_cmd(bin, d).args(["cp", &h.0.join("payload").to_string_lossy(), &format!("racer:/sw/real{t}/")]).output().expect("docker");
+        assert_eq!(listing(&target), ["canary"], "iteration {i}: written on the host");
+        assert_eq!(std::fs::read_to_string(target.join("canary")).expect("canary"), "host\n", "iteration {i}");
+    }
+    assert!(read > 0, "no copy got through the race at all");
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "racer"]);
+}
+
+#[test]
+fn a_copy_racing_a_symlink_swap_never_reaches_the_host_modular() {
+    swap_race(&TestDaemon::modular("cprm"), "cprm");
+}
+
+#[test]
+fn a_copy_racing_a_symlink_swap_never_reaches_the_host_monolithic() {
+    swap_race(&TestDaemon::monolithic("cprmo"), "cprmo");
+}
+
+/// Raw `PUT`s: an archive that climbs out with `..` is refused, an absolute name lands
+/// below the destination, entries through a link the archive made stay in the container,
+/// unknown parameters and an empty path are 400, a file as destination is Docker's 400.
+fn crafted_archives(d: &TestDaemon, tag: &str) {
+    d.import_busybox();
+    let h = HostDir::new(&format!("{tag}-tar"));
+    std::fs::write(h.0.join("canary"), "host\n").expect("canary");
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "t", "busybox", "sh", "-c", "mkdir -p /dest && exec sleep 1000"]);
+    let tar_of = |entries: &[(&str, Option<&str>)]| {
+        let mut b = tar::Builder::new(Vec::new());
+        for (name, link) in entries {
+            let mut hd = tar::Header::new_gnu();
+            hd.set_mode(0o644);
+            hd.set_uid(0);
+            hd.set_gid(0);
+            hd.set_mtime(0);
+            match link {
+                Some(target) => {
+                    hd.set_entry_type(tar::EntryType::Symlink);
+                    hd.set_size(0);
+                    hd.set_link_name_literal(target.as_bytes()).expect("link");
+                    set_name(&mut hd, name);
+                    b.append(&hd, std::io::empty()).expect("append");
+                }
+                None => {
+                    hd.set_entry_type(tar::EntryType::Regular);
+                    hd.set_size(4);
+                    set_name(&mut hd, name);
+                    b.append(&hd, &b"evil"[..]).expect("append");
+                }
+            }
+        }
+        b.into_inner().expect("tar")
+    };
+    let put = |path: &str, body: &[u8]| common::http::raw(d, "PUT", format!("/containers/t/archive?path={path}").as_bytes(), "", body);
+
+    let r = put("/dest", &tar_of(&[("../../escape", None)]));
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.message().contains("outside"), "{}", r.message());
+    let r = put("/dest", &tar_of(&[("/abs", None)]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(exec(d, "t", "cat /dest/abs"), "evil", "an absolute name lands below the destination");
+    let via = format!("l{}/canary", h.0.display());
+    let r = put("/dest", &tar_of(&[("l", Some("/")), (&via, None)]));
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(exec(d, "t", &format!("cat {}/canary", h.0.display())), "evil", "through the archive's link, inside the container");
+    assert_eq!(std::fs::read_to_string(h.0.join("canary")).expect("canary"), "host\n", "the host's file untouched");
+
+    let r = put("/dest&bogus=1", &tar_of(&[]));
+    assert_eq!(r.status, 400);
+    assert!(r.message().contains("bogus"), "{}", r.message());
+    let r = put("", &tar_of(&[]));
+    assert_eq!((r.status, r.message()), (400, "bad parameter: path cannot be empty".to_owned()));
+    let r = put("/etc/passwd", &tar_of(&[]));
+    assert_eq!((r.status, r.message()), (400, "extraction point is not a directory".to_owned()));
+    let r = put("/nope", &tar_of(&[]));
+    assert_eq!((r.status, r.message()), (404, "Could not find the file /nope in container t".to_owned()));
+    let r = common::http::raw(d, "GET", b"/containers/t/archive?path=/nope", "", b"");
+    assert_eq!((r.status, r.message()), (404, "Could not find the file /nope in container t".to_owned()));
+    let r = common::http::raw(d, "GET", b"/containers/t/archive?path=/etc&x=1", "", b"");
+    assert_eq!(r.status, 400);
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "t"]);
+}
+
+/// Sets `name` in the header byte for byte (the tar crate would clean `..` and `/` away).
+fn set_name(hd: &mut tar::Header, name: &str) {
+    let field = &mut hd.as_old_mut().name;
+    field.fill(0);
+    field[..name.len()].copy_from_slice(name.as_bytes());
+    hd.set_cksum();
+}
+
+#[test]
+fn crafted_archives_stay_inside_the_container_modular() {
+    crafted_archives(&TestDaemon::modular("cpam"), "cpam");
+}
+
+#[test]
+fn crafted_archives_stay_inside_the_container_monolithic() {
+    crafted_archives(&TestDaemon::monolithic("cpamo"), "cpamo");
+}
