@@ -333,3 +333,46 @@ fn crafted_archives_stay_inside_the_container_modular() {
 fn crafted_archives_stay_inside_the_container_monolithic() {
     crafted_archives(&TestDaemon::monolithic("cpamo"), "cpamo");
 }
+
+/// `berth cp`: both ways, a directory and a file, `-` as a tar on stdout and stdin.
+fn berth_client(d: &TestDaemon, tag: &str) {
+    d.import_busybox();
+    let h = HostDir::new(&format!("{tag}-client"));
+    host_tree(&h.0);
+    docker_bin_ok(DOCKER, d, &["run", "-d", "--name", "bc", "busybox", "sh", "-c", "mkdir -p /in && exec sleep 1000"]);
+    d.berth_ok(&["cp", &h.0.join("d").to_string_lossy(), "bc:/in/"]);
+    d.berth_ok(&["cp", "-q", &h.0.join("f").to_string_lossy(), "bc:/in/renamed"]);
+    assert_eq!(exec(d, "bc", "stat -c '%u:%g %a' /in/d /in/renamed; readlink /in/d/link"), "42:43 750\n1234:5678 640\nsub/g");
+    let out = h.0.join("out");
+    d.berth_ok(&["cp", "bc:/in/d", &out.to_string_lossy()]);
+    assert_eq!(std::fs::read_link(out.join("link")).expect("link kept"), Path::new("sub/g"));
+    assert_eq!(std::fs::read_to_string(out.join("sub/g")).expect("read"), "deep\n");
+    // A tar on stdout, and one on stdin.
+    let tar = d.berth(&["cp", "bc:/in/renamed", "-"]);
+    assert!(tar.status.success(), "{}", String::from_utf8_lossy(&tar.stderr));
+    let names: Vec<String> =
+        tar::Archive::new(&tar.stdout[..]).entries().expect("tar").map(|e| e.expect("entry").path().expect("path").display().to_string()).collect();
+    assert_eq!(names, ["renamed"]);
+    let mut child = std::process::Command::new(common::berth_bin())
+        .args(["-H", &d.host(), "cp", "-", "bc:/tmp"])
+        .stdin(std::process::Stdio::piped())
+        .spawn()
+        .expect("berth");
+    std::io::Write::write_all(child.stdin.as_mut().expect("stdin"), &tar.stdout).expect("write");
+    drop(child.stdin.take());
+    assert!(child.wait().expect("wait").success());
+    assert_eq!(exec(d, "bc", "cat /tmp/renamed"), "file content");
+    let bad = d.berth(&["cp", "bc:/nope", &out.to_string_lossy()]);
+    assert!(!bad.status.success() && String::from_utf8_lossy(&bad.stderr).contains("Could not find the file /nope in container bc"));
+    docker_bin_ok(DOCKER, d, &["rm", "-f", "bc"]);
+}
+
+#[test]
+fn berth_cp_copies_both_ways_modular() {
+    berth_client(&TestDaemon::modular("cpcm"), "cpcm");
+}
+
+#[test]
+fn berth_cp_copies_both_ways_monolithic() {
+    berth_client(&TestDaemon::monolithic("cpcmo"), "cpcmo");
+}

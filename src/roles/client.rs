@@ -161,6 +161,22 @@ enum Cmd {
         /// REPOSITORY[:TAG]
         reference: Option<String>,
     },
+    /// Copy files/folders between a container and the local filesystem
+    Cp {
+        /// Archive mode (copy all uid/gid information)
+        #[arg(short, long)]
+        archive: bool,
+        /// Always follow symbol link in SRC_PATH
+        #[arg(short = 'L', long)]
+        follow_link: bool,
+        /// Suppress progress output during copy
+        #[arg(short, long)]
+        quiet: bool,
+        /// CONTAINER:SRC_PATH, a local path, or - (a tar on stdin)
+        src: String,
+        /// CONTAINER:DEST_PATH, a local path, or - (a tar on stdout)
+        dest: String,
+    },
     /// Export a container's filesystem as a tar archive
     Export {
         /// Write to a file, instead of STDOUT
@@ -488,6 +504,9 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
         Cmd::Commit { author, change, message, pause, container, reference } => {
             let opts = container::CommitOptions { author, message, changes: change, pause };
             container::commit(client, &container, reference.as_deref(), &opts).await
+        }
+        Cmd::Cp { archive, follow_link, quiet, src, dest } => {
+            crate::client::commands::cp::cp(client, &src, &dest, crate::client::commands::cp::CpOptions { archive, follow_link, quiet }).await
         }
         Cmd::Export { output, container } => container::export(client, &container, output.as_deref()).await,
         Cmd::Pull { name } => image::pull(client, &name, &config_dir).await,
