@@ -73,7 +73,11 @@ fn round_trip(bin: &str, d: &TestDaemon, c: &str, h: &Path, tag: &str) {
     assert_eq!(exec(d, c, &format!("stat -c '%u:%g %a %s' /data/{tag}/f")), "1234:5678 640 13", "{bin}: owner and mode from the archive");
     assert_eq!(exec(d, c, &format!("cat /data/{tag}/f")), "file content");
     assert_eq!(exec(d, c, &format!("stat -c '%u:%g %a' /data/{tag}/d")), "42:43 750", "{bin}");
-    assert_eq!(exec(d, c, &format!("stat -c '%a' /data/{tag}/d/sub/g; readlink /data/{tag}/d/link")), "4755\nsub/g", "{bin}: set-uid kept, link kept");
+    assert_eq!(
+        exec(d, c, &format!("stat -c '%a' /data/{tag}/d/sub/g; readlink /data/{tag}/d/link")),
+        "4755\nsub/g",
+        "{bin}: set-uid kept, link kept"
+    );
 
     // Out again: the directory, its link a link; a file renamed on the way.
     let out = h.join(format!("out-{tag}"));
@@ -95,9 +99,11 @@ fn round_trip(bin: &str, d: &TestDaemon, c: &str, h: &Path, tag: &str) {
 
     // Missing paths: Docker's 404 message both ways.
     // (20.10's client words the daemon's 404 as its own.)
-    let missing = if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
+    let missing =
+        if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
     fails_saying(bin, d, &["cp", &format!("{c}:/no/such"), &out.to_string_lossy()], &missing);
-    let missing = if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
+    let missing =
+        if bin == DOCKER { format!("Could not find the file /no/such in container {c}") } else { format!("No such container:path: {c}:/no/such") };
     fails_saying(bin, d, &["cp", &h.join("f").to_string_lossy(), &format!("{c}:/no/such/file")], &missing);
     if bin == DOCKER {
         // The client's own answer once the daemon's stat says 404.

@@ -50,7 +50,8 @@ async fn stat(client: &EngineClient, container: &str, path: &str) -> Result<Opti
     };
     let header = resp.headers().get("X-Docker-Container-Path-Stat").and_then(|v| v.to_str().ok()).unwrap_or_default().to_owned();
     use base64::Engine;
-    let json = base64::engine::general_purpose::STANDARD.decode(header).map_err(|e| ClientError::Invalid(format!("bad path stat from the daemon: {e}")))?;
+    let json =
+        base64::engine::general_purpose::STANDARD.decode(header).map_err(|e| ClientError::Invalid(format!("bad path stat from the daemon: {e}")))?;
     Ok(Some(serde_json::from_slice(&json)?))
 }
 
@@ -179,15 +180,14 @@ fn extract_local(r: impl Read, dir: &Path, src_base: &str, rename: Option<&str>)
         if let Some(parent) = target.parent() {
             std::fs::create_dir_all(parent).map_err(|e| ClientError::io(format!("mkdir {}", parent.display()), e))?;
         }
-        if entry.header().entry_type() != tar::EntryType::Directory
-            && std::fs::symlink_metadata(&target).is_ok_and(|m| !m.is_dir())
-        {
+        if entry.header().entry_type() != tar::EntryType::Directory && std::fs::symlink_metadata(&target).is_ok_and(|m| !m.is_dir()) {
             std::fs::remove_file(&target).map_err(|e| ClientError::io(format!("replace {}", target.display()), e))?;
         }
         if entry.header().entry_type() == tar::EntryType::Link {
             // A hard link names another entry of the archive: renamed the same way.
             let link = entry.link_name().ok().flatten().map(|l| l.into_owned()).unwrap_or_default();
-            let mut lparts: Vec<&std::ffi::OsStr> = link.components().filter_map(|c| if let Component::Normal(n) = c { Some(n) } else { None }).collect();
+            let mut lparts: Vec<&std::ffi::OsStr> =
+                link.components().filter_map(|c| if let Component::Normal(n) = c { Some(n) } else { None }).collect();
             if let (Some(new), Some(first)) = (rename, lparts.first_mut())
                 && *first == std::ffi::OsStr::new(src_base)
             {
@@ -212,7 +212,9 @@ async fn into_container(client: &EngineClient, src: &str, container: &str, path:
         return Ok(0);
     }
     let mut local = PathBuf::from(src);
-    if opts.follow_link && let Ok(target) = std::fs::canonicalize(&local) {
+    if opts.follow_link
+        && let Ok(target) = std::fs::canonicalize(&local)
+    {
         local = target;
     }
     let md = std::fs::symlink_metadata(&local).map_err(|e| ClientError::io(format!("stat {src}"), e))?;

@@ -154,10 +154,7 @@ impl Extractor<'_> {
         let mode = h.mode().map_err(|e| CpError::Archive(e.to_string()))? & 0o7777;
         let (uid, gid) = match self.chown {
             Some(ids) => ids,
-            None => (
-                h.uid().map_err(|e| CpError::Archive(e.to_string()))? as u32,
-                h.gid().map_err(|e| CpError::Archive(e.to_string()))? as u32,
-            ),
+            None => (h.uid().map_err(|e| CpError::Archive(e.to_string()))? as u32, h.gid().map_err(|e| CpError::Archive(e.to_string()))? as u32),
         };
         let mtime = h.mtime().unwrap_or(0) as i64;
         let xattrs: Vec<(OsString, Vec<u8>)> = match entry.pax_extensions() {
@@ -176,8 +173,13 @@ impl Extractor<'_> {
                 if existing.is_none() {
                     nix::sys::stat::mkdirat(&parent, name.as_os_str(), Mode::from_bits_truncate(0o700)).map_err(|e| io_err("mkdir")(errno(e)))?;
                 }
-                let fd = nix::fcntl::openat(&parent, name.as_os_str(), OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
-                    .map_err(|e| io_err("open")(errno(e)))?;
+                let fd = nix::fcntl::openat(
+                    &parent,
+                    name.as_os_str(),
+                    OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+                    Mode::empty(),
+                )
+                .map_err(|e| io_err("open")(errno(e)))?;
                 own(&fd, uid, gid, mode, &xattrs).map_err(io_err("chown"))?;
                 self.dirs.push((full.clone(), mtime));
             }
@@ -214,7 +216,8 @@ impl Extractor<'_> {
                 };
                 let tparent = self.parent(&tdir)?;
                 // Flags 0: a symlink as the target is linked itself, never followed.
-                nix::unistd::linkat(&tparent, tname.as_os_str(), &parent, name.as_os_str(), AtFlags::empty()).map_err(|e| io_err("link")(errno(e)))?;
+                nix::unistd::linkat(&tparent, tname.as_os_str(), &parent, name.as_os_str(), AtFlags::empty())
+                    .map_err(|e| io_err("link")(errno(e)))?;
             }
             tar::EntryType::Char | tar::EntryType::Block | tar::EntryType::Fifo => {
                 let sflag = match kind {
@@ -225,7 +228,8 @@ impl Extractor<'_> {
                 let major = h.device_major().ok().flatten().unwrap_or(0);
                 let minor = h.device_minor().ok().flatten().unwrap_or(0);
                 let dev = nix::sys::stat::makedev(major as u64, minor as u64);
-                nix::sys::stat::mknodat(&parent, name.as_os_str(), sflag, Mode::from_bits_truncate(0o600), dev).map_err(|e| io_err("mknod")(errno(e)))?;
+                nix::sys::stat::mknodat(&parent, name.as_os_str(), sflag, Mode::from_bits_truncate(0o600), dev)
+                    .map_err(|e| io_err("mknod")(errno(e)))?;
                 let fd = nix::fcntl::openat(&parent, name.as_os_str(), OFlag::O_PATH | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty())
                     .map_err(|e| io_err("open")(errno(e)))?;
                 own_path(&fd, uid, gid, mode).map_err(io_err("chown"))?;
@@ -274,7 +278,8 @@ fn remove_at(dir: BorrowedFd<'_>, name: &OsStr) -> io::Result<()> {
         Err(nix::Error::EISDIR) => {}
         Err(e) => return Err(errno(e)),
     }
-    let sub = nix::fcntl::openat(dir, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).map_err(errno)?;
+    let sub =
+        nix::fcntl::openat(dir, name, OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC, Mode::empty()).map_err(errno)?;
     let at = sub.try_clone()?;
     let mut d = nix::dir::Dir::from_fd(sub).map_err(errno)?;
     let names: Vec<OsString> = d

@@ -96,11 +96,16 @@ fn link_target(fs: &ContainerFs, abs: &str, root: &Root, rel: &Path) -> String {
     if let Some(p) = fs.root.resolve(Path::new(abs)).ok().and_then(|fd| path_in(&fs.root, &fd)) {
         return p.display().to_string();
     }
-    let Ok(target) = root.entry(rel, &match root.lstat(rel) {
-        Ok(md) => md,
-        Err(_) => return String::new(),
-    })
-    .map(|e| e.and_then(|(entry, _)| entry.read_link().ok())) else {
+    let Ok(target) = root
+        .entry(
+            rel,
+            &match root.lstat(rel) {
+                Ok(md) => md,
+                Err(_) => return String::new(),
+            },
+        )
+        .map(|e| e.and_then(|(entry, _)| entry.read_link().ok()))
+    else {
         return String::new();
     };
     let Some(target) = target else { return String::new() };

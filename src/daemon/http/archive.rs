@@ -53,7 +53,8 @@ pub(super) async fn container_archive_put(State(d): D, Path(id): Path<String>, Q
     let reader = feed_body(body);
     let path = path_param(&q, &["path", "noOverwriteDirNonDir", "copyUIDGID"], "PUT /containers/{id}/archive")?;
     let flags: std::collections::HashMap<String, String> = q.into_iter().collect();
-    let opts = ExtractOptions { no_overwrite_dir_non_dir: super::flag(&flags, "noOverwriteDirNonDir"), copy_uid_gid: super::flag(&flags, "copyUIDGID") };
+    let opts =
+        ExtractOptions { no_overwrite_dir_non_dir: super::flag(&flags, "noOverwriteDirNonDir"), copy_uid_gid: super::flag(&flags, "copyUIDGID") };
     let fs = d.cp_open(&id).await?;
     let handle = tokio::runtime::Handle::current();
     blocking(move || d.cp_extract(&fs, &path, opts, SyncRead(reader, handle))).await?;
