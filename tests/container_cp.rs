@@ -319,7 +319,33 @@ fn crafted_archives(d: &TestDaemon, tag: &str) {
     assert_eq!((r.status, r.message()), (404, "Could not find the file /nope in container t".to_owned()));
     let r = common::http::raw(d, "GET", b"/containers/t/archive?path=/etc&x=1", "", b"");
     assert_eq!(r.status, 400);
+    // HEAD: the stat header, Go's FileMode bits, a link's target resolved in the container.
+    exec(d, "t", "ln -s /etc /dest/etclink && chmod 4711 /dest/abs");
+    let st = path_stat(d, "t", "/dest/etclink");
+    assert_eq!((st["name"].as_str(), st["mode"].as_u64(), st["linkTarget"].as_str()), (Some("etclink"), Some((1 << 27) | 0o777), Some("/etc")), "{st}");
+    let st = path_stat(d, "t", "/dest/etclink/");
+    assert_eq!(st["mode"].as_u64(), Some((1 << 31) | 0o755), "a trailing slash follows the link: {st}");
+    let st = path_stat(d, "t", "/dest/abs");
+    assert_eq!((st["mode"].as_u64(), st["size"].as_u64()), (Some((1 << 23) | 0o711), Some(4)), "{st}");
+    assert!(st["mtime"].as_str().is_some_and(|m| m.starts_with("1970-01-01T00:00:00")), "{st}");
     docker_bin_ok(DOCKER, d, &["rm", "-f", "t"]);
+}
+
+/// The decoded `X-Docker-Container-Path-Stat` of a `HEAD`.
+fn path_stat(d: &TestDaemon, c: &str, path: &str) -> serde_json::Value {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(d.socket()).expect("connect");
+    write!(s, "HEAD /containers/{c}/archive?path={path} HTTP/1.1\r\nHost: berth\r\nConnection: close\r\n\r\n").expect("send");
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).expect("read");
+    assert!(resp.starts_with("HTTP/1.1 200"), "{resp}");
+    let value = resp
+        .lines()
+        .find_map(|l| l.strip_prefix("x-docker-container-path-stat: ").or_else(|| l.strip_prefix("X-Docker-Container-Path-Stat: ")))
+        .unwrap_or_else(|| panic!("no stat header: {resp}"));
+    use base64::Engine;
+    let json = base64::engine::general_purpose::STANDARD.decode(value.trim()).expect("base64");
+    serde_json::from_slice(&json).expect("json")
 }
 
 /// Sets `name` in the header byte for byte (the tar crate would clean `..` and `/` away).
