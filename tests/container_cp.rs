@@ -96,6 +96,11 @@ fn round_trip(bin: &str, d: &TestDaemon, c: &str, h: &Path, tag: &str) {
     // Contents of a directory with "/.".
     docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/d/."), &out.join("contents").to_string_lossy()]);
     assert_eq!(listing(&out.join("contents")), ["link", "sub"], "{bin}");
+    // Names longer than a tar header holds, in a "/." copy.
+    let deep = format!("{}/{}", "x".repeat(70), "y".repeat(70));
+    exec(d, c, &format!("mkdir -p /data/{tag}/long/{deep} && echo z > /data/{tag}/long/{deep}/f"));
+    docker_bin_ok(bin, d, &["cp", &format!("{c}:/data/{tag}/long/."), &out.join("long").to_string_lossy()]);
+    assert_eq!(std::fs::read_to_string(out.join("long").join(&deep).join("f")).expect("long name"), "z\n", "{bin}");
 
     // Missing paths: Docker's 404 message both ways.
     // (20.10's client words the daemon's 404 as its own.)
@@ -181,6 +186,13 @@ fn cp_flow(d: &TestDaemon, tag: &str) {
     let out = h.0.join("fresh-out");
     docker_bin_ok(DOCKER_20, d, &["cp", "fresh:/etc/f", &out.to_string_lossy()]);
     assert_eq!(std::fs::read_to_string(&out).expect("read"), "file content\n");
+    // The whole filesystem, from "/".
+    for bin in [DOCKER, DOCKER_20] {
+        let all = h.0.join(format!("all-{}", bin.len()));
+        docker_bin_ok(bin, d, &["cp", "fresh:/", &all.to_string_lossy()]);
+        assert_eq!(std::fs::read_to_string(all.join("etc/f")).expect("read"), "file content\n", "{bin}");
+        assert!(std::fs::symlink_metadata(all.join("bin/sh")).expect("sh").file_type().is_symlink(), "{bin}");
+    }
 
     // A read-only rootfs refuses writes with Docker's message; reads work.
     docker_bin_ok(DOCKER, d, &["run", "-d", "--read-only", "--name", "ro", "busybox", "sleep", "1000"]);
@@ -322,7 +334,11 @@ fn crafted_archives(d: &TestDaemon, tag: &str) {
     // HEAD: the stat header, Go's FileMode bits, a link's target resolved in the container.
     exec(d, "t", "ln -s /etc /dest/etclink && chmod 4711 /dest/abs");
     let st = path_stat(d, "t", "/dest/etclink");
-    assert_eq!((st["name"].as_str(), st["mode"].as_u64(), st["linkTarget"].as_str()), (Some("etclink"), Some((1 << 27) | 0o777), Some("/etc")), "{st}");
+    assert_eq!(
+        (st["name"].as_str(), st["mode"].as_u64(), st["linkTarget"].as_str()),
+        (Some("etclink"), Some((1 << 27) | 0o777), Some("/etc")),
+        "{st}"
+    );
     let st = path_stat(d, "t", "/dest/etclink/");
     assert_eq!(st["mode"].as_u64(), Some((1 << 31) | 0o755), "a trailing slash follows the link: {st}");
     let st = path_stat(d, "t", "/dest/abs");

@@ -122,19 +122,35 @@ impl<W: Write> TarWriter<W> {
         }
     }
 
-    /// Appends `h` and `data` under `rel`. A name that starts with `./` keeps that prefix
-    /// (the tar crate drops it; `docker cp`'s client renames the entries of a `DIR/.` copy
-    /// by replacing their leading `.`, so they must have one).
+    /// Appends `h` and `data` under `rel`. A name that starts with `./` or `/` is kept byte
+    /// for byte (the tar crate drops `./` and refuses `/`): `docker cp`'s client renames the
+    /// entries of a `DIR/.` copy by replacing their leading `.`, and those of a copy of `/`
+    /// by prefixing their leading `/`. Such a name too long for the header goes in a GNU
+    /// long-name entry before it.
     fn append_named(&mut self, h: &mut tar::Header, rel: &Path, data: impl Read) -> Result<(), StorageError> {
         let bytes = rel.as_os_str().as_bytes();
-        if bytes.starts_with(b"./") && bytes.len() < h.as_old().name.len() {
-            let name = &mut h.as_old_mut().name;
-            name.fill(0);
-            name[..bytes.len()].copy_from_slice(bytes);
-            h.set_cksum();
-            return self.builder.append(h, data).map_err(archive_err(rel));
+        if !(bytes.starts_with(b"./") || bytes.starts_with(b"/")) {
+            return self.builder.append_data(h, rel, data).map_err(archive_err(rel));
         }
-        self.builder.append_data(h, rel, data).map_err(archive_err(rel))
+        let field_len = h.as_old().name.len();
+        if bytes.len() >= field_len {
+            let mut long = tar::Header::new_gnu();
+            long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+            long.set_entry_type(tar::EntryType::GNULongName);
+            long.set_mode(0o644);
+            long.set_uid(0);
+            long.set_gid(0);
+            long.set_mtime(0);
+            long.set_size(bytes.len() as u64 + 1);
+            long.set_cksum();
+            self.builder.append(&long, [bytes, b"\0"].concat().as_slice()).map_err(archive_err(rel))?;
+        }
+        let n = bytes.len().min(field_len - 1);
+        let name = &mut h.as_old_mut().name;
+        name.fill(0);
+        name[..n].copy_from_slice(&bytes[..n]);
+        h.set_cksum();
+        self.builder.append(h, data).map_err(archive_err(rel))
     }
 
     /// Writes the whiteout `.wh.NAME` that deletes `rel`; `md` (the deleted entry's, or

@@ -78,9 +78,12 @@ impl Source {
         w.entry(name, &Node { root: self.root.clone(), rel: rel.to_path_buf(), md: md.clone() })?;
         if md.is_dir() {
             for (child, cmd) in self.root.entries(rel)? {
-                // Path::join would drop a leading "./", which a `DIR/.` copy's names need.
+                // Path::join would drop a leading "./", which a `DIR/.` copy's names need (and a
+                // copy of `/` has names "/bin", ...).
                 let mut child_name = name.as_os_str().to_owned();
-                child_name.push("/");
+                if !name.as_os_str().as_encoded_bytes().ends_with(b"/") {
+                    child_name.push("/");
+                }
                 child_name.push(&child);
                 self.walk(w, &rel.join(&child), Path::new(&child_name), &cmd)?;
             }
