@@ -275,7 +275,9 @@ impl Daemon {
     /// Unmounts what a start of container `id` mounted on the host: its rootfs and its
     /// shareable /dev/shm (failures are logged: a later release or reconcile tries again).
     pub(super) fn unmount_all(&self, id: &str) {
-        if let Err(e) = self.overlay.unmount(id) {
+        if !self.cp.busy(id)
+            && let Err(e) = self.overlay.unmount(id)
+        {
             tracing::warn!(id, "{e}");
         }
         if let Err(e) = super::shm::unmount(&self.containers.dir_of(id)) {

@@ -1,6 +1,7 @@
 //! The daemon (dockerd's part): containers, images, the Engine API, and the backend that
 //! runs containers — a supervisor in modular mode, itself in monolithic mode.
 
+pub mod archive;
 pub mod attach;
 pub mod backend;
 pub mod blkio;
@@ -125,6 +126,8 @@ pub struct Daemon {
     execs: exec::Execs,
     /// Back-offs and pending restarts of restart policies.
     restarts: restart::Restarts,
+    /// Containers whose rootfs a `docker cp` is using.
+    cp: archive::Claims,
 }
 
 impl Daemon {
@@ -182,6 +185,7 @@ impl Daemon {
             ops: Default::default(),
             execs: Default::default(),
             restarts: Default::default(),
+            cp: Default::default(),
         });
         let restarts = daemon.restarts_at_daemon_start();
         daemon.reconcile().await;
@@ -316,7 +320,10 @@ impl Daemon {
     /// rootfs: afterwards none of its processes, cgroups, runtime state or mounts is left.
     async fn release(&self, id: &str) -> Result<(), DaemonError> {
         reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await?;
-        self.overlay.unmount(id)?;
+        // A copy in flight keeps the mount (and unmounts it when it ends).
+        if !self.cp.busy(id) {
+            self.overlay.unmount(id)?;
+        }
         shm::unmount(&self.containers.dir_of(id))?;
         Ok(())
     }

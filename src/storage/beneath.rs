@@ -37,6 +37,12 @@ impl Root {
         Ok(Arc::new(Root { tree, path: path.to_path_buf() }))
     }
 
+    /// The tree whose root directory `fd` holds (`path` is for messages only): a directory
+    /// resolved elsewhere, e.g. inside a container's rootfs, taken exactly as resolved.
+    pub fn from_fd(fd: OwnedFd, path: PathBuf) -> Arc<Root> {
+        Arc::new(Root { tree: InRoot::from_fd(fd, path.clone()).without_symlinks(), path })
+    }
+
     /// The host path of `rel` (for messages only: never opened).
     pub fn display(&self, rel: &Path) -> PathBuf {
         self.path.join(rel)

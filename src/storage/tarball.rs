@@ -84,7 +84,7 @@ impl<W: Write> TarWriter<W> {
         }
         if ft.is_dir() {
             let mut h = header_from(md, tar::EntryType::Directory, 0);
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, io::empty())
         } else if ft.is_symlink() {
             let target = src.read_link()?;
             let mut h = header_from(md, tar::EntryType::Symlink, 0);
@@ -93,7 +93,7 @@ impl<W: Write> TarWriter<W> {
                 // Byte for byte: the tar crate's `set_link_name` rebuilds the target from its
                 // components and turns "/" into "//".
                 h.set_link_name_literal(bytes).map_err(archive_err(rel))?;
-                self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+                self.append_named(&mut h, rel, io::empty())
             } else {
                 // Too long for the header: a GNU long-link entry, which carries the raw bytes.
                 self.builder.append_link(&mut h, rel, target).map_err(archive_err(rel))
@@ -105,7 +105,7 @@ impl<W: Write> TarWriter<W> {
             // break the stream: exactly `size` bytes go in, zero-padded if it shrank.
             let data = file.take(size).chain(io::repeat(0)).take(size);
             let mut h = header_from(md, tar::EntryType::Regular, size);
-            self.builder.append_data(&mut h, rel, data).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, data)
         } else {
             let kind = if ft.is_char_device() {
                 tar::EntryType::Char
@@ -118,8 +118,39 @@ impl<W: Write> TarWriter<W> {
             let dev = md.rdev();
             h.set_device_major(nix::sys::stat::major(dev) as u32).map_err(archive_err(rel))?;
             h.set_device_minor(nix::sys::stat::minor(dev) as u32).map_err(archive_err(rel))?;
-            self.builder.append_data(&mut h, rel, io::empty()).map_err(archive_err(rel))
+            self.append_named(&mut h, rel, io::empty())
         }
+    }
+
+    /// Appends `h` and `data` under `rel`. A name that starts with `./` or `/` is kept byte
+    /// for byte (the tar crate drops `./` and refuses `/`): `docker cp`'s client renames the
+    /// entries of a `DIR/.` copy by replacing their leading `.`, and those of a copy of `/`
+    /// by prefixing their leading `/`. Such a name too long for the header goes in a GNU
+    /// long-name entry before it.
+    fn append_named(&mut self, h: &mut tar::Header, rel: &Path, data: impl Read) -> Result<(), StorageError> {
+        let bytes = rel.as_os_str().as_bytes();
+        if !(bytes.starts_with(b"./") || bytes.starts_with(b"/")) {
+            return self.builder.append_data(h, rel, data).map_err(archive_err(rel));
+        }
+        let field_len = h.as_old().name.len();
+        if bytes.len() >= field_len {
+            let mut long = tar::Header::new_gnu();
+            long.as_old_mut().name[..13].copy_from_slice(b"././@LongLink");
+            long.set_entry_type(tar::EntryType::GNULongName);
+            long.set_mode(0o644);
+            long.set_uid(0);
+            long.set_gid(0);
+            long.set_mtime(0);
+            long.set_size(bytes.len() as u64 + 1);
+            long.set_cksum();
+            self.builder.append(&long, [bytes, b"\0"].concat().as_slice()).map_err(archive_err(rel))?;
+        }
+        let n = bytes.len().min(field_len - 1);
+        let name = &mut h.as_old_mut().name;
+        name.fill(0);
+        name[..n].copy_from_slice(&bytes[..n]);
+        h.set_cksum();
+        self.builder.append(h, data).map_err(archive_err(rel))
     }
 
     /// Writes the whiteout `.wh.NAME` that deletes `rel`; `md` (the deleted entry's, or

@@ -131,7 +131,7 @@ pub async fn images(client: &EngineClient, opts: &ImagesOptions) -> Result<u8> {
 }
 
 /// A request body streaming `reader` in 64 KiB chunks.
-fn stream_body<R: AsyncRead + Unpin + Send + 'static>(reader: R) -> ReqBody {
+pub(crate) fn stream_body<R: AsyncRead + Unpin + Send + 'static>(reader: R) -> ReqBody {
     let chunks = futures::stream::unfold(Some(reader), |state| async move {
         let mut reader = state?;
         let mut buf = vec![0u8; 64 * 1024];

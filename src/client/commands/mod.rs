@@ -4,6 +4,7 @@
 
 pub mod attach;
 pub mod container;
+pub mod cp;
 pub mod exec;
 pub mod image;
 pub mod registry;

@@ -106,7 +106,8 @@ const DRAIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
 /// whole is refused with 413 before the handler runs, after the rest of the upload is
 /// drained (up to [`DRAIN_LIMIT`]), so that the client reads the error.
 pub async fn refuse_large_bodies(req: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let streamed = matches!(req.uri().path(), "/images/create" | "/images/load");
+    let path = req.uri().path();
+    let streamed = matches!(path, "/images/create" | "/images/load") || (path.starts_with("/containers/") && path.ends_with("/archive"));
     let len = req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     match len {
         Some(len) if !streamed && len > BODY_LIMIT as u64 => {

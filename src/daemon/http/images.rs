@@ -398,7 +398,7 @@ pub(super) async fn images_load(State(d): D, body: Body) -> ApiResult<Response> 
 }
 
 /// Pipes a request body into an async reader without holding it whole.
-fn feed_body(body: Body) -> tokio::io::DuplexStream {
+pub(super) fn feed_body(body: Body) -> tokio::io::DuplexStream {
     let (reader, mut writer) = tokio::io::duplex(256 * 1024);
     let mut stream = body.into_data_stream();
     tokio::spawn(async move {
@@ -478,7 +478,7 @@ fn tokio_util_sync_reader(r: tokio::io::DuplexStream) -> impl std::io::Read {
     SyncRead(r, tokio::runtime::Handle::current())
 }
 
-struct SyncRead(tokio::io::DuplexStream, tokio::runtime::Handle);
+pub(super) struct SyncRead(pub(super) tokio::io::DuplexStream, pub(super) tokio::runtime::Handle);
 
 impl std::io::Read for SyncRead {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {

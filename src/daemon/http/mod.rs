@@ -11,6 +11,7 @@ use axum::Router;
 use std::collections::HashMap;
 use std::sync::Arc;
 
+mod archive;
 mod attach;
 mod containers;
 mod errors;
@@ -25,6 +26,7 @@ mod version;
 pub use errors::ApiError;
 pub use serve::{serve, HEADER_READ_TIMEOUT};
 
+use archive::*;
 use attach::*;
 use containers::*;
 use events::*;
@@ -131,6 +133,7 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/containers/{id}/resize", post(container_resize))
         .route("/containers/{id}/logs", get(container_logs))
         .route("/containers/{id}/export", get(container_export))
+        .route("/containers/{id}/archive", get(container_archive_get).head(container_archive_head).put(container_archive_put))
         .route("/containers/{id}", delete(container_remove))
         .route("/containers/{id}/exec", post(exec_create))
         .route("/exec/{id}/start", post(exec_start))

@@ -71,6 +71,8 @@ pub enum Cmd {
     Import(ImportArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Export a container's filesystem as a tar archive
     Export(ExportArgs),
     /// Download an image from a registry
@@ -121,6 +123,8 @@ pub enum ContainerCmd {
     Attach(AttachArgs),
     /// Create a new image from a container's changes
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem
+    Cp(CpArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainer),
     /// Execute a command in a running container
@@ -217,6 +221,7 @@ impl ContainerCmd {
         Ok(match self {
             ContainerCmd::Attach(a) => Cmd::Attach(a),
             ContainerCmd::Commit(a) => Cmd::Commit(a),
+            ContainerCmd::Cp(a) => Cmd::Cp(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Exec(a) => Cmd::Exec(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
@@ -465,6 +470,23 @@ pub struct CommitArgs {
     pub container: String,
     /// REPOSITORY[:TAG]
     pub reference: Option<String>,
+}
+
+#[derive(clap::Args, Debug)]
+pub struct CpArgs {
+    /// Archive mode (copy all uid/gid information)
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// Suppress progress output during copy
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// CONTAINER:SRC_PATH, a local path, or - (a tar on stdin)
+    pub src: String,
+    /// CONTAINER:DEST_PATH, a local path, or - (a tar on stdout)
+    pub dest: String,
 }
 
 #[derive(clap::Args, Debug)]

@@ -165,6 +165,10 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
             let opts = container::CommitOptions { author: a.author, message: a.message, changes: a.change, pause: a.pause };
             container::commit(client, &a.container, a.reference.as_deref(), &opts).await
         }
+        Cmd::Cp(a) => {
+            let opts = crate::client::commands::cp::CpOptions { archive: a.archive, follow_link: a.follow_link, quiet: a.quiet };
+            crate::client::commands::cp::cp(client, &a.src, &a.dest, opts).await
+        }
         Cmd::Export(a) => container::export(client, &a.container, a.output.as_deref()).await,
         Cmd::Pull(a) | Cmd::Image(ImageCmd::Pull(a)) => image::pull(client, &a.name, &config_dir).await,
         Cmd::Push(a) | Cmd::Image(ImageCmd::Push(a)) => image::push(client, &a.name, &config_dir).await,
