@@ -2,7 +2,7 @@
 //! from its json-file log, which the shim or the monolithic daemon writes) to the client,
 //! and the client's input into the container's stdin fifo.
 
-use super::containers::{entry_frame, wants};
+use super::containers::{entry_frame, wants, LineStyle};
 use super::{flag, ApiError, ApiResult, D, Q};
 use crate::daemon::attach::{copy_input, parse_detach_keys, InputEnd, DEFAULT_DETACH_KEYS};
 use crate::daemon::logstream::{self, ReadFrom};
@@ -63,7 +63,7 @@ pub(super) async fn container_attach(State(d): D, Path(id): Path<String>, Query(
         loop {
             tokio::select! {
                 e = rx.recv() => match e {
-                    Some(e) => if wants(&q, &e) && wr.write_all(&entry_frame(&e, false, tty)).await.is_err() { break },
+                    Some(e) => if wants(&q, &e) && wr.write_all(&entry_frame(&e, LineStyle::default(), tty)).await.is_err() { break },
                     None => break,
                 },
                 end = &mut input_ended => {

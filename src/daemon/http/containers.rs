@@ -247,10 +247,21 @@ pub(super) async fn container_wait(State(d): D, Path(id): Path<String>, Query(q)
     Ok(([(header::CONTENT_TYPE, "application/json")], Body::from_stream(stream)).into_response())
 }
 
+/// How a logs reader asked for each line: Docker's `timestamps` and `details` prefixes.
+#[derive(Clone, Copy, Default)]
+pub(super) struct LineStyle {
+    pub timestamps: bool,
+    /// The line's log attributes first: berth's json-file keeps none (the log options that
+    /// add them, `labels`/`env`/`tag`, are refused at create), so Docker's empty set and
+    /// its separating space.
+    pub details: bool,
+}
+
 /// Log entry `e` as a client reads it: raw for a container with a terminal (its one
 /// stream), else in Docker's multiplexed framing.
-pub(super) fn entry_frame(e: &crate::logs::jsonfile::Entry, timestamps: bool, tty: bool) -> Vec<u8> {
-    let payload = if timestamps { format!("{} {}", e.time, e.log) } else { e.log.clone() };
+pub(super) fn entry_frame(e: &crate::logs::jsonfile::Entry, style: LineStyle, tty: bool) -> Vec<u8> {
+    let details = if style.details { " " } else { "" };
+    let payload = if style.timestamps { format!("{} {details}{}", e.time, e.log) } else { format!("{details}{}", e.log) };
     if tty {
         return payload.into_bytes();
     }
@@ -285,13 +296,10 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
     if !flag(&q, "stdout") && !flag(&q, "stderr") {
         return Err(ApiError(StatusCode::BAD_REQUEST, "Bad parameters: you must choose at least one stream".into()));
     }
-    if flag(&q, "details") {
-        return Err(ApiError(StatusCode::BAD_REQUEST, "details is not supported: berth records no log attributes (--log-opt labels/env)".into()));
-    }
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     let tty = c.config.tty;
     let follow = flag(&q, "follow");
-    let timestamps = flag(&q, "timestamps");
+    let style = LineStyle { timestamps: flag(&q, "timestamps"), details: flag(&q, "details") };
     let tail = tail_of(&q)?;
     let bound = |name: &str| {
         crate::api::timestamp::parse(name, q.get(name).map(String::as_str).unwrap_or(""))
@@ -310,7 +318,7 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
         let skip = existing.len().saturating_sub(n);
         existing.drain(..skip);
     }
-    let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, timestamps, tty)))));
+    let head = futures::stream::iter(existing.into_iter().map(move |e| Ok::<_, std::io::Error>(Bytes::from(entry_frame(&e, style, tty)))));
     let now = chrono::Utc::now();
     let body = if follow && c.state.status == Status::Running && until.is_none_or(|u| u > now) {
         let rx = logstream::follow(d.clone(), id, ReadFrom::At(offset), true);
@@ -327,7 +335,7 @@ pub(super) async fn container_logs(State(d): D, Path(id): Path<String>, Query(q)
             .take_until(end)
             .take_while(move |e| futures::future::ready(until.is_none_or(|u| entry_time(e) <= u)))
             .filter(move |e| futures::future::ready(wants(&q2, e) && since.is_none_or(|s| entry_time(e) >= s)))
-            .map(move |e| Ok(Bytes::from(entry_frame(&e, timestamps, tty))));
+            .map(move |e| Ok(Bytes::from(entry_frame(&e, style, tty))));
         Body::from_stream(head.chain(rest))
     } else {
         Body::from_stream(head)
