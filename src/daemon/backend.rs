@@ -6,6 +6,15 @@ use super::{monolithic::Monolithic, supervisor_client::SupervisorClient};
 use crate::logs::LogTarget;
 use serde_json::Value;
 
+/// What the backend reports of a container's task as it happens.
+#[derive(Debug, Clone)]
+pub enum TaskEvent {
+    /// Its init process ended.
+    Exit(ExitEvent),
+    /// The kernel's OOM killer acted in its memory cgroup (containerd's TaskOOM).
+    Oom { id: String },
+}
+
 /// A container's process ended.
 #[derive(Debug, Clone)]
 pub struct ExitEvent {

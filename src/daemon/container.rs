@@ -46,6 +46,8 @@ pub struct State {
     pub finished_at: Option<chrono::DateTime<chrono::Utc>>,
     /// The healthcheck's verdict, for a container that has one.
     pub health: Option<crate::api::types::Health>,
+    /// The OOM killer acted in its cgroup since it last started.
+    pub oom_killed: bool,
 }
 
 /// One container.

@@ -233,6 +233,7 @@ impl Daemon {
                         started_at: Some(chrono::Utc::now()),
                         finished_at: None,
                         health: super::health::at_start(c.config.healthcheck.as_ref()),
+                        oom_killed: false,
                     };
                 });
                 if let Err(e) = recorded {

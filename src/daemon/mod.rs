@@ -38,7 +38,7 @@ pub mod user;
 
 use crate::image::ImageStore;
 use crate::storage::Driver;
-use backend::{Backend, ExitEvent, TaskStatus};
+use backend::{Backend, ExitEvent, TaskEvent, TaskStatus};
 use container::{Container, Status};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -151,7 +151,7 @@ impl Daemon {
         let images = ImageStore::open(&config.root)?;
         let containers = ContainerStore::open(&config.root)?;
         let overlay = Driver::open(&config.root, &config.storage_driver)?;
-        let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<ExitEvent>();
+        let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<TaskEvent>();
         let (resync_tx, mut resync_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
         let backend = if config.monolithic {
             Backend::Monolithic(monolithic::Monolithic::new(&config.exec_root, exit_tx)?)
@@ -198,7 +198,10 @@ impl Daemon {
         let d = daemon.clone();
         tokio::spawn(async move {
             while let Some(ev) = exit_rx.recv().await {
-                d.handle_exit(ev).await;
+                match ev {
+                    TaskEvent::Exit(ev) => d.handle_exit(ev).await,
+                    TaskEvent::Oom { id } => d.handle_oom(&id),
+                }
             }
         });
         let d = daemon.clone();
@@ -288,6 +291,7 @@ impl Daemon {
                             started_at: Some(chrono::Utc::now()),
                             finished_at: None,
                             health: c.state.health.clone(),
+                            oom_killed: c.state.oom_killed,
                         };
                     });
                     None
@@ -326,6 +330,14 @@ impl Daemon {
         }
         shm::unmount(&self.containers.dir_of(id))?;
         Ok(())
+    }
+
+    /// The OOM killer acted in a container's cgroup: Docker marks it `OOMKilled` (until its
+    /// next start) and logs an `oom` event.
+    fn handle_oom(&self, id: &str) {
+        if self.containers.update(id, |c| c.state.oom_killed = true).is_ok() {
+            self.container_event_of(id, "oom", &[]);
+        }
     }
 
     async fn handle_exit(self: &Arc<Self>, ev: ExitEvent) {

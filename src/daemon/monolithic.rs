@@ -3,7 +3,7 @@
 //! their stdio. Their init gets SIGKILL when the daemon dies (parent-death signal), which is
 //! exactly the weakness the modular design removes.
 
-use super::backend::{BackendError, ExitEvent, TaskStatus};
+use super::backend::{BackendError, ExitEvent, TaskEvent, TaskStatus};
 use crate::logs::LogTarget;
 use crate::runtime::{CreateOptions, Runtime, Status};
 use crate::stdio::{Drain, Stdin};
@@ -53,7 +53,7 @@ impl Monolithic {
     /// Starts the launcher thread. Containers are created from that one long-lived thread
     /// because the kernel sends the parent-death signal when the creating *thread* exits:
     /// a pooled thread would take containers down with it when it is retired.
-    pub fn new(exec_root: &Path, exits: UnboundedSender<ExitEvent>) -> Result<Self, BackendError> {
+    pub fn new(exec_root: &Path, exits: UnboundedSender<TaskEvent>) -> Result<Self, BackendError> {
         let runtime_root = exec_root.join("runtime");
         let bundles = exec_root.join("bundles");
         for d in [&runtime_root, &bundles] {
@@ -257,7 +257,7 @@ fn clean_leftovers(runtime: &Runtime, bundles: &Path) {
     }
 }
 
-fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<ExitEvent>) {
+fn launcher(runtime: Runtime, jobs: mpsc::Receiver<Job>, exits: UnboundedSender<TaskEvent>) {
     for job in jobs {
         match job {
             Job::Start { id, bundle, log, stdin, reply } => {
@@ -283,7 +283,7 @@ fn start_one(
     bundle: &Path,
     log: &LogTarget,
     stdin: &str,
-    exits: UnboundedSender<ExitEvent>,
+    exits: UnboundedSender<TaskEvent>,
 ) -> Result<Started, BackendError> {
     // The same copiers as the shim's: both streams (or the pty) into the container's
     // json-file log, the stdin fifo into the process.
@@ -321,6 +321,13 @@ fn start_one(
         let _ = runtime.delete(id, true);
         return Err(BackendError::Start(e.to_string()));
     }
+    // OOM kills in its memory cgroup, as the shim watches them in modular mode.
+    let (oom_id, oom_tx) = (id.to_owned(), exits.clone());
+    if !crate::runtime::cgroups::oom::watch(pid, move || {
+        let _ = oom_tx.send(TaskEvent::Oom { id: oom_id.clone() });
+    }) {
+        tracing::debug!(container = id, "no OOM notification for this cgroup");
+    }
     let (id, bundle, stdin_of_exited) = (id.to_owned(), bundle.to_path_buf(), input.clone());
     std::thread::spawn(move || {
         let exit_code = match crate::runtime::wait_exit(&id, pid) {
@@ -341,7 +348,7 @@ fn start_one(
         if let Err(e) = crate::bundle::write_exit(&bundle, &rec) {
             tracing::error!(container = id, "write exit record in {}: {e}", bundle.display());
         }
-        let _ = exits.send(ExitEvent { id, exit_code: exit_code.into(), exited_at });
+        let _ = exits.send(TaskEvent::Exit(ExitEvent { id, exit_code: exit_code.into(), exited_at }));
     });
     Ok(Started { pid, master, input })
 }

@@ -1,8 +1,8 @@
 //! Modular backend: the daemon drives a supervisor (berth-supervisor, or a real containerd)
 //! over containerd's gRPC API, as dockerd does since 1.11.
 
-use super::backend::{BackendError, ExitEvent, TaskStatus};
-use crate::proto::containerd::events::TaskExit;
+use super::backend::{BackendError, ExitEvent, TaskEvent, TaskStatus};
+use crate::proto::containerd::events::{TaskExit, TaskOom};
 use crate::proto::containerd::services::containers::v1::{
     container::Runtime, containers_client::ContainersClient, Container, CreateContainerRequest, DeleteContainerRequest,
 };
@@ -203,7 +203,7 @@ impl SupervisorClient {
     pub fn new(
         socket: &Path,
         settings: TaskSettings,
-        exits: UnboundedSender<ExitEvent>,
+        exits: UnboundedSender<TaskEvent>,
         resync: UnboundedSender<()>,
         respawn: Option<(PathBuf, PathBuf)>,
     ) -> Result<Self, BackendError> {
@@ -232,22 +232,33 @@ impl SupervisorClient {
         r
     }
 
-    async fn watch_exits(self, exits: UnboundedSender<ExitEvent>, resync: UnboundedSender<()>, respawn: Option<(PathBuf, PathBuf)>) {
+    async fn watch_exits(self, exits: UnboundedSender<TaskEvent>, resync: UnboundedSender<()>, respawn: Option<(PathBuf, PathBuf)>) {
         loop {
             let mut client = EventsClient::new(self.channel.clone());
             // Exits of berthd's namespace only: a containerd shared with other clients
             // (dockerd's "moby", Kubernetes' "k8s.io") sends every namespace's events.
-            let filter = format!("namespace==\"{}\",topic==\"/tasks/exit\"", self.settings.namespace);
-            match client.subscribe(self.req(SubscribeRequest { filters: vec![filter] })).await {
+            let filter = |topic: &str| format!("namespace==\"{}\",topic==\"{topic}\"", self.settings.namespace);
+            let filters = vec![filter("/tasks/exit"), filter("/tasks/oom")];
+            match client.subscribe(self.req(SubscribeRequest { filters })).await {
                 Ok(resp) => {
                     // Exits that happened while we were not subscribed are found by a resync.
                     let _ = resync.send(());
                     let mut stream = resp.into_inner();
                     while let Ok(Some(env)) = stream.message().await {
-                        if env.topic != "/tasks/exit" || env.namespace != self.settings.namespace {
+                        if env.namespace != self.settings.namespace {
                             continue;
                         }
                         let Some(any) = env.event else { continue };
+                        if env.topic == "/tasks/oom" {
+                            let Ok(ev) = TaskOom::decode(any.value.as_slice()) else { continue };
+                            if exits.send(TaskEvent::Oom { id: ev.container_id }).is_err() {
+                                return;
+                            }
+                            continue;
+                        }
+                        if env.topic != "/tasks/exit" {
+                            continue;
+                        }
                         let Ok(ev) = TaskExit::decode(any.value.as_slice()) else { continue };
                         // Only the init process's exit ends the container.
                         if !ev.id.is_empty() && ev.id != ev.container_id {
@@ -257,7 +268,7 @@ impl SupervisorClient {
                             .exited_at
                             .and_then(|t| chrono::DateTime::from_timestamp(t.seconds, t.nanos.max(0) as u32))
                             .unwrap_or_else(chrono::Utc::now);
-                        if exits.send(ExitEvent { id: ev.container_id, exit_code: ev.exit_status as i64, exited_at }).is_err() {
+                        if exits.send(TaskEvent::Exit(ExitEvent { id: ev.container_id, exit_code: ev.exit_status as i64, exited_at })).is_err() {
                             return;
                         }
                     }

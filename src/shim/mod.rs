@@ -6,7 +6,6 @@
 
 mod container;
 pub mod events;
-pub mod oom;
 mod process;
 pub mod reaper;
 pub mod runtime;
@@ -14,8 +13,9 @@ pub mod service;
 pub mod start;
 mod task;
 
-// Read by the daemon too (monolithic mode's stats), so they live in the runtime layer.
-pub use crate::runtime::cgroups::{metrics, of_pid as cgroup};
+// Read by the daemon too (monolithic mode's stats and OOM events), so they live in the
+// runtime layer.
+pub use crate::runtime::cgroups::{metrics, of_pid as cgroup, oom};
 
 use std::path::{Path, PathBuf};
 

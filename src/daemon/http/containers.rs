@@ -116,6 +116,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
             started_at: rfc3339(s.started_at),
             finished_at: rfc3339(s.finished_at),
             health: s.health.clone(),
+            oom_killed: s.oom_killed,
             ..Default::default()
         },
         image: c.image_id.clone(),

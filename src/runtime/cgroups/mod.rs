@@ -11,6 +11,7 @@ mod devices;
 pub mod limits;
 pub mod metrics;
 pub mod of_pid;
+pub mod oom;
 pub mod paths;
 pub mod support;
 

@@ -7,7 +7,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 
-use super::cgroup::{dir_of, key_values, unified_dir};
+use super::of_pid::{dir_of, key_values, unified_dir};
 
 /// Calls `on_oom` each time the kernel's OOM killer acts in `pid`'s memory cgroup, until the
 /// cgroup goes away. Returns false when there is no memory cgroup to watch.
