@@ -15,6 +15,7 @@ pub mod host;
 pub mod host_config;
 pub mod http;
 pub mod images;
+pub mod inspect;
 mod lifecycle;
 pub mod logstream;
 pub mod monolithic;

@@ -124,14 +124,21 @@ pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<St
     Err(ApiError(StatusCode::NOT_FOUND, format!("page not found: {method} /images/{rest}")))
 }
 
+/// `GET /images/{name}/json`: every key dockerd shows (API 1.41), the run configs in their
+/// whole shape.
 fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_json::Value>> {
+    use crate::daemon::inspect::config_shape;
     let img = d.images.get(name)?;
     let history = &img.config.history;
     let comment = match img.config.comment.as_str() {
         "" => history.last().and_then(|h| h.get("comment")).cloned().unwrap_or_else(|| "".into()),
         c => c.into(),
     };
-    Ok(Json(serde_json::json!({
+    // The config as stored: what berth's typed view leaves out (container_config,
+    // docker_version, variant) is read from it.
+    let raw: serde_json::Value = serde_json::from_slice(&d.images.config_bytes(&img.id)?).unwrap_or_default();
+    let raw_str = |k: &str| raw.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let mut v = serde_json::json!({
         "Id": img.id,
         "RepoTags": img.tags,
         "RepoDigests": d.images.repo_digests(&img.id),
@@ -139,16 +146,24 @@ fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_
         "Comment": comment,
         "Created": img.config.created,
         "Container": img.config.container,
+        "ContainerConfig": config_shape(raw.get("container_config").cloned().unwrap_or_default()),
+        "DockerVersion": raw_str("docker_version"),
         "Author": img.config.author,
-        "Config": img.config.config,
+        "Config": config_shape(raw.get("config").cloned().unwrap_or_default()),
         "Architecture": img.config.architecture,
         "Os": img.config.os,
         "Size": img.size,
         "VirtualSize": img.size,
-        "GraphDriver": { "Name": d.storage_driver_name(), "Data": null },
+        "GraphDriver": d.image_graph_driver(&img),
         "RootFS": { "Type": "layers", "Layers": img.config.rootfs.diff_ids },
         "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" }
-    })))
+    });
+    for k in ["variant", "os.version"] {
+        if !raw_str(k).is_empty() {
+            v[if k == "variant" { "Variant" } else { "OsVersion" }] = raw_str(k).into();
+        }
+    }
+    Ok(Json(v))
 }
 
 /// `GET /images/{name}/history`: the config's history, newest first, with layer sizes.
