@@ -22,6 +22,7 @@ pub mod monolithic;
 pub mod mounts;
 pub mod names;
 pub mod namespaces;
+pub mod prune;
 pub mod ps;
 pub mod reconcile;
 pub mod restart;

@@ -135,6 +135,12 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
     Ok(Json(v))
 }
 
+/// `POST /containers/prune[?filters=]`: removes the stopped containers passing the filters.
+pub(super) async fn containers_prune(State(d): D, Query(q): Q) -> ApiResult<Json<crate::daemon::prune::ContainersPruneReport>> {
+    let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(DaemonError::from)?;
+    Ok(Json(detached(d, move |d| async move { d.prune_containers(&filters).await }).await?))
+}
+
 /// `GET /containers/{id}/export`: the container's whole filesystem as a tar, streamed.
 pub(super) async fn container_export(State(d): D, Path(id): Path<String>) -> ApiResult<Response> {
     // Resolved first, so that an unknown container is a 404 rather than a broken stream.

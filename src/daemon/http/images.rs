@@ -39,15 +39,11 @@ pub(super) fn image_summary(img: &crate::image::Image, digests: Vec<String>, con
     }
 }
 
-/// `GET /images/json[?filters=]` (`dangling`, `reference`).
+/// `GET /images/json[?filters=]` (`dangling`, `reference`, `label`, `before`, `since`).
 pub(super) async fn images_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<ImageSummary>>> {
     let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(crate::daemon::DaemonError::from)?;
-    let d2 = d.clone();
-    let mut out: Vec<ImageSummary> = blocking(move || d2.list_images(&filters))
-        .await?
-        .iter()
-        .map(|(img, n)| image_summary(img, d.images.repo_digests(&img.id), *n as i64))
-        .collect();
+    let mut out: Vec<ImageSummary> =
+        blocking(move || d.list_images(&filters)).await?.into_iter().map(|l| image_summary(&l.image, l.repo_digests, l.containers as i64)).collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(Json(out))
 }
@@ -99,6 +95,7 @@ pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> 
 pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<String>, Query(q): Q, headers: HeaderMap) -> ApiResult<Response> {
     let split = |suffix: &str| rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_owned);
     match method {
+        Method::GET if rest == "search" => return Err(image_search_refused(&q)),
         Method::GET => {
             if let Some(n) = split("/json") {
                 return Ok(image_inspect(&d, &n)?.into_response());
@@ -122,6 +119,34 @@ pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<St
         _ => {}
     }
     Err(ApiError(StatusCode::NOT_FOUND, format!("page not found: {method} /images/{rest}")))
+}
+
+/// `GET /images/search`: refused with the reason (a 404 page would read as a client bug).
+fn image_search_refused(q: &std::collections::HashMap<String, String>) -> ApiError {
+    let term = q.get("term").map(String::as_str).unwrap_or("");
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "cannot search for {term:?}: berth has no registry search index (Docker Hub's /v1/search is not used, and registries offer no search over the distribution API); browse the registry instead"
+        ),
+    )
+}
+
+/// `GET /distribution/{name}/json`: the manifest descriptor and platforms of `name` in
+/// its registry (Docker's `docker manifest inspect`/`buildx imagetools` counterpart).
+pub(super) async fn distribution_inspect(Path(rest): Path<String>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    let image = rest
+        .strip_suffix("/json")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("page not found: GET /distribution/{rest}")))?;
+    let named = reference::parse_normalized(image).map_err(ImageError::from)?;
+    let name = match (&named.tag, &named.digest) {
+        (_, Some(d)) => format!("{}@{d}", named.familiar_repo()),
+        (Some(t), None) => format!("{}:{t}", named.familiar_repo()),
+        (None, None) => format!("{}:latest", named.familiar_repo()),
+    };
+    let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
+    Ok(Json(registry::distribution(&name, auth).await?))
 }
 
 /// `GET /images/{name}/json`: every key dockerd shows (API 1.41), the run configs in their
