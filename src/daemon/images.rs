@@ -280,12 +280,31 @@ impl Daemon {
         let used: HashSet<String> = self.containers.list().into_iter().map(|c| c.image_id).collect();
         let mut report = ImagesPruneReport::default();
         for img in self.images.list()? {
-            if used.contains(&img.id) || (dangling_only && !is_dangling(self, &img)) {
-                continue;
-            }
-            if until.is_some_and(|u| created(&img) >= u)
+            if (dangling_only && !is_dangling(self, &img))
+                || until.is_some_and(|u| created(&img) > u)
                 || !crate::daemon::prune::labels_pass(filters, &img.config.config.labels.clone().unwrap_or_default())
             {
+                continue;
+            }
+            if used.contains(&img.id) {
+                // Docker deletes each name of the image in turn, and a container's image
+                // keeps only its last name (by full reference): the others are untagged.
+                if !dangling_only {
+                    let full = |t: &String| {
+                        crate::image::reference::parse_normalized(t)
+                            .map(|n| format!("{}/{}:{}", n.domain, n.path, n.tag.unwrap_or_default()))
+                            .unwrap_or_else(|_| t.clone())
+                    };
+                    let mut names = img.tags.clone();
+                    names.sort_by_key(full);
+                    names.pop();
+                    for n in names {
+                        match self.images.untag(&n) {
+                            Ok(_) => report.images_deleted.push(ImageDeleteItem { untagged: Some(n), deleted: None }),
+                            Err(e) => tracing::warn!("prune: untag {n}: {e}"),
+                        }
+                    }
+                }
                 continue;
             }
             match self.images.remove(&img.id) {

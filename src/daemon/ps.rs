@@ -81,19 +81,6 @@ fn check_port_filter(key: &str, value: &str) -> Result<(), DaemonError> {
     Ok(())
 }
 
-/// Matchers of a filter Docker matches exactly or as a regular expression (`isolation`).
-#[allow(clippy::type_complexity)]
-fn patterns_exact(f: &Filters, name: &str) -> Result<Vec<Box<dyn Fn(&str) -> bool>>, FilterError> {
-    f.get(name)
-        .iter()
-        .map(|p| {
-            let exact = p.clone();
-            let re = regex::Regex::new(p).map_err(|_| FilterError::BadValue { name: name.to_owned(), value: p.clone() })?;
-            Ok(Box::new(move |v: &str| v == exact || re.is_match(v)) as Box<dyn Fn(&str) -> bool>)
-        })
-        .collect()
-}
-
 impl Daemon {
     /// The containers a listing shows, newest first.
     pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<Container>, DaemonError> {
@@ -109,7 +96,11 @@ impl Daemon {
         }
         // berth runs no swarm tasks: `is-task=true` matches none, `false` all.
         let is_task = f.bool("is-task")?;
-        let isolation = patterns_exact(f, "isolation")?;
+        // Linux has one isolation, "default" (dockerd on Linux skips this filter; a value
+        // that can match nothing here is refused rather than ignored).
+        if let Some(v) = f.get("isolation").iter().find(|v| !v.is_empty() && !v.eq_ignore_ascii_case("default")) {
+            return Err(DaemonError::BadRequest(format!("invalid filter 'isolation={v}': containers on Linux have only the \"default\" isolation")));
+        }
         for s in f.get("status") {
             if !STATES.contains(&s.as_str()) {
                 return Err(FilterError::BadValue { name: "status".into(), value: s.clone() }.into());
@@ -160,8 +151,6 @@ impl Daemon {
             .filter(|c| f.get("network").is_empty() || f.get("network").iter().any(|n| networks_of(c).contains(n)))
             .filter(|_| f.get("publish").is_empty() && f.get("expose").is_empty())
             .filter(|_| is_task != Some(true))
-            // Every berth container has Linux's only isolation, "default".
-            .filter(|_| isolation.is_empty() || isolation.iter().any(|r| r("default")))
             .filter(|c| before.is_none_or(|t| c.created < t))
             .filter(|c| since.is_none_or(|t| c.created > t))
             .collect();
