@@ -1,7 +1,8 @@
 //! Inspect parity with a real dockerd (issue 14): the same containers and image, made the
 //! same way on dockerd 20.10 (overlay2) and on berthd (both modes), inspected with Debian's
 //! docker CLI; berth's answers carry every key dockerd's do, and no other (object keys
-//! compared recursively, array elements' keys merged). `--format '{{json .State}}'` works.
+//! compared recursively, array elements' keys merged). `--format '{{json .State}}'` works;
+//! image history (rows "<missing>" but the top one), `/info` and `/version` have dockerd's keys.
 
 mod common;
 
@@ -54,10 +55,27 @@ struct Inspected {
     exited: Value,
     image: Value,
     state_format: Value,
+    /// `GET /images/{committed}/history`, `/info`, `/version` as the API answers them.
+    history: Value,
+    info: Value,
+    version: Value,
+}
+
+/// `GET /v1.41{path}` on the API socket `sock`, decoded; fails unless 200.
+fn api_at(sock: &std::path::Path, path: &str) -> Value {
+    use std::io::{Read, Write};
+    let mut s = std::os::unix::net::UnixStream::connect(sock).expect("connect to the API socket");
+    write!(s, "GET /v1.41{path} HTTP/1.0\r\nHost: docker\r\n\r\n").expect("send request");
+    let mut buf = Vec::new();
+    s.read_to_end(&mut buf).expect("read answer");
+    let text = String::from_utf8_lossy(&buf);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or_else(|| panic!("not an HTTP answer: {text}"));
+    assert!(head.split_whitespace().nth(1) == Some("200"), "GET {path}: {head}\n{body}");
+    serde_json::from_str(body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
 }
 
 /// Runs the containers through `docker` (a CLI bound to one daemon) and inspects them.
-fn inspect_all(docker: &dyn Fn(&[&str]) -> String) -> Inspected {
+fn inspect_all(docker: &dyn Fn(&[&str]) -> String, sock: &std::path::Path) -> Inspected {
     docker(&["run", "-d", "--name", "plain", "--network", "none", "busybox", "sleep", "1000"]);
     docker(&[
         "run",
@@ -86,6 +104,7 @@ fn inspect_all(docker: &dyn Fn(&[&str]) -> String) -> Inspected {
     // A health log with an entry on both sides (its entries' keys are compared too).
     let healthy = wait_until(30, || docker(&["inspect", "-f", "{{.State.Health.Status}}", "opts"]).trim() == "healthy");
     assert!(healthy, "opts did not become healthy");
+    docker(&["commit", "done", "committed:one"]);
     let state_format = serde_json::from_str(&docker(&["inspect", "--format", "{{json .State}}", "plain"])).expect("{{json .State}} is JSON");
     Inspected {
         plain: first(&docker(&["inspect", "plain"])),
@@ -93,7 +112,19 @@ fn inspect_all(docker: &dyn Fn(&[&str]) -> String) -> Inspected {
         exited: first(&docker(&["inspect", "done"])),
         image: first(&docker(&["image", "inspect", "busybox"])),
         state_format,
+        history: api_at(sock, "/images/committed:one/history"),
+        info: api_at(sock, "/info"),
+        version: api_at(sock, "/version"),
     }
+}
+
+/// `v` without the children of maps keyed by names that differ between the daemons
+/// (`Runtimes`: runc there, berth's runtime here).
+fn without_named_children(mut v: Value) -> Value {
+    if let Some(Value::Object(m)) = v.get_mut("Runtimes") {
+        m.clear();
+    }
+    v
 }
 
 fn compare(mode: &str, dk: &Inspected, bt: &Inspected) {
@@ -102,6 +133,23 @@ fn compare(mode: &str, dk: &Inspected, bt: &Inspected) {
     assert_same_keys(&format!("{mode}: exited container"), &dk.exited, &bt.exited);
     assert_same_keys(&format!("{mode}: image"), &dk.image, &bt.image);
     assert_same_keys(&format!("{mode}: --format '{{{{json .State}}}}'"), &dk.state_format, &bt.state_format);
+    assert_same_keys(&format!("{mode}: image history"), &dk.history, &bt.history);
+    assert_same_keys(&format!("{mode}: info"), &without_named_children(dk.info.clone()), &without_named_children(bt.info.clone()));
+    assert_same_keys(&format!("{mode}: version"), &dk.version, &bt.version);
+    // History rows as dockerd's: the top one is the image (id, tags), the rest "<missing>".
+    let rows = |h: &Value| -> Vec<(bool, String, String)> {
+        h.as_array()
+            .map(|a| {
+                a.iter()
+                    .map(|r| {
+                        (r["Id"] == "<missing>", r["CreatedBy"].as_str().unwrap_or("").to_owned(), r["Comment"].as_str().unwrap_or("").to_owned())
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    assert_eq!(rows(&bt.history), rows(&dk.history), "{mode}: history rows\nberth: {:#}\ndockerd: {:#}", bt.history, dk.history);
+    assert_eq!(bt.history[0]["Tags"], serde_json::json!(["committed:one"]), "{mode}");
     assert_eq!(bt.state_format["Running"], Value::Bool(true), "{mode}: {}", bt.state_format);
 }
 
@@ -133,12 +181,13 @@ fn container_and_image_inspect_carry_every_key_dockerd_shows_in_both_modes() {
     let tmp = TempDir::new("insp-dk");
     let dockerd = ReferenceDockerd::start(tmp.path());
     dockerd.import_busybox();
-    let dk = inspect_all(&|args| dockerd.docker_ok(args));
+    let dk_sock = std::path::PathBuf::from(dockerd.host().trim_start_matches("unix://"));
+    let dk = inspect_all(&|args| dockerd.docker_ok(args), &dk_sock);
     for monolithic in [false, true] {
         let mode = if monolithic { "monolithic" } else { "modular" };
         let d = TestDaemon::with_args("insp", monolithic, &[]);
         d.import_busybox();
-        let bt = inspect_all(&|args| docker_bin_ok(DOCKER_20, &d, args));
+        let bt = inspect_all(&|args| docker_bin_ok(DOCKER_20, &d, args), &d.socket());
         compare(mode, &dk, &bt);
         check_values(mode, &d, &bt);
     }

@@ -167,7 +167,7 @@ fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_
         "Id": img.id,
         "RepoTags": img.tags,
         "RepoDigests": d.images.repo_digests(&img.id),
-        "Parent": "",
+        "Parent": raw_str("parent"),
         "Comment": comment,
         "Created": img.config.created,
         "Container": img.config.container,
@@ -189,6 +189,12 @@ fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_
         }
     }
     Ok(Json(v))
+}
+
+/// The id of image `id`'s parent (the image a commit was made on), if its config names one.
+fn parent_of(d: &crate::daemon::Daemon, id: &str) -> Option<String> {
+    let raw: serde_json::Value = serde_json::from_slice(&d.images.config_bytes(id).ok()?).ok()?;
+    raw.get("parent").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(str::to_owned)
 }
 
 /// `GET /images/{name}/history`: the config's history, newest first, with layer sizes.
@@ -217,9 +223,14 @@ fn image_history(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<Vec<se
         }));
     }
     out.reverse();
-    if let Some(top) = out.first_mut() {
-        top["Id"] = serde_json::json!(img.id);
-        top["Tags"] = serde_json::json!(img.tags);
+    // As Docker's: rows take the ids (and tags) of the image and its local parents in
+    // turn; rows beyond the parents present here stay "<missing>".
+    let mut cur = Some(img);
+    for row in out.iter_mut() {
+        let Some(i) = cur.take() else { break };
+        row["Id"] = serde_json::json!(i.id);
+        row["Tags"] = if i.tags.is_empty() { serde_json::Value::Null } else { serde_json::json!(i.tags) };
+        cur = parent_of(d, &i.id).and_then(|p| d.images.get(&p).ok());
     }
     Ok(Json(out))
 }
