@@ -491,21 +491,6 @@ async fn push_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progre
     Ok(mdigest)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn loopback_registries_are_plain_http_like_dockers_default_insecure_cidr() {
-        assert!(is_loopback("127.0.0.1:5000"));
-        assert!(is_loopback("127.1.2.3"));
-        assert!(is_loopback("localhost:5000"));
-        assert!(is_loopback("[::1]:5000"));
-        assert!(!is_loopback("registry-1.docker.io"));
-        assert!(!is_loopback("10.0.0.1:5000"));
-    }
-}
-
 /// `GET /distribution/{name}/json`: the descriptor of `name`'s manifest in its registry and
 /// the platforms it is for (an index's entries, or a manifest's config), without pulling.
 pub async fn distribution(name: &str, auth: RegistryAuth) -> Result<serde_json::Value, ImageError> {
@@ -547,4 +532,19 @@ pub async fn distribution(name: &str, auth: RegistryAuth) -> Result<serde_json::
         "Descriptor": { "mediaType": media_type, "digest": top_digest, "size": top.len() },
         "Platforms": platforms
     }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn loopback_registries_are_plain_http_like_dockers_default_insecure_cidr() {
+        assert!(is_loopback("127.0.0.1:5000"));
+        assert!(is_loopback("127.1.2.3"));
+        assert!(is_loopback("localhost:5000"));
+        assert!(is_loopback("[::1]:5000"));
+        assert!(!is_loopback("registry-1.docker.io"));
+        assert!(!is_loopback("10.0.0.1:5000"));
+    }
 }
