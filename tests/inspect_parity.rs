@@ -2,7 +2,8 @@
 //! same way on dockerd 20.10 (overlay2) and on berthd (both modes), inspected with Debian's
 //! docker CLI; berth's answers carry every key dockerd's do, and no other (object keys
 //! compared recursively, array elements' keys merged). `--format '{{json .State}}'` works;
-//! image history (rows "<missing>" but the top one), `/info` and `/version` have dockerd's keys.
+//! image history (rows "<missing>" beyond the local parents), the `ps` entries, `/info` and
+//! `/version` have dockerd's keys.
 
 mod common;
 
@@ -57,6 +58,8 @@ struct Inspected {
     state_format: Value,
     /// `GET /images/{committed}/history`, `/info`, `/version` as the API answers them.
     history: Value,
+    /// `GET /containers/json?all=1` (the `ps` entries of the same containers).
+    ps: Value,
     info: Value,
     version: Value,
 }
@@ -113,6 +116,7 @@ fn inspect_all(docker: &dyn Fn(&[&str]) -> String, sock: &std::path::Path) -> In
         image: first(&docker(&["image", "inspect", "busybox"])),
         state_format,
         history: api_at(sock, "/images/committed:one/history"),
+        ps: api_at(sock, "/containers/json?all=1"),
         info: api_at(sock, "/info"),
         version: api_at(sock, "/version"),
     }
@@ -134,6 +138,7 @@ fn compare(mode: &str, dk: &Inspected, bt: &Inspected) {
     assert_same_keys(&format!("{mode}: image"), &dk.image, &bt.image);
     assert_same_keys(&format!("{mode}: --format '{{{{json .State}}}}'"), &dk.state_format, &bt.state_format);
     assert_same_keys(&format!("{mode}: image history"), &dk.history, &bt.history);
+    assert_same_keys(&format!("{mode}: ps entries"), &dk.ps, &bt.ps);
     assert_same_keys(&format!("{mode}: info"), &without_named_children(dk.info.clone()), &without_named_children(bt.info.clone()));
     assert_same_keys(&format!("{mode}: version"), &dk.version, &bt.version);
     // History rows as dockerd's: the top one is the image (id, tags), the rest "<missing>".
