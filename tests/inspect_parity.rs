@@ -112,7 +112,7 @@ fn inspect_all(docker: &dyn Fn(&[&str]) -> String, sock: &std::path::Path) -> In
     Inspected {
         plain: first(&docker(&["inspect", "plain"])),
         with_options: first(&docker(&["inspect", "opts"])),
-        exited: first(&docker(&["inspect", "done"])),
+        exited: first(&docker(&["inspect", "--size", "done"])),
         image: first(&docker(&["image", "inspect", "busybox"])),
         state_format,
         history: api_at(sock, "/images/committed:one/history"),
@@ -177,6 +177,8 @@ fn check_values(mode: &str, d: &TestDaemon, bt: &Inspected) {
     }
     assert_eq!(bt.with_options["State"]["Health"]["Log"][0]["ExitCode"], 0, "{mode}: {}", bt.with_options["State"]);
     assert_eq!(bt.plain["NetworkSettings"]["Networks"].as_object().map(|m| m.keys().cloned().collect::<Vec<_>>()), Some(vec!["none".to_owned()]));
+    // `inspect --size`: the image's bytes are in the container's root fs.
+    assert!(bt.exited["SizeRootFs"].as_u64() >= bt.image["Size"].as_u64(), "{mode}: {} {}", bt.exited["SizeRootFs"], bt.image["Size"]);
     let upper = bt.image["GraphDriver"]["Data"]["UpperDir"].as_str().unwrap_or_default();
     assert!(std::path::Path::new(upper).is_dir(), "{mode}: image UpperDir {upper:?}");
 }

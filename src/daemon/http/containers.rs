@@ -89,7 +89,8 @@ fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
 }
 
 /// `GET /containers/{id}/json`: berth's record of the container in Docker's whole shape.
-pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> ApiResult<Json<serde_json::Value>> {
+/// With `size`, `SizeRw` and `SizeRootFs` too (`docker inspect -s`).
+pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<serde_json::Value>> {
     let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     let s = &c.state;
@@ -132,6 +133,11 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
     };
     let mut v = serde_json::to_value(inspect).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     d.complete_container_inspect(&c, &mut v);
+    if flag(&q, "size") {
+        let (rw, rootfs) = blocking(move || Ok(d.container_size(&c, image.as_ref()))).await?;
+        v["SizeRw"] = rw.into();
+        v["SizeRootFs"] = rootfs.into();
+    }
     Ok(Json(v))
 }
 
