@@ -120,6 +120,18 @@ fn scenario(cli: &dyn Fn(&[&str]) -> Output) -> Vec<(String, Answer)> {
         must(p);
         ask(&mut out, &format!("images after {p:?}"), &images);
     }
+    // The prunes' own events, and the untag/delete events of what they removed.
+    let until = (chrono::Utc::now() + chrono::Duration::seconds(1)).to_rfc3339_opts(chrono::SecondsFormat::Nanos, true);
+    for ev in ["prune", "untag", "delete"] {
+        let f = format!("event={ev}");
+        let args = ["events", "--since", "0", "--until", &until, "--filter", &f, "--format", "{{.Type}} {{.Action}} {{.Actor.Attributes.name}}"];
+        let mut a = answer(cli(&args));
+        // Deleted images are named by their ids, which differ between the daemons.
+        if let Ok(lines) = &mut a {
+            lines.iter_mut().for_each(|l| *l = l.split(" sha256:").next().unwrap_or_default().to_owned());
+        }
+        out.push((format!("{ev} events"), a));
+    }
     out
 }
 

@@ -300,7 +300,10 @@ impl Daemon {
                     names.pop();
                     for n in names {
                         match self.images.untag(&n) {
-                            Ok(_) => report.images_deleted.push(ImageDeleteItem { untagged: Some(n), deleted: None }),
+                            Ok(_) => {
+                                self.image_event("untag", &img.id, &img.id);
+                                report.images_deleted.push(ImageDeleteItem { untagged: Some(n), deleted: None });
+                            }
                             Err(e) => tracing::warn!("prune: untag {n}: {e}"),
                         }
                     }
@@ -309,6 +312,11 @@ impl Daemon {
             }
             match self.images.remove(&img.id) {
                 Ok((untagged, freed)) => {
+                    // Docker names the image by its id in its untag events.
+                    for _ in &untagged {
+                        self.image_event("untag", &img.id, &img.id);
+                    }
+                    self.image_event("delete", &img.id, &img.id);
                     report.images_deleted.extend(untagged.into_iter().map(|u| ImageDeleteItem { untagged: Some(u), deleted: None }));
                     report.images_deleted.push(ImageDeleteItem { untagged: None, deleted: Some(img.id.clone()) });
                     report.space_reclaimed += freed;
@@ -316,6 +324,13 @@ impl Daemon {
                 Err(e) => tracing::warn!("prune {}: {e}", img.id),
             }
         }
+        // Docker's record of the prune itself, with the bytes it freed.
+        self.event_log.publish(
+            "image",
+            "prune",
+            "",
+            std::collections::BTreeMap::from([("reclaimed".to_owned(), report.space_reclaimed.to_string())]),
+        );
         // And what no image references: blobs and layers failed operations left.
         match self.images.collect_garbage() {
             Ok((blobs, layers)) if blobs + layers > 0 => {

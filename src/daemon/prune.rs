@@ -123,6 +123,13 @@ impl Daemon {
                 Err(e) => tracing::info!("prune {}: {e}", c.id),
             }
         }
+        // Docker's record of the prune itself, with the bytes it freed.
+        self.event_log.publish(
+            "container",
+            "prune",
+            "",
+            std::collections::BTreeMap::from([("reclaimed".to_owned(), report.space_reclaimed.to_string())]),
+        );
         Ok(report)
     }
 }
