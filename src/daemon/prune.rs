@@ -110,7 +110,7 @@ impl Daemon {
         let until = until_of(f)?;
         let mut report = ContainersPruneReport::default();
         for c in self.containers.list() {
-            if !is_stopped(&c) || until.is_some_and(|u| c.created >= u) || !labels_pass(f, &c.config.labels.clone().unwrap_or_default()) {
+            if !is_stopped(&c) || until.is_some_and(|u| c.created > u) || !labels_pass(f, &c.config.labels.clone().unwrap_or_default()) {
                 continue;
             }
             let (rw, _) = self.container_size(&c, self.images.get(&c.image_id).ok().as_ref());
