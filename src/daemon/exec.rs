@@ -55,6 +55,11 @@ impl Execs {
         self.lock().remove(exec_id);
     }
 
+    /// The ids of container `container_id`'s execs (`ExecIDs` of inspect).
+    pub fn of_container(&self, container_id: &str) -> Vec<String> {
+        self.lock().iter().filter(|(_, e)| e.container_id == container_id).map(|(id, _)| id.clone()).collect()
+    }
+
     /// Forgets the execs of a removed container.
     pub fn remove_container(&self, container_id: &str) {
         self.lock().retain(|_, e| e.container_id != container_id);

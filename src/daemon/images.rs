@@ -79,16 +79,24 @@ fn glob(pattern: &[char], text: &[char]) -> bool {
     }
 }
 
-/// Whether one of `tags` ("repo:tag") matches the reference pattern `pattern` (a pattern
-/// with a tag is matched against "repo:tag", one without against the repository).
-fn reference_matches(pattern: &str, tags: &[String]) -> bool {
-    let (prepo, ptag) = crate::image::reference::parse(pattern);
-    let has_tag = pattern.rsplit('/').next().is_some_and(|last| last.contains(':'));
+/// Docker's `FamiliarMatch`: pattern `pattern` matches reference `r` (a familiar
+/// "repo:tag" or "repo@digest") whole, or its repository.
+fn reference_matches(pattern: &str, r: &str) -> bool {
     let chars = |s: &str| s.chars().collect::<Vec<_>>();
-    tags.iter().any(|t| {
-        let (repo, tag) = crate::image::reference::parse(t);
-        glob(&chars(&prepo), &chars(&repo)) && (!has_tag || glob(&chars(&ptag), &chars(&tag)))
-    })
+    let repo = match r.split_once('@') {
+        Some((repo, _)) => repo.to_owned(),
+        None => crate::image::reference::parse(r).0,
+    };
+    glob(&chars(pattern), &chars(r)) || glob(&chars(pattern), &chars(&repo))
+}
+
+/// An image of a listing: its names (those the `reference` filter matched, when given) and
+/// the number of containers made from it.
+#[derive(Debug, Clone)]
+pub struct ListedImage {
+    pub image: Image,
+    pub repo_digests: Vec<String>,
+    pub containers: usize,
 }
 
 impl Daemon {
@@ -219,39 +227,96 @@ impl Daemon {
         Ok(())
     }
 
-    /// `GET /images/json`: the images passing `filters` (`dangling`, `reference`), each with
-    /// the number of containers made from it.
-    pub fn list_images(&self, filters: &Filters) -> Result<Vec<(Image, usize)>, DaemonError> {
-        filters.only(&["dangling", "reference"])?;
+    /// `GET /images/json`: the images passing `filters` (`dangling`, `reference`, `label`,
+    /// `before`, `since`), as Docker's list: with a `reference` filter an image shows only
+    /// the names that match it, and an image none of whose names match is left out.
+    pub fn list_images(&self, filters: &Filters) -> Result<Vec<ListedImage>, DaemonError> {
+        filters.only(&["dangling", "reference", "label", "before", "since"])?;
         let dangling = filters.bool("dangling")?;
+        // Images named by `before`/`since` must exist (404 otherwise), as in Docker.
+        let created_of = |which: &str| -> Result<Option<chrono::DateTime<chrono::FixedOffset>>, DaemonError> {
+            let mut bound = None;
+            for v in filters.get(which) {
+                bound = Some(created(&self.images.get(v)?));
+            }
+            Ok(bound)
+        };
+        let (before, since) = (created_of("before")?, created_of("since")?);
+        let patterns = filters.get("reference");
         let cs = self.containers.list();
         let mut out = Vec::new();
-        for img in self.images.list()? {
+        for mut img in self.images.list()? {
             if dangling.is_some_and(|want| want != is_dangling(self, &img)) {
                 continue;
             }
-            if !filters.get("reference").is_empty() && !filters.get("reference").iter().any(|p| reference_matches(p, &img.tags)) {
+            let t = created(&img);
+            if before.is_some_and(|b| t >= b) || since.is_some_and(|s| t <= s) {
                 continue;
             }
-            let n = cs.iter().filter(|c| c.image_id == img.id).count();
-            out.push((img, n));
+            if !crate::daemon::prune::labels_pass(filters, &img.config.config.labels.clone().unwrap_or_default()) {
+                continue;
+            }
+            let mut repo_digests = self.images.repo_digests(&img.id);
+            if !patterns.is_empty() {
+                let keep = |r: &String| patterns.iter().any(|p| reference_matches(p, r));
+                img.tags.retain(keep);
+                repo_digests.retain(keep);
+                if img.tags.is_empty() && repo_digests.is_empty() {
+                    continue;
+                }
+            }
+            let containers = cs.iter().filter(|c| c.image_id == img.id).count();
+            out.push(ListedImage { image: img, repo_digests, containers });
         }
         Ok(out)
     }
 
     /// `POST /images/prune`: deletes the dangling images (with `dangling=false`: every
-    /// image) that no container uses, names first.
+    /// image) that no container uses, names first; `until` and `label`/`label!` narrow it.
     pub fn prune_images(&self, filters: &Filters) -> Result<ImagesPruneReport, DaemonError> {
-        filters.only(&["dangling"])?;
+        filters.only(&["dangling", "until", "label", "label!"])?;
         let dangling_only = filters.bool("dangling")?.unwrap_or(true);
+        let until = crate::daemon::prune::until_of(filters)?;
         let used: HashSet<String> = self.containers.list().into_iter().map(|c| c.image_id).collect();
         let mut report = ImagesPruneReport::default();
         for img in self.images.list()? {
-            if used.contains(&img.id) || (dangling_only && !is_dangling(self, &img)) {
+            if (dangling_only && !is_dangling(self, &img))
+                || until.is_some_and(|u| created(&img) > u)
+                || !crate::daemon::prune::labels_pass(filters, &img.config.config.labels.clone().unwrap_or_default())
+            {
+                continue;
+            }
+            if used.contains(&img.id) {
+                // Docker deletes each name of the image in turn, and a container's image
+                // keeps only its last name (by full reference): the others are untagged.
+                if !dangling_only {
+                    let full = |t: &String| {
+                        crate::image::reference::parse_normalized(t)
+                            .map(|n| format!("{}/{}:{}", n.domain, n.path, n.tag.unwrap_or_default()))
+                            .unwrap_or_else(|_| t.clone())
+                    };
+                    let mut names = img.tags.clone();
+                    names.sort_by_key(full);
+                    names.pop();
+                    for n in names {
+                        match self.images.untag(&n) {
+                            Ok(_) => {
+                                self.image_event("untag", &img.id, &img.id);
+                                report.images_deleted.push(ImageDeleteItem { untagged: Some(n), deleted: None });
+                            }
+                            Err(e) => tracing::warn!("prune: untag {n}: {e}"),
+                        }
+                    }
+                }
                 continue;
             }
             match self.images.remove(&img.id) {
                 Ok((untagged, freed)) => {
+                    // Docker names the image by its id in its untag events.
+                    for _ in &untagged {
+                        self.image_event("untag", &img.id, &img.id);
+                    }
+                    self.image_event("delete", &img.id, &img.id);
                     report.images_deleted.extend(untagged.into_iter().map(|u| ImageDeleteItem { untagged: Some(u), deleted: None }));
                     report.images_deleted.push(ImageDeleteItem { untagged: None, deleted: Some(img.id.clone()) });
                     report.space_reclaimed += freed;
@@ -259,6 +324,13 @@ impl Daemon {
                 Err(e) => tracing::warn!("prune {}: {e}", img.id),
             }
         }
+        // Docker's record of the prune itself, with the bytes it freed.
+        self.event_log.publish(
+            "image",
+            "prune",
+            "",
+            std::collections::BTreeMap::from([("reclaimed".to_owned(), report.space_reclaimed.to_string())]),
+        );
         // And what no image references: blobs and layers failed operations left.
         match self.images.collect_garbage() {
             Ok((blobs, layers)) if blobs + layers > 0 => {
@@ -312,17 +384,25 @@ impl Daemon {
     }
 }
 
+/// When image `img` was made (the epoch if its config does not say).
+fn created(img: &Image) -> chrono::DateTime<chrono::FixedOffset> {
+    chrono::DateTime::parse_from_rfc3339(&img.config.created).unwrap_or_default()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn reference_patterns_match_repositories_and_tags_like_path_match() {
-        let tags = vec!["busybox:latest".to_owned(), "localhost:5000/app/web:v2".to_owned()];
-        assert!(reference_matches("busybox", &tags));
-        assert!(reference_matches("busy*", &tags));
-        assert!(reference_matches("localhost:5000/app/*:v?", &tags));
-        assert!(!reference_matches("localhost:5000/*", &tags), "'*' does not cross '/'");
-        assert!(!reference_matches("busybox:1.36", &tags));
+        let tags = ["busybox:latest".to_owned(), "localhost:5000/app/web:v2".to_owned()];
+        let any = |p: &str| tags.iter().any(|t| reference_matches(p, t));
+        assert!(any("busybox"));
+        assert!(any("busy*"));
+        assert!(any("busybox:l*"));
+        assert!(any("localhost:5000/app/*:v?"));
+        assert!(!any("localhost:5000/*"), "'*' does not cross '/'");
+        assert!(!any("busybox:1.36"));
+        assert!(!any("*box:1*"));
     }
 }

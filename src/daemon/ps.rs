@@ -6,11 +6,24 @@ use super::container::{Container, Status};
 use super::{Daemon, DaemonError};
 use crate::api::filters::{FilterError, Filters};
 
-/// Filters applied below.
-const APPLIED: &[&str] = &["id", "name", "label", "status", "exited", "ancestor", "before", "since", "health"];
-/// Filters Docker has that need what berth does not have yet (volumes, networks, ports,
-/// swarm): refused by name rather than ignored.
-const NOT_YET: &[&str] = &["volume", "network", "publish", "expose", "isolation", "is-task"];
+/// Filters applied below (every one Docker's `ps` has).
+const APPLIED: &[&str] = &[
+    "id",
+    "name",
+    "label",
+    "status",
+    "exited",
+    "ancestor",
+    "before",
+    "since",
+    "health",
+    "volume",
+    "network",
+    "publish",
+    "expose",
+    "isolation",
+    "is-task",
+];
 /// Values of the `health` filter (`none`: no healthcheck).
 const HEALTH: &[&str] = &["starting", "healthy", "unhealthy", "none"];
 /// Docker's container state words (what the `status` filter takes).
@@ -39,14 +52,55 @@ fn labels_match(f: &Filters, c: &Container) -> bool {
     })
 }
 
+/// The names and destinations of container `c`'s mounts as `docker inspect` lists them
+/// (what the `volume` filter matches): berth has neither volumes nor binds, and Docker
+/// does not list `--tmpfs` mounts, so none.
+fn mounts_of(_c: &Container) -> Vec<String> {
+    Vec::new()
+}
+
+/// The networks (names; berth's have no ids) container `c` is on: see [`super::inspect::networks`].
+fn networks_of(c: &Container) -> Vec<String> {
+    super::inspect::networks(c).as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+}
+
+/// Checks a `publish`/`expose` value as Docker reads it: `port[-port][/proto]`, no ':'.
+fn check_port_filter(key: &str, value: &str) -> Result<(), DaemonError> {
+    if value.contains(':') {
+        return Err(DaemonError::BadRequest(format!("filter for '{key}' should not contain ':': {value}")));
+    }
+    let (ports, proto) = value.split_once('/').unwrap_or((value, "tcp"));
+    let port = |p: &str| p.parse::<u16>().ok();
+    let range_ok = match ports.split_once('-') {
+        Some((a, b)) => port(a).zip(port(b)).is_some_and(|(a, b)| a <= b),
+        None => port(ports).is_some(),
+    };
+    if !range_ok || !["tcp", "udp", "sctp"].contains(&proto.to_ascii_lowercase().as_str()) {
+        return Err(DaemonError::BadRequest(format!("error while looking up for {key} {value}: invalid port or protocol")));
+    }
+    Ok(())
+}
+
 impl Daemon {
     /// The containers a listing shows, newest first.
     pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<Container>, DaemonError> {
         let f = &opts.filters;
-        if let Some(k) = NOT_YET.iter().find(|k| !f.get(k).is_empty()) {
-            return Err(DaemonError::BadRequest(format!("filter '{k}' is not supported by berth yet")));
+        f.only(APPLIED)?;
+        // berth's containers have no published or exposed ports (no networks to publish
+        // on: they are on "none"), so a valid port filter matches none, as in Docker for
+        // containers on "none". A malformed one is refused as Docker does.
+        for key in ["publish", "expose"] {
+            for v in f.get(key) {
+                check_port_filter(key, v)?;
+            }
         }
-        f.only(&[APPLIED, NOT_YET].concat())?;
+        // berth runs no swarm tasks: `is-task=true` matches none, `false` all.
+        let is_task = f.bool("is-task")?;
+        // Linux has one isolation, "default" (dockerd on Linux skips this filter; a value
+        // that can match nothing here is refused rather than ignored).
+        if let Some(v) = f.get("isolation").iter().find(|v| !v.is_empty() && !v.eq_ignore_ascii_case("default")) {
+            return Err(DaemonError::BadRequest(format!("invalid filter 'isolation={v}': containers on Linux have only the \"default\" isolation")));
+        }
         for s in f.get("status") {
             if !STATES.contains(&s.as_str()) {
                 return Err(FilterError::BadValue { name: "status".into(), value: s.clone() }.into());
@@ -93,6 +147,10 @@ impl Daemon {
                 let health = c.state.health.as_ref().map_or("none", |h| h.status.as_str());
                 f.get("health").is_empty() || f.get("health").iter().any(|h| h == health)
             })
+            .filter(|c| f.get("volume").is_empty() || f.get("volume").iter().any(|v| mounts_of(c).iter().any(|m| m == v)))
+            .filter(|c| f.get("network").is_empty() || f.get("network").iter().any(|n| networks_of(c).contains(n)))
+            .filter(|_| f.get("publish").is_empty() && f.get("expose").is_empty())
+            .filter(|_| is_task != Some(true))
             .filter(|c| before.is_none_or(|t| c.created < t))
             .filter(|c| since.is_none_or(|t| c.created > t))
             .collect();

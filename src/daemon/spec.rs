@@ -40,7 +40,7 @@ pub fn exec_process(
 }
 
 /// Paths Docker masks in every unprivileged container.
-const MASKED_PATHS: &[&str] = &[
+pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
     "/proc/kcore",
@@ -54,7 +54,7 @@ const MASKED_PATHS: &[&str] = &[
 ];
 
 /// Paths Docker makes read-only in every unprivileged container.
-const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
+pub const READONLY_PATHS: &[&str] = &["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"];
 
 /// The cgroup a container's processes go to: `<parent>/<id>`.
 pub fn cgroups_path(cgroup_parent: &str, id: &str) -> String {

@@ -76,6 +76,8 @@ impl ImageStore {
         diff_ids.push(diff_id);
         cfg.insert("created".into(), json!(now));
         cfg.insert("container".into(), json!(spec.container));
+        // As Docker's: history shows the parent's id and tags while it is here.
+        cfg.insert("parent".into(), json!(parent.id));
         cfg.remove("container_config");
         cfg.insert("config".into(), Value::Object(run));
         cfg.insert("rootfs".into(), json!({ "type": "layers", "diff_ids": diff_ids }));

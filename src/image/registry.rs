@@ -491,6 +491,49 @@ async fn push_in(store: &ImageStore, name: &str, auth: RegistryAuth, tx: &Progre
     Ok(mdigest)
 }
 
+/// `GET /distribution/{name}/json`: the descriptor of `name`'s manifest in its registry and
+/// the platforms it is for (an index's entries, or a manifest's config), without pulling.
+pub async fn distribution(name: &str, auth: RegistryAuth) -> Result<serde_json::Value, ImageError> {
+    let r = parse_ref(name)?;
+    let client = client_for(&r);
+    client.auth(&r, &auth, RegistryOperation::Pull).await.map_err(reg_err(name))?;
+    let (top, top_digest) = client.pull_manifest_raw(&r, &auth, manifest::ACCEPT).await.map_err(reg_err(name))?;
+    let bad = |reason: String| ImageError::BadArchive(format!("manifest {top_digest} of {name}: {reason}"));
+    let v: serde_json::Value = serde_json::from_slice(&top).map_err(|e| bad(e.to_string()))?;
+    let media_type = v.get("mediaType").and_then(|m| m.as_str()).unwrap_or(manifest::OCI_MANIFEST);
+    // Docker's Platform: architecture and os always, the rest when set.
+    let platform = |p: &serde_json::Value| {
+        let mut out = json!({ "architecture": p["architecture"].as_str().unwrap_or(""), "os": p["os"].as_str().unwrap_or("") });
+        for k in ["os.version", "os.features", "variant"] {
+            if let Some(x) = p.get(k).filter(|x| !x.is_null() && x.as_str() != Some("")) {
+                out[k] = x.clone();
+            }
+        }
+        out
+    };
+    let platforms: Vec<serde_json::Value> = if let Some(list) = v.get("manifests").and_then(|m| m.as_array()) {
+        list.iter().filter_map(|m| m.get("platform")).map(platform).collect()
+    } else {
+        let cdigest = v["config"]["digest"].as_str().ok_or_else(|| bad("no config descriptor".into()))?;
+        let mut blob = client.pull_blob_stream(&r, cdigest).await.map_err(reg_err(name))?;
+        let mut bytes = Vec::new();
+        while let Some(chunk) = blob.stream.next().await {
+            let chunk =
+                chunk.map_err(|e| ImageError::Registry { reference: name.to_owned(), message: error_chain(&e), failure: RegistryFailure::Other })?;
+            bytes.extend_from_slice(&chunk);
+        }
+        if digest::of_bytes(&bytes) != cdigest {
+            return Err(super::content::ContentError::Mismatch { expected: cdigest.to_owned(), actual: digest::of_bytes(&bytes) }.into());
+        }
+        let cfg: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| bad(format!("config {cdigest}: {e}")))?;
+        vec![platform(&cfg)]
+    };
+    Ok(json!({
+        "Descriptor": { "mediaType": media_type, "digest": top_digest, "size": top.len() },
+        "Platforms": platforms
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -478,3 +478,28 @@ impl std::ops::Deref for DockerdOnSupervisor {
         &self.dockerd
     }
 }
+
+/// A real dockerd with overlay2 storage (as berthd's default) on its own containerd, both on
+/// `<dir>`: what berth's answers are compared with. Dropped in field order: dockerd (its
+/// containers and cgroups), then containerd.
+pub struct ReferenceDockerd {
+    pub dockerd: Dockerd,
+    _containerd: Containerd,
+}
+
+impl ReferenceDockerd {
+    /// Starts containerd on `<dir>/ctd`, then dockerd (overlay2) on `<dir>/dkd`.
+    pub fn start(dir: &Path) -> Self {
+        let containerd = Containerd::start(&dir.join("ctd"));
+        // The last --storage-driver wins over Dockerd's vfs default.
+        let dockerd = Dockerd::start(&dir.join("dkd"), &containerd.socket(), &["--storage-driver".into(), "overlay2".into()]);
+        ReferenceDockerd { dockerd, _containerd: containerd }
+    }
+}
+
+impl std::ops::Deref for ReferenceDockerd {
+    type Target = Dockerd;
+    fn deref(&self) -> &Dockerd {
+        &self.dockerd
+    }
+}

@@ -30,8 +30,8 @@ pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::Date
         status: c.status_text(now),
         ports: vec![],
         labels: c.config.labels.clone().unwrap_or_default(),
-        host_config: serde_json::json!({ "NetworkMode": "default" }),
-        network_settings: serde_json::json!({ "Networks": {} }),
+        host_config: serde_json::json!({ "NetworkMode": c.host_config.network_mode }),
+        network_settings: serde_json::json!({ "Networks": crate::daemon::inspect::networks(c) }),
         mounts: vec![],
         size_rw: None,
         size_root_fs: None,
@@ -88,7 +88,9 @@ fn rfc3339(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     t.map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)).unwrap_or_else(|| "0001-01-01T00:00:00Z".into())
 }
 
-pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> ApiResult<Json<ContainerInspect>> {
+/// `GET /containers/{id}/json`: berth's record of the container in Docker's whole shape.
+/// With `size`, `SizeRw` and `SizeRootFs` too (`docker inspect -s`).
+pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>, Query(q): Q) -> ApiResult<Json<serde_json::Value>> {
     let id = d.containers.resolve(&id).map_err(DaemonError::from)?;
     let c = d.containers.get(&id).map_err(DaemonError::from)?;
     let s = &c.state;
@@ -99,7 +101,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
     let list = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
     config.entrypoint = list(entrypoint);
     config.cmd = list(cmd);
-    Ok(Json(ContainerInspect {
+    let inspect = ContainerInspect {
         id: c.id.clone(),
         created: rfc3339(Some(c.created)),
         path: c.path.clone(),
@@ -129,7 +131,21 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>) -> Ap
         host_config: c.host_config.clone(),
         network_settings: serde_json::json!({ "Networks": {} }),
         ..Default::default()
-    }))
+    };
+    let mut v = serde_json::to_value(inspect).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
+    d.complete_container_inspect(&c, &mut v);
+    if flag(&q, "size") {
+        let (rw, rootfs) = blocking(move || Ok(d.container_size(&c, image.as_ref()))).await?;
+        v["SizeRw"] = rw.into();
+        v["SizeRootFs"] = rootfs.into();
+    }
+    Ok(Json(v))
+}
+
+/// `POST /containers/prune[?filters=]`: removes the stopped containers passing the filters.
+pub(super) async fn containers_prune(State(d): D, Query(q): Q) -> ApiResult<Json<crate::daemon::prune::ContainersPruneReport>> {
+    let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(DaemonError::from)?;
+    Ok(Json(detached(d, move |d| async move { d.prune_containers(&filters).await }).await?))
 }
 
 /// `GET /containers/{id}/export`: the container's whole filesystem as a tar, streamed.

@@ -39,15 +39,11 @@ pub(super) fn image_summary(img: &crate::image::Image, digests: Vec<String>, con
     }
 }
 
-/// `GET /images/json[?filters=]` (`dangling`, `reference`).
+/// `GET /images/json[?filters=]` (`dangling`, `reference`, `label`, `before`, `since`).
 pub(super) async fn images_list(State(d): D, Query(q): Q) -> ApiResult<Json<Vec<ImageSummary>>> {
     let filters = Filters::parse(q.get("filters").map(String::as_str)).map_err(crate::daemon::DaemonError::from)?;
-    let d2 = d.clone();
-    let mut out: Vec<ImageSummary> = blocking(move || d2.list_images(&filters))
-        .await?
-        .iter()
-        .map(|(img, n)| image_summary(img, d.images.repo_digests(&img.id), *n as i64))
-        .collect();
+    let mut out: Vec<ImageSummary> =
+        blocking(move || d.list_images(&filters)).await?.into_iter().map(|l| image_summary(&l.image, l.repo_digests, l.containers as i64)).collect();
     out.sort_by_key(|s| std::cmp::Reverse(s.created));
     Ok(Json(out))
 }
@@ -99,6 +95,7 @@ pub(super) async fn commit(State(d): D, Query(q): QList, body: bytes::Bytes) -> 
 pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<String>, Query(q): Q, headers: HeaderMap) -> ApiResult<Response> {
     let split = |suffix: &str| rest.strip_suffix(suffix).filter(|n| !n.is_empty()).map(str::to_owned);
     match method {
+        Method::GET if rest == "search" => return Err(image_search_refused(&q)),
         Method::GET => {
             if let Some(n) = split("/json") {
                 return Ok(image_inspect(&d, &n)?.into_response());
@@ -124,31 +121,80 @@ pub(super) async fn image_named(State(d): D, method: Method, Path(rest): Path<St
     Err(ApiError(StatusCode::NOT_FOUND, format!("page not found: {method} /images/{rest}")))
 }
 
+/// `GET /images/search`: refused with the reason (a 404 page would read as a client bug).
+fn image_search_refused(q: &std::collections::HashMap<String, String>) -> ApiError {
+    let term = q.get("term").map(String::as_str).unwrap_or("");
+    ApiError(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "cannot search for {term:?}: berth has no registry search index (Docker Hub's /v1/search is not used, and registries offer no search over the distribution API); browse the registry instead"
+        ),
+    )
+}
+
+/// `GET /distribution/{name}/json`: the manifest descriptor and platforms of `name` in
+/// its registry (Docker's `docker manifest inspect`/`buildx imagetools` counterpart).
+pub(super) async fn distribution_inspect(Path(rest): Path<String>, headers: HeaderMap) -> ApiResult<Json<serde_json::Value>> {
+    let image = rest
+        .strip_suffix("/json")
+        .filter(|n| !n.is_empty())
+        .ok_or_else(|| ApiError(StatusCode::NOT_FOUND, format!("page not found: GET /distribution/{rest}")))?;
+    let named = reference::parse_normalized(image).map_err(ImageError::from)?;
+    let name = match (&named.tag, &named.digest) {
+        (_, Some(d)) => format!("{}@{d}", named.familiar_repo()),
+        (Some(t), None) => format!("{}:{t}", named.familiar_repo()),
+        (None, None) => format!("{}:latest", named.familiar_repo()),
+    };
+    let auth = registry::auth_from_header(headers.get("x-registry-auth").and_then(|h| h.to_str().ok()));
+    Ok(Json(registry::distribution(&name, auth).await?))
+}
+
+/// `GET /images/{name}/json`: every key dockerd shows (API 1.41), the run configs in their
+/// whole shape.
 fn image_inspect(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<serde_json::Value>> {
+    use crate::daemon::inspect::config_shape;
     let img = d.images.get(name)?;
     let history = &img.config.history;
     let comment = match img.config.comment.as_str() {
         "" => history.last().and_then(|h| h.get("comment")).cloned().unwrap_or_else(|| "".into()),
         c => c.into(),
     };
-    Ok(Json(serde_json::json!({
+    // The config as stored: what berth's typed view leaves out (container_config,
+    // docker_version, variant) is read from it.
+    let raw: serde_json::Value = serde_json::from_slice(&d.images.config_bytes(&img.id)?).unwrap_or_default();
+    let raw_str = |k: &str| raw.get(k).and_then(|v| v.as_str()).unwrap_or("").to_owned();
+    let mut v = serde_json::json!({
         "Id": img.id,
         "RepoTags": img.tags,
         "RepoDigests": d.images.repo_digests(&img.id),
-        "Parent": "",
+        "Parent": raw_str("parent"),
         "Comment": comment,
         "Created": img.config.created,
         "Container": img.config.container,
+        "ContainerConfig": config_shape(raw.get("container_config").cloned().unwrap_or_default()),
+        "DockerVersion": raw_str("docker_version"),
         "Author": img.config.author,
-        "Config": img.config.config,
+        "Config": config_shape(raw.get("config").cloned().unwrap_or_default()),
         "Architecture": img.config.architecture,
         "Os": img.config.os,
         "Size": img.size,
         "VirtualSize": img.size,
-        "GraphDriver": { "Name": d.storage_driver_name(), "Data": null },
+        "GraphDriver": d.image_graph_driver(&img),
         "RootFS": { "Type": "layers", "Layers": img.config.rootfs.diff_ids },
         "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" }
-    })))
+    });
+    for k in ["variant", "os.version"] {
+        if !raw_str(k).is_empty() {
+            v[if k == "variant" { "Variant" } else { "OsVersion" }] = raw_str(k).into();
+        }
+    }
+    Ok(Json(v))
+}
+
+/// The id of image `id`'s parent (the image a commit was made on), if its config names one.
+fn parent_of(d: &crate::daemon::Daemon, id: &str) -> Option<String> {
+    let raw: serde_json::Value = serde_json::from_slice(&d.images.config_bytes(id).ok()?).ok()?;
+    raw.get("parent").and_then(|p| p.as_str()).filter(|p| !p.is_empty()).map(str::to_owned)
 }
 
 /// `GET /images/{name}/history`: the config's history, newest first, with layer sizes.
@@ -177,9 +223,14 @@ fn image_history(d: &crate::daemon::Daemon, name: &str) -> ApiResult<Json<Vec<se
         }));
     }
     out.reverse();
-    if let Some(top) = out.first_mut() {
-        top["Id"] = serde_json::json!(img.id);
-        top["Tags"] = serde_json::json!(img.tags);
+    // As Docker's: rows take the ids (and tags) of the image and its local parents in
+    // turn; rows beyond the parents present here stay "<missing>".
+    let mut cur = Some(img);
+    for row in out.iter_mut() {
+        let Some(i) = cur.take() else { break };
+        row["Id"] = serde_json::json!(i.id);
+        row["Tags"] = if i.tags.is_empty() { serde_json::Value::Null } else { serde_json::json!(i.tags) };
+        cur = parent_of(d, &i.id).and_then(|p| d.images.get(&p).ok());
     }
     Ok(Json(out))
 }

@@ -115,6 +115,8 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/images/get", get(images_get))
         .route("/images/{*name}", get(image_named).post(image_named).delete(image_named))
         .route("/containers/json", get(containers_list))
+        .route("/containers/prune", post(containers_prune))
+        .route("/distribution/{*name}", get(distribution_inspect))
         .route("/containers/create", post(container_create))
         .route("/containers/{id}/json", get(container_inspect))
         .route("/containers/{id}/start", post(container_start))

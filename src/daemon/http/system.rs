@@ -52,6 +52,12 @@ fn cgroup_version() -> &'static str {
     }
 }
 
+/// Whether sysctl `name` (under /proc/sys) reads 1; false when the host has none.
+fn sysctl_on(name: &str) -> bool {
+    std::fs::read_to_string(std::path::Path::new("/proc/sys").join(name)).is_ok_and(|v| v.trim() == "1")
+}
+
+/// `GET /info`: every key dockerd 20.10 shows, with the host's and berth's values.
 pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
     let cs = d.containers.list();
     let up = cs.iter().filter(|c| c.state.status == Status::Running).count();
@@ -85,6 +91,11 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "MemoryLimit": cg.memory, "SwapLimit": cg.swap, "CpuCfsPeriod": cg.cpu_cfs_period, "CpuCfsQuota": cg.cpu_cfs_quota,
         "CPUShares": cg.cpu_shares, "CPUSet": cg.cpuset, "PidsLimit": cg.pids, "OomKillDisable": cg.oom_kill_disable,
         "IPv4Forwarding": host::ip_forwarding(),
+        // Host facts dockerd reports: the bridge netfilter sysctls, the v1 kmem controls.
+        "BridgeNfIptables": sysctl_on("net/bridge/bridge-nf-call-iptables"),
+        "BridgeNfIp6tables": sysctl_on("net/bridge/bridge-nf-call-ip6tables"),
+        "KernelMemory": std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.limit_in_bytes").exists(),
+        "KernelMemoryTCP": std::path::Path::new("/sys/fs/cgroup/memory/memory.kmem.tcp.limit_in_bytes").exists(),
         "Debug": tracing::enabled!(tracing::Level::DEBUG), "NFd": host::open_fds(), "NGoroutines": host::threads(),
         "SystemTime": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "LoggingDriver": "json-file",
@@ -97,7 +108,7 @@ pub(super) async fn info(State(d): D) -> Json<serde_json::Value> {
         "OSType": "linux",
         "Architecture": std::env::consts::ARCH,
         "IndexServerAddress": "https://index.docker.io/v1/",
-        "RegistryConfig": { "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [], "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": {}, "Mirrors": [] },
+        "RegistryConfig": { "AllowNondistributableArtifactsCIDRs": [], "AllowNondistributableArtifactsHostnames": [], "InsecureRegistryCIDRs": ["127.0.0.0/8"], "IndexConfigs": { "docker.io": { "Name": "docker.io", "Mirrors": [], "Secure": true, "Official": true } }, "Mirrors": [] },
         "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
         "MemTotal": mem,
         "GenericResources": null,

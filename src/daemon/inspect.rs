@@ -1,0 +1,176 @@
+//! The shape of `docker inspect`: every key dockerd (API 1.41) shows for a container or an
+//! image, with berth's values where it has them and Docker's zero value for the situation
+//! where it has none (no networks: the "none" network's empty endpoint; no volumes:
+//! no binds). Keys Docker leaves out when empty (`omitempty`) are left out the same way.
+
+use super::container::{Container, Status};
+use super::Daemon;
+use crate::image::Image;
+use serde_json::{json, Map, Value};
+
+/// `container.Config` of the Engine API with Docker's zero values (keys that are always shown).
+fn zero_config() -> Value {
+    json!({
+        "Hostname": "", "Domainname": "", "User": "", "AttachStdin": false, "AttachStdout": false,
+        "AttachStderr": false, "Tty": false, "OpenStdin": false, "StdinOnce": false, "Env": null,
+        "Cmd": null, "Image": "", "Volumes": null, "WorkingDir": "", "Entrypoint": null,
+        "OnBuild": null, "Labels": null
+    })
+}
+
+/// Keys of `container.Config` Docker leaves out when empty.
+const CONFIG_OMITEMPTY: &[&str] =
+    &["ExposedPorts", "Healthcheck", "ArgsEscaped", "NetworkDisabled", "MacAddress", "StopSignal", "StopTimeout", "Shell"];
+
+/// `HostConfig` keys berth keeps no value for, with Docker's zero value for a container
+/// that does not use them (berth refuses every non-zero value of them at create).
+fn zero_host_config() -> Value {
+    json!({
+        "Binds": null, "ContainerIDFile": "", "PortBindings": {}, "VolumeDriver": "", "VolumesFrom": null,
+        "Cgroup": "", "Links": null, "PublishAllPorts": false, "UsernsMode": "", "Isolation": "",
+        "CpuRealtimePeriod": 0, "CpuRealtimeRuntime": 0, "DeviceRequests": null, "KernelMemory": 0,
+        "KernelMemoryTCP": 0, "CpuCount": 0, "CpuPercent": 0, "IOMaximumIOps": 0, "IOMaximumBandwidth": 0,
+        "CapAdd": null, "CapDrop": null, "Dns": [], "DnsOptions": [], "DnsSearch": [], "ExtraHosts": null,
+        "GroupAdd": null, "OomScoreAdj": 0, "Privileged": false, "ReadonlyRootfs": false, "SecurityOpt": null,
+        "Ulimits": [], "Devices": [], "DeviceCgroupRules": null
+    })
+}
+
+/// Keys of `HostConfig` Docker leaves out when empty.
+const HOST_CONFIG_OMITEMPTY: &[&str] = &["StorageOpt", "Tmpfs", "Sysctls", "Runtime", "Mounts", "Init", "Annotations"];
+
+/// Whether `v` is what Go's `omitempty` leaves out.
+fn is_empty(v: &Value) -> bool {
+    match v {
+        Value::Null => true,
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        Value::String(s) => s.is_empty(),
+        Value::Array(a) => a.is_empty(),
+        Value::Object(o) => o.is_empty(),
+    }
+}
+
+/// `v` (an object, else a new one) with every key of `zero` it lacks and without the empty
+/// values of `omit`.
+fn fill(v: &mut Value, zero: Value, omit: &[&str]) {
+    if !v.is_object() {
+        *v = Value::Object(Map::new());
+    }
+    let Some(m) = v.as_object_mut() else { return };
+    if let Value::Object(z) = zero {
+        for (k, zv) in z {
+            m.entry(k).or_insert(zv);
+        }
+    }
+    m.retain(|k, v| !(omit.contains(&k.as_str()) && is_empty(v)));
+}
+
+/// A `container.Config` as Docker shows it: every key, the empty optional ones left out.
+pub fn config_shape(mut v: Value) -> Value {
+    // Every field of Docker's HealthConfig is left out when empty.
+    if let Some(Value::Object(h)) = v.get_mut("Healthcheck") {
+        h.retain(|_, x| !is_empty(x));
+    }
+    fill(&mut v, zero_config(), CONFIG_OMITEMPTY);
+    v
+}
+
+/// The endpoint of a container on the "none" network: berth's containers have a network
+/// namespace with loopback only, and no network objects (no ids, no addresses).
+fn none_endpoint() -> Value {
+    json!({
+        "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "",
+        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
+        "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null
+    })
+}
+
+/// The networks a container is on, by name: berth's "default" is what Docker calls "none"
+/// (loopback only), since berth makes no bridge.
+pub fn networks(_c: &Container) -> Value {
+    json!({ "none": none_endpoint() })
+}
+
+impl Daemon {
+    /// `GET /containers/{id}/json` completed to Docker's shape: `v` is berth's own answer.
+    pub fn complete_container_inspect(&self, c: &Container, v: &mut Value) {
+        let Some(m) = v.as_object_mut() else { return };
+        let dir = self.containers.dir_of(&c.id).join(super::etc_files::DIR);
+        let path = |name: &str| Value::from(dir.join(name).to_string_lossy().into_owned());
+        m.insert("ResolvConfPath".into(), path("resolv.conf"));
+        m.insert("HostnamePath".into(), path("hostname"));
+        m.insert("HostsPath".into(), path("hosts"));
+        // berth applies no SELinux labels nor AppArmor profiles.
+        m.insert("MountLabel".into(), "".into());
+        m.insert("ProcessLabel".into(), "".into());
+        m.insert("AppArmorProfile".into(), "".into());
+        let execs = self.execs.of_container(&c.id);
+        m.insert("ExecIDs".into(), if execs.is_empty() { Value::Null } else { Value::from(execs) });
+        m.insert("GraphDriver".into(), self.container_graph_driver(c));
+        m.entry("Mounts").or_insert_with(|| json!([]));
+        if let Some(config) = m.get_mut("Config") {
+            let mut cfg = config_shape(config.take());
+            cfg["Hostname"] = super::etc_files::hostname(c).into();
+            *config = cfg;
+        }
+        if let Some(hc) = m.get_mut("HostConfig") {
+            fill(hc, zero_host_config(), HOST_CONFIG_OMITEMPTY);
+            let privileged = c.host_config.privileged;
+            let (masked, readonly) =
+                if privileged { (Value::Null, Value::Null) } else { (json!(super::spec::MASKED_PATHS), json!(super::spec::READONLY_PATHS)) };
+            hc["MaskedPaths"] = masked;
+            hc["ReadonlyPaths"] = readonly;
+            hc["Runtime"] = self.config.runtime.oci_runtime().into();
+        }
+        let running = c.state.status == Status::Running && c.state.pid > 0;
+        m.insert(
+            "NetworkSettings".into(),
+            json!({
+                "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
+                "LinkLocalIPv6PrefixLen": 0, "Ports": {},
+                // The container's network namespace, while it has one.
+                "SandboxKey": if running { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
+                "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "",
+                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
+                "IPv6Gateway": "", "MacAddress": "", "Networks": networks(c)
+            }),
+        );
+    }
+
+    /// `GraphDriver` of container `c`: overlay2's layer dirs (init layer over the image's,
+    /// the container's upper, work and merged dirs); vfs has no data, as in Docker.
+    fn container_graph_driver(&self, c: &Container) -> Value {
+        let name = self.overlay.name();
+        let crate::storage::Driver::Overlay2(o) = &self.overlay else {
+            return json!({ "Name": name, "Data": null });
+        };
+        let base = o.dir().join(&c.id);
+        let mut lowers = vec![base.join("init")];
+        if let Ok(img) = self.images.get(&c.image_id) {
+            lowers.extend(self.lowers(&img));
+        }
+        let s = |p: std::path::PathBuf| p.to_string_lossy().into_owned();
+        let lower = lowers.into_iter().map(s).collect::<Vec<_>>().join(":");
+        json!({
+            "Name": name,
+            "Data": { "LowerDir": lower, "MergedDir": s(base.join("merged")), "UpperDir": s(base.join("upper")), "WorkDir": s(base.join("work")) }
+        })
+    }
+
+    /// `GraphDriver` of image `img`: with overlay2 its top layer's dir as `UpperDir` and the
+    /// layers below as `LowerDir` (when there are any); image layers are never mounted, so
+    /// they have no merged or work dir (empty).
+    pub fn image_graph_driver(&self, img: &Image) -> Value {
+        let name = self.overlay.name();
+        if !matches!(self.overlay, crate::storage::Driver::Overlay2(_)) {
+            return json!({ "Name": name, "Data": null });
+        }
+        let dirs: Vec<String> = self.lowers(img).into_iter().map(|p| p.to_string_lossy().into_owned()).collect();
+        let mut data = json!({ "MergedDir": "", "UpperDir": dirs.first().cloned().unwrap_or_default(), "WorkDir": "" });
+        if dirs.len() > 1 {
+            data["LowerDir"] = dirs[1..].join(":").into();
+        }
+        json!({ "Name": name, "Data": data })
+    }
+}
