@@ -94,7 +94,7 @@ fn formats_flow(d: &TestDaemon) {
 
     // top with ps options.
     same(d, &["top", "fa", "-o", "pid,comm,args"]);
-    same(d, &["container", "top", "fa"]);
+    same(d, &["container", "top", "fa", "-o", "pid,user,args"]);
 
     // events: a stop/rm's lifecycle, bounded, filtered and formatted.
     docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "fa"]);
@@ -127,11 +127,25 @@ fn formats_flow(d: &TestDaemon) {
     let tag: serde_json::Value = serde_json::from_str(ev.lines().next().unwrap_or_default()).expect("a json line");
     assert_eq!((tag["Action"].as_str(), tag["Actor"]["Attributes"]["name"].as_str()), (Some("tag"), Some("other/box:v1")), "{ev}");
 
+    // container prune: the same report from both clients, each pruning its own.
+    let mut ids = Vec::new();
+    for (name, label) in [("p1", "x=1"), ("p2", "x=2")] {
+        ids.push(docker_bin_ok(DOCKER, d, &["create", "--name", name, "-l", label, "busybox", "true"]).trim().to_owned());
+    }
+    let theirs = docker_bin_ok(DOCKER, d, &["container", "prune", "-f", "--filter", "label=x=1"]);
+    let ours = berth(d, &["container", "prune", "-f", "--filter", "label=x=2"]);
+    assert_eq!(theirs.replace(&ids[0], "ID"), ours.replace(&ids[1], "ID"), "{theirs}\n{ours}");
+    assert!(ours.starts_with(&format!("Deleted Containers:\n{}\n\nTotal reclaimed space: ", ids[1])), "{ours}");
+    assert_eq!(berth(d, &["ps", "-a", "--filter", "name=p", "-q"]), "");
+    let out = berth(d, &["system", "prune", "-f"]);
+    assert!(out.contains("Deleted Containers:") && out.trim_end().lines().last().is_some_and(|l| l.starts_with("Total reclaimed space:")), "{out}");
+    assert_eq!(berth(d, &["ps", "-a", "--filter", "status=exited", "-q"]), "", "system prune removed the stopped containers");
+    assert!(!d.berth(&["system", "prune", "-f", "--volumes"]).status.success(), "berth has no volumes: refused");
+
     // Bad input: both refuse it the same way.
     both_fail_saying(d, &["ps", "--filter", "bogus=1"], "invalid filter 'bogus'");
     both_fail_saying(d, &["inspect", "-f", "{{.Name", "fb"], "template parsing error");
     both_fail_saying(d, &["events", "--since", "yesterday", "--until", "1"], "yesterday");
-    docker_bin_ok(DOCKER, d, &["rm", "fb"]);
     docker_bin_ok(DOCKER, d, &["rmi", "other/box:v1"]);
 }
 
