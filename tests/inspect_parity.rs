@@ -156,6 +156,10 @@ fn compare(mode: &str, dk: &Inspected, bt: &Inspected) {
     assert_eq!(rows(&bt.history), rows(&dk.history), "{mode}: history rows\nberth: {:#}\ndockerd: {:#}", bt.history, dk.history);
     assert_eq!(bt.history[0]["Tags"], serde_json::json!(["committed:one"]), "{mode}");
     assert_eq!(bt.state_format["Running"], Value::Bool(true), "{mode}: {}", bt.state_format);
+    // Resource settings nobody asked for read as dockerd records them.
+    for k in ["PidsLimit", "MemorySwappiness", "Memory", "NanoCpus", "CpuShares", "OomKillDisable", "ShmSize", "IpcMode", "CgroupnsMode"] {
+        assert_eq!(bt.plain["HostConfig"][k], dk.plain["HostConfig"][k], "{mode}: HostConfig.{k}");
+    }
 }
 
 /// Values that are berth's own, not zero stand-ins: the overlay dirs exist, the hostname is

@@ -56,6 +56,10 @@ impl Daemon {
         let mut host_config = req.host_config;
         // Docker records its default, so inspect shows the size /dev/shm gets.
         host_config.shm_size = super::mounts::shm_size(&host_config)?;
+        // "No limit" is recorded as Docker records it: a pids limit of 0 or below, and the
+        // kernel's swappiness (-1), are no value at all (inspect shows null).
+        host_config.pids_limit = host_config.pids_limit.filter(|p| *p > 0);
+        host_config.memory_swappiness = host_config.memory_swappiness.filter(|s| *s != -1);
         // And the namespace modes it gives (Docker's defaults: private IPC; the host's
         // cgroup namespace on cgroup v1, a private one on v2).
         if host_config.ipc_mode.is_empty() {
