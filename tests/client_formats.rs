@@ -96,11 +96,60 @@ fn formats_flow(d: &TestDaemon) {
     same(d, &["top", "fa", "-o", "pid,comm,args"]);
     same(d, &["container", "top", "fa", "-o", "pid,user,args"]);
 
+    let tops =
+        berth(d, &["events", "--since", &t0, "--until", &now(), "--filter", "event=top", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);
+    assert_eq!(tops, "top fa\n".repeat(4), "each top is an event, as Docker's");
+
+    docker_bin_ok(DOCKER, d, &["commit", "-m", "snap", "fa", "snap:1"]);
+    let tmp = common::TempDir::new("cfx");
+    docker_bin_ok(DOCKER, d, &["export", "-o", &tmp.path().join("fa.tar").to_string_lossy(), "fa"]);
+    let made = berth(
+        d,
+        &[
+            "events",
+            "--since",
+            &t0,
+            "--until",
+            &now(),
+            "--filter",
+            "event=commit",
+            "--filter",
+            "event=export",
+            "--format",
+            "{{.Action}} {{.Actor.Attributes.name}} {{.Actor.Attributes.comment}}",
+        ],
+    );
+    assert_eq!(made, "commit fa snap\nexport fa <no value>\n");
+    docker_bin_ok(DOCKER, d, &["rmi", "snap:1"]);
+
     // events: a stop/rm's lifecycle, bounded, filtered and formatted.
     docker_bin_ok(DOCKER, d, &["stop", "-t", "0", "fa"]);
     docker_bin_ok(DOCKER, d, &["rm", "fa"]);
     let t1 = now();
-    let ev = same(d, &["events", "--since", &t0, "--until", &t1, "--filter", "container=fa"]);
+    let ev = same(
+        d,
+        &[
+            "events",
+            "--since",
+            &t0,
+            "--until",
+            &t1,
+            "--filter",
+            "container=fa",
+            "--filter",
+            "event=create",
+            "--filter",
+            "event=start",
+            "--filter",
+            "event=kill",
+            "--filter",
+            "event=die",
+            "--filter",
+            "event=stop",
+            "--filter",
+            "event=destroy",
+        ],
+    );
     let actions: Vec<&str> = ev.lines().filter_map(|l| l.split(' ').nth(2)).collect();
     // In this order; a stop may send a second kill (KILL after TERM), logged before or
     // after the die it caused, as in Docker.

@@ -214,6 +214,8 @@ impl Daemon {
         let changes = self.overlay.changes(&id, &lowers)?;
         let img = self.images.commit(&spec, |w| changes.write_tar(w).map_err(std::io::Error::other))?;
         tracing::info!(container = %id, image = %img.id, "committed");
+        let image_ref = img.tags.first().cloned().unwrap_or_default();
+        self.container_event(&c, "commit", &[("comment", spec.comment.clone()), ("imageID", img.id.clone()), ("imageRef", image_ref)]);
         Ok(img.id)
     }
 
@@ -224,6 +226,7 @@ impl Daemon {
         let c = self.containers.get(&id)?;
         let image = self.images.get(&c.image_id)?;
         self.overlay.export(&id, &self.lowers(&image), out)?;
+        self.container_event(&c, "export", &[]);
         Ok(())
     }
 

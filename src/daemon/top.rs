@@ -82,7 +82,9 @@ impl super::Daemon {
                 String::from_utf8_lossy(&out.stderr).trim()
             )));
         }
-        parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(DaemonError::Setup)
+        let top = parse_ps(&String::from_utf8_lossy(&out.stdout), &pids).map_err(DaemonError::Setup)?;
+        self.container_event(&c, "top", &[]);
+        Ok(top)
     }
 }
 
