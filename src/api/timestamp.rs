@@ -28,6 +28,39 @@ pub fn parse(name: &str, value: &str) -> Result<Option<DateTime<Utc>>, Timestamp
     DateTime::from_timestamp(secs, nanos).map(Some).ok_or_else(err)
 }
 
+/// Go's `time.ParseDuration`, in nanoseconds ("1h30m", "1.5s", "300ms").
+pub fn go_duration(s: &str) -> Option<i128> {
+    let (neg, mut rest) = match s.strip_prefix('-') {
+        Some(r) => (true, r),
+        None => (false, s.strip_prefix('+').unwrap_or(s)),
+    };
+    if rest.is_empty() || rest == "0" {
+        return (rest == "0").then_some(0);
+    }
+    let mut total: f64 = 0.0;
+    while !rest.is_empty() {
+        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
+        if num_len == 0 {
+            return None;
+        }
+        let n: f64 = rest[..num_len].parse().ok()?;
+        rest = &rest[num_len..];
+        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
+        let scale = match &rest[..unit_len] {
+            "ns" => 1.0,
+            "us" | "µs" | "μs" => 1e3,
+            "ms" => 1e6,
+            "s" => 1e9,
+            "m" => 60e9,
+            "h" => 3600e9,
+            _ => return None,
+        };
+        total += n * scale;
+        rest = &rest[unit_len..];
+    }
+    Some(if neg { -(total as i128) } else { total as i128 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

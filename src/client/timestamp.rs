@@ -10,7 +10,8 @@ pub fn api_timestamp(value: &str, now_nanos: i128) -> Result<String, ClientError
     if value.is_empty() {
         return Ok(String::new());
     }
-    if let Some(d) = go_duration(value) {
+    // "0" is Unix time 0, not a zero duration (as docker's GetTimestamp reads it).
+    if let Some(d) = crate::api::timestamp::go_duration(value).filter(|_| value != "0") {
         return Ok(secs_nanos(now_nanos - d));
     }
     let parsed = chrono::DateTime::parse_from_rfc3339(value)
@@ -33,39 +34,6 @@ fn secs_nanos(n: i128) -> String {
     format!("{}.{:09}", n.div_euclid(1_000_000_000), n.rem_euclid(1_000_000_000))
 }
 
-/// Go's `time.ParseDuration`, in nanoseconds ("1h30m", "1.5s", "300ms").
-fn go_duration(s: &str) -> Option<i128> {
-    let (neg, mut rest) = match s.strip_prefix('-') {
-        Some(r) => (true, r),
-        None => (false, s.strip_prefix('+').unwrap_or(s)),
-    };
-    if rest.is_empty() || rest == "0" {
-        return (rest == "0").then_some(0);
-    }
-    let mut total: f64 = 0.0;
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.')).unwrap_or(rest.len());
-        if num_len == 0 {
-            return None;
-        }
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let scale = match &rest[..unit_len] {
-            "ns" => 1.0,
-            "us" | "µs" | "μs" => 1e3,
-            "ms" => 1e6,
-            "s" => 1e9,
-            "m" => 60e9,
-            "h" => 3600e9,
-            _ => return None,
-        };
-        total += n * scale;
-        rest = &rest[unit_len..];
-    }
-    Some(if neg { -(total as i128) } else { total as i128 })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -80,5 +48,6 @@ mod tests {
         assert_eq!(api_timestamp("1700000000.25", now).ok().as_deref(), Some("1700000000.25"));
         assert!(api_timestamp("yesterday", now).is_err());
         assert!(api_timestamp("10x", now).is_err());
+        assert_eq!(api_timestamp("0", now).ok().as_deref(), Some("0"));
     }
 }

@@ -17,33 +17,6 @@ pub struct ContainersPruneReport {
     pub space_reclaimed: u64,
 }
 
-/// A Go duration (`10m`, `1h30m`, `1.5h`, `300ms`): None if `s` is not one.
-fn go_duration(s: &str) -> Option<chrono::Duration> {
-    let mut rest = s;
-    let mut total = 0f64;
-    if rest.is_empty() {
-        return None;
-    }
-    while !rest.is_empty() {
-        let num_len = rest.find(|c: char| !(c.is_ascii_digit() || c == '.'))?;
-        let n: f64 = rest[..num_len].parse().ok()?;
-        rest = &rest[num_len..];
-        let unit_len = rest.find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len());
-        let unit = match &rest[..unit_len] {
-            "ns" => 1e-9,
-            "us" | "µs" => 1e-6,
-            "ms" => 1e-3,
-            "s" => 1.0,
-            "m" => 60.0,
-            "h" => 3600.0,
-            _ => return None,
-        };
-        rest = &rest[unit_len..];
-        total += n * unit;
-    }
-    chrono::Duration::from_std(std::time::Duration::try_from_secs_f64(total).ok()?).ok()
-}
-
 /// A time as Docker's prune `until` takes it (`GetTimestamp`): Unix seconds with an optional
 /// fraction, a duration before `now` (`24h`), an RFC 3339 time, or a date/time without a
 /// zone (UTC).
@@ -56,8 +29,8 @@ pub fn parse_until(value: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, Dae
     if value.bytes().next().is_some_and(|b| b.is_ascii_digit()) && value.bytes().all(|b| b.is_ascii_digit() || b == b'.') {
         return crate::api::timestamp::parse("until", value).ok().flatten().ok_or_else(bad);
     }
-    if let Some(d) = go_duration(value) {
-        return Ok(now - d);
+    if let Some(d) = crate::api::timestamp::go_duration(value) {
+        return Ok(now - chrono::Duration::nanoseconds(i64::try_from(d).map_err(|_| bad())?));
     }
     if let Ok(t) = DateTime::parse_from_rfc3339(value) {
         return Ok(t.with_timezone(&Utc));
