@@ -56,7 +56,9 @@ fn formats_flow(d: &TestDaemon) {
     let names = same(d, &["ps", "-a", "--format", "table {{.Names}}\t{{.Image}}\t{{.Labels}}\t{{.State}}"]);
     assert!(names.starts_with("NAMES") && names.contains("fa ") && names.contains("fb "), "{names}");
     assert_eq!(same(d, &["ps", "-a", "--filter", "name=fa", "--format", "{{.Names}} {{.Command}}"]), "fa \"sleep 1000\"\n");
-    let exited = same(d, &["ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.Status}}"]);
+    // (Status says "N seconds ago", which may tick between the two calls: compared apart.)
+    assert_eq!(same(d, &["ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.State}}"]), "fb exited\n");
+    let exited = berth(d, &["ps", "-a", "--filter", "status=exited", "--format", "{{.Names}} {{.Status}}"]);
     assert!(exited.starts_with("fb Exited (3) ") && exited.lines().count() == 1, "{exited}");
     assert_eq!(same(d, &["ps", "-a", "--filter", "label=app=db", "--format", "{{.Names}}"]), "fb\n");
     assert_eq!(same(d, &["ps", "-q", "--filter", "ancestor=busybox", "--no-trunc"]).trim().len(), 64);
@@ -95,6 +97,10 @@ fn formats_flow(d: &TestDaemon) {
     // top with ps options.
     same(d, &["top", "fa", "-o", "pid,comm,args"]);
     same(d, &["container", "top", "fa", "-o", "pid,user,args"]);
+    // stats --format, on the columns that do not move between two samples.
+    assert_eq!(same(d, &["stats", "--no-stream", "--format", "{{.Name}} {{.PIDs}} {{len .ID}}", "fa"]), "fa 1 12\n");
+    let table = same(d, &["stats", "--no-stream", "--format", "table {{.Name}}\t{{.PIDs}}", "fa"]);
+    assert_eq!(table, "NAME      PIDS\nfa        1\n");
 
     let tops =
         berth(d, &["events", "--since", &t0, "--until", &now(), "--filter", "event=top", "--format", "{{.Action}} {{.Actor.Attributes.name}}"]);

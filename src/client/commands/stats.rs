@@ -15,6 +15,7 @@ use crate::api::types::ContainerSummary;
 use crate::client::error::{ClientError, Result};
 use crate::client::format::{bytes_size, human_size, table};
 use crate::client::http::{empty, EngineClient, Query};
+use crate::client::template::Format;
 
 /// `berth stats`' flags.
 #[derive(clap::Args, Debug, Clone, Default)]
@@ -28,11 +29,31 @@ pub struct StatsArgs {
     /// Do not truncate output
     #[arg(long)]
     pub no_trunc: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
     #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 const HEADER: [&str; 8] = ["CONTAINER ID", "NAME", "CPU %", "MEM USAGE / LIMIT", "MEM %", "NET I/O", "BLOCK I/O", "PIDS"];
+
+/// docker's default `stats` table, and the fields its templates see (in [`row`]'s order).
+const STATS_TABLE: &str = "table {{.ID}}\\t{{.Name}}\\t{{.CPUPerc}}\\t{{.MemUsage}}\\t{{.MemPerc}}\\t{{.NetIO}}\\t{{.BlockIO}}\\t{{.PIDs}}";
+const FIELDS: [&str; 8] = ["ID", "Name", "CPUPerc", "MemUsage", "MemPerc", "NetIO", "BlockIO", "PIDs"];
+
+/// The rows as `--format` renders them (or docker's table without one).
+fn render(format: Option<&Format>, rows: &[Vec<String>]) -> Result<String> {
+    let Some(f) = format else { return Ok(table(&HEADER, rows)) };
+    let ctx = |cells: &[String], container: &str| {
+        let mut m: serde_json::Map<String, Value> = FIELDS.iter().zip(cells).map(|(k, v)| ((*k).to_owned(), Value::String(v.clone()))).collect();
+        m.insert("Container".into(), Value::String(container.to_owned()));
+        Value::Object(m)
+    };
+    let header: Vec<String> = HEADER.iter().map(|h| (*h).to_owned()).collect();
+    let items: Vec<Value> = rows.iter().map(|r| ctx(r, r.first().map(String::as_str).unwrap_or_default())).collect();
+    f.render_all(&ctx(&header, "CONTAINER"), &items)
+}
 
 fn u(v: &Value) -> f64 {
     v.as_f64().unwrap_or(0.0)
@@ -128,6 +149,10 @@ async fn targets(client: &EngineClient, a: &StatsArgs) -> Result<Vec<String>> {
 
 /// `berth stats [OPTIONS] [CONTAINER...]`.
 pub async fn stats(client: &EngineClient, a: &StatsArgs) -> Result<u8> {
+    let format = match a.format.as_deref().filter(|f| !f.is_empty()) {
+        Some(f) => Some(Format::list(f, STATS_TABLE)?),
+        None => None,
+    };
     let ids = targets(client, a).await?;
     if a.no_stream {
         let mut rows = Vec::new();
@@ -136,7 +161,7 @@ pub async fn stats(client: &EngineClient, a: &StatsArgs) -> Result<u8> {
             let s = client.get_value(&container_path(id, &format!("/stats{q}"))).await?;
             rows.push(row(id, &s, a.no_trunc));
         }
-        print!("{}", table(&HEADER, &rows));
+        print!("{}", render(format.as_ref(), &rows)?);
         return Ok(0);
     }
     let latest: Arc<Mutex<BTreeMap<String, Value>>> = Arc::default();
@@ -166,7 +191,7 @@ pub async fn stats(client: &EngineClient, a: &StatsArgs) -> Result<u8> {
             ids.iter().filter_map(|id| map.get(id).map(|s| row(id, s, a.no_trunc))).collect()
         };
         // Clear the screen and redraw from the top, as the docker CLI does.
-        let out = format!("\x1b[2J\x1b[H{}", table(&HEADER, &rows));
+        let out = format!("\x1b[2J\x1b[H{}", render(format.as_ref(), &rows)?);
         std::io::Write::write_all(&mut std::io::stdout(), out.as_bytes()).map_err(|e| ClientError::io("write stats", e))?;
         std::io::Write::flush(&mut std::io::stdout()).map_err(|e| ClientError::io("write stats", e))?;
     }
