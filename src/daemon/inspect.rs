@@ -3,8 +3,10 @@
 //! where it has none (no networks: the "none" network's empty endpoint; no volumes:
 //! no binds). Keys Docker leaves out when empty (`omitempty`) are left out the same way.
 
+// Go's `omitempty` leaves out the same zero values create reads as "not asked for".
 use super::container::{Container, Status};
 use super::Daemon;
+use crate::api::create_fields::is_empty;
 use crate::image::Image;
 use serde_json::{json, Map, Value};
 
@@ -38,18 +40,6 @@ fn zero_host_config() -> Value {
 
 /// Keys of `HostConfig` Docker leaves out when empty.
 const HOST_CONFIG_OMITEMPTY: &[&str] = &["StorageOpt", "Tmpfs", "Sysctls", "Runtime", "Mounts", "Init", "Annotations"];
-
-/// Whether `v` is what Go's `omitempty` leaves out.
-fn is_empty(v: &Value) -> bool {
-    match v {
-        Value::Null => true,
-        Value::Bool(b) => !b,
-        Value::Number(n) => n.as_f64() == Some(0.0),
-        Value::String(s) => s.is_empty(),
-        Value::Array(a) => a.is_empty(),
-        Value::Object(o) => o.is_empty(),
-    }
-}
 
 /// `v` (an object, else a new one) with every key of `zero` it lacks and without the empty
 /// values of `omit`.

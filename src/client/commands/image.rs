@@ -14,19 +14,26 @@ use hyper::body::Frame;
 use hyper::Method;
 use tokio::io::{AsyncRead, AsyncReadExt};
 
+/// An image's (repository, tag) rows as docker lists them: `<none>` for what is missing.
+fn repo_tag_rows(img: &ImageSummary) -> Vec<(String, String)> {
+    let tags: Vec<(String, String)> = img
+        .repo_tags
+        .iter()
+        .filter(|t| t.as_str() != "<none>:<none>")
+        .map(|t| split_repo_tag(t))
+        .map(|(r, t)| (r, if t.is_empty() { "<none>".to_owned() } else { t }))
+        .collect();
+    if tags.is_empty() {
+        return vec![("<none>".to_owned(), "<none>".to_owned())];
+    }
+    tags
+}
+
 /// Renders `berth images` (or the id list with `quiet`) at time `now`.
 pub fn render_images(list: &[ImageSummary], quiet: bool, now: i64) -> String {
     let mut rows = Vec::new();
     for img in list {
-        let tags: Vec<(String, String)> = img
-            .repo_tags
-            .iter()
-            .filter(|t| t.as_str() != "<none>:<none>")
-            .map(|t| split_repo_tag(t))
-            .map(|(r, t)| (r, if t.is_empty() { "<none>".to_owned() } else { t }))
-            .collect();
-        let tags = if tags.is_empty() { vec![("<none>".to_owned(), "<none>".to_owned())] } else { tags };
-        for (repo, tag) in tags {
+        for (repo, tag) in repo_tag_rows(img) {
             rows.push(vec![repo, tag, short_id(&img.id), ago(img.created, now), human_size(img.size)]);
         }
     }
@@ -59,17 +66,7 @@ fn images_contexts(list: &[ImageSummary], opts: &ImagesOptions, now: i64) -> Vec
     let mut rows = Vec::new();
     for img in list {
         let id = if opts.no_trunc { img.id.clone() } else { short_id(&img.id) };
-        let mut tags: Vec<(String, String)> = img
-            .repo_tags
-            .iter()
-            .filter(|t| t.as_str() != "<none>:<none>")
-            .map(|t| split_repo_tag(t))
-            .map(|(r, t)| (r, if t.is_empty() { "<none>".to_owned() } else { t }))
-            .collect();
-        if tags.is_empty() {
-            tags.push(("<none>".to_owned(), "<none>".to_owned()));
-        }
-        for (repo, tag) in tags {
+        for (repo, tag) in repo_tag_rows(img) {
             let digest = img
                 .repo_digests
                 .iter()
