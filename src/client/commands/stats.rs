@@ -17,22 +17,17 @@ use crate::client::format::{bytes_size, human_size, table};
 use crate::client::http::{empty, EngineClient, Query};
 use crate::client::template::Format;
 
-/// `berth stats`' flags.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct StatsArgs {
+/// What `berth stats` was asked.
+#[derive(Debug, Clone, Default)]
+pub struct StatsOptions {
     /// Show all containers (default shows just running)
-    #[arg(short, long)]
     pub all: bool,
     /// Disable streaming stats and only pull the first result
-    #[arg(long)]
     pub no_stream: bool,
     /// Do not truncate output
-    #[arg(long)]
     pub no_trunc: bool,
     /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template)
-    #[arg(long)]
     pub format: Option<String>,
-    #[arg(value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
@@ -133,7 +128,7 @@ pub fn row(id: &str, s: &Value, no_trunc: bool) -> Vec<String> {
 }
 
 /// The containers to show: those named (resolved to ids), else every running one (`-a`: all).
-async fn targets(client: &EngineClient, a: &StatsArgs) -> Result<Vec<String>> {
+async fn targets(client: &EngineClient, a: &StatsOptions) -> Result<Vec<String>> {
     if a.containers.is_empty() {
         let q = Query::new().flag("all", a.all).encode();
         let list: Vec<ContainerSummary> = client.get_json(&format!("/containers/json{q}")).await?;
@@ -148,7 +143,7 @@ async fn targets(client: &EngineClient, a: &StatsArgs) -> Result<Vec<String>> {
 }
 
 /// `berth stats [OPTIONS] [CONTAINER...]`.
-pub async fn stats(client: &EngineClient, a: &StatsArgs) -> Result<u8> {
+pub async fn stats(client: &EngineClient, a: &StatsOptions) -> Result<u8> {
     let format = match a.format.as_deref().filter(|f| !f.is_empty()) {
         Some(f) => Some(Format::list(f, STATS_TABLE)?),
         None => None,

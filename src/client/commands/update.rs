@@ -7,56 +7,43 @@ use super::container_path;
 use crate::client::error::{ClientError, Result};
 use crate::client::http::EngineClient;
 
-/// `berth update`'s flags.
-#[derive(clap::Args, Debug, Clone, Default)]
-pub struct UpdateArgs {
+/// What `berth update` was asked: each limit a flag set.
+#[derive(Debug, Clone, Default)]
+pub struct UpdateOptions {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable
-    #[arg(long = "blkio-weight")]
     pub blkio_weight: Option<u16>,
     /// Limit CPU CFS (Completely Fair Scheduler) period
-    #[arg(long = "cpu-period")]
     pub cpu_period: Option<i64>,
     /// Limit CPU CFS (Completely Fair Scheduler) quota
-    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
     pub cpu_quota: Option<i64>,
     /// CPU shares (relative weight)
-    #[arg(short = 'c', long = "cpu-shares")]
     pub cpu_shares: Option<i64>,
     /// Number of CPUs
-    #[arg(long, value_parser = parse_cpus)]
     pub cpus: Option<i64>,
     /// CPUs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-cpus")]
     pub cpuset_cpus: Option<String>,
     /// MEMs in which to allow execution (0-3, 0,1)
-    #[arg(long = "cpuset-mems")]
     pub cpuset_mems: Option<String>,
     /// Memory limit
-    #[arg(short = 'm', long, value_parser = parse_bytes)]
     pub memory: Option<i64>,
     /// Memory soft limit
-    #[arg(long = "memory-reservation", value_parser = parse_bytes)]
     pub memory_reservation: Option<i64>,
     /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
-    #[arg(long = "memory-swap", value_parser = parse_swap, allow_hyphen_values = true)]
     pub memory_swap: Option<i64>,
     /// Tune container pids limit (set -1 for unlimited)
-    #[arg(long = "pids-limit", allow_hyphen_values = true)]
     pub pids_limit: Option<i64>,
     /// Restart policy to apply when a container exits
-    #[arg(long, value_parser = super::run::parse_restart)]
     pub restart: Option<crate::api::types::RestartPolicy>,
-    #[arg(required = true, value_name = "CONTAINER")]
     pub containers: Vec<String>,
 }
 
 /// `--memory 128m` as the docker CLI reads it (binary units).
-fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
+pub fn parse_bytes(s: &str) -> std::result::Result<i64, String> {
     crate::units::parse_ram_bytes(s).map_err(|e| format!("invalid argument {s:?}: {e}"))
 }
 
 /// `--memory-swap`: a size, or -1 for unlimited.
-fn parse_swap(s: &str) -> std::result::Result<i64, String> {
+pub fn parse_swap(s: &str) -> std::result::Result<i64, String> {
     if s.trim() == "-1" {
         return Ok(-1);
     }
@@ -64,7 +51,7 @@ fn parse_swap(s: &str) -> std::result::Result<i64, String> {
 }
 
 /// `--cpus 1.5` as NanoCpus (the docker CLI's NanoCPUs: a decimal, nine digits at most).
-fn parse_cpus(s: &str) -> std::result::Result<i64, String> {
+pub fn parse_cpus(s: &str) -> std::result::Result<i64, String> {
     let v: f64 = s.trim().parse().map_err(|_| format!("invalid argument {s:?}: failed to parse {s:?} as a rational number"))?;
     if !v.is_finite() || v < 0.0 {
         return Err(format!("invalid argument {s:?}: value is negative"));
@@ -77,7 +64,7 @@ fn parse_cpus(s: &str) -> std::result::Result<i64, String> {
 }
 
 /// The UpdateConfig body of `a`: only the fields a flag set.
-pub fn body(a: &UpdateArgs) -> Value {
+pub fn body(a: &UpdateOptions) -> Value {
     let mut m = Map::new();
     let mut put = |k: &str, v: Option<Value>| {
         if let Some(v) = v {
@@ -101,7 +88,7 @@ pub fn body(a: &UpdateArgs) -> Value {
 
 /// `berth update [OPTIONS] CONTAINER...`: prints each container updated, the daemon's
 /// error for each that was not; 1 if any failed.
-pub async fn update(client: &EngineClient, a: &UpdateArgs) -> Result<u8> {
+pub async fn update(client: &EngineClient, a: &UpdateOptions) -> Result<u8> {
     let body = body(a);
     if body.as_object().is_some_and(|m| m.is_empty()) {
         return Err(ClientError::Invalid("you must provide one or more flags when using this command".into()));
@@ -131,7 +118,7 @@ mod tests {
 
     #[test]
     fn only_the_flags_given_are_sent() {
-        let a = UpdateArgs { memory: Some(128 << 20), pids_limit: Some(20), cpus: parse_cpus("1.5").ok(), ..Default::default() };
+        let a = UpdateOptions { memory: Some(128 << 20), pids_limit: Some(20), cpus: parse_cpus("1.5").ok(), ..Default::default() };
         assert_eq!(body(&a), json!({ "Memory": 134217728, "PidsLimit": 20, "NanoCpus": 1_500_000_000i64 }));
         assert!(parse_cpus("x").is_err());
         assert_eq!(parse_swap("-1"), Ok(-1));

@@ -42,9 +42,9 @@ pub enum Cmd {
     /// Rename a container
     Rename(RenameArgs),
     /// Update configuration of one or more containers
-    Update(update::UpdateArgs),
+    Update(UpdateArgs),
     /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
+    Stats(StatsArgs),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainer),
     /// Display the running processes of a container
@@ -156,7 +156,7 @@ pub enum ContainerCmd {
     /// Start one or more stopped containers
     Start(Containers),
     /// Display a live stream of container(s) resource usage statistics
-    Stats(stats::StatsArgs),
+    Stats(StatsArgs),
     /// Stop one or more running containers
     Stop(StopArgs),
     /// Display the running processes of a container
@@ -164,7 +164,7 @@ pub enum ContainerCmd {
     /// Unpause all processes within one or more containers
     Unpause(Containers),
     /// Update configuration of one or more containers
-    Update(update::UpdateArgs),
+    Update(UpdateArgs),
     /// Block until one or more containers stop, then print their exit codes
     Wait(Containers),
 }
@@ -470,6 +470,96 @@ pub struct CommitArgs {
     pub container: String,
     /// REPOSITORY[:TAG]
     pub reference: Option<String>,
+}
+
+/// `berth update`'s flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct UpdateArgs {
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable
+    #[arg(long = "blkio-weight")]
+    pub blkio_weight: Option<u16>,
+    /// Limit CPU CFS (Completely Fair Scheduler) period
+    #[arg(long = "cpu-period")]
+    pub cpu_period: Option<i64>,
+    /// Limit CPU CFS (Completely Fair Scheduler) quota
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    pub cpu_quota: Option<i64>,
+    /// CPU shares (relative weight)
+    #[arg(short = 'c', long = "cpu-shares")]
+    pub cpu_shares: Option<i64>,
+    /// Number of CPUs
+    #[arg(long, value_parser = update::parse_cpus)]
+    pub cpus: Option<i64>,
+    /// CPUs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-cpus")]
+    pub cpuset_cpus: Option<String>,
+    /// MEMs in which to allow execution (0-3, 0,1)
+    #[arg(long = "cpuset-mems")]
+    pub cpuset_mems: Option<String>,
+    /// Memory limit
+    #[arg(short = 'm', long, value_parser = update::parse_bytes)]
+    pub memory: Option<i64>,
+    /// Memory soft limit
+    #[arg(long = "memory-reservation", value_parser = update::parse_bytes)]
+    pub memory_reservation: Option<i64>,
+    /// Swap limit equal to memory plus swap: -1 to enable unlimited swap
+    #[arg(long = "memory-swap", value_parser = update::parse_swap, allow_hyphen_values = true)]
+    pub memory_swap: Option<i64>,
+    /// Tune container pids limit (set -1 for unlimited)
+    #[arg(long = "pids-limit", allow_hyphen_values = true)]
+    pub pids_limit: Option<i64>,
+    /// Restart policy to apply when a container exits
+    #[arg(long, value_parser = crate::client::commands::run::parse_restart)]
+    pub restart: Option<crate::api::types::RestartPolicy>,
+    #[arg(required = true, value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+impl UpdateArgs {
+    /// The library's options.
+    pub fn options(self) -> update::UpdateOptions {
+        update::UpdateOptions {
+            blkio_weight: self.blkio_weight,
+            cpu_period: self.cpu_period,
+            cpu_quota: self.cpu_quota,
+            cpu_shares: self.cpu_shares,
+            cpus: self.cpus,
+            cpuset_cpus: self.cpuset_cpus,
+            cpuset_mems: self.cpuset_mems,
+            memory: self.memory,
+            memory_reservation: self.memory_reservation,
+            memory_swap: self.memory_swap,
+            pids_limit: self.pids_limit,
+            restart: self.restart,
+            containers: self.containers,
+        }
+    }
+}
+
+/// `berth stats`' flags.
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct StatsArgs {
+    /// Show all containers (default shows just running)
+    #[arg(short, long)]
+    pub all: bool,
+    /// Disable streaming stats and only pull the first result
+    #[arg(long)]
+    pub no_stream: bool,
+    /// Do not truncate output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
+    #[arg(value_name = "CONTAINER")]
+    pub containers: Vec<String>,
+}
+
+impl StatsArgs {
+    /// The library's options.
+    pub fn options(self) -> stats::StatsOptions {
+        stats::StatsOptions { all: self.all, no_stream: self.no_stream, no_trunc: self.no_trunc, format: self.format, containers: self.containers }
+    }
 }
 
 #[derive(clap::Args, Debug)]
