@@ -28,11 +28,12 @@ fn init_flow(d: &TestDaemon) {
     assert_eq!(out.status.code(), Some(7), "{}", String::from_utf8_lossy(&out.stderr));
 
     // An orphan (a background sleep whose shell exited) is reparented to the init, which
-    // reaps it: its /proc entry goes away instead of staying a zombie. The loop ends as soon
-    // as it is gone; only a failure waits the whole 10 s.
-    let script = "sh -c 'sleep 0.3 &'; i=0; \
-                  while grep -qsx sleep /proc/[0-9]*/comm && [ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done; \
-                  if grep -qsx sleep /proc/[0-9]*/comm; then grep -s State /proc/[0-9]*/status | grep -v 'S (sleeping)'; echo not-reaped; else echo reaped; fi";
+    // reaps it: its /proc entry goes away instead of staying a zombie. The orphan is watched
+    // by its pid (printed by the shell that forks it), so the check cannot run before the
+    // child has exec'd. The loop ends as soon as it is gone; only a failure waits 10 s.
+    let script = "p=$(sh -c 'sleep 0.3 >/dev/null & echo $!'); i=0; \
+                  while [ -e /proc/$p ] && [ $i -lt 100 ]; do usleep 100000; i=$((i+1)); done; \
+                  if [ -e /proc/$p ]; then grep -s State /proc/$p/status; echo not-reaped; else echo reaped; fi";
     assert_eq!(ok(DOCKER, d, &["run", "--rm", "--init", "busybox", "sh", "-c", script]).trim(), "reaped");
 
     // `docker stop` signals PID 1; the init passes SIGTERM to the command, which dies of it
