@@ -16,6 +16,7 @@ pub mod init;
 pub mod inroot;
 pub mod logging;
 pub mod logs;
+pub mod net;
 pub mod proto;
 pub mod roles;
 pub mod runtime;

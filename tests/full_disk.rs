@@ -4,16 +4,14 @@
 
 mod common;
 
-use common::{docker, docker_ok, wait_until, TempDir, TestDaemon};
+use common::{docker, docker_ok, wait_until, TestDaemon};
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// A daemon whose `--root` is a 20 MB tmpfs (unmounted with the temp dir).
 fn daemon_on_small_tmpfs(tag: &str, monolithic: bool) -> TestDaemon {
-    let dir = TempDir::new(tag);
-    let n: u32 = rand::random();
-    let mut d = TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None };
+    let mut d = TestDaemon::unstarted(tag, monolithic);
     std::fs::create_dir_all(d.root()).expect("mkdir root");
     let st = Command::new("mount").args(["-t", "tmpfs", "-o", "size=20m,mode=0700", "tmpfs"]).arg(d.root()).status().expect("mount");
     assert!(st.success(), "mount tmpfs on {}", d.root().display());

@@ -8,7 +8,7 @@
 
 mod common;
 
-use common::{busybox_tar, make_busybox_rootfs, role, wait_until, TempDir, TestDaemon};
+use common::{busybox_tar, make_busybox_rootfs, role, wait_until, TestDaemon};
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -59,13 +59,12 @@ fn connect_results(sockets: &[PathBuf], nobody: bool) -> Vec<(String, String)> {
 
 /// A daemon on fresh dirs, not started yet.
 fn new_daemon(tag: &str, monolithic: bool) -> TestDaemon {
-    let n: u32 = rand::random();
-    TestDaemon { dir: TempDir::new(tag), monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None }
+    TestDaemon::unstarted(tag, monolithic)
 }
 
 /// berthd for `d` (its usual arguments), started by a shell that first sets `umask`.
 fn berthd(d: &TestDaemon, umask: &str, extra: &[&str]) -> Command {
-    let mut cmd = Command::new("/bin/sh");
+    let mut cmd = d.netns.cmd("/bin/sh");
     cmd.arg("-c").arg(format!("umask {umask}; exec \"$0\" \"$@\"")).arg(role("berthd"));
     if !extra.contains(&"-H") {
         cmd.arg("-H").arg(d.host());

@@ -4,6 +4,7 @@
 
 pub mod engines;
 pub mod http;
+pub mod netns;
 pub mod pty;
 
 use std::path::{Path, PathBuf};
@@ -189,6 +190,8 @@ pub struct TestDaemon {
     pub monolithic: bool,
     pub cgroup_parent: String,
     pub daemon: Option<std::process::Child>,
+    /// The network namespace berthd runs in (its bridges, veths and rules stay there).
+    pub netns: netns::NetNs,
 }
 
 impl TestDaemon {
@@ -214,11 +217,17 @@ impl TestDaemon {
 
     /// Starts a daemon in either mode with extra berthd arguments.
     pub fn with_args(tag: &str, monolithic: bool, extra: &[&str]) -> Self {
-        let dir = TempDir::new(tag);
-        let n: u32 = rand::random();
-        let mut d = TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None };
+        let mut d = Self::unstarted(tag, monolithic);
         d.start_with(extra);
         d
+    }
+
+    /// A daemon's fresh dirs, cgroup parent name and network namespace, not started yet.
+    pub fn unstarted(tag: &str, monolithic: bool) -> Self {
+        let dir = TempDir::new(tag);
+        let n: u32 = rand::random();
+        let netns = netns::NetNs::new_in(dir.path());
+        TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None, netns }
     }
 
     pub fn root(&self) -> PathBuf {
@@ -243,7 +252,7 @@ impl TestDaemon {
     pub fn start_with(&mut self, extra: &[&str]) {
         let _ = std::fs::remove_file(self.socket());
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).expect("daemon log");
-        let mut cmd = Command::new(role("berthd"));
+        let mut cmd = self.netns.cmd(role("berthd"));
         cmd.arg("-H")
             .arg(self.host())
             .arg("--root")
