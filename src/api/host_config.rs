@@ -46,6 +46,11 @@ pub struct HostConfig {
     pub auto_remove: bool,
     #[serde(deserialize_with = "null_default")]
     pub network_mode: String,
+    /// `-p`: `80/tcp` to its host bindings.
+    pub port_bindings: Option<BTreeMap<String, Option<Vec<PortBinding>>>>,
+    /// `-P`: every exposed port on an ephemeral host port.
+    #[serde(deserialize_with = "null_default")]
+    pub publish_all_ports: bool,
     #[serde(deserialize_with = "null_default")]
     pub cgroup_parent: String,
     /// `name:ip` lines for /etc/hosts (`--add-host`).
@@ -104,6 +109,16 @@ pub struct HostConfig {
     /// `--device-write-iops`.
     #[serde(rename = "BlkioDeviceWriteIOps")]
     pub blkio_device_write_iops: Option<Vec<ThrottleDevice>>,
+}
+
+/// One host binding of a published port (`-p [HostIp:][HostPort:]port`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct PortBinding {
+    #[serde(deserialize_with = "null_default")]
+    pub host_ip: String,
+    #[serde(deserialize_with = "null_default")]
+    pub host_port: String,
 }
 
 /// A block device's weight (`HostConfig.BlkioWeightDevice`).

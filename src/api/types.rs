@@ -47,6 +47,11 @@ pub struct ContainerConfig {
     pub stop_timeout: Option<i64>,
     /// The health probe (`--health-*`, else the image's `HEALTHCHECK`).
     pub healthcheck: Option<HealthConfig>,
+    /// Ports the container listens on (`--expose`, the image's `EXPOSE`): `80/tcp` keys.
+    pub exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
+    /// `--mac-address` as API versions before 1.44 send it (later ones in the endpoint).
+    #[serde(deserialize_with = "null_default", skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
 }
 
 /// `Config.Healthcheck` (a container's or an image's): the probe and its timing, durations
@@ -137,6 +142,50 @@ pub struct ContainerCreateRequest {
     pub config: ContainerConfig,
     #[serde(deserialize_with = "null_default")]
     pub host_config: HostConfig,
+    /// The networks to join at create and their endpoint settings.
+    pub networking_config: Option<NetworkingConfig>,
+}
+
+/// `NetworkingConfig` of a create body.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct NetworkingConfig {
+    pub endpoints_config: Option<std::collections::BTreeMap<String, EndpointSettings>>,
+}
+
+/// What a client asks of one endpoint (`EndpointSettings` of create and network connect).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointSettings {
+    #[serde(rename = "IPAMConfig")]
+    pub ipam_config: Option<EndpointIpamConfig>,
+    pub links: Option<Vec<String>>,
+    pub aliases: Option<Vec<String>>,
+    #[serde(deserialize_with = "null_default")]
+    pub mac_address: String,
+    pub driver_opts: Option<std::collections::BTreeMap<String, String>>,
+    #[serde(rename = "NetworkID", deserialize_with = "null_default")]
+    pub network_id: String,
+    #[serde(rename = "EndpointID", deserialize_with = "null_default")]
+    pub endpoint_id: String,
+    #[serde(deserialize_with = "null_default")]
+    pub gateway: String,
+    #[serde(rename = "IPAddress", deserialize_with = "null_default")]
+    pub ip_address: String,
+    #[serde(deserialize_with = "null_default")]
+    pub gw_priority: i64,
+}
+
+/// `IPAMConfig` of an endpoint: static addresses.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase", default)]
+pub struct EndpointIpamConfig {
+    #[serde(rename = "IPv4Address", deserialize_with = "null_default")]
+    pub ipv4_address: String,
+    #[serde(rename = "IPv6Address", deserialize_with = "null_default")]
+    pub ipv6_address: String,
+    #[serde(rename = "LinkLocalIPs")]
+    pub link_local_ips: Option<Vec<String>>,
 }
 
 /// Answer of `POST /containers/create`.

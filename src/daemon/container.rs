@@ -76,6 +76,11 @@ pub struct Container {
     /// Stopped or killed through the API: no restart policy brings it back (but `always`
     /// does when the daemon starts, as Docker's).
     pub manually_stopped: bool,
+    /// The networks it is on, by name, with what it asked of each (none for the host, none
+    /// and container network modes).
+    pub networks: std::collections::BTreeMap<String, super::network::EndpointConfig>,
+    /// Its network namespace and endpoints while it runs (bridge networks).
+    pub sandbox: Option<super::network::Sandbox>,
 }
 
 impl Container {

@@ -24,6 +24,8 @@ pub enum ErrorKind {
     InvalidParameter,
     /// Nothing to do: 304.
     NotModified,
+    /// Refused whatever the request's form (removing a network in use): 403.
+    Forbidden,
     /// Credentials missing or refused: 401.
     Unauthorized,
     /// berth does not implement it: 501.
@@ -95,6 +97,9 @@ pub enum DaemonError {
     /// A stored image config is not JSON.
     #[error("image config {id}: {source}")]
     ImageConfig { id: String, source: serde_json::Error },
+    /// Networks: their records, links, rules and addresses.
+    #[error(transparent)]
+    Network(#[from] super::network::NetworkError),
 }
 
 impl DaemonError {
@@ -122,6 +127,7 @@ impl DaemonError {
             DaemonError::Conflict(_) => ErrorKind::Conflict,
             DaemonError::BadRequest(_) | DaemonError::Mount(_) => ErrorKind::InvalidParameter,
             DaemonError::NotModified(_) => ErrorKind::NotModified,
+            DaemonError::Network(e) => e.kind(),
             DaemonError::Seccomp(e) => match e {
                 ProfileError::Decode(_) | ProfileError::Invalid { .. } => ErrorKind::InvalidParameter,
                 ProfileError::KernelVersion(_) => ErrorKind::System,

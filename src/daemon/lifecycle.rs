@@ -51,6 +51,15 @@ impl Daemon {
         super::blkio::block_io(&req.host_config, &crate::runtime::cgroups::support::support()).map_err(DaemonError::BadRequest)?;
         super::etc_files::check(&req.host_config)?;
         super::mounts::check(&req.host_config)?;
+        // The image's exposed ports join the container's own (Docker's merge).
+        let mut exposed: std::collections::BTreeMap<String, serde_json::Value> = img.exposed_ports.clone().unwrap_or_default();
+        exposed.extend(req.config.exposed_ports.clone().unwrap_or_default());
+        let mut exposed_keys = Vec::new();
+        for k in exposed.keys() {
+            let (port, proto) = super::network::plan::port_key(k)?;
+            exposed_keys.push(format!("{port}/{proto}"));
+        }
+        let networks = self.plan_networks(&req, &exposed_keys)?;
         let id = crate::util::random_id();
         let log_path = self.containers.dir_of(&id).join(format!("{id}-json.log"));
         let mut host_config = req.host_config;
@@ -70,6 +79,7 @@ impl Daemon {
         }
         host_config.log_config = self.effective_log_config(host_config.log_config)?;
         let mut config = req.config;
+        config.exposed_ports = (!exposed_keys.is_empty()).then(|| exposed_keys.iter().map(|k| (k.clone(), serde_json::json!({}))).collect());
         if config.working_dir.is_empty() {
             config.working_dir = img.working_dir.clone();
         }
@@ -99,6 +109,8 @@ impl Daemon {
             log_path: log_path.to_string_lossy().into_owned(),
             restart_count: 0,
             manually_stopped: false,
+            networks,
+            sandbox: None,
         };
         self.containers.insert(c)?;
         self.container_event_of(&id, "create", &[]);
@@ -168,6 +180,13 @@ impl Daemon {
         }
         let image = self.images.get(&c.image_id)?;
         let rootfs = self.overlay.mount(id, &self.lowers(&image))?;
+        let net = match self.start_network(&c) {
+            Ok(n) => n,
+            Err(e) => {
+                self.unmount_all(id);
+                return Err(e);
+            }
+        };
         let prepared = (|| {
             // The container's User, else its image's, resolved in its own root filesystem.
             let user_spec = if c.config.user.is_empty() { &image.config.config.user } else { &c.config.user };
@@ -185,8 +204,15 @@ impl Daemon {
             let v2 = crate::runtime::cgroups::is_v2();
             super::namespaces::apply(&mut spec, &c.host_config, own_shm.as_deref(), v2, |kind, name| self.namespace_donor(kind, name))
                 .map_err(DaemonError::BadRequest)?;
+            super::namespaces::set_network(&mut spec, &net.netns);
+            if let Some(h) = &net.hostname {
+                spec["hostname"] = h.clone().into();
+            }
             // /etc/hostname, hosts and resolv.conf over the image's, after the system mounts.
-            let managed = super::etc_files::prepare(&self.containers.dir_of(id), &c)?;
+            let managed = match &net.shared_etc {
+                Some(m) => m.clone(),
+                None => super::etc_files::prepare(&self.containers.dir_of(id), &c, &net.etc)?,
+            };
             if let Some(mounts) = spec["mounts"].as_array_mut() {
                 mounts.extend(managed);
             }
@@ -280,6 +306,7 @@ impl Daemon {
     /// Unmounts what a start of container `id` mounted on the host: its rootfs and its
     /// shareable /dev/shm (failures are logged: a later release or reconcile tries again).
     pub(super) fn unmount_all(&self, id: &str) {
+        self.stop_network(id);
         if !self.cp.busy(id)
             && let Err(e) = self.overlay.unmount(id)
         {

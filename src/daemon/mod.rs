@@ -23,10 +23,12 @@ pub mod monolithic;
 pub mod mounts;
 pub mod names;
 pub mod namespaces;
+pub mod network;
 pub mod prune;
 pub mod ps;
 pub mod reconcile;
 pub mod restart;
+mod sandbox;
 pub mod seccomp_profile;
 pub mod shm;
 pub mod spec;
@@ -82,6 +84,8 @@ pub struct DaemonConfig {
     pub storage_driver: String,
     /// The init of `--init` containers (`--init-path`), bound at /sbin/docker-init.
     pub init_path: PathBuf,
+    /// The default bridge and the host's networking options.
+    pub net: network::NetConfig,
 }
 
 /// With containerd's runc shim, this executable, which the shim runs as its logging binary:
@@ -114,6 +118,8 @@ pub struct Daemon {
     pub config: DaemonConfig,
     pub images: ImageStore,
     pub containers: ContainerStore,
+    /// Networks (bridge, host, none and user-defined ones).
+    pub networks: network::Networks,
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
@@ -152,6 +158,7 @@ impl Daemon {
         crate::fsperm::secure_daemon_store(&config.root);
         let images = ImageStore::open(&config.root)?;
         let containers = ContainerStore::open(&config.root)?;
+        let networks = network::Networks::open(&config.root, config.net.clone())?;
         let overlay = Driver::open(&config.root, &config.storage_driver)?;
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<TaskEvent>();
         let (resync_tx, mut resync_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -179,6 +186,7 @@ impl Daemon {
             config,
             images,
             containers,
+            networks,
             overlay,
             backend,
             events,
@@ -189,6 +197,7 @@ impl Daemon {
             restarts: Default::default(),
             cp: Default::default(),
         });
+        daemon.start_networking();
         let restarts = daemon.restarts_at_daemon_start();
         daemon.reconcile().await;
         daemon.restart_at_daemon_start(restarts);
@@ -326,6 +335,7 @@ impl Daemon {
     /// rootfs: afterwards none of its processes, cgroups, runtime state or mounts is left.
     async fn release(&self, id: &str) -> Result<(), DaemonError> {
         reconcile::purge(&self.backend, id, PURGE_TIMEOUT).await?;
+        self.stop_network(id);
         // A copy in flight keeps the mount (and unmounts it when it ends).
         if !self.cp.busy(id) {
             self.overlay.unmount(id)?;

@@ -181,6 +181,21 @@ pub fn apply(
     Ok(())
 }
 
+/// Points the spec's network namespace where a start's networking says: a path to join, a
+/// new one (left as [`apply`] made it), or none at all (the daemon's own, `host`).
+pub fn set_network(spec: &mut Value, ns: &super::sandbox::NetNs) {
+    let Some(list) = spec["linux"]["namespaces"].as_array_mut() else { return };
+    match ns {
+        super::sandbox::NetNs::New => {}
+        super::sandbox::NetNs::Host => list.retain(|n| n["type"] != "network"),
+        super::sandbox::NetNs::Join(p) => {
+            for n in list.iter_mut().filter(|n| n["type"] == "network") {
+                n["path"] = p.to_string_lossy().into_owned().into();
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

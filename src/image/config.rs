@@ -34,6 +34,8 @@ pub struct RunConfig {
     pub healthcheck: Option<crate::api::types::HealthConfig>,
     /// `LABEL`s, which its containers inherit.
     pub labels: Option<std::collections::HashMap<String, String>>,
+    /// `EXPOSE`d ports (`80/tcp` keys), which its containers inherit.
+    pub exposed_ports: Option<std::collections::BTreeMap<String, serde_json::Value>>,
 }
 
 /// `rootfs` of the image config: the layers' uncompressed digests.

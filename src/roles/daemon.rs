@@ -54,6 +54,24 @@ struct Args {
     /// whose docker-init role is the init].
     #[arg(long = "init-path")]
     init_path: Option<PathBuf>,
+    /// The default bridge's Linux name; `none`: no default bridge network.
+    #[arg(short = 'b', long = "bridge", default_value = "berth0")]
+    bridge: String,
+    /// The default bridge's address and prefix (its subnet's gateway), e.g. 172.17.0.1/16.
+    #[arg(long = "bip", default_value = "172.17.0.1/16")]
+    bip: ipnet::IpNet,
+    /// MTU of the default bridge and its containers' interfaces.
+    #[arg(long = "mtu")]
+    mtu: Option<u32>,
+    /// Containers on the default bridge may talk to each other.
+    #[arg(long = "icc", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    icc: bool,
+    /// Masquerade containers' outbound traffic.
+    #[arg(long = "ip-masq", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    ip_masq: bool,
+    /// Turn on IP forwarding in the daemon's network namespace.
+    #[arg(long = "ip-forward", default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, default_missing_value = "true")]
+    ip_forward: bool,
 }
 
 /// Entry point of the daemon role.
@@ -113,7 +131,18 @@ async fn run(args: Args) -> anyhow::Result<()> {
             Some(p) => p,
             None => std::env::current_exe().map_err(|e| anyhow::anyhow!("finding this executable (the default --init-path): {e}"))?,
         },
+        net: crate::daemon::network::NetConfig {
+            bridge: (args.bridge != "none").then(|| args.bridge.clone()),
+            bridge_ip: args.bip,
+            mtu: args.mtu,
+            icc: args.icc,
+            ip_masq: args.ip_masq,
+            ip_forward: args.ip_forward,
+        },
     };
+    if args.bridge.len() > 15 {
+        anyhow::bail!("--bridge {}: a Linux interface name has at most 15 characters", args.bridge);
+    }
     let gid = crate::fsperm::api_socket_group(args.group.as_deref()).map_err(|e| anyhow::anyhow!("-G: {e}"))?;
     // Before anything else: a socket path that is not ours stops the start untouched.
     crate::fsperm::claim_socket_path(&socket).map_err(|e| anyhow::anyhow!("API socket: {e}"))?;

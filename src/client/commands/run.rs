@@ -85,6 +85,7 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             },
             ..Default::default()
         },
+        networking_config: None,
     }
 }
 

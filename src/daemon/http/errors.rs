@@ -32,6 +32,7 @@ fn status_of(kind: ErrorKind) -> StatusCode {
         ErrorKind::Conflict => StatusCode::CONFLICT,
         ErrorKind::InvalidParameter => StatusCode::BAD_REQUEST,
         ErrorKind::NotModified => StatusCode::NOT_MODIFIED,
+        ErrorKind::Forbidden => StatusCode::FORBIDDEN,
         ErrorKind::Unauthorized => StatusCode::UNAUTHORIZED,
         ErrorKind::NotImplemented => StatusCode::NOT_IMPLEMENTED,
         ErrorKind::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
