@@ -66,20 +66,21 @@ pub fn config_shape(mut v: Value) -> Value {
     v
 }
 
-/// The endpoint of a container on the "none" network: berth's containers have a network
-/// namespace with loopback only, and no network objects (no ids, no addresses).
-fn none_endpoint() -> Value {
-    json!({
-        "IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": "", "EndpointID": "",
-        "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "IPv6Gateway": "", "GlobalIPv6Address": "",
-        "GlobalIPv6PrefixLen": 0, "MacAddress": "", "DriverOpts": null
-    })
-}
-
-/// The networks a container is on, by name: berth's "default" is what Docker calls "none"
-/// (loopback only), since berth makes no bridge.
-pub fn networks(_c: &Container) -> Value {
-    json!({ "none": none_endpoint() })
+/// The networks a container is on, by name, in `EndpointSettings` shape: what it asked
+/// for, with its endpoint's addresses while it runs.
+pub fn networks(c: &Container) -> Value {
+    let mut out = serde_json::Map::new();
+    for (name, cfg) in &c.networks {
+        let ep = c.sandbox.as_ref().and_then(|sb| sb.endpoints.get(name));
+        let dns = (name != "bridge" && name != "host" && name != "none").then(|| {
+            let mut names = vec![c.name.trim_start_matches('/').to_owned()];
+            names.extend(cfg.aliases.iter().cloned());
+            names.push(c.id.chars().take(12).collect());
+            names
+        });
+        out.insert(name.clone(), super::network::inspect::endpoint(cfg, ep, dns));
+    }
+    Value::Object(out)
 }
 
 impl Daemon {
@@ -114,16 +115,31 @@ impl Daemon {
             hc["Runtime"] = self.config.runtime.oci_runtime().into();
         }
         let running = c.state.status == Status::Running && c.state.pid > 0;
+        let networks = networks(c);
+        // The deprecated top-level fields repeat the default bridge's endpoint.
+        let bridge = networks.get("bridge").cloned().unwrap_or(Value::Null);
+        let top = |k: &str, zero: Value| bridge.get(k).cloned().unwrap_or(zero);
+        let sandbox = c.sandbox.as_ref().filter(|_| running);
+        let exposed: Vec<String> = c.config.exposed_ports.iter().flatten().map(|(k, _)| k.clone()).collect();
+        let key = match sandbox {
+            Some(sb) => sb.key.to_string_lossy().into_owned(),
+            // A container in another's namespace, or the host's, or loopback only.
+            None if running => format!("/proc/{}/ns/net", c.state.pid),
+            None => String::new(),
+        };
         m.insert(
             "NetworkSettings".into(),
             json!({
-                "Bridge": "", "SandboxID": "", "HairpinMode": false, "LinkLocalIPv6Address": "",
-                "LinkLocalIPv6PrefixLen": 0, "Ports": {},
-                // The container's network namespace, while it has one.
-                "SandboxKey": if running { format!("/proc/{}/ns/net", c.state.pid) } else { String::new() },
-                "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null, "EndpointID": "", "Gateway": "",
-                "GlobalIPv6Address": "", "GlobalIPv6PrefixLen": 0, "IPAddress": "", "IPPrefixLen": 0,
-                "IPv6Gateway": "", "MacAddress": "", "Networks": networks(c)
+                "Bridge": "", "SandboxID": sandbox.map(|s| s.id.clone()).unwrap_or_default(), "HairpinMode": false,
+                "LinkLocalIPv6Address": "", "LinkLocalIPv6PrefixLen": 0,
+                "Ports": super::network::inspect::ports(&exposed, sandbox.map(|s| s.ports.as_slice()).unwrap_or_default()),
+                "SandboxKey": key,
+                "SecondaryIPAddresses": null, "SecondaryIPv6Addresses": null,
+                "EndpointID": top("EndpointID", "".into()), "Gateway": top("Gateway", "".into()),
+                "GlobalIPv6Address": top("GlobalIPv6Address", "".into()), "GlobalIPv6PrefixLen": top("GlobalIPv6PrefixLen", 0.into()),
+                "IPAddress": top("IPAddress", "".into()), "IPPrefixLen": top("IPPrefixLen", 0.into()),
+                "IPv6Gateway": top("IPv6Gateway", "".into()), "MacAddress": top("MacAddress", "".into()),
+                "Networks": networks
             }),
         );
     }

@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod names;
 pub mod namespaces;
 pub mod network;
+mod networks;
 pub mod prune;
 pub mod ps;
 pub mod reconcile;

@@ -64,6 +64,24 @@ fn networks_of(c: &Container) -> Vec<String> {
     super::inspect::networks(c).as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
 }
 
+/// The host ports container `c` publishes while it runs, as (port, proto).
+fn published_of(c: &Container) -> Vec<(u16, String)> {
+    c.sandbox.iter().flat_map(|sb| sb.ports.iter().map(|p| (p.host_port, p.proto.clone()))).collect()
+}
+
+/// The ports container `c` exposes, as (port, proto).
+fn exposed_of(c: &Container) -> Vec<(u16, String)> {
+    c.config.exposed_ports.iter().flatten().filter_map(|(k, _)| super::network::plan::port_key(k).ok()).collect()
+}
+
+/// Whether a checked `publish`/`expose` value (`port[-port][/proto]`) matches one of `ports`.
+fn port_filter_matches(value: &str, ports: &[(u16, String)]) -> bool {
+    let (range, proto) = value.split_once('/').unwrap_or((value, "tcp"));
+    let (a, b) = range.split_once('-').unwrap_or((range, range));
+    let (Ok(a), Ok(b)) = (a.parse::<u16>(), b.parse::<u16>()) else { return false };
+    ports.iter().any(|(p, pr)| (a..=b).contains(p) && pr.eq_ignore_ascii_case(proto))
+}
+
 /// Checks a `publish`/`expose` value as Docker reads it: `port[-port][/proto]`, no ':'.
 fn check_port_filter(key: &str, value: &str) -> Result<(), DaemonError> {
     if value.contains(':') {
@@ -86,9 +104,7 @@ impl Daemon {
     pub fn list_containers(&self, opts: &ListOptions) -> Result<Vec<Container>, DaemonError> {
         let f = &opts.filters;
         f.only(APPLIED)?;
-        // berth's containers have no published or exposed ports (no networks to publish
-        // on: they are on "none"), so a valid port filter matches none, as in Docker for
-        // containers on "none". A malformed one is refused as Docker does.
+        // A malformed port filter is refused as Docker does.
         for key in ["publish", "expose"] {
             for v in f.get(key) {
                 check_port_filter(key, v)?;
@@ -149,7 +165,8 @@ impl Daemon {
             })
             .filter(|c| f.get("volume").is_empty() || f.get("volume").iter().any(|v| mounts_of(c).iter().any(|m| m == v)))
             .filter(|c| f.get("network").is_empty() || f.get("network").iter().any(|n| networks_of(c).contains(n)))
-            .filter(|_| f.get("publish").is_empty() && f.get("expose").is_empty())
+            .filter(|c| f.get("publish").iter().all(|v| port_filter_matches(v, &published_of(c))))
+            .filter(|c| f.get("expose").iter().all(|v| port_filter_matches(v, &exposed_of(c))))
             .filter(|_| is_task != Some(true))
             .filter(|c| before.is_none_or(|t| c.created < t))
             .filter(|c| since.is_none_or(|t| c.created > t))

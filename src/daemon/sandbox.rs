@@ -127,7 +127,7 @@ impl Daemon {
 
     /// Makes the bridge of network `n` if it is not there (a daemon start, a bridge someone
     /// removed).
-    fn ensure_bridge(&self, n: &Network) -> Result<(), DaemonError> {
+    pub(super) fn ensure_bridge(&self, n: &Network) -> Result<(), DaemonError> {
         let gateways: Vec<ipnet::IpNet> = n
             .pools
             .iter()
@@ -139,7 +139,7 @@ impl Daemon {
     }
 
     /// Joins sandbox `sb` to network `n` as `cfg` asks (the ops lock is held).
-    fn join(&self, sb: &mut Sandbox, n: &Network, cfg: &EndpointConfig) -> Result<super::network::Endpoint, DaemonError> {
+    pub(super) fn join_network(&self, sb: &mut Sandbox, n: &Network, cfg: &EndpointConfig) -> Result<super::network::Endpoint, DaemonError> {
         self.ensure_bridge(n)?;
         let taken = endpoint::reserved(n, self.addresses_on(&n.id));
         Ok(endpoint::attach(sb, n, cfg, &taken)?)
@@ -194,7 +194,7 @@ impl Daemon {
                 order.sort_by_key(|(name, _)| *name != &main.name);
                 for (name, cfg) in order {
                     let n = self.networks.get(&cfg.network_id).map_err(|_| NetworkError::NotFound(name.clone()))?;
-                    let ep = self.join(&mut sb, &n, cfg);
+                    let ep = self.join_network(&mut sb, &n, cfg);
                     self.containers.update(&c.id, |r| r.sandbox = Some(sb.clone()))?;
                     let ep = ep?;
                     etc.own.extend(ep.ipv4.map(|n| n.addr()));

@@ -17,6 +17,23 @@ use axum::Json;
 use futures::StreamExt;
 use std::collections::HashMap;
 
+/// `Ports` of a `ps` entry: each published binding, then each exposed port not published.
+fn ps_ports(c: &crate::daemon::container::Container) -> Vec<serde_json::Value> {
+    let maps = c.sandbox.as_ref().map(|s| s.ports.clone()).unwrap_or_default();
+    let mut out: Vec<serde_json::Value> = maps
+        .iter()
+        .map(|p| serde_json::json!({ "IP": p.host_ip.to_string(), "PrivatePort": p.container_port, "PublicPort": p.host_port, "Type": p.proto }))
+        .collect();
+    for k in c.config.exposed_ports.iter().flatten().map(|(k, _)| k) {
+        if let Ok((port, proto)) = crate::daemon::network::plan::port_key(k)
+            && !maps.iter().any(|m| m.container_port == port && m.proto == proto)
+        {
+            out.push(serde_json::json!({ "PrivatePort": port, "Type": proto }));
+        }
+    }
+    out
+}
+
 /// The `ps` entry of `c` at time `now` (sizes left out).
 pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::DateTime<chrono::Utc>) -> ContainerSummary {
     ContainerSummary {
@@ -28,7 +45,7 @@ pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::Date
         created: c.created.timestamp(),
         state: c.state_name().into(),
         status: c.status_text(now),
-        ports: vec![],
+        ports: ps_ports(c),
         labels: c.config.labels.clone().unwrap_or_default(),
         host_config: serde_json::json!({ "NetworkMode": c.host_config.network_mode }),
         network_settings: serde_json::json!({ "Networks": crate::daemon::inspect::networks(c) }),

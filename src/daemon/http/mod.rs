@@ -18,6 +18,7 @@ mod errors;
 mod events;
 mod exec;
 mod images;
+mod networks;
 mod resources;
 mod serve;
 mod system;
@@ -32,6 +33,7 @@ use containers::*;
 use events::*;
 use exec::*;
 use images::*;
+use networks::*;
 use resources::*;
 use system::*;
 
@@ -114,6 +116,12 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/images/load", post(images_load))
         .route("/images/get", get(images_get))
         .route("/images/{*name}", get(image_named).post(image_named).delete(image_named))
+        .route("/networks", get(networks_list))
+        .route("/networks/create", post(network_create))
+        .route("/networks/prune", post(networks_prune))
+        .route("/networks/{id}", get(network_inspect).delete(network_remove))
+        .route("/networks/{id}/connect", post(network_connect))
+        .route("/networks/{id}/disconnect", post(network_disconnect))
         .route("/containers/json", get(containers_list))
         .route("/containers/prune", post(containers_prune))
         .route("/distribution/{*name}", get(distribution_inspect))
