@@ -72,13 +72,7 @@ pub fn networks(c: &Container) -> Value {
     let mut out = serde_json::Map::new();
     for (name, cfg) in &c.networks {
         let ep = c.sandbox.as_ref().and_then(|sb| sb.endpoints.get(name));
-        let dns = (name != "bridge" && name != "host" && name != "none").then(|| {
-            let mut names = vec![c.name.trim_start_matches('/').to_owned()];
-            names.extend(cfg.aliases.iter().cloned());
-            names.push(c.id.chars().take(12).collect());
-            names
-        });
-        out.insert(name.clone(), super::network::inspect::endpoint(cfg, ep, dns));
+        out.insert(name.clone(), super::network::inspect::endpoint(cfg, ep));
     }
     Value::Object(out)
 }

@@ -59,9 +59,9 @@ fn mounts_of(_c: &Container) -> Vec<String> {
     Vec::new()
 }
 
-/// The networks (names; berth's have no ids) container `c` is on: see [`super::inspect::networks`].
+/// The networks container `c` is on, by name and by id (the `network` filter takes either).
 fn networks_of(c: &Container) -> Vec<String> {
-    super::inspect::networks(c).as_object().map(|m| m.keys().cloned().collect()).unwrap_or_default()
+    c.networks.iter().flat_map(|(name, e)| [name.clone(), e.network_id.clone()]).collect()
 }
 
 /// The host ports container `c` publishes while it runs, as (port, proto).

@@ -58,7 +58,6 @@ pub fn network(n: &Network, members: &[Member]) -> Value {
         "Created": n.created.to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         "Scope": "local",
         "Driver": n.driver,
-        "EnableIPv4": n.driver == "bridge",
         "EnableIPv6": n.enable_ipv6,
         "IPAM": {
             "Driver": "default",
@@ -76,9 +75,9 @@ pub fn network(n: &Network, members: &[Member]) -> Value {
     })
 }
 
-/// `EndpointSettings` of a container on a network: what it asked for (`cfg`), and while it
-/// runs its endpoint `ep`; `dns_names` on networks with the embedded DNS server.
-pub fn endpoint(cfg: &EndpointConfig, ep: Option<&Endpoint>, dns_names: Option<Vec<String>>) -> Value {
+/// `EndpointSettings` of a container on a network (API 1.41's keys): what it asked for
+/// (`cfg`), and while it runs its endpoint `ep`.
+pub fn endpoint(cfg: &EndpointConfig, ep: Option<&Endpoint>) -> Value {
     let ipam = if cfg.ipv4.is_some() || cfg.ipv6.is_some() {
         let mut m = Map::new();
         if let Some(ip) = cfg.ipv4 {
@@ -99,7 +98,6 @@ pub fn endpoint(cfg: &EndpointConfig, ep: Option<&Endpoint>, dns_names: Option<V
         "Aliases": if cfg.aliases.is_empty() { Value::Null } else { json!(cfg.aliases) },
         "MacAddress": if ep.mac.is_empty() { cfg.mac.clone().unwrap_or_default() } else { ep.mac.clone() },
         "DriverOpts": null,
-        "GwPriority": 0,
         "NetworkID": cfg.network_id,
         "EndpointID": ep.endpoint_id,
         "Gateway": gw(ep.gateway4),
@@ -108,7 +106,6 @@ pub fn endpoint(cfg: &EndpointConfig, ep: Option<&Endpoint>, dns_names: Option<V
         "IPv6Gateway": gw(ep.gateway6),
         "GlobalIPv6Address": ep.ipv6.map(|n| n.addr().to_string()).unwrap_or_default(),
         "GlobalIPv6PrefixLen": ep.ipv6.map(|n| n.prefix_len()).unwrap_or(0),
-        "DNSNames": dns_names,
     })
 }
 
