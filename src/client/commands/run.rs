@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub sig_proxy: bool,
     pub image: String,
     pub cmd: Vec<String>,
+    /// `--network`, `-p`, `--dns`... (see [`run_net`](super::run_net)).
+    pub net: super::run_net::NetOptions,
 }
 
 /// Docker's `-e KEY` (no '='): takes KEY's value from our environment when it is set.
@@ -86,6 +88,14 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
             ..Default::default()
         },
     }
+}
+
+/// The JSON body of `POST /containers/create` for `opts`: [`create_request`] with the
+/// network members docker's CLI sends; an error is docker's message for a bad flag.
+pub fn create_body(opts: &RunOptions) -> Result<serde_json::Value> {
+    let mut body = serde_json::to_value(create_request(opts))?;
+    super::run_net::apply(&opts.net, &mut body).map_err(ClientError::Invalid)?;
+    Ok(body)
 }
 
 /// `--restart NAME[:MAX]` as the docker CLI reads it; the daemon checks the policy itself.
@@ -189,7 +199,7 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
         return Err(ClientError::Invalid("the input device is not a TTY".into()));
     }
-    let req = create_request(&opts);
+    let req = create_body(&opts)?;
     let path = format!("/containers/create{}", Query::new().set_opt("name", opts.name.as_deref()).encode());
     let created: ContainerCreateResponse = match client.post_json(&path, &req).await {
         Ok(c) => c,

@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{attach, container, exec, image, registry, run, stats, system, update};
+use crate::client::commands::{attach, container, exec, image, network, port, registry, run, stats, system, update};
 use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{CommandFactory, Parser};
 use std::ffi::OsString;
@@ -85,6 +85,7 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 sig_proxy: a.sig_proxy,
                 image,
                 cmd: it.collect(),
+                net: a.net.options(),
             };
             run::run(client, opts).await
         }
@@ -195,6 +196,19 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 container::inspect(client, &a.containers, &opts).await
             }
         },
+        Cmd::Network(n) => match n {
+            NetworkCmd::Create(a) => network::create(client, &a.options()).await,
+            NetworkCmd::Ls(a) => {
+                let opts = network::LsOptions { quiet: a.quiet, no_trunc: a.no_trunc, filters: a.filter, format: a.format };
+                network::ls(client, &opts).await
+            }
+            NetworkCmd::Inspect(a) => network::inspect(client, &a.networks, a.format.as_deref(), a.verbose).await,
+            NetworkCmd::Rm(a) => network::rm(client, &a.networks, a.force).await,
+            NetworkCmd::Connect(a) => network::connect(client, &a.options()).await,
+            NetworkCmd::Disconnect(a) => network::disconnect(client, &a.network, &a.container, a.force).await,
+            NetworkCmd::Prune(a) => network::prune(client, a.force, &a.filter).await,
+        },
+        Cmd::Port(a) => port::port(client, &a.container, a.private_port.as_deref()).await,
         Cmd::System(SystemCmd::Df { verbose }) => system::df(client, verbose).await,
         Cmd::System(SystemCmd::Prune(a)) => system::prune(client, a.all, a.force, a.volumes, &a.filter).await,
         Cmd::Version(a) => system::version(client, a.format.as_deref()).await,
