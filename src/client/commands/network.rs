@@ -289,11 +289,28 @@ fn ls_header() -> Value {
     })
 }
 
+/// The keys a format asks with `.Label "key"`.
+fn label_keys(format: &str) -> Vec<String> {
+    static CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| regex::Regex::new(r#"\.Label\s+"((?:[^"\\]|\\.)*)""#).ok());
+    match &*CALL {
+        Some(re) => re.captures_iter(format).filter_map(|c| c.get(1)).map(|m| m.as_str().to_owned()).collect(),
+        None => Vec::new(),
+    }
+}
+
 /// Renders `network ls` for `list` (already fetched).
 pub fn render_ls(list: &mut [Value], o: &LsOptions) -> Result<String> {
     list.sort_by(|a, b| natural_cmp(a["Name"].as_str().unwrap_or_default(), b["Name"].as_str().unwrap_or_default()));
     let format = o.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("table");
-    let rows: Vec<Value> = list.iter().map(|n| ls_context(n, o.no_trunc)).collect();
+    let mut rows: Vec<Value> = list.iter().map(|n| ls_context(n, o.no_trunc)).collect();
+    // docker's `.Label "k"` is "" on a network without k (gtmpl's index would say <no value>).
+    for key in label_keys(format) {
+        for r in rows.iter_mut() {
+            if let Some(m) = r["_labels"].as_object_mut() {
+                m.entry(key.clone()).or_insert_with(|| json!(""));
+            }
+        }
+    }
     if o.quiet && format == "table" {
         return Ok(rows.iter().map(|r| format!("{}\n", r["ID"].as_str().unwrap_or_default())).collect());
     }
@@ -323,10 +340,6 @@ pub async fn inspect(client: &EngineClient, names: &[String], format: Option<&st
         match client.get_text(&network_path(name, &q)).await {
             Ok(v) => found.push(v),
             Err(e @ ClientError::Connect { .. }) => return Err(e),
-            Err(e) if e.status() == Some(404) => {
-                eprintln!("Error: No such network: {name}");
-                code = 1;
-            }
             Err(e) => {
                 eprintln!("{e}");
                 code = 1;
@@ -353,6 +366,10 @@ pub async fn rm(client: &EngineClient, names: &[String], force: bool) -> Result<
                 code = 1;
             }
         }
+    }
+    if code != 0 {
+        // docker 28 ends a partly failed `network rm` with its bare status error's text.
+        eprintln!("exit status {code}");
     }
     Ok(code)
 }
