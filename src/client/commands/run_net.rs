@@ -402,10 +402,8 @@ pub fn apply(o: &NetOptions, body: &mut Value) -> Result<(), String> {
         .collect::<Result<Vec<_>, _>>()?;
     let dns_search = o.dns_search.iter().map(|d| check_dns_search(d)).collect::<Result<Vec<_>, _>>()?;
     let extra_hosts = o.add_hosts.iter().map(|h| parse_add_host(h)).collect::<Result<Vec<_>, _>>()?;
-    if let Some(mac) = &o.mac_address {
-        if !is_mac(mac.trim()) {
-            return Err(format!("{mac} is not a valid mac address"));
-        }
+    if let Some(mac) = o.mac_address.as_ref().filter(|m| !is_mac(m.trim())) {
+        return Err(format!("{mac} is not a valid mac address"));
     }
     let mut exposed = BTreeMap::new();
     let mut bindings: BTreeMap<String, Vec<Value>> = BTreeMap::new();

@@ -26,7 +26,7 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Run a command in a new container
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
@@ -159,7 +159,7 @@ pub enum ContainerCmd {
     #[command(visible_aliases = ["remove"])]
     Rm(RmArgs),
     /// Create and run a new container from an image
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start one or more stopped containers
     Start(Containers),
     /// Display a live stream of container(s) resource usage statistics
