@@ -261,7 +261,12 @@ fn stderr(o: &Output) -> String {
 
 /// `run -d ARGS busybox` through both clients: their create bodies' network members are equal.
 fn same_create(api: &FakeApi, flags: &[&str]) -> Value {
-    let mut args = vec!["run", "-d"];
+    same_create_with(api, &["run", "-d"], flags)
+}
+
+/// `VERB ARGS busybox` through both clients: their create bodies' network members are equal.
+fn same_create_with(api: &FakeApi, verb: &[&str], flags: &[&str]) -> Value {
+    let mut args = verb.to_vec();
     args.extend_from_slice(flags);
     args.push("busybox");
     let ((d, dseen), (b, bseen)) = api.both(&args);
@@ -330,6 +335,18 @@ fn user_network_with_static_addresses_aliases_mac_and_links_sends_dockers_endpoi
         ],
     );
     same_create(&api, &["--mac-address", "02:42:ac:11:00:03", "--ip", "172.17.0.9"]);
+}
+
+#[test]
+fn create_sends_the_network_members_run_sends_and_prints_the_id() {
+    let api = FakeApi::start("nf-create");
+    let flags = ["--network", "app", "--ip", "10.1.0.5", "--network-alias", "web", "-p", "127.0.0.1:8080-8081:80-81", "-P", "--expose", "9000/udp"];
+    let by_create = same_create_with(&api, &["create"], &flags);
+    let by_container_create = same_create_with(&api, &["container", "create"], &flags);
+    assert_eq!(by_create, same_create(&api, &flags));
+    assert_eq!(by_container_create, by_create);
+    let ((d, _), (b, _)) = api.both(&["create", "-p", "80", "busybox"]);
+    assert_eq!((stdout(&b), b.status.code()), (stdout(&d), d.status.code()));
 }
 
 #[test]

@@ -194,12 +194,9 @@ pub(super) async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio
     std::future::pending::<ClientError>().await
 }
 
-/// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
-pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
-    if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
-        return Err(ClientError::Invalid("the input device is not a TTY".into()));
-    }
-    let req = create_body(&opts)?;
+/// `POST /containers/create` for `opts`, printing the daemon's warnings; the new id.
+async fn create_container(client: &EngineClient, opts: &RunOptions) -> Result<String> {
+    let req = create_body(opts)?;
     let path = format!("/containers/create{}", Query::new().set_opt("name", opts.name.as_deref()).encode());
     let created: ContainerCreateResponse = match client.post_json(&path, &req).await {
         Ok(c) => c,
@@ -213,7 +210,25 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }
-    let id = created.id;
+    Ok(created.id)
+}
+
+/// Runs `berth create`: the container `run` would make, not started; prints its id.
+pub async fn create(client: &EngineClient, opts: RunOptions) -> Result<u8> {
+    if opts.detach {
+        return Err(ClientError::Invalid("unknown shorthand flag: 'd' in -d".into()));
+    }
+    let id = create_container(client, &opts).await?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
+pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
+    if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
+        return Err(ClientError::Invalid("the input device is not a TTY".into()));
+    }
+    let id = create_container(client, &opts).await?;
 
     if opts.detach {
         // docker prints the id as soon as the container exists, before starting it.

@@ -27,6 +27,8 @@ pub struct Cli {
 pub enum Cmd {
     /// Run a command in a new container
     Run(Box<RunArgs>),
+    /// Create a new container (`run`'s flags; not started)
+    Create(Box<RunArgs>),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
@@ -130,6 +132,8 @@ pub enum ContainerCmd {
     Commit(CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
+    /// Create a new container (`run`'s flags; not started)
+    Create(Box<RunArgs>),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainer),
     /// Execute a command in a running container
@@ -229,6 +233,7 @@ impl ContainerCmd {
             ContainerCmd::Attach(a) => Cmd::Attach(a),
             ContainerCmd::Commit(a) => Cmd::Commit(a),
             ContainerCmd::Cp(a) => Cmd::Cp(a),
+            ContainerCmd::Create(a) => Cmd::Create(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Exec(a) => Cmd::Exec(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
