@@ -504,6 +504,8 @@ fn network_ls_inspect_rm_and_prune_print_what_docker_prints() {
     same_output(&api, &["network", "ls", "-q"]);
     same_output(&api, &["network", "ls", "--no-trunc"]);
     same_output(&api, &["network", "ls", "-q", "--no-trunc"]);
+    same_output(&api, &["network", "ls", "--format", "json"]);
+    same_output(&api, &["network", "ls", "--format", "{{json .}}"]);
     same_output(&api, &["network", "ls", "--format", "{{.Name}} {{.Driver}} {{.IPv6}} {{.Internal}} {{.Labels}} {{.Label \"env\"}}"]);
     same_output(&api, &["network", "ls", "--format", "table {{.Name}}\t{{.IPv6}}\t{{.Internal}}\t{{.CreatedAt}}"]);
     let ((d, dseen), (b, bseen)) = api.both(&["network", "ls", "--filter", "driver=bridge", "--filter", "name=net"]);

@@ -258,12 +258,11 @@ fn ls_context(n: &Value, no_trunc: bool) -> Value {
         "Name": s("Name"),
         "Driver": s("Driver"),
         "Scope": s("Scope"),
-        "IPv4": n["EnableIPv4"].as_bool().unwrap_or(true).to_string(),
+        "IPv4": n["EnableIPv4"].as_bool().unwrap_or(false).to_string(),
         "IPv6": n["EnableIPv6"].as_bool().unwrap_or(false).to_string(),
         "Internal": n["Internal"].as_bool().unwrap_or(false).to_string(),
         "Labels": labels.join(","),
         "CreatedAt": go_time_text(&created),
-        "_labels": n["Labels"].as_object().cloned().unwrap_or_default(),
     })
 }
 
@@ -303,12 +302,16 @@ pub fn render_ls(list: &mut [Value], o: &LsOptions) -> Result<String> {
     list.sort_by(|a, b| natural_cmp(a["Name"].as_str().unwrap_or_default(), b["Name"].as_str().unwrap_or_default()));
     let format = o.format.as_deref().filter(|f| !f.is_empty()).unwrap_or("table");
     let mut rows: Vec<Value> = list.iter().map(|n| ls_context(n, o.no_trunc)).collect();
-    // docker's `.Label "k"` is "" on a network without k (gtmpl's index would say <no value>).
-    for key in label_keys(format) {
-        for r in rows.iter_mut() {
-            if let Some(m) = r["_labels"].as_object_mut() {
-                m.entry(key.clone()).or_insert_with(|| json!(""));
+    // `.Label "k"` reads the row's `_labels` (only there when asked, so `{{json .}}` shows
+    // docker's fields alone), "" on a network without k as docker's method returns.
+    let keys = label_keys(format);
+    if !keys.is_empty() {
+        for (r, n) in rows.iter_mut().zip(list.iter()) {
+            let mut labels = n["Labels"].as_object().cloned().unwrap_or_default();
+            for key in &keys {
+                labels.entry(key.clone()).or_insert_with(|| json!(""));
             }
+            r["_labels"] = Value::Object(labels);
         }
     }
     if o.quiet && format == "table" {
