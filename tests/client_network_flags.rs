@@ -146,7 +146,7 @@ fn read_request(r: &mut BufReader<UnixStream>) -> Option<(String, String, String
 }
 
 /// Serves one connection until the client closes it.
-fn serve(stream: UnixStream, seen: Arc<Mutex<Vec<Seen>>>) {
+fn serve(stream: UnixStream, seen: Arc<Mutex<Vec<Seen>>>, version: &str) {
     let Ok(mut w) = stream.try_clone() else { return };
     let mut r = BufReader::new(stream);
     while let Some((method, target, body)) = read_request(&mut r) {
@@ -173,7 +173,7 @@ fn serve(stream: UnixStream, seen: Arc<Mutex<Vec<Seen>>>) {
             _ => "Not Found",
         };
         let head = format!(
-            "HTTP/1.1 {status} {reason}\r\nApi-Version: 1.47\r\nOstype: linux\r\nServer: Docker/28.0.0 (linux)\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
+            "HTTP/1.1 {status} {reason}\r\nApi-Version: {version}\r\nOstype: linux\r\nServer: Docker/28.0.0 (linux)\r\nContent-Type: {ctype}\r\nContent-Length: {}\r\n\r\n",
             if method == "HEAD" && path == "/_ping" { 2 } else { body.len() }
         );
         if w.write_all(head.as_bytes()).and_then(|_| w.write_all(body.as_bytes())).is_err() {
@@ -183,7 +183,13 @@ fn serve(stream: UnixStream, seen: Arc<Mutex<Vec<Seen>>>) {
 }
 
 impl FakeApi {
+    /// A fake API announcing docker 28's API version (1.47).
     fn start(tag: &str) -> FakeApi {
+        FakeApi::start_at(tag, "1.47")
+    }
+
+    /// A fake API announcing `version`: docker negotiates down to it (berth always speaks 1.41).
+    fn start_at(tag: &str, version: &'static str) -> FakeApi {
         need(Path::new(DOCKER_28).exists(), "docker 28 CLI at /usr/local/bin/docker");
         let dir = TempDir::new(tag);
         let listener = UnixListener::bind(dir.path().join("api.sock")).expect("bind the fake API socket");
@@ -193,7 +199,7 @@ impl FakeApi {
         std::thread::spawn(move || {
             for conn in listener.incoming().flatten() {
                 let s = s.clone();
-                std::thread::spawn(move || serve(conn, s));
+                std::thread::spawn(move || serve(conn, s, version));
             }
         });
         std::fs::create_dir_all(dir.path().join("docker-config")).expect("docker config dir");
@@ -435,7 +441,10 @@ fn network_create_connect_and_disconnect_send_dockers_bodies() {
         assert!(d.status.success() && b.status.success(), "{args:?}: {} / {}", stderr(&d), stderr(&b));
         assert_eq!(stdout(&b), stdout(&d), "printed id for {args:?}");
         let docker = sorted_ipam(body_of(&dseen, "POST", "/networks/create", "docker"));
-        let ours = sorted_ipam(body_of(&bseen, "POST", "/networks/create", "berth"));
+        let mut ours = sorted_ipam(body_of(&bseen, "POST", "/networks/create", "berth"));
+        // berth speaks API 1.41, where a daemon checks for duplicate names only when asked
+        // (docker 28 asks too below 1.44, as the next test shows); 1.44+ daemons ignore it.
+        assert_eq!(ours.as_object_mut().and_then(|m| m.remove("CheckDuplicate")), Some(json!(true)), "{args:?}");
         assert_eq!(ours, docker, "berth's network create body differs from docker's for {args:?}");
     }
     for (args, path) in [
@@ -483,6 +492,17 @@ fn network_create_connect_and_disconnect_send_dockers_bodies() {
     // A daemon error is printed as docker prints it.
     let ((d, _), (b, _)) = api.both(&["network", "connect", "missing", "web"]);
     assert_eq!((b.status.code(), stderr(&b)), (d.status.code(), stderr(&d)));
+}
+
+#[test]
+fn network_create_sends_what_docker_sends_to_an_api_1_41_daemon() {
+    let api = FakeApi::start_at("nf-v141", "1.41");
+    let args = ["network", "create", "--subnet", "10.3.0.0/24", "--gateway", "10.3.0.1", "--label", "a=b", "--internal", "old"];
+    let ((d, dseen), (b, bseen)) = api.both(&args);
+    assert!(d.status.success() && b.status.success(), "{}", stderr(&d));
+    assert!(dseen.iter().any(|s| s.path == "/networks/create") && bseen.iter().any(|s| s.path == "/networks/create"));
+    assert_eq!(body_of(&bseen, "POST", "/networks/create", "berth"), body_of(&dseen, "POST", "/networks/create", "docker"));
+    same_create(&api, &["--network", "app", "--ip", "10.3.0.5", "--network-alias", "web", "-p", "8080:80"]);
 }
 
 /// Both clients print the same (stdout, stderr, exit code) for `args`.

@@ -189,6 +189,9 @@ pub fn create_body(o: &CreateOptions) -> std::result::Result<Value, String> {
     m.insert("Options".into(), json!(kv_map(&o.driver_opts)));
     m.insert("Labels".into(), json!(kv_map(&o.labels)));
     m.insert("Name".into(), json!(o.name));
+    // We speak API 1.41, where the daemon refuses a duplicate name only when asked; docker
+    // 28 asks below 1.44 too (1.44+ daemons always check and ignore the member).
+    m.insert("CheckDuplicate".into(), json!(true));
     Ok(Value::Object(m))
 }
 
