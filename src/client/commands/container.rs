@@ -85,7 +85,7 @@ fn ps_context(c: &ContainerSummary, opts: &PsOptions, now: i64) -> serde_json::V
 
 /// docker's `ps` rows have a method `.Label "key"`; gtmpl fields take no arguments, so the
 /// call becomes an `index` into the row's labels.
-fn label_calls(format: &str) -> String {
+pub(crate) fn label_calls(format: &str) -> String {
     static CALL: std::sync::LazyLock<Option<regex::Regex>> = std::sync::LazyLock::new(|| regex::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*")"#).ok());
     match &*CALL {
         Some(re) => re.replace_all(format, "(index ._labels $1)").into_owned(),

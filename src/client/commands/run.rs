@@ -29,6 +29,8 @@ pub struct RunOptions {
     pub sig_proxy: bool,
     pub image: String,
     pub cmd: Vec<String>,
+    /// `--network`, `-p`, `--dns`... (see [`run_net`](super::run_net)).
+    pub net: super::run_net::NetOptions,
 }
 
 /// Docker's `-e KEY` (no '='): takes KEY's value from our environment when it is set.
@@ -87,6 +89,14 @@ pub fn create_request(opts: &RunOptions) -> ContainerCreateRequest {
         },
         networking_config: None,
     }
+}
+
+/// The JSON body of `POST /containers/create` for `opts`: [`create_request`] with the
+/// network members docker's CLI sends; an error is docker's message for a bad flag.
+pub fn create_body(opts: &RunOptions) -> Result<serde_json::Value> {
+    let mut body = serde_json::to_value(create_request(opts))?;
+    super::run_net::apply(&opts.net, &mut body).map_err(ClientError::Invalid)?;
+    Ok(body)
 }
 
 /// `--restart NAME[:MAX]` as the docker CLI reads it; the daemon checks the policy itself.
@@ -185,12 +195,9 @@ pub(super) async fn proxy_signals(client: &EngineClient, id: &str, mut rx: tokio
     std::future::pending::<ClientError>().await
 }
 
-/// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
-pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
-    if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
-        return Err(ClientError::Invalid("the input device is not a TTY".into()));
-    }
-    let req = create_request(&opts);
+/// `POST /containers/create` for `opts`, printing the daemon's warnings; the new id.
+async fn create_container(client: &EngineClient, opts: &RunOptions) -> Result<String> {
+    let req = create_body(opts)?;
     let path = format!("/containers/create{}", Query::new().set_opt("name", opts.name.as_deref()).encode());
     let created: ContainerCreateResponse = match client.post_json(&path, &req).await {
         Ok(c) => c,
@@ -204,7 +211,25 @@ pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
     for w in &created.warnings {
         eprintln!("WARNING: {w}");
     }
-    let id = created.id;
+    Ok(created.id)
+}
+
+/// Runs `berth create`: the container `run` would make, not started; prints its id.
+pub async fn create(client: &EngineClient, opts: RunOptions) -> Result<u8> {
+    if opts.detach {
+        return Err(ClientError::Invalid("unknown shorthand flag: 'd' in -d".into()));
+    }
+    let id = create_container(client, &opts).await?;
+    println!("{id}");
+    Ok(0)
+}
+
+/// Runs `berth run`. Errors returned here are daemon/API errors (the role exits 125).
+pub async fn run(client: &EngineClient, opts: RunOptions) -> Result<u8> {
+    if opts.tty && opts.interactive && !opts.detach && !super::attach::stdin_is_terminal() {
+        return Err(ClientError::Invalid("the input device is not a TTY".into()));
+    }
+    let id = create_container(client, &opts).await?;
 
     if opts.detach {
         // docker prints the id as soon as the container exists, before starting it.

@@ -2,7 +2,7 @@
 //! sub-commands (`container ...`, `image ...`, `system ...`), each mapped onto one
 //! top-level command so both spellings run the same code.
 
-use crate::client::commands::{stats, update};
+use crate::client::commands::{network, run_net, stats, update};
 #[cfg(test)]
 use clap::CommandFactory;
 use clap::{Parser, Subcommand};
@@ -26,7 +26,9 @@ pub struct Cli {
 #[derive(Subcommand, Debug)]
 pub enum Cmd {
     /// Run a command in a new container
-    Run(RunArgs),
+    Run(Box<RunArgs>),
+    /// Create a new container (`run`'s flags; not started)
+    Create(Box<RunArgs>),
     /// Execute a command in a running container
     Exec(ExecArgs),
     /// Attach local standard input, output, and error streams to a running container
@@ -102,6 +104,11 @@ pub enum Cmd {
     /// Manage images
     #[command(subcommand)]
     Image(ImageCmd),
+    /// Manage networks
+    #[command(subcommand)]
+    Network(NetworkCmd),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Manage berth
     #[command(subcommand)]
     System(SystemCmd),
@@ -125,6 +132,8 @@ pub enum ContainerCmd {
     Commit(CommitArgs),
     /// Copy files/folders between a container and the local filesystem
     Cp(CpArgs),
+    /// Create a new container (`run`'s flags; not started)
+    Create(Box<RunArgs>),
     /// Inspect changes to files or directories on a container's filesystem
     Diff(OneContainer),
     /// Execute a command in a running container
@@ -142,6 +151,8 @@ pub enum ContainerCmd {
     Ls(PsArgs),
     /// Pause all processes within one or more containers
     Pause(Containers),
+    /// List port mappings or a specific mapping for the container
+    Port(PortArgs),
     /// Remove all stopped containers
     Prune(PruneArgs),
     /// Rename a container
@@ -152,7 +163,7 @@ pub enum ContainerCmd {
     #[command(visible_aliases = ["remove"])]
     Rm(RmArgs),
     /// Create and run a new container from an image
-    Run(RunArgs),
+    Run(Box<RunArgs>),
     /// Start one or more stopped containers
     Start(Containers),
     /// Display a live stream of container(s) resource usage statistics
@@ -222,6 +233,7 @@ impl ContainerCmd {
             ContainerCmd::Attach(a) => Cmd::Attach(a),
             ContainerCmd::Commit(a) => Cmd::Commit(a),
             ContainerCmd::Cp(a) => Cmd::Cp(a),
+            ContainerCmd::Create(a) => Cmd::Create(a),
             ContainerCmd::Diff(a) => Cmd::Diff(a),
             ContainerCmd::Exec(a) => Cmd::Exec(a),
             ContainerCmd::Export(a) => Cmd::Export(a),
@@ -230,6 +242,7 @@ impl ContainerCmd {
             ContainerCmd::Logs(a) => Cmd::Logs(a),
             ContainerCmd::Ls(a) => Cmd::Ps(a),
             ContainerCmd::Pause(a) => Cmd::Pause(a),
+            ContainerCmd::Port(a) => Cmd::Port(a),
             ContainerCmd::Prune(a) => Cmd::Container(ContainerCmd::Prune(a)),
             ContainerCmd::Rename(a) => Cmd::Rename(a),
             ContainerCmd::Restart(a) => Cmd::Restart(a),
@@ -743,9 +756,287 @@ pub struct RunArgs {
     /// Proxy received signals to the process
     #[arg(long, default_value_t = true, action = clap::ArgAction::Set, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
     pub sig_proxy: bool,
+    #[command(flatten)]
+    pub net: RunNetArgs,
     /// IMAGE [COMMAND] [ARG...]
     #[arg(required = true, trailing_var_arg = true, value_name = "IMAGE [COMMAND] [ARG...]")]
     pub image_and_cmd: Vec<String>,
+}
+
+/// `run`'s network flags (checked by the library, which words errors as docker does).
+#[derive(clap::Args, Debug, Clone, Default)]
+pub struct RunNetArgs {
+    /// Connect a container to a network (bridge, host, none, container:NAME, a network, or name=NET,alias=A,ip=IP,...)
+    #[arg(long = "network", visible_alias = "net", value_name = "NETWORK")]
+    pub network: Vec<String>,
+    /// IPv4 address (e.g., 172.30.100.104)
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., 2001:db8::33)
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Add network-scoped alias for the container
+    #[arg(long = "network-alias", visible_alias = "net-alias", value_name = "ALIAS")]
+    pub network_alias: Vec<String>,
+    /// Add link to another container (NAME[:ALIAS])
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Container IPv4/IPv6 link-local addresses
+    #[arg(long = "link-local-ip", value_name = "IP")]
+    pub link_local_ip: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33)
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostPort[-end]]:containerPort[-end][/proto])
+    #[arg(short = 'p', long, value_name = "PORT")]
+    pub publish: Vec<String>,
+    /// Publish all exposed ports to random ports
+    #[arg(short = 'P', long = "publish-all")]
+    pub publish_all: bool,
+    /// Expose a port or a range of ports
+    #[arg(long, value_name = "PORT")]
+    pub expose: Vec<String>,
+    /// Set custom DNS servers
+    #[arg(long, value_name = "IP")]
+    pub dns: Vec<String>,
+    /// Set custom DNS search domains
+    #[arg(long = "dns-search", value_name = "DOMAIN")]
+    pub dns_search: Vec<String>,
+    /// Set DNS options
+    #[arg(long = "dns-option", visible_alias = "dns-opt", value_name = "OPTION")]
+    pub dns_option: Vec<String>,
+    /// Add a custom host-to-IP mapping (host:ip, host=ip, or host:host-gateway)
+    #[arg(long = "add-host", value_name = "HOST:IP")]
+    pub add_host: Vec<String>,
+}
+
+impl RunNetArgs {
+    /// The library's options.
+    pub fn options(self) -> run_net::NetOptions {
+        run_net::NetOptions {
+            networks: self.network,
+            ip: self.ip,
+            ip6: self.ip6,
+            aliases: self.network_alias,
+            links: self.link,
+            link_local_ips: self.link_local_ip,
+            mac_address: self.mac_address,
+            publish: self.publish,
+            publish_all: self.publish_all,
+            expose: self.expose,
+            dns: self.dns,
+            dns_search: self.dns_search,
+            dns_options: self.dns_option,
+            add_hosts: self.add_host,
+        }
+    }
+}
+
+/// `berth port`'s arguments.
+#[derive(clap::Args, Debug)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub private_port: Option<String>,
+}
+
+/// `berth network COMMAND`: docker's network management commands.
+#[derive(Subcommand, Debug)]
+pub enum NetworkCmd {
+    /// Connect a container to a network
+    Connect(NetworkConnectArgs),
+    /// Create a network
+    Create(NetworkCreateArgs),
+    /// Disconnect a container from a network
+    Disconnect(NetworkDisconnectArgs),
+    /// Display detailed information on one or more networks
+    Inspect(NetworkInspectArgs),
+    /// List networks
+    #[command(visible_aliases = ["list"])]
+    Ls(NetworkLsArgs),
+    /// Remove all unused networks
+    Prune(PruneArgs),
+    /// Remove one or more networks
+    #[command(visible_aliases = ["remove"])]
+    Rm(NetworkRmArgs),
+}
+
+/// `berth network create`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkCreateArgs {
+    /// Enable manual container attachment
+    #[arg(long)]
+    pub attachable: bool,
+    /// Auxiliary IPv4 or IPv6 addresses used by Network driver (NAME=IP)
+    #[arg(long = "aux-address", value_name = "NAME=IP")]
+    pub aux_address: Vec<String>,
+    /// The network from which to copy the configuration
+    #[arg(long = "config-from", value_name = "NETWORK")]
+    pub config_from: Option<String>,
+    /// Create a configuration only network
+    #[arg(long = "config-only")]
+    pub config_only: bool,
+    /// Driver to manage the Network
+    #[arg(short = 'd', long, default_value = "bridge")]
+    pub driver: String,
+    /// IPv4 or IPv6 Gateway for the master subnet
+    #[arg(long, value_delimiter = ',')]
+    pub gateway: Vec<String>,
+    /// Create swarm routing-mesh network
+    #[arg(long)]
+    pub ingress: bool,
+    /// Restrict external access to the network
+    #[arg(long)]
+    pub internal: bool,
+    /// Allocate container ip from a sub-range
+    #[arg(long = "ip-range", value_delimiter = ',')]
+    pub ip_range: Vec<String>,
+    /// IP Address Management Driver
+    #[arg(long = "ipam-driver", default_value = "default")]
+    pub ipam_driver: String,
+    /// Set IPAM driver specific options
+    #[arg(long = "ipam-opt", value_name = "KEY=VALUE")]
+    pub ipam_opt: Vec<String>,
+    /// Enable or disable IPv4 address assignment
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ipv4: Option<bool>,
+    /// Enable or disable IPv6 address assignment
+    #[arg(long, num_args = 0..=1, require_equals = true, default_missing_value = "true")]
+    pub ipv6: Option<bool>,
+    /// Set metadata on a network
+    #[arg(long)]
+    pub label: Vec<String>,
+    /// Set driver specific options
+    #[arg(short = 'o', long = "opt", value_name = "KEY=VALUE")]
+    pub opt: Vec<String>,
+    /// Control the network's scope
+    #[arg(long, default_value = "")]
+    pub scope: String,
+    /// Subnet in CIDR format that represents a network segment
+    #[arg(long, value_delimiter = ',')]
+    pub subnet: Vec<String>,
+    pub name: String,
+}
+
+impl NetworkCreateArgs {
+    /// The library's options.
+    pub fn options(self) -> network::CreateOptions {
+        network::CreateOptions {
+            name: self.name,
+            driver: self.driver,
+            driver_opts: self.opt,
+            labels: self.label,
+            scope: self.scope,
+            internal: self.internal,
+            attachable: self.attachable,
+            ingress: self.ingress,
+            config_only: self.config_only,
+            config_from: self.config_from,
+            ipv4: self.ipv4,
+            ipv6: self.ipv6,
+            ipam_driver: self.ipam_driver,
+            ipam_opts: self.ipam_opt,
+            subnets: self.subnet,
+            ip_ranges: self.ip_range,
+            gateways: self.gateway,
+            aux_addresses: self.aux_address,
+        }
+    }
+}
+
+/// `berth network ls`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkLsArgs {
+    /// Provide filter values (e.g. "driver=bridge")
+    #[arg(short, long, value_name = "FILTER")]
+    pub filter: Vec<String>,
+    /// Format output using a custom template ('table', 'table TEMPLATE', 'json' or a Go template)
+    #[arg(long)]
+    pub format: Option<String>,
+    /// Do not truncate the output
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Only display network IDs
+    #[arg(short, long)]
+    pub quiet: bool,
+}
+
+/// `berth network inspect`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkInspectArgs {
+    /// Format output using a custom template ('json' or a Go template)
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Verbose output for diagnostics
+    #[arg(short, long)]
+    pub verbose: bool,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// `berth network rm`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkRmArgs {
+    /// Do not error if the network does not exist
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(required = true, value_name = "NETWORK")]
+    pub networks: Vec<String>,
+}
+
+/// `berth network connect`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkConnectArgs {
+    /// Add network-scoped alias for the container
+    #[arg(long = "alias")]
+    pub alias: Vec<String>,
+    /// driver options for the network
+    #[arg(long = "driver-opt", value_delimiter = ',')]
+    pub driver_opt: Vec<String>,
+    /// Highest gw-priority provides the default gateway
+    #[arg(long = "gw-priority", default_value_t = 0, allow_negative_numbers = true)]
+    pub gw_priority: i64,
+    /// IPv4 address (e.g., "172.30.100.104")
+    #[arg(long)]
+    pub ip: Option<String>,
+    /// IPv6 address (e.g., "2001:db8::33")
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Add link to another container
+    #[arg(long)]
+    pub link: Vec<String>,
+    /// Add a link-local address for the container
+    #[arg(long = "link-local-ip")]
+    pub link_local_ip: Vec<String>,
+    pub network: String,
+    pub container: String,
+}
+
+impl NetworkConnectArgs {
+    /// The library's options.
+    pub fn options(self) -> network::ConnectOptions {
+        network::ConnectOptions {
+            network: self.network,
+            container: self.container,
+            ip: self.ip,
+            ip6: self.ip6,
+            links: self.link,
+            aliases: self.alias,
+            link_local_ips: self.link_local_ip,
+            driver_opts: self.driver_opt,
+            gw_priority: self.gw_priority,
+        }
+    }
+}
+
+/// `berth network disconnect`'s flags.
+#[derive(clap::Args, Debug, Clone)]
+pub struct NetworkDisconnectArgs {
+    /// Force the container to disconnect from a network
+    #[arg(short, long)]
+    pub force: bool,
+    pub network: String,
+    pub container: String,
 }
 
 #[derive(clap::Args, Debug)]

@@ -1,7 +1,7 @@
 //! The client role (`berth`, like the docker CLI): clap arguments, then one call into
 //! `crate::client`, then the exit code docker would use.
 
-use crate::client::commands::{attach, container, exec, image, registry, run, stats, system, update};
+use crate::client::commands::{attach, container, exec, image, network, port, registry, run, stats, system, update};
 use crate::client::{ClientError, Endpoint, EngineClient};
 use clap::{CommandFactory, Parser};
 use std::ffi::OsString;
@@ -28,7 +28,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         return completion(shell);
     }
     // `run` reports its own failures with docker's 125; everything else with 1.
-    let failure_code = if matches!(cli.cmd, Cmd::Run(_) | Cmd::Container(ContainerCmd::Run(_))) { 125 } else { 1 };
+    let failure_code =
+        if matches!(cli.cmd, Cmd::Run(_) | Cmd::Create(_) | Cmd::Container(ContainerCmd::Run(_) | ContainerCmd::Create(_))) { 125 } else { 1 };
     let docker_host = std::env::var("DOCKER_HOST").ok();
     let endpoint = match Endpoint::resolve(cli.host.as_deref(), docker_host.as_deref()) {
         Ok(e) => e,
@@ -45,7 +46,7 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
         }
     };
     let client = EngineClient::new(endpoint);
-    let is_run = matches!(cli.cmd, Cmd::Run(_) | Cmd::Container(ContainerCmd::Run(_)));
+    let is_run = failure_code == 125;
     let result = rt.block_on(dispatch(&client, cli.cmd, cli.config.as_deref()));
     // A read of our stdin may still be blocked in a runtime thread (exec -i on a terminal
     // that did not end): do not wait for it.
@@ -66,28 +67,8 @@ pub fn main(args: Vec<OsString>) -> ExitCode {
 async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Result<u8, ClientError> {
     let config_dir = crate::client::config::config_dir(config);
     match cmd {
-        Cmd::Run(a) => {
-            let mut it = a.image_and_cmd.into_iter();
-            let image = it.next().unwrap_or_default();
-            let opts = run::RunOptions {
-                detach: a.detach,
-                rm: a.rm,
-                name: a.name,
-                env: a.env,
-                memory: a.memory,
-                pids_limit: a.pids_limit,
-                restart: a.restart.unwrap_or_default(),
-                log_driver: a.log_driver,
-                log_opts: a.log_opt,
-                tty: a.tty,
-                interactive: a.interactive,
-                detach_keys: a.detach_keys,
-                sig_proxy: a.sig_proxy,
-                image,
-                cmd: it.collect(),
-            };
-            run::run(client, opts).await
-        }
+        Cmd::Run(a) => run::run(client, run_options(*a)).await,
+        Cmd::Create(a) => run::create(client, run_options(*a)).await,
         Cmd::Exec(a) => {
             let mut it = a.container_and_cmd.into_iter();
             let opts = exec::ExecOptions {
@@ -195,11 +176,48 @@ async fn dispatch(client: &EngineClient, cmd: Cmd, config: Option<&str>) -> Resu
                 container::inspect(client, &a.containers, &opts).await
             }
         },
+        Cmd::Network(n) => match n {
+            NetworkCmd::Create(a) => network::create(client, &a.options()).await,
+            NetworkCmd::Ls(a) => {
+                let opts = network::LsOptions { quiet: a.quiet, no_trunc: a.no_trunc, filters: a.filter, format: a.format };
+                network::ls(client, &opts).await
+            }
+            NetworkCmd::Inspect(a) => network::inspect(client, &a.networks, a.format.as_deref(), a.verbose).await,
+            NetworkCmd::Rm(a) => network::rm(client, &a.networks, a.force).await,
+            NetworkCmd::Connect(a) => network::connect(client, &a.options()).await,
+            NetworkCmd::Disconnect(a) => network::disconnect(client, &a.network, &a.container, a.force).await,
+            NetworkCmd::Prune(a) => network::prune(client, a.force, &a.filter).await,
+        },
+        Cmd::Port(a) => port::port(client, &a.container, a.private_port.as_deref()).await,
         Cmd::System(SystemCmd::Df { verbose }) => system::df(client, verbose).await,
         Cmd::System(SystemCmd::Prune(a)) => system::prune(client, a.all, a.force, a.volumes, &a.filter).await,
         Cmd::Version(a) => system::version(client, a.format.as_deref()).await,
         Cmd::Info(a) | Cmd::System(SystemCmd::Info(a)) => system::info(client, a.format.as_deref()).await,
         Cmd::Completion { .. } => Err(ClientError::Invalid("completion needs no daemon".into())),
+    }
+}
+
+/// The library's options of `run`'s (and `create`'s) arguments.
+fn run_options(a: RunArgs) -> run::RunOptions {
+    let mut it = a.image_and_cmd.into_iter();
+    let image = it.next().unwrap_or_default();
+    run::RunOptions {
+        detach: a.detach,
+        rm: a.rm,
+        name: a.name,
+        env: a.env,
+        memory: a.memory,
+        pids_limit: a.pids_limit,
+        restart: a.restart.unwrap_or_default(),
+        log_driver: a.log_driver,
+        log_opts: a.log_opt,
+        tty: a.tty,
+        interactive: a.interactive,
+        detach_keys: a.detach_keys,
+        sig_proxy: a.sig_proxy,
+        image,
+        cmd: it.collect(),
+        net: a.net.options(),
     }
 }
 
