@@ -131,7 +131,7 @@ impl Daemon {
         let gateways: Vec<ipnet::IpNet> = n
             .pools
             .iter()
-            .filter_map(|p| Some(ipnet::IpNet::new(p.gateway?, p.subnet?.prefix_len()).ok()?))
+            .filter_map(|p| ipnet::IpNet::new(p.gateway?, p.subnet?.prefix_len()).ok())
             .filter(|g| g.addr().is_ipv4() || n.enable_ipv6)
             .collect();
         crate::net::link::ensure_bridge(&n.bridge, &gateways, n.mtu).map_err(NetworkError::from)?;

@@ -50,7 +50,7 @@ pub fn remove(path: &Path) -> io::Result<()> {
 pub fn is_bound(path: &Path) -> bool {
     // nsfs's magic number.
     const NSFS_MAGIC: i64 = 0x6e73_6673;
-    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 as i64 == NSFS_MAGIC)
+    nix::sys::statfs::statfs(path).is_ok_and(|s| s.filesystem_type().0 == NSFS_MAGIC)
 }
 
 /// Runs `f` on a new thread that has joined the namespace at `path` (`None`: the caller's

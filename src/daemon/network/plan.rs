@@ -183,8 +183,10 @@ mod tests {
         assert!(endpoint_config("app", &s).expect_err("links").to_string().contains("Links"));
         let s = EndpointSettings { driver_opts: Some(BTreeMap::from([("a".into(), "b".into())])), ..Default::default() };
         assert!(endpoint_config("app", &s).expect_err("opts").to_string().contains("DriverOpts"));
-        let mut s = EndpointSettings::default();
-        s.ipam_config = Some(crate::api::types::EndpointIpamConfig { ipv4_address: "fd00::1".into(), ..Default::default() });
+        let s = EndpointSettings {
+            ipam_config: Some(crate::api::types::EndpointIpamConfig { ipv4_address: "fd00::1".into(), ..Default::default() }),
+            ..Default::default()
+        };
         assert!(endpoint_config("app", &s).is_err());
     }
 }
