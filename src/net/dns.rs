@@ -218,10 +218,10 @@ async fn serve(udp: UdpSocket, tcp: TcpListener, resolver: Arc<Resolver>) {
                 }
             },
             Some(done) = work.join_next(), if !work.is_empty() => {
-                if let Err(e) = done {
-                    if e.is_panic() {
-                        tracing::error!("embedded DNS: a query's task panicked: {e}");
-                    }
+                if let Err(e) = done
+                    && e.is_panic()
+                {
+                    tracing::error!("embedded DNS: a query's task panicked: {e}");
                 }
             }
         }
@@ -262,12 +262,12 @@ async fn tcp_connection(resolver: Arc<Resolver>, mut stream: TcpStream) {
     }
 }
 
-/// A query as parsed, or None for anything that is not a well-formed DNS query message
-/// (garbage, a response): those are dropped without a reply, as answering them could be used
-/// to reflect traffic.
+/// A query as parsed, or None for anything that is not a DNS query message with a question
+/// (garbage, a response, a header alone): those are dropped without a reply, as answering them
+/// could be used to reflect traffic.
 fn parse_query(packet: &[u8]) -> Option<Message> {
     let msg = Message::from_vec(packet).ok()?;
-    (msg.metadata.message_type == MessageType::Query).then_some(msg)
+    (msg.metadata.message_type == MessageType::Query && !msg.queries.is_empty()).then_some(msg)
 }
 
 /// The largest UDP reply the client of `req` accepts.
@@ -299,10 +299,10 @@ impl Resolver {
                         Some((_, parsed)) => parsed.truncate().to_vec().ok(),
                         None => reply(&req, ResponseCode::ServFail).to_vec().ok(),
                     };
-                    if let Some(answer) = answer {
-                        if let Err(e) = udp.send_to(&answer, peer).await {
-                            tracing::debug!("embedded DNS: reply to {peer}: {e}");
-                        }
+                    if let Some(answer) = answer
+                        && let Err(e) = udp.send_to(&answer, peer).await
+                    {
+                        tracing::debug!("embedded DNS: reply to {peer}: {e}");
                     }
                 });
             }
@@ -314,7 +314,7 @@ impl Resolver {
         if req.metadata.op_code != OpCode::Query {
             return Decision::Reply(reply(req, ResponseCode::NotImp));
         }
-        if req.queries.len() != 1 {
+        if req.queries.len() > 1 {
             let mut resp = reply(req, ResponseCode::FormErr);
             resp.queries.clear();
             return Decision::Reply(resp);
@@ -497,10 +497,10 @@ fn encode_local_udp(mut resp: Message, limit: usize) -> Option<Vec<u8>> {
 /// Sends a reply without waiting: a datagram the socket cannot take now is lost, as UDP may
 /// lose it anyway, and the client asks again.
 fn send_udp(udp: &UdpSocket, peer: SocketAddr, answer: Option<Vec<u8>>) {
-    if let Some(answer) = answer {
-        if let Err(e) = udp.try_send_to(&answer, peer) {
-            tracing::debug!("embedded DNS: reply to {peer}: {e}");
-        }
+    if let Some(answer) = answer
+        && let Err(e) = udp.try_send_to(&answer, peer)
+    {
+        tracing::debug!("embedded DNS: reply to {peer}: {e}");
     }
 }
 
@@ -639,6 +639,7 @@ mod tests {
     fn garbage_and_responses_are_not_queries() {
         assert!(parse_query(&[]).is_none());
         assert!(parse_query(&[0xff; 11]).is_none());
+        assert!(parse_query(&[0; 512]).is_none(), "a header without a question, then zeros");
         let mut resp = query("web", RecordType::A);
         resp.metadata.message_type = MessageType::Response;
         assert!(parse_query(&resp.to_vec().unwrap()).is_none());
