@@ -145,6 +145,7 @@ pub fn init() -> Result<(), FirewallError> {
 /// Adds (or rewrites) the rules of one bridge network: isolation from other berth bridges,
 /// icc, internal, masquerading. Its published ports are kept.
 pub fn add_network(r: &NetworkRules) -> Result<(), FirewallError> {
+    let _serial = lock();
     check_ifname(&r.bridge)?;
     let what = format!("adding network rules for bridge {}", r.bridge);
     let cur = Listing::read(&what)?;
@@ -209,6 +210,7 @@ pub fn add_network(r: &NetworkRules) -> Result<(), FirewallError> {
 /// Removes everything `add_network` and `add_port` made for `bridge`; nothing to remove is
 /// not an error.
 pub fn remove_network(bridge: &str) -> Result<(), FirewallError> {
+    let _serial = lock();
     check_ifname(bridge)?;
     let what = format!("removing network rules for bridge {bridge}");
     let cur = Listing::read(&what)?;
@@ -242,6 +244,7 @@ pub fn remove_network(bridge: &str) -> Result<(), FirewallError> {
 /// Publishes a port: DNAT from outside (prerouting) and from local processes to a local
 /// non-loopback address (output), and forward accept to the container. Idempotent.
 pub fn add_port(p: &PortRule) -> Result<(), FirewallError> {
+    let _serial = lock();
     check_ifname(&p.bridge)?;
     if p.host_ip.is_some_and(|h| h.is_ipv4() != p.container_ip.is_ipv4()) {
         return Err(FirewallError::Invalid(format!(
@@ -293,6 +296,7 @@ pub fn add_port(p: &PortRule) -> Result<(), FirewallError> {
 
 /// Unpublishes a port `add_port` made; nothing to remove is not an error.
 pub fn remove_port(p: &PortRule) -> Result<(), FirewallError> {
+    let _serial = lock();
     check_ifname(&p.bridge)?;
     let comment = port_comment(p);
     let what = format!("removing published port ({comment})");
@@ -356,6 +360,13 @@ fn rule(chain: &str, expr: Vec<Value>, comment: Option<String>) -> Result<NfList
         comment: comment.map(Cow::Owned),
         ..Default::default()
     }))
+}
+
+/// Serialises this process's list-then-change operations (each reads the table, then
+/// applies one batch computed from what it read).
+fn lock() -> std::sync::MutexGuard<'static, ()> {
+    static LOCK: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    LOCK.lock().unwrap_or_else(|e| e.into_inner())
 }
 
 fn apply(b: Batch<'static>, what: &str) -> Result<(), FirewallError> {

@@ -480,14 +480,28 @@ async fn serve_tcp(fd: OwnedFd, container: SocketAddr) -> Result<(), ProxyError>
     }
 }
 
+/// One client's UDP flow: a socket connected to the container, and when it last carried
+/// a datagram either way.
+struct Flow {
+    sock: tokio::net::UdpSocket,
+    seen: Mutex<Instant>,
+}
+
+impl Flow {
+    fn touch(&self) {
+        *self.seen.lock().unwrap_or_else(|e| e.into_inner()) = Instant::now();
+    }
+    fn idle(&self) -> Duration {
+        self.seen.lock().unwrap_or_else(|e| e.into_inner()).elapsed()
+    }
+}
+
+type Flows = Arc<Mutex<HashMap<SocketAddr, Arc<Flow>>>>;
+
 async fn serve_udp(fd: OwnedFd, container: SocketAddr) -> Result<(), ProxyError> {
-    let io = |what: &str| {
-        let what = what.to_owned();
-        move |source| ProxyError::Io { what, source }
-    };
-    let host = Arc::new(tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(fd)).map_err(io("socket"))?);
-    // One connected socket towards the container per client address.
-    let flows: Arc<Mutex<HashMap<SocketAddr, Arc<tokio::net::UdpSocket>>>> = Arc::default();
+    let host =
+        Arc::new(tokio::net::UdpSocket::from_std(std::net::UdpSocket::from(fd)).map_err(|source| ProxyError::Io { what: "socket".into(), source })?);
+    let flows: Flows = Arc::default();
     let mut buf = vec![0u8; BUF];
     loop {
         let (n, client) = match host.recv_from(&mut buf).await {
@@ -500,60 +514,43 @@ async fn serve_udp(fd: OwnedFd, container: SocketAddr) -> Result<(), ProxyError>
             None => {
                 let local: SocketAddr =
                     if container.is_ipv4() { (Ipv4Addr::UNSPECIFIED, 0).into() } else { (std::net::Ipv6Addr::UNSPECIFIED, 0).into() };
-                let Ok(s) = tokio::net::UdpSocket::bind(local).await else { continue };
-                if s.connect(container).await.is_err() {
+                let Ok(sock) = tokio::net::UdpSocket::bind(local).await else { continue };
+                if sock.connect(container).await.is_err() {
                     continue;
                 }
-                let s = Arc::new(s);
-                flows.lock().unwrap_or_else(|e| e.into_inner()).insert(client, s.clone());
-                tokio::spawn(udp_replies(s.clone(), host.clone(), client, flows.clone()));
-                s
+                let f = Arc::new(Flow { sock, seen: Mutex::new(Instant::now()) });
+                flows.lock().unwrap_or_else(|e| e.into_inner()).insert(client, f.clone());
+                tokio::spawn(udp_replies(f.clone(), host.clone(), client, flows.clone()));
+                f
             }
         };
-        let _ = flow.send(&buf[..n]).await;
         // Activity from the client keeps the flow alive too.
-        touch(&flow);
+        flow.touch();
+        let _ = flow.sock.send(&buf[..n]).await;
     }
-}
-
-/// Last activity per flow socket (by fd), read by the flow's reply task for the idle timeout.
-fn last_seen() -> &'static Mutex<HashMap<RawFd, Instant>> {
-    static M: OnceLock<Mutex<HashMap<RawFd, Instant>>> = OnceLock::new();
-    M.get_or_init(Mutex::default)
-}
-
-fn touch(s: &tokio::net::UdpSocket) {
-    last_seen().lock().unwrap_or_else(|e| e.into_inner()).insert(s.as_raw_fd(), Instant::now());
 }
 
 /// Copies the container's datagrams back to `client` from the host socket, until the flow
 /// has been idle for UDP_IDLE in both directions.
-async fn udp_replies(
-    flow: Arc<tokio::net::UdpSocket>,
-    host: Arc<tokio::net::UdpSocket>,
-    client: SocketAddr,
-    flows: Arc<Mutex<HashMap<SocketAddr, Arc<tokio::net::UdpSocket>>>>,
-) {
+async fn udp_replies(flow: Arc<Flow>, host: Arc<tokio::net::UdpSocket>, client: SocketAddr, flows: Flows) {
     let mut buf = vec![0u8; BUF];
-    touch(&flow);
     loop {
-        let seen = last_seen().lock().unwrap_or_else(|e| e.into_inner()).get(&flow.as_raw_fd()).copied().unwrap_or_else(Instant::now);
-        let left = UDP_IDLE.saturating_sub(seen.elapsed());
+        let left = UDP_IDLE.saturating_sub(flow.idle());
         if left.is_zero() {
             break;
         }
-        match tokio::time::timeout(left, flow.recv(&mut buf)).await {
+        match tokio::time::timeout(left, flow.sock.recv(&mut buf)).await {
             Ok(Ok(n)) => {
-                touch(&flow);
+                flow.touch();
                 let _ = host.send_to(&buf[..n], client).await;
             }
             // ICMP unreachable from the container: keep the flow for its next datagram.
             Ok(Err(_)) => {}
-            Err(_) => {} // re-check the idle time: the client may have sent meanwhile
+            // Re-check the idle time: the client may have sent meanwhile.
+            Err(_) => {}
         }
     }
     flows.lock().unwrap_or_else(|e| e.into_inner()).remove(&client);
-    last_seen().lock().unwrap_or_else(|e| e.into_inner()).remove(&flow.as_raw_fd());
 }
 
 #[cfg(test)]
