@@ -9,6 +9,7 @@ pub mod client;
 pub mod daemon;
 pub mod init;
 pub mod logger;
+pub mod proxy;
 pub mod runtime;
 pub mod shim;
 pub mod supervisor;
@@ -28,12 +29,14 @@ const ROLES: &[Role] = &[
     Role { names: &["berth-runtime"], sub: "runtime", main: runtime::main },
     // Run by containerd's runc shim as `<berth> logger URI` (its `binary://` logging).
     Role { names: &["berth-logger"], sub: "logger", main: logger::main },
+    // One per published port, as docker-proxy (see net::proxy).
+    Role { names: &["berth-proxy"], sub: "proxy", main: proxy::main },
     // PID 1 of a `--init` container: berthd binds this binary at /sbin/docker-init.
     Role { names: &["docker-init", "berth-init"], sub: "init", main: init::main },
 ];
 
 /// Names `install-links` creates, pointing at this binary.
-pub const LINK_NAMES: &[&str] = &["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime"];
+pub const LINK_NAMES: &[&str] = &["berthd", "berth-supervisor", "berth-shim", "containerd-shim-berth-v2", "berth-runtime", "berth-proxy"];
 
 fn role_list() -> String {
     ROLES.iter().flat_map(|r| r.names.iter().copied()).collect::<Vec<_>>().join(", ")
