@@ -7,6 +7,7 @@ pub mod backend;
 pub mod blkio;
 pub mod container;
 pub mod devices;
+mod dns;
 pub mod error;
 pub mod etc_files;
 pub mod events;
@@ -25,6 +26,7 @@ pub mod names;
 pub mod namespaces;
 pub mod network;
 mod networks;
+mod ports;
 pub mod prune;
 pub mod ps;
 pub mod reconcile;
@@ -121,6 +123,10 @@ pub struct Daemon {
     pub containers: ContainerStore,
     /// Networks (bridge, host, none and user-defined ones).
     pub networks: network::Networks,
+    /// The names the embedded DNS servers answer.
+    names: dns::NameTable,
+    /// The embedded DNS servers, by container.
+    dns: dns::Servers,
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
@@ -188,6 +194,8 @@ impl Daemon {
             images,
             containers,
             networks,
+            names: Default::default(),
+            dns: Default::default(),
             overlay,
             backend,
             events,
@@ -201,6 +209,7 @@ impl Daemon {
         daemon.start_networking();
         let restarts = daemon.restarts_at_daemon_start();
         daemon.reconcile().await;
+        daemon.resume_networking();
         daemon.restart_at_daemon_start(restarts);
         for c in daemon.containers.list() {
             if c.state.status == Status::Running {

@@ -24,6 +24,16 @@ fn unknown_filter(e: FilterError) -> DaemonError {
 }
 
 impl Daemon {
+    /// After a connect or disconnect: the names others resolve, and what `c` resolves.
+    fn refresh_dns_of(&self, c: &super::container::Container) {
+        self.refresh_names();
+        if let (Status::Running, Some(sb)) = (c.state.status, &c.sandbox)
+            && let Err(e) = self.start_dns(c, sb)
+        {
+            tracing::warn!(id = c.id.as_str(), "{e}");
+        }
+    }
+
     fn network_event(&self, n: &Network, action: &str, container: Option<&str>) {
         let mut attrs = BTreeMap::from([("name".to_owned(), n.name.clone()), ("type".to_owned(), n.driver.clone())]);
         if let Some(c) = container {
@@ -49,7 +59,8 @@ impl Daemon {
     pub fn network_create(&self, body: &Value) -> Result<String, DaemonError> {
         let asked = super::network::create::parse(body)?;
         let n = self.networks.add(asked)?;
-        if let Err(e) = self.ensure_bridge(&n) {
+        if let Err(e) = self.ensure_bridge(&n).and_then(|()| self.network_rules(&n)) {
+            let _ = crate::net::firewall::remove_network(&n.bridge);
             // Nothing half made: the record goes with the bridge that could not be made.
             let _ = crate::net::link::delete(&n.bridge);
             let _ = self.networks.remove(&n.id);
@@ -123,6 +134,7 @@ impl Daemon {
                 NetworkError::Forbidden(format!("error while removing network: network {} has active endpoints (name:{first:?})", n.name)).into()
             );
         }
+        crate::net::firewall::remove_network(&n.bridge).map_err(NetworkError::from)?;
         crate::net::link::delete(&n.bridge).map_err(NetworkError::from)?;
         self.networks.remove(&n.id)?;
         self.network_event(n, "destroy", None);
@@ -194,9 +206,10 @@ impl Daemon {
             self.containers.update(&id, |r| r.sandbox = Some(sb.clone()))?;
             joined?;
         }
-        self.containers.update(&id, |r| {
+        let c = self.containers.update(&id, |r| {
             r.networks.insert(n.name.clone(), cfg);
         })?;
+        self.refresh_dns_of(&c);
         self.network_event(&n, "connect", Some(&id));
         Ok(())
     }
@@ -225,9 +238,10 @@ impl Daemon {
             self.containers.update(&id, |r| r.sandbox = Some(sb.clone()))?;
             left?;
         }
-        self.containers.update(&id, |r| {
+        let c = self.containers.update(&id, |r| {
             r.networks.remove(&n.name);
         })?;
+        self.refresh_dns_of(&c);
         self.network_event(&n, "disconnect", Some(&id));
         Ok(())
     }

@@ -203,6 +203,11 @@ impl Daemon {
                         etc.names.extend(cfg.aliases.iter().cloned());
                     }
                 }
+                let published = super::ports::asked(c).and_then(|asked| self.publish(&mut sb, &asked, c.name.trim_start_matches('/')));
+                self.containers.update(&c.id, |r| r.sandbox = Some(sb.clone()))?;
+                published?;
+                self.refresh_names();
+                self.start_dns(c, &sb)?;
                 Ok(StartNet { netns: NetNs::Join(sb.key.clone()), shared_etc: None, hostname: None, etc })
             }
         }
@@ -213,10 +218,13 @@ impl Daemon {
     pub(super) fn stop_network(&self, id: &str) {
         let Ok(c) = self.containers.get(id) else { return };
         let Some(sb) = &c.sandbox else { return };
+        self.stop_dns(id);
+        self.unpublish(sb);
         endpoint::remove_sandbox(sb);
         if let Err(e) = self.containers.record(id, |c| c.sandbox = None) {
             tracing::warn!(id, "recording the removed sandbox: {e}");
         }
+        self.refresh_names();
     }
 
     /// The default bridge's gateway (what `host-gateway` stands for), if there is one.
@@ -254,9 +262,51 @@ impl Daemon {
                 }
             }
         }
+        if let Err(e) = crate::net::firewall::init() {
+            tracing::warn!("firewall: {e}");
+        }
         for n in self.networks.list().iter().filter(|n| n.driver == "bridge") {
-            if let Err(e) = self.ensure_bridge(n) {
+            if let Err(e) = self.ensure_bridge(n).and_then(|()| self.network_rules(n)) {
                 tracing::warn!(network = n.name.as_str(), "{e}");
+            }
+        }
+    }
+
+    /// Makes the firewall rules of bridge network `n` (isolation from other networks, icc,
+    /// masquerading, internal).
+    pub(super) fn network_rules(&self, n: &Network) -> Result<(), DaemonError> {
+        let masq = self.config.net.ip_masq && n.options.get(super::network::create::ENABLE_MASQ).is_none_or(|v| v == "true");
+        let rules = crate::net::firewall::NetworkRules {
+            bridge: n.bridge.clone(),
+            subnets: n.subnets().filter(|s| s.addr().is_ipv4() || n.enable_ipv6).collect(),
+            icc: n.icc,
+            masquerade: masq,
+            internal: n.internal,
+        };
+        crate::net::firewall::add_network(&rules).map_err(NetworkError::from)?;
+        Ok(())
+    }
+
+    /// After the reconcile of a daemon start: the running containers' published ports (a
+    /// proxy that died is started again) and DNS servers (whose sockets died with the last
+    /// daemon).
+    pub(super) fn resume_networking(&self) {
+        for c in self.containers.list() {
+            if c.state.status != Status::Running {
+                continue;
+            }
+            let Some(mut sb) = c.sandbox.clone() else { continue };
+            self.republish(&mut sb);
+            if let Err(e) = self.containers.record(&c.id, |r| r.sandbox = Some(sb.clone())) {
+                tracing::warn!(id = c.id.as_str(), "{e}");
+            }
+        }
+        self.refresh_names();
+        for c in self.containers.list() {
+            if let (Status::Running, Some(sb)) = (c.state.status, &c.sandbox)
+                && let Err(e) = self.start_dns(&c, sb)
+            {
+                tracing::warn!(id = c.id.as_str(), "{e}");
             }
         }
     }

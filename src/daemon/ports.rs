@@ -1,0 +1,140 @@
+//! Published ports as the daemon makes them at a container's start: a host port per binding
+//! (the asked one, the first free one of a range, or an ephemeral one), DNAT rules for
+//! traffic from outside and a userland proxy (`berth-proxy`, as docker-proxy) for the host's
+//! loopback. In modular mode the proxies live in sessions of their own, so published ports
+//! keep answering while berthd is down; in monolithic mode they die with it.
+
+use super::network::plan::{self, Publish};
+use super::network::{NetworkError, PortMapping, Sandbox};
+use super::{Daemon, DaemonError};
+use crate::net::firewall::{self, PortRule, Proto};
+use crate::net::proxy::{self, ProxySpec};
+
+fn proto_of(s: &str) -> Result<Proto, NetworkError> {
+    s.parse::<Proto>().map_err(|_| NetworkError::Invalid(format!("invalid protocol {s:?}")))
+}
+
+fn spec_of(m: &PortMapping) -> Result<ProxySpec, NetworkError> {
+    Ok(ProxySpec {
+        proto: proto_of(&m.proto)?,
+        host_ip: m.host_ip,
+        host_port: m.host_port,
+        container_ip: m.container_ip,
+        container_port: m.container_port,
+    })
+}
+
+fn rule_of(m: &PortMapping) -> Result<PortRule, NetworkError> {
+    let host_ip = Some(m.host_ip).filter(|ip| !ip.is_unspecified());
+    Ok(PortRule {
+        proto: proto_of(&m.proto)?,
+        host_ip,
+        host_port: m.host_port,
+        container_ip: m.container_ip,
+        container_port: m.container_port,
+        bridge: m.bridge.clone(),
+    })
+}
+
+impl Daemon {
+    /// Makes the bindings `asked` for sandbox `sb` (its first endpoint is the one published),
+    /// recording each in `sb.ports` as it is made, so that a failure midway leaves a record
+    /// [`Self::unpublish`] undoes.
+    pub(super) fn publish(&self, sb: &mut Sandbox, asked: &[Publish], container_name: &str) -> Result<(), DaemonError> {
+        if asked.is_empty() {
+            return Ok(());
+        }
+        let Some((net, ep)) = sb.endpoints.iter().find(|(_, e)| e.ifname == "eth0") else {
+            return Ok(());
+        };
+        let bridge = self.networks.get(net).map(|n| n.bridge)?;
+        let container_ip = ep.ipv4.map(|n| n.addr()).ok_or_else(|| NetworkError::Invalid("no IPv4 address to publish ports to".into()))?;
+        let exe = std::env::current_exe().map_err(|e| DaemonError::Setup(format!("finding this executable for berth-proxy: {e}")))?;
+        for p in asked {
+            let proto = proto_of(&p.proto)?;
+            let candidates: Vec<u16> =
+                match p.host_ports {
+                    Some((a, b)) => (a..=b).collect(),
+                    None => vec![proxy::ephemeral_port(proto, p.host_ip)
+                        .map_err(|source| NetworkError::Proxy { endpoint: container_name.to_owned(), source })?],
+                };
+            let mut last = None;
+            let mut made = None;
+            for host_port in candidates {
+                let m = PortMapping {
+                    proto: p.proto.clone(),
+                    container_port: p.container_port,
+                    host_ip: p.host_ip,
+                    host_port,
+                    container_ip,
+                    bridge: bridge.clone(),
+                    proxy_pid: 0,
+                };
+                match proxy::spawn(&exe, &spec_of(&m)?, self.config.monolithic) {
+                    Ok(pid) => {
+                        made = Some(PortMapping { proxy_pid: pid, ..m });
+                        break;
+                    }
+                    Err(e) => last = Some(e),
+                }
+            }
+            let m = match (made, last) {
+                (Some(m), _) => m,
+                (None, Some(source)) => return Err(NetworkError::Proxy { endpoint: container_name.to_owned(), source }.into()),
+                (None, None) => return Err(NetworkError::Invalid("an empty host port range".into()).into()),
+            };
+            sb.ports.push(m.clone());
+            firewall::add_port(&rule_of(&m)?).map_err(NetworkError::from)?;
+        }
+        Ok(())
+    }
+
+    /// Stops the proxies and removes the rules of `sb`'s published ports (failures logged:
+    /// a proxy already gone, a rule already removed, are what a repeat finds).
+    pub(super) fn unpublish(&self, sb: &Sandbox) {
+        for m in &sb.ports {
+            if m.proxy_pid > 0
+                && let Ok(spec) = spec_of(m)
+                && proxy::is_proxy(m.proxy_pid, &spec)
+                && let Err(e) = proxy::stop(m.proxy_pid)
+            {
+                tracing::warn!("stopping the proxy of {}:{}: {e}", m.host_ip, m.host_port);
+            }
+            match rule_of(m) {
+                Ok(rule) => {
+                    if let Err(e) = firewall::remove_port(&rule) {
+                        tracing::warn!("removing the rule of {}:{}: {e}", m.host_ip, m.host_port);
+                    }
+                }
+                Err(e) => tracing::warn!("{e}"),
+            }
+        }
+    }
+
+    /// After a daemon restart: a running container's proxies that died (or never outlived
+    /// a monolithic daemon) are started again, and its rules made again; the new pids are
+    /// what `sb` records afterwards.
+    pub(super) fn republish(&self, sb: &mut Sandbox) {
+        let Ok(exe) = std::env::current_exe() else { return };
+        for m in &mut sb.ports {
+            let Ok(spec) = spec_of(m) else { continue };
+            if !(m.proxy_pid > 0 && proxy::is_proxy(m.proxy_pid, &spec)) {
+                match proxy::spawn(&exe, &spec, self.config.monolithic) {
+                    Ok(pid) => m.proxy_pid = pid,
+                    Err(e) => tracing::warn!("publishing {}:{} again: {e}", m.host_ip, m.host_port),
+                }
+            }
+            if let Ok(rule) = rule_of(m)
+                && let Err(e) = firewall::add_port(&rule)
+            {
+                tracing::warn!("{e}");
+            }
+        }
+    }
+}
+
+/// The bindings container `c` asks for (its checked `PortBindings` and `PublishAllPorts`).
+pub fn asked(c: &super::container::Container) -> Result<Vec<Publish>, DaemonError> {
+    let exposed: Vec<String> = c.config.exposed_ports.iter().flatten().map(|(k, _)| k.clone()).collect();
+    Ok(plan::publishes(c.host_config.port_bindings.as_ref(), c.host_config.publish_all_ports, &exposed)?)
+}
