@@ -49,7 +49,7 @@ impl Daemon {
         };
         let bridge = self.networks.get(net).map(|n| n.bridge)?;
         let container_ip = ep.ipv4.map(|n| n.addr()).ok_or_else(|| NetworkError::Invalid("no IPv4 address to publish ports to".into()))?;
-        let exe = std::env::current_exe().map_err(|e| DaemonError::Setup(format!("finding this executable for berth-proxy: {e}")))?;
+        let exe = self_exe();
         for p in asked {
             let proto = proto_of(&p.proto)?;
             let candidates: Vec<u16> =
@@ -115,7 +115,7 @@ impl Daemon {
     /// a monolithic daemon) are started again, and its rules made again; the new pids are
     /// what `sb` records afterwards.
     pub(super) fn republish(&self, sb: &mut Sandbox) {
-        let Ok(exe) = std::env::current_exe() else { return };
+        let exe = self_exe();
         for m in &mut sb.ports {
             let Ok(spec) = spec_of(m) else { continue };
             if !(m.proxy_pid > 0 && proxy::is_proxy(m.proxy_pid, &spec)) {
@@ -131,6 +131,12 @@ impl Daemon {
             }
         }
     }
+}
+
+/// This executable, which runs the proxies as `berth-proxy`: through /proc, so that an
+/// upgrade that replaced the file on disk still runs the daemon's own build.
+fn self_exe() -> std::path::PathBuf {
+    std::path::PathBuf::from("/proc/self/exe")
 }
 
 /// The bindings container `c` asks for (its checked `PortBindings` and `PublishAllPorts`).
