@@ -1,8 +1,9 @@
 //! Compose isolation (issue 14): Debian's docker-compose (1.29, docker-py) runs two projects
 //! from the same file side by side against berthd; `up`, `ps` and `down` of one never see
 //! or touch the other's containers (compose finds its containers with the label filter
-//! `com.docker.compose.project=<name>`). The services use `network_mode: none`: berth makes
-//! no networks yet, so compose's default network (a bridge) cannot be created.
+//! `com.docker.compose.project=<name>`). Networks (issue 15): a project's client service
+//! fetches its web service by service name over the project's default network, and `down`
+//! leaves no network, bridge, veth or rule.
 
 mod common;
 
@@ -87,6 +88,47 @@ fn two_projects_never_touch_each_other(d: &TestDaemon) {
     assert!(compose(d, &dir, "alpha", &["ps", "-q"]).trim().is_empty(), "alpha's ps after down is empty");
     compose(d, &dir, "beta", &["down"]);
     assert!(wait_until(10, || labelled(d, "beta").is_empty()), "beta's containers are gone after its down");
+}
+
+const NETWORKED: &str = r#"version: "3"
+services:
+  web:
+    image: busybox
+    command: httpd -f -p 80 -h /etc
+  client:
+    image: busybox
+    command: sh -c "until wget -qO- http://web/hostname; do usleep 100000; done"
+    depends_on: [web]
+"#;
+
+fn a_client_service_fetches_the_web_service_by_name(d: &TestDaemon) {
+    need(Path::new(COMPOSE).exists(), "docker-compose (Debian's docker-compose)");
+    d.import_busybox();
+    let dir = d.dir.path().join("networked");
+    std::fs::create_dir_all(&dir).expect("project dir");
+    std::fs::write(dir.join("docker-compose.yml"), NETWORKED).expect("compose file");
+    let rules_before = d.netns.run_ok("nft", &["list", "ruleset"]);
+    let out = compose(d, &dir, "net", &["up", "--abort-on-container-exit", "--exit-code-from", "client"]);
+    let web = docker_bin_ok(DOCKER_20, d, &["inspect", "-f", "{{.Config.Hostname}}", "net_web_1"]);
+    assert!(out.lines().any(|l| l.contains("client_1") && l.trim_end().ends_with(web.trim())), "the client printed the web's page: {out}");
+    let nets = docker_bin_ok(DOCKER_20, d, &["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.lines().any(|n| n == "net_default"), "{nets}");
+    compose(d, &dir, "net", &["down"]);
+    let nets = docker_bin_ok(DOCKER_20, d, &["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains("net_default"), "{nets}");
+    let links = d.netns.run_ok("ip", &["-o", "link"]);
+    assert!(!links.contains("veth") && !links.contains("br-"), "{links}");
+    assert_eq!(d.netns.run_ok("nft", &["list", "ruleset"]), rules_before, "down leaves the rules as before up");
+}
+
+#[test]
+fn a_compose_client_service_fetches_the_web_service_by_name_and_down_leaves_nothing_modular() {
+    a_client_service_fetches_the_web_service_by_name(&TestDaemon::modular("composen"));
+}
+
+#[test]
+fn a_compose_client_service_fetches_the_web_service_by_name_and_down_leaves_nothing_monolithic() {
+    a_client_service_fetches_the_web_service_by_name(&TestDaemon::monolithic("composen"));
 }
 
 #[test]
