@@ -34,7 +34,7 @@ impl Daemon {
         }
     }
 
-    fn network_event(&self, n: &Network, action: &str, container: Option<&str>) {
+    pub(super) fn network_event(&self, n: &Network, action: &str, container: Option<&str>) {
         let mut attrs = BTreeMap::from([("name".to_owned(), n.name.clone()), ("type".to_owned(), n.driver.clone())]);
         if let Some(c) = container {
             attrs.insert("container".into(), c.to_owned());
@@ -168,7 +168,7 @@ impl Daemon {
         let n = self.networks.get(key)?;
         let id = self.containers.resolve(who)?;
         let c = self.containers.get(&id)?;
-        match plan::mode(&c.host_config.network_mode) {
+        match self.mode_of(&c.host_config.network_mode) {
             Mode::Bridge(_) => {}
             _ => {
                 return Err(NetworkError::Conflict(format!(

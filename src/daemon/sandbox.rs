@@ -40,7 +40,7 @@ impl Daemon {
     /// settings; the network mode, endpoints and ports checked as Docker checks them.
     pub(super) fn plan_networks(&self, req: &ContainerCreateRequest, exposed: &[String]) -> Result<BTreeMap<String, EndpointConfig>, DaemonError> {
         let hc = &req.host_config;
-        let mode = plan::mode(&hc.network_mode);
+        let mode = self.mode_of(&hc.network_mode);
         let asked: BTreeMap<String, EndpointSettings> = req.networking_config.as_ref().and_then(|n| n.endpoints_config.clone()).unwrap_or_default();
         let publishes = plan::publishes(hc.port_bindings.as_ref(), hc.publish_all_ports, exposed)?;
         let main = match &mode {
@@ -151,7 +151,7 @@ impl Daemon {
     pub(super) fn start_network(&self, c: &Container) -> Result<StartNet, DaemonError> {
         let host_gateway = self.default_gateway();
         let mut etc = EtcNet { host_gateway, ..Default::default() };
-        match plan::mode(&c.host_config.network_mode) {
+        match self.mode_of(&c.host_config.network_mode) {
             Mode::Host => {
                 etc.resolv = Resolv::Host;
                 Ok(StartNet { netns: NetNs::Host, shared_etc: None, hostname: None, etc })
@@ -197,6 +197,7 @@ impl Daemon {
                     let ep = self.join_network(&mut sb, &n, cfg);
                     self.containers.update(&c.id, |r| r.sandbox = Some(sb.clone()))?;
                     let ep = ep?;
+                    self.network_event(&n, "connect", Some(&c.id));
                     etc.own.extend(ep.ipv4.map(|n| n.addr()));
                     if n.has_dns() {
                         etc.resolv = Resolv::Embedded;
@@ -221,10 +222,24 @@ impl Daemon {
         self.stop_dns(id);
         self.unpublish(sb);
         endpoint::remove_sandbox(sb);
+        for ep in sb.endpoints.values() {
+            if let Ok(n) = self.networks.get(&ep.network_id) {
+                self.network_event(&n, "disconnect", Some(id));
+            }
+        }
         if let Err(e) = self.containers.record(id, |c| c.sandbox = None) {
             tracing::warn!(id, "recording the removed sandbox: {e}");
         }
         self.refresh_names();
+    }
+
+    /// A container's network mode: the default one (`""`, `default`) is the default bridge, or,
+    /// on a daemon without one (`--bridge none`), loopback only, as dockerd's.
+    pub(super) fn mode_of(&self, network_mode: &str) -> Mode {
+        match network_mode {
+            "" | "default" if self.config.net.bridge.is_none() => Mode::None,
+            m => plan::mode(m),
+        }
     }
 
     /// The default bridge's gateway (what `host-gateway` stands for), if there is one.

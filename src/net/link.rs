@@ -81,8 +81,16 @@ async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>, LinkError> {
 }
 
 async fn add_addresses(h: &Handle, index: u32, link: &str, addrs: &[IpNet]) -> Result<(), LinkError> {
+    use rtnetlink::packet_route::address::{AddressFlags, AddressHeaderFlags};
     for a in addrs {
-        match h.address().add(index, a.addr(), a.prefix_len()).execute().await {
+        let mut req = h.address().add(index, a.addr(), a.prefix_len());
+        if a.addr().is_ipv6() {
+            // No duplicate address detection, as Docker: the address is usable at once
+            // instead of "tentative" for a second or two (no other host can hold it).
+            req.message_mut().header.flags |= AddressHeaderFlags::Nodad;
+            req.message_mut().attributes.push(rtnetlink::packet_route::address::AddressAttribute::Flags(AddressFlags::Nodad));
+        }
+        match req.execute().await {
             Err(e) if errno(&e) == Some(libc::EEXIST) => {}
             r => r.map_err(nl("add an address to", link))?,
         }
