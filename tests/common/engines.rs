@@ -332,11 +332,27 @@ impl Dockerd {
     /// Starts dockerd on `dir` with `--containerd <containerd>` and `extra` flags, and waits
     /// until it answers.
     pub fn start(dir: &Path, containerd: &Path, extra: &[String]) -> Self {
+        Self::start_in(dir, containerd, extra, None)
+    }
+
+    /// Like [`start`](Self::start), but with its default bridge (docker0) and userland proxy,
+    /// inside network namespace `netns` (no iptables, forwarding or masquerading), for
+    /// comparing networking.
+    pub fn start_networked(dir: &Path, containerd: &Path, netns: &super::netns::NetNs) -> Self {
+        Self::start_in(dir, containerd, &["--storage-driver".into(), "overlay2".into()], Some(netns))
+    }
+
+    fn start_in(dir: &Path, containerd: &Path, extra: &[String], netns: Option<&super::netns::NetNs>) -> Self {
         super::need(Self::installed(), "dockerd on PATH or /usr/bin/docker (Debian's docker.io)");
         std::fs::create_dir_all(dir).expect("dockerd dir");
         let n: u32 = rand::random();
         let mut d = Dockerd { dir: dir.to_path_buf(), cgroup_parent: format!("berth-dk-{n:08x}"), child: None };
-        let mut cmd = Command::new(super::on_path("dockerd").unwrap_or_else(|| PathBuf::from(DOCKERD)));
+        let bin = super::on_path("dockerd").unwrap_or_else(|| PathBuf::from(DOCKERD));
+        let mut cmd = match netns {
+            Some(ns) => ns.cmd(&bin),
+            None => Command::new(&bin),
+        };
+        let bridge = if netns.is_some() { "--bridge=" } else { "--bridge=none" };
         cmd.arg("--containerd")
             .arg(containerd)
             .args(["--containerd-namespace", "moby", "--data-root"])
@@ -347,7 +363,7 @@ impl Dockerd {
             .arg(d.host())
             .arg("--pidfile")
             .arg(dir.join("docker.pid"))
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"])
+            .args([bridge, "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false"])
             .args(["--storage-driver", "vfs", "--cgroup-parent", &format!("/{}", d.cgroup_parent)])
             .args(extra);
         d.child = Some(spawn_logged(&mut cmd, &dir.join("dockerd.log")));
