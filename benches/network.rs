@@ -151,7 +151,10 @@ fn main() {
     ];
     let rows: Vec<Row> = engines.iter().map(|e| measure(e, n)).collect();
     println!("network bench, {n} runs per timing, {} MiB per throughput run", BLOCKS / 16);
-    println!("{:<8} {:>10} {:>11} {:>9} {:>13} {:>13} {:>12} {:>14}", "engine", "none ms", "bridge ms", "user ms", "bridge set-up", "user set-up", "c2c MB/s", "published MB/s");
+    println!(
+        "{:<8} {:>10} {:>11} {:>9} {:>13} {:>13} {:>12} {:>14}",
+        "engine", "none ms", "bridge ms", "user ms", "bridge set-up", "user set-up", "c2c MB/s", "published MB/s"
+    );
     for (e, r) in engines.iter().zip(&rows) {
         println!(
             "{:<8} {:>10.1} {:>11.1} {:>9.1} {:>13.1} {:>13.1} {:>12.1} {:>14.1}",

@@ -208,3 +208,22 @@ fn a_sigkilled_monolithic_berthd_takes_its_containers_and_the_restart_removes_th
     assert!(wait_until(10, || fetch(&d, "http://127.0.0.1:18091/hostname").is_some()));
     docker_bin_ok(DOCKER, &d, &["rm", "-f", "web"]);
 }
+
+#[test]
+fn a_restarted_berthd_removes_bridge_ports_no_container_records() {
+    let mut d = TestDaemon::modular("nswp");
+    d.import_busybox();
+    docker_bin_ok(DOCKER, &d, &["run", "-d", "--name", "keep", "busybox", "sleep", "1000"]);
+    // A veth on berth0 that no container records, as a start cut short by a crash leaves.
+    d.netns.run_ok("ip", &["link", "add", "vethdead0", "type", "veth", "peer", "name", "vethdead1"]);
+    d.netns.run_ok("ip", &["link", "set", "vethdead0", "master", "berth0"]);
+    d.kill_daemon();
+    d.start();
+    let links = d.netns.run_ok("ip", &["-o", "link"]);
+    assert!(!links.contains("vethdead0"), "{links}");
+    // The running container's own veth stays, and it still has its address.
+    assert_eq!(links.matches("veth").count(), 1, "{links}");
+    let addr = docker_bin_ok(DOCKER, &d, &["exec", "keep", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(addr.contains("inet 172.17."), "{addr}");
+    docker_bin_ok(DOCKER, &d, &["rm", "-f", "keep"]);
+}

@@ -302,10 +302,34 @@ impl Daemon {
         Ok(())
     }
 
+    /// After the reconcile of a daemon start: the ports of berth's bridges that no running
+    /// container's sandbox records (a start cut short by a crash between making a veth and
+    /// recording it) are deleted.
+    pub(super) fn sweep_veths(&self) {
+        let recorded: Vec<String> = self
+            .containers
+            .list()
+            .iter()
+            .filter_map(|c| c.sandbox.as_ref())
+            .flat_map(|sb| sb.endpoints.values().map(|e| e.host_veth.clone()).collect::<Vec<_>>())
+            .collect();
+        for n in self.networks.list().iter().filter(|n| n.driver == "bridge") {
+            for port in crate::net::link::ports_of(&n.bridge).unwrap_or_default() {
+                if port.starts_with("veth") && !recorded.contains(&port) {
+                    tracing::info!(network = n.name.as_str(), "removing {port}: a veth no container records");
+                    if let Err(e) = crate::net::link::delete(&port) {
+                        tracing::warn!("{e}");
+                    }
+                }
+            }
+        }
+    }
+
     /// After the reconcile of a daemon start: the running containers' published ports (a
     /// proxy that died is started again) and DNS servers (whose sockets died with the last
     /// daemon).
     pub(super) fn resume_networking(&self) {
+        self.sweep_veths();
         for c in self.containers.list() {
             if c.state.status != Status::Running {
                 continue;

@@ -158,6 +158,28 @@ pub fn names() -> Result<Vec<String>, LinkError> {
     })
 }
 
+/// The names of the ports of bridge `bridge` (the host ends of its containers' veths).
+pub fn ports_of(bridge: &str) -> Result<Vec<String>, LinkError> {
+    use rtnetlink::packet_route::link::LinkAttribute;
+    let bridge = bridge.to_string();
+    with_handle(None, move |h| async move {
+        let Some(index) = index_of(&h, &bridge).await? else { return Ok(Vec::new()) };
+        let mut out = Vec::new();
+        let mut links = h.link().get().execute();
+        while let Some(m) = links.try_next().await.map_err(nl("list", "links"))? {
+            let on_bridge = m.attributes.iter().any(|a| matches!(a, LinkAttribute::Controller(c) if *c == index));
+            if let Some(name) = m.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            }) && on_bridge
+            {
+                out.push(name);
+            }
+        }
+        Ok(out)
+    })
+}
+
 /// One interface of a container on a bridge network.
 #[derive(Debug, Clone)]
 pub struct Veth {
