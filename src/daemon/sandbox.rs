@@ -190,7 +190,14 @@ impl Daemon {
                     }
                     .as_str(),
                 )?;
-                let mut order: Vec<(&String, &EndpointConfig)> = c.networks.iter().collect();
+                // A container recorded before berth had networks asked for none: it gets its
+                // mode's network, as it would now.
+                let mut networks = c.networks.clone();
+                if networks.is_empty() {
+                    networks.insert(main.name.clone(), EndpointConfig { network_id: main.id.clone(), ..Default::default() });
+                    self.containers.update(&c.id, |r| r.networks = networks.clone())?;
+                }
+                let mut order: Vec<(&String, &EndpointConfig)> = networks.iter().collect();
                 order.sort_by_key(|(name, _)| *name != &main.name);
                 for (name, cfg) in order {
                     let n = self.networks.get(&cfg.network_id).map_err(|_| NetworkError::NotFound(name.clone()))?;
