@@ -82,7 +82,8 @@ fn sink(e: &Engine, port: u16) -> String {
     let bind = format!("127.0.0.1:{port}:5001");
     e.ok(&["run", "-d", "--name", "sink", "-p", &bind, "busybox", "nc", "-ll", "-p", "5001", "-e", "sh", "-c", "cat >/dev/null"]);
     let ip = e.ok(&["inspect", "-f", "{{.NetworkSettings.IPAddress}}", "sink"]).trim().to_owned();
-    let up = wait_until(10, || e.netns.cmd("busybox").args(["nc", "-z", "127.0.0.1", &port.to_string()]).status().is_ok_and(|s| s.success()));
+    let probe = format!("echo | busybox nc 127.0.0.1 {port}");
+    let up = wait_until(10, || e.netns.cmd("sh").args(["-c", &probe]).status().is_ok_and(|s| s.success()));
     assert!(up, "{}: the published port does not answer", e.name);
     ip
 }

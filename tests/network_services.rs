@@ -227,3 +227,53 @@ fn a_restarted_berthd_removes_bridge_ports_no_container_records() {
     assert!(addr.contains("inet 172.17."), "{addr}");
     docker_bin_ok(DOCKER, &d, &["rm", "-f", "keep"]);
 }
+
+fn berth_client_flow(d: &TestDaemon) {
+    d.import_busybox();
+    d.berth_ok(&["network", "create", "--subnet", "10.44.0.0/24", "bnet"]);
+    let listed = d.berth_ok(&["network", "ls", "--format", "{{.Name}} {{.Driver}}"]);
+    assert!(listed.lines().any(|l| l == "bnet bridge"), "{listed}");
+    d.berth_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "bweb",
+        "--network",
+        "bnet",
+        "--ip",
+        "10.44.0.7",
+        "--network-alias",
+        "site",
+        "-p",
+        "127.0.0.1:18120:80",
+        "busybox",
+        "httpd",
+        "-f",
+        "-p",
+        "80",
+        "-h",
+        "/etc",
+    ]);
+    let host = d.berth_ok(&["inspect", "-f", "{{.Config.Hostname}}", "bweb"]);
+    let inside = d.berth_ok(&["exec", "bweb", "ip", "-4", "-o", "addr", "show", "eth0"]);
+    assert!(inside.contains("inet 10.44.0.7/24"), "{inside}");
+    let out = d.berth_ok(&["run", "--rm", "--network", "bnet", "busybox", "wget", "-qO-", "http://site/hostname"]);
+    assert_eq!(out, host);
+    assert_eq!(fetch(d, "http://127.0.0.1:18120/hostname").as_deref(), Some(host.as_str()));
+    assert_eq!(d.berth_ok(&["port", "bweb"]), "80/tcp -> 127.0.0.1:18120\n");
+    let ps = d.berth_ok(&["ps", "--format", "{{.Names}} {{.Ports}}"]);
+    assert_eq!(ps.trim(), "bweb 127.0.0.1:18120->80/tcp");
+    d.berth_ok(&["rm", "-f", "bweb"]);
+    d.berth_ok(&["network", "rm", "bnet"]);
+    assert!(!d.berth_ok(&["network", "ls", "-q"]).is_empty(), "the predefined networks stay");
+}
+
+#[test]
+fn the_berth_client_creates_networks_runs_on_them_and_publishes_ports_modular() {
+    berth_client_flow(&TestDaemon::modular("nbcm"));
+}
+
+#[test]
+fn the_berth_client_creates_networks_runs_on_them_and_publishes_ports_monolithic() {
+    berth_client_flow(&TestDaemon::monolithic("nbco"));
+}

@@ -221,8 +221,8 @@ mod tests {
     fn each_unsupported_field_set_is_refused_by_its_path() {
         let mut body = plain_run();
         body["HostConfig"]["Binds"] = json!(["/:/host"]);
-        body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {}});
-        assert_eq!(unsupported(&body), ["HostConfig.Binds", "NetworkingConfig.EndpointsConfig"]);
+        body["HostConfig"]["Links"] = json!(["db:db"]);
+        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.Links"]);
     }
 
     #[test]
@@ -236,7 +236,9 @@ mod tests {
         body["HostConfig"]["Memory"] = json!(1 << 26);
         body["NotAnApiField"] = json!("ignored as Docker ignores it");
         assert_eq!(unsupported(&body), Vec::<String>::new());
+        // Every network mode and endpoint is the daemon's to check (network::plan).
         body["HostConfig"]["NetworkMode"] = json!("host");
-        assert_eq!(unsupported(&body), ["HostConfig.NetworkMode"]);
+        body["NetworkingConfig"]["EndpointsConfig"] = json!({"net": {"Aliases": ["a"]}});
+        assert_eq!(unsupported(&body), Vec::<String>::new());
     }
 }
