@@ -93,19 +93,18 @@ fn compose_nulls(d: &TestDaemon) {
     body["Healthcheck"] = json!({"Test": ["CMD-SHELL", "true"], "Interval": 200_000_000, "Retries": 1});
     body["HostConfig"]["RestartPolicy"] = json!({"Name": "on-failure", "MaximumRetryCount": 2});
     body["HostConfig"]["Binds"] = json!(["/srv/data:/data"]);
-    body["HostConfig"]["PortBindings"] = json!({"80/tcp": [{"HostIp": "", "HostPort": "8080"}]});
-    body["ExposedPorts"] = json!({"80/tcp": {}});
+    body["HostConfig"]["Links"] = json!(["db:db"]);
+    body["HostConfig"]["VolumesFrom"] = json!(["other"]);
     let r = post_json(d, "/v1.41/containers/create?name=parts", &body.to_string());
     assert_eq!(r.status, 400, "{}", r.text());
-    for part in ["HostConfig.Binds", "HostConfig.PortBindings", "ExposedPorts"] {
+    for part in ["HostConfig.Binds", "HostConfig.Links", "HostConfig.VolumesFrom"] {
         assert!(r.message().contains(part), "{part} named: {}", r.message());
     }
     assert!(!ok(DOCKER, d, &["ps", "-a", "--format", "{{.Names}}"]).contains("parts"), "nothing created");
     // Without those, the healthcheck and the restart policy take effect.
-    for key in ["Binds", "PortBindings"] {
+    for key in ["Binds", "Links", "VolumesFrom"] {
         body["HostConfig"][key] = Value::Null;
     }
-    body["ExposedPorts"] = Value::Null;
     body["Entrypoint"] = json!(["sh", "-c", "echo ran; sleep 1; exit 3"]);
     let r = post_json(d, "/v1.41/containers/create?name=parts", &body.to_string());
     assert_eq!(r.status, 201, "{}", r.text());
