@@ -46,6 +46,6 @@ fn distribution_and_search(d: &TestDaemon, reg: &Registry, repo: &str) {
 #[test]
 fn distribution_inspect_reads_the_registry_and_search_is_refused_with_its_reason_in_both_modes() {
     let reg = Registry::start();
-    distribution_and_search(&TestDaemon::modular("dist"), &reg, "dist-mod");
-    distribution_and_search(&TestDaemon::monolithic("dist"), &reg, "dist-mono");
+    distribution_and_search(&TestDaemon::modular_host_net("dist"), &reg, "dist-mod");
+    distribution_and_search(&TestDaemon::monolithic_host_net("dist"), &reg, "dist-mono");
 }

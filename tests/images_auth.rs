@@ -52,7 +52,7 @@ fn login_to_an_htpasswd_registry_stores_credentials_that_push_and_pull_use_and_l
     let cfg = tmp.path().join("cfg");
     let cfg_s = cfg.to_string_lossy().into_owned();
 
-    let d = TestDaemon::modular("basic");
+    let d = TestDaemon::modular_host_net("basic");
     d.berth_ok(&["load", "-i", &archive]);
     let anon = d.berth(&["--config", &cfg_s, "push", &image]);
     assert!(!anon.status.success(), "an anonymous push must be refused");
@@ -76,7 +76,7 @@ fn login_to_an_htpasswd_registry_stores_credentials_that_push_and_pull_use_and_l
     assert!(inspect.contains("\"Digest\""), "{inspect}");
 
     // A fresh daemon pulls with the same config, found through $DOCKER_CONFIG this time.
-    let d2 = TestDaemon::modular("basic2");
+    let d2 = TestDaemon::modular_host_net("basic2");
     let anon = d2.berth(&["pull", &image]);
     assert!(!anon.status.success(), "an anonymous pull must be refused");
     assert!(String::from_utf8_lossy(&anon.stderr).contains("unauthorized: authentication required"), "{}", text(&anon));
@@ -222,7 +222,7 @@ fn bearer_token_registry_login_and_pull_use_a_token_from_the_realm_and_a_wrong_p
     let cfg = tmp.path().join("cfg");
     let cfg_s = cfg.to_string_lossy().into_owned();
 
-    let d = TestDaemon::modular("bearer");
+    let d = TestDaemon::modular_host_net("bearer");
     let anon = d.berth(&["--config", &cfg_s, "pull", &image]);
     assert!(!anon.status.success(), "an anonymous pull must be refused");
     assert!(String::from_utf8_lossy(&anon.stderr).contains("unauthorized: authentication required"), "{}", text(&anon));

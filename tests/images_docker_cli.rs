@@ -11,14 +11,14 @@ use images_support::*;
 #[test]
 fn docker_cli_tags_pushes_pulls_saves_loads_and_removes_images_through_berthd() {
     let reg = Registry::start();
-    let d1 = TestDaemon::modular("dkimg1");
+    let d1 = TestDaemon::modular_host_net("dkimg1");
     d1.import_busybox();
     let image = format!("{}/viadocker:v3", reg.host());
     docker_ok(&d1, &["tag", "busybox", &image]);
     let pushed = docker_ok(&d1, &["push", &image]);
     assert!(pushed.contains("v3: digest: sha256:"), "{pushed}");
 
-    let d2 = TestDaemon::modular("dkimg2");
+    let d2 = TestDaemon::modular_host_net("dkimg2");
     let pulled = docker_ok(&d2, &["pull", &image]);
     assert!(pulled.contains(&format!("Status: Downloaded newer image for {image}")), "{pulled}");
     assert_eq!(docker_ok(&d2, &["run", "--rm", &image, "echo", "pulled"]), "pulled\n");
@@ -39,7 +39,7 @@ fn docker_cli_tags_pushes_pulls_saves_loads_and_removes_images_through_berthd() 
 
 #[test]
 fn docker_cli_commits_exports_imports_filters_dangling_prunes_and_reports_disk_usage_through_berthd() {
-    let d = TestDaemon::modular("dkcommit");
+    let d = TestDaemon::modular_host_net("dkcommit");
     d.import_busybox();
     docker_ok(&d, &["run", "--name", "dc", "busybox", "sh", "-c", "echo hi > /hi && rm /bin/vi"]);
     let first = docker_ok(&d, &["commit", "-c", r#"CMD ["cat", "/hi"]"#, "-m", "via docker", "dc", "committed:dk"]);

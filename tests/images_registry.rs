@@ -26,7 +26,7 @@ fn multi_layer_image_pushed_to_a_registry_is_pulled_on_a_fresh_daemon_and_runs_w
     let tmp = TempDir::new("mlarch");
     let archive = write_file(tmp.path(), "multi.tar", &three_layer_archive(&image));
 
-    let d1 = TestDaemon::modular("push");
+    let d1 = TestDaemon::modular_host_net("push");
     assert!(d1.berth_ok(&["load", "-i", &archive]).contains(&format!("Loaded image: {image}")));
     let pushed = d1.berth_ok(&["push", &image]);
     let digest = pushed
@@ -46,7 +46,7 @@ fn multi_layer_image_pushed_to_a_registry_is_pulled_on_a_fresh_daemon_and_runs_w
     let again = d1.berth_ok(&["push", &image]);
     assert_eq!(again.matches("Layer already exists").count(), 3, "{again}");
 
-    let d2 = TestDaemon::modular("pull");
+    let d2 = TestDaemon::modular_host_net("pull");
     let pulled = d2.berth_ok(&["pull", &image]);
     assert!(pulled.contains(&format!("Digest: {digest}")), "{pulled}");
     assert!(pulled.contains(&format!("Status: Downloaded newer image for {image}")), "{pulled}");
@@ -83,7 +83,7 @@ fn image_pushed_by_skopeo_from_an_oci_layout_with_gzip_and_zstd_layers_is_pulled
     let image = format!("{}/fromskopeo:latest", reg.host());
     skopeo(&["copy", "--dest-tls-verify=false", &format!("oci:{}:latest", layout.display()), &format!("docker://{image}")]);
 
-    let d = TestDaemon::modular("skpull");
+    let d = TestDaemon::modular_host_net("skpull");
     d.berth_ok(&["pull", &image]);
     assert_eq!(d.berth_ok(&["run", "--rm", &image, "cat", "/opt/zstd"]), "from a zstd layer\n");
     let inspect: serde_json::Value = serde_json::from_str(&d.berth_ok(&["image", "inspect", &image])).expect("inspect json");
@@ -97,7 +97,7 @@ fn a_registry_blob_whose_bytes_do_not_match_its_digest_is_rejected_and_nothing_i
     let tmp = TempDir::new("corrupt");
     let l2 = layer(&[E::File("file", b"genuine\n")]);
     let archive = write_file(tmp.path(), "c.tar", &docker_archive(&image, &[busybox_layer(), l2]));
-    let d1 = TestDaemon::modular("cpush");
+    let d1 = TestDaemon::modular_host_net("cpush");
     d1.berth_ok(&["load", "-i", &archive]);
     d1.berth_ok(&["push", &image]);
 
@@ -112,7 +112,7 @@ fn a_registry_blob_whose_bytes_do_not_match_its_digest_is_rejected_and_nothing_i
     bytes[n - 1] ^= 0xff;
     std::fs::write(&file, bytes).expect("tamper registry blob");
 
-    let d2 = TestDaemon::modular("cpull");
+    let d2 = TestDaemon::modular_host_net("cpull");
     let out = d2.berth(&["pull", &image]);
     assert!(!out.status.success(), "a corrupted pull must fail");
     assert!(stderr_of(&out).to_lowercase().contains("digest"), "the error names the digest problem: {}", stderr_of(&out));
@@ -147,7 +147,7 @@ fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_
     };
     let want = digest_of(&original);
 
-    let d = TestDaemon::modular("keepdg");
+    let d = TestDaemon::modular_host_net("keepdg");
     d.berth_ok(&["pull", &original]);
     let renamed = format!("{}/other/copy:v2", reg.host());
     d.berth_ok(&["tag", &original, &renamed]);
@@ -165,7 +165,7 @@ fn pushing_an_unchanged_pulled_image_under_a_new_name_keeps_its_manifest_digest_
     let pushed = d.berth_ok(&["push", &elsewhere]);
     assert_eq!(pushed.matches("Pushed").count(), 2, "{pushed}");
     assert_eq!(digest_of(&elsewhere), want);
-    let d2 = TestDaemon::modular("keepdg2");
+    let d2 = TestDaemon::modular_host_net("keepdg2");
     d2.berth_ok(&["pull", &elsewhere]);
     assert_eq!(d2.berth_ok(&["run", "--rm", &elsewhere, "cat", "/opt/kept"]), "kept\n");
 }
@@ -182,14 +182,14 @@ fn a_pull_cut_off_mid_transfer_fails_clearly_leaves_no_image_or_partial_blob_and
     }
     let direct = format!("{}/big:v1", reg.host());
     let archive = write_file(tmp.path(), "big.tar", &docker_archive(&direct, &layers));
-    let d1 = TestDaemon::modular("cutpush");
+    let d1 = TestDaemon::modular_host_net("cutpush");
     d1.berth_ok(&["load", "-i", &archive]);
     d1.berth_ok(&["push", &direct]);
 
     // The registry "goes away" after 6 MiB: in the middle of the random layers.
     let proxy = CuttingProxy::start(reg.port, 6 << 20);
     let image = format!("{}/big:v1", proxy.host());
-    let d = TestDaemon::modular("cutpull");
+    let d = TestDaemon::modular_host_net("cutpull");
     let out = d.berth(&["pull", &image]);
     assert!(proxy.left() < 0, "the proxy cut the transfer");
     assert!(!out.status.success(), "a cut pull must fail:\n{}", String::from_utf8_lossy(&out.stdout));

@@ -284,9 +284,6 @@ impl Daemon {
                 }
             }
         }
-        if let Err(e) = crate::net::firewall::init() {
-            tracing::warn!("firewall: {e}");
-        }
         for n in self.networks.list().iter().filter(|n| n.driver == "bridge") {
             if let Err(e) = self.ensure_bridge(n).and_then(|()| self.network_rules(n)) {
                 tracing::warn!(network = n.name.as_str(), "{e}");
@@ -297,6 +294,9 @@ impl Daemon {
     /// Makes the firewall rules of bridge network `n` (isolation from other networks, icc,
     /// masquerading, internal).
     pub(super) fn network_rules(&self, n: &Network) -> Result<(), DaemonError> {
+        // The base table is made with the first bridge network, so a daemon without any
+        // (`--bridge none` and no user network) makes no rule at all.
+        crate::net::firewall::init().map_err(NetworkError::from)?;
         let masq = self.config.net.ip_masq && n.options.get(super::network::create::ENABLE_MASQ).is_none_or(|v| v == "true");
         let rules = crate::net::firewall::NetworkRules {
             bridge: n.bridge.clone(),

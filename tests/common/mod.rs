@@ -192,6 +192,9 @@ pub struct TestDaemon {
     pub daemon: Option<std::process::Child>,
     /// The network namespace berthd runs in (its bridges, veths and rules stay there).
     pub netns: netns::NetNs,
+    /// berthd runs in the host's namespace instead, without networks (`--bridge none`,
+    /// nothing made there), to reach servers on the host's loopback (a test registry).
+    pub host_network: bool,
 }
 
 impl TestDaemon {
@@ -227,7 +230,26 @@ impl TestDaemon {
         let dir = TempDir::new(tag);
         let n: u32 = rand::random();
         let netns = netns::NetNs::new_in(dir.path());
-        TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None, netns }
+        TestDaemon { dir, monolithic, cgroup_parent: format!("berth-test-{tag}-{n:08x}"), daemon: None, netns, host_network: false }
+    }
+
+    /// A modular daemon in the host's network namespace with no networks of its own (it
+    /// makes no bridge, veth, address or rule there), for tests of servers on the host's
+    /// loopback (registries): its containers have loopback only.
+    pub fn modular_host_net(tag: &str) -> Self {
+        Self::host_net(tag, false)
+    }
+
+    /// [`modular_host_net`](Self::modular_host_net), monolithic.
+    pub fn monolithic_host_net(tag: &str) -> Self {
+        Self::host_net(tag, true)
+    }
+
+    fn host_net(tag: &str, monolithic: bool) -> Self {
+        let mut d = Self::unstarted(tag, monolithic);
+        d.host_network = true;
+        d.start();
+        d
     }
 
     pub fn root(&self) -> PathBuf {
@@ -252,7 +274,10 @@ impl TestDaemon {
     pub fn start_with(&mut self, extra: &[&str]) {
         let _ = std::fs::remove_file(self.socket());
         let log = std::fs::OpenOptions::new().create(true).append(true).open(self.dir.path().join("berthd.log")).expect("daemon log");
-        let mut cmd = self.netns.cmd(role("berthd"));
+        let mut cmd = if self.host_network { Command::new(role("berthd")) } else { self.netns.cmd(role("berthd")) };
+        if self.host_network {
+            cmd.args(["--bridge", "none", "--ip-forward=false", "--ip-masq=false"]);
+        }
         cmd.arg("-H")
             .arg(self.host())
             .arg("--root")
