@@ -105,7 +105,10 @@ fn a_container_started_as_soon_as_a_monolithic_berthd_is_back_keeps_its_rootfs()
     // Started while the dead containers' mounts may still be being released: the start
     // waits for that release, which never unmounts the rootfs it has just mounted.
     d.berth_ok(&["start", "c0"]);
-    assert!(wait_until(10, || d.mounts().len() == 1), "only c0's rootfs stays mounted: {:?}", d.mounts());
+    // c0's rootfs and its network namespace file.
+    let overlays = || d.mounts().iter().filter(|m| m.contains("/overlay2/")).count();
+    let netns = || d.mounts().iter().filter(|m| m.contains("/exec/netns/")).count();
+    assert!(wait_until(10, || overlays() == 1 && netns() == 1 && d.mounts().len() == 2), "only c0's rootfs and netns stay mounted: {:?}", d.mounts());
     assert_eq!(d.berth_ok(&["exec", "c0", "cat", "/etc/hostname"]).trim().len(), 12, "c0 runs on its rootfs");
     assert!(d.berth_ok(&["exec", "c0", "ls", "/bin/busybox"]).contains("busybox"));
     for n in &names {

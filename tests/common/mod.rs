@@ -410,11 +410,13 @@ impl TestDaemon {
     /// Mounts below this daemon's temp dir.
     pub fn mounts(&self) -> Vec<String> {
         let prefix = self.dir.path().to_string_lossy().into_owned();
+        // The test's own network namespace file is not the daemon's.
+        let netns = self.netns.path.to_string_lossy().into_owned();
         std::fs::read_to_string("/proc/self/mountinfo")
             .unwrap_or_default()
             .lines()
             .filter_map(|l| l.split(' ').nth(4).map(str::to_owned))
-            .filter(|p| p.starts_with(&prefix))
+            .filter(|p| p.starts_with(&prefix) && *p != netns)
             .collect()
     }
 }
