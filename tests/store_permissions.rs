@@ -155,6 +155,8 @@ fn allowed_exception(rel: &str, md: &std::fs::Metadata) -> Option<&'static str> 
         // runc's /run/runc/<id> is 0711 and its exec fifo 0622 (init reopens it as the user).
         [.., "runtime", _] if md.is_dir() && md.mode() & 0o777 == 0o711 => Some("runtime state dir, 0711 as runc's"),
         [.., "runtime", _, "exec.fifo"] if md.file_type().is_fifo() => Some("the exec fifo, 0622 as runc's"),
+        // A container's network namespace file: the mounted nsfs inode is always 0444.
+        ["exec", "netns", _] if md.mode() & 0o777 == 0o444 => Some("a network namespace file (nsfs is 0444)"),
         _ => None,
     }
 }
