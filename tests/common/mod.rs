@@ -435,6 +435,13 @@ impl Drop for TestDaemon {
         for pid in self.helper_pids() {
             kill(pid);
         }
+        // Published ports' proxies of a modular daemon run in sessions of their own and name
+        // no path of ours: those in this daemon's network namespace are its own.
+        if !self.host_network {
+            for pid in self.netns.proxy_pids() {
+                kill(pid);
+            }
+        }
         // A frozen process does not die of SIGKILL until it is thawed (a test that failed
         // with a container paused).
         for base in [Path::new("/sys/fs/cgroup/freezer"), Path::new("/sys/fs/cgroup")] {

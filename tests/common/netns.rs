@@ -51,6 +51,25 @@ impl NetNs {
     }
 }
 
+impl NetNs {
+    /// The berth-proxy processes in this namespace.
+    pub fn proxy_pids(&self) -> Vec<i32> {
+        use std::os::unix::fs::MetadataExt;
+        let Ok(ino) = std::fs::metadata(&self.path).map(|m| m.ino()) else { return Vec::new() };
+        let mine = format!("net:[{ino}]");
+        let mut out = Vec::new();
+        for e in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+            let Some(pid) = e.file_name().to_str().and_then(|s| s.parse::<i32>().ok()) else { continue };
+            let in_ns = std::fs::read_link(e.path().join("ns/net")).is_ok_and(|l| l.to_string_lossy() == mine);
+            let argv0 = std::fs::read(e.path().join("cmdline")).ok().and_then(|c| c.split(|b| *b == 0).next().map(|a| a.to_vec()));
+            if in_ns && argv0.as_deref() == Some(b"berth-proxy".as_slice()) {
+                out.push(pid);
+            }
+        }
+        out
+    }
+}
+
 impl Drop for NetNs {
     fn drop(&mut self) {
         let _ = nix::mount::umount2(&self.path, nix::mount::MntFlags::MNT_DETACH);
