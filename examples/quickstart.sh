@@ -14,6 +14,8 @@ need=()
 command -v busybox >/dev/null || need+=(busybox-static)
 command -v file >/dev/null || need+=(file)
 command -v cc >/dev/null || need+=(gcc)
+# nft: berthd's NAT and isolation rules for the default bridge and published ports.
+command -v nft >/dev/null || need+=(nftables)
 # libseccomp.a: the seccomp filter compiler, linked into the static binary (.cargo/config.toml).
 [[ -e /usr/lib/x86_64-linux-gnu/libseccomp.a ]] || need+=(libseccomp-dev)
 if ((${#need[@]})); then
