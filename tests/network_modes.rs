@@ -8,16 +8,10 @@
 
 mod common;
 
-use common::{docker_bin_cmd, docker_bin_ok, wait_until, TestDaemon};
+use common::{docker_bin_fails_saying, docker_bin_ok, wait_until, TestDaemon};
 
 const DOCKER: &str = "/usr/local/bin/docker";
 const DOCKER_20: &str = "/usr/bin/docker";
-
-fn fails_saying(bin: &str, d: &TestDaemon, args: &[&str], says: &str) {
-    let out = docker_bin_cmd(bin, d).args(args).output().expect("docker");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains(says), "{bin} {args:?}: expected {says:?} in: {err}");
-}
 
 /// The links of the daemon's namespace (`ip -o link`), names only.
 fn links(d: &TestDaemon) -> Vec<String> {
@@ -111,8 +105,8 @@ fn modes_flow(d: &TestDaemon) {
         assert_eq!(out, format!("{mac}{hostname}{hostname}"), "{bin}");
         docker_bin_ok(bin, d, &["rm", "-f", &x]);
         // Conflicting asks are refused, naming the conflict.
-        fails_saying(bin, d, &["create", "--network", "host", "-p", "80:80", "busybox", "true"], "port publishing");
-        fails_saying(bin, d, &["create", "--network", "none", "--ip", "10.0.0.2", "busybox", "true"], "none");
+        docker_bin_fails_saying(bin, d, &["create", "--network", "host", "-p", "80:80", "busybox", "true"], "port publishing");
+        docker_bin_fails_saying(bin, d, &["create", "--network", "none", "--ip", "10.0.0.2", "busybox", "true"], "none");
     }
 }
 
@@ -153,31 +147,31 @@ fn user_networks_flow(d: &TestDaemon) {
         let addrs = docker_bin_ok(bin, d, &["exec", &web, "ip", "-4", "-o", "addr"]);
         let prefix = &subnet[..subnet.len() - 5];
         assert!(addrs.lines().any(|l| l.contains("eth1") && l.contains(prefix)), "{bin}: {addrs}");
-        fails_saying(bin, d, &["network", "connect", &other, &web], "already exists");
+        docker_bin_fails_saying(bin, d, &["network", "connect", &other, &web], "already exists");
         docker_bin_ok(bin, d, &["network", "disconnect", &other, &web]);
         let addrs = docker_bin_ok(bin, d, &["exec", &web, "ip", "-4", "-o", "addr"]);
         assert!(!addrs.contains("eth1"), "{bin}: {addrs}");
 
         // Bad input: Docker's words, nothing half made.
-        fails_saying(bin, d, &["network", "create", "--subnet", &format!("{prefix}.128/25"), "clash"], "overlaps");
-        fails_saying(bin, d, &["network", "rm", &app], "active endpoints");
-        fails_saying(bin, d, &["network", "rm", "bridge"], "pre-defined");
-        fails_saying(bin, d, &["network", "connect", "nope", &web], "network nope not found");
+        docker_bin_fails_saying(bin, d, &["network", "create", "--subnet", &format!("{prefix}.128/25"), "clash"], "overlaps");
+        docker_bin_fails_saying(bin, d, &["network", "rm", &app], "active endpoints");
+        docker_bin_fails_saying(bin, d, &["network", "rm", "bridge"], "pre-defined");
+        docker_bin_fails_saying(bin, d, &["network", "connect", "nope", &web], "network nope not found");
         // (--pull never: the CLI takes any 404 of create for a missing image.)
-        fails_saying(bin, d, &["run", "--rm", "--pull", "never", "--network", "nope", "busybox", "true"], "network nope not found");
+        docker_bin_fails_saying(bin, d, &["run", "--rm", "--pull", "never", "--network", "nope", "busybox", "true"], "network nope not found");
         let static_ip = format!("{prefix}.9");
         docker_bin_ok(bin, d, &["run", "-d", "--name", &format!("s1{tag}"), "--network", &other, "--ip", &static_ip, "busybox", "sleep", "100"]);
         let got = docker_bin_ok(bin, d, &["exec", &format!("s1{tag}"), "ip", "-4", "-o", "addr", "show", "eth0"]);
         assert!(got.contains(&format!("{static_ip}/24")), "{bin}: {got}");
         let before = veths(d);
-        fails_saying(
+        docker_bin_fails_saying(
             bin,
             d,
             &["run", "-d", "--name", &format!("s2{tag}"), "--network", &other, "--ip", &static_ip, "busybox", "sleep", "100"],
             "Address already in use",
         );
         assert_eq!(veths(d), before, "{bin}: a failed start leaves no veth");
-        fails_saying(bin, d, &["create", "--network", &other, "--ip", "10.99.0.5", "busybox", "true"], "does not belong");
+        docker_bin_fails_saying(bin, d, &["create", "--network", &other, "--ip", "10.99.0.5", "busybox", "true"], "does not belong");
         docker_bin_ok(bin, d, &["rm", "-f", &web, &format!("s1{tag}"), &format!("s2{tag}")]);
         docker_bin_ok(bin, d, &["network", "rm", &app, &other]);
         let bridges: Vec<String> = links(d).into_iter().filter(|l| l.starts_with("br-")).collect();

@@ -9,16 +9,10 @@
 
 mod common;
 
-use common::{docker_bin_cmd, docker_bin_ok, wait_until, TestDaemon};
+use common::{docker_bin_fails_saying, docker_bin_ok, wait_until, TestDaemon};
 
 const DOCKER: &str = "/usr/local/bin/docker";
 const DOCKER_20: &str = "/usr/bin/docker";
-
-fn fails_saying(bin: &str, d: &TestDaemon, args: &[&str], says: &str) {
-    let out = docker_bin_cmd(bin, d).args(args).output().expect("docker");
-    let err = String::from_utf8_lossy(&out.stderr);
-    assert!(!out.status.success() && err.contains(says), "{bin} {args:?}: expected {says:?} in: {err}");
-}
 
 /// `wget -qO- URL` in the daemon's namespace: the page, or None if it failed.
 fn fetch(d: &TestDaemon, url: &str) -> Option<String> {
@@ -104,7 +98,12 @@ fn services_flow(d: &TestDaemon) {
         assert_eq!(docker_bin_ok(bin, d, &["port", &web]), format!("80/tcp -> 127.0.0.1:{port}\n"), "{bin}");
         // A taken port: Docker's error, and no container process, veth or rule left.
         let rules = nft_ruleset(d);
-        fails_saying(bin, d, &["run", "-d", "--name", &format!("dup{tag}"), "-p", &bind, "busybox", "sleep", "100"], "address already in use");
+        docker_bin_fails_saying(
+            bin,
+            d,
+            &["run", "-d", "--name", &format!("dup{tag}"), "-p", &bind, "busybox", "sleep", "100"],
+            "address already in use",
+        );
         assert_eq!(docker_bin_ok(bin, d, &["inspect", "-f", "{{.State.Running}}", &format!("dup{tag}")]).trim(), "false");
         assert_eq!(nft_ruleset(d), rules, "{bin}: a refused port leaves the rules as they were");
         // -P: every exposed port on an ephemeral host port, which `docker port` reports.

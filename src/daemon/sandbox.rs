@@ -125,8 +125,7 @@ impl Daemon {
             .collect()
     }
 
-    /// Makes the bridge of network `n` if it is not there (a daemon start, a bridge someone
-    /// removed).
+    /// Makes the bridge of network `n` if it is not there (its creation, a daemon start).
     pub(super) fn ensure_bridge(&self, n: &Network) -> Result<(), DaemonError> {
         let gateways: Vec<ipnet::IpNet> = n
             .pools
@@ -140,7 +139,8 @@ impl Daemon {
 
     /// Joins sandbox `sb` to network `n` as `cfg` asks (the ops lock is held).
     pub(super) fn join_network(&self, sb: &mut Sandbox, n: &Network, cfg: &EndpointConfig) -> Result<super::network::Endpoint, DaemonError> {
-        self.ensure_bridge(n)?;
+        // The bridge was made with the network (and again at daemon start): not looked up
+        // again on this hot path; one removed behind berth's back fails the attach by name.
         let taken = endpoint::reserved(n, self.addresses_on(&n.id));
         Ok(endpoint::attach(sb, n, cfg, &taken)?)
     }

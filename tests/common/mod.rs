@@ -535,6 +535,14 @@ pub fn docker_bin_ok(bin: &str, d: &TestDaemon, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
+/// Runs the docker CLI `bin` against `d` and fails the test unless the command fails with
+/// `says` in its stderr.
+pub fn docker_bin_fails_saying(bin: &str, d: &TestDaemon, args: &[&str], says: &str) {
+    let out = docker_bin_cmd(bin, d).args(args).output().expect("docker");
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && err.contains(says), "{bin} {args:?}: expected {says:?} in: {err}");
+}
+
 /// A peer a test needs (dockerd, containerd, a shim, a cgroup controller): when it is
 /// missing the test fails saying what to install; it never skips and passes.
 pub fn need(present: bool, what: &str) {
