@@ -154,3 +154,46 @@ fn docker_py_drives_networks_and_published_ports_modular() {
 fn docker_py_drives_networks_and_published_ports_monolithic() {
     docker_py_flow(&TestDaemon::monolithic("npyo"));
 }
+
+fn addressing_flow(d: &TestDaemon) {
+    d.import_busybox();
+    ok(
+        d,
+        &[
+            "network",
+            "create",
+            "-o",
+            "com.docker.network.driver.mtu=1400",
+            "--subnet",
+            "10.55.0.0/16",
+            "--ip-range",
+            "10.55.7.0/24",
+            "--ipv6",
+            "--subnet",
+            "fd00:55::/64",
+            "m",
+        ],
+    );
+    let script = "cat /sys/class/net/eth0/mtu /sys/class/net/eth0/address; ip -4 -o addr show eth0; ip -6 -o addr show eth0 scope global";
+    // docker 28 sends a per-network MAC only to API 1.44 daemons; 20.10 sends Config.MacAddress.
+    let out = docker_bin_ok(
+        "/usr/bin/docker",
+        d,
+        &["run", "--rm", "--network", "m", "--mac-address", "02:42:0a:37:00:99", "--ip6", "fd00:55::99", "busybox", "sh", "-c", script],
+    );
+    let lines: Vec<&str> = out.lines().collect();
+    assert_eq!(lines[..2], ["1400", "02:42:0a:37:00:99"], "{out}");
+    assert!(lines[2].contains("inet 10.55.7."), "a dynamic address from the --ip-range: {out}");
+    assert!(lines[3].contains("inet6 fd00:55::99/64"), "{out}");
+    ok(d, &["network", "rm", "m"]);
+}
+
+#[test]
+fn mtu_ip_range_mac_address_and_static_ipv6_are_what_the_container_has_modular() {
+    addressing_flow(&TestDaemon::modular("naddm"));
+}
+
+#[test]
+fn mtu_ip_range_mac_address_and_static_ipv6_are_what_the_container_has_monolithic() {
+    addressing_flow(&TestDaemon::monolithic("naddo"));
+}
