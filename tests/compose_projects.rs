@@ -116,8 +116,12 @@ fn a_client_service_fetches_the_web_service_by_name(d: &TestDaemon) {
     compose(d, &dir, "net", &["down"]);
     let nets = docker_bin_ok(DOCKER_20, d, &["network", "ls", "--format", "{{.Name}}"]);
     assert!(!nets.contains("net_default"), "{nets}");
-    let links = d.netns.run_ok("ip", &["-o", "link"]);
-    assert!(!links.contains("veth") && !links.contains("br-"), "{links}");
+    // The veths are deleted just after their containers stop, off the stop's path.
+    let gone = || {
+        let links = d.netns.run_ok("ip", &["-o", "link"]);
+        !links.contains("veth") && !links.contains("br-")
+    };
+    assert!(wait_until(10, gone), "{}", d.netns.run_ok("ip", &["-o", "link"]));
     assert_eq!(d.netns.run_ok("nft", &["list", "ruleset"]), rules_before, "down leaves the rules as before up");
 }
 

@@ -172,8 +172,14 @@ fn user_networks_flow(d: &TestDaemon) {
         );
         assert_eq!(veths(d), before, "{bin}: a failed start leaves no veth");
         docker_bin_fails_saying(bin, d, &["create", "--network", &other, "--ip", "10.99.0.5", "busybox", "true"], "does not belong");
+        // A network whose containers are all stopped can go (only running ones have
+        // endpoints, as Docker's); their next start fails naming it.
+        docker_bin_ok(bin, d, &["kill", &format!("s1{tag}")]);
+        assert!(wait_until(10, || docker_bin_ok(bin, d, &["network", "inspect", "-f", "{{len .Containers}}", &other]).trim() == "0"));
+        docker_bin_ok(bin, d, &["network", "rm", &other]);
+        docker_bin_fails_saying(bin, d, &["start", &format!("s1{tag}")], &format!("network {other} not found"));
         docker_bin_ok(bin, d, &["rm", "-f", &web, &format!("s1{tag}"), &format!("s2{tag}")]);
-        docker_bin_ok(bin, d, &["network", "rm", &app, &other]);
+        docker_bin_ok(bin, d, &["network", "rm", &app]);
         let bridges: Vec<String> = links(d).into_iter().filter(|l| l.starts_with("br-")).collect();
         assert!(bridges.is_empty(), "{bin}: {bridges:?}");
     }

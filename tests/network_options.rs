@@ -197,3 +197,75 @@ fn mtu_ip_range_mac_address_and_static_ipv6_are_what_the_container_has_modular()
 fn mtu_ip_range_mac_address_and_static_ipv6_are_what_the_container_has_monolithic() {
     addressing_flow(&TestDaemon::monolithic("naddo"));
 }
+
+/// berthd's network flags as a container sees them: `--bip` is its subnet and gateway,
+/// `--mtu` its eth0's MTU, `--icc=false` keeps the default bridge's containers apart;
+/// `--ip-forward` and `--ip-masq` are the namespace's forwarding switch and its
+/// masquerading rule. Also, on a user network: `--dns-search`/`--dns-option` with the
+/// embedded server, and the `bridge.name` option naming the Linux bridge.
+fn daemon_flags_flow(monolithic: bool, tag: &str) {
+    // The modular daemon forwards and masquerades (Docker's defaults), the monolithic one
+    // is told not to.
+    let switches: &[&str] = if monolithic { &["--ip-forward=false", "--ip-masq=false"] } else { &[] };
+    let mut args = vec!["--bip", "10.123.0.1/24", "--mtu", "1400", "--icc=false"];
+    args.extend_from_slice(switches);
+    let d = TestDaemon::with_args(tag, monolithic, &args);
+    d.import_busybox();
+    let inside = ok(&d, &["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0; ip route | grep ^default; cat /sys/class/net/eth0/mtu"]);
+    let lines: Vec<&str> = inside.lines().collect();
+    assert!(lines[0].contains("inet 10.123.0.2/24"), "{inside}");
+    assert!(lines[1].starts_with("default via 10.123.0.1 dev eth0"), "{inside}");
+    assert_eq!(lines[2], "1400", "{inside}");
+    // icc off on the default bridge: a page one container serves is unreachable from another.
+    ok(&d, &["run", "-d", "--name", "served", "busybox", "httpd", "-f", "-p", "80", "-h", "/etc"]);
+    let served = ip_of(&d, "served", "bridge", "IPAddress");
+    let got = ok(&d, &["run", "--rm", "busybox", "sh", "-c", &format!("timeout 3 wget -qO- http://{served}/hostname || echo unreachable")]);
+    assert_eq!(got, "unreachable\n");
+    // From the namespace's own side of the bridge the page is there.
+    assert_eq!(
+        d.netns.run_ok("curl", &["-s", "--max-time", "5", &format!("http://{served}/hostname")]).trim(),
+        ok(&d, &["inspect", "-f", "{{.Config.Hostname}}", "served"]).trim()
+    );
+    let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
+    let ns_forward = d.netns.run_ok("cat", &["/proc/sys/net/ipv4/ip_forward"]);
+    assert_eq!(ns_forward.trim(), if monolithic { "0" } else { "1" });
+    assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok(), forward, "the host's switch is untouched");
+    let rules = d.netns.run_ok("nft", &["list", "ruleset"]);
+    assert_eq!(rules.contains("masquerade"), !monolithic, "{rules}");
+    // A user network named by bridge.name, with the embedded server's resolv.conf.
+    ok(&d, &["network", "create", "-o", "com.docker.network.bridge.name=br-named", "named"]);
+    ok(
+        &d,
+        &[
+            "run",
+            "-d",
+            "--name",
+            "member",
+            "--network",
+            "named",
+            "--dns-search",
+            "example.test",
+            "--dns-option",
+            "ndots:3",
+            "busybox",
+            "sleep",
+            "600",
+        ],
+    );
+    assert_eq!(ok(&d, &["exec", "member", "cat", "/etc/resolv.conf"]), "nameserver 127.0.0.11\nsearch example.test\noptions ndots:3\n");
+    let ports = d.netns.run_ok("ip", &["-o", "link", "show", "master", "br-named"]);
+    assert_eq!(ports.lines().count(), 1, "the member's veth is on br-named: {ports}");
+    ok(&d, &["rm", "-f", "served", "member"]);
+    ok(&d, &["network", "rm", "named"]);
+    assert!(!d.netns.run_ok("ip", &["-o", "link"]).contains("br-named"));
+}
+
+#[test]
+fn daemon_network_flags_and_bridge_name_are_what_the_containers_have_modular() {
+    daemon_flags_flow(false, "nflm");
+}
+
+#[test]
+fn daemon_network_flags_and_bridge_name_are_what_the_containers_have_monolithic() {
+    daemon_flags_flow(true, "nflo");
+}

@@ -127,6 +127,8 @@ pub struct Daemon {
     names: dns::NameTable,
     /// The embedded DNS servers, by container.
     dns: dns::Servers,
+    /// Addresses whose links are still being deleted.
+    releasing: sandbox::Releasing,
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
@@ -196,6 +198,7 @@ impl Daemon {
             networks,
             names: Default::default(),
             dns: Default::default(),
+            releasing: Default::default(),
             overlay,
             backend,
             events,

@@ -110,8 +110,8 @@ impl Daemon {
             .collect())
     }
 
-    /// `DELETE /networks/{id}`: refused for the predefined networks and for one with
-    /// containers on it (running or not, as Docker keeps stopped containers' endpoints).
+    /// `DELETE /networks/{id}`: refused for the predefined networks and for one with running
+    /// containers on it.
     pub async fn network_remove(&self, key: &str) -> Result<(), DaemonError> {
         let _g = self.ops.lock().await;
         let n = self.networks.get(key)?;
@@ -122,14 +122,10 @@ impl Daemon {
         if n.is_predefined() {
             return Err(NetworkError::Forbidden(format!("{} is a pre-defined network and cannot be removed", n.name)).into());
         }
-        let users: Vec<String> = self
-            .containers
-            .list()
-            .into_iter()
-            .filter(|c| c.networks.values().any(|e| e.network_id == n.id))
-            .map(|c| c.name.trim_start_matches('/').to_owned())
-            .collect();
-        if let Some(first) = users.first() {
+        // Only running containers have endpoints: a stopped one that names the network
+        // does not keep it, and fails its next start with "network ... not found", as
+        // Docker's.
+        if let Some((_, first, _)) = self.members(&n.id).first() {
             return Err(
                 NetworkError::Forbidden(format!("error while removing network: network {} has active endpoints (name:{first:?})", n.name)).into()
             );

@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 
 use serde_json::Value;
 
@@ -23,6 +24,37 @@ pub enum NetNs {
     Join(PathBuf),
     /// The daemon's own (`host`).
     Host,
+}
+
+/// Addresses of stopped containers' endpoints whose host links are still being deleted:
+/// not handed out again until the link is gone.
+#[derive(Default, Clone)]
+pub struct Releasing(Arc<Mutex<Vec<(String, IpAddr)>>>);
+
+impl Releasing {
+    fn list(&self) -> std::sync::MutexGuard<'_, Vec<(String, IpAddr)>> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Holds these (network id, address) pairs.
+    fn hold(&self, held: &[(String, IpAddr)]) {
+        self.list().extend_from_slice(held);
+    }
+
+    /// Lets them go (once each: another stop may hold the same pair meanwhile).
+    fn release(&self, held: &[(String, IpAddr)]) {
+        let mut list = self.list();
+        for h in held {
+            if let Some(i) = list.iter().position(|x| x == h) {
+                list.remove(i);
+            }
+        }
+    }
+
+    /// The addresses held on network `network_id`.
+    fn on(&self, network_id: &str) -> Vec<IpAddr> {
+        self.list().iter().filter(|(n, _)| n == network_id).map(|(_, a)| *a).collect()
+    }
 }
 
 /// What a start's networking gives the rest of the start.
@@ -122,6 +154,7 @@ impl Daemon {
                     .map(|n| n.addr())
                     .collect::<Vec<_>>()
             })
+            .chain(self.releasing.on(network_id))
             .collect()
     }
 
@@ -228,7 +261,26 @@ impl Daemon {
         let Some(sb) = &c.sandbox else { return };
         self.stop_dns(id);
         self.unpublish(sb);
-        endpoint::remove_sandbox(sb);
+        endpoint::remove_namespace(sb);
+        // Deleting a link waits for the kernel's synchronize_net (about 20 ms): done off the
+        // stop's path, its addresses held meanwhile so no new endpoint takes them while the
+        // old link still answers for them.
+        let held: Vec<(String, IpAddr)> = sb
+            .endpoints
+            .values()
+            .flat_map(|e| [e.ipv4, e.ipv6].into_iter().flatten().map(|a| (e.network_id.clone(), a.addr())).collect::<Vec<_>>())
+            .collect();
+        self.releasing.hold(&held);
+        let (releasing, links, pairs) = (self.releasing.clone(), sb.clone(), held.clone());
+        let deleted = std::thread::Builder::new().name("veth-delete".into()).spawn(move || {
+            endpoint::remove_links(&links);
+            releasing.release(&pairs);
+        });
+        if let Err(e) = deleted {
+            tracing::warn!(id, "a thread to delete the veths: {e}; deleting them here");
+            endpoint::remove_links(sb);
+            self.releasing.release(&held);
+        }
         for ep in sb.endpoints.values() {
             if let Ok(n) = self.networks.get(&ep.network_id) {
                 self.network_event(&n, "disconnect", Some(id));
@@ -355,5 +407,33 @@ impl Daemon {
                 tracing::warn!(id = c.id.as_str(), "{e}");
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Releasing;
+    use std::net::IpAddr;
+
+    fn ip(s: &str) -> IpAddr {
+        s.parse().expect("address")
+    }
+
+    #[test]
+    fn held_addresses_are_taken_on_their_network_until_released_once_each() {
+        let r = Releasing::default();
+        let a = [("n1".to_owned(), ip("172.18.0.2")), ("n2".to_owned(), ip("fd00::2"))];
+        r.hold(&a);
+        // A second stop holding the same pair meanwhile (a container restarted and stopped
+        // again before the first delete ended).
+        r.hold(&a[..1]);
+        assert_eq!(r.on("n1"), [ip("172.18.0.2"), ip("172.18.0.2")]);
+        assert_eq!(r.on("n2"), [ip("fd00::2")]);
+        assert!(r.on("n3").is_empty());
+        r.release(&a);
+        assert_eq!(r.on("n1"), [ip("172.18.0.2")], "the other hold stays");
+        assert!(r.on("n2").is_empty());
+        r.release(&a[..1]);
+        assert!(r.on("n1").is_empty());
     }
 }

@@ -10,7 +10,8 @@ use std::path::{Path, PathBuf};
 
 use futures::TryStreamExt;
 use ipnet::IpNet;
-use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+use rtnetlink::packet_route::link::{InfoData, InfoKind, InfoVeth};
+use rtnetlink::{Handle, LinkBridge, LinkMessageBuilder, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 /// What failed, with the link it was about.
 #[derive(Debug, thiserror::Error)]
@@ -206,47 +207,33 @@ pub fn loopback_up(netns: &Path) -> Result<(), LinkError> {
     })
 }
 
-/// Joins the namespace at `netns` to `v.bridge`: a veth pair made in the daemon's namespace,
-/// its peer moved into the container's and configured there. On failure the pair is
+/// Joins the namespace at `netns` to `v.bridge`: a veth pair made by one request in the
+/// daemon's namespace, its host end a port of the bridge and up, its peer made directly in
+/// the container's namespace under its own name and MAC, then addressed and routed there.
+/// Making the peer where it belongs, not moving it there afterwards, spares the kernel's
+/// synchronize_net of a namespace change (about 20 ms a container). On failure the pair is
 /// deleted again.
 pub fn attach(netns: &Path, v: &Veth) -> Result<(), LinkError> {
     let ns_file = std::fs::File::open(netns).map_err(|source| LinkError::Io { what: format!("open {}", netns.display()), source })?;
-    // The peer's name while it is still in the daemon's namespace: unique there.
-    let peer = format!("{}p", v.host_name);
     let outer = v.clone();
-    let moved = with_handle(None, {
-        let peer = peer.clone();
-        move |h| async move {
-            let bridge = index_of(&h, &outer.bridge).await?.ok_or_else(|| LinkError::NotFound(outer.bridge.clone()))?;
-            let mut pair = LinkVeth::new(&outer.host_name, &peer);
-            if let Some(m) = outer.mtu {
-                pair = pair.mtu(m);
-            }
-            h.link().add(pair.build()).execute().await.map_err(nl("create veth", &outer.host_name))?;
-            let host = index_of(&h, &outer.host_name).await?.ok_or_else(|| LinkError::NotFound(outer.host_name.clone()))?;
-            let peer_ix = index_of(&h, &peer).await?.ok_or_else(|| LinkError::NotFound(peer.clone()))?;
-            let mut peer_msg = LinkUnspec::new_with_index(peer_ix).setns_by_fd(ns_file.as_raw_fd());
-            if let Some(m) = outer.mtu {
-                peer_msg = peer_msg.mtu(m);
-            }
-            h.link().set(peer_msg.build()).execute().await.map_err(nl("move into the container", &peer))?;
-            h.link()
-                .set(LinkUnspec::new_with_index(host).controller(bridge).up().build())
-                .execute()
-                .await
-                .map_err(nl("attach to the bridge", &outer.host_name))?;
-            Ok(())
+    let made = with_handle(None, move |h| async move {
+        let bridge = index_of(&h, &outer.bridge).await?.ok_or_else(|| LinkError::NotFound(outer.bridge.clone()))?;
+        let mut peer = LinkUnspec::new_with_name(&outer.ifname).address(outer.mac.to_vec()).setns_by_fd(ns_file.as_raw_fd());
+        let mut pair = LinkMessageBuilder::<LinkVeth>::new_with_info_kind(InfoKind::Veth).name(outer.host_name.clone()).controller(bridge).up();
+        if let Some(m) = outer.mtu {
+            peer = peer.mtu(m);
+            pair = pair.mtu(m);
         }
+        let pair = pair.set_info_data(InfoData::Veth(InfoVeth::Peer(peer.build())));
+        // `ns_file` lives until the request is answered: the kernel reads the fd then.
+        let added = h.link().add(pair.build()).execute().await.map_err(nl("create veth", &outer.host_name));
+        drop(ns_file);
+        added
     });
-    let configured = moved.and_then(|()| {
+    let configured = made.and_then(|()| {
         let inner = v.clone();
         with_handle(Some(netns), move |h| async move {
-            let ix = index_of(&h, &peer).await?.ok_or_else(|| LinkError::NotFound(peer.clone()))?;
-            h.link()
-                .set(LinkUnspec::new_with_index(ix).name(inner.ifname.clone()).address(inner.mac.to_vec()).build())
-                .execute()
-                .await
-                .map_err(nl("name and address", &inner.ifname))?;
+            let ix = index_of(&h, &inner.ifname).await?.ok_or_else(|| LinkError::NotFound(inner.ifname.clone()))?;
             add_addresses(&h, ix, &inner.ifname, &inner.addrs).await?;
             h.link().set(LinkUnspec::new_with_index(ix).up().build()).execute().await.map_err(nl("bring up", &inner.ifname))?;
             if let Some(lo) = index_of(&h, "lo").await? {

@@ -29,17 +29,21 @@ pub fn create_sandbox(dir: &Path, id: &str) -> Result<Sandbox, NetworkError> {
     Ok(sb)
 }
 
-/// Removes what `sb` made: its endpoints' host links and its namespace file (the namespace
-/// ends with the container's last process). Failures are logged: what stays is found again
-/// by the daemon's start.
-pub fn remove_sandbox(sb: &Sandbox) {
+/// Removes `sb`'s namespace file (the namespace ends with the container's last process).
+/// A failure is logged: what stays is found again by the daemon's start.
+pub fn remove_namespace(sb: &Sandbox) {
+    if let Err(e) = netns::remove(&sb.key) {
+        tracing::warn!("removing {}: {e}", sb.key.display());
+    }
+}
+
+/// Deletes `sb`'s endpoints' host links (their peers go with them). Failures are logged: a
+/// veth left on a bridge is swept at the daemon's next start.
+pub fn remove_links(sb: &Sandbox) {
     for (name, ep) in &sb.endpoints {
         if let Err(e) = link::delete(&ep.host_veth) {
             tracing::warn!(network = name.as_str(), "removing {}: {e}", ep.host_veth);
         }
-    }
-    if let Err(e) = netns::remove(&sb.key) {
-        tracing::warn!("removing {}: {e}", sb.key.display());
     }
 }
 
