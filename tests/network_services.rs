@@ -114,6 +114,12 @@ fn services_flow(d: &TestDaemon) {
         assert!(eph >= 1024, "{bin}: {mapped}");
         let page = fetch(d, &format!("http://127.0.0.1:{eph}/hostname"));
         assert_eq!(page, Some(format!("{}\n", hostname_of(bin, d, &pub_all))), "{bin}");
+        // Hairpin: the published port through the bridge's gateway, from the container
+        // itself and from another one on the bridge.
+        let via_gateway = format!("wget -qO- http://172.17.0.1:{eph}/hostname");
+        let page = page.unwrap_or_default();
+        assert_eq!(docker_bin_ok(bin, d, &["exec", &pub_all, "sh", "-c", &via_gateway]), page, "{bin}: from itself");
+        assert_eq!(docker_bin_ok(bin, d, &["run", "--rm", "busybox", "sh", "-c", &via_gateway]), page, "{bin}: from another container");
         docker_bin_ok(bin, d, &["rm", "-f", &web, &pub_all, &format!("dup{tag}")]);
         docker_bin_ok(bin, d, &["network", "rm", &app, &other]);
     }
