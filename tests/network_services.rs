@@ -112,8 +112,12 @@ fn services_flow(d: &TestDaemon) {
         let mapped = docker_bin_ok(bin, d, &["port", &pub_all, "80"]);
         let eph = mapped.lines().next().and_then(|l| l.rsplit(':').next()).and_then(|p| p.parse::<u16>().ok()).expect("a port");
         assert!(eph >= 1024, "{bin}: {mapped}");
+        // No host IP: 0.0.0.0 and :: on the same port, as Docker's (the namespace has IPv6).
+        let hosts: Vec<&str> = mapped.lines().map(|l| l.strip_suffix(&format!(":{eph}")).unwrap_or(l)).collect();
+        assert!(hosts == ["0.0.0.0", "[::]"] || hosts == ["0.0.0.0", "::"], "{bin}: {mapped}");
         let page = fetch(d, &format!("http://127.0.0.1:{eph}/hostname"));
         assert_eq!(page, Some(format!("{}\n", hostname_of(bin, d, &pub_all))), "{bin}");
+        assert_eq!(fetch(d, &format!("http://[::1]:{eph}/hostname")), page, "{bin}: through the :: proxy");
         // Hairpin: the published port through the bridge's gateway, from the container
         // itself and from another one on the bridge.
         let via_gateway = format!("wget -qO- http://172.17.0.1:{eph}/hostname");

@@ -4,6 +4,8 @@
 //! loopback. In modular mode the proxies live in sessions of their own, so published ports
 //! keep answering while berthd is down; in monolithic mode they die with it.
 
+use std::net::{IpAddr, Ipv6Addr};
+
 use super::network::plan::{self, Publish};
 use super::network::{NetworkError, PortMapping, Sandbox};
 use super::{Daemon, DaemonError};
@@ -24,16 +26,30 @@ fn spec_of(m: &PortMapping) -> Result<ProxySpec, NetworkError> {
     })
 }
 
-fn rule_of(m: &PortMapping) -> Result<PortRule, NetworkError> {
+/// The DNAT rule of mapping `m`; none for a binding of the other family than the
+/// container's address (`::` to an IPv4 container), which only its proxy serves.
+fn rule_of(m: &PortMapping) -> Result<Option<PortRule>, NetworkError> {
+    if m.host_ip.is_ipv4() != m.container_ip.is_ipv4() {
+        return Ok(None);
+    }
     let host_ip = Some(m.host_ip).filter(|ip| !ip.is_unspecified());
-    Ok(PortRule {
+    Ok(Some(PortRule {
         proto: proto_of(&m.proto)?,
         host_ip,
         host_port: m.host_port,
         container_ip: m.container_ip,
         container_port: m.container_port,
         bridge: m.bridge.clone(),
-    })
+    }))
+}
+
+/// Ephemeral ports tried for a binding on both families.
+const EPHEMERAL_TRIES: usize = 8;
+
+/// Whether the daemon's namespace has IPv6 (a socket can be bound on `::`): Docker adds
+/// the `::` binding of a port published without a host IP only then.
+fn host_has_ipv6() -> bool {
+    std::net::UdpSocket::bind((Ipv6Addr::UNSPECIFIED, 0)).is_ok()
 }
 
 impl Daemon {
@@ -50,17 +66,26 @@ impl Daemon {
         let bridge = self.networks.get(net).map(|n| n.bridge)?;
         let container_ip = ep.ipv4.map(|n| n.addr()).ok_or_else(|| NetworkError::Invalid("no IPv4 address to publish ports to".into()))?;
         let exe = self_exe();
+        let ipv6 = host_has_ipv6();
         for p in asked {
             let proto = proto_of(&p.proto)?;
-            let candidates: Vec<u16> =
-                match p.host_ports {
-                    Some((a, b)) => (a..=b).collect(),
-                    None => vec![proxy::ephemeral_port(proto, p.host_ip)
-                        .map_err(|source| NetworkError::Proxy { endpoint: container_name.to_owned(), source })?],
-                };
+            let dual = p.both_families && ipv6;
+            // Each port of the range in turn; ephemeral ones one at a time, as they are
+            // taken from the allocator (a few tries when it must be free on both families).
+            let tries = match p.host_ports {
+                Some((a, b)) => usize::from(b - a) + 1,
+                None if dual => EPHEMERAL_TRIES,
+                None => 1,
+            };
             let mut last = None;
-            let mut made = None;
-            for host_port in candidates {
+            let mut made = Vec::new();
+            for i in 0..tries {
+                let host_port = match p.host_ports {
+                    // i <= b - a: no overflow.
+                    Some((a, _)) => a + i as u16,
+                    None => proxy::ephemeral_port(proto, p.host_ip)
+                        .map_err(|source| NetworkError::Proxy { endpoint: container_name.to_owned(), source })?,
+                };
                 let m = PortMapping {
                     proto: p.proto.clone(),
                     container_port: p.container_port,
@@ -70,21 +95,44 @@ impl Daemon {
                     bridge: bridge.clone(),
                     proxy_pid: 0,
                 };
-                match proxy::spawn(&exe, &spec_of(&m)?, self.config.monolithic) {
+                let v4 = match proxy::spawn(&exe, &spec_of(&m)?, self.config.monolithic) {
+                    Ok(pid) => PortMapping { proxy_pid: pid, ..m.clone() },
+                    Err(e) => {
+                        last = Some(e);
+                        continue;
+                    }
+                };
+                if !dual {
+                    made = vec![v4];
+                    break;
+                }
+                // `::` on the same port, proxied to the container's IPv4 address.
+                let m6 = PortMapping { host_ip: IpAddr::V6(Ipv6Addr::UNSPECIFIED), ..m };
+                match proxy::spawn(&exe, &spec_of(&m6)?, self.config.monolithic) {
                     Ok(pid) => {
-                        made = Some(PortMapping { proxy_pid: pid, ..m });
+                        made = vec![v4, PortMapping { proxy_pid: pid, ..m6 }];
                         break;
                     }
-                    Err(e) => last = Some(e),
+                    Err(e) => {
+                        if let Err(e) = proxy::stop(v4.proxy_pid) {
+                            tracing::warn!("stopping the proxy of {}:{}: {e}", v4.host_ip, v4.host_port);
+                        }
+                        last = Some(e);
+                    }
                 }
             }
-            let m = match (made, last) {
-                (Some(m), _) => m,
-                (None, Some(source)) => return Err(NetworkError::Proxy { endpoint: container_name.to_owned(), source }.into()),
-                (None, None) => return Err(NetworkError::Invalid("an empty host port range".into()).into()),
-            };
-            sb.ports.push(m.clone());
-            firewall::add_port(&rule_of(&m)?).map_err(NetworkError::from)?;
+            if made.is_empty() {
+                return Err(match last {
+                    Some(source) => NetworkError::Proxy { endpoint: container_name.to_owned(), source }.into(),
+                    None => NetworkError::Invalid("an empty host port range".into()).into(),
+                });
+            }
+            for m in made {
+                sb.ports.push(m.clone());
+                if let Some(rule) = rule_of(&m)? {
+                    firewall::add_port(&rule).map_err(NetworkError::from)?;
+                }
+            }
         }
         Ok(())
     }
@@ -101,7 +149,8 @@ impl Daemon {
                 tracing::warn!("stopping the proxy of {}:{}: {e}", m.host_ip, m.host_port);
             }
             match rule_of(m) {
-                Ok(rule) => {
+                Ok(None) => {}
+                Ok(Some(rule)) => {
                     if let Err(e) = firewall::remove_port(&rule) {
                         tracing::warn!("removing the rule of {}:{}: {e}", m.host_ip, m.host_port);
                     }
@@ -124,7 +173,7 @@ impl Daemon {
                     Err(e) => tracing::warn!("publishing {}:{} again: {e}", m.host_ip, m.host_port),
                 }
             }
-            if let Ok(rule) = rule_of(m)
+            if let Ok(Some(rule)) = rule_of(m)
                 && let Err(e) = firewall::add_port(&rule)
             {
                 tracing::warn!("{e}");

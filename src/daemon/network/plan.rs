@@ -119,6 +119,9 @@ pub struct Publish {
     pub host_ip: IpAddr,
     /// None: an ephemeral port.
     pub host_ports: Option<(u16, u16)>,
+    /// No host IP was given: published on 0.0.0.0 and, where the host has IPv6, on `::`
+    /// too (Docker's two bindings); an explicit 0.0.0.0 is IPv4 only.
+    pub both_families: bool,
 }
 
 /// The bindings a container's `PortBindings` and `PublishAllPorts` (over `exposed`) ask
@@ -131,18 +134,20 @@ pub fn publishes(bindings: Option<&BTreeMap<String, Option<Vec<PortBinding>>>>, 
         let list = list.clone().unwrap_or_default();
         let list = if list.is_empty() { vec![PortBinding::default()] } else { list };
         for b in list {
-            let host_ip = match b.host_ip.trim_start_matches('[').trim_end_matches(']') {
+            let given = b.host_ip.trim_start_matches('[').trim_end_matches(']');
+            let host_ip = match given {
                 "" => unspecified,
                 ip => ip.parse::<IpAddr>().map_err(|_| invalid(format!("invalid host IP {:?} for port {k}", b.host_ip)))?,
             };
-            out.push(Publish { container_port: port, proto: proto.clone(), host_ip, host_ports: host_ports(&b.host_port)? });
+            let both_families = given.is_empty();
+            out.push(Publish { container_port: port, proto: proto.clone(), host_ip, host_ports: host_ports(&b.host_port)?, both_families });
         }
     }
     if all {
         for k in exposed {
             let (port, proto) = port_key(k)?;
             if !out.iter().any(|p| p.container_port == port && p.proto == proto) {
-                out.push(Publish { container_port: port, proto, host_ip: unspecified, host_ports: None });
+                out.push(Publish { container_port: port, proto, host_ip: unspecified, host_ports: None, both_families: true });
             }
         }
     }
@@ -173,8 +178,18 @@ mod tests {
         let b = BTreeMap::from([("80/tcp".to_string(), Some(vec![PortBinding { host_ip: "127.0.0.1".into(), host_port: "8080".into() }]))]);
         let p = publishes(Some(&b), true, &["80/tcp".into(), "53/udp".into()]).expect("publishes");
         assert_eq!(p.len(), 2);
-        assert_eq!(p[0].host_ports, Some((8080, 8080)));
-        assert_eq!((p[1].container_port, p[1].host_ports), (53, None));
+        assert_eq!((p[0].host_ports, p[0].both_families), (Some((8080, 8080)), false));
+        assert_eq!((p[1].container_port, p[1].host_ports, p[1].both_families), (53, None, true));
+        // No host IP: both families; an explicit 0.0.0.0: IPv4 only.
+        let b = BTreeMap::from([
+            ("80/tcp".to_string(), Some(vec![PortBinding { host_ip: String::new(), host_port: "8080".into() }])),
+            ("81/tcp".to_string(), Some(vec![PortBinding { host_ip: "0.0.0.0".into(), host_port: "8081".into() }])),
+        ]);
+        let p = publishes(Some(&b), false, &[]).expect("publishes");
+        assert_eq!(
+            p.iter().map(|p| (p.host_ip.to_string(), p.both_families)).collect::<Vec<_>>(),
+            [("0.0.0.0".into(), true), ("0.0.0.0".into(), false)]
+        );
     }
 
     #[test]
