@@ -16,6 +16,7 @@ pub mod init;
 pub mod inroot;
 pub mod logging;
 pub mod logs;
+pub mod mountinfo;
 pub mod mountopts;
 pub mod net;
 pub mod proto;

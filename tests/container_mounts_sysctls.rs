@@ -92,17 +92,16 @@ fn compose_nulls(d: &TestDaemon) {
     let mut body = compose_body();
     body["Healthcheck"] = json!({"Test": ["CMD-SHELL", "true"], "Interval": 200_000_000, "Retries": 1});
     body["HostConfig"]["RestartPolicy"] = json!({"Name": "on-failure", "MaximumRetryCount": 2});
-    body["HostConfig"]["Binds"] = json!(["/srv/data:/data"]);
     body["HostConfig"]["Links"] = json!(["db:db"]);
     body["HostConfig"]["VolumesFrom"] = json!(["other"]);
     let r = post_json(d, "/v1.41/containers/create?name=parts", &body.to_string());
     assert_eq!(r.status, 400, "{}", r.text());
-    for part in ["HostConfig.Binds", "HostConfig.Links", "HostConfig.VolumesFrom"] {
+    for part in ["HostConfig.Links", "HostConfig.VolumesFrom"] {
         assert!(r.message().contains(part), "{part} named: {}", r.message());
     }
     assert!(!ok(DOCKER, d, &["ps", "-a", "--format", "{{.Names}}"]).contains("parts"), "nothing created");
     // Without those, the healthcheck and the restart policy take effect.
-    for key in ["Binds", "Links", "VolumesFrom"] {
+    for key in ["Links", "VolumesFrom"] {
         body["HostConfig"][key] = Value::Null;
     }
     body["Entrypoint"] = json!(["sh", "-c", "echo ran; sleep 1; exit 3"]);

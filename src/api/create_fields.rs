@@ -40,7 +40,8 @@ pub const CONFIG: &[(&str, Policy)] = &[
     ("Healthcheck", Honoured),
     ("ArgsEscaped", Ignored),
     ("Image", Honoured),
-    ("Volumes", Unsupported),
+    // Checked at create: each destination must be a bind's.
+    ("Volumes", Honoured),
     ("WorkingDir", Honoured),
     ("Entrypoint", Honoured),
     // Without networks, a container already has no network but loopback.
@@ -90,7 +91,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("IOMaximumIOps", Unsupported),
     ("IOMaximumBandwidth", Unsupported),
     // The rest.
-    ("Binds", Unsupported),
+    ("Binds", Honoured),
     ("ContainerIDFile", Ignored),
     ("LogConfig", Honoured),
     // Without networks: a network namespace with loopback only, which is "none".
@@ -100,7 +101,7 @@ pub const HOST_CONFIG: &[(&str, Policy)] = &[
     ("AutoRemove", Honoured),
     ("VolumeDriver", Unsupported),
     ("VolumesFrom", Unsupported),
-    ("Mounts", Unsupported),
+    ("Mounts", Honoured),
     ("ConsoleSize", Honoured),
     ("CapAdd", Honoured),
     ("CapDrop", Honoured),
@@ -220,9 +221,9 @@ mod tests {
     #[test]
     fn each_unsupported_field_set_is_refused_by_its_path() {
         let mut body = plain_run();
-        body["HostConfig"]["Binds"] = json!(["/:/host"]);
+        body["HostConfig"]["VolumesFrom"] = json!(["data"]);
         body["HostConfig"]["Links"] = json!(["db:db"]);
-        assert_eq!(unsupported(&body), ["HostConfig.Binds", "HostConfig.Links"]);
+        assert_eq!(unsupported(&body), ["HostConfig.VolumesFrom", "HostConfig.Links"]);
     }
 
     #[test]

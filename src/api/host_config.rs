@@ -62,6 +62,11 @@ pub struct HostConfig {
     pub init: Option<bool>,
     /// tmpfs mounts (`--tmpfs`): destination to its mount options (`rw,size=64m`).
     pub tmpfs: Option<BTreeMap<String, String>>,
+    /// Bind mounts and volumes as `-v` gives them (`src:dst[:mode]`).
+    pub binds: Option<Vec<String>>,
+    /// Mounts as `--mount` gives them (`Type`, `Source`, `Target`, ...), kept as sent and
+    /// checked by `daemon::mountpoints`.
+    pub mounts: Option<Vec<serde_json::Value>>,
     /// Bytes of /dev/shm (`--shm-size`); 0 at create means Docker's 64 MiB.
     #[serde(deserialize_with = "null_default")]
     pub shm_size: i64,

@@ -38,6 +38,9 @@ pub struct ContainerConfig {
     pub cmd: Option<Vec<String>>,
     #[serde(deserialize_with = "null_default")]
     pub image: String,
+    /// Destinations of anonymous volumes (`{"/data": {}}`); berth takes only those a bind
+    /// covers (Compose sends its binds' destinations here).
+    pub volumes: Option<std::collections::BTreeMap<String, serde_json::Value>>,
     #[serde(deserialize_with = "null_default")]
     pub working_dir: String,
     #[serde(deserialize_with = "entrypoint_slice")]

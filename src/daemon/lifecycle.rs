@@ -50,7 +50,7 @@ impl Daemon {
         super::namespaces::check(&req.host_config, &req.config.hostname).map_err(DaemonError::BadRequest)?;
         super::blkio::block_io(&req.host_config, &crate::runtime::cgroups::support::support()).map_err(DaemonError::BadRequest)?;
         super::etc_files::check(&req.host_config)?;
-        super::mounts::check(&req.host_config)?;
+        super::mounts::check(&req.host_config, req.config.volumes.as_ref())?;
         // The image's exposed ports join the container's own (Docker's merge).
         let mut exposed: std::collections::BTreeMap<String, serde_json::Value> = img.exposed_ports.clone().unwrap_or_default();
         exposed.extend(req.config.exposed_ports.clone().unwrap_or_default());
@@ -196,7 +196,11 @@ impl Daemon {
             super::user::add_groups(&root, &mut user, group_add).map_err(|e| DaemonError::BadRequest(format!("--group-add: {e}")))?;
             let log = LogTarget::from_options(PathBuf::from(&c.log_path), &c.host_config.log_config.config)
                 .map_err(|e| DaemonError::BadRequest(e.to_string()))?;
+            super::mounts::make_bind_sources(&c.host_config)?;
             let mut spec = spec::build(&c, &rootfs, &self.config.cgroup_parent, &user)?;
+            if let Some(p) = super::mounts::rootfs_propagation(&c.host_config)? {
+                spec["linux"]["rootfsPropagation"] = p.into();
+            }
             let own_shm = match c.host_config.ipc_mode.as_str() {
                 "shareable" => Some(super::shm::mount_fresh(&self.containers.dir_of(id), c.host_config.shm_size)?),
                 _ => None,
@@ -214,7 +218,9 @@ impl Daemon {
                 None => super::etc_files::prepare(&self.containers.dir_of(id), &c, &net.etc)?,
             };
             if let Some(mounts) = spec["mounts"].as_array_mut() {
-                mounts.extend(managed);
+                // A file the container binds itself (`-v ./hosts:/etc/hosts`) is not managed.
+                let own: Vec<serde_json::Value> = mounts.iter().map(|m| m["destination"].clone()).collect();
+                mounts.extend(managed.into_iter().filter(|m| !own.contains(&m["destination"])));
             }
             if c.host_config.init == Some(true) {
                 let init = &self.config.init_path;

@@ -21,6 +21,7 @@ pub mod inspect;
 mod lifecycle;
 pub mod logstream;
 pub mod monolithic;
+pub mod mountpoints;
 pub mod mounts;
 pub mod names;
 pub mod namespaces;

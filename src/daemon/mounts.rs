@@ -8,6 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use super::mountpoints::Kind;
 use crate::api::types::HostConfig;
 
 /// Bytes of /dev/shm when `ShmSize` does not say (dockerd's `--default-shm-size`).
@@ -31,6 +32,12 @@ pub enum MountError {
     /// A negative `ShmSize`.
     #[error("SHM size can not be less than 0")]
     NegativeShmSize,
+    /// A bind, mount or volume `Binds`/`Mounts` asks for, refused in Docker's words.
+    #[error(transparent)]
+    Point(#[from] super::mountpoints::MountPointError),
+    /// A bind's host path that cannot be made or does not allow its propagation.
+    #[error("path {path} {reason}")]
+    Source { path: String, reason: String },
     /// `ShmSize` and a tmpfs at /dev/shm, which replaces the sized one.
     #[error("--shm-size and --tmpfs /dev/shm both set /dev/shm: give the size as the tmpfs's size= option")]
     ShmConflict,
@@ -190,7 +197,7 @@ pub fn mounts(hc: &HostConfig) -> Result<Vec<Value>, MountError> {
         json!({ "destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"] }),
         json!({ "destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", shm] }),
     ];
-    let user = tmpfs(hc)?;
+    let user = user_mounts(hc)?;
     let replaces_dev = user.contains_key(Path::new("/dev"));
     let replaced = |m: &Value| {
         let dest = Path::new(m["destination"].as_str().unwrap_or_default());
@@ -198,12 +205,93 @@ pub fn mounts(hc: &HostConfig) -> Result<Vec<Value>, MountError> {
     };
     let mut out: Vec<Value> = system.into_iter().filter(|m| !replaced(m)).collect();
     // BTreeMap order puts a path before every path below it.
-    out.extend(user.into_iter().map(|(dest, options)| json!({ "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options })));
+    out.extend(user.into_values());
     Ok(out)
 }
 
-/// Checks `Tmpfs` and `ShmSize` (at create).
-pub fn check(hc: &HostConfig) -> Result<(), MountError> {
+/// The container's own mounts, by destination: `Tmpfs`, then `Binds` and `Mounts`.
+fn user_mounts(hc: &HostConfig) -> Result<BTreeMap<PathBuf, Value>, MountError> {
+    let mut user: BTreeMap<PathBuf, Value> = tmpfs(hc)?
+        .into_iter()
+        .map(|(dest, options)| (dest.clone(), json!({ "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options })))
+        .collect();
+    // Bind sources were checked at create; one gone since fails in the runtime, by path.
+    for p in super::mountpoints::of(hc, &|_| true)? {
+        let dest = PathBuf::from(&p.destination);
+        let mount = match p.kind {
+            Kind::Bind => {
+                let mut options = vec![if p.non_recursive { "bind" } else { "rbind" }.to_owned(), p.propagation.clone()];
+                options.push(if p.rw { "rw" } else { "ro" }.to_owned());
+                json!({ "destination": dest, "type": "bind", "source": p.source, "options": options })
+            }
+            Kind::Tmpfs => {
+                let options = tmpfs_options(&p.destination, &p.tmpfs_options.join(","))?;
+                json!({ "destination": dest, "type": "tmpfs", "source": "tmpfs", "options": options })
+            }
+            // Refused by mountpoints::of until volumes exist.
+            Kind::Volume => continue,
+        };
+        if user.insert(dest, mount).is_some() {
+            return Err(MountError::Duplicate(p.destination));
+        }
+    }
+    Ok(user)
+}
+
+/// Makes the missing host directories of `-v` binds (0755, as Docker's), before a start.
+pub fn make_bind_sources(hc: &HostConfig) -> Result<(), MountError> {
+    for p in super::mountpoints::of(hc, &|_| true)? {
+        if p.kind == Kind::Bind && p.create_source && std::fs::symlink_metadata(&p.source).is_err() {
+            crate::fsperm::create_dir_all(Path::new(&p.source), 0o755)
+                .map_err(|e| MountError::Source { path: p.source.clone(), reason: e.to_string() })?;
+        }
+    }
+    Ok(())
+}
+
+/// The root's propagation a container's binds need, as Docker's: `rshared` for a shared
+/// bind, `rslave` for a slave one, each only if the host mount holding its source is
+/// shared (or, for slave, shared or slave); None when no bind asks.
+pub fn rootfs_propagation(hc: &HostConfig) -> Result<Option<&'static str>, MountError> {
+    let mut out = None;
+    for p in super::mountpoints::of(hc, &|_| true)? {
+        let shared = matches!(p.propagation.as_str(), "shared" | "rshared");
+        let slave = matches!(p.propagation.as_str(), "slave" | "rslave");
+        if p.kind != Kind::Bind || !(shared || slave) {
+            continue;
+        }
+        let held = crate::mountinfo::holding(Path::new(&p.source));
+        let mount_point = held.as_ref().map(|h| h.mount_point.display().to_string()).unwrap_or_else(|| "/".into());
+        let is_shared = held.as_ref().is_some_and(|h| h.is_shared());
+        let is_slave = held.as_ref().is_some_and(|h| h.is_slave());
+        if shared && !is_shared {
+            return Err(MountError::Source { path: p.source, reason: format!("is mounted on {mount_point} but it is not a shared mount") });
+        }
+        if slave && !is_shared && !is_slave {
+            return Err(MountError::Source { path: p.source, reason: format!("is mounted on {mount_point} but it is not a shared or slave mount") });
+        }
+        if shared {
+            out = Some("rshared");
+        } else if out.is_none() {
+            out = Some("rslave");
+        }
+    }
+    Ok(out)
+}
+
+/// Checks `Tmpfs`, `ShmSize`, `Binds` and `Mounts` (at create): a `--mount` bind's host
+/// path must exist then.
+pub fn check(hc: &HostConfig, volumes: Option<&BTreeMap<String, Value>>) -> Result<(), MountError> {
+    let points = super::mountpoints::of(hc, &|p| p.exists())?;
+    // `Config.Volumes` asks for anonymous volumes, unless a bind covers the destination.
+    for dest in volumes.into_iter().flat_map(|v| v.keys()) {
+        if !points.iter().any(|p| Path::new(&p.destination) == Path::new(dest)) {
+            return Err(super::mountpoints::MountPointError::Unsupported(format!(
+                "a volume at {dest} (Config.Volumes; named and anonymous volumes are not implemented by berth yet; bind a host directory instead)"
+            ))
+            .into());
+        }
+    }
     let user = tmpfs(hc)?;
     if hc.shm_size != 0 && user.contains_key(Path::new("/dev/shm")) {
         return Err(MountError::ShmConflict);
@@ -259,11 +347,11 @@ mod tests {
     #[test]
     fn bad_destinations_and_sizes_are_refused_at_create() {
         for (dest, what) in [("tmp", "absolute"), ("/", "'/'"), ("/a/../b", ".."), ("/proc/x", "proc")] {
-            let e = check(&hc(&[(dest, "")], 0)).expect_err(dest).to_string();
+            let e = check(&hc(&[(dest, "")], 0), None).expect_err(dest).to_string();
             assert!(e.contains(what), "{dest}: {e}");
         }
-        assert!(matches!(check(&hc(&[("/run", ""), ("/run/", "")], 0)), Err(MountError::Duplicate(d)) if d == "/run"));
-        assert!(matches!(check(&hc(&[], -1)), Err(MountError::NegativeShmSize)));
-        assert!(matches!(check(&hc(&[("/dev/shm", "")], 1 << 20)), Err(MountError::ShmConflict)));
+        assert!(matches!(check(&hc(&[("/run", ""), ("/run/", "")], 0), None), Err(MountError::Duplicate(d)) if d == "/run"));
+        assert!(matches!(check(&hc(&[], -1), None), Err(MountError::NegativeShmSize)));
+        assert!(matches!(check(&hc(&[("/dev/shm", "")], 1 << 20), None), Err(MountError::ShmConflict)));
     }
 }

@@ -52,11 +52,14 @@ fn labels_match(f: &Filters, c: &Container) -> bool {
     })
 }
 
-/// The names and destinations of container `c`'s mounts as `docker inspect` lists them
-/// (what the `volume` filter matches): berth has neither volumes nor binds, and Docker
-/// does not list `--tmpfs` mounts, so none.
-fn mounts_of(_c: &Container) -> Vec<String> {
-    Vec::new()
+/// The sources and destinations of container `c`'s mounts as `docker inspect` lists them
+/// (what the `volume` filter matches; Docker does not list `--tmpfs` mounts).
+fn mounts_of(c: &Container) -> Vec<String> {
+    super::mountpoints::inspect(&c.host_config)
+        .iter()
+        .flat_map(|m| [m["Source"].as_str().unwrap_or_default().to_owned(), m["Destination"].as_str().unwrap_or_default().to_owned()])
+        .filter(|s| !s.is_empty())
+        .collect()
 }
 
 /// The networks container `c` is on, by name and by id (the `network` filter takes either).

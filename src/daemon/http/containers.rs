@@ -49,7 +49,7 @@ pub(super) fn summary(c: &crate::daemon::container::Container, now: chrono::Date
         labels: c.config.labels.clone().unwrap_or_default(),
         host_config: serde_json::json!({ "NetworkMode": c.host_config.network_mode }),
         network_settings: serde_json::json!({ "Networks": crate::daemon::inspect::networks(c) }),
-        mounts: vec![],
+        mounts: crate::daemon::mountpoints::inspect(&c.host_config),
         size_rw: None,
         size_root_fs: None,
     }
@@ -147,7 +147,7 @@ pub(super) async fn container_inspect(State(d): D, Path(id): Path<String>, Query
         config,
         host_config: c.host_config.clone(),
         network_settings: serde_json::json!({ "Networks": {} }),
-        ..Default::default()
+        mounts: crate::daemon::mountpoints::inspect(&c.host_config),
     };
     let mut v = serde_json::to_value(inspect).map_err(|e| ApiError(StatusCode::INTERNAL_SERVER_ERROR, e.to_string()))?;
     d.complete_container_inspect(&c, &mut v);

@@ -41,8 +41,10 @@ pub const ENV_UNSAFE_NO_PROTECT: &str = "BERTH_UNSAFE_NO_MEMFD";
 enum Exe {
     /// execve this path as is (protection disabled).
     Plain(CString),
-    /// Bind the path read-only onto itself in the child's new mount namespace, then execve it.
-    RoBind(CString),
+    /// Bind the path (first) read-only onto itself in the child's new mount namespace, then
+    /// execve it; the mount holding it (second) is made a slave first, so that bind never
+    /// propagates to the host.
+    RoBind(CString, CString),
     /// execveat this sealed memfd.
     Memfd(RawFd),
 }
@@ -70,7 +72,10 @@ fn choose_exe(id: &str, exe: &Path, flags: CloneFlags) -> Result<Exe, RuntimeErr
     if flags.contains(CloneFlags::CLONE_NEWNS) && !flags.contains(CloneFlags::CLONE_NEWUSER) {
         // The real path: a bind mount onto /proc/self/exe would not mean the binary.
         if let Ok(real) = std::fs::canonicalize(exe) {
-            return Ok(Exe::RoBind(cstr(id, real.as_os_str().as_bytes())?));
+            // Only the mount holding the binary is made a slave: the host's other shared
+            // mounts stay peers, so a container's `rshared` bind still sends its mounts back.
+            let holder = crate::mountinfo::holding(&real).map(|m| m.mount_point).unwrap_or_else(|| "/".into());
+            return Ok(Exe::RoBind(cstr(id, real.as_os_str().as_bytes())?, cstr(id, holder.as_os_str().as_bytes())?));
         }
     }
     Ok(Exe::Memfd(sealed_copy(id, exe)?))
@@ -270,13 +275,12 @@ unsafe fn child(
             Exe::Plain(p) => {
                 libc::execve(p.as_ptr(), argv, envp);
             }
-            Exe::RoBind(p) => {
-                let root = c"/".as_ptr();
+            Exe::RoBind(p, holder) => {
                 let none = std::ptr::null::<libc::c_char>();
                 let nodata = std::ptr::null::<libc::c_void>();
-                // First keep our mounts from propagating to the host, then make the
-                // binary a read-only mount of its own.
-                if libc::mount(none, root, none, libc::MS_REC | libc::MS_SLAVE, nodata) < 0
+                // First keep the bind from propagating to the host (its mount a slave),
+                // then make the binary a read-only mount of its own.
+                if libc::mount(none, holder.as_ptr(), none, libc::MS_SLAVE, nodata) < 0
                     || libc::mount(p.as_ptr(), p.as_ptr(), none, libc::MS_BIND, nodata) < 0
                     || libc::mount(none, p.as_ptr(), none, libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY, nodata) < 0
                 {
