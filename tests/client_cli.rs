@@ -686,7 +686,8 @@ impl RealDockerd {
         let child = Command::new("/usr/sbin/dockerd")
             .args(["--data-root", &p("root"), "--exec-root", &p("exec"), "--pidfile", &p("d.pid")])
             .args(["-H", &format!("unix://{}", p("d.sock"))])
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs"])
+            // The host's namespace: no forwarding switch or masquerading touched there.
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", "--storage-driver=vfs"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)

@@ -209,7 +209,11 @@ fn daemon_flags_flow(monolithic: bool, tag: &str) {
     let switches: &[&str] = if monolithic { &["--ip-forward=false", "--ip-masq=false"] } else { &[] };
     let mut args = vec!["--bip", "10.123.0.1/24", "--mtu", "1400", "--icc=false"];
     args.extend_from_slice(switches);
-    let d = TestDaemon::with_args(tag, monolithic, &args);
+    let mut d = TestDaemon::unstarted(tag, monolithic);
+    // A new namespace inherits the host's IPv4 forwarding switch: off in the test's own
+    // namespace before berthd starts, whatever the host's.
+    d.netns.run_ok("sh", &["-c", "echo 0 > /proc/sys/net/ipv4/ip_forward"]);
+    d.start_with(&args);
     d.import_busybox();
     let inside = ok(&d, &["run", "--rm", "busybox", "sh", "-c", "ip -4 -o addr show eth0; ip route | grep ^default; cat /sys/class/net/eth0/mtu"]);
     let lines: Vec<&str> = inside.lines().collect();
@@ -228,7 +232,7 @@ fn daemon_flags_flow(monolithic: bool, tag: &str) {
     );
     let forward = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok();
     let ns_forward = d.netns.run_ok("cat", &["/proc/sys/net/ipv4/ip_forward"]);
-    assert_eq!(ns_forward.trim(), if monolithic { "0" } else { "1" });
+    assert_eq!(ns_forward.trim(), if monolithic { "0" } else { "1" }, "--ip-forward turns it on, =false leaves it off");
     assert_eq!(std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").ok(), forward, "the host's switch is untouched");
     let rules = d.netns.run_ok("nft", &["list", "ruleset"]);
     assert_eq!(rules.contains("masquerade"), !monolithic, "{rules}");
