@@ -12,6 +12,7 @@ use super::store::StoreError;
 use crate::image::error::RegistryFailure;
 use crate::image::ImageError;
 use crate::storage::StorageError;
+use crate::volume::VolumeError;
 
 /// Docker's kinds of error (moby's `errdefs`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +101,9 @@ pub enum DaemonError {
     /// Networks: their records, links, rules and addresses.
     #[error(transparent)]
     Network(#[from] super::network::NetworkError),
+    /// A volume verb on volume `op` (Docker's prefix: `create x`, `get x`, `remove x`).
+    #[error("{op}: {source}")]
+    Volume { op: String, source: crate::volume::VolumeError },
 }
 
 impl DaemonError {
@@ -128,6 +132,12 @@ impl DaemonError {
             DaemonError::BadRequest(_) | DaemonError::Mount(_) => ErrorKind::InvalidParameter,
             DaemonError::NotModified(_) => ErrorKind::NotModified,
             DaemonError::Network(e) => e.kind(),
+            DaemonError::Volume { source, .. } => match source {
+                VolumeError::InvalidName(_) | VolumeError::InvalidOption(_) => ErrorKind::InvalidParameter,
+                VolumeError::UnknownDriver(_) | VolumeError::NotFound(_) => ErrorKind::NotFound,
+                VolumeError::InUse { .. } | VolumeError::Conflict { .. } => ErrorKind::Conflict,
+                VolumeError::Io { .. } | VolumeError::Mount(_) => ErrorKind::System,
+            },
             DaemonError::Seccomp(e) => match e {
                 ProfileError::Decode(_) | ProfileError::Invalid { .. } => ErrorKind::InvalidParameter,
                 ProfileError::KernelVersion(_) => ErrorKind::System,

@@ -17,7 +17,7 @@ const KEEP: usize = 1024;
 
 /// The filter keys `/events` knows (besides these Docker has daemon/network/volume/... ones
 /// for objects berth has no events of yet: refused by name rather than matching nothing).
-pub const FILTER_KEYS: &[&str] = &["type", "container", "image", "event", "label", "network"];
+pub const FILTER_KEYS: &[&str] = &["type", "container", "image", "event", "label", "network", "volume"];
 
 /// One event.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -124,6 +124,7 @@ pub fn matches(ev: &Event, filters: &Filters) -> bool {
         && any("event", &|v| v == ev.action || (!v.contains(':') && ev.action.split_once(':').is_some_and(|(head, _)| head == v)))
         && any("container", &|v| ev.typ == "container" && (v == ev.actor || v == attr("name") || (v.len() >= 12 && ev.actor.starts_with(v))))
         && any("network", &|v| ev.typ == "network" && (v == ev.actor || v == attr("name") || (v.len() >= 12 && ev.actor.starts_with(v))))
+        && any("volume", &|v| ev.typ == "volume" && v == ev.actor)
         && any("image", &|v| if ev.typ == "image" { v == ev.actor || v == attr("name") } else { v == attr("image") })
         && any("label", &|v| match v.split_once('=') {
             Some((k, want)) => ev.attributes.get(k).is_some_and(|have| have == want),

@@ -43,6 +43,7 @@ pub mod supervisor_process;
 pub mod top;
 pub mod update;
 pub mod user;
+mod volumes;
 
 use crate::image::ImageStore;
 use crate::storage::Driver;
@@ -130,6 +131,8 @@ pub struct Daemon {
     dns: dns::Servers,
     /// Addresses whose links are still being deleted.
     releasing: sandbox::Releasing,
+    /// The local driver's volumes (`<root>/volumes`).
+    pub volumes: crate::volume::VolumeStore,
     overlay: Driver,
     backend: Backend,
     events: broadcast::Sender<ContainerEvent>,
@@ -169,6 +172,8 @@ impl Daemon {
         let images = ImageStore::open(&config.root)?;
         let containers = ContainerStore::open(&config.root)?;
         let networks = network::Networks::open(&config.root, config.net.clone())?;
+        let volumes = crate::volume::VolumeStore::open(&config.root.join("volumes"))
+            .map_err(|source| DaemonError::Volume { op: "open the volume store".into(), source })?;
         let overlay = Driver::open(&config.root, &config.storage_driver)?;
         let (exit_tx, mut exit_rx) = tokio::sync::mpsc::unbounded_channel::<TaskEvent>();
         let (resync_tx, mut resync_rx) = tokio::sync::mpsc::unbounded_channel::<()>();
@@ -200,6 +205,7 @@ impl Daemon {
             names: Default::default(),
             dns: Default::default(),
             releasing: Default::default(),
+            volumes,
             overlay,
             backend,
             events,

@@ -23,6 +23,7 @@ mod resources;
 mod serve;
 mod system;
 mod version;
+mod volumes;
 
 pub use errors::ApiError;
 pub use serve::{serve, HEADER_READ_TIMEOUT};
@@ -36,6 +37,7 @@ use images::*;
 use networks::*;
 use resources::*;
 use system::*;
+use volumes::*;
 
 type D = State<Arc<Daemon>>;
 type Q = Query<HashMap<String, String>>;
@@ -116,6 +118,10 @@ pub fn router(daemon: Arc<Daemon>) -> Router {
         .route("/images/load", post(images_load))
         .route("/images/get", get(images_get))
         .route("/images/{*name}", get(image_named).post(image_named).delete(image_named))
+        .route("/volumes", get(volumes_list))
+        .route("/volumes/create", post(volume_create))
+        .route("/volumes/prune", post(volumes_prune))
+        .route("/volumes/{name}", get(volume_inspect).delete(volume_remove))
         .route("/networks", get(networks_list))
         .route("/networks/create", post(network_create))
         .route("/networks/prune", post(networks_prune))

@@ -159,7 +159,7 @@ pub(super) async fn system_df(State(d): D) -> ApiResult<Json<DiskUsage>> {
             ..super::containers::summary(&u.container, now)
         })
         .collect();
-    Ok(Json(DiskUsage { layers_size: usage.layers_size as i64, images, containers, volumes: vec![], build_cache: vec![] }))
+    Ok(Json(DiskUsage { layers_size: usage.layers_size as i64, images, containers, volumes: d.volume_usage(), build_cache: vec![] }))
 }
 
 /// The body of `POST /auth` (Docker's AuthConfig).
