@@ -671,6 +671,8 @@ fn run_attached_forwards_signals_to_the_container() {
 struct RealDockerd {
     dir: common::TempDir,
     child: std::process::Child,
+    /// The network namespace it runs in: its forwarding switch is that namespace's.
+    _netns: common::netns::NetNs,
 }
 
 impl RealDockerd {
@@ -683,17 +685,20 @@ impl RealDockerd {
         let dir = common::TempDir::new("dkd");
         let p = |s: &str| dir.path().join(s).to_string_lossy().into_owned();
         let log = std::fs::File::create(dir.path().join("log")).expect("log file");
-        let child = Command::new("/usr/sbin/dockerd")
+        // In a network namespace of the test's own: dockerd turns IPv4 forwarding on there
+        // (as on any host it runs on), never in the host's namespace.
+        let netns = common::netns::NetNs::new_in(dir.path());
+        let child = netns
+            .cmd("/usr/sbin/dockerd")
             .args(["--data-root", &p("root"), "--exec-root", &p("exec"), "--pidfile", &p("d.pid")])
             .args(["-H", &format!("unix://{}", p("d.sock"))])
-            // The host's namespace: no forwarding switch or masquerading touched there.
-            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--ip-forward=false", "--ip-masq=false", "--storage-driver=vfs"])
+            .args(["--bridge=none", "--iptables=false", "--ip6tables=false", "--storage-driver=vfs"])
             .stdin(Stdio::null())
             .stdout(log.try_clone().expect("log file"))
             .stderr(log)
             .spawn()
             .expect("spawn dockerd");
-        let d = RealDockerd { dir, child };
+        let d = RealDockerd { dir, child, _netns: netns };
         let ok = common::wait_until(30, || berth_with(&["-H".into(), d.host(), "version".into()], &[], None).status.success());
         assert!(ok, "dockerd did not come up: {}", std::fs::read_to_string(d.dir.path().join("log")).unwrap_or_default());
         d

@@ -32,7 +32,8 @@ fn info_is_true(d: &TestDaemon) {
     d.import_busybox();
     let i = info(d);
     assert_eq!(i["OperatingSystem"].as_str(), Some(os_pretty_name().as_str()), "{i}");
-    let forwarding = std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward").expect("ip_forward").trim() == "1";
+    // The switch of the daemon's network namespace (the test's own), not the host's.
+    let forwarding = d.netns.run_ok("cat", &["/proc/sys/net/ipv4/ip_forward"]).trim() == "1";
     assert_eq!(i["IPv4Forwarding"].as_bool(), Some(forwarding));
     assert!(i["NFd"].as_u64().is_some_and(|n| n > 0) && i["NGoroutines"].as_u64().is_some_and(|n| n > 0), "{i}");
 

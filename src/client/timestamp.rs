@@ -1,7 +1,7 @@
 //! The docker CLI's reading of `--since`/`--until` (`timetypes.GetTimestamp`): a Go
 //! duration ("10m", "1h30m") is that long before now, an RFC 3339 time or date is that
-//! moment, anything else is sent as written (Unix seconds). The daemon receives
-//! "seconds.nanoseconds".
+//! moment, anything else is sent as written (Unix seconds). The daemon receives whole
+//! seconds for a duration, "seconds.nanoseconds" for a time.
 
 use crate::client::error::ClientError;
 
@@ -10,9 +10,10 @@ pub fn api_timestamp(value: &str, now_nanos: i128) -> Result<String, ClientError
     if value.is_empty() {
         return Ok(String::new());
     }
-    // "0" is Unix time 0, not a zero duration (as docker's GetTimestamp reads it).
+    // "0" is Unix time 0, not a zero duration (as docker's GetTimestamp reads it); a
+    // duration back from now is sent as whole Unix seconds, as docker's is.
     if let Some(d) = crate::api::timestamp::go_duration(value).filter(|_| value != "0") {
-        return Ok(secs_nanos(now_nanos - d));
+        return Ok((now_nanos - d).div_euclid(1_000_000_000).to_string());
     }
     let parsed = chrono::DateTime::parse_from_rfc3339(value)
         .map(|t| t.with_timezone(&chrono::Utc).naive_utc())
@@ -41,8 +42,8 @@ mod tests {
     #[test]
     fn durations_count_back_from_now_and_times_are_absolute() {
         let now = 1_700_000_000_500_000_000i128;
-        assert_eq!(api_timestamp("10m", now).ok().as_deref(), Some("1699999400.500000000"));
-        assert_eq!(api_timestamp("1h30m", now).ok().as_deref(), Some("1699994600.500000000"));
+        assert_eq!(api_timestamp("10m", now).ok().as_deref(), Some("1699999400"));
+        assert_eq!(api_timestamp("1h30m", now).ok().as_deref(), Some("1699994600"));
         assert_eq!(api_timestamp("2023-11-14T22:13:20Z", now).ok().as_deref(), Some("1700000000.000000000"));
         assert_eq!(api_timestamp("2023-11-14", now).ok().as_deref(), Some("1699920000.000000000"));
         assert_eq!(api_timestamp("1700000000.25", now).ok().as_deref(), Some("1700000000.25"));
