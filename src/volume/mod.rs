@@ -45,13 +45,3 @@ pub enum VolumeError {
     #[error("failed to mount local volume: {0}")]
     Mount(String),
 }
-
-impl VolumeError {
-    /// The volume name the error is about, where it names one.
-    pub fn name(&self) -> Option<&str> {
-        match self {
-            VolumeError::NotFound(n) | VolumeError::InUse { name: n, .. } | VolumeError::Conflict { name: n, .. } => Some(n),
-            _ => None,
-        }
-    }
-}
